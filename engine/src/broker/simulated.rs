@@ -1,0 +1,428 @@
+//! The backtest broker: checks orders, keeps them open, and fills them
+//! against later bars.
+//!
+//! Fill model: a market order fills at the next bar's open ([`FillAt::NextOpen`],
+//! the default) or at once at the current close ([`FillAt::Close`], Liu's
+//! behaviour). Limit and stop orders fill when a later bar trades through the
+//! price: at the price, or at the open when the bar gaps through it.
+
+use crate::domain::{
+    Bar, Fill, NANOS_PER_SECOND, OrderId, OrderKind, OrderRequest, OrderStatus, OrderUpdate,
+    Rejection, Side, SymbolId, TimeInForce, Timestamp,
+};
+use crate::market::MarketState;
+use crate::portfolio::{Execution, Portfolio};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum FillAt {
+    /// Market orders fill at the next bar's open.
+    #[default]
+    NextOpen,
+    /// Market orders fill at the current bar's close.
+    Close,
+}
+
+/// Commission charged on every fill: per share plus a percent of notional.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Commission {
+    pub per_share: f64,
+    pub percent: f64,
+}
+
+impl Commission {
+    pub fn fee(&self, qty: f64, price: f64) -> f64 {
+        self.per_share * qty + self.percent / 100.0 * qty * price
+    }
+}
+
+#[derive(Clone, Debug)]
+struct OpenOrder {
+    id: OrderId,
+    request: OrderRequest,
+    /// A stop-limit whose stop has been hit rests as a limit.
+    triggered: bool,
+    /// UTC day (days since epoch) of the first bar the order was live on.
+    first_day: Option<i64>,
+}
+
+#[derive(Debug)]
+pub struct SimulatedBroker {
+    open: Vec<OpenOrder>,
+    next_id: OrderId,
+    fill_at: FillAt,
+    commission: Commission,
+    /// Gross exposure may not exceed equity times this.
+    leverage: f64,
+}
+
+fn day_of(time: Timestamp) -> i64 {
+    time.div_euclid(86_400 * NANOS_PER_SECOND)
+}
+
+fn valid_price(name: &str, price: Option<f64>) -> Result<f64, Rejection> {
+    match price {
+        Some(p) if p.is_finite() && p > 0.0 => Ok(p),
+        Some(p) => Err(Rejection::InvalidPrice(format!("{name} must be a positive finite number, got {p}"))),
+        None => Err(Rejection::InvalidPrice(format!("{name} is required for this order kind"))),
+    }
+}
+
+impl SimulatedBroker {
+    pub fn new(fill_at: FillAt, commission: Commission, leverage: f64) -> Self {
+        Self { open: Vec::new(), next_id: 1, fill_at, commission, leverage }
+    }
+
+    /// Checks a request and accepts it. With [`FillAt::Close`] a market order
+    /// fills at once; its fill and update are appended to `fills` / `updates`.
+    pub fn submit(
+        &mut self,
+        request: OrderRequest,
+        market: &MarketState,
+        portfolio: &mut Portfolio,
+        fills: &mut Vec<Fill>,
+        updates: &mut Vec<OrderUpdate>,
+    ) -> Result<OrderId, Rejection> {
+        if !(request.qty.is_finite() && request.qty > 0.0) {
+            return Err(Rejection::InvalidQuantity(format!("must be a positive finite number, got {}", request.qty)));
+        }
+        if market.symbol_name(request.symbol).is_none() {
+            return Err(Rejection::UnknownSymbol);
+        }
+        match request.kind {
+            OrderKind::Market => {}
+            OrderKind::Limit => {
+                valid_price("limit price", request.limit_price)?;
+            }
+            OrderKind::Stop => {
+                valid_price("stop price", request.stop_price)?;
+            }
+            OrderKind::StopLimit => {
+                valid_price("limit price", request.limit_price)?;
+                valid_price("stop price", request.stop_price)?;
+            }
+        }
+        for (name, p) in [("stop loss", request.stop_loss), ("take profit", request.take_profit)] {
+            if p.is_some() {
+                valid_price(name, p)?;
+            }
+        }
+        check_indicators(&request.indicators)?;
+        let Some(last) = market.last_price(request.symbol) else {
+            return Err(Rejection::InvalidPrice("no price yet for this symbol".into()));
+        };
+        self.check_buying_power(&request, last, portfolio)?;
+
+        let id = self.next_id;
+        self.next_id += 1;
+        if self.fill_at == FillAt::Close && request.kind == OrderKind::Market {
+            let order = OpenOrder { id, request, triggered: false, first_day: None };
+            self.execute(&order, last, market.now(), portfolio, fills, updates);
+        } else {
+            self.open.push(OpenOrder { id, request, triggered: false, first_day: None });
+        }
+        Ok(id)
+    }
+
+    /// Signed quantity of open orders in `symbol`.
+    fn pending(&self, symbol: SymbolId) -> f64 {
+        self.open.iter().filter(|o| o.request.symbol == symbol).map(|o| o.request.side.sign() * o.request.qty).sum()
+    }
+
+    /// An order that grows the symbol's projected position must fit in the
+    /// buying power left after every projected position; reducing orders pass.
+    fn check_buying_power(&self, request: &OrderRequest, last: f64, portfolio: &Portfolio) -> Result<(), Rejection> {
+        let pos = portfolio.position(request.symbol).map_or(0.0, |p| p.qty);
+        let projected = pos + self.pending(request.symbol);
+        let after = projected + request.side.sign() * request.qty;
+        if after.abs() <= projected.abs() {
+            return Ok(());
+        }
+        let price = request.limit_price.unwrap_or(last);
+        let required = (after.abs() - projected.abs()) * price;
+        let committed: f64 = portfolio
+            .positions()
+            .map(|(s, p)| {
+                let mark = if p.last_price > 0.0 { p.last_price } else { last };
+                (p.qty + self.pending(s)).abs() * mark
+            })
+            .sum();
+        let available = portfolio.equity() * self.leverage - committed;
+        if required > available {
+            return Err(Rejection::InsufficientBuyingPower(format!(
+                "order needs {required:.2}, {:.2} available",
+                available.max(0.0)
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn cancel(&mut self, id: OrderId, now: Timestamp, updates: &mut Vec<OrderUpdate>) -> Result<(), Rejection> {
+        let index = self.open.iter().position(|o| o.id == id).ok_or(Rejection::UnknownOrder)?;
+        let order = self.open.remove(index);
+        updates.push(update(&order, OrderStatus::Canceled, 0.0, 0.0, now, Some("canceled by strategy".into())));
+        Ok(())
+    }
+
+    pub fn leverage(&self) -> f64 {
+        self.leverage
+    }
+
+    /// Cancels every open order (e.g. when the strategy is disabled).
+    pub fn cancel_all(&mut self, now: Timestamp, reason: &str, updates: &mut Vec<OrderUpdate>) {
+        for order in self.open.drain(..) {
+            updates.push(update(&order, OrderStatus::Canceled, 0.0, 0.0, now, Some(reason.to_owned())));
+        }
+    }
+
+    pub fn has_open_orders(&self) -> bool {
+        !self.open.is_empty()
+    }
+
+    /// Matches the open orders of `symbol` against a new bar, before the
+    /// strategy sees it. Fills go to the portfolio, `fills` and `updates`.
+    pub fn on_bar(
+        &mut self,
+        symbol: SymbolId,
+        bar: &Bar,
+        portfolio: &mut Portfolio,
+        fills: &mut Vec<Fill>,
+        updates: &mut Vec<OrderUpdate>,
+    ) {
+        if self.open.is_empty() {
+            return;
+        }
+        let today = day_of(bar.time);
+        let mut i = 0;
+        while i < self.open.len() {
+            if self.open[i].request.symbol != symbol {
+                i += 1;
+                continue;
+            }
+            let order = &mut self.open[i];
+            let first_day = *order.first_day.get_or_insert(today);
+            let tif = order.request.time_in_force;
+            if tif == TimeInForce::Day && today > first_day {
+                let order = self.open.remove(i);
+                updates.push(update(&order, OrderStatus::Expired, 0.0, 0.0, bar.time, Some("day order expired".into())));
+                continue;
+            }
+            if let Some(price) = match_price(order, bar) {
+                let order = self.open.remove(i);
+                self.execute(&order, price, bar.time, portfolio, fills, updates);
+                continue;
+            }
+            if matches!(tif, TimeInForce::Ioc | TimeInForce::Fok | TimeInForce::Opg | TimeInForce::Cls) {
+                let order = self.open.remove(i);
+                updates.push(update(&order, OrderStatus::Canceled, 0.0, 0.0, bar.time, Some(format!("{tif:?} order not filled on its bar").to_lowercase())));
+                continue;
+            }
+            i += 1;
+        }
+    }
+
+    fn execute(
+        &self,
+        order: &OpenOrder,
+        price: f64,
+        time: Timestamp,
+        portfolio: &mut Portfolio,
+        fills: &mut Vec<Fill>,
+        updates: &mut Vec<OrderUpdate>,
+    ) {
+        let r = &order.request;
+        portfolio.apply(
+            &Execution {
+                order_id: order.id,
+                symbol: r.symbol,
+                side: r.side,
+                qty: r.qty,
+                price,
+                fee: self.commission.fee(r.qty, price),
+                time,
+                stop_loss: r.stop_loss,
+                take_profit: r.take_profit,
+                indicators: &r.indicators,
+            },
+            fills,
+        );
+        updates.push(update(order, OrderStatus::Filled, r.qty, price, time, None));
+    }
+}
+
+/// Largest `indicators` document accepted with an order.
+const MAX_INDICATORS: usize = 64 << 10;
+
+/// `indicators` is persisted as JSON, so it must be an object (or empty).
+fn check_indicators(indicators: &str) -> Result<(), Rejection> {
+    if indicators.is_empty() {
+        return Ok(());
+    }
+    if indicators.len() > MAX_INDICATORS {
+        return Err(Rejection::InvalidIndicators(format!("{} bytes, limit is {MAX_INDICATORS}", indicators.len())));
+    }
+    match serde_json::from_str::<serde_json::Value>(indicators) {
+        Ok(serde_json::Value::Object(_)) => Ok(()),
+        Ok(_) => Err(Rejection::InvalidIndicators("must be a JSON object".into())),
+        Err(e) => Err(Rejection::InvalidIndicators(e.to_string())),
+    }
+}
+
+fn update(order: &OpenOrder, status: OrderStatus, qty: f64, price: f64, time: Timestamp, reason: Option<String>) -> OrderUpdate {
+    let r = &order.request;
+    OrderUpdate {
+        order_id: order.id,
+        symbol: r.symbol,
+        side: r.side,
+        status,
+        fill_qty: qty,
+        fill_price: price,
+        remaining_qty: if status == OrderStatus::Filled { 0.0 } else { r.qty },
+        time,
+        reason,
+    }
+}
+
+/// The price an open order fills at on `bar`, if it fills.
+fn match_price(order: &mut OpenOrder, bar: &Bar) -> Option<f64> {
+    let r = &order.request;
+    let buy = r.side == Side::Buy;
+    // A limit fills at its price or better; a gap through it fills at the open.
+    let limit_fill = |limit: f64| {
+        if buy {
+            if bar.open <= limit { Some(bar.open) } else if bar.low <= limit { Some(limit) } else { None }
+        } else if bar.open >= limit {
+            Some(bar.open)
+        } else if bar.high >= limit {
+            Some(limit)
+        } else {
+            None
+        }
+    };
+    // A stop triggers when traded through; a gap through it triggers at the open.
+    let stop_trigger = |stop: f64| {
+        if buy {
+            if bar.open >= stop { Some(bar.open) } else if bar.high >= stop { Some(stop) } else { None }
+        } else if bar.open <= stop {
+            Some(bar.open)
+        } else if bar.low <= stop {
+            Some(stop)
+        } else {
+            None
+        }
+    };
+    match r.kind {
+        OrderKind::Market if r.time_in_force == TimeInForce::Cls => Some(bar.close),
+        OrderKind::Market => Some(bar.open),
+        OrderKind::Limit => limit_fill(r.limit_price?),
+        OrderKind::Stop => stop_trigger(r.stop_price?),
+        OrderKind::StopLimit => {
+            let limit = r.limit_price?;
+            if order.triggered {
+                return limit_fill(limit);
+            }
+            let trigger = stop_trigger(r.stop_price?)?;
+            order.triggered = true;
+            let within = if buy { trigger <= limit } else { trigger >= limit };
+            within.then_some(trigger)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bar(time: i64, open: f64, high: f64, low: f64, close: f64) -> Bar {
+        Bar { time, open, high, low, close, volume: 1000.0 }
+    }
+
+    fn setup() -> (MarketState, Portfolio, SimulatedBroker) {
+        let mut market = MarketState::new(&["AAA".to_string()]);
+        market.push_bar(0, crate::domain::Timeframe::Day, bar(0, 100.0, 101.0, 99.0, 100.0));
+        (market, Portfolio::new(100_000.0, 1), SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0))
+    }
+
+    fn request(side: Side, qty: f64, kind: OrderKind, limit: Option<f64>, stop: Option<f64>) -> OrderRequest {
+        OrderRequest {
+            symbol: 0,
+            side,
+            qty,
+            kind,
+            limit_price: limit,
+            stop_price: stop,
+            time_in_force: TimeInForce::Gtc,
+            stop_loss: None,
+            take_profit: None,
+            indicators: String::new(),
+        }
+    }
+
+    fn run(kind: OrderKind, side: Side, limit: Option<f64>, stop: Option<f64>, next: Bar) -> Option<f64> {
+        let (market, mut p, mut b) = setup();
+        let (mut fills, mut updates) = (Vec::new(), Vec::new());
+        b.submit(request(side, 10.0, kind, limit, stop), &market, &mut p, &mut fills, &mut updates).unwrap();
+        b.on_bar(0, &next, &mut p, &mut fills, &mut updates);
+        fills.first().map(|f| f.price)
+    }
+
+    #[test]
+    fn market_order_fills_at_next_open() {
+        assert_eq!(run(OrderKind::Market, Side::Buy, None, None, bar(1, 102.0, 103.0, 101.0, 102.5)), Some(102.0));
+    }
+
+    #[test]
+    fn limit_fills_at_price_when_traded_through_and_at_open_on_a_gap() {
+        assert_eq!(run(OrderKind::Limit, Side::Buy, Some(99.0), None, bar(1, 100.0, 100.5, 98.0, 99.5)), Some(99.0));
+        assert_eq!(run(OrderKind::Limit, Side::Buy, Some(99.0), None, bar(1, 97.0, 98.0, 96.0, 97.5)), Some(97.0));
+        assert_eq!(run(OrderKind::Limit, Side::Buy, Some(99.0), None, bar(1, 100.0, 101.0, 99.5, 100.0)), None);
+        assert_eq!(run(OrderKind::Limit, Side::Sell, Some(101.0), None, bar(1, 100.0, 101.5, 99.0, 100.0)), Some(101.0));
+    }
+
+    #[test]
+    fn stop_fills_at_stop_or_at_open_on_a_gap() {
+        assert_eq!(run(OrderKind::Stop, Side::Sell, None, Some(98.0), bar(1, 99.0, 99.5, 97.0, 97.5)), Some(98.0));
+        assert_eq!(run(OrderKind::Stop, Side::Sell, None, Some(98.0), bar(1, 95.0, 96.0, 94.0, 95.0)), Some(95.0));
+        assert_eq!(run(OrderKind::Stop, Side::Buy, None, Some(102.0), bar(1, 100.0, 101.0, 99.0, 100.0)), None);
+    }
+
+    #[test]
+    fn stop_limit_does_not_fill_beyond_its_limit() {
+        // Gaps above the limit: triggered but unfilled.
+        assert_eq!(run(OrderKind::StopLimit, Side::Buy, Some(103.0), Some(102.0), bar(1, 104.0, 105.0, 103.5, 104.0)), None);
+        assert_eq!(run(OrderKind::StopLimit, Side::Buy, Some(103.0), Some(102.0), bar(1, 101.0, 102.5, 100.0, 102.0)), Some(102.0));
+    }
+
+    #[test]
+    fn bad_quantities_and_prices_are_rejected_with_a_reason() {
+        let (market, mut p, mut b) = setup();
+        let (mut f, mut u) = (Vec::new(), Vec::new());
+        for qty in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let r = b.submit(request(Side::Buy, qty, OrderKind::Market, None, None), &market, &mut p, &mut f, &mut u);
+            assert!(matches!(r, Err(Rejection::InvalidQuantity(_))), "{qty}: {r:?}");
+        }
+        let r = b.submit(request(Side::Buy, 1.0, OrderKind::Limit, Some(f64::NAN), None), &market, &mut p, &mut f, &mut u);
+        assert!(matches!(r, Err(Rejection::InvalidPrice(_))));
+        let r = b.submit(request(Side::Buy, 1.0, OrderKind::Limit, None, None), &market, &mut p, &mut f, &mut u);
+        assert!(matches!(r, Err(Rejection::InvalidPrice(_))));
+        // 100k equity at 1x buys at most 1000 shares at 100.
+        let r = b.submit(request(Side::Buy, 1001.0, OrderKind::Market, None, None), &market, &mut p, &mut f, &mut u);
+        assert!(matches!(r, Err(Rejection::InsufficientBuyingPower(_))));
+        assert!(!b.has_open_orders());
+    }
+
+    #[test]
+    fn day_orders_expire_after_their_first_day() {
+        let (market, mut p, mut b) = setup();
+        let (mut f, mut u) = (Vec::new(), Vec::new());
+        let mut r = request(Side::Buy, 1.0, OrderKind::Limit, Some(50.0), None);
+        r.time_in_force = TimeInForce::Day;
+        b.submit(r, &market, &mut p, &mut f, &mut u).unwrap();
+        let day = 86_400 * NANOS_PER_SECOND;
+        b.on_bar(0, &bar(day, 100.0, 101.0, 99.0, 100.0), &mut p, &mut f, &mut u);
+        assert!(b.has_open_orders());
+        b.on_bar(0, &bar(2 * day, 100.0, 101.0, 99.0, 100.0), &mut p, &mut f, &mut u);
+        assert!(!b.has_open_orders());
+        assert_eq!(u.last().unwrap().status, OrderStatus::Expired);
+    }
+}

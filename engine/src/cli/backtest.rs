@@ -1,0 +1,268 @@
+//! `liu-engine backtest`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::Utc;
+use clap::Args;
+use liu_engine::backtest::{self, BacktestConfig, BacktestReport};
+use liu_engine::broker::{Commission, FillAt};
+use liu_engine::data::{self, LoadOptions};
+use liu_engine::params::ParamArg;
+use liu_engine::sandbox::{Limits, Sandbox, SandboxConfig};
+use liu_engine::store::{self, DbTarget, RunRecord, Store};
+use serde_json::json;
+
+#[derive(Args)]
+pub struct BacktestArgs {
+    /// A strategy component (.wasm); repeat for several.
+    #[arg(long = "strategy", required = true)]
+    strategies: Vec<PathBuf>,
+    /// A parameter: name=value (every strategy declaring it) or strategy.name=value.
+    #[arg(long = "param")]
+    params: Vec<ParamArg>,
+    /// Bars: a CSV file or a folder of CSV files.
+    #[arg(long)]
+    data: PathBuf,
+    /// Symbol for a file without a symbol column (default: the file name).
+    #[arg(long)]
+    symbol: Option<String>,
+    /// First bar time to replay (date, datetime or epoch seconds), inclusive.
+    #[arg(long)]
+    from: Option<String>,
+    /// Last bar time to replay, inclusive.
+    #[arg(long)]
+    to: Option<String>,
+    /// Starting cash of each strategy's account.
+    #[arg(long, default_value_t = 100_000.0)]
+    cash: f64,
+    /// Commission per share.
+    #[arg(long, default_value_t = 0.0)]
+    commission_per_share: f64,
+    /// Commission in percent of notional.
+    #[arg(long, default_value_t = 0.0)]
+    commission_pct: f64,
+    /// Where market orders fill.
+    #[arg(long, value_enum, default_value_t = FillAt::NextOpen)]
+    fill_at: FillAt,
+    /// Gross exposure allowed as a multiple of equity.
+    #[arg(long, default_value_t = 1.0)]
+    leverage: f64,
+    /// Database: a SQLite file path or sqlite:// URL.
+    #[arg(long, env = "DATABASE_URL", default_value = "./liu.db", hide_env_values = true)]
+    db: DbTarget,
+    /// Print a machine-readable JSON summary on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Fuel per callback.
+    #[arg(long, default_value_t = Limits::default().fuel_per_event)]
+    fuel: u64,
+    /// Wall-clock deadline per callback, in milliseconds.
+    #[arg(long, default_value_t = Limits::default().deadline.as_millis() as u64)]
+    deadline_ms: u64,
+    /// Memory cap per strategy, in MiB.
+    #[arg(long, default_value_t = Limits::default().memory_bytes >> 20)]
+    memory_mb: usize,
+}
+
+pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
+    for (name, v) in [("--cash", args.cash), ("--leverage", args.leverage)] {
+        anyhow::ensure!(v.is_finite() && v > 0.0, "{name} must be a positive number, got {v}");
+    }
+    for (name, v) in [("--commission-per-share", args.commission_per_share), ("--commission-pct", args.commission_pct)] {
+        anyhow::ensure!(v.is_finite() && v >= 0.0, "{name} must be zero or positive, got {v}");
+    }
+    let options = LoadOptions {
+        symbol: args.symbol.clone(),
+        from: args.from.as_deref().map(|s| parse_time("--from", s)).transpose()?,
+        to: args.to.as_deref().map(|s| parse_time("--to", s)).transpose()?,
+    };
+    let started = Instant::now();
+    let market_data = data::load(&args.data, &options)?;
+    let loaded_in = started.elapsed();
+
+    let limits = Limits {
+        fuel_per_event: args.fuel,
+        deadline: Duration::from_millis(args.deadline_ms),
+        memory_bytes: args.memory_mb << 20,
+        ..Limits::default()
+    };
+    let sandbox = Sandbox::new(SandboxConfig {
+        max_instances: args.strategies.len() as u32 + 1,
+        max_memory_bytes: limits.memory_bytes,
+        ..SandboxConfig::default()
+    })?;
+    let strategies = args.strategies.iter().map(|p| sandbox.load(p)).collect::<Result<Vec<_>, _>>()?;
+    let config = BacktestConfig {
+        cash: args.cash,
+        commission: Commission { per_share: args.commission_per_share, percent: args.commission_pct },
+        fill_at: args.fill_at,
+        leverage: args.leverage,
+        limits,
+    };
+
+    let bar = progress_bar(market_data.events.len());
+    let start_time = Utc::now();
+    let replay_started = Instant::now();
+    let report = backtest::run(&sandbox, &strategies, &args.params, &market_data, &config, &mut |done| {
+        if let Some(b) = &bar {
+            b.set_position(done as u64);
+        }
+    })?;
+    let replayed_in = replay_started.elapsed();
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let end_time = Utc::now();
+
+    let batch_id = uuid::Uuid::new_v4().to_string();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let write_started = Instant::now();
+    runtime
+        .block_on(async {
+            let store = Store::open(&args.db).await?;
+            let records: Vec<RunRecord<'_>> = report
+                .strategies
+                .iter()
+                .map(|s| RunRecord {
+                    algo_name: &s.name,
+                    algo_env: "BACKTEST",
+                    parameters: &s.parameters,
+                    start_time,
+                    end_time,
+                    end_reason: &s.end_reason,
+                    strategy_digest: &s.digest,
+                    fuel_used: s.fuel_used,
+                    fills: &s.fills,
+                    symbols: &report.symbols,
+                })
+                .collect();
+            store.write_runs(&batch_id, &records).await
+        })
+        .with_context(|| format!("recording the backtest in {}", args.db))?;
+    let written_in = write_started.elapsed();
+
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&json_summary(&batch_id, &args.db, &report))?);
+    } else {
+        print_summary(&batch_id, &args.db, &report);
+    }
+    tracing::info!(
+        "loaded {} bars in {:.3}s, replayed in {:.3}s ({:.0} bars/s), wrote in {:.3}s",
+        report.bars,
+        loaded_in.as_secs_f64(),
+        replayed_in.as_secs_f64(),
+        report.bars as f64 / replayed_in.as_secs_f64().max(1e-9),
+        written_in.as_secs_f64()
+    );
+    Ok(())
+}
+
+fn parse_time(flag: &str, s: &str) -> anyhow::Result<i64> {
+    data::parse_timestamp(s).with_context(|| format!("{flag} `{s}`: expected a date (2024-01-31), a datetime or epoch seconds"))
+}
+
+fn progress_bar(total: usize) -> Option<indicatif::ProgressBar> {
+    if total < 200_000 || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {human_pos}/{human_len} bars  {per_sec}  eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(bar)
+}
+
+fn json_summary(batch_id: &str, db: &DbTarget, report: &BacktestReport) -> serde_json::Value {
+    let strategies: Vec<_> = report
+        .strategies
+        .iter()
+        .map(|s| {
+            let m = &s.metrics;
+            json!({
+                "name": s.name,
+                "version": s.version,
+                "path": s.path,
+                "parameters": s.parameters,
+                "final_equity": m.final_equity,
+                "return_pct": m.total_return_pct,
+                "cagr_pct": m.cagr_pct,
+                "max_drawdown_pct": m.max_drawdown_pct,
+                "sharpe": m.sharpe,
+                "sortino": m.sortino,
+                "win_rate_pct": m.win_rate_pct,
+                "profit_factor": m.profit_factor,
+                "trades": m.round_trips,
+                "fills": s.fills.len(),
+                "exposure_pct": m.exposure_pct,
+                "end_reason": s.end_reason,
+                "open_positions": s.open_positions,
+                "rejected_orders": s.rejected_orders,
+                "fuel_used": s.fuel_used,
+            })
+        })
+        .collect();
+    json!({
+        "batch_id": batch_id,
+        "db": db.to_string(),
+        "symbols": report.symbols,
+        "bars": report.bars,
+        "from": report.first_bar.map(store::event_time),
+        "to": report.last_bar.map(store::event_time),
+        "strategies": strategies,
+    })
+}
+
+fn print_summary(batch_id: &str, db: &DbTarget, report: &BacktestReport) {
+    let span = match (report.first_bar, report.last_bar) {
+        (Some(a), Some(b)) => format!("{} .. {}", &store::event_time(a)[..10], &store::event_time(b)[..10]),
+        _ => String::new(),
+    };
+    let symbols = if report.symbols.len() <= 5 { report.symbols.join(", ") } else { format!("{} symbols", report.symbols.len()) };
+    println!("backtest {batch_id}  ({symbols}; {} bars; {span})  recorded in {db}", report.bars);
+    println!();
+    println!(
+        "{:<22} {:>14} {:>9} {:>8} {:>9} {:>7} {:>8} {:>6} {:>7} {:>7} {:>6} {:>7}",
+        "strategy", "final equity", "return%", "CAGR%", "max DD%", "sharpe", "sortino", "win%", "PF", "trades", "fills", "expo%"
+    );
+    for s in &report.strategies {
+        let m = &s.metrics;
+        let pf = m.profit_factor.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
+        println!(
+            "{:<22} {:>14.2} {:>9.2} {:>8.2} {:>9.2} {:>7.2} {:>8.2} {:>6.1} {:>7} {:>7} {:>6} {:>7.1}",
+            truncate(&s.name, 22),
+            m.final_equity,
+            m.total_return_pct,
+            m.cagr_pct,
+            m.max_drawdown_pct,
+            m.sharpe,
+            m.sortino,
+            m.win_rate_pct,
+            pf,
+            m.round_trips,
+            s.fills.len(),
+            m.exposure_pct
+        );
+    }
+    for s in &report.strategies {
+        if s.end_reason != "completed" {
+            println!("\n{}: DISABLED — {}", s.name, s.end_reason);
+        }
+        for p in &s.open_positions {
+            println!(
+                "\n{}: open at end of data: {} {} @ {:.2}, marked {:.2} (unrealized {:+.2})",
+                s.name, p.symbol, p.qty, p.avg_price, p.last_price, p.unrealized_pnl
+            );
+        }
+    }
+}
+
+fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}

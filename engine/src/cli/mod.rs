@@ -1,0 +1,115 @@
+//! Argument definitions and dispatch for each subcommand.
+
+mod backtest;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "liu-engine", version, about = "Algorithmic trading with sandboxed WebAssembly strategies")]
+pub struct Cli {
+    /// Log more (engine info messages); LIU_LOG=<filter> overrides.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Replay historical bars through one or more strategy components.
+    Backtest(backtest::BacktestArgs),
+    /// Show a strategy component's name, version and parameters.
+    Describe {
+        /// The strategy component (.wasm).
+        strategy: PathBuf,
+    },
+    /// Build components from core modules.
+    Component {
+        #[command(subcommand)]
+        command: ComponentCommand,
+    },
+    /// Sample data.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ComponentCommand {
+    /// Wrap a core module built with a strategy SDK (wasm32-unknown-unknown) into a component.
+    New {
+        /// The core module.
+        input: PathBuf,
+        /// Where to write the component.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Write deterministic synthetic minute bars (a random walk) as CSV.
+    Generate {
+        /// Bars per symbol.
+        #[arg(long, default_value_t = 1_000_000)]
+        bars: usize,
+        /// Number of symbols.
+        #[arg(long, default_value_t = 1)]
+        symbols: usize,
+        /// Random seed; the same seed gives the same file.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Output CSV file.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Backtest(args) => backtest::run(args),
+        Command::Describe { strategy } => describe(&strategy),
+        Command::Component { command: ComponentCommand::New { input, output } } => {
+            liu_engine::component::new_component(&input, &output)?;
+            Ok(())
+        }
+        Command::Data { command: DataCommand::Generate { bars, symbols, seed, output } } => {
+            anyhow::ensure!(symbols > 0 && bars > 0, "--bars and --symbols must be at least 1");
+            let data = liu_engine::data::synthetic::random_walk(bars, symbols, seed);
+            liu_engine::data::synthetic::write_csv(&data, &output).with_context(|| format!("writing {}", output.display()))?;
+            eprintln!("wrote {} bars for {} symbol(s) to {}", data.events.len(), symbols, output.display());
+            Ok(())
+        }
+    }
+}
+
+fn describe(path: &std::path::Path) -> anyhow::Result<()> {
+    use liu_engine::sandbox::{Limits, ParamValue, Sandbox, SandboxConfig};
+    let sandbox = Sandbox::new(SandboxConfig { max_instances: 1, ..SandboxConfig::default() })?;
+    let loaded = sandbox.load(path)?;
+    let market = std::rc::Rc::new(std::cell::RefCell::new(liu_engine::market::MarketState::new(&[])));
+    let account = liu_engine::account::Account::new(
+        liu_engine::portfolio::Portfolio::new(0.0, 0),
+        liu_engine::broker::SimulatedBroker::new(Default::default(), Default::default(), 1.0),
+    );
+    let mut instance = loaded.instantiate(&sandbox, market, account, Limits::default())?;
+    let info = instance
+        .describe()
+        .with_context(|| format!("{} failed in describe: {}", path.display(), instance.disabled().unwrap_or("")))?;
+    println!("{} {}  ({})", info.name, info.version, loaded.digest);
+    for p in &info.params {
+        let default = match &p.default {
+            None => "required".to_owned(),
+            Some(ParamValue::Integer(v)) => format!("default {v}"),
+            Some(ParamValue::Float(v)) => format!("default {v}"),
+            Some(ParamValue::Text(v)) => format!("default {v:?}"),
+            Some(ParamValue::Flag(v)) => format!("default {v}"),
+        };
+        println!("  {:<16} {:<8} {:<18} {}", p.name, format!("{:?}", p.kind).to_lowercase(), default, p.description);
+    }
+    Ok(())
+}

@@ -1,0 +1,681 @@
+//! CSV bar files: header recognition, the per-row parser and validator, and the
+//! hand-rolled timestamp parser/formatter used on the hot path.
+//!
+//! Accepted timestamp formats (see [`parse_timestamp`]):
+//! - epoch numbers, integer or decimal, whose unit follows the number of integer
+//!   digits: up to 12 digits are seconds, 13–15 milliseconds, 16–18 microseconds,
+//!   19 nanoseconds (so `1700000000`, `1700000000.25` and `1700000000000` all work);
+//! - `YYYY-MM-DD`, `YYYY-MM-DD HH:MM`, `YYYY-MM-DD HH:MM:SS`, `YYYY-MM-DD HH:MM:SS.fff…`
+//!   (up to 9 significant fraction digits, further digits are truncated), with `T`
+//!   instead of the space allowed, optionally followed by `Z` or a `±HH:MM`
+//!   (also `±HHMM`, `±HH`) offset, which is converted to UTC. Naive times are UTC.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::Path;
+
+use ::csv::{ByteRecord, ErrorKind, ReaderBuilder};
+
+use super::{DataError, LoadOptions};
+use crate::domain::{Bar, BarEvent, NANOS_PER_SECOND, Timestamp};
+
+/// Where a loaded bar came from: index into the file list and the byte offset
+/// at which the CSV reader started the record (see [`physical_line`]).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Origin {
+    pub file: u32,
+    pub byte: u64,
+}
+
+/// The 1-based physical line of a record whose parsing started at `byte`.
+///
+/// The csv reader's own line count misses blank lines skipped before a record,
+/// so on the (cold) error path we count newlines in the file itself: those
+/// before `byte`, plus those of the blank lines that follow it.
+pub(super) fn physical_line(path: &Path, byte: u64) -> u64 {
+    use std::io::{BufRead, BufReader};
+    let Ok(file) = File::open(path) else {
+        return 0;
+    };
+    let mut r = BufReader::with_capacity(1 << 16, file);
+    let mut line = 1u64;
+    let mut pos = 0u64;
+    loop {
+        let Ok(buf) = r.fill_buf() else { return line };
+        if buf.is_empty() {
+            return line;
+        }
+        let mut used = 0;
+        for &b in buf {
+            if pos >= byte && b != b'\n' && b != b'\r' {
+                return line;
+            }
+            if b == b'\n' {
+                line += 1;
+            }
+            pos += 1;
+            used += 1;
+        }
+        r.consume(used);
+    }
+}
+
+/// Rows accumulated over every file of one load, with provisional symbol ids
+/// (order of first appearance); `mod.rs` renumbers them alphabetically.
+#[derive(Default)]
+pub(super) struct Sink {
+    pub events: Vec<BarEvent>,
+    pub origins: Vec<Origin>,
+    pub names: Vec<String>,
+    ids: HashMap<Vec<u8>, u32>,
+}
+
+impl Sink {
+    /// Provisional id of a symbol name, adding it when new.
+    fn intern(&mut self, name: &[u8]) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(String::from_utf8_lossy(name).into_owned());
+        self.ids.insert(name.to_vec(), id);
+        id
+    }
+}
+
+/// Column indices of one file.
+struct Columns {
+    n: usize,
+    time: usize,
+    open: usize,
+    high: usize,
+    low: usize,
+    close: usize,
+    volume: Option<usize>,
+    symbol: Option<usize>,
+}
+
+fn header_names(headers: &ByteRecord) -> String {
+    let names: Vec<String> = headers
+        .iter()
+        .map(|h| String::from_utf8_lossy(h.trim_ascii()).into_owned())
+        .collect();
+    names.join(",")
+}
+
+fn columns(path: &Path, headers: &ByteRecord) -> Result<Columns, DataError> {
+    // Timestamp candidates in priority order.
+    const TIME_NAMES: [&str; 6] = ["timestamp", "datetime", "ts", "date", "time", ""];
+    let mut time_slots: [Option<usize>; 6] = [None; 6];
+    // open, high, low, close, volume, symbol
+    const NAMES: [&str; 6] = ["open", "high", "low", "close", "volume", "symbol"];
+    let mut slots: [Option<usize>; 6] = [None; 6];
+
+    let bad = |message: String| DataError::BadHeader {
+        path: path.to_path_buf(),
+        message,
+    };
+
+    for (i, raw) in headers.iter().enumerate() {
+        let mut raw = raw;
+        if i == 0 {
+            raw = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
+        }
+        let name = String::from_utf8_lossy(raw.trim_ascii()).to_ascii_lowercase();
+        let name = match name.as_str() {
+            "ticker" => "symbol",
+            other => other,
+        };
+        if name.is_empty() && i != 0 {
+            continue;
+        }
+        if let Some(k) = TIME_NAMES.iter().position(|t| *t == name) {
+            if let Some(prev) = time_slots[k] {
+                return Err(bad(format!(
+                    "columns {} and {} are both named \"{name}\"",
+                    prev + 1,
+                    i + 1
+                )));
+            }
+            time_slots[k] = Some(i);
+        } else if let Some(k) = NAMES.iter().position(|t| *t == name) {
+            if let Some(prev) = slots[k] {
+                return Err(bad(format!(
+                    "columns {} and {} are both \"{}\"",
+                    prev + 1,
+                    i + 1,
+                    NAMES[k]
+                )));
+            }
+            slots[k] = Some(i);
+        }
+    }
+
+    let [ts, datetime, short_ts, date, time, _] = time_slots;
+    if ts.is_none() && datetime.is_none() && short_ts.is_none() && date.is_some() && time.is_some()
+    {
+        return Err(bad(
+            "separate \"date\" and \"time\" columns are not supported; combine them into one timestamp column"
+                .to_string(),
+        ));
+    }
+    let missing = |column: &'static str| DataError::MissingColumn {
+        path: path.to_path_buf(),
+        column,
+        header: header_names(headers),
+    };
+    let time = time_slots
+        .iter()
+        .find_map(|s| *s)
+        .ok_or_else(|| missing("timestamp"))?;
+    Ok(Columns {
+        n: headers.len(),
+        time,
+        open: slots[0].ok_or_else(|| missing("open"))?,
+        high: slots[1].ok_or_else(|| missing("high"))?,
+        low: slots[2].ok_or_else(|| missing("low"))?,
+        close: slots[3].ok_or_else(|| missing("close"))?,
+        volume: slots[4],
+        symbol: slots[5],
+    })
+}
+
+/// Shows a field in an error message (lossy, shortened).
+fn show(field: &[u8]) -> String {
+    let s = String::from_utf8_lossy(field);
+    if s.chars().count() > 40 {
+        let head: String = s.chars().take(40).collect();
+        format!("{head}…")
+    } else {
+        s.into_owned()
+    }
+}
+
+#[cold]
+fn bad_number(column: &str, field: &[u8]) -> String {
+    if field.is_empty() {
+        format!("column \"{column}\": empty value")
+    } else {
+        format!("column \"{column}\": \"{}\" is not a number", show(field))
+    }
+}
+
+#[cold]
+fn not_finite(column: &str, field: &[u8]) -> String {
+    format!("column \"{column}\": \"{}\" is not a finite number", show(field))
+}
+
+#[inline(always)]
+fn number(rec: &ByteRecord, i: usize, column: &'static str) -> Result<f64, String> {
+    let field = rec.get(i).unwrap_or(b"").trim_ascii();
+    match fast_float2::parse::<f64, _>(field) {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err(not_finite(column, field)),
+        Err(_) => Err(bad_number(column, field)),
+    }
+}
+
+/// Parses and validates one data row (everything except the symbol).
+#[inline(always)]
+fn parse_row(rec: &ByteRecord, c: &Columns) -> Result<Bar, String> {
+    if rec.len() != c.n {
+        return Err(format!(
+            "row has {} fields, the header has {}",
+            rec.len(),
+            c.n
+        ));
+    }
+    let tf = rec.get(c.time).unwrap_or(b"").trim_ascii();
+    let Some(time) = parse_ts(tf) else {
+        return Err(bad_timestamp(tf));
+    };
+    let open = number(rec, c.open, "open")?;
+    let high = number(rec, c.high, "high")?;
+    let low = number(rec, c.low, "low")?;
+    let close = number(rec, c.close, "close")?;
+    let volume = match c.volume {
+        Some(i) if !rec.get(i).unwrap_or(b"").trim_ascii().is_empty() => {
+            number(rec, i, "volume")?
+        }
+        _ => 0.0,
+    };
+    let bar = Bar {
+        time,
+        open,
+        high,
+        low,
+        close,
+        volume,
+    };
+    if volume < 0.0 || high < low || high < open || high < close || low > open || low > close {
+        return Err(inconsistent(&bar));
+    }
+    Ok(bar)
+}
+
+#[cold]
+fn bad_timestamp(field: &[u8]) -> String {
+    if field.is_empty() {
+        return "column \"timestamp\": empty value".to_string();
+    }
+    format!(
+        "column \"timestamp\": \"{}\" is not a valid timestamp (expected epoch seconds or \
+         YYYY-MM-DD[ HH:MM[:SS[.fff]]][Z|±HH:MM])",
+        show(field)
+    )
+}
+
+#[cold]
+fn inconsistent(b: &Bar) -> String {
+    if b.volume < 0.0 {
+        format!("column \"volume\": {} is negative", b.volume)
+    } else if b.high < b.low {
+        format!("high {} is below low {}", b.high, b.low)
+    } else if b.high < b.open {
+        format!("high {} is below open {}", b.high, b.open)
+    } else if b.high < b.close {
+        format!("high {} is below close {}", b.high, b.close)
+    } else if b.low > b.open {
+        format!("low {} is above open {}", b.low, b.open)
+    } else {
+        format!("low {} is above close {}", b.low, b.close)
+    }
+}
+
+fn csv_error(path: &Path, err: ::csv::Error) -> DataError {
+    let line = err.position().map_or(0, |p| p.line());
+    let message = err.to_string();
+    match err.into_kind() {
+        ErrorKind::Io(source) => DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        _ => DataError::Malformed {
+            path: path.to_path_buf(),
+            line,
+            message,
+        },
+    }
+}
+
+/// Reads one CSV file into `sink`, validating every row and keeping those in
+/// the `from`/`to` range.
+pub(super) fn read_file(
+    path: &Path,
+    file: u32,
+    opts: &LoadOptions,
+    sink: &mut Sink,
+) -> Result<(), DataError> {
+    let io = |source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let f = File::open(path).map_err(io)?;
+    let mut rdr = ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .buffer_capacity(1 << 18)
+        .from_reader(f);
+    let headers = rdr.byte_headers().map_err(|e| csv_error(path, e))?.clone();
+    if headers.is_empty() || (headers.len() == 1 && headers[0].trim_ascii().is_empty()) {
+        return Err(DataError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let cols = columns(path, &headers)?;
+
+    let from = opts.from.unwrap_or(Timestamp::MIN);
+    let to = opts.to.unwrap_or(Timestamp::MAX);
+
+    // Symbol of the whole file when there is no symbol column.
+    let fixed_name: Option<Vec<u8>> = match cols.symbol {
+        Some(_) => None,
+        None => Some(match &opts.symbol {
+            Some(s) => s.as_bytes().to_vec(),
+            None => path
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_uppercase())
+                .unwrap_or_default()
+                .into_bytes(),
+        }),
+    };
+    let mut fixed_id: Option<u32> = None;
+    let mut last_sym: Vec<u8> = Vec::new();
+    let mut last_id: u32 = u32::MAX;
+
+    let mut rec = ByteRecord::new();
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_error(path, e)),
+        }
+        let byte = rec.position().map_or(0, |p| p.byte());
+        let bar = parse_row(&rec, &cols).map_err(|message| DataError::Malformed {
+            path: path.to_path_buf(),
+            line: physical_line(path, byte),
+            message,
+        })?;
+        let id = match (&fixed_name, cols.symbol) {
+            (Some(name), _) => *fixed_id.get_or_insert_with(|| sink.intern(name)),
+            (None, Some(i)) => {
+                let s = rec.get(i).unwrap_or(b"").trim_ascii();
+                if s != last_sym.as_slice() || last_id == u32::MAX {
+                    if s.is_empty() {
+                        return Err(DataError::Malformed {
+                            path: path.to_path_buf(),
+                            line: physical_line(path, byte),
+                            message: "column \"symbol\": empty value".to_string(),
+                        });
+                    }
+                    last_id = sink.intern(s);
+                    last_sym.clear();
+                    last_sym.extend_from_slice(s);
+                }
+                last_id
+            }
+            (None, None) => 0, // unreachable: one of the two is always set
+        };
+        if bar.time < from || bar.time > to {
+            continue;
+        }
+        sink.events.push(BarEvent { symbol: id, bar });
+        sink.origins.push(Origin { file, byte });
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Timestamps
+// ---------------------------------------------------------------------------
+
+/// Parses a timestamp in one of the accepted formats (see the module docs)
+/// into nanoseconds since the epoch, UTC. Surrounding whitespace is ignored.
+/// Returns `None` for anything else or for times outside the `i64` nanosecond
+/// range (years 1677–2262).
+pub fn parse_timestamp(s: &str) -> Option<Timestamp> {
+    parse_ts(s.as_bytes().trim_ascii())
+}
+
+#[inline]
+fn parse_ts(s: &[u8]) -> Option<Timestamp> {
+    if s.len() >= 10 && s[4] == b'-' {
+        parse_iso(s)
+    } else {
+        parse_epoch(s)
+    }
+}
+
+#[inline(always)]
+fn digit(b: u8) -> Option<i64> {
+    let d = b.wrapping_sub(b'0');
+    if d < 10 { Some(d as i64) } else { None }
+}
+
+#[inline(always)]
+fn two(s: &[u8], at: usize) -> Option<i64> {
+    Some(digit(*s.get(at)?)? * 10 + digit(*s.get(at + 1)?)?)
+}
+
+/// Reads fraction digits starting at `at`; returns (nanoseconds, end).
+/// Digits beyond the ninth are checked but ignored.
+#[inline]
+fn fraction(s: &[u8], mut at: usize) -> Option<(i64, usize)> {
+    let start = at;
+    let mut v: i64 = 0;
+    let mut n = 0;
+    while let Some(&b) = s.get(at) {
+        let Some(d) = digit(b) else { break };
+        if n < 9 {
+            v = v * 10 + d;
+            n += 1;
+        }
+        at += 1;
+    }
+    if at == start {
+        return None;
+    }
+    while n < 9 {
+        v *= 10;
+        n += 1;
+    }
+    Some((v, at))
+}
+
+fn parse_epoch(s: &[u8]) -> Option<Timestamp> {
+    let (neg, s) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let mut int: i64 = 0;
+    let mut k = 0usize;
+    while let Some(&b) = s.get(k) {
+        let Some(d) = digit(b) else { break };
+        int = int.checked_mul(10)?.checked_add(d)?;
+        k += 1;
+    }
+    if k == 0 {
+        return None;
+    }
+    let frac = if k < s.len() {
+        if s[k] != b'.' {
+            return None;
+        }
+        let (f, end) = fraction(s, k + 1)?;
+        if end != s.len() {
+            return None;
+        }
+        f
+    } else {
+        0
+    };
+    // Unit from the number of integer digits.
+    let scale: i64 = match k {
+        0..=12 => NANOS_PER_SECOND,
+        13..=15 => 1_000_000,
+        16..=18 => 1_000,
+        19 => 1,
+        _ => return None,
+    };
+    // `frac` is in billionths of the unit.
+    let v = int
+        .checked_mul(scale)?
+        .checked_add(frac * scale / NANOS_PER_SECOND)?;
+    Some(if neg { -v } else { v })
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+pub(super) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+fn parse_iso(s: &[u8]) -> Option<Timestamp> {
+    let y = two(s, 0)? * 100 + two(s, 2)?;
+    let m = two(s, 5)?;
+    let d = two(s, 8)?;
+    if s[4] != b'-' || s[7] != b'-' || !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
+        return None;
+    }
+    let mut secs = days_from_civil(y, m, d) * 86_400;
+    let mut nanos = 0;
+    let mut at = 10;
+    if at < s.len() {
+        if !matches!(s[at], b' ' | b'T' | b't') {
+            return None;
+        }
+        let hh = two(s, 11)?;
+        let mm = two(s, 14)?;
+        if *s.get(13)? != b':' || hh > 23 || mm > 59 {
+            return None;
+        }
+        at = 16;
+        let mut ss = 0;
+        if s.get(at) == Some(&b':') {
+            ss = two(s, 17)?;
+            if ss > 59 {
+                return None;
+            }
+            at = 19;
+            if s.get(at) == Some(&b'.') {
+                let (f, end) = fraction(s, at + 1)?;
+                nanos = f;
+                at = end;
+            }
+        }
+        secs += hh * 3600 + mm * 60 + ss;
+        // Offset.
+        match s.get(at) {
+            None => {}
+            Some(b'Z' | b'z') if at + 1 == s.len() => {}
+            Some(&sign @ (b'+' | b'-')) => {
+                let oh = two(s, at + 1)?;
+                let rest = &s[at + 3..];
+                let om = match rest {
+                    [] => 0,
+                    [b':', a, b] | [a, b] => digit(*a)? * 10 + digit(*b)?,
+                    _ => return None,
+                };
+                if oh > 23 || om > 59 {
+                    return None;
+                }
+                let off = oh * 3600 + om * 60;
+                // local = UTC + offset
+                secs -= if sign == b'+' { off } else { -off };
+            }
+            _ => return None,
+        }
+    }
+    secs.checked_mul(NANOS_PER_SECOND)?.checked_add(nanos)
+}
+
+/// Formats a timestamp as ISO 8601 UTC, e.g. `2024-01-02T14:30:00Z` (fractional
+/// seconds shown only when non-zero). Accepted back by [`parse_timestamp`].
+pub fn format_timestamp(t: Timestamp) -> String {
+    let secs = t.div_euclid(NANOS_PER_SECOND);
+    let nanos = t.rem_euclid(NANOS_PER_SECOND);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let mut out = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    );
+    if nanos != 0 {
+        let frac = format!("{nanos:09}");
+        out.push('.');
+        out.push_str(frac.trim_end_matches('0'));
+    }
+    out.push('Z');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: i64 = NANOS_PER_SECOND;
+
+    #[test]
+    fn epoch_numbers() {
+        assert_eq!(parse_timestamp("1704205800"), Some(1_704_205_800 * S));
+        assert_eq!(parse_timestamp(" 1704205800 "), Some(1_704_205_800 * S));
+        assert_eq!(parse_timestamp("0"), Some(0));
+        assert_eq!(parse_timestamp("1704205800.25"), Some(1_704_205_800 * S + S / 4));
+        assert_eq!(parse_timestamp("-1.5"), Some(-3 * S / 2));
+        // 13 digits: milliseconds; 16: microseconds; 19: nanoseconds.
+        assert_eq!(parse_timestamp("1704205800123"), Some(1_704_205_800_123_000_000));
+        assert_eq!(parse_timestamp("1704205800123.5"), Some(1_704_205_800_123_500_000));
+        assert_eq!(parse_timestamp("1704205800123456"), Some(1_704_205_800_123_456_000));
+        assert_eq!(parse_timestamp("1704205800123456789"), Some(1_704_205_800_123_456_789));
+        for bad in ["", "-", "1.", ".5", "12a", "1e9", "17042058001234567890", "9999999999999999999"] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn iso_formats() {
+        let day = 1_704_153_600 * S; // 2024-01-02T00:00:00Z
+        let t = 1_704_205_800 * S; // 2024-01-02T14:30:00Z
+        assert_eq!(parse_timestamp("2024-01-02"), Some(day));
+        assert_eq!(parse_timestamp("2024-01-02 14:30"), Some(t));
+        assert_eq!(parse_timestamp("2024-01-02T14:30"), Some(t));
+        assert_eq!(parse_timestamp("2024-01-02 14:30:00"), Some(t));
+        assert_eq!(parse_timestamp("2024-01-02T14:30:00Z"), Some(t));
+        assert_eq!(parse_timestamp("2024-01-02 14:30:00.5"), Some(t + S / 2));
+        assert_eq!(parse_timestamp("2024-01-02 14:30:00.123456789"), Some(t + 123_456_789));
+        assert_eq!(parse_timestamp("2024-01-02 14:30:00.1234567891"), Some(t + 123_456_789));
+        assert_eq!(parse_timestamp("2024-01-02T14:30:00.250Z"), Some(t + S / 4));
+        assert_eq!(parse_timestamp("2024-01-02 15:30:00+01:00"), Some(t));
+        assert_eq!(parse_timestamp("2024-01-02T09:30:00-05:00"), Some(t));
+        assert_eq!(parse_timestamp("2024-01-02T09:30-0500"), Some(t));
+        assert_eq!(parse_timestamp("2024-01-02T19:30:00+05"), Some(t));
+        assert_eq!(parse_timestamp("2024-01-02 14:30:00+00:00"), Some(t));
+        assert_eq!(parse_timestamp("1970-01-01"), Some(0));
+        assert_eq!(parse_timestamp("1969-12-31 23:59:59"), Some(-S));
+        assert_eq!(parse_timestamp("2024-02-29"), Some(1_709_164_800 * S));
+        assert_eq!(parse_timestamp("2000-03-01"), Some(951_868_800 * S));
+        for bad in [
+            "2024-13-01",
+            "2024-00-10",
+            "2023-02-29",
+            "2024-04-31",
+            "2024-01-02 24:00",
+            "2024-01-02 12:60",
+            "2024-01-02 12:00:60",
+            "2024-01-02 12",
+            "2024-01-02 12:00:",
+            "2024-01-02 12:00:00.",
+            "2024-01-02X12:00",
+            "2024-01-02 12:00Zx",
+            "2024-01-02 12:00+1",
+            "2024-01-02 12:00+01:0",
+            "2024/01/02",
+            "2024-1-02xx",
+            "9999-12-31",
+            "abcd-ef-gh",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn format_round_trips() {
+        for t in [0, -S, 1_704_205_800 * S, 1_704_205_800 * S + 250_000_000, 951_868_800 * S + 7] {
+            let s = format_timestamp(t);
+            assert_eq!(parse_timestamp(&s), Some(t), "{s}");
+        }
+        assert_eq!(format_timestamp(1_704_205_800 * S), "2024-01-02T14:30:00Z");
+        assert_eq!(format_timestamp(-S / 2), "1969-12-31T23:59:59.5Z");
+    }
+}

@@ -1,0 +1,201 @@
+//! Domain types shared by every stage: bars, trades, quotes, orders, fills.
+//!
+//! These are the engine's own types; the sandbox converts to and from the
+//! WIT-generated ones at the component boundary.
+
+use serde::Serialize;
+
+/// Index of a symbol in the session's symbol table.
+pub type SymbolId = u32;
+
+/// Nanoseconds since the Unix epoch, UTC.
+pub type Timestamp = i64;
+
+pub const NANOS_PER_SECOND: i64 = 1_000_000_000;
+
+/// An OHLCV bar; `time` is the bar's opening time.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Bar {
+    pub time: Timestamp,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+    pub volume: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Trade {
+    pub time: Timestamp,
+    pub price: f64,
+    pub size: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Quote {
+    pub time: Timestamp,
+    pub bid_price: f64,
+    pub bid_size: f64,
+    pub ask_price: f64,
+    pub ask_size: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Timeframe {
+    Second,
+    Minute,
+    Day,
+}
+
+/// One bar of one symbol, the unit a backtest replays.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BarEvent {
+    pub symbol: SymbolId,
+    pub bar: Bar,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Buy,
+    Sell,
+}
+
+impl Side {
+    /// +1 for buy, -1 for sell.
+    pub fn sign(self) -> f64 {
+        match self {
+            Side::Buy => 1.0,
+            Side::Sell => -1.0,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderKind {
+    Market,
+    Limit,
+    Stop,
+    StopLimit,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeInForce {
+    Day,
+    Gtc,
+    Ioc,
+    Fok,
+    Opg,
+    Cls,
+}
+
+pub type OrderId = u64;
+
+/// An order as a strategy asked for it, after the engine's checks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrderRequest {
+    pub symbol: SymbolId,
+    pub side: Side,
+    pub qty: f64,
+    pub kind: OrderKind,
+    pub limit_price: Option<f64>,
+    pub stop_price: Option<f64>,
+    pub time_in_force: TimeInForce,
+    pub stop_loss: Option<f64>,
+    pub take_profit: Option<f64>,
+    /// JSON object recorded with the fills.
+    pub indicators: String,
+}
+
+/// What a fill did to the position, in the seed's vocabulary (`new_trades.operation`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// Opens or adds to a long.
+    Buy,
+    /// Reduces or closes a long.
+    Sell,
+    /// Opens or adds to a short.
+    SellShort,
+    /// Reduces or closes a short (a cover).
+    BuyShort,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Buy => "buy",
+            Operation::Sell => "sell",
+            Operation::SellShort => "sell_short",
+            Operation::BuyShort => "buy_short",
+        }
+    }
+}
+
+/// One execution. An order that flips a position produces two fills (close, then open).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Fill {
+    pub order_id: OrderId,
+    pub symbol: SymbolId,
+    pub side: Side,
+    pub operation: Operation,
+    pub qty: f64,
+    pub price: f64,
+    pub fee: f64,
+    pub time: Timestamp,
+    pub stop_loss: Option<f64>,
+    pub take_profit: Option<f64>,
+    pub indicators: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Filled,
+    PartiallyFilled,
+    Canceled,
+    Rejected,
+    Expired,
+}
+
+/// A change to an order, delivered to the strategy that placed it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OrderUpdate {
+    pub order_id: OrderId,
+    pub symbol: SymbolId,
+    pub side: Side,
+    pub status: OrderStatus,
+    pub fill_qty: f64,
+    pub fill_price: f64,
+    pub remaining_qty: f64,
+    pub time: Timestamp,
+    pub reason: Option<String>,
+}
+
+/// Why the engine refused an order before it reached the broker.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum Rejection {
+    #[error("invalid quantity: {0}")]
+    InvalidQuantity(String),
+    #[error("invalid price: {0}")]
+    InvalidPrice(String),
+    #[error("unknown symbol")]
+    UnknownSymbol,
+    #[error("insufficient buying power: {0}")]
+    InsufficientBuyingPower(String),
+    #[error("an identical order is already open")]
+    DuplicateOpenOrder,
+    #[error("symbol is not shortable")]
+    NotShortable,
+    #[error("limit exceeded: {0}")]
+    LimitExceeded(String),
+    #[error("symbol not allowed for this strategy")]
+    SymbolNotAllowed,
+    #[error("unknown order")]
+    UnknownOrder,
+    #[error("invalid indicators: {0}")]
+    InvalidIndicators(String),
+}

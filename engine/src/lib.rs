@@ -1,0 +1,22 @@
+//! liu-engine: an algorithmic-trading engine in which every strategy is an
+//! untrusted WebAssembly component.
+//!
+//! The modules follow the data flow: [`data`] loads bars, [`market`] holds
+//! what has been seen, [`sandbox`] runs strategies in wasmtime with their
+//! [`fincalcs`], [`broker`] fills their orders into a [`portfolio`],
+//! [`backtest`] drives the replay, [`metrics`] scores it and [`store`]
+//! records it. [`domain`] is the one home of bars, orders and fills.
+
+pub mod account;
+pub mod backtest;
+pub mod broker;
+pub mod component;
+pub mod data;
+pub mod domain;
+pub mod fincalcs;
+pub mod market;
+pub mod metrics;
+pub mod params;
+pub mod portfolio;
+pub mod sandbox;
+pub mod store;

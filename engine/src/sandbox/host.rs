@@ -1,0 +1,368 @@
+//! The host side of the world's imports: what a strategy can ask the engine.
+//!
+//! Every import is bounded: lists are capped, log messages truncated and
+//! budgeted, memory growth limited. Nothing here reaches the OS.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::bindings::liu::engine::{fincalcs as wf, log as wl, market_data, orders as wo, types as wt};
+use crate::account::Account;
+use crate::domain::{self, SymbolId};
+use crate::fincalcs;
+use crate::market::MarketState;
+
+/// Longest history or input series a strategy can request or pass in one call.
+const MAX_SERIES: usize = 1 << 20;
+/// Longest single log message kept, in bytes.
+const MAX_LOG_MESSAGE: usize = 1024;
+/// Upper bound on table growth (function references), a fixed sanity cap.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+/// The state of one strategy instance's store.
+pub struct HostState {
+    label: String,
+    pub market: Rc<RefCell<MarketState>>,
+    pub account: Account,
+    pub(super) limiter: MemoryLimiter,
+    log_bytes_left: usize,
+    log_dropped: u64,
+    last_error: Option<String>,
+}
+
+impl HostState {
+    pub(super) fn new(label: String, market: Rc<RefCell<MarketState>>, account: Account, memory_cap: usize, log_bytes: usize) -> Self {
+        Self {
+            label,
+            market,
+            account,
+            limiter: MemoryLimiter { cap: memory_cap, hit: false },
+            log_bytes_left: log_bytes,
+            log_dropped: 0,
+            last_error: None,
+        }
+    }
+
+    pub(super) fn memory_limit_hit(&self) -> bool {
+        self.limiter.hit
+    }
+
+    /// The last error-level message the strategy logged (panics land here).
+    pub fn last_error_log(&self) -> Option<&str> {
+        self.last_error.as_deref()
+    }
+
+    /// Log messages dropped because the strategy's log budget ran out.
+    pub fn log_dropped(&self) -> u64 {
+        self.log_dropped
+    }
+}
+
+/// Caps linear-memory growth and remembers that the cap was hit, so the
+/// trap can be reported as a memory limit rather than a generic error.
+pub(super) struct MemoryLimiter {
+    cap: usize,
+    hit: bool,
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.cap {
+            self.hit = true;
+            wasmtime::bail!("memory limit exceeded: {desired} bytes requested, cap is {}", self.cap);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+// ---- conversions at the component boundary ----
+
+pub(super) fn bar_to_wit(b: &domain::Bar) -> wt::Bar {
+    wt::Bar { time: b.time, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume }
+}
+
+fn bar_from_wit(b: &wt::Bar) -> domain::Bar {
+    domain::Bar { time: b.time, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume }
+}
+
+pub(super) fn trade_to_wit(t: &domain::Trade) -> wt::Trade {
+    wt::Trade { time: t.time, price: t.price, size: t.size }
+}
+
+pub(super) fn quote_to_wit(q: &domain::Quote) -> wt::Quote {
+    wt::Quote { time: q.time, bid_price: q.bid_price, bid_size: q.bid_size, ask_price: q.ask_price, ask_size: q.ask_size }
+}
+
+pub(super) fn timeframe_to_wit(t: domain::Timeframe) -> wt::Timeframe {
+    match t {
+        domain::Timeframe::Second => wt::Timeframe::Second,
+        domain::Timeframe::Minute => wt::Timeframe::Minute,
+        domain::Timeframe::Day => wt::Timeframe::Day,
+    }
+}
+
+fn timeframe_from_wit(t: wt::Timeframe) -> domain::Timeframe {
+    match t {
+        wt::Timeframe::Second => domain::Timeframe::Second,
+        wt::Timeframe::Minute => domain::Timeframe::Minute,
+        wt::Timeframe::Day => domain::Timeframe::Day,
+    }
+}
+
+fn side_to_wit(s: domain::Side) -> wt::Side {
+    match s {
+        domain::Side::Buy => wt::Side::Buy,
+        domain::Side::Sell => wt::Side::Sell,
+    }
+}
+
+pub(super) fn order_update_to_wit(u: &domain::OrderUpdate) -> wt::OrderUpdate {
+    wt::OrderUpdate {
+        order_id: u.order_id,
+        symbol: u.symbol,
+        side: side_to_wit(u.side),
+        status: match u.status {
+            domain::OrderStatus::Filled => wt::OrderStatus::Filled,
+            domain::OrderStatus::PartiallyFilled => wt::OrderStatus::PartiallyFilled,
+            domain::OrderStatus::Canceled => wt::OrderStatus::Canceled,
+            domain::OrderStatus::Rejected => wt::OrderStatus::Rejected,
+            domain::OrderStatus::Expired => wt::OrderStatus::Expired,
+        },
+        fill_qty: u.fill_qty,
+        fill_price: u.fill_price,
+        remaining_qty: u.remaining_qty,
+        time: u.time,
+        reason: u.reason.clone(),
+    }
+}
+
+fn request_from_wit(r: wo::OrderRequest) -> domain::OrderRequest {
+    domain::OrderRequest {
+        symbol: r.symbol,
+        side: match r.side {
+            wt::Side::Buy => domain::Side::Buy,
+            wt::Side::Sell => domain::Side::Sell,
+        },
+        qty: r.qty,
+        kind: match r.kind {
+            wt::OrderKind::Market => domain::OrderKind::Market,
+            wt::OrderKind::Limit => domain::OrderKind::Limit,
+            wt::OrderKind::Stop => domain::OrderKind::Stop,
+            wt::OrderKind::StopLimit => domain::OrderKind::StopLimit,
+        },
+        limit_price: r.limit_price,
+        stop_price: r.stop_price,
+        time_in_force: match r.time_in_force {
+            wt::TimeInForce::Day => domain::TimeInForce::Day,
+            wt::TimeInForce::Gtc => domain::TimeInForce::Gtc,
+            wt::TimeInForce::Ioc => domain::TimeInForce::Ioc,
+            wt::TimeInForce::Fok => domain::TimeInForce::Fok,
+            wt::TimeInForce::Opg => domain::TimeInForce::Opg,
+            wt::TimeInForce::Cls => domain::TimeInForce::Cls,
+        },
+        stop_loss: r.stop_loss,
+        take_profit: r.take_profit,
+        indicators: r.indicators,
+    }
+}
+
+fn rejection_to_wit(r: domain::Rejection) -> wo::Rejection {
+    use domain::Rejection as R;
+    match r {
+        R::InvalidQuantity(m) => wo::Rejection::InvalidQuantity(m),
+        R::InvalidPrice(m) => wo::Rejection::InvalidPrice(m),
+        R::UnknownSymbol => wo::Rejection::UnknownSymbol,
+        R::InsufficientBuyingPower(m) => wo::Rejection::InsufficientBuyingPower(m),
+        R::DuplicateOpenOrder => wo::Rejection::DuplicateOpenOrder,
+        R::NotShortable => wo::Rejection::NotShortable,
+        R::LimitExceeded(m) => wo::Rejection::LimitExceeded(m),
+        R::SymbolNotAllowed => wo::Rejection::SymbolNotAllowed,
+        R::UnknownOrder => wo::Rejection::UnknownOrder,
+        R::InvalidIndicators(m) => wo::Rejection::InvalidIndicators(m),
+    }
+}
+
+fn bars_from_wit(bars: &[wt::Bar]) -> Vec<domain::Bar> {
+    bars.iter().take(MAX_SERIES).map(bar_from_wit).collect()
+}
+
+fn capped(values: &[f64]) -> &[f64] {
+    &values[..values.len().min(MAX_SERIES)]
+}
+
+// ---- imports ----
+
+impl wt::Host for HostState {}
+
+impl market_data::Host for HostState {
+    fn symbol_name(&mut self, symbol: SymbolId) -> String {
+        self.market.borrow().symbol_name(symbol).unwrap_or_default().to_owned()
+    }
+
+    fn bars(&mut self, symbol: SymbolId, timeframe: wt::Timeframe, count: u32) -> Vec<wt::Bar> {
+        let market = self.market.borrow();
+        let count = (count as usize).min(MAX_SERIES);
+        market.bars(symbol, timeframe_from_wit(timeframe), count).iter().map(bar_to_wit).collect()
+    }
+
+    fn closes(&mut self, symbol: SymbolId, timeframe: wt::Timeframe, count: u32) -> Vec<f64> {
+        let market = self.market.borrow();
+        let count = (count as usize).min(MAX_SERIES);
+        market.bars(symbol, timeframe_from_wit(timeframe), count).iter().map(|b| b.close).collect()
+    }
+
+    fn latest_trade(&mut self, symbol: SymbolId) -> Option<wt::Trade> {
+        self.market.borrow().last_trade(symbol).as_ref().map(trade_to_wit)
+    }
+
+    fn latest_quote(&mut self, symbol: SymbolId) -> Option<wt::Quote> {
+        self.market.borrow().last_quote(symbol).as_ref().map(quote_to_wit)
+    }
+
+    fn get_position(&mut self, symbol: SymbolId) -> wt::Position {
+        match self.account.portfolio.position(symbol) {
+            Some(p) => wt::Position {
+                qty: p.qty,
+                avg_entry_price: p.avg_price,
+                market_value: p.market_value(),
+                unrealized_pnl: p.unrealized_pnl(),
+            },
+            None => wt::Position { qty: 0.0, avg_entry_price: 0.0, market_value: 0.0, unrealized_pnl: 0.0 },
+        }
+    }
+
+    fn get_account(&mut self) -> wt::Account {
+        let p = &self.account.portfolio;
+        let equity = p.equity();
+        wt::Account {
+            cash: p.cash,
+            equity,
+            buying_power: (equity * self.account.broker.leverage() - p.gross_exposure()).max(0.0),
+        }
+    }
+
+    fn now(&mut self) -> wt::Timestamp {
+        self.market.borrow().now()
+    }
+}
+
+impl wf::Host for HostState {
+    fn vwap(&mut self, bars: Vec<wt::Bar>) -> f64 {
+        fincalcs::vwap(&bars_from_wit(&bars))
+    }
+
+    fn anchored_vwap(&mut self, bars: Vec<wt::Bar>, anchor: u32) -> Vec<f64> {
+        fincalcs::anchored_vwap(&bars_from_wit(&bars), anchor as usize)
+    }
+
+    fn sma(&mut self, values: Vec<f64>, period: u32) -> Vec<f64> {
+        fincalcs::sma(capped(&values), period as usize)
+    }
+
+    fn ema(&mut self, values: Vec<f64>, period: u32) -> Vec<f64> {
+        fincalcs::ema(capped(&values), period as usize)
+    }
+
+    fn rsi(&mut self, values: Vec<f64>, period: u32) -> Vec<f64> {
+        fincalcs::rsi(capped(&values), period as usize)
+    }
+
+    fn macd(&mut self, values: Vec<f64>, fast: u32, slow: u32, signal: u32) -> wf::MacdSeries {
+        let m = fincalcs::macd(capped(&values), fast as usize, slow as usize, signal as usize);
+        wf::MacdSeries { macd: m.macd, signal: m.signal, histogram: m.histogram }
+    }
+
+    fn bollinger(&mut self, values: Vec<f64>, period: u32, num_std: f64) -> wf::Bands {
+        let b = fincalcs::bollinger(capped(&values), period as usize, num_std);
+        wf::Bands { upper: b.upper, middle: b.middle, lower: b.lower }
+    }
+
+    fn atr(&mut self, bars: Vec<wt::Bar>, period: u32) -> Vec<f64> {
+        fincalcs::atr(&bars_from_wit(&bars), period as usize)
+    }
+
+    fn stddev(&mut self, values: Vec<f64>, period: u32) -> Vec<f64> {
+        fincalcs::stddev(capped(&values), period as usize)
+    }
+
+    fn linear_trend(&mut self, values: Vec<f64>) -> wf::Trend {
+        let t = fincalcs::linear_trend(capped(&values));
+        wf::Trend { slope: t.slope, intercept: t.intercept, r_squared: t.r_squared }
+    }
+
+    fn candle(&mut self, bar: wt::Bar) -> wf::CandlePattern {
+        use fincalcs::candle as c;
+        let bits = fincalcs::candle(&bar_from_wit(&bar));
+        let mut out = wf::CandlePattern::empty();
+        for (bit, flag) in [
+            (c::DOJI, wf::CandlePattern::DOJI),
+            (c::GRAVESTONE_DOJI, wf::CandlePattern::GRAVESTONE_DOJI),
+            (c::DRAGONFLY_DOJI, wf::CandlePattern::DRAGONFLY_DOJI),
+            (c::SPINNING_TOP, wf::CandlePattern::SPINNING_TOP),
+            (c::BULLISH, wf::CandlePattern::BULLISH),
+            (c::BEARISH, wf::CandlePattern::BEARISH),
+        ] {
+            if bits & bit != 0 {
+                out |= flag;
+            }
+        }
+        out
+    }
+
+    fn support_resistance(&mut self, bars: Vec<wt::Bar>, window: u32) -> wf::Levels {
+        let l = fincalcs::support_resistance(&bars_from_wit(&bars), window as usize);
+        wf::Levels { support: l.support, resistance: l.resistance }
+    }
+
+    fn resample(&mut self, bars: Vec<wt::Bar>, seconds: u32) -> Vec<wt::Bar> {
+        fincalcs::resample(&bars_from_wit(&bars), seconds).iter().map(bar_to_wit).collect()
+    }
+}
+
+impl wo::Host for HostState {
+    fn submit(&mut self, request: wo::OrderRequest) -> Result<wt::OrderId, wo::Rejection> {
+        let market = self.market.borrow();
+        let a = &mut self.account;
+        let result = a.broker.submit(request_from_wit(request), &market, &mut a.portfolio, &mut a.fills, &mut a.pending_updates);
+        if let Err(r) = &result {
+            a.rejected_orders += 1;
+            tracing::debug!(strategy = %self.label, "order rejected: {r}");
+        }
+        result.map_err(rejection_to_wit)
+    }
+
+    fn cancel(&mut self, id: wt::OrderId) -> Result<(), wo::Rejection> {
+        let now = self.market.borrow().now();
+        let a = &mut self.account;
+        a.broker.cancel(id, now, &mut a.pending_updates).map_err(rejection_to_wit)
+    }
+}
+
+impl wl::Host for HostState {
+    fn log(&mut self, level: wl::Level, message: String) {
+        let mut end = message.len().min(MAX_LOG_MESSAGE);
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        let message = &message[..end];
+        if level == wl::Level::Error {
+            self.last_error = Some(message.to_owned());
+        }
+        if message.len() > self.log_bytes_left {
+            self.log_dropped += 1;
+            return;
+        }
+        self.log_bytes_left -= message.len();
+        let strategy = &self.label;
+        match level {
+            wl::Level::Trace | wl::Level::Debug => tracing::debug!(target: "strategy", %strategy, "{message}"),
+            wl::Level::Info => tracing::info!(target: "strategy", %strategy, "{message}"),
+            wl::Level::Warn => tracing::warn!(target: "strategy", %strategy, "{message}"),
+            wl::Level::Error => tracing::error!(target: "strategy", %strategy, "{message}"),
+        }
+    }
+}

@@ -1,0 +1,47 @@
+# liu-engine tasks. `just demo` and `just test` are all a new user needs.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+engine := "target/release/liu-engine"
+components := "target/strategies"
+
+# Run the demo backtest.
+default: demo
+
+# Toolchain pieces a clean machine lacks.
+setup:
+    rustup target add wasm32-unknown-unknown wasm32-wasip2
+
+# Build the engine binary (release: tests, demo and benchmarks share one build).
+engine:
+    cargo build --release -p liu-engine
+
+# Build every sample strategy into a component under target/strategies/.
+strategies: setup engine
+    cd sample-strategies && cargo build --release --target wasm32-unknown-unknown --workspace --exclude hostile-wasi-filesystem
+    # Deliberately built for WASI so that it really imports wasi:filesystem.
+    cd sample-strategies && cargo build --release --target wasm32-wasip2 -p hostile-wasi-filesystem
+    mkdir -p {{components}}
+    for core in sample-strategies/target/wasm32-unknown-unknown/release/*.wasm; do \
+        name=$(basename "$core" .wasm | tr _ -); \
+        {{engine}} component new "$core" -o {{components}}/$name.wasm; \
+    done
+    cp sample-strategies/target/wasm32-wasip2/release/hostile_wasi_filesystem.wasm {{components}}/hostile-wasi-filesystem.wasm
+    @ls {{components}}
+
+# Backtest the two sample strategies on real GOOG daily prices into ./liu.db.
+demo: strategies
+    {{engine}} backtest \
+        --strategy {{components}}/sma-cross.wasm \
+        --strategy {{components}}/momentum-long.wasm \
+        --data data/GOOG.csv \
+        --param sma-cross.fast=10 --param sma-cross.slow=30 --param qty=100
+
+# Unit, integration and end-to-end tests.
+test: strategies
+    cargo nextest run --release --workspace --no-fail-fast
+
+# Benchmarks (figures in the closing note / README).
+bench: strategies
+    cargo bench -p liu-engine --bench sandbox
+    ./bench/backtest.sh
