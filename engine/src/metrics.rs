@@ -147,8 +147,16 @@ pub fn compute(
 
     // Trades.
     let winners = round_trips.iter().filter(|t| t.pnl > 0.0).count();
-    let gross_profit: f64 = round_trips.iter().filter(|t| t.pnl > 0.0).map(|t| t.pnl).sum();
-    let gross_loss: f64 = -round_trips.iter().filter(|t| t.pnl < 0.0).map(|t| t.pnl).sum::<f64>();
+    let gross_profit: f64 = round_trips
+        .iter()
+        .filter(|t| t.pnl > 0.0)
+        .map(|t| t.pnl)
+        .sum();
+    let gross_loss: f64 = -round_trips
+        .iter()
+        .filter(|t| t.pnl < 0.0)
+        .map(|t| t.pnl)
+        .sum::<f64>();
     let win_rate_pct = if round_trips.is_empty() {
         0.0
     } else {
@@ -279,7 +287,10 @@ mod tests {
         assert!(close(m.win_rate_pct, 50.0));
         // No trades.
         let m = compute(100.0, &[0], &[100.0], 0, &[]);
-        assert_eq!((m.win_rate_pct, m.profit_factor, m.round_trips), (0.0, None, 0));
+        assert_eq!(
+            (m.win_rate_pct, m.profit_factor, m.round_trips),
+            (0.0, None, 0)
+        );
     }
 
     #[test]
@@ -304,7 +315,13 @@ mod tests {
             compute(0.0, &[], &[], 5, &[]),
             compute(100.0, &[0, 60 * NANOS_PER_SECOND], &[100.0, 1e6], 1, &[]), // huge CAGR
             compute(100.0, &[0, DAY, 2 * DAY], &[100.0, 0.0, -50.0], 1, &[]),
-            compute(f64::NAN, &[0, DAY], &[f64::NAN, f64::INFINITY], 9, &[rt(f64::INFINITY), rt(-1.0)]),
+            compute(
+                f64::NAN,
+                &[0, DAY],
+                &[f64::NAN, f64::INFINITY],
+                9,
+                &[rt(f64::INFINITY), rt(-1.0)],
+            ),
             compute(100.0, &[0, DAY], &[100.0], 0, &[]), // length mismatch
         ];
         for m in &cases {
@@ -317,6 +334,9 @@ mod tests {
         assert!(close(m.cagr_pct, -100.0));
         // Empty curve: final = initial.
         let m = compute(100.0, &[], &[], 0, &[]);
-        assert_eq!((m.final_equity, m.total_return_pct, m.exposure_pct), (100.0, 0.0, 0.0));
+        assert_eq!(
+            (m.final_equity, m.total_return_pct, m.exposure_pct),
+            (100.0, 0.0, 0.0)
+        );
     }
 }

@@ -1,6 +1,21 @@
 //! CSV bar files: header recognition, the per-row parser and validator, and the
 //! hand-rolled timestamp parser/formatter used on the hot path.
 //!
+//! A header row is required; names are trimmed and case-insensitive, other
+//! columns are ignored:
+//! - timestamp: `timestamp`, `datetime`, `ts`, `date`, `time` (first found in
+//!   that order) or an empty first name (pandas' `,Open,High,Low,Close,Volume`);
+//! - `open`, `high`, `low`, `close`; `volume` optional (missing or empty → 0);
+//! - `symbol` or `ticker` optional (otherwise the `--symbol` option or the file
+//!   stem in upper case).
+//!
+//! Rows must have as many fields as the header, finite numbers, `volume >= 0`
+//! and `low <= open, close <= high`. Blank lines are skipped; line numbers in
+//! errors are physical lines (the header is line 1).
+//!
+//! Quote-free files (the norm) go through a fast line splitter; files with `"`
+//! or bare `\r` line ends are read with the `csv` crate, with the same results.
+//!
 //! Accepted timestamp formats (see [`parse_timestamp`]):
 //! - epoch numbers, integer or decimal, whose unit follows the number of integer
 //!   digits: up to 12 digits are seconds, 13–15 milliseconds, 16–18 microseconds,
@@ -12,20 +27,13 @@
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 
 use ::csv::{ByteRecord, ErrorKind, ReaderBuilder};
 
 use super::{DataError, LoadOptions};
 use crate::domain::{Bar, BarEvent, NANOS_PER_SECOND, Timestamp};
-
-/// Where a loaded bar came from: index into the file list and the byte offset
-/// at which the CSV reader started the record (see [`physical_line`]).
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Origin {
-    pub file: u32,
-    pub byte: u64,
-}
 
 /// The 1-based physical line of a record whose parsing started at `byte`.
 ///
@@ -65,9 +73,39 @@ pub(super) fn physical_line(path: &Path, byte: u64) -> u64 {
 #[derive(Default)]
 pub(super) struct Sink {
     pub events: Vec<BarEvent>,
-    pub origins: Vec<Origin>,
+    /// Per event: byte offset where the CSV reader started its record (see
+    /// [`physical_line`]).
+    pub offsets: Vec<u64>,
+    /// Per file: index of its first event.
+    pub file_starts: Vec<usize>,
     pub names: Vec<String>,
-    ids: HashMap<Vec<u8>, u32>,
+    /// Per provisional id: whether any bar was kept.
+    pub used: Vec<bool>,
+    ids: HashMap<Vec<u8>, u32, BuildHasherDefault<FxHasher>>,
+}
+
+/// FxHash (as in rustc): symbol names are short and trusted enough that a fast
+/// non-DoS-resistant hash is fine.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl Sink {
@@ -78,6 +116,7 @@ impl Sink {
         }
         let id = self.names.len() as u32;
         self.names.push(String::from_utf8_lossy(name).into_owned());
+        self.used.push(false);
         self.ids.insert(name.to_vec(), id);
         id
     }
@@ -202,30 +241,117 @@ fn bad_number(column: &str, field: &[u8]) -> String {
 
 #[cold]
 fn not_finite(column: &str, field: &[u8]) -> String {
-    format!("column \"{column}\": \"{}\" is not a finite number", show(field))
+    format!(
+        "column \"{column}\": \"{}\" is not a finite number",
+        show(field)
+    )
+}
+
+/// Exact powers of ten representable in an `f64`.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Parses a finite decimal number. Plain `[-]digits[.digits]` with at most 17 digits
+/// takes Clinger's fast path (exact integer mantissa divided by an exact power
+/// of ten: one correctly rounded IEEE division, so the result is the correctly
+/// rounded value); everything else goes to `fast_float2`.
+#[inline(always)]
+fn parse_f64(s: &[u8]) -> Option<f64> {
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        _ => (false, s),
+    };
+    if !digits.is_empty() && digits.len() <= 18 {
+        let mut m: u64 = 0;
+        let mut frac = 0usize;
+        let mut dot = false;
+        let mut n = 0usize;
+        let mut simple = true;
+        for &b in digits {
+            let d = b.wrapping_sub(b'0');
+            if d < 10 {
+                m = m * 10 + u64::from(d);
+                n += 1;
+                frac += usize::from(dot);
+            } else if b == b'.' && !dot {
+                dot = true;
+            } else {
+                simple = false;
+                break;
+            }
+        }
+        if simple && n > 0 && m <= 1 << 53 {
+            let v = m as f64 / POW10[frac];
+            return Some(if neg { -v } else { v });
+        }
+    }
+    fast_float2::parse::<f64, _>(s)
+        .ok()
+        .filter(|v| v.is_finite())
+}
+
+/// A split CSV row: the csv crate's `ByteRecord` or the fast path's line.
+trait Fields {
+    fn count(&self) -> usize;
+    fn field(&self, i: usize) -> &[u8];
+}
+
+impl Fields for ByteRecord {
+    #[inline(always)]
+    fn count(&self) -> usize {
+        self.len()
+    }
+    #[inline(always)]
+    fn field(&self, i: usize) -> &[u8] {
+        self.get(i).unwrap_or(b"")
+    }
+}
+
+/// A quote-free line and the end offsets of its fields.
+struct Line<'a> {
+    bytes: &'a [u8],
+    ends: &'a [usize],
+}
+
+impl Fields for Line<'_> {
+    #[inline(always)]
+    fn count(&self) -> usize {
+        self.ends.len()
+    }
+    #[inline(always)]
+    fn field(&self, i: usize) -> &[u8] {
+        let start = match i {
+            0 => 0,
+            _ => self.ends.get(i - 1).map_or(0, |e| e + 1),
+        };
+        let end = self.ends.get(i).copied().unwrap_or(0);
+        self.bytes.get(start..end).unwrap_or(b"")
+    }
 }
 
 #[inline(always)]
-fn number(rec: &ByteRecord, i: usize, column: &'static str) -> Result<f64, String> {
-    let field = rec.get(i).unwrap_or(b"").trim_ascii();
-    match fast_float2::parse::<f64, _>(field) {
-        Ok(v) if v.is_finite() => Ok(v),
-        Ok(_) => Err(not_finite(column, field)),
-        Err(_) => Err(bad_number(column, field)),
+fn number<R: Fields>(rec: &R, i: usize, column: &'static str) -> Result<f64, String> {
+    let field = rec.field(i).trim_ascii();
+    match parse_f64(field) {
+        Some(v) => Ok(v),
+        None if fast_float2::parse::<f64, _>(field).is_ok() => Err(not_finite(column, field)),
+        None => Err(bad_number(column, field)),
     }
 }
 
 /// Parses and validates one data row (everything except the symbol).
 #[inline(always)]
-fn parse_row(rec: &ByteRecord, c: &Columns) -> Result<Bar, String> {
-    if rec.len() != c.n {
+fn parse_row<R: Fields>(rec: &R, c: &Columns) -> Result<Bar, String> {
+    if rec.count() != c.n {
         return Err(format!(
             "row has {} fields, the header has {}",
-            rec.len(),
+            rec.count(),
             c.n
         ));
     }
-    let tf = rec.get(c.time).unwrap_or(b"").trim_ascii();
+    let tf = rec.field(c.time).trim_ascii();
     let Some(time) = parse_ts(tf) else {
         return Err(bad_timestamp(tf));
     };
@@ -234,9 +360,7 @@ fn parse_row(rec: &ByteRecord, c: &Columns) -> Result<Bar, String> {
     let low = number(rec, c.low, "low")?;
     let close = number(rec, c.close, "close")?;
     let volume = match c.volume {
-        Some(i) if !rec.get(i).unwrap_or(b"").trim_ascii().is_empty() => {
-            number(rec, i, "volume")?
-        }
+        Some(i) if !rec.field(i).trim_ascii().is_empty() => number(rec, i, "volume")?,
         _ => 0.0,
     };
     let bar = Bar {
@@ -298,51 +422,320 @@ fn csv_error(path: &Path, err: ::csv::Error) -> DataError {
     }
 }
 
+/// Per-file state shared by both readers: columns, filter, symbol cache.
+struct FileState<'a> {
+    path: &'a Path,
+    cols: Columns,
+    from: Timestamp,
+    to: Timestamp,
+    /// Symbol of the whole file when there is no symbol column.
+    fixed_name: Option<Vec<u8>>,
+    fixed_id: Option<u32>,
+    last_sym: Vec<u8>,
+    last_id: u32,
+    /// Short symbols (≤ 8 bytes) packed into integers: (bytes, length, id).
+    recent: Vec<(u64, usize, u32)>,
+    last_pushed: u32,
+    file_len: u64,
+    first_event: usize,
+    reserved: bool,
+}
+
+/// Rows read before capacity for the rest of the file is estimated.
+const SAMPLE_ROWS: usize = 256;
+
+impl<'a> FileState<'a> {
+    fn new(
+        path: &'a Path,
+        headers: &ByteRecord,
+        opts: &LoadOptions,
+        sink: &mut Sink,
+    ) -> Result<Self, DataError> {
+        if headers.is_empty() || (headers.len() == 1 && headers[0].trim_ascii().is_empty()) {
+            return Err(DataError::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        let cols = columns(path, headers)?;
+        let fixed_name = match cols.symbol {
+            Some(_) => None,
+            None => Some(match &opts.symbol {
+                Some(s) => s.as_bytes().to_vec(),
+                None => path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_uppercase())
+                    .unwrap_or_default()
+                    .into_bytes(),
+            }),
+        };
+        Ok(Self {
+            path,
+            cols,
+            from: opts.from.unwrap_or(Timestamp::MIN),
+            to: opts.to.unwrap_or(Timestamp::MAX),
+            fixed_name,
+            fixed_id: None,
+            last_sym: Vec::new(),
+            last_id: u32::MAX,
+            recent: Vec::new(),
+            last_pushed: u32::MAX,
+            file_len: std::fs::metadata(path).map_or(0, |m| m.len()),
+            first_event: sink.events.len(),
+            reserved: false,
+        })
+    }
+
+    #[cold]
+    fn malformed(&self, byte: u64, message: String) -> DataError {
+        DataError::Malformed {
+            path: self.path.to_path_buf(),
+            line: physical_line(self.path, byte),
+            message,
+        }
+    }
+
+    /// Validates one row starting at `byte` and keeps it if in range.
+    #[inline(always)]
+    fn row<R: Fields>(&mut self, rec: &R, byte: u64, sink: &mut Sink) -> Result<(), DataError> {
+        let bar = match parse_row(rec, &self.cols) {
+            Ok(bar) => bar,
+            Err(message) => return Err(self.malformed(byte, message)),
+        };
+        let id = if let Some(id) = self.fixed_id {
+            id
+        } else if let Some(name) = &self.fixed_name {
+            let id = sink.intern(name);
+            self.fixed_id = Some(id);
+            id
+        } else {
+            let s = rec.field(self.cols.symbol.unwrap_or(0)).trim_ascii();
+            if !s.is_empty() && s.len() <= 8 {
+                // Interleaved multi-symbol files change symbol every row: a
+                // small scan of packed names beats hashing.
+                let mut w = [0u8; 8];
+                w[..s.len()].copy_from_slice(s);
+                let key = u64::from_le_bytes(w);
+                if let Some(&(_, _, id)) = self.recent.iter().find(|r| r.0 == key && r.1 == s.len())
+                {
+                    id
+                } else {
+                    let id = sink.intern(s);
+                    if self.recent.len() < 64 {
+                        self.recent.push((key, s.len(), id));
+                    }
+                    id
+                }
+            } else {
+                if s != self.last_sym.as_slice() || self.last_id == u32::MAX {
+                    if s.is_empty() {
+                        return Err(self.malformed(byte, "column \"symbol\": empty value".into()));
+                    }
+                    self.last_id = sink.intern(s);
+                    self.last_sym.clear();
+                    self.last_sym.extend_from_slice(s);
+                }
+                self.last_id
+            }
+        };
+        if bar.time < self.from || bar.time > self.to {
+            return Ok(());
+        }
+        if id != self.last_pushed {
+            if let Some(u) = sink.used.get_mut(id as usize) {
+                *u = true;
+            }
+            self.last_pushed = id;
+        }
+        if !self.reserved && sink.events.len() - self.first_event >= SAMPLE_ROWS {
+            // Reserve for the rest of the file from the bytes per row so far.
+            self.reserved = true;
+            let per_row = byte.max(1) as f64 / SAMPLE_ROWS as f64;
+            let rows = (self.file_len.saturating_sub(byte) as f64 / per_row) as usize;
+            let rows = rows + rows / 16 + 16;
+            sink.events.reserve(rows);
+            sink.offsets.reserve(rows);
+        }
+        sink.events.push(BarEvent { symbol: id, bar });
+        sink.offsets.push(byte);
+        Ok(())
+    }
+}
+
 /// Reads one CSV file into `sink`, validating every row and keeping those in
 /// the `from`/`to` range.
-pub(super) fn read_file(
-    path: &Path,
-    file: u32,
-    opts: &LoadOptions,
-    sink: &mut Sink,
-) -> Result<(), DataError> {
+///
+/// Files without any `"` or bare `\r` take a fast line splitter; others (or if
+/// one turns up mid-file) are read with the `csv` crate. Both accept exactly
+/// the same quote-free input.
+pub(super) fn read_file(path: &Path, opts: &LoadOptions, sink: &mut Sink) -> Result<(), DataError> {
+    let start = sink.events.len();
+    sink.file_starts.push(start);
+    if read_fast(path, opts, sink)? {
+        return Ok(());
+    }
+    sink.events.truncate(start);
+    sink.offsets.truncate(start);
+    read_csv(path, opts, sink)
+}
+
+/// Where a line scan stopped.
+enum Scan {
+    /// `\n` at this index.
+    Newline(usize),
+    /// `"` or `\r` at this index.
+    Special(usize),
+    /// Ran out of bytes.
+    Partial,
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+
+/// High bit set in every zero byte of `x` (exact, no false positives).
+#[inline(always)]
+fn zero_bytes(x: u64) -> u64 {
+    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
+}
+
+/// Scans `bytes` for the end of the line, recording comma positions in `ends`;
+/// eight bytes at a time (SWAR).
+#[inline(always)]
+fn scan(bytes: &[u8], ends: &mut Vec<usize>) -> Scan {
+    let mut i = 0;
+    while i + 8 <= bytes.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[i..i + 8]);
+        let w = u64::from_le_bytes(word);
+        let mut m = zero_bytes(w ^ (ONES * b',' as u64))
+            | zero_bytes(w ^ (ONES * b'\n' as u64))
+            | zero_bytes(w ^ (ONES * b'"' as u64))
+            | zero_bytes(w ^ (ONES * b'\r' as u64));
+        while m != 0 {
+            let k = i + (m.trailing_zeros() / 8) as usize;
+            match bytes[k] {
+                b',' => ends.push(k),
+                b'\n' => return Scan::Newline(k),
+                _ => return Scan::Special(k),
+            }
+            m &= m - 1;
+        }
+        i += 8;
+    }
+    while i < bytes.len() {
+        match bytes[i] {
+            b',' => ends.push(i),
+            b'\n' => return Scan::Newline(i),
+            b'"' | b'\r' => return Scan::Special(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    Scan::Partial
+}
+
+/// The fast reader; `Ok(false)` means "needs the full CSV parser".
+fn read_fast(path: &Path, opts: &LoadOptions, sink: &mut Sink) -> Result<bool, DataError> {
+    use std::io::Read;
     let io = |source| DataError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let f = File::open(path).map_err(io)?;
+    let mut file = File::open(path).map_err(io)?;
+    let mut buf: Vec<u8> = vec![0; 1 << 20];
+    let mut len = 0usize; // valid bytes in buf
+    let mut base = 0u64; // file offset of buf[0]
+    let mut eof = false;
+    let mut ends: Vec<usize> = Vec::with_capacity(16);
+    let mut state: Option<FileState<'_>> = None;
+    let mut pos = 0usize; // start of the current line in buf
+
+    loop {
+        // Scan the line starting at `pos`; `i` is its end (absolute).
+        ends.clear();
+        let rest = &buf[pos..len];
+        let (mut i, mut complete, mut cr) = (len, false, false);
+        match scan(rest, &mut ends) {
+            Scan::Newline(k) => (i, complete) = (pos + k, true),
+            Scan::Partial => {}
+            Scan::Special(k) => {
+                let at = pos + k;
+                match (buf[at], rest.get(k + 1)) {
+                    (b'\r', Some(b'\n')) => (i, complete, cr) = (at + 1, true, true),
+                    // Maybe "\r\n" across the buffer end: refill first.
+                    (b'\r', None) if !eof => {}
+                    _ => return Ok(false),
+                }
+            }
+        }
+        if cr {
+            ends.push(i - 1 - pos);
+        }
+        if !complete && !eof {
+            // Move the partial line to the front and read more.
+            buf.copy_within(pos..len, 0);
+            base += pos as u64;
+            len -= pos;
+            pos = 0;
+            if len == buf.len() {
+                buf.resize(buf.len() * 2, 0);
+            }
+            let n = loop {
+                match file.read(&mut buf[len..]) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(io(e)),
+                }
+            };
+            len += n;
+            eof = n == 0;
+            continue;
+        }
+        if !complete && i == pos {
+            break; // end of file
+        }
+        if !cr {
+            ends.push(i - pos);
+        }
+        let end_of_content = if cr { i - 1 } else { i };
+        let line = Line {
+            bytes: &buf[pos..end_of_content],
+            ends: &ends,
+        };
+        let byte = base + pos as u64;
+        let blank = end_of_content == pos;
+        pos = if complete { i + 1 } else { i };
+        if blank {
+            continue;
+        }
+        match &mut state {
+            Some(st) => st.row(&line, byte, sink)?,
+            None => {
+                let fields: Vec<&[u8]> = (0..line.count()).map(|k| line.field(k)).collect();
+                state = Some(FileState::new(path, &ByteRecord::from(fields), opts, sink)?);
+            }
+        }
+    }
+    if state.is_none() {
+        return Err(DataError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(true)
+}
+
+/// The general reader (quoted fields, bare `\r` line ends), via the `csv` crate.
+fn read_csv(path: &Path, opts: &LoadOptions, sink: &mut Sink) -> Result<(), DataError> {
+    let f = File::open(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut rdr = ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
         .buffer_capacity(1 << 18)
         .from_reader(f);
     let headers = rdr.byte_headers().map_err(|e| csv_error(path, e))?.clone();
-    if headers.is_empty() || (headers.len() == 1 && headers[0].trim_ascii().is_empty()) {
-        return Err(DataError::Empty {
-            path: path.to_path_buf(),
-        });
-    }
-    let cols = columns(path, &headers)?;
-
-    let from = opts.from.unwrap_or(Timestamp::MIN);
-    let to = opts.to.unwrap_or(Timestamp::MAX);
-
-    // Symbol of the whole file when there is no symbol column.
-    let fixed_name: Option<Vec<u8>> = match cols.symbol {
-        Some(_) => None,
-        None => Some(match &opts.symbol {
-            Some(s) => s.as_bytes().to_vec(),
-            None => path
-                .file_stem()
-                .map(|s| s.to_string_lossy().to_uppercase())
-                .unwrap_or_default()
-                .into_bytes(),
-        }),
-    };
-    let mut fixed_id: Option<u32> = None;
-    let mut last_sym: Vec<u8> = Vec::new();
-    let mut last_id: u32 = u32::MAX;
-
+    let mut state = FileState::new(path, &headers, opts, sink)?;
     let mut rec = ByteRecord::new();
     loop {
         match rdr.read_byte_record(&mut rec) {
@@ -351,36 +744,7 @@ pub(super) fn read_file(
             Err(e) => return Err(csv_error(path, e)),
         }
         let byte = rec.position().map_or(0, |p| p.byte());
-        let bar = parse_row(&rec, &cols).map_err(|message| DataError::Malformed {
-            path: path.to_path_buf(),
-            line: physical_line(path, byte),
-            message,
-        })?;
-        let id = match (&fixed_name, cols.symbol) {
-            (Some(name), _) => *fixed_id.get_or_insert_with(|| sink.intern(name)),
-            (None, Some(i)) => {
-                let s = rec.get(i).unwrap_or(b"").trim_ascii();
-                if s != last_sym.as_slice() || last_id == u32::MAX {
-                    if s.is_empty() {
-                        return Err(DataError::Malformed {
-                            path: path.to_path_buf(),
-                            line: physical_line(path, byte),
-                            message: "column \"symbol\": empty value".to_string(),
-                        });
-                    }
-                    last_id = sink.intern(s);
-                    last_sym.clear();
-                    last_sym.extend_from_slice(s);
-                }
-                last_id
-            }
-            (None, None) => 0, // unreachable: one of the two is always set
-        };
-        if bar.time < from || bar.time > to {
-            continue;
-        }
-        sink.events.push(BarEvent { symbol: id, bar });
-        sink.origins.push(Origin { file, byte });
+        state.row(&rec, byte, sink)?;
     }
     Ok(())
 }
@@ -611,14 +975,38 @@ mod tests {
         assert_eq!(parse_timestamp("1704205800"), Some(1_704_205_800 * S));
         assert_eq!(parse_timestamp(" 1704205800 "), Some(1_704_205_800 * S));
         assert_eq!(parse_timestamp("0"), Some(0));
-        assert_eq!(parse_timestamp("1704205800.25"), Some(1_704_205_800 * S + S / 4));
+        assert_eq!(
+            parse_timestamp("1704205800.25"),
+            Some(1_704_205_800 * S + S / 4)
+        );
         assert_eq!(parse_timestamp("-1.5"), Some(-3 * S / 2));
         // 13 digits: milliseconds; 16: microseconds; 19: nanoseconds.
-        assert_eq!(parse_timestamp("1704205800123"), Some(1_704_205_800_123_000_000));
-        assert_eq!(parse_timestamp("1704205800123.5"), Some(1_704_205_800_123_500_000));
-        assert_eq!(parse_timestamp("1704205800123456"), Some(1_704_205_800_123_456_000));
-        assert_eq!(parse_timestamp("1704205800123456789"), Some(1_704_205_800_123_456_789));
-        for bad in ["", "-", "1.", ".5", "12a", "1e9", "17042058001234567890", "9999999999999999999"] {
+        assert_eq!(
+            parse_timestamp("1704205800123"),
+            Some(1_704_205_800_123_000_000)
+        );
+        assert_eq!(
+            parse_timestamp("1704205800123.5"),
+            Some(1_704_205_800_123_500_000)
+        );
+        assert_eq!(
+            parse_timestamp("1704205800123456"),
+            Some(1_704_205_800_123_456_000)
+        );
+        assert_eq!(
+            parse_timestamp("1704205800123456789"),
+            Some(1_704_205_800_123_456_789)
+        );
+        for bad in [
+            "",
+            "-",
+            "1.",
+            ".5",
+            "12a",
+            "1e9",
+            "17042058001234567890",
+            "9999999999999999999",
+        ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }
     }
@@ -633,8 +1021,14 @@ mod tests {
         assert_eq!(parse_timestamp("2024-01-02 14:30:00"), Some(t));
         assert_eq!(parse_timestamp("2024-01-02T14:30:00Z"), Some(t));
         assert_eq!(parse_timestamp("2024-01-02 14:30:00.5"), Some(t + S / 2));
-        assert_eq!(parse_timestamp("2024-01-02 14:30:00.123456789"), Some(t + 123_456_789));
-        assert_eq!(parse_timestamp("2024-01-02 14:30:00.1234567891"), Some(t + 123_456_789));
+        assert_eq!(
+            parse_timestamp("2024-01-02 14:30:00.123456789"),
+            Some(t + 123_456_789)
+        );
+        assert_eq!(
+            parse_timestamp("2024-01-02 14:30:00.1234567891"),
+            Some(t + 123_456_789)
+        );
         assert_eq!(parse_timestamp("2024-01-02T14:30:00.250Z"), Some(t + S / 4));
         assert_eq!(parse_timestamp("2024-01-02 15:30:00+01:00"), Some(t));
         assert_eq!(parse_timestamp("2024-01-02T09:30:00-05:00"), Some(t));
@@ -671,7 +1065,13 @@ mod tests {
 
     #[test]
     fn format_round_trips() {
-        for t in [0, -S, 1_704_205_800 * S, 1_704_205_800 * S + 250_000_000, 951_868_800 * S + 7] {
+        for t in [
+            0,
+            -S,
+            1_704_205_800 * S,
+            1_704_205_800 * S + 250_000_000,
+            951_868_800 * S + 7,
+        ] {
             let s = format_timestamp(t);
             assert_eq!(parse_timestamp(&s), Some(t), "{s}");
         }

@@ -2,7 +2,7 @@
 //! CSV files into one time-ordered stream of [`BarEvent`]s, plus synthetic data.
 //!
 //! The CSV format itself (columns, timestamp formats, validation) lives in
-//! [`csv`](self::csv); this module owns file discovery, symbol numbering,
+//! [`csv`]; this module owns file discovery, symbol numbering,
 //! ordering, duplicate detection and timeframe inference.
 
 pub mod csv;
@@ -126,15 +126,15 @@ fn list_files(path: &Path) -> Result<Vec<PathBuf>, DataError> {
 
 /// Loads bars from a CSV file or from every `*.csv` file of a folder.
 ///
-/// See [`csv`](self::csv) for the accepted columns and timestamp formats. Every
+/// See [`csv`] for the accepted columns and timestamp formats. Every
 /// row is validated (also rows outside `from`/`to`); symbols are numbered in
 /// alphabetical order; two bars with the same symbol and time are an error; an
 /// empty result is [`DataError::NoBars`].
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, DataError> {
     let files = list_files(path)?;
     let mut sink = self::csv::Sink::default();
-    for (i, file) in files.iter().enumerate() {
-        self::csv::read_file(file, i as u32, opts, &mut sink)?;
+    for file in &files {
+        self::csv::read_file(file, opts, &mut sink)?;
     }
     if sink.events.is_empty() {
         return Err(DataError::NoBars {
@@ -145,13 +145,10 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, DataError> {
     }
 
     // Renumber symbols alphabetically, dropping those without bars.
-    let mut used = vec![false; sink.names.len()];
-    for e in &sink.events {
-        if let Some(u) = used.get_mut(e.symbol as usize) {
-            *u = true;
-        }
-    }
-    let mut order: Vec<usize> = (0..sink.names.len()).filter(|&i| used[i]).collect();
+    let used = &sink.used;
+    let mut order: Vec<usize> = (0..sink.names.len())
+        .filter(|&i| used.get(i).copied().unwrap_or(false))
+        .collect();
     order.sort_by(|&a, &b| sink.names[a].cmp(&sink.names[b]));
     let mut remap = vec![0 as SymbolId; sink.names.len()];
     for (new, &old) in order.iter().enumerate() {
@@ -162,8 +159,10 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, DataError> {
         .map(|&i| std::mem::take(&mut sink.names[i]))
         .collect();
     let mut events = sink.events;
-    for e in &mut events {
-        e.symbol = remap.get(e.symbol as usize).copied().unwrap_or(0);
+    if remap.iter().enumerate().any(|(i, &r)| i != r as usize) {
+        for e in &mut events {
+            e.symbol = remap.get(e.symbol as usize).copied().unwrap_or(0);
+        }
     }
 
     // Order by (time, symbol); the common already-sorted, duplicate-free case
@@ -182,18 +181,21 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, DataError> {
         for w in keys.windows(2) {
             let (a, b) = (w[0], w[1]);
             if a.0 == b.0 && a.1 == b.1 {
-                let (first, later) = (sink.origins[a.2], sink.origins[b.2]);
-                let (first_path, later_path) =
-                    (&files[first.file as usize], &files[later.file as usize]);
-                let first_line = self::csv::physical_line(first_path, first.byte);
-                let earlier = if first.file == later.file {
+                // The file of event i: the last one starting at or before i.
+                let file_of = |i: usize| {
+                    let k = sink.file_starts.partition_point(|&s| s <= i);
+                    &files[k.saturating_sub(1).min(files.len() - 1)]
+                };
+                let (first_path, later_path) = (file_of(a.2), file_of(b.2));
+                let first_line = self::csv::physical_line(first_path, sink.offsets[a.2]);
+                let earlier = if first_path == later_path {
                     format!("line {first_line}")
                 } else {
                     format!("{}:{first_line}", first_path.display())
                 };
                 return Err(DataError::Malformed {
                     path: later_path.clone(),
-                    line: self::csv::physical_line(later_path, later.byte),
+                    line: self::csv::physical_line(later_path, sink.offsets[b.2]),
                     message: format!(
                         "duplicate bar: {} at {} already given on {earlier}",
                         symbols[a.1 as usize],
@@ -219,25 +221,27 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, DataError> {
 /// `events` must be sorted by time.
 pub(crate) fn infer_timeframe(events: &[BarEvent], symbols: usize) -> Timeframe {
     const SECOND: i64 = crate::domain::NANOS_PER_SECOND;
+    const DAY_GAP: i64 = 20 * 3600 * SECOND;
+    const MINUTE_GAP: i64 = 60 * SECOND;
+    // The median (element `n / 2` of the sorted gaps) is >= X exactly when at
+    // most `n / 2` gaps are < X, so counting suffices.
+    let (mut n, mut below_day, mut below_minute) = (0usize, 0usize, 0usize);
     let mut last: Vec<Option<Timestamp>> = vec![None; symbols];
-    let mut gaps: Vec<i64> = Vec::with_capacity(events.len());
     for e in events {
         let Some(slot) = last.get_mut(e.symbol as usize) else {
             continue;
         };
         if let Some(prev) = *slot {
-            gaps.push(e.bar.time.saturating_sub(prev));
+            let gap = e.bar.time.saturating_sub(prev);
+            n += 1;
+            below_day += usize::from(gap < DAY_GAP);
+            below_minute += usize::from(gap < MINUTE_GAP);
         }
         *slot = Some(e.bar.time);
     }
-    if gaps.is_empty() {
-        return Timeframe::Day;
-    }
-    let mid = gaps.len() / 2;
-    let (_, &mut median, _) = gaps.select_nth_unstable(mid);
-    if median >= 20 * 3600 * SECOND {
+    if n == 0 || below_day <= n / 2 {
         Timeframe::Day
-    } else if median >= 60 * SECOND {
+    } else if below_minute <= n / 2 {
         Timeframe::Minute
     } else {
         Timeframe::Second
@@ -292,7 +296,14 @@ mod tests {
     }
 
     fn bar(time: i64, o: f64, h: f64, l: f64, c: f64, v: f64) -> Bar {
-        Bar { time, open: o, high: h, low: l, close: c, volume: v }
+        Bar {
+            time,
+            open: o,
+            high: h,
+            low: l,
+            close: c,
+            volume: v,
+        }
     }
 
     #[test]
@@ -311,7 +322,10 @@ mod tests {
             ("2024-01-02T09:30:00.5-05:00", T0 * S + S / 2),
         ];
         for (text, want) in cases {
-            let d = ok("A.csv", &format!("timestamp,open,high,low,close,volume\n{text},1,2,0.5,1.5,10\n"));
+            let d = ok(
+                "A.csv",
+                &format!("timestamp,open,high,low,close,volume\n{text},1,2,0.5,1.5,10\n"),
+            );
             assert_eq!(d.events[0].bar.time, want, "{text}");
         }
     }
@@ -328,7 +342,10 @@ mod tests {
         assert_eq!(d.symbols, ["GOOG"]);
         assert_eq!(d.events.len(), 4);
         let t = parse_timestamp("2004-08-19").unwrap();
-        assert_eq!(d.events[0].bar, bar(t, 100.0, 104.06, 95.96, 100.34, 22_351_900.0));
+        assert_eq!(
+            d.events[0].bar,
+            bar(t, 100.0, 104.06, 95.96, 100.34, 22_351_900.0)
+        );
         assert_eq!(d.timeframe, Timeframe::Day);
 
         let eurusd = ",Open,High,Low,Close,Volume\n\
@@ -357,7 +374,10 @@ mod tests {
         assert_eq!(d.events[1].bar.time, (T0 + 60) * S);
         // Every timestamp column name.
         for name in ["timestamp", "Time", "DATE", "datetime", "ts", ""] {
-            let d = ok("x.csv", &format!("{name},open,high,low,close\n{T0},1,1,1,1\n"));
+            let d = ok(
+                "x.csv",
+                &format!("{name},open,high,low,close\n{T0},1,1,1,1\n"),
+            );
             assert_eq!(d.events[0].bar.time, T0 * S, "{name:?}");
         }
         // Empty volume value → 0.
@@ -367,25 +387,61 @@ mod tests {
 
     #[test]
     fn header_errors() {
-        let e = load_text("GOOG.csv", "date,open,high,low\n2024-01-02,1,1,1\n", &LoadOptions::default())
-            .unwrap_err();
-        assert!(matches!(e, DataError::MissingColumn { column: "close", .. }), "{e:?}");
+        let e = load_text(
+            "GOOG.csv",
+            "date,open,high,low\n2024-01-02,1,1,1\n",
+            &LoadOptions::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DataError::MissingColumn {
+                    column: "close",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
         let msg = e.to_string();
-        assert!(msg.contains("GOOG.csv") && msg.contains("\"close\""), "{msg}");
+        assert!(
+            msg.contains("GOOG.csv") && msg.contains("\"close\""),
+            "{msg}"
+        );
         // Headerless file: first row taken as header → missing column.
         let e = load_text("x.csv", "2024-01-02,1,1,1,1\n", &LoadOptions::default()).unwrap_err();
-        assert!(matches!(e, DataError::MissingColumn { column: "timestamp", .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                DataError::MissingColumn {
+                    column: "timestamp",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
         // Empty file.
         let e = load_text("x.csv", "", &LoadOptions::default()).unwrap_err();
         assert!(matches!(e, DataError::Empty { .. }), "{e:?}");
         // Duplicate column.
-        let e = load_text("x.csv", "ts,open,Open,high,low,close\n", &LoadOptions::default()).unwrap_err();
+        let e = load_text(
+            "x.csv",
+            "ts,open,Open,high,low,close\n",
+            &LoadOptions::default(),
+        )
+        .unwrap_err();
         assert!(matches!(e, DataError::BadHeader { .. }), "{e:?}");
         // Separate date and time.
-        let e = load_text("x.csv", "date,time,open,high,low,close\n", &LoadOptions::default()).unwrap_err();
+        let e = load_text(
+            "x.csv",
+            "date,time,open,high,low,close\n",
+            &LoadOptions::default(),
+        )
+        .unwrap_err();
         assert!(matches!(e, DataError::BadHeader { .. }), "{e:?}");
         // Header only → no bars.
-        let e = load_text("x.csv", "ts,open,high,low,close\n", &LoadOptions::default()).unwrap_err();
+        let e =
+            load_text("x.csv", "ts,open,high,low,close\n", &LoadOptions::default()).unwrap_err();
         assert!(matches!(e, DataError::NoBars { .. }), "{e:?}");
     }
 
@@ -395,13 +451,23 @@ mod tests {
         // File stem, upper-cased.
         assert_eq!(ok("goog.csv", plain).symbols, ["GOOG"]);
         // --symbol overrides the stem.
-        let opts = LoadOptions { symbol: Some("MSFT".into()), ..Default::default() };
-        assert_eq!(load_text("goog.csv", plain, &opts).unwrap().symbols, ["MSFT"]);
+        let opts = LoadOptions {
+            symbol: Some("MSFT".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            load_text("goog.csv", plain, &opts).unwrap().symbols,
+            ["MSFT"]
+        );
         // A symbol column wins over both; ids alphabetical; events by (time, id).
         let text = "symbol,ts,open,high,low,close\nZZ,2,1,1,1,1\nZZ,1,1,1,1,1\nAA,2,1,1,1,1\nMM,1,1,1,1,1\n";
         let d = load_text("goog.csv", text, &opts).unwrap();
         assert_eq!(d.symbols, ["AA", "MM", "ZZ"]);
-        let order: Vec<(i64, u32)> = d.events.iter().map(|e| (e.bar.time / S, e.symbol)).collect();
+        let order: Vec<(i64, u32)> = d
+            .events
+            .iter()
+            .map(|e| (e.bar.time / S, e.symbol))
+            .collect();
         assert_eq!(order, [(1, 1), (1, 2), (2, 0), (2, 2)]);
         // Empty symbol value.
         let (line, msg) = malformed("symbol,ts,open,high,low,close\nA,1,1,1,1,1\n ,2,1,1,1,1\n");
@@ -412,21 +478,39 @@ mod tests {
     #[test]
     fn folder_of_files() {
         let dir = temp_dir("folder");
-        write(&dir, "b.csv", "ts,open,high,low,close\n60,2,2,2,2\n0,2,2,2,2\n");
-        write(&dir, "A.CSV", "ts,open,high,low,close\n0,1,1,1,1\n60,1,1,1,1\n");
+        write(
+            &dir,
+            "b.csv",
+            "ts,open,high,low,close\n60,2,2,2,2\n0,2,2,2,2\n",
+        );
+        write(
+            &dir,
+            "A.CSV",
+            "ts,open,high,low,close\n0,1,1,1,1\n60,1,1,1,1\n",
+        );
         write(&dir, "notes.txt", "not data");
         std::fs::create_dir(dir.join("sub.csv")).unwrap();
         let d = load(&dir, &LoadOptions::default()).unwrap();
         assert_eq!(d.symbols, ["A", "B"]);
-        let got: Vec<(i64, u32, f64)> =
-            d.events.iter().map(|e| (e.bar.time / S, e.symbol, e.bar.open)).collect();
+        let got: Vec<(i64, u32, f64)> = d
+            .events
+            .iter()
+            .map(|e| (e.bar.time / S, e.symbol, e.bar.open))
+            .collect();
         assert_eq!(got, [(0, 0, 1.0), (0, 1, 2.0), (60, 0, 1.0), (60, 1, 2.0)]);
         assert_eq!(d.timeframe, Timeframe::Minute);
 
         // Same symbol in two files with an overlapping bar → duplicate, naming both files.
-        let opts = LoadOptions { symbol: Some("S".into()), ..Default::default() };
+        let opts = LoadOptions {
+            symbol: Some("S".into()),
+            ..Default::default()
+        };
         match load(&dir, &opts) {
-            Err(DataError::Malformed { path, line, message }) => {
+            Err(DataError::Malformed {
+                path,
+                line,
+                message,
+            }) => {
                 assert!(path.ends_with("b.csv"), "{path:?}");
                 assert_eq!(line, 3);
                 assert!(message.contains("A.CSV:2"), "{message}");
@@ -437,7 +521,10 @@ mod tests {
         // No CSV in a folder; a non-CSV file; a missing path.
         let empty = temp_dir("empty");
         write(&empty, "x.txt", "");
-        assert!(matches!(load(&empty, &LoadOptions::default()), Err(DataError::NoCsvInFolder { .. })));
+        assert!(matches!(
+            load(&empty, &LoadOptions::default()),
+            Err(DataError::NoCsvInFolder { .. })
+        ));
         assert!(matches!(
             load(&empty.join("x.txt"), &LoadOptions::default()),
             Err(DataError::NotCsv { .. })
@@ -455,17 +542,35 @@ mod tests {
         let h = "timestamp,open,high,low,close,volume\n";
         let good = "2024-01-02,1,2,0.5,1.5,10\n";
         let cases: [(&str, &str); 11] = [
-            ("2024-01-03,1,2,0.5,abc,10\n", "column \"close\": \"abc\" is not a number"),
+            (
+                "2024-01-03,1,2,0.5,abc,10\n",
+                "column \"close\": \"abc\" is not a number",
+            ),
             ("2024-01-03,1,2,0.5,,10\n", "column \"close\": empty value"),
-            ("2024-01-03,1,2,0.5,NaN,10\n", "column \"close\": \"NaN\" is not a finite number"),
-            ("2024-01-03,1,0.4,0.5,0.45,10\n", "high 0.4 is below low 0.5"),
+            (
+                "2024-01-03,1,2,0.5,NaN,10\n",
+                "column \"close\": \"NaN\" is not a finite number",
+            ),
+            (
+                "2024-01-03,1,0.4,0.5,0.45,10\n",
+                "high 0.4 is below low 0.5",
+            ),
             ("2024-01-03,3,2,0.5,1.5,10\n", "high 2 is below open 3"),
             ("2024-01-03,1,2,0.5,2.5,10\n", "high 2 is below close 2.5"),
             ("2024-01-03,0.4,2,0.5,1.5,10\n", "low 0.5 is above open 0.4"),
             ("2024-01-03,1,2,0.5,0.4,10\n", "low 0.5 is above close 0.4"),
-            ("2024-01-03,1,2,0.5,1.5,-1\n", "column \"volume\": -1 is negative"),
-            ("2024-01-03,1,2,0.5,1.5\n", "row has 5 fields, the header has 6"),
-            ("2024-13-03,1,2,0.5,1.5,10\n", "column \"timestamp\": \"2024-13-03\" is not a valid timestamp"),
+            (
+                "2024-01-03,1,2,0.5,1.5,-1\n",
+                "column \"volume\": -1 is negative",
+            ),
+            (
+                "2024-01-03,1,2,0.5,1.5\n",
+                "row has 5 fields, the header has 6",
+            ),
+            (
+                "2024-13-03,1,2,0.5,1.5,10\n",
+                "column \"timestamp\": \"2024-13-03\" is not a valid timestamp",
+            ),
         ];
         for (row, want) in cases {
             // Header line 1, good line 2, a blank line 3 (skipped but counted), bad line 4.
@@ -474,18 +579,93 @@ mod tests {
             assert!(msg.starts_with(want), "{msg:?} should start with {want:?}");
         }
         // Display.
-        let e = load_text("GOOG.csv", &format!("{h}{good}2024-01-03,1,2,0.5,abc,1\n"), &LoadOptions::default())
-            .unwrap_err();
+        let e = load_text(
+            "GOOG.csv",
+            &format!("{h}{good}2024-01-03,1,2,0.5,abc,1\n"),
+            &LoadOptions::default(),
+        )
+        .unwrap_err();
         let s = e.to_string();
-        assert!(s.ends_with("GOOG.csv:3: column \"close\": \"abc\" is not a number"), "{s}");
+        assert!(
+            s.ends_with("GOOG.csv:3: column \"close\": \"abc\" is not a number"),
+            "{s}"
+        );
         // Equality at the bounds is fine.
         ok("x.csv", &format!("{h}2024-01-03,1,1,1,1,0\n"));
         // Malformed rows outside from/to are still errors.
-        let opts = LoadOptions { from: Some(parse_timestamp("2030-01-01").unwrap()), ..Default::default() };
+        let opts = LoadOptions {
+            from: Some(parse_timestamp("2030-01-01").unwrap()),
+            ..Default::default()
+        };
         assert!(matches!(
             load_text("x.csv", &format!("{h}2024-01-03,1,2,0.5,abc,1\n"), &opts),
             Err(DataError::Malformed { line: 2, .. })
         ));
+    }
+
+    #[test]
+    fn line_endings_bom_and_quotes() {
+        let want = |d: &MarketData| {
+            let t: Vec<(i64, f64)> = d
+                .events
+                .iter()
+                .map(|e| (e.bar.time / S, e.bar.close))
+                .collect();
+            assert_eq!(t, [(0, 1.5), (60, 1.25)]);
+        };
+        // CRLF, BOM, blank lines.
+        want(&ok(
+            "x.csv",
+            "\u{feff}ts,open,high,low,close\r\n0,1,2,1,1.5\r\n\r\n60,1,2,1,1.25\r\n",
+        ));
+        // No final newline.
+        want(&ok(
+            "x.csv",
+            "ts,open,high,low,close\n0,1,2,1,1.5\n60,1,2,1,1.25",
+        ));
+        // Bare CR line ends and quoted fields (the general csv-crate reader).
+        want(&ok(
+            "x.csv",
+            "ts,open,high,low,close\r0,1,2,1,1.5\r60,1,2,1,1.25\r",
+        ));
+        let d = ok(
+            "x.csv",
+            "\"symbol\",\"ts\",open,high,low,close\n\"A,B\",0,1,2,1,1.5\n\"A,B\",60,1,2,1,\"1.25\"\n",
+        );
+        assert_eq!(d.symbols, ["A,B"]);
+        want(&d);
+        // Physical line numbers through a quoted multi-line field (lines 3-4) and
+        // a blank line (5): the bad row is on line 6.
+        let (line, msg) = malformed(
+            "symbol,ts,open,high,low,close\nA,0,1,1,1,1\n\"B\nC\",0,1,1,1,1\n\nA,60,1,1,1,x\n",
+        );
+        assert_eq!(
+            (line, msg.as_str()),
+            (6, "column \"close\": \"x\" is not a number")
+        );
+        // A quote late in the file switches readers; errors before it are the same.
+        let (line, _) =
+            malformed("ts,open,high,low,close\n0,1,1,1,1\n60,1,1,1,z\n120,\"1\",1,1,1\n");
+        assert_eq!(line, 3);
+    }
+
+    #[test]
+    fn buffer_boundaries() {
+        // > 1 MiB (the fast reader's buffer) with CRLF, a long field, and the
+        // same with LF: identical results, correct line numbers at the end.
+        let mut lf = String::from("ts,open,high,low,close,note\n");
+        lf.push_str(&format!("0,1,1,1,1,{}\n", "x".repeat(1_500_000)));
+        for i in 1..40_000 {
+            lf.push_str(&format!("{},{i}.5,{i}.75,{i}.25,{i}.5,n\n", i * 60));
+        }
+        let crlf = lf.replace('\n', "\r\n");
+        let a = ok("x.csv", &lf);
+        let b = ok("x.csv", &crlf);
+        assert_eq!(a, b);
+        assert_eq!(a.events.len(), 40_000);
+        assert_eq!(a.events[39_999].bar.close, 39_999.5);
+        let (line, _) = malformed(&format!("{crlf}0,a,1,1,1,n\r\n"));
+        assert_eq!(line, 40_002);
     }
 
     #[test]
@@ -494,23 +674,49 @@ mod tests {
             "ts,open,high,low,close\n0,1,1,1,1\n60,1,1,1,1\n120,1,1,1,1\n2024-01-01T00:01:00Z,1,1,1,1\n1970-01-01 00:01,1,1,1,1\n",
         );
         assert_eq!(line, 6);
-        assert!(msg.contains("line 3") && msg.contains("1970-01-01T00:01:00Z"), "{msg}");
+        assert!(
+            msg.contains("line 3") && msg.contains("1970-01-01T00:01:00Z"),
+            "{msg}"
+        );
         // Same time, different symbols: fine.
-        let d = ok("x.csv", "symbol,ts,open,high,low,close\nA,0,1,1,1,1\nB,0,1,1,1,1\n");
+        let d = ok(
+            "x.csv",
+            "symbol,ts,open,high,low,close\nA,0,1,1,1,1\nB,0,1,1,1,1\n",
+        );
         assert_eq!(d.events.len(), 2);
     }
 
     #[test]
     fn from_to_filter_and_no_bars() {
         let text = "ts,open,high,low,close\n0,1,1,1,1\n60,1,1,1,1\n120,1,1,1,1\n180,1,1,1,1\n";
-        let opts = LoadOptions { from: Some(60 * S), to: Some(120 * S), ..Default::default() };
+        let opts = LoadOptions {
+            from: Some(60 * S),
+            to: Some(120 * S),
+            ..Default::default()
+        };
         let d = load_text("x.csv", text, &opts).unwrap();
         let times: Vec<i64> = d.events.iter().map(|e| e.bar.time / S).collect();
         assert_eq!(times, [60, 120]);
-        let opts = LoadOptions { from: Some(1000 * S), ..Default::default() };
+        let opts = LoadOptions {
+            from: Some(1000 * S),
+            ..Default::default()
+        };
         let e = load_text("x.csv", text, &opts).unwrap_err();
-        assert!(matches!(e, DataError::NoBars { from: Some(_), to: None, .. }), "{e:?}");
-        assert!(e.to_string().contains("no bars from 1970-01-01T00:16:40Z"), "{e}");
+        assert!(
+            matches!(
+                e,
+                DataError::NoBars {
+                    from: Some(_),
+                    to: None,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().contains("no bars from 1970-01-01T00:16:40Z"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -534,10 +740,16 @@ mod tests {
             return;
         }
         let goog = load(&dir.join("GOOG.csv"), &LoadOptions::default()).unwrap();
-        assert_eq!((goog.symbols.as_slice(), goog.events.len()), (&["GOOG".to_string()][..], 2148));
+        assert_eq!(
+            (goog.symbols.as_slice(), goog.events.len()),
+            (&["GOOG".to_string()][..], 2148)
+        );
         assert_eq!(goog.timeframe, Timeframe::Day);
         let eur = load(&dir.join("EURUSD.csv"), &LoadOptions::default()).unwrap();
-        assert_eq!((eur.symbols.as_slice(), eur.events.len()), (&["EURUSD".to_string()][..], 5000));
+        assert_eq!(
+            (eur.symbols.as_slice(), eur.events.len()),
+            (&["EURUSD".to_string()][..], 5000)
+        );
         assert_eq!(eur.timeframe, Timeframe::Minute);
         assert!(eur.events.windows(2).all(|w| w[0].bar.time < w[1].bar.time));
     }

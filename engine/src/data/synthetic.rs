@@ -101,7 +101,15 @@ pub fn write_csv(data: &MarketData, path: &Path) -> std::io::Result<()> {
     let mut w = ::csv::WriterBuilder::new()
         .buffer_capacity(1 << 18)
         .from_writer(file);
-    w.write_record(["symbol", "timestamp", "open", "high", "low", "close", "volume"])?;
+    w.write_record([
+        "symbol",
+        "timestamp",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+    ])?;
     let mut fields: [String; 6] = Default::default();
     for e in &data.events {
         let symbol = data
@@ -130,13 +138,7 @@ pub fn write_csv(data: &MarketData, path: &Path) -> std::io::Result<()> {
         write_fmt(&mut fields[4], format_args!("{}", b.close));
         write_fmt(&mut fields[5], format_args!("{}", b.volume));
         w.write_record([
-            symbol,
-            &fields[0],
-            &fields[1],
-            &fields[2],
-            &fields[3],
-            &fields[4],
-            &fields[5],
+            symbol, &fields[0], &fields[1], &fields[2], &fields[3], &fields[4], &fields[5],
         ])?;
     }
     w.flush()?;
@@ -169,17 +171,47 @@ mod tests {
             crate::data::format_timestamp(a.events[0].bar.time),
             "2024-01-02T14:30:00Z"
         );
-        // Pinned values: the generator must not change silently across platforms.
-        let first = a.events[0].bar;
-        assert_eq!(first.open, 100.0);
-        let fingerprint: f64 = a.events.iter().map(|e| e.bar.close).sum();
-        let expect = random_walk(500, 3, 42).events.iter().map(|e| e.bar.close).sum::<f64>();
-        assert_eq!(fingerprint, expect);
-        let mut prev_close = vec![100.0; 3];
+        // Pinned values: the generator must not change silently (or differ by platform).
+        let b = |time: i64, o: f64, h: f64, l: f64, c: f64, v: f64| Bar {
+            time: time * NANOS_PER_SECOND,
+            open: o,
+            high: h,
+            low: l,
+            close: c,
+            volume: v,
+        };
+        assert_eq!(
+            a.events[0].bar,
+            b(START_SECONDS, 100.0, 100.09, 99.78, 99.8, 235.0)
+        );
+        assert_eq!(
+            a.events[2].bar,
+            b(START_SECONDS, 100.0, 100.08, 99.93, 100.01, 723.0)
+        );
+        assert_eq!(
+            a.events[3].bar,
+            b(START_SECONDS + 60, 99.8, 99.85, 99.69, 99.74, 9491.0)
+        );
+        let last = a.events[1499].bar;
+        assert_eq!(
+            last,
+            b(
+                START_SECONDS + 499 * 60,
+                105.4,
+                105.49,
+                105.3,
+                105.38,
+                9568.0
+            )
+        );
+        let mut prev_close = [100.0; 3];
         for (i, e) in a.events.iter().enumerate() {
             let b = e.bar;
             assert_eq!(e.symbol as usize, i % 3);
-            assert_eq!(b.time, (START_SECONDS + 60 * (i / 3) as i64) * NANOS_PER_SECOND);
+            assert_eq!(
+                b.time,
+                (START_SECONDS + 60 * (i / 3) as i64) * NANOS_PER_SECOND
+            );
             assert_eq!(b.open, prev_close[i % 3]);
             assert!(b.high >= b.open.max(b.close) && b.low <= b.open.min(b.close) && b.low > 0.0);
             assert!((100.0..=10_000.0).contains(&b.volume) && b.volume.fract() == 0.0);

@@ -33,6 +33,7 @@ mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "liu:engine/strategy",
+        additional_derives: [PartialEq],
     });
 }
 
