@@ -79,9 +79,9 @@ pub struct Store {
     pool: SqlitePool,
 }
 
-/// SQLite allows 32,766 bound parameters per statement.
-const TRADE_COLUMNS: usize = 12;
-const TRADE_ROWS_PER_INSERT: usize = 32_766 / TRADE_COLUMNS;
+/// Rows per multi-row INSERT. Small enough that the statement is prepared
+/// once and reused from sqlx's cache; large enough to amortise each call.
+const TRADE_ROWS_PER_INSERT: usize = 1024;
 
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -89,7 +89,7 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 
 /// Event time (ns since epoch) as RFC 3339.
 pub fn event_time(t: Timestamp) -> String {
-    rfc3339(DateTime::from_timestamp_nanos(t))
+    crate::data::format_timestamp(t)
 }
 
 impl Store {
