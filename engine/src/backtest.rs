@@ -100,21 +100,50 @@ struct Runner {
     times: Vec<Timestamp>,
     equity: Vec<f64>,
     steps_in_market: usize,
+    /// Fills already handed to the sink.
+    flushed: usize,
 }
 
 /// Called every so many bars with the number done, for progress display.
 pub type Progress<'a> = &'a mut dyn FnMut(usize);
 
-/// Runs a backtest. Parameters are validated against every strategy's
-/// declared parameters before any bar is replayed.
-pub fn run(
+/// Receives fills while the replay runs, in order, per strategy (by index
+/// in [`Backtest::strategies`]), so they can be written off the replay thread.
+pub trait FillSink {
+    fn fills(&mut self, strategy: usize, fills: &[Fill]);
+}
+
+/// A sink that keeps nothing (the report still carries every fill).
+impl FillSink for () {
+    fn fills(&mut self, _strategy: usize, _fills: &[Fill]) {}
+}
+
+/// A backtest whose strategies are instantiated, given their parameters and
+/// initialised: every input has been checked, nothing has been replayed.
+pub struct Backtest<'a> {
+    market: Rc<RefCell<MarketState>>,
+    runners: Vec<Runner>,
+    strategies: &'a [LoadedStrategy],
+    data: &'a MarketData,
+    config: &'a BacktestConfig,
+}
+
+/// Name and parameters of a prepared strategy.
+pub struct PreparedStrategy<'a> {
+    pub name: &'a str,
+    pub digest: &'a str,
+    pub parameters: &'a serde_json::Value,
+}
+
+/// Checks parameters against every strategy's declared ones and initialises
+/// the strategies; nothing is replayed yet.
+pub fn prepare<'a>(
     sandbox: &Sandbox,
-    strategies: &[LoadedStrategy],
+    strategies: &'a [LoadedStrategy],
     param_args: &[ParamArg],
-    data: &MarketData,
-    config: &BacktestConfig,
-    progress: Progress<'_>,
-) -> Result<BacktestReport, BacktestError> {
+    data: &'a MarketData,
+    config: &'a BacktestConfig,
+) -> Result<Backtest<'a>, BacktestError> {
     let market = Rc::new(RefCell::new(MarketState::new(&data.symbols)));
     let mut runners = Vec::with_capacity(strategies.len());
     let mut infos = Vec::with_capacity(strategies.len());
@@ -151,6 +180,7 @@ pub fn run(
             times: Vec::new(),
             equity: Vec::new(),
             steps_in_market: 0,
+            flushed: 0,
         });
     }
     params::check_all_used(param_args, &used, &infos.iter().collect::<Vec<_>>())?;
@@ -163,24 +193,59 @@ pub fn run(
         }
     }
 
-    replay(&market, &mut runners, data, progress);
+    Ok(Backtest { market, runners, strategies, data, config })
+}
 
-    let results = runners
-        .into_iter()
-        .map(|r| finish(r, strategies, data, config))
-        .collect();
-    Ok(BacktestReport {
-        symbols: data.symbols.clone(),
-        bars: data.events.len(),
-        first_bar: data.events.first().map(|e| e.bar.time),
-        last_bar: data.events.last().map(|e| e.bar.time),
-        strategies: results,
-    })
+impl Backtest<'_> {
+    pub fn strategies(&self) -> impl Iterator<Item = PreparedStrategy<'_>> {
+        self.runners.iter().map(|r| PreparedStrategy {
+            name: &r.name,
+            digest: &self.strategies[r.loaded_index].digest,
+            parameters: &r.parameters,
+        })
+    }
+
+    /// Replays every bar; fills reach `sink` as they happen.
+    pub fn run(mut self, sink: &mut dyn FillSink, progress: Progress<'_>) -> BacktestReport {
+        replay(&self.market, &mut self.runners, self.data, sink, progress);
+        let (strategies, data, config) = (self.strategies, self.data, self.config);
+        let results = self.runners.into_iter().map(|r| finish(r, strategies, data, config)).collect();
+        BacktestReport {
+            symbols: data.symbols.clone(),
+            bars: data.events.len(),
+            first_bar: data.events.first().map(|e| e.bar.time),
+            last_bar: data.events.last().map(|e| e.bar.time),
+            strategies: results,
+        }
+    }
+}
+
+/// Prepares and runs in one go, keeping fills only in the report.
+pub fn run(
+    sandbox: &Sandbox,
+    strategies: &[LoadedStrategy],
+    param_args: &[ParamArg],
+    data: &MarketData,
+    config: &BacktestConfig,
+    progress: Progress<'_>,
+) -> Result<BacktestReport, BacktestError> {
+    Ok(prepare(sandbox, strategies, param_args, data, config)?.run(&mut (), progress))
 }
 
 const PROGRESS_EVERY: usize = 1 << 16;
 
-fn replay(market: &Rc<RefCell<MarketState>>, runners: &mut [Runner], data: &MarketData, progress: Progress<'_>) {
+/// Hands each runner's fills since the last flush to the sink.
+fn flush(runners: &mut [Runner], sink: &mut dyn FillSink) {
+    for (index, r) in runners.iter_mut().enumerate() {
+        let fills = &r.instance.state().account.fills;
+        if fills.len() > r.flushed {
+            sink.fills(index, &fills[r.flushed..]);
+            r.flushed = fills.len();
+        }
+    }
+}
+
+fn replay(market: &Rc<RefCell<MarketState>>, runners: &mut [Runner], data: &MarketData, sink: &mut dyn FillSink, progress: Progress<'_>) {
     let timeframe = data.timeframe;
     let events = &data.events;
     for r in runners.iter_mut() {
@@ -210,6 +275,7 @@ fn replay(market: &Rc<RefCell<MarketState>>, runners: &mut [Runner], data: &Mark
             }
             i += 1;
             if i % PROGRESS_EVERY == 0 {
+                flush(runners, sink);
                 progress(i);
             }
         }
@@ -232,6 +298,7 @@ fn replay(market: &Rc<RefCell<MarketState>>, runners: &mut [Runner], data: &Mark
             r.steps_in_market += usize::from(p.has_open_positions());
         }
     }
+    flush(runners, sink);
     progress(events.len());
 }
 

@@ -111,14 +111,10 @@ pub fn check_all_used(args: &[ParamArg], used: &[bool], strategies: &[&StrategyI
         if *used {
             continue;
         }
-        if let Some(s) = &arg.strategy {
-            if !names.contains(&s.as_str()) {
-                return Err(ParamError::UnknownStrategy {
-                    strategy: s.clone(),
-                    name: arg.name.clone(),
-                    loaded: names.join(", "),
-                });
-            }
+        if let Some(s) = &arg.strategy
+            && !names.contains(&s.as_str())
+        {
+            return Err(ParamError::UnknownStrategy { strategy: s.clone(), name: arg.name.clone(), loaded: names.join(", ") });
         }
         let declared = strategies
             .iter()

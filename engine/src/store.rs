@@ -1,8 +1,8 @@
 //! Persistence: `algo_run` and `new_trades` in an embedded SQLite file,
 //! created and migrated on first use.
 //!
-//! A whole backtest is written in one transaction, so a failure leaves
-//! nothing half-written. PostgreSQL has migrations with the same schema
+//! A whole backtest is written in one transaction, from a writer thread
+//! while it runs, so a failure leaves nothing half-written. PostgreSQL has migrations with the same schema
 //! (`migrations/postgres`); running on it arrives with the data-layer work.
 
 use std::path::{Path, PathBuf};
@@ -26,6 +26,8 @@ pub enum StoreError {
     PostgresNotYetSupported { target: String },
     #[error("database write failed: {0}")]
     Write(#[from] sqlx::Error),
+    #[error("the run ended without finishing its database batch; nothing was committed")]
+    Abandoned,
 }
 
 /// A database reference as the user wrote it: a path, `sqlite://…` or `postgres://…`.
@@ -60,23 +62,167 @@ impl std::fmt::Display for DbTarget {
     }
 }
 
-/// One `algo_run` row and its fills.
-pub struct RunRecord<'a> {
-    pub algo_name: &'a str,
-    pub algo_env: &'a str,
-    pub parameters: &'a serde_json::Value,
+/// The start of one `algo_run` row.
+#[derive(Clone, Debug)]
+pub struct RunStart {
+    pub algo_name: String,
+    pub algo_env: String,
+    pub parameters: serde_json::Value,
     pub start_time: DateTime<Utc>,
+    pub strategy_digest: String,
+}
+
+/// How an `algo_run` ended.
+#[derive(Clone, Debug)]
+pub struct RunEnd {
     pub end_time: DateTime<Utc>,
-    pub end_reason: &'a str,
-    pub strategy_digest: &'a str,
+    pub end_reason: String,
     pub fuel_used: u64,
-    pub fills: &'a [Fill],
-    /// Symbol names by id.
-    pub symbols: &'a [String],
 }
 
 pub struct Store {
     pool: SqlitePool,
+}
+
+enum WriterMessage {
+    Fills { run: usize, fills: Vec<Fill> },
+    Finish(Vec<RunEnd>),
+}
+
+/// Records one batch (a backtest) from a background thread, in a single
+/// transaction: `algo_run` rows at start, fills as they arrive, the end
+/// fields and the commit at [`BatchWriter::finish`]. Dropped without
+/// finishing, it rolls back, so a failed run leaves nothing behind.
+pub struct BatchWriter {
+    sender: std::sync::mpsc::Sender<WriterMessage>,
+    thread: std::thread::JoinHandle<Result<Vec<i64>, StoreError>>,
+}
+
+impl BatchWriter {
+    /// Opens and migrates the database and inserts the runs; returns once
+    /// that is done (or failed), so connection errors surface before any work.
+    pub fn start(target: &DbTarget, batch_id: &str, runs: Vec<RunStart>, symbols: Vec<String>) -> Result<Self, StoreError> {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+        let (target, batch_id) = (target.clone(), batch_id.to_owned());
+        let thread = std::thread::Builder::new()
+            .name("liu-db-writer".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| StoreError::Open {
+                    target: target.to_string(),
+                    source: sqlx::Error::Io(e),
+                })?;
+                runtime.block_on(write_batch(&target, &batch_id, &runs, &symbols, receiver, ready_tx))
+            })
+            .map_err(|e| StoreError::Open { target: "writer thread".into(), source: sqlx::Error::Io(e) })?;
+        match ready_rx.recv() {
+            Ok(()) => Ok(Self { sender, thread }),
+            // The thread ended before it was ready: it has the error.
+            Err(_) => match thread.join() {
+                Ok(Err(e)) => Err(e),
+                _ => Err(StoreError::Write(sqlx::Error::WorkerCrashed)),
+            },
+        }
+    }
+
+    /// Queues fills of run `run` (its index in the runs given to `start`).
+    pub fn fills(&self, run: usize, fills: &[Fill]) {
+        // A closed channel means the writer failed; `finish` reports why.
+        let _ = self.sender.send(WriterMessage::Fills { run, fills: fills.to_vec() });
+    }
+
+    /// Writes the end of each run and commits; returns the `algo_run_id`s.
+    pub fn finish(self, ends: Vec<RunEnd>) -> Result<Vec<i64>, StoreError> {
+        let _ = self.sender.send(WriterMessage::Finish(ends));
+        drop(self.sender);
+        self.thread.join().unwrap_or(Err(StoreError::Write(sqlx::Error::WorkerCrashed)))
+    }
+}
+
+async fn write_batch(
+    target: &DbTarget,
+    batch_id: &str,
+    runs: &[RunStart],
+    symbols: &[String],
+    messages: std::sync::mpsc::Receiver<WriterMessage>,
+    ready: std::sync::mpsc::SyncSender<()>,
+) -> Result<Vec<i64>, StoreError> {
+    let store = Store::open(target).await?;
+    let mut tx = store.pool.begin().await?;
+    let mut ids = Vec::with_capacity(runs.len());
+    for run in runs {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO algo_run (algo_name, algo_env, build_number, parameters, start_time, batch_id, strategy_digest)
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING algo_run_id",
+        )
+        .bind(&run.algo_name)
+        .bind(&run.algo_env)
+        .bind(env!("CARGO_PKG_VERSION"))
+        .bind(run.parameters.to_string())
+        .bind(rfc3339(run.start_time))
+        .bind(batch_id)
+        .bind(&run.strategy_digest)
+        .fetch_one(&mut *tx)
+        .await?;
+        ids.push(id);
+    }
+    let _ = ready.send(());
+    let written = rfc3339(Utc::now());
+    // Blocking receive is fine: this runtime has no other task, and sqlx's
+    // SQLite driver works on its own thread.
+    while let Ok(message) = messages.recv() {
+        match message {
+            WriterMessage::Fills { run, fills } => {
+                for chunk in fills.chunks(TRADE_ROWS_PER_INSERT) {
+                    insert_fills(&mut tx, ids[run], symbols, chunk, &written).await?;
+                }
+            }
+            WriterMessage::Finish(ends) => {
+                for (id, end) in ids.iter().zip(&ends) {
+                    sqlx::query("UPDATE algo_run SET end_time = ?, end_reason = ?, fuel_used = ? WHERE algo_run_id = ?")
+                        .bind(rfc3339(end.end_time))
+                        .bind(&end.end_reason)
+                        .bind(i64::try_from(end.fuel_used).unwrap_or(i64::MAX))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                return Ok(ids);
+            }
+        }
+    }
+    // The sender went away without finishing: roll back (by dropping `tx`).
+    Err(StoreError::Abandoned)
+}
+
+async fn insert_fills(
+    tx: &mut sqlx::Transaction<'static, Sqlite>,
+    run_id: i64,
+    symbols: &[String],
+    fills: &[Fill],
+    written: &str,
+) -> Result<(), StoreError> {
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "INSERT INTO new_trades (algo_run_id, symbol, operation, qty, price, indicators, client_time, tstamp, stop_price, target_price, fee, order_id) ",
+    );
+    q.push_values(fills, |mut row, f| {
+        let indicators = if f.indicators.is_empty() { "{}" } else { f.indicators.as_str() };
+        row.push_bind(run_id)
+            .push_bind(symbols[f.symbol as usize].clone())
+            .push_bind(f.operation.as_str())
+            .push_bind(f.qty)
+            .push_bind(f.price)
+            .push_bind(indicators.to_owned())
+            .push_bind(event_time(f.time))
+            .push_bind(written.to_owned())
+            .push_bind(f.stop_loss)
+            .push_bind(f.take_profit)
+            .push_bind(f.fee)
+            .push_bind(f.order_id as i64);
+    });
+    q.build().execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// Rows per multi-row INSERT. Small enough that the statement is prepared
@@ -113,56 +259,6 @@ impl Store {
             .map_err(|source| StoreError::Open { target: name.clone(), source })?;
         SQLITE_MIGRATIONS.run(&pool).await.map_err(|source| StoreError::Migrate { target: name, source })?;
         Ok(Self { pool })
-    }
-
-    /// Writes one batch of runs atomically; returns their `algo_run_id`s.
-    pub async fn write_runs(&self, batch_id: &str, runs: &[RunRecord<'_>]) -> Result<Vec<i64>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let written = rfc3339(Utc::now());
-        let build = env!("CARGO_PKG_VERSION");
-        let mut ids = Vec::with_capacity(runs.len());
-        for run in runs {
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO algo_run (algo_name, algo_env, build_number, parameters, start_time, end_time, end_reason, batch_id, strategy_digest, fuel_used)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING algo_run_id",
-            )
-            .bind(run.algo_name)
-            .bind(run.algo_env)
-            .bind(build)
-            .bind(run.parameters.to_string())
-            .bind(rfc3339(run.start_time))
-            .bind(rfc3339(run.end_time))
-            .bind(run.end_reason)
-            .bind(batch_id)
-            .bind(run.strategy_digest)
-            .bind(i64::try_from(run.fuel_used).unwrap_or(i64::MAX))
-            .fetch_one(&mut *tx)
-            .await?;
-            for chunk in run.fills.chunks(TRADE_ROWS_PER_INSERT) {
-                let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                    "INSERT INTO new_trades (algo_run_id, symbol, operation, qty, price, indicators, client_time, tstamp, stop_price, target_price, fee, order_id) ",
-                );
-                q.push_values(chunk, |mut row, f| {
-                    let indicators = if f.indicators.is_empty() { "{}" } else { f.indicators.as_str() };
-                    row.push_bind(id)
-                        .push_bind(run.symbols[f.symbol as usize].as_str())
-                        .push_bind(f.operation.as_str())
-                        .push_bind(f.qty)
-                        .push_bind(f.price)
-                        .push_bind(indicators)
-                        .push_bind(event_time(f.time))
-                        .push_bind(written.as_str())
-                        .push_bind(f.stop_loss)
-                        .push_bind(f.take_profit)
-                        .push_bind(f.fee)
-                        .push_bind(f.order_id as i64);
-                });
-                q.build().execute(&mut *tx).await?;
-            }
-            ids.push(id);
-        }
-        tx.commit().await?;
-        Ok(ids)
     }
 
     pub fn pool(&self) -> &SqlitePool {

@@ -43,7 +43,7 @@ pub fn backtest_json(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON summary")
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct TradeRow {
     pub algo_name: String,
     pub symbol: String,
@@ -57,7 +57,7 @@ pub struct TradeRow {
     pub fee: f64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct RunRow {
     pub algo_name: String,
     pub algo_env: String,
@@ -78,42 +78,25 @@ fn query<T>(db: &Path, f: impl AsyncFnOnce(&mut sqlx::SqliteConnection) -> T) ->
 
 pub fn trades(db: &Path, batch_id: &str) -> Vec<TradeRow> {
     query(db, async |c| {
-        let rows: Vec<(String, String, String, f64, f64, String, String, Option<f64>, Option<f64>, f64)> = sqlx::query_as(
+        sqlx::query_as(
             "SELECT r.algo_name, t.symbol, t.operation, t.qty, t.price, t.client_time, t.indicators, t.stop_price, t.target_price, t.fee
              FROM new_trades t JOIN algo_run r USING (algo_run_id) WHERE r.batch_id = ? ORDER BY t.trade_id",
         )
         .bind(batch_id)
         .fetch_all(c)
         .await
-        .unwrap();
-        rows.into_iter()
-            .map(|r| TradeRow {
-                algo_name: r.0,
-                symbol: r.1,
-                operation: r.2,
-                qty: r.3,
-                price: r.4,
-                client_time: r.5,
-                indicators: r.6,
-                stop_price: r.7,
-                target_price: r.8,
-                fee: r.9,
-            })
-            .collect()
+        .unwrap()
     })
 }
 
 pub fn runs(db: &Path, batch_id: &str) -> Vec<RunRow> {
     query(db, async |c| {
-        let rows: Vec<(String, String, String, Option<String>, String)> = sqlx::query_as(
+        sqlx::query_as(
             "SELECT algo_name, algo_env, parameters, end_reason, batch_id FROM algo_run WHERE batch_id = ? ORDER BY algo_run_id",
         )
         .bind(batch_id)
         .fetch_all(c)
         .await
-        .unwrap();
-        rows.into_iter()
-            .map(|r| RunRow { algo_name: r.0, algo_env: r.1, parameters: r.2, end_reason: r.3, batch_id: r.4 })
-            .collect()
+        .unwrap()
     })
 }

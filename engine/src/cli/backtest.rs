@@ -12,7 +12,8 @@ use liu_engine::broker::{Commission, FillAt};
 use liu_engine::data::{self, LoadOptions};
 use liu_engine::params::ParamArg;
 use liu_engine::sandbox::{Limits, Sandbox, SandboxConfig};
-use liu_engine::store::{self, DbTarget, RunRecord, Store};
+use liu_engine::domain::Fill;
+use liu_engine::store::{self, BatchWriter, DbTarget, RunEnd, RunStart};
 use serde_json::json;
 
 #[derive(Args)]
@@ -103,46 +104,43 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         limits,
     };
 
-    let bar = progress_bar(market_data.events.len());
+    let backtest = backtest::prepare(&sandbox, &strategies, &args.params, &market_data, &config)?;
+
+    // Every input is valid: open the database and record while replaying.
+    let batch_id = uuid::Uuid::new_v4().to_string();
     let start_time = Utc::now();
+    let runs = backtest
+        .strategies()
+        .map(|s| RunStart {
+            algo_name: s.name.to_owned(),
+            algo_env: "BACKTEST".to_owned(),
+            parameters: s.parameters.clone(),
+            start_time,
+            strategy_digest: s.digest.to_owned(),
+        })
+        .collect();
+    let writer = BatchWriter::start(&args.db, &batch_id, runs, market_data.symbols.clone())
+        .with_context(|| format!("opening the database {}", args.db))?;
+
+    let bar = progress_bar(market_data.events.len());
     let replay_started = Instant::now();
-    let report = backtest::run(&sandbox, &strategies, &args.params, &market_data, &config, &mut |done| {
+    let report = backtest.run(&mut WriterSink(&writer), &mut |done| {
         if let Some(b) = &bar {
             b.set_position(done as u64);
         }
-    })?;
+    });
     let replayed_in = replay_started.elapsed();
     if let Some(b) = bar {
         b.finish_and_clear();
     }
     let end_time = Utc::now();
-
-    let batch_id = uuid::Uuid::new_v4().to_string();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let write_started = Instant::now();
-    runtime
-        .block_on(async {
-            let store = Store::open(&args.db).await?;
-            let records: Vec<RunRecord<'_>> = report
-                .strategies
-                .iter()
-                .map(|s| RunRecord {
-                    algo_name: &s.name,
-                    algo_env: "BACKTEST",
-                    parameters: &s.parameters,
-                    start_time,
-                    end_time,
-                    end_reason: &s.end_reason,
-                    strategy_digest: &s.digest,
-                    fuel_used: s.fuel_used,
-                    fills: &s.fills,
-                    symbols: &report.symbols,
-                })
-                .collect();
-            store.write_runs(&batch_id, &records).await
-        })
-        .with_context(|| format!("recording the backtest in {}", args.db))?;
-    let written_in = write_started.elapsed();
+    let ends = report
+        .strategies
+        .iter()
+        .map(|s| RunEnd { end_time, end_reason: s.end_reason.clone(), fuel_used: s.fuel_used })
+        .collect();
+    writer.finish(ends).with_context(|| format!("recording the backtest in {}", args.db))?;
+    let written_in = end_time.signed_duration_since(Utc::now()).abs();
 
     if args.json {
         println!("{}", serde_json::to_string_pretty(&json_summary(&batch_id, &args.db, &report))?);
@@ -150,14 +148,23 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         print_summary(&batch_id, &args.db, &report);
     }
     tracing::info!(
-        "loaded {} bars in {:.3}s, replayed in {:.3}s ({:.0} bars/s), wrote in {:.3}s",
+        "loaded {} bars in {:.3}s, replayed in {:.3}s ({:.0} bars/s), database finished {:.3}s after the replay",
         report.bars,
         loaded_in.as_secs_f64(),
         replayed_in.as_secs_f64(),
         report.bars as f64 / replayed_in.as_secs_f64().max(1e-9),
-        written_in.as_secs_f64()
+        written_in.as_seconds_f64()
     );
     Ok(())
+}
+
+/// Streams fills to the database writer thread.
+struct WriterSink<'a>(&'a BatchWriter);
+
+impl backtest::FillSink for WriterSink<'_> {
+    fn fills(&mut self, strategy: usize, fills: &[Fill]) {
+        self.0.fills(strategy, fills);
+    }
 }
 
 fn parse_time(flag: &str, s: &str) -> anyhow::Result<i64> {

@@ -6,13 +6,13 @@
 
 use liu_strategy::prelude::*;
 use liu_strategy::rolling::Window;
-use liu_strategy::DeterministicMap;
 
 struct SmaCross {
     fast: usize,
     slow: usize,
     qty: f64,
-    symbols: DeterministicMap<SymbolId, Series>,
+    /// Indexed by symbol id (dense, small integers).
+    symbols: Vec<Option<Series>>,
 }
 
 /// Per-symbol state: the two windows and the previous bar's averages.
@@ -43,17 +43,21 @@ impl Strategy for SmaCross {
         if !(qty > 0.0 && qty.is_finite()) {
             return Err(format!("qty must be a positive number, got {qty}"));
         }
-        Ok(Self { fast: fast as usize, slow: slow as usize, qty, symbols: DeterministicMap::default() })
+        Ok(Self { fast: fast as usize, slow: slow as usize, qty, symbols: Vec::new() })
     }
 
     fn add_symbol(&mut self, symbol: SymbolId, _name: &str) -> Verdict {
         let series = Series { fast: Window::new(self.fast), slow: Window::new(self.slow), previous: None };
-        self.symbols.insert(symbol, series);
+        let index = symbol as usize;
+        if self.symbols.len() <= index {
+            self.symbols.resize_with(index + 1, || None);
+        }
+        self.symbols[index] = Some(series);
         Verdict::Keep
     }
 
     fn on_bar(&mut self, symbol: SymbolId, _timeframe: Timeframe, bar: &Bar) -> Verdict {
-        let Some(s) = self.symbols.get_mut(&symbol) else { return Verdict::Keep };
+        let Some(Some(s)) = self.symbols.get_mut(symbol as usize) else { return Verdict::Keep };
         s.fast.push(bar.close);
         s.slow.push(bar.close);
         let (Some(fast), Some(slow)) = (s.fast.mean(), s.slow.mean()) else { return Verdict::Keep };
