@@ -3,7 +3,7 @@
 //! These are the engine's own types; the sandbox converts to and from the
 //! WIT-generated ones at the component boundary.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Index of a symbol in the session's symbol table.
 pub type SymbolId = u32;
@@ -14,7 +14,7 @@ pub type Timestamp = i64;
 pub const NANOS_PER_SECOND: i64 = 1_000_000_000;
 
 /// An OHLCV bar; `time` is the bar's opening time.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Bar {
     pub time: Timestamp,
     pub open: f64,
@@ -24,14 +24,14 @@ pub struct Bar {
     pub volume: f64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Trade {
     pub time: Timestamp,
     pub price: f64,
     pub size: f64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Quote {
     pub time: Timestamp,
     pub bid_price: f64,
@@ -40,12 +40,37 @@ pub struct Quote {
     pub ask_size: f64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Timeframe {
     Second,
     Minute,
     Day,
+}
+
+/// A market-data event of one (implied) symbol.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum MarketEvent {
+    Bar { timeframe: Timeframe, bar: Bar },
+    Trade(Trade),
+    Quote(Quote),
+}
+
+impl MarketEvent {
+    pub fn time(&self) -> Timestamp {
+        match self {
+            MarketEvent::Bar { bar, .. } => bar.time,
+            MarketEvent::Trade(t) => t.time,
+            MarketEvent::Quote(q) => q.time,
+        }
+    }
+}
+
+/// An event as a data provider delivers it: with the symbol's name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SymbolEvent {
+    pub symbol: String,
+    pub event: MarketEvent,
 }
 
 /// One bar of one symbol, the unit a backtest replays.
