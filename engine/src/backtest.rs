@@ -21,7 +21,8 @@ use crate::market::MarketState;
 use crate::metrics::{self, Metrics};
 use crate::params::{self, ParamArg};
 use crate::portfolio::Portfolio;
-use crate::sandbox::{Limits, LoadedStrategy, Sandbox, StrategyInstance, Verdict};
+use crate::runner::{StartError, StrategyRunner};
+use crate::sandbox::{Limits, LoadedStrategy, Sandbox};
 
 #[derive(Clone, Debug)]
 pub struct BacktestConfig {
@@ -43,11 +44,7 @@ pub enum BacktestError {
     #[error(transparent)]
     Params(#[from] params::ParamError),
     #[error(transparent)]
-    Sandbox(#[from] crate::sandbox::SandboxError),
-    #[error("strategy {strategy} ({path}) refused to start: {message}")]
-    InitRefused { strategy: String, path: PathBuf, message: String },
-    #[error("strategy {path} failed while starting: {reason}")]
-    InitTrapped { path: PathBuf, reason: String },
+    Start(#[from] StartError),
 }
 
 /// A position still open at the end of the data, marked to the last close.
@@ -89,19 +86,13 @@ pub struct BacktestReport {
     pub strategies: Vec<StrategyResult>,
 }
 
+/// A strategy in the replay, with its equity curve.
 struct Runner {
-    instance: StrategyInstance,
+    strategy: StrategyRunner,
     loaded_index: usize,
-    name: String,
-    version: String,
-    parameters: serde_json::Value,
-    rejected: Vec<bool>,
-    wants_run_all: bool,
     times: Vec<Timestamp>,
     equity: Vec<f64>,
     steps_in_market: usize,
-    /// Fills already handed to the sink.
-    flushed: usize,
 }
 
 /// Called every so many bars with the number done, for progress display.
@@ -146,50 +137,21 @@ pub fn prepare<'a>(
 ) -> Result<Backtest<'a>, BacktestError> {
     let market = Rc::new(RefCell::new(MarketState::new(&data.symbols)));
     let mut runners = Vec::with_capacity(strategies.len());
-    let mut infos = Vec::with_capacity(strategies.len());
     let mut used = vec![false; param_args.len()];
     for (index, loaded) in strategies.iter().enumerate() {
         let account = Account::new(
             Portfolio::new(config.cash, data.symbols.len()),
             SimulatedBroker::new(config.fill_at, config.commission, config.leverage),
         );
-        let mut instance = loaded.instantiate(sandbox, market.clone(), account, config.limits)?;
-        let trapped = |instance: &StrategyInstance| BacktestError::InitTrapped {
-            path: loaded.path.clone(),
-            reason: instance.disabled().unwrap_or("unknown").to_owned(),
-        };
-        let info = instance.describe().ok_or_else(|| trapped(&instance))?;
-        let values = params::resolve(&info, param_args, &mut used)?;
-        match instance.init(&values) {
-            Some(Ok(())) => {}
-            Some(Err(message)) => {
-                return Err(BacktestError::InitRefused { strategy: info.name, path: loaded.path.clone(), message });
-            }
-            None => return Err(trapped(&instance)),
-        }
-        let wants_run_all = instance.wants_run_all();
-        infos.push(info.clone());
-        runners.push(Runner {
-            instance,
-            loaded_index: index,
-            parameters: params::to_json(&values),
-            name: info.name,
-            version: info.version,
-            rejected: vec![false; data.symbols.len()],
-            wants_run_all,
-            times: Vec::new(),
-            equity: Vec::new(),
-            steps_in_market: 0,
-            flushed: 0,
-        });
+        let strategy = StrategyRunner::start(loaded, sandbox, market.clone(), account, config.limits, param_args, &mut used)?;
+        runners.push(Runner { strategy, loaded_index: index, times: Vec::new(), equity: Vec::new(), steps_in_market: 0 });
     }
-    params::check_all_used(param_args, &used, &infos.iter().collect::<Vec<_>>())?;
+    let infos: Vec<_> = runners.iter().map(|r| r.strategy.info()).collect();
+    params::check_all_used(param_args, &used, &infos)?;
 
     for r in &mut runners {
         for (id, name) in data.symbols.iter().enumerate() {
-            if r.instance.add_symbol(id as SymbolId, name) == Some(Verdict::RejectSymbol) {
-                r.rejected[id] = true;
-            }
+            r.strategy.add_symbol(id as SymbolId, name);
         }
     }
 
@@ -199,9 +161,9 @@ pub fn prepare<'a>(
 impl Backtest<'_> {
     pub fn strategies(&self) -> impl Iterator<Item = PreparedStrategy<'_>> {
         self.runners.iter().map(|r| PreparedStrategy {
-            name: &r.name,
+            name: r.strategy.name(),
             digest: &self.strategies[r.loaded_index].digest,
-            parameters: &r.parameters,
+            parameters: r.strategy.parameters(),
         })
     }
 
@@ -237,10 +199,9 @@ const PROGRESS_EVERY: usize = 1 << 16;
 /// Hands each runner's fills since the last flush to the sink.
 fn flush(runners: &mut [Runner], sink: &mut dyn FillSink) {
     for (index, r) in runners.iter_mut().enumerate() {
-        let fills = &r.instance.state().account.fills;
-        if fills.len() > r.flushed {
-            sink.fills(index, &fills[r.flushed..]);
-            r.flushed = fills.len();
+        let fills = r.strategy.take_new_fills();
+        if !fills.is_empty() {
+            sink.fills(index, fills);
         }
     }
 }
@@ -260,18 +221,7 @@ fn replay(market: &Rc<RefCell<MarketState>>, runners: &mut [Runner], data: &Mark
             let (symbol, bar) = (event.symbol, &event.bar);
             market.borrow_mut().push_bar(symbol, timeframe, *bar);
             for r in runners.iter_mut() {
-                let state = r.instance.state_mut();
-                let a = &mut state.account;
-                a.broker.on_bar(symbol, bar, &mut a.portfolio, &mut a.fills, &mut a.pending_updates);
-                a.portfolio.mark(symbol, bar.close);
-                if r.rejected[symbol as usize] || r.instance.disabled().is_some() {
-                    continue;
-                }
-                r.instance.deliver_order_updates();
-                if r.instance.on_bar(symbol, timeframe, bar) == Some(Verdict::RejectSymbol) {
-                    r.rejected[symbol as usize] = true;
-                }
-                r.instance.deliver_order_updates();
+                r.strategy.on_bar(symbol, timeframe, bar);
             }
             i += 1;
             if i % PROGRESS_EVERY == 0 {
@@ -280,19 +230,8 @@ fn replay(market: &Rc<RefCell<MarketState>>, runners: &mut [Runner], data: &Mark
             }
         }
         for r in runners.iter_mut() {
-            if r.wants_run_all && r.instance.disabled().is_none() {
-                r.instance.run_all(time);
-                r.instance.deliver_order_updates();
-            }
-            if let Some(reason) = r.instance.disabled() {
-                let reason = format!("strategy disabled: {reason}");
-                let a = &mut r.instance.state_mut().account;
-                if a.broker.has_open_orders() {
-                    a.broker.cancel_all(time, &reason, &mut a.pending_updates);
-                }
-                a.pending_updates.clear();
-            }
-            let p = &r.instance.state().account.portfolio;
+            r.strategy.end_step(time);
+            let p = &r.strategy.account().portfolio;
             r.times.push(time);
             r.equity.push(p.equity());
             r.steps_in_market += usize::from(p.has_open_positions());
@@ -303,8 +242,8 @@ fn replay(market: &Rc<RefCell<MarketState>>, runners: &mut [Runner], data: &Mark
 }
 
 fn finish(r: Runner, strategies: &[LoadedStrategy], data: &MarketData, config: &BacktestConfig) -> StrategyResult {
-    let state = r.instance.state();
-    let portfolio = &state.account.portfolio;
+    let account = r.strategy.account();
+    let portfolio = &account.portfolio;
     let metrics = metrics::compute(config.cash, &r.times, &r.equity, r.steps_in_market, portfolio.round_trips());
     let open_positions = portfolio
         .positions()
@@ -318,18 +257,19 @@ fn finish(r: Runner, strategies: &[LoadedStrategy], data: &MarketData, config: &
         })
         .collect();
     let loaded = &strategies[r.loaded_index];
+    let info = r.strategy.info();
     StrategyResult {
-        name: r.name,
-        version: r.version,
+        name: info.name.clone(),
+        version: info.version.clone(),
         path: loaded.path.clone(),
         digest: loaded.digest.clone(),
-        parameters: r.parameters,
+        parameters: r.strategy.parameters().clone(),
         metrics,
-        fills: state.account.fills.clone(),
-        end_reason: r.instance.disabled().map_or_else(|| "completed".to_owned(), str::to_owned),
+        fills: account.fills.clone(),
+        end_reason: r.strategy.disabled().map_or_else(|| "completed".to_owned(), str::to_owned),
         open_positions,
-        fuel_used: r.instance.fuel_used(),
-        rejected_orders: state.account.rejected_orders,
+        fuel_used: r.strategy.instance().fuel_used(),
+        rejected_orders: account.rejected_orders,
         equity: r.equity,
     }
 }

@@ -18,5 +18,6 @@ pub mod market;
 pub mod metrics;
 pub mod params;
 pub mod portfolio;
+pub mod runner;
 pub mod sandbox;
 pub mod store;

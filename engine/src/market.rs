@@ -44,12 +44,26 @@ impl MarketState {
         Self { symbols, now: 0 }
     }
 
+    /// Adds a symbol with the given id (ids are assigned by the producer and
+    /// may arrive out of order); returns false if the id already has a name.
+    pub fn add_symbol(&mut self, symbol: SymbolId, name: &str) -> bool {
+        let index = symbol as usize;
+        while self.symbols.len() <= index {
+            self.symbols.push(SymbolState { name: String::new(), bars: Default::default(), last_trade: None, last_quote: None });
+        }
+        if !self.symbols[index].name.is_empty() {
+            return false;
+        }
+        self.symbols[index].name = name.to_owned();
+        true
+    }
+
     pub fn symbol_count(&self) -> usize {
         self.symbols.len()
     }
 
     pub fn symbol_name(&self, symbol: SymbolId) -> Option<&str> {
-        self.symbols.get(symbol as usize).map(|s| s.name.as_str())
+        self.symbols.get(symbol as usize).map(|s| s.name.as_str()).filter(|n| !n.is_empty())
     }
 
     pub fn now(&self) -> Timestamp {

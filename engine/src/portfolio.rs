@@ -58,6 +58,13 @@ impl Portfolio {
         }
     }
 
+    /// Makes room for symbol ids below `symbols` (live sessions add symbols).
+    pub fn ensure_symbols(&mut self, symbols: usize) {
+        if self.positions.len() < symbols {
+            self.positions.resize(symbols, PositionState::default());
+        }
+    }
+
     pub fn position(&self, symbol: SymbolId) -> Option<&PositionState> {
         self.positions.get(symbol as usize)
     }

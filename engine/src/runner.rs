@@ -1,0 +1,180 @@
+//! One strategy instance at work, shared by the backtest and the live
+//! consumer: started with checked parameters, then fed events in the order
+//! the engine promises — the broker matches the strategy's open orders
+//! first, order updates are delivered, then the strategy sees the event.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use crate::account::Account;
+use crate::domain::{Bar, Fill, SymbolId, Timeframe, Timestamp, Trade};
+use crate::market::MarketState;
+use crate::params::{self, ParamArg, ParamError};
+use crate::sandbox::{Limits, LoadedStrategy, Sandbox, SandboxError, StrategyInfo, StrategyInstance, Verdict};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Params(#[from] ParamError),
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error("strategy {strategy} ({path}) refused to start: {message}")]
+    InitRefused { strategy: String, path: PathBuf, message: String },
+    #[error("strategy {path} failed while starting: {reason}")]
+    InitTrapped { path: PathBuf, reason: String },
+}
+
+pub struct StrategyRunner {
+    instance: StrategyInstance,
+    info: StrategyInfo,
+    parameters: serde_json::Value,
+    /// Symbols the strategy rejected for the session, by id.
+    rejected: Vec<bool>,
+    wants_run_all: bool,
+    /// Fills already taken by [`StrategyRunner::take_new_fills`].
+    taken: usize,
+}
+
+impl StrategyRunner {
+    /// Instantiates, describes, resolves parameters (marking the arguments
+    /// used in `used`) and initialises the strategy.
+    pub fn start(
+        loaded: &LoadedStrategy,
+        sandbox: &Sandbox,
+        market: Rc<RefCell<MarketState>>,
+        account: Account,
+        limits: Limits,
+        param_args: &[ParamArg],
+        used: &mut [bool],
+    ) -> Result<Self, StartError> {
+        let mut instance = loaded.instantiate(sandbox, market, account, limits)?;
+        let trapped = |instance: &StrategyInstance| StartError::InitTrapped {
+            path: loaded.path.clone(),
+            reason: instance.disabled().unwrap_or("unknown").to_owned(),
+        };
+        let info = instance.describe().ok_or_else(|| trapped(&instance))?;
+        let values = params::resolve(&info, param_args, used)?;
+        match instance.init(&values) {
+            Some(Ok(())) => {}
+            Some(Err(message)) => {
+                return Err(StartError::InitRefused { strategy: info.name, path: loaded.path.clone(), message });
+            }
+            None => return Err(trapped(&instance)),
+        }
+        let wants_run_all = instance.wants_run_all();
+        Ok(Self { instance, info, parameters: params::to_json(&values), rejected: Vec::new(), wants_run_all, taken: 0 })
+    }
+
+    pub fn info(&self) -> &StrategyInfo {
+        &self.info
+    }
+
+    pub fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    /// Parameters as resolved (given values over defaults), as JSON.
+    pub fn parameters(&self) -> &serde_json::Value {
+        &self.parameters
+    }
+
+    pub fn instance(&self) -> &StrategyInstance {
+        &self.instance
+    }
+
+    pub fn account(&self) -> &Account {
+        &self.instance.state().account
+    }
+
+    /// `completed`-style end reason: why it was disabled, if it was.
+    pub fn disabled(&self) -> Option<&str> {
+        self.instance.disabled()
+    }
+
+    /// Announces a symbol (the account grows to hold it).
+    pub fn add_symbol(&mut self, symbol: SymbolId, name: &str) {
+        let index = symbol as usize;
+        if self.rejected.len() <= index {
+            self.rejected.resize(index + 1, false);
+        }
+        self.instance.state_mut().account.portfolio.ensure_symbols(index + 1);
+        if self.instance.add_symbol(symbol, name) == Some(Verdict::RejectSymbol) {
+            self.rejected[index] = true;
+        }
+    }
+
+    fn listening(&self, symbol: SymbolId) -> bool {
+        !self.rejected.get(symbol as usize).copied().unwrap_or(true) && self.instance.disabled().is_none()
+    }
+
+    fn note(&mut self, symbol: SymbolId, verdict: Option<Verdict>) {
+        if verdict == Some(Verdict::RejectSymbol) {
+            self.rejected[symbol as usize] = true;
+        }
+    }
+
+    /// A new bar: fills against it, then the strategy's `on-bar`.
+    #[inline]
+    pub fn on_bar(&mut self, symbol: SymbolId, timeframe: Timeframe, bar: &Bar) {
+        let a = &mut self.instance.state_mut().account;
+        a.broker.on_bar(symbol, bar, &mut a.portfolio, &mut a.fills, &mut a.pending_updates);
+        a.portfolio.mark(symbol, bar.close);
+        if !self.listening(symbol) {
+            return;
+        }
+        self.instance.deliver_order_updates();
+        let verdict = self.instance.on_bar(symbol, timeframe, bar);
+        self.note(symbol, verdict);
+        self.instance.deliver_order_updates();
+    }
+
+    /// A trade print: fills at its price, then the strategy's `on-trade`.
+    pub fn on_trade(&mut self, symbol: SymbolId, trade: &Trade) {
+        let print = Bar { time: trade.time, open: trade.price, high: trade.price, low: trade.price, close: trade.price, volume: trade.size };
+        let a = &mut self.instance.state_mut().account;
+        a.broker.on_bar(symbol, &print, &mut a.portfolio, &mut a.fills, &mut a.pending_updates);
+        a.portfolio.mark(symbol, trade.price);
+        if !self.listening(symbol) {
+            return;
+        }
+        self.instance.deliver_order_updates();
+        let verdict = self.instance.on_trade(symbol, trade);
+        self.note(symbol, verdict);
+        self.instance.deliver_order_updates();
+    }
+
+    pub fn on_quote(&mut self, symbol: SymbolId, quote: &crate::domain::Quote) {
+        if !self.listening(symbol) {
+            return;
+        }
+        let verdict = self.instance.on_quote(symbol, quote);
+        self.note(symbol, verdict);
+        self.instance.deliver_order_updates();
+    }
+
+    /// After all events of a time step: `run-all` if wanted; a disabled
+    /// strategy's open orders are canceled.
+    pub fn end_step(&mut self, time: Timestamp) {
+        if self.wants_run_all && self.instance.disabled().is_none() {
+            self.instance.run_all(time);
+            self.instance.deliver_order_updates();
+        }
+        if let Some(reason) = self.instance.disabled() {
+            let reason = format!("strategy disabled: {reason}");
+            let a = &mut self.instance.state_mut().account;
+            if a.broker.has_open_orders() {
+                a.broker.cancel_all(time, &reason, &mut a.pending_updates);
+            }
+            a.pending_updates.clear();
+        }
+    }
+
+    /// Fills since the previous call.
+    pub fn take_new_fills(&mut self) -> &[Fill] {
+        let fills = &self.instance.state().account.fills;
+        let new = &fills[self.taken..];
+        self.taken = fills.len();
+        new
+    }
+}
