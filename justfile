@@ -45,3 +45,12 @@ test: strategies
 bench: strategies
     cargo bench -p liu-engine --bench sandbox
     ./bench/backtest.sh
+
+# Live trading against the local market simulator for 20 s (paper broker, two consumers).
+trade-demo: strategies
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export APCA_API_KEY_ID=demo APCA_API_SECRET_KEY=demo
+    {{engine}} simulate --listen 127.0.0.1:9300 --symbols 20 --speed 600 --repeat & sim=$!
+    trap 'kill $sim' EXIT
+    {{engine}} trade --tradeplan data/tradeplan.demo.toml --duration-secs 20

@@ -49,6 +49,17 @@ impl FromStr for DbTarget {
     }
 }
 
+impl DbTarget {
+    /// The full reference, credentials included: for handing to a child
+    /// process through its environment, never for printing.
+    pub fn url(&self) -> String {
+        match self {
+            DbTarget::Sqlite(p) => p.display().to_string(),
+            DbTarget::Postgres(url) => url.clone(),
+        }
+    }
+}
+
 impl std::fmt::Display for DbTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -85,14 +96,25 @@ pub struct Store {
 }
 
 enum WriterMessage {
+    Symbol { id: u32, name: String },
     Fills { run: usize, fills: Vec<Fill> },
     Finish(Vec<RunEnd>),
 }
 
-/// Records one batch (a backtest) from a background thread, in a single
-/// transaction: `algo_run` rows at start, fills as they arrive, the end
-/// fields and the commit at [`BatchWriter::finish`]. Dropped without
-/// finishing, it rolls back, so a failed run leaves nothing behind.
+/// When a [`BatchWriter`] commits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Commit {
+    /// Once, at [`BatchWriter::finish`]: a backtest is all or nothing.
+    AtEnd,
+    /// The runs at start, then each batch of fills as it arrives: a live
+    /// session's trades are durable as soon as they happen.
+    AsTheyCome,
+}
+
+/// Records one batch of runs from a background thread: `algo_run` rows at
+/// start, fills as they arrive, the end fields at [`BatchWriter::finish`].
+/// With [`Commit::AtEnd`] all of it is one transaction, and a writer dropped
+/// without finishing rolls back, so a failed backtest leaves nothing behind.
 pub struct BatchWriter {
     sender: std::sync::mpsc::Sender<WriterMessage>,
     thread: std::thread::JoinHandle<Result<Vec<i64>, StoreError>>,
@@ -101,7 +123,7 @@ pub struct BatchWriter {
 impl BatchWriter {
     /// Opens and migrates the database and inserts the runs; returns once
     /// that is done (or failed), so connection errors surface before any work.
-    pub fn start(target: &DbTarget, batch_id: &str, runs: Vec<RunStart>, symbols: Vec<String>) -> Result<Self, StoreError> {
+    pub fn start(target: &DbTarget, batch_id: &str, runs: Vec<RunStart>, symbols: Vec<String>, commit: Commit) -> Result<Self, StoreError> {
         let (sender, receiver) = std::sync::mpsc::channel();
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
         let (target, batch_id) = (target.clone(), batch_id.to_owned());
@@ -112,7 +134,7 @@ impl BatchWriter {
                     target: target.to_string(),
                     source: sqlx::Error::Io(e),
                 })?;
-                runtime.block_on(write_batch(&target, &batch_id, &runs, &symbols, receiver, ready_tx))
+                runtime.block_on(write_batch(&target, &batch_id, &runs, symbols, commit, receiver, ready_tx))
             })
             .map_err(|e| StoreError::Open { target: "writer thread".into(), source: sqlx::Error::Io(e) })?;
         match ready_rx.recv() {
@@ -123,6 +145,11 @@ impl BatchWriter {
                 _ => Err(StoreError::Write(sqlx::Error::WorkerCrashed)),
             },
         }
+    }
+
+    /// Names a symbol id used by later fills.
+    pub fn symbol(&self, id: u32, name: &str) {
+        let _ = self.sender.send(WriterMessage::Symbol { id, name: name.to_owned() });
     }
 
     /// Queues fills of run `run` (its index in the runs given to `start`).
@@ -143,7 +170,8 @@ async fn write_batch(
     target: &DbTarget,
     batch_id: &str,
     runs: &[RunStart],
-    symbols: &[String],
+    mut symbols: Vec<String>,
+    commit: Commit,
     messages: std::sync::mpsc::Receiver<WriterMessage>,
     ready: std::sync::mpsc::SyncSender<()>,
 ) -> Result<Vec<i64>, StoreError> {
@@ -166,15 +194,30 @@ async fn write_batch(
         .await?;
         ids.push(id);
     }
+    if commit == Commit::AsTheyCome {
+        tx.commit().await?;
+        tx = store.pool.begin().await?;
+    }
     let _ = ready.send(());
     let written = rfc3339(Utc::now());
     // Blocking receive is fine: this runtime has no other task, and sqlx's
     // SQLite driver works on its own thread.
     while let Ok(message) = messages.recv() {
         match message {
+            WriterMessage::Symbol { id, name } => {
+                let index = id as usize;
+                if symbols.len() <= index {
+                    symbols.resize(index + 1, String::new());
+                }
+                symbols[index] = name;
+            }
             WriterMessage::Fills { run, fills } => {
                 for chunk in fills.chunks(TRADE_ROWS_PER_INSERT) {
-                    insert_fills(&mut tx, ids[run], symbols, chunk, &written).await?;
+                    insert_fills(&mut tx, ids[run], &symbols, chunk, &written).await?;
+                }
+                if commit == Commit::AsTheyCome {
+                    tx.commit().await?;
+                    tx = store.pool.begin().await?;
                 }
             }
             WriterMessage::Finish(ends) => {
@@ -209,7 +252,7 @@ async fn insert_fills(
     q.push_values(fills, |mut row, f| {
         let indicators = if f.indicators.is_empty() { "{}" } else { f.indicators.as_str() };
         row.push_bind(run_id)
-            .push_bind(symbols[f.symbol as usize].clone())
+            .push_bind(symbols.get(f.symbol as usize).cloned().unwrap_or_default())
             .push_bind(f.operation.as_str())
             .push_bind(f.qty)
             .push_bind(f.price)
@@ -252,6 +295,7 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true);
+        let options = options.busy_timeout(std::time::Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options)

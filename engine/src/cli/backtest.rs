@@ -13,7 +13,7 @@ use liu_engine::data::{self, LoadOptions};
 use liu_engine::params::ParamArg;
 use liu_engine::sandbox::{Limits, Sandbox, SandboxConfig};
 use liu_engine::domain::Fill;
-use liu_engine::store::{self, BatchWriter, DbTarget, RunEnd, RunStart};
+use liu_engine::store::{self, BatchWriter, Commit, DbTarget, RunEnd, RunStart};
 use serde_json::json;
 
 #[derive(Args)]
@@ -119,7 +119,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
             strategy_digest: s.digest.to_owned(),
         })
         .collect();
-    let writer = BatchWriter::start(&args.db, &batch_id, runs, market_data.symbols.clone())
+    let writer = BatchWriter::start(&args.db, &batch_id, runs, market_data.symbols.clone(), Commit::AtEnd)
         .with_context(|| format!("opening the database {}", args.db))?;
 
     let bar = progress_bar(market_data.events.len());

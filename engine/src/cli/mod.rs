@@ -1,6 +1,7 @@
 //! Argument definitions and dispatch for each subcommand.
 
 mod backtest;
+mod live;
 
 use std::path::PathBuf;
 
@@ -21,6 +22,13 @@ pub struct Cli {
 enum Command {
     /// Replay historical bars through one or more strategy components.
     Backtest(backtest::BacktestArgs),
+    /// Trade live: a producer and per-core consumer processes run the tradeplan's strategies.
+    Trade(live::TradeArgs),
+    /// Serve the Alpaca market-data stream protocol locally, replaying bars.
+    Simulate(live::SimulateArgs),
+    /// One consumer process (started by `trade`).
+    #[command(hide = true)]
+    Consumer(live::ConsumerArgs),
     /// Show a strategy component's name, version and parameters.
     Describe {
         /// The strategy component (.wasm).
@@ -72,6 +80,9 @@ enum DataCommand {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Backtest(args) => backtest::run(args),
+        Command::Trade(args) => live::trade(args),
+        Command::Simulate(args) => live::simulate(args),
+        Command::Consumer(args) => live::consumer(args),
         Command::Describe { strategy } => describe(&strategy),
         Command::Component { command: ComponentCommand::New { input, output } } => {
             liu_engine::component::new_component(&input, &output)?;

@@ -1,0 +1,172 @@
+//! `liu-engine trade`, the hidden `consumer` it re-executes, and `simulate`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use liu_engine::consumer::{self, ConsumerConfig};
+use liu_engine::producer::{self, ProducerConfig};
+use liu_engine::simulator::{self, SimSource, SimulatorConfig, Speed};
+use liu_engine::store::DbTarget;
+use liu_engine::tradeplan::{self, BrokerKind};
+
+#[derive(Args)]
+pub struct TradeArgs {
+    /// The tradeplan (see tradeplan.example.toml).
+    #[arg(long)]
+    tradeplan: PathBuf,
+    /// Database: a SQLite file path or sqlite:// URL.
+    #[arg(long, env = "DATABASE_URL", default_value = "./liu.db", hide_env_values = true)]
+    db: DbTarget,
+    /// Stop by itself after this many seconds (default: run until SIGINT/SIGTERM).
+    #[arg(long)]
+    duration_secs: Option<f64>,
+    /// Print the final summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct ConsumerArgs {
+    #[arg(long)]
+    id: u32,
+    #[arg(long)]
+    socket: PathBuf,
+    #[arg(long)]
+    tradeplan: PathBuf,
+    #[arg(long)]
+    batch_id: String,
+    #[arg(long)]
+    env: String,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    db: DbTarget,
+}
+
+#[derive(Args)]
+pub struct SimulateArgs {
+    /// Address to serve the Alpaca market-data stream protocol on.
+    #[arg(long, default_value = "127.0.0.1:9300")]
+    listen: SocketAddr,
+    /// Replay these bars (CSV file or folder) instead of a random walk.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Random walk: number of symbols (SYM000, SYM001, …).
+    #[arg(long, default_value_t = 20)]
+    symbols: usize,
+    /// Random walk: bars per symbol.
+    #[arg(long, default_value_t = 100_000)]
+    bars: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// `max`, or how many times faster than real time (60: one minute bar per second).
+    #[arg(long, default_value = "60")]
+    speed: String,
+    /// Start over at the end of the data, forever.
+    #[arg(long)]
+    repeat: bool,
+    /// Most messages per WebSocket frame.
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+}
+
+pub fn trade(args: TradeArgs) -> anyhow::Result<()> {
+    let plan = tradeplan::load(&args.tradeplan)?;
+    let path = args.tradeplan.display();
+    // Parsed but not run yet: refuse rather than silently ignore them.
+    anyhow::ensure!(plan.broker.kind == BrokerKind::Paper, "{path}: broker.kind = \"alpaca\" is not supported yet; use \"paper\"");
+    anyhow::ensure!(plan.scanners.is_empty(), "{path}: [[scanners]] are not run yet; list the symbols in `symbols`");
+    anyhow::ensure!(
+        plan.strategies.iter().all(|s| s.schedule.is_empty()),
+        "{path}: strategy `schedule` windows are not enforced yet; remove them"
+    );
+    let limits = &plan.limits;
+    anyhow::ensure!(
+        limits.max_position_notional.is_none() && limits.max_open_positions.is_none() && limits.shortable,
+        "{path}: [limits] order checks are not enforced yet; remove the section"
+    );
+    let duration = match args.duration_secs {
+        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(s) => anyhow::bail!("--duration-secs must be a positive number, got {s}"),
+        None => None,
+    };
+    let batch_id = uuid::Uuid::new_v4().to_string();
+    let plan_path = std::fs::canonicalize(&args.tradeplan).with_context(|| format!("{}", args.tradeplan.display()))?;
+    let config = ProducerConfig {
+        plan,
+        plan_path,
+        db: args.db,
+        socket_dir: std::env::temp_dir().join(format!("liu-engine-{}", &batch_id[..8])),
+        batch_id,
+        env: "PAPER".into(),
+        duration,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let summary = runtime.block_on(producer::run(config))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!(
+            "trade {}: {} events received, {} routed to consumers, {} dropped (queue full), {} dropped (consumer down), consumer restarts {:?}, stream reconnects {}",
+            summary.batch_id,
+            summary.events,
+            summary.routed,
+            summary.dropped_full.iter().sum::<u64>(),
+            summary.dropped_down.iter().sum::<u64>(),
+            summary.restarts,
+            summary.reconnects
+        );
+    }
+    Ok(())
+}
+
+pub fn consumer(args: ConsumerArgs) -> anyhow::Result<()> {
+    let plan = tradeplan::load(&args.tradeplan)?;
+    consumer::run(ConsumerConfig {
+        id: args.id,
+        socket: args.socket,
+        plan,
+        db: args.db,
+        batch_id: args.batch_id,
+        env: args.env,
+    })?;
+    Ok(())
+}
+
+pub fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
+    let speed = match args.speed.as_str() {
+        "max" => Speed::Max,
+        s => match s.parse::<f64>() {
+            Ok(f) if f.is_finite() && f > 0.0 => Speed::Factor(f),
+            _ => anyhow::bail!("--speed `{s}`: expected `max` or a positive number"),
+        },
+    };
+    let source = match &args.data {
+        Some(path) => SimSource::Data(liu_engine::data::load(path, &Default::default())?),
+        None => {
+            anyhow::ensure!(args.symbols > 0 && args.bars > 0, "--symbols and --bars must be at least 1");
+            SimSource::RandomWalk { symbols: args.symbols, bars: args.bars, seed: args.seed }
+        }
+    };
+    let config = SimulatorConfig {
+        listen: args.listen,
+        source,
+        speed,
+        repeat: args.repeat,
+        // The stand-in checks the same credentials the real service would.
+        key: std::env::var("APCA_API_KEY_ID").ok(),
+        secret: std::env::var("APCA_API_SECRET_KEY").ok(),
+        batch: args.batch,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(async {
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let server = tokio::spawn(simulator::serve(config, Some(ready_tx)));
+        if let Ok(addr) = ready_rx.await {
+            // Tests and scripts wait for this line.
+            println!("simulator listening on ws://{addr}/v2/test");
+        }
+        server.await.context("simulator task")?.with_context(|| format!("serving on {}", args.listen))
+    })
+}

@@ -1,0 +1,349 @@
+//! A consumer process: runs the tradeplan's strategies on the events of the
+//! symbols the producer assigned to it, trading through the paper broker,
+//! and records its runs and fills as they happen.
+//!
+//! An event older than the stale limit is dropped: the consumer logs
+//! `consumer {id} {symbol} out of sync w {time_diff}` and drains whatever
+//! stale events are queued, to catch up with the market.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+
+use crate::account::Account;
+use crate::broker::{Commission, FillAt, SimulatedBroker};
+use crate::domain::{MarketEvent, SymbolId, Timestamp};
+use crate::market::MarketState;
+use crate::params::{self, ParamArg};
+use crate::portfolio::Portfolio;
+use crate::runner::{StartError, StrategyRunner};
+use crate::sandbox::{Limits, Sandbox, SandboxConfig, SandboxError};
+use crate::store::{BatchWriter, Commit, DbTarget, RunEnd, RunStart, StoreError};
+use crate::tradeplan::{StrategyConfig, TradePlan};
+use crate::transport::{self, ToConsumer, ToProducer, TransportError};
+
+/// Frames read ahead from the producer; beyond this the socket pushes back
+/// and the producer's bounded queue starts dropping.
+const READ_AHEAD_FRAMES: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumerError {
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error(transparent)]
+    Params(#[from] params::ParamError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("consumer {id}: cannot reach the producer at {path}: {source}")]
+    Connect { id: u32, path: PathBuf, source: std::io::Error },
+    #[error("consumer {id}: {source}")]
+    Transport { id: u32, source: TransportError },
+    #[error("consumer {id}: the producer closed the connection before assigning symbols")]
+    NoAssignment { id: u32 },
+}
+
+#[derive(Clone, Debug)]
+pub struct ConsumerConfig {
+    pub id: u32,
+    pub socket: PathBuf,
+    pub plan: TradePlan,
+    pub db: DbTarget,
+    pub batch_id: String,
+    pub env: String,
+}
+
+/// The sandbox limits of a tradeplan strategy, over the defaults.
+pub fn limits_of(s: &StrategyConfig) -> Limits {
+    let d = Limits::default();
+    Limits {
+        fuel_per_event: s.limits.fuel_per_event.unwrap_or(d.fuel_per_event),
+        deadline: s.limits.deadline_ms.map_or(d.deadline, Duration::from_millis),
+        memory_bytes: s.limits.memory_mb.map_or(d.memory_bytes, |mb| mb << 20),
+        log_bytes: s.limits.log_bytes.unwrap_or(d.log_bytes),
+    }
+}
+
+fn now_nanos() -> Timestamp {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as Timestamp)
+}
+
+/// Runs one consumer until the producer says shut down (or goes away).
+pub fn run(config: ConsumerConfig) -> Result<(), ConsumerError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| ConsumerError::Connect { id: config.id, path: config.socket.clone(), source })?;
+    runtime.block_on(run_async(config))
+}
+
+async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
+    let id = config.id;
+    let plan = &config.plan;
+    let max_memory = plan.strategies.iter().map(|s| limits_of(s).memory_bytes).max().unwrap_or(Limits::default().memory_bytes);
+    let sandbox = Sandbox::new(SandboxConfig {
+        max_instances: plan.strategies.len() as u32 + 1,
+        max_memory_bytes: max_memory,
+        ..SandboxConfig::default()
+    })?;
+    let loaded = plan.strategies.iter().map(|s| sandbox.load(&s.component)).collect::<Result<Vec<_>, _>>()?;
+
+    let market = Rc::new(RefCell::new(MarketState::default()));
+    let mut runners = Vec::with_capacity(loaded.len());
+    for (strategy, config_of) in loaded.iter().zip(&plan.strategies) {
+        let args: Vec<ParamArg> =
+            config_of.params.iter().map(|(name, value)| ParamArg { strategy: None, name: name.clone(), value: value.clone() }).collect();
+        let mut used = vec![false; args.len()];
+        let account = Account::new(
+            Portfolio::new(plan.portfolio_value, 0),
+            SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0),
+        );
+        let runner = StrategyRunner::start(strategy, &sandbox, market.clone(), account, limits_of(config_of), &args, &mut used)?;
+        params::check_all_used(&args, &used, &[runner.info()])?;
+        runners.push(runner);
+    }
+
+    let (mut reader, mut writer) = transport::unix::connect(&config.socket)
+        .await
+        .map_err(|source| ConsumerError::Connect { id, path: config.socket.clone(), source })?;
+    transport::write_frame(&mut writer, &ToProducer::Hello { consumer: id, pid: std::process::id() })
+        .await
+        .map_err(|source| ConsumerError::Transport { id, source })?;
+
+    let start_time = Utc::now();
+    let runs = runners
+        .iter()
+        .zip(&loaded)
+        .map(|(r, l)| RunStart {
+            algo_name: r.name().to_owned(),
+            algo_env: config.env.clone(),
+            parameters: r.parameters().clone(),
+            start_time,
+            strategy_digest: l.digest.clone(),
+        })
+        .collect();
+    let db = BatchWriter::start(&config.db, &config.batch_id, runs, Vec::new(), Commit::AsTheyCome)?;
+
+    // Read frames on their own task so a busy strategy never stalls the socket.
+    let (frames_tx, mut frames) = mpsc::channel::<ToConsumer>(READ_AHEAD_FRAMES);
+    let reader_task = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        loop {
+            match transport::read_frame::<ToConsumer, _>(&mut reader, &mut buf).await {
+                Ok(Some(frame)) => {
+                    if frames_tx.send(frame).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    });
+
+    let mut session = Session {
+        id,
+        stale_limit: (plan.stale_event_secs * 1e9) as Timestamp,
+        market,
+        runners,
+        db,
+        symbols: Vec::new(),
+        stale_dropped: 0,
+        processed: 0,
+    };
+    let end_reason = session.serve(&mut frames).await;
+    // After a shutdown the link is still open: stop reading it.
+    let failure = if reader_task.is_finished() {
+        match reader_task.await {
+            Ok(Err(e)) => Some(format!("producer link failed: {e}")),
+            _ => None,
+        }
+    } else {
+        reader_task.abort();
+        None
+    };
+    tracing::info!(consumer = id, processed = session.processed, stale_dropped = session.stale_dropped, "consumer finished: {end_reason}");
+    session.finish(failure.unwrap_or(end_reason))
+}
+
+async fn recv_signal(signal: &mut Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+struct Session {
+    id: u32,
+    stale_limit: Timestamp,
+    market: Rc<RefCell<MarketState>>,
+    runners: Vec<StrategyRunner>,
+    db: BatchWriter,
+    /// Names of the symbols this consumer owns, by id.
+    symbols: Vec<String>,
+    stale_dropped: u64,
+    processed: u64,
+}
+
+impl Session {
+    /// Processes frames until shutdown; returns why it stopped.
+    async fn serve(&mut self, frames: &mut mpsc::Receiver<ToConsumer>) -> String {
+        use tokio::signal::unix::{SignalKind, signal};
+        // Ctrl-C reaches the whole process group; the producer coordinates
+        // the shutdown, so consumers ignore SIGINT and obey SIGTERM.
+        let mut int = signal(SignalKind::interrupt()).ok();
+        let mut term = signal(SignalKind::terminate()).ok();
+        let mut assigned = false;
+        let mut pending = None;
+        loop {
+            let frame = match pending.take() {
+                Some(frame) => Some(frame),
+                None => tokio::select! {
+                    frame = frames.recv() => frame,
+                    _ = recv_signal(&mut int) => continue,
+                    _ = recv_signal(&mut term) => return "SIGTERM".into(),
+                },
+            };
+            match frame {
+                Some(ToConsumer::Assign(symbols)) => {
+                    assigned = true;
+                    self.assign(symbols);
+                }
+                Some(ToConsumer::Events(events)) => {
+                    if self.process(events) {
+                        pending = self.catch_up(frames);
+                    }
+                    self.flush_fills();
+                }
+                Some(ToConsumer::Shutdown) => return "shutdown".into(),
+                None if assigned => return "producer connection lost".into(),
+                None => return format!("consumer {}: the producer closed the connection before assigning symbols", self.id),
+            }
+        }
+    }
+
+    fn assign(&mut self, symbols: Vec<(SymbolId, String)>) {
+        tracing::info!(consumer = self.id, symbols = symbols.len(), "serving symbols");
+        for (id, name) in symbols {
+            if !self.market.borrow_mut().add_symbol(id, &name) {
+                continue;
+            }
+            self.db.symbol(id, &name);
+            if self.symbols.len() <= id as usize {
+                self.symbols.resize(id as usize + 1, String::new());
+            }
+            self.symbols[id as usize] = name.clone();
+            for r in &mut self.runners {
+                r.add_symbol(id, &name);
+            }
+        }
+    }
+
+    /// Runs the strategies on a batch of events; returns true when a stale
+    /// event was met (the caller then drains the queue).
+    fn process(&mut self, events: Vec<(SymbolId, MarketEvent)>) -> bool {
+        let mut stale = false;
+        let mut last_time = None;
+        for (symbol, event) in events {
+            let lag = now_nanos() - event.time();
+            if lag > self.stale_limit {
+                if !stale {
+                    let name = self.symbols.get(symbol as usize).map_or("?", String::as_str);
+                    tracing::warn!("consumer {} {} out of sync w {:?}", self.id, name, Duration::from_nanos(lag as u64));
+                }
+                stale = true;
+                self.stale_dropped += 1;
+                continue;
+            }
+            self.apply(symbol, &event);
+            last_time = Some(event.time());
+        }
+        if let Some(time) = last_time {
+            for r in &mut self.runners {
+                r.end_step(time);
+            }
+        }
+        stale
+    }
+
+    fn apply(&mut self, symbol: SymbolId, event: &MarketEvent) {
+        if self.symbols.get(symbol as usize).is_none_or(String::is_empty) {
+            return;
+        }
+        self.processed += 1;
+        match event {
+            MarketEvent::Bar { timeframe, bar } => {
+                self.market.borrow_mut().push_bar(symbol, *timeframe, *bar);
+                for r in &mut self.runners {
+                    r.on_bar(symbol, *timeframe, bar);
+                }
+            }
+            MarketEvent::Trade(trade) => {
+                self.market.borrow_mut().push_trade(symbol, *trade);
+                for r in &mut self.runners {
+                    r.on_trade(symbol, trade);
+                }
+            }
+            MarketEvent::Quote(quote) => {
+                self.market.borrow_mut().push_quote(symbol, *quote);
+                for r in &mut self.runners {
+                    r.on_quote(symbol, quote);
+                }
+            }
+        }
+    }
+
+    /// Drains what is already queued, dropping stale events and processing
+    /// fresh ones, until the queue is empty; a shutdown met on the way is
+    /// handed back to the main loop.
+    fn catch_up(&mut self, frames: &mut mpsc::Receiver<ToConsumer>) -> Option<ToConsumer> {
+        let before = self.stale_dropped;
+        let mut control = None;
+        while let Ok(frame) = frames.try_recv() {
+            match frame {
+                ToConsumer::Events(events) => {
+                    self.process(events);
+                }
+                ToConsumer::Assign(symbols) => self.assign(symbols),
+                ToConsumer::Shutdown => {
+                    control = Some(ToConsumer::Shutdown);
+                    break;
+                }
+            }
+        }
+        tracing::info!(consumer = self.id, dropped = self.stale_dropped - before, "caught up after falling behind");
+        control
+    }
+
+    fn flush_fills(&mut self) {
+        for (index, r) in self.runners.iter_mut().enumerate() {
+            let fills = r.take_new_fills();
+            if !fills.is_empty() {
+                self.db.fills(index, fills);
+            }
+        }
+    }
+
+    fn finish(mut self, reason: String) -> Result<(), ConsumerError> {
+        self.flush_fills();
+        let end_time = Utc::now();
+        let ends = self
+            .runners
+            .iter()
+            .map(|r| RunEnd {
+                end_time,
+                end_reason: r.disabled().map_or_else(|| reason.clone(), str::to_owned),
+                fuel_used: r.instance().fuel_used(),
+            })
+            .collect();
+        self.db.finish(ends)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,458 @@
+//! The producer: holds the market-data stream and fans its events out to
+//! per-core consumer processes, each owning a set of symbols.
+//!
+//! The producer never waits for a consumer: each has a bounded queue, and
+//! what does not fit is dropped and counted. Consumers are this same binary
+//! re-executed (`liu-engine consumer`); one that dies is restarted and gets
+//! its symbols back. SIGINT/SIGTERM (or the end of `--duration`) shut down
+//! cleanly: consumers finish their queues and record the end of their runs.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::domain::{MarketEvent, SymbolEvent, SymbolId};
+use crate::provider::{self, ProviderCommand, ProviderStats, StreamConfig};
+use crate::store::{DbTarget, Store, StoreError};
+use crate::tradeplan::{EventKind, ProviderKind, TradePlan};
+use crate::transport::unix::UnixTransport;
+use crate::transport::{self, ToConsumer, ToProducer, Transport};
+
+/// Frames queued per consumer before the producer starts dropping.
+const CONSUMER_QUEUE_FRAMES: usize = 4096;
+/// Pause before restarting a consumer that died.
+const RESTART_DELAY: Duration = Duration::from_millis(200);
+/// How long consumers get to finish after a shutdown request.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProducerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen for consumers at {path}: {source}")]
+    Listen { path: PathBuf, source: std::io::Error },
+    #[error("cannot start consumer {id}: {source}")]
+    Spawn { id: u32, source: std::io::Error },
+    #[error("{0} is not supported yet; use provider.kind = \"alpaca\" (the simulator speaks it)")]
+    UnsupportedProvider(&'static str),
+    #[error("missing credentials: set {0} in the environment")]
+    MissingCredentials(&'static str),
+    #[error("market data stream: {0}")]
+    Provider(#[from] provider::ProviderError),
+}
+
+/// What a producer needs besides the tradeplan.
+#[derive(Clone, Debug)]
+pub struct ProducerConfig {
+    pub plan: TradePlan,
+    pub plan_path: PathBuf,
+    pub db: DbTarget,
+    pub batch_id: String,
+    /// `algo_run.algo_env` of the consumers' runs: PAPER or PROD.
+    pub env: String,
+    /// Stop by itself after this long (demos and tests).
+    pub duration: Option<Duration>,
+    /// Folder for the consumers' socket.
+    pub socket_dir: PathBuf,
+}
+
+/// Counters reported when the producer stops.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct ProducerSummary {
+    pub batch_id: String,
+    pub events: u64,
+    pub routed: u64,
+    /// Dropped because a consumer's queue was full, per consumer.
+    pub dropped_full: Vec<u64>,
+    /// Dropped while a consumer was down (between its death and restart).
+    pub dropped_down: Vec<u64>,
+    pub restarts: Vec<u64>,
+    pub unknown_symbol_events: u64,
+    pub reconnects: u64,
+}
+
+/// Assigns symbols to consumers: stable (a symbol never moves) and
+/// balanced (a new symbol goes to the consumer with the fewest).
+#[derive(Debug, Default)]
+pub struct Partition {
+    owners: Vec<u32>,
+    loads: Vec<usize>,
+}
+
+impl Partition {
+    pub fn new(consumers: usize) -> Self {
+        Self { owners: Vec::new(), loads: vec![0; consumers.max(1)] }
+    }
+
+    /// Assigns the next symbol id; returns its consumer.
+    pub fn assign(&mut self) -> u32 {
+        let (consumer, _) = self.loads.iter().enumerate().min_by_key(|(i, load)| (**load, *i)).unwrap_or((0, &0));
+        self.loads[consumer] += 1;
+        self.owners.push(consumer as u32);
+        consumer as u32
+    }
+
+    pub fn owner(&self, symbol: SymbolId) -> Option<u32> {
+        self.owners.get(symbol as usize).copied()
+    }
+
+    /// The symbol ids a consumer owns.
+    pub fn owned_by(&self, consumer: u32) -> impl Iterator<Item = SymbolId> + '_ {
+        self.owners.iter().enumerate().filter(move |(_, c)| **c == consumer).map(|(s, _)| s as SymbolId)
+    }
+}
+
+/// The session's symbols and who owns them.
+struct SymbolTable {
+    names: Vec<String>,
+    ids: HashMap<String, SymbolId>,
+    partition: Partition,
+}
+
+impl SymbolTable {
+    fn new(symbols: &[String], consumers: usize) -> Self {
+        let mut sorted = symbols.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        let mut table = Self { names: Vec::new(), ids: HashMap::new(), partition: Partition::new(consumers) };
+        for name in sorted {
+            table.add(name);
+        }
+        table
+    }
+
+    fn add(&mut self, name: String) -> SymbolId {
+        let id = self.names.len() as SymbolId;
+        self.partition.assign();
+        self.ids.insert(name.clone(), id);
+        self.names.push(name);
+        id
+    }
+
+    fn assignment(&self, consumer: u32) -> Vec<(SymbolId, String)> {
+        self.partition.owned_by(consumer).map(|s| (s, self.names[s as usize].clone())).collect()
+    }
+}
+
+/// The live link to one consumer; `generation` tells reconnections apart.
+#[derive(Clone)]
+struct Slot {
+    sender: mpsc::Sender<ToConsumer>,
+    generation: u64,
+}
+
+struct Shared {
+    slots: Mutex<Vec<Option<Slot>>>,
+    shutting_down: AtomicBool,
+    next_generation: AtomicU64,
+}
+
+/// Runs the producer until a signal, `duration`, or a fatal provider error.
+pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerError> {
+    let plan = &config.plan;
+    if plan.provider.kind != ProviderKind::Alpaca {
+        return Err(ProducerError::UnsupportedProvider("provider.kind = \"polygon\""));
+    }
+    let key = std::env::var("APCA_API_KEY_ID").map_err(|_| ProducerError::MissingCredentials("APCA_API_KEY_ID"))?;
+    let secret = std::env::var("APCA_API_SECRET_KEY").map_err(|_| ProducerError::MissingCredentials("APCA_API_SECRET_KEY"))?;
+
+    // Migrate once, before several consumer processes open the database.
+    drop(Store::open(&config.db).await?);
+
+    let consumers = plan.consumers;
+    let table = Arc::new(Mutex::new(SymbolTable::new(&plan.symbols, consumers)));
+    let socket = config.socket_dir.join("producer.sock");
+    std::fs::create_dir_all(&config.socket_dir).map_err(|source| ProducerError::Listen { path: socket.clone(), source })?;
+    let transport = UnixTransport::bind(&socket).map_err(|source| ProducerError::Listen { path: socket.clone(), source })?;
+    let shared = Arc::new(Shared {
+        slots: Mutex::new(vec![None; consumers]),
+        shutting_down: AtomicBool::new(false),
+        next_generation: AtomicU64::new(1),
+    });
+    tracing::info!(batch_id = %config.batch_id, consumers, symbols = plan.symbols.len(), "producer starting");
+
+    tokio::spawn(accept_consumers(transport, shared.clone(), table.clone()));
+
+    let restarts: Arc<Vec<AtomicU64>> = Arc::new((0..consumers).map(|_| AtomicU64::new(0)).collect());
+    let mut supervisors = Vec::with_capacity(consumers);
+    for id in 0..consumers as u32 {
+        let child = spawn_consumer(&config, id, &socket)?;
+        supervisors.push(tokio::spawn(supervise(config.clone(), id, socket.clone(), child, shared.clone(), restarts.clone())));
+    }
+
+    let (command_tx, command_rx) = mpsc::channel(16);
+    let (event_tx, mut event_rx) = mpsc::channel::<Vec<SymbolEvent>>(1024);
+    let stats = Arc::new(ProviderStats::default());
+    let events = &plan.provider.events;
+    let stream = StreamConfig {
+        url: stream_url(plan),
+        key,
+        secret,
+        symbols: plan.symbols.clone(),
+        trades: events.contains(&EventKind::Trade),
+        quotes: events.contains(&EventKind::Quote),
+        minute_bars: events.contains(&EventKind::Minute),
+        daily_bars: false,
+        updated_bars: false,
+    };
+    let mut provider_task = tokio::spawn(provider::run_alpaca_stream(stream, command_rx, event_tx, stats.clone()));
+
+    let mut summary = ProducerSummary {
+        batch_id: config.batch_id.clone(),
+        dropped_full: vec![0; consumers],
+        dropped_down: vec![0; consumers],
+        ..Default::default()
+    };
+    let stop = shutdown_signal(config.duration);
+    tokio::pin!(stop);
+    let mut provider_result = Ok(());
+    let mut batches: Vec<Vec<(SymbolId, MarketEvent)>> = vec![Vec::new(); consumers];
+    loop {
+        tokio::select! {
+            frame = event_rx.recv() => {
+                let Some(frame) = frame else { break };
+                route(&frame, &table, &shared, &mut batches, &mut summary);
+            }
+            result = &mut provider_task => {
+                provider_result = result.unwrap_or(Ok(()));
+                break;
+            }
+            reason = &mut stop => {
+                tracing::info!("producer stopping: {reason}");
+                break;
+            }
+        }
+    }
+
+    // Shut down: stop the stream, then let every consumer drain and finish.
+    shared.shutting_down.store(true, Ordering::SeqCst);
+    let _ = command_tx.send(ProviderCommand::Shutdown).await;
+    let senders: Vec<Slot> = shared.slots.lock().map(|s| s.iter().flatten().cloned().collect()).unwrap_or_default();
+    for slot in senders {
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, slot.sender.send(ToConsumer::Shutdown)).await;
+    }
+    for supervisor in supervisors {
+        let _ = supervisor.await;
+    }
+    summary.restarts = restarts.iter().map(|r| r.load(Ordering::Relaxed)).collect();
+    summary.reconnects = stats.snapshot().reconnects;
+    tracing::info!(?summary, "producer stopped");
+    provider_result?;
+    Ok(summary)
+}
+
+fn stream_url(plan: &TradePlan) -> String {
+    plan.provider.url.clone().unwrap_or_else(|| format!("wss://stream.data.alpaca.markets/v2/{}", plan.provider.feed))
+}
+
+/// Splits one provider frame by owner and queues it without waiting.
+fn route(
+    frame: &[SymbolEvent],
+    table: &Mutex<SymbolTable>,
+    shared: &Shared,
+    batches: &mut [Vec<(SymbolId, MarketEvent)>],
+    summary: &mut ProducerSummary,
+) {
+    summary.events += frame.len() as u64;
+    {
+        let Ok(table) = table.lock() else { return };
+        for e in frame {
+            match table.ids.get(&e.symbol).and_then(|id| Some((*id, table.partition.owner(*id)?))) {
+                Some((id, owner)) => batches[owner as usize].push((id, e.event)),
+                None => summary.unknown_symbol_events += 1,
+            }
+        }
+    }
+    let Ok(slots) = shared.slots.lock() else { return };
+    for (consumer, batch) in batches.iter_mut().enumerate() {
+        if batch.is_empty() {
+            continue;
+        }
+        let n = batch.len() as u64;
+        match &slots[consumer] {
+            Some(slot) => match slot.sender.try_send(ToConsumer::Events(std::mem::take(batch))) {
+                Ok(()) => summary.routed += n,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    let before = summary.dropped_full[consumer];
+                    summary.dropped_full[consumer] += n;
+                    // Log the first drop and then every ~10,000.
+                    if before / 10_000 != summary.dropped_full[consumer] / 10_000 || before == 0 {
+                        tracing::warn!(consumer, dropped = summary.dropped_full[consumer], "consumer queue full: dropping events");
+                    }
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => summary.dropped_down[consumer] += n,
+            },
+            None => {
+                summary.dropped_down[consumer] += n;
+                batch.clear();
+            }
+        }
+    }
+}
+
+/// Accepts consumer connections; each says hello, gets its symbols, and
+/// then receives frames from its queue.
+async fn accept_consumers(mut transport: UnixTransport, shared: Arc<Shared>, table: Arc<Mutex<SymbolTable>>) {
+    loop {
+        let (mut reader, writer) = match transport.accept().await {
+            Ok(link) => link,
+            Err(e) => {
+                tracing::error!("accepting a consumer connection: {e}");
+                continue;
+            }
+        };
+        let hello = transport::read_frame::<ToProducer, _>(&mut reader, &mut Vec::new()).await;
+        let Ok(Some(ToProducer::Hello { consumer, pid })) = hello else {
+            tracing::warn!("a connection did not introduce itself as a consumer; closing it");
+            continue;
+        };
+        let (sender, receiver) = mpsc::channel(CONSUMER_QUEUE_FRAMES);
+        let assignment = table.lock().map(|t| t.assignment(consumer)).unwrap_or_default();
+        tracing::info!(consumer, pid, symbols = assignment.len(), "consumer connected");
+        let _ = sender.try_send(ToConsumer::Assign(assignment));
+        let generation = shared.next_generation.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut slots) = shared.slots.lock()
+            && let Some(slot) = slots.get_mut(consumer as usize)
+        {
+            *slot = Some(Slot { sender, generation });
+        }
+        tokio::spawn(write_to_consumer(consumer, generation, writer, receiver, shared.clone(), reader));
+    }
+}
+
+/// Drains one consumer's queue into its connection, batching writes.
+async fn write_to_consumer(
+    consumer: u32,
+    generation: u64,
+    mut writer: <UnixTransport as Transport>::Writer,
+    mut queue: mpsc::Receiver<ToConsumer>,
+    shared: Arc<Shared>,
+    _reader: <UnixTransport as Transport>::Reader,
+) {
+    use tokio::io::AsyncWriteExt;
+    let mut buf = Vec::with_capacity(1 << 16);
+    'outer: while let Some(first) = queue.recv().await {
+        let mut next = Some(first);
+        // Encode everything queued, then write it in one go.
+        while let Some(message) = next {
+            if let Err(e) = transport::encode_into(&message, &mut buf) {
+                tracing::error!(consumer, "cannot encode a frame: {e}");
+            }
+            if buf.len() >= 1 << 20 {
+                break;
+            }
+            next = queue.try_recv().ok();
+        }
+        if writer.write_all(&buf).await.is_err() || writer.flush().await.is_err() {
+            break 'outer;
+        }
+        buf.clear();
+    }
+    if let Ok(mut slots) = shared.slots.lock()
+        && let Some(slot) = slots.get_mut(consumer as usize)
+        && slot.as_ref().is_some_and(|s| s.generation == generation)
+    {
+        *slot = None;
+    }
+}
+
+fn spawn_consumer(config: &ProducerConfig, id: u32, socket: &std::path::Path) -> Result<tokio::process::Child, ProducerError> {
+    let exe = std::env::current_exe().map_err(|source| ProducerError::Spawn { id, source })?;
+    tokio::process::Command::new(exe)
+        .arg("consumer")
+        .args(["--id", &id.to_string()])
+        .arg("--socket")
+        .arg(socket)
+        .arg("--tradeplan")
+        .arg(&config.plan_path)
+        .args(["--batch-id", &config.batch_id, "--env", &config.env])
+        // The environment, not argv: a URL may hold a password, and argv is public.
+        .env("DATABASE_URL", config.db.url())
+        // Consumers host strategies: they get no provider or broker credentials.
+        .env_remove("APCA_API_KEY_ID")
+        .env_remove("APCA_API_SECRET_KEY")
+        .env_remove("POLYGON_API_KEY")
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| ProducerError::Spawn { id, source })
+}
+
+/// Waits for a consumer to exit; restarts it unless shutting down.
+async fn supervise(
+    config: ProducerConfig,
+    id: u32,
+    socket: PathBuf,
+    mut child: tokio::process::Child,
+    shared: Arc<Shared>,
+    restarts: Arc<Vec<AtomicU64>>,
+) {
+    loop {
+        let status = child.wait().await;
+        if shared.shutting_down.load(Ordering::SeqCst) {
+            tracing::info!(consumer = id, ?status, "consumer finished");
+            return;
+        }
+        tracing::warn!(consumer = id, ?status, "consumer exited unexpectedly; restarting it");
+        restarts[id as usize].fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(RESTART_DELAY).await;
+        if shared.shutting_down.load(Ordering::SeqCst) {
+            return;
+        }
+        match spawn_consumer(&config, id, &socket) {
+            Ok(c) => child = c,
+            Err(e) => {
+                tracing::error!(consumer = id, "{e}");
+                return;
+            }
+        }
+    }
+}
+
+/// Resolves on SIGINT, SIGTERM or after `duration`, naming which.
+async fn shutdown_signal(duration: Option<Duration>) -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        std::future::pending::<()>().await;
+        unreachable!()
+    };
+    let timer = async {
+        match duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+        _ = timer => "duration reached",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_is_balanced_and_stable_as_symbols_arrive() {
+        let mut p = Partition::new(3);
+        let first: Vec<u32> = (0..7).map(|_| p.assign()).collect();
+        assert_eq!(first, vec![0, 1, 2, 0, 1, 2, 0]);
+        // Later symbols go to the least-loaded consumers; earlier ones never move.
+        assert_eq!(p.assign(), 1);
+        assert_eq!(p.assign(), 2);
+        assert_eq!((0..7).map(|s| p.owner(s).unwrap()).collect::<Vec<_>>(), first);
+        assert_eq!(p.owned_by(0).collect::<Vec<_>>(), vec![0, 3, 6]);
+    }
+
+    #[test]
+    fn symbol_ids_follow_sorted_names_so_runs_are_repeatable() {
+        let t = SymbolTable::new(&["MSFT".into(), "AAPL".into(), "IBM".into(), "AAPL".into()], 2);
+        assert_eq!(t.names, vec!["AAPL", "IBM", "MSFT"]);
+        assert_eq!(t.assignment(0), vec![(0, "AAPL".to_string()), (2, "MSFT".to_string())]);
+        assert_eq!(t.assignment(1), vec![(1, "IBM".to_string())]);
+    }
+}

@@ -1,0 +1,820 @@
+//! The producer's market-data stream client: one WebSocket connection to an
+//! Alpaca market data v2 stream (or the local simulator), kept alive across
+//! disconnects with exponential backoff, re-authenticating and re-subscribing
+//! everything subscribed so far, and forwarding each frame's events as one
+//! batch.
+//!
+//! The wire protocol itself lives in [`alpaca`].
+//!
+//! Note: `wss://` URLs need a TLS feature of `tokio-tungstenite`; without one,
+//! connecting to a `wss://` URL fails at once with [`ProviderError::InvalidUrl`].
+
+pub mod alpaca;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use self::alpaca::{ClientMessage, ControlMessage, Subscriptions, error_code};
+use crate::domain::SymbolEvent;
+
+/// First delay before reconnecting; doubles per failed attempt.
+pub const BACKOFF_INITIAL: Duration = Duration::from_millis(100);
+/// Longest delay between reconnection attempts.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// How long the server may take to greet and to answer `auth`.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What to connect to and subscribe.
+#[derive(Clone)]
+pub struct StreamConfig {
+    /// E.g. `wss://stream.data.alpaca.markets/v2/iex` or `ws://127.0.0.1:8765/v2/test`.
+    pub url: String,
+    /// API key id (never logged).
+    pub key: String,
+    /// API secret (never logged).
+    pub secret: String,
+    /// Symbols to subscribe from the start; `"*"` means all.
+    pub symbols: Vec<String>,
+    pub trades: bool,
+    pub quotes: bool,
+    pub minute_bars: bool,
+    pub daily_bars: bool,
+    pub updated_bars: bool,
+}
+
+/// Credentials are never printed.
+impl fmt::Debug for StreamConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamConfig")
+            .field("url", &redact_url(&self.url))
+            .field("key", &"<redacted>")
+            .field("secret", &"<redacted>")
+            .field("symbols", &self.symbols)
+            .field("trades", &self.trades)
+            .field("quotes", &self.quotes)
+            .field("minute_bars", &self.minute_bars)
+            .field("daily_bars", &self.daily_bars)
+            .field("updated_bars", &self.updated_bars)
+            .finish()
+    }
+}
+
+impl StreamConfig {
+    /// A subscription of `symbols` on every enabled channel.
+    fn subscriptions(&self, symbols: &[String]) -> Subscriptions {
+        let on = |enabled: bool| {
+            if enabled {
+                symbols.to_vec()
+            } else {
+                Vec::new()
+            }
+        };
+        Subscriptions {
+            trades: on(self.trades),
+            quotes: on(self.quotes),
+            bars: on(self.minute_bars),
+            updated_bars: on(self.updated_bars),
+            daily_bars: on(self.daily_bars),
+        }
+    }
+}
+
+/// Requests to a running [`run_alpaca_stream`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProviderCommand {
+    /// Adds symbols (on the configured channels); kept across reconnects.
+    Subscribe(Vec<String>),
+    /// Closes the connection; `run_alpaca_stream` returns `Ok`.
+    Shutdown,
+}
+
+/// Counters of a running stream, updated with relaxed atomics; share it via
+/// `Arc` and read it at any time.
+#[derive(Debug, Default)]
+pub struct ProviderStats {
+    /// WebSocket text frames received.
+    pub frames: AtomicU64,
+    /// Market events forwarded.
+    pub events: AtomicU64,
+    /// Messages (or whole frames) skipped as malformed.
+    pub malformed: AtomicU64,
+    /// Well-formed messages of stream types the engine does not use.
+    pub ignored: AtomicU64,
+    /// `{"T":"error"}` messages received.
+    pub server_errors: AtomicU64,
+    /// Sessions re-established after a lost connection.
+    pub reconnects: AtomicU64,
+    /// Connection attempts that failed before authenticating.
+    pub failed_attempts: AtomicU64,
+    /// True while authenticated and streaming.
+    pub connected: AtomicBool,
+}
+
+/// A plain copy of [`ProviderStats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub frames: u64,
+    pub events: u64,
+    pub malformed: u64,
+    pub ignored: u64,
+    pub server_errors: u64,
+    pub reconnects: u64,
+    pub failed_attempts: u64,
+    pub connected: bool,
+}
+
+impl ProviderStats {
+    /// The current values.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        StatsSnapshot {
+            frames: r(&self.frames),
+            events: r(&self.events),
+            malformed: r(&self.malformed),
+            ignored: r(&self.ignored),
+            server_errors: r(&self.server_errors),
+            reconnects: r(&self.reconnects),
+            failed_attempts: r(&self.failed_attempts),
+            connected: self.connected.load(Ordering::Relaxed),
+        }
+    }
+
+    fn add(counter: &AtomicU64, n: usize) {
+        if n > 0 {
+            counter.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Why the stream stopped for good.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The server refused the credentials or the feed during the handshake
+    /// (codes 401, 402, 409).
+    #[error("authentication refused by the market-data stream: {code} {msg}")]
+    Auth { code: u16, msg: String },
+    /// The URL cannot be connected to at all (malformed, or `wss://` without TLS support).
+    #[error("invalid market-data stream URL: {0}")]
+    InvalidUrl(String),
+}
+
+/// Why one session ended.
+enum SessionEnd {
+    /// Shutdown requested or the events receiver is gone.
+    Stop,
+    /// Connection lost; `established` when it had authenticated first.
+    Lost { established: bool, reason: String },
+}
+
+/// Runs the stream until [`ProviderCommand::Shutdown`], the `events` receiver
+/// closing (both → `Ok`), or a fatal error (bad credentials, unusable URL).
+///
+/// Connects, waits for `connected`, authenticates with the configured key and
+/// secret, subscribes `config.symbols` (plus those added by
+/// [`ProviderCommand::Subscribe`]) on the enabled channels and sends each
+/// frame's events as one batch to `events`. A lost connection (IO error,
+/// close, timeout in the handshake) is retried with exponential backoff from
+/// [`BACKOFF_INITIAL`] to [`BACKOFF_MAX`], reset after each successful
+/// authentication; the new session re-subscribes everything. A closed
+/// `commands` channel only stops command handling.
+pub async fn run_alpaca_stream(
+    config: StreamConfig,
+    mut commands: mpsc::Receiver<ProviderCommand>,
+    events: mpsc::Sender<Vec<SymbolEvent>>,
+    stats: Arc<ProviderStats>,
+) -> Result<(), ProviderError> {
+    let url = redact_url(&config.url);
+    let mut symbols: BTreeSet<String> = config.symbols.iter().cloned().collect();
+    let mut commands_open = true;
+    let mut backoff = BACKOFF_INITIAL;
+    let mut attempt: u32 = 0;
+    let mut sessions: u64 = 0;
+    loop {
+        let end = run_session(
+            &config,
+            &url,
+            &mut symbols,
+            &mut commands,
+            &mut commands_open,
+            &events,
+            &stats,
+            &mut sessions,
+        )
+        .await?;
+        stats.connected.store(false, Ordering::Relaxed);
+        let (established, reason) = match end {
+            SessionEnd::Stop => {
+                tracing::info!(url = %url, "market-data stream stopped");
+                return Ok(());
+            }
+            SessionEnd::Lost {
+                established,
+                reason,
+            } => (established, reason),
+        };
+        if established {
+            backoff = BACKOFF_INITIAL;
+            attempt = 0;
+        } else {
+            stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
+        }
+        attempt += 1;
+        tracing::warn!(
+            url = %url,
+            attempt,
+            delay_ms = backoff.as_millis() as u64,
+            reason = %reason,
+            "market-data stream disconnected; reconnecting"
+        );
+        // Wait out the backoff, still obeying commands.
+        let sleep = tokio::time::sleep(backoff);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => break,
+                _ = events.closed() => return Ok(()),
+                cmd = commands.recv(), if commands_open => match cmd {
+                    Some(ProviderCommand::Shutdown) => return Ok(()),
+                    Some(ProviderCommand::Subscribe(new)) => symbols.extend(new),
+                    None => commands_open = false,
+                },
+            }
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// One connection: handshake, subscribe, stream. `Err` only for fatal errors.
+#[allow(clippy::too_many_arguments)]
+async fn run_session(
+    config: &StreamConfig,
+    url: &str,
+    symbols: &mut BTreeSet<String>,
+    commands: &mut mpsc::Receiver<ProviderCommand>,
+    commands_open: &mut bool,
+    events: &mpsc::Sender<Vec<SymbolEvent>>,
+    stats: &ProviderStats,
+    sessions: &mut u64,
+) -> Result<SessionEnd, ProviderError> {
+    let lost = |reason: String| {
+        Ok(SessionEnd::Lost {
+            established: false,
+            reason,
+        })
+    };
+    tracing::debug!(url = %url, "connecting to market-data stream");
+    let mut ws = match tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        tokio_tungstenite::connect_async(config.url.as_str()),
+    )
+    .await
+    {
+        Ok(Ok((ws, _response))) => ws,
+        Ok(Err(tungstenite::Error::Url(e))) => {
+            return Err(ProviderError::InvalidUrl(e.to_string()));
+        }
+        Ok(Err(e)) => return lost(format!("connect: {e}")),
+        Err(_) => return lost("connect: timed out".into()),
+    };
+
+    // Greeting, then auth.
+    if let Err(reason) = await_control(&mut ws, stats, "connected", |c| {
+        matches!(c, ControlMessage::Connected)
+    })
+    .await?
+    {
+        return lost(reason);
+    }
+    let auth = ClientMessage::Auth {
+        key: config.key.clone(),
+        secret: config.secret.clone(),
+    };
+    if let Err(e) = send_json(&mut ws, &auth).await {
+        return lost(format!("sending auth: {e}"));
+    }
+    if let Err(reason) = await_control(&mut ws, stats, "authenticated", |c| {
+        matches!(c, ControlMessage::Authenticated)
+    })
+    .await?
+    {
+        return lost(reason);
+    }
+    *sessions += 1;
+    if *sessions > 1 {
+        stats.reconnects.fetch_add(1, Ordering::Relaxed);
+    }
+    stats.connected.store(true, Ordering::Relaxed);
+    tracing::info!(url = %url, symbols = symbols.len(), "market-data stream authenticated");
+
+    let established = |reason: String| {
+        Ok(SessionEnd::Lost {
+            established: true,
+            reason,
+        })
+    };
+    let all: Vec<String> = symbols.iter().cloned().collect();
+    if let Err(e) = subscribe(&mut ws, config, &all).await {
+        return established(format!("sending subscribe: {e}"));
+    }
+
+    loop {
+        tokio::select! {
+            biased;
+            cmd = commands.recv(), if *commands_open => match cmd {
+                Some(ProviderCommand::Shutdown) => {
+                    close(&mut ws).await;
+                    return Ok(SessionEnd::Stop);
+                }
+                Some(ProviderCommand::Subscribe(new)) => {
+                    let added: Vec<String> =
+                        new.into_iter().filter(|s| symbols.insert(s.clone())).collect();
+                    if !added.is_empty() {
+                        tracing::info!(symbols = ?added, "subscribing additional symbols");
+                        if let Err(e) = subscribe(&mut ws, config, &added).await {
+                            return established(format!("sending subscribe: {e}"));
+                        }
+                    }
+                }
+                None => *commands_open = false,
+            },
+            _ = events.closed() => {
+                close(&mut ws).await;
+                return Ok(SessionEnd::Stop);
+            }
+            msg = ws.next() => match msg {
+                Some(Ok(Message::Text(text))) => {
+                    let frame = handle_frame(&text, stats);
+                    if !frame.is_empty() {
+                        let n = frame.len();
+                        if events.send(frame).await.is_err() {
+                            close(&mut ws).await;
+                            return Ok(SessionEnd::Stop);
+                        }
+                        ProviderStats::add(&stats.events, n);
+                    }
+                }
+                Some(Ok(Message::Binary(b))) => {
+                    tracing::warn!(bytes = b.len(), "ignoring binary frame (only JSON is supported)");
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return established(match frame {
+                        Some(f) => format!("server closed: {} {}", f.code, f.reason),
+                        None => "server closed".into(),
+                    });
+                }
+                Some(Ok(_)) => {} // ping/pong: tungstenite answers pings itself
+                Some(Err(e)) => return established(format!("read: {e}")),
+                None => return established("connection ended".into()),
+            },
+        }
+    }
+}
+
+/// Parses one frame, updates the counters, logs control messages. Returns the
+/// frame's events.
+fn handle_frame(text: &str, stats: &ProviderStats) -> Vec<SymbolEvent> {
+    let frame = alpaca::parse_frame(text);
+    stats.frames.fetch_add(1, Ordering::Relaxed);
+    ProviderStats::add(&stats.malformed, frame.malformed);
+    ProviderStats::add(&stats.ignored, frame.ignored);
+    for c in frame.control {
+        match c {
+            ControlMessage::Subscription(s) => {
+                tracing::info!(
+                    trades = s.trades.len(),
+                    quotes = s.quotes.len(),
+                    bars = s.bars.len(),
+                    updated_bars = s.updated_bars.len(),
+                    daily_bars = s.daily_bars.len(),
+                    "market-data subscription confirmed"
+                );
+                tracing::debug!(subscriptions = ?s, "market-data subscription");
+            }
+            ControlMessage::Error { code, msg } => {
+                stats.server_errors.fetch_add(1, Ordering::Relaxed);
+                if is_fatal(code) {
+                    tracing::error!(code, msg = %msg, "market-data stream error");
+                } else {
+                    tracing::warn!(code, msg = %msg, "market-data stream error");
+                }
+            }
+            other => tracing::debug!(message = ?other, "market-data control message"),
+        }
+    }
+    frame.events
+}
+
+/// Errors in the handshake that retrying cannot fix (bad credentials, feed
+/// not in the account's plan).
+fn is_fatal(code: u16) -> bool {
+    matches!(
+        code,
+        error_code::NOT_AUTHENTICATED
+            | error_code::AUTH_FAILED
+            | error_code::INSUFFICIENT_SUBSCRIPTION
+    )
+}
+
+/// Reads until a control message satisfies `want`. `Ok(Err(reason))`: the
+/// connection is unusable (retry); `Err`: fatal (auth refused).
+async fn await_control(
+    ws: &mut Ws,
+    stats: &ProviderStats,
+    what: &str,
+    want: impl Fn(&ControlMessage) -> bool,
+) -> Result<Result<(), String>, ProviderError> {
+    let deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
+    loop {
+        let msg = match tokio::time::timeout_at(deadline, ws.next()).await {
+            Err(_) => return Ok(Err(format!("timed out waiting for \"{what}\""))),
+            Ok(None) => return Ok(Err(format!("connection ended before \"{what}\""))),
+            Ok(Some(Err(e))) => return Ok(Err(format!("read: {e}"))),
+            Ok(Some(Ok(m))) => m,
+        };
+        let text = match msg {
+            Message::Text(t) => t,
+            Message::Close(f) => {
+                return Ok(Err(format!(
+                    "server closed before \"{what}\"{}",
+                    f.map(|f| format!(": {} {}", f.code, f.reason))
+                        .unwrap_or_default()
+                )));
+            }
+            _ => continue,
+        };
+        let frame = alpaca::parse_frame(&text);
+        stats.frames.fetch_add(1, Ordering::Relaxed);
+        ProviderStats::add(&stats.malformed, frame.malformed);
+        let mut found = false;
+        for c in &frame.control {
+            if want(c) {
+                found = true;
+            } else if let ControlMessage::Error { code, msg } = c {
+                stats.server_errors.fetch_add(1, Ordering::Relaxed);
+                if is_fatal(*code) {
+                    tracing::error!(code, msg = %msg, "market-data stream refused authentication");
+                    return Err(ProviderError::Auth {
+                        code: *code,
+                        msg: msg.clone(),
+                    });
+                }
+                return Ok(Err(format!("server error {code} {msg}")));
+            }
+        }
+        if found {
+            return Ok(Ok(()));
+        }
+    }
+}
+
+async fn subscribe(
+    ws: &mut Ws,
+    config: &StreamConfig,
+    symbols: &[String],
+) -> tungstenite::Result<()> {
+    let subs = config.subscriptions(symbols);
+    if subs.is_empty() {
+        return Ok(());
+    }
+    send_json(ws, &ClientMessage::Subscribe(subs)).await
+}
+
+async fn send_json(ws: &mut Ws, msg: &ClientMessage) -> tungstenite::Result<()> {
+    // Serializing these plain structs cannot fail.
+    let text = serde_json::to_string(msg).unwrap_or_default();
+    ws.send(Message::text(text)).await
+}
+
+async fn close(ws: &mut Ws) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
+}
+
+/// The URL without any user info (`scheme://***@host/…`).
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::MarketData;
+    use crate::domain::{MarketEvent, Timeframe};
+    use crate::simulator::{self, SimSource, SimulatorConfig, Speed};
+    use std::collections::HashMap;
+    use std::net::SocketAddr;
+
+    /// Guard against hangs only; nothing waits on this for synchronisation.
+    const GUARD: Duration = Duration::from_secs(30);
+
+    fn sim_config(
+        listen: SocketAddr,
+        source: SimSource,
+        speed: Speed,
+        repeat: bool,
+    ) -> SimulatorConfig {
+        SimulatorConfig {
+            listen,
+            source,
+            speed,
+            repeat,
+            key: Some("key-id".into()),
+            secret: Some("the-secret".into()),
+            batch: 1000,
+        }
+    }
+
+    async fn start_sim(
+        config: SimulatorConfig,
+    ) -> (SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(simulator::serve(config, Some(tx)));
+        (rx.await.expect("simulator started"), task)
+    }
+
+    fn stream_config(addr: SocketAddr, symbols: &[&str], secret: &str) -> StreamConfig {
+        StreamConfig {
+            url: format!("ws://{addr}/v2/test"),
+            key: "key-id".into(),
+            secret: secret.into(),
+            symbols: symbols.iter().map(|s| s.to_string()).collect(),
+            trades: false,
+            quotes: false,
+            minute_bars: true,
+            daily_bars: false,
+            updated_bars: false,
+        }
+    }
+
+    struct Client {
+        commands: mpsc::Sender<ProviderCommand>,
+        events: mpsc::Receiver<Vec<SymbolEvent>>,
+        stats: Arc<ProviderStats>,
+        task: tokio::task::JoinHandle<Result<(), ProviderError>>,
+    }
+
+    fn start_client(config: StreamConfig) -> Client {
+        let (commands, cmd_rx) = mpsc::channel(8);
+        let (ev_tx, events) = mpsc::channel(16);
+        let stats = Arc::new(ProviderStats::default());
+        let task = tokio::spawn(run_alpaca_stream(config, cmd_rx, ev_tx, stats.clone()));
+        Client {
+            commands,
+            events,
+            stats,
+            task,
+        }
+    }
+
+    impl Client {
+        async fn batch(&mut self) -> Vec<SymbolEvent> {
+            tokio::time::timeout(GUARD, self.events.recv())
+                .await
+                .expect("events in time")
+                .expect("stream running")
+        }
+
+        async fn shutdown(self) {
+            self.commands.send(ProviderCommand::Shutdown).await.unwrap();
+            let result = tokio::time::timeout(GUARD, self.task)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(result.is_ok(), "{result:?}");
+        }
+    }
+
+    fn bar_close(e: &SymbolEvent) -> f64 {
+        match e.event {
+            MarketEvent::Bar {
+                timeframe: Timeframe::Minute,
+                bar,
+            } => bar.close,
+            other => panic!("expected a minute bar, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn end_to_end_with_the_simulator() {
+        let source = SimSource::RandomWalk {
+            symbols: 10,
+            bars: 300,
+            seed: 3,
+        };
+        let data = crate::data::synthetic::random_walk(300, 10, 3);
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let (addr, sim) = start_sim(sim_config(any, source, Speed::Max, false)).await;
+        let wanted = ["SYM001", "SYM004", "SYM007"];
+        let mut client = start_client(stream_config(addr, &wanted, "the-secret"));
+
+        let mut per_symbol: HashMap<String, Vec<(i64, f64)>> = HashMap::new();
+        let mut n = 0;
+        while n < 3 * 300 {
+            for e in client.batch().await {
+                per_symbol
+                    .entry(e.symbol.clone())
+                    .or_default()
+                    .push((e.event.time(), bar_close(&e)));
+                n += 1;
+            }
+        }
+        assert_eq!(n, 900);
+        let mut keys: Vec<&String> = per_symbol.keys().collect();
+        keys.sort();
+        assert_eq!(keys, wanted);
+        for (sym, got) in &per_symbol {
+            let id = data.symbols.iter().position(|s| s == sym).unwrap() as u32;
+            let want: Vec<f64> = data
+                .events
+                .iter()
+                .filter(|e| e.symbol == id)
+                .map(|e| e.bar.close)
+                .collect();
+            assert_eq!(got.iter().map(|g| g.1).collect::<Vec<_>>(), want, "{sym}");
+            assert!(
+                got.windows(2).all(|w| w[0].0 < w[1].0),
+                "{sym}: times increase"
+            );
+        }
+        let stats = client.stats.snapshot();
+        assert_eq!(
+            (stats.events, stats.malformed, stats.reconnects),
+            (900, 0, 0)
+        );
+        assert!(stats.connected);
+        client.shutdown().await;
+        sim.abort();
+    }
+
+    #[tokio::test]
+    async fn wrong_credentials_are_fatal() {
+        let source = SimSource::RandomWalk {
+            symbols: 2,
+            bars: 10,
+            seed: 1,
+        };
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let (addr, sim) = start_sim(sim_config(any, source, Speed::Max, false)).await;
+        let client = start_client(stream_config(addr, &["SYM000"], "wrong"));
+        let result = tokio::time::timeout(GUARD, client.task)
+            .await
+            .unwrap()
+            .unwrap();
+        match result {
+            Err(ProviderError::Auth { code: 402, msg }) => assert_eq!(msg, "auth failed"),
+            other => panic!("expected an auth error, got {other:?}"),
+        }
+        sim.abort();
+    }
+
+    #[tokio::test]
+    async fn invalid_url_is_fatal() {
+        let (_c, cmd_rx) = mpsc::channel(1);
+        let (tx, _rx) = mpsc::channel(1);
+        let mut config = stream_config("127.0.0.1:1".parse().unwrap(), &[], "x");
+        config.url = "http://example.invalid/".into();
+        let result = run_alpaca_stream(config, cmd_rx, tx, Arc::default()).await;
+        assert!(
+            matches!(result, Err(ProviderError::InvalidUrl(_))),
+            "{result:?}"
+        );
+    }
+
+    /// Random-walk data with every price shifted up by `shift`.
+    fn shifted(shift: f64) -> MarketData {
+        let mut d = crate::data::synthetic::random_walk(100, 4, 9);
+        for e in &mut d.events {
+            e.bar.open += shift;
+            e.bar.high += shift;
+            e.bar.low += shift;
+            e.bar.close += shift;
+        }
+        d
+    }
+
+    #[tokio::test]
+    async fn reconnects_and_resubscribes() {
+        // 1 ms per minute bar, forever.
+        let speed = Speed::Factor(60_000.0);
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let (addr, first) =
+            start_sim(sim_config(any, SimSource::Data(shifted(0.0)), speed, true)).await;
+        let mut client = start_client(stream_config(addr, &["SYM001", "SYM002"], "the-secret"));
+        let batch = client.batch().await;
+        assert!(batch.iter().all(|e| bar_close(e) < 5_000.0));
+
+        // Stop the simulator (its connections close with it), then serve on
+        // the same port with prices shifted by 10,000.
+        first.abort();
+        assert!(first.await.unwrap_err().is_cancelled());
+        let (addr2, second) = start_sim(sim_config(
+            addr,
+            SimSource::Data(shifted(10_000.0)),
+            speed,
+            true,
+        ))
+        .await;
+        assert_eq!(addr2, addr);
+
+        let mut seen = BTreeSet::new();
+        while seen.len() < 2 {
+            for e in client.batch().await {
+                assert!(e.symbol == "SYM001" || e.symbol == "SYM002", "{}", e.symbol);
+                if bar_close(&e) > 5_000.0 {
+                    seen.insert(e.symbol);
+                }
+            }
+        }
+        let stats = client.stats.snapshot();
+        assert!(stats.reconnects >= 1, "{stats:?}");
+        assert!(stats.connected);
+        client.shutdown().await;
+        second.abort();
+    }
+
+    #[tokio::test]
+    async fn subscribe_command_adds_symbols() {
+        let speed = Speed::Factor(60_000.0);
+        let source = SimSource::RandomWalk {
+            symbols: 4,
+            bars: 100,
+            seed: 5,
+        };
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let (addr, sim) = start_sim(sim_config(any, source, speed, true)).await;
+        let mut client = start_client(stream_config(addr, &["SYM000"], "the-secret"));
+        let batch = client.batch().await;
+        assert!(batch.iter().all(|e| e.symbol == "SYM000"));
+
+        client
+            .commands
+            .send(ProviderCommand::Subscribe(vec![
+                "SYM002".into(),
+                "SYM000".into(),
+            ]))
+            .await
+            .unwrap();
+        loop {
+            let batch = client.batch().await;
+            assert!(
+                batch
+                    .iter()
+                    .all(|e| e.symbol == "SYM000" || e.symbol == "SYM002")
+            );
+            if batch.iter().any(|e| e.symbol == "SYM002") {
+                break;
+            }
+        }
+        client.shutdown().await;
+        sim.abort();
+    }
+
+    #[tokio::test]
+    async fn dropping_the_events_receiver_stops_the_stream() {
+        let source = SimSource::RandomWalk {
+            symbols: 2,
+            bars: 10,
+            seed: 1,
+        };
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let (addr, sim) = start_sim(sim_config(any, source, Speed::Max, true)).await;
+        let mut client = start_client(stream_config(addr, &["*"], "the-secret"));
+        client.batch().await;
+        drop(client.events);
+        let result = tokio::time::timeout(GUARD, client.task)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(result.is_ok(), "{result:?}");
+        sim.abort();
+    }
+
+    #[test]
+    fn credentials_are_not_printed() {
+        let mut c = stream_config("127.0.0.1:1".parse().unwrap(), &[], "the-secret");
+        c.url = "wss://user:pw@example.com/v2/iex".into();
+        let text = format!("{c:?}");
+        assert!(
+            !text.contains("the-secret") && !text.contains("key-id") && !text.contains("pw"),
+            "{text}"
+        );
+        assert!(text.contains("wss://***@example.com/v2/iex"), "{text}");
+    }
+}

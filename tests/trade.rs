@@ -1,0 +1,301 @@
+//! End to end: `liu-engine simulate` (a real WebSocket server speaking the
+//! Alpaca stream protocol) and `liu-engine trade` (a producer and real
+//! consumer processes), checked through their logs and the database.
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const KEY: &str = "test-key-id";
+const SECRET: &str = "test-secret";
+
+/// A running child whose output lines arrive on a channel.
+struct Proc {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Proc {
+    fn spawn(args: &[&str], envs: &[(&str, &str)]) -> Proc {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_liu-engine"));
+        cmd.args(args)
+            .env("APCA_API_KEY_ID", KEY)
+            .env("APCA_API_SECRET_KEY", SECRET)
+            .env("LIU_LOG", "info")
+            .env("LIU_CACHE_DIR", repo().join("target/liu-cache"))
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn liu-engine");
+        let (tx, lines) = std::sync::mpsc::channel();
+        for stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(child.stderr.take().unwrap())] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Proc { child, lines, seen: Vec::new() }
+    }
+
+    /// Waits (up to `limit`) for a line satisfying `pred`; returns it.
+    fn wait_for(&mut self, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if pred(&line) {
+                        return line;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => panic!("timed out; output so far:\n{}", self.seen.join("\n")),
+                Err(RecvTimeoutError::Disconnected) => panic!("process ended; output:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    /// Waits for the process to exit and returns all of its output.
+    fn finish(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let status = self.child.wait().unwrap();
+        self.seen.extend(self.lines.iter());
+        (status, std::mem::take(&mut self.seen))
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn simulator(listen: &str, speed: &str) -> (Proc, String) {
+    let mut sim = Proc::spawn(&["simulate", "--listen", listen, "--symbols", "20", "--bars", "100000", "--speed", speed], &[]);
+    let line = sim.wait_for(Duration::from_secs(30), |l| l.starts_with("simulator listening on "));
+    let url = line.trim_start_matches("simulator listening on ").to_owned();
+    (sim, url)
+}
+
+fn symbols_list() -> String {
+    (0..20).map(|i| format!("\"SYM{i:03}\"")).collect::<Vec<_>>().join(", ")
+}
+
+fn write_plan(dir: &Path, url: &str, stale_secs: f64, extra_strategies: &str) -> PathBuf {
+    let sma = component("sma-cross");
+    let plan = format!(
+        r#"portfolio_value = 100000.0
+stale_event_secs = {stale_secs}
+consumers = 2
+symbols = [{symbols}]
+
+[provider]
+kind = "alpaca"
+feed = "test"
+url = "{url}"
+events = ["minute"]
+
+[[strategies]]
+component = "{sma}"
+params = {{ fast = 2, slow = 4, qty = 1 }}
+{extra_strategies}
+"#,
+        symbols = symbols_list(),
+        sma = sma.display()
+    );
+    let path = dir.join("tradeplan.toml");
+    std::fs::write(&path, plan).unwrap();
+    path
+}
+
+fn now_nanos() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64
+}
+
+fn pid_of(line: &str) -> u32 {
+    let at = line.find("pid=").expect("pid field") + 4;
+    line[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+}
+
+fn kill(pid: u32, signal: &str) {
+    let ok = Command::new("kill").args([signal, &pid.to_string()]).status().unwrap().success();
+    assert!(ok, "kill {signal} {pid}");
+}
+
+/// Symbols with fills, per algo_run of the batch.
+fn symbols_by_run(db: &Path, batch: &str) -> HashMap<String, BTreeSet<String>> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT DISTINCT t.algo_run_id, t.symbol FROM new_trades t JOIN algo_run r USING (algo_run_id) WHERE r.batch_id = ?",
+        )
+        .bind(batch)
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+        let mut out: HashMap<String, BTreeSet<String>> = HashMap::new();
+        for (run, symbol) in rows {
+            out.entry(run.to_string()).or_default().insert(symbol);
+        }
+        out
+    })
+}
+
+fn batch_of(lines: &[String]) -> String {
+    let line = lines.iter().find(|l| l.contains("\"batch_id\"")).expect("JSON summary with batch_id");
+    line.split('"').nth(3).unwrap().to_owned()
+}
+
+#[test]
+fn two_consumers_trade_twenty_symbols_each_symbol_on_exactly_one_consumer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, url) = simulator("127.0.0.1:0", "600");
+    let plan = write_plan(dir.path(), &url, 5.0, "");
+    let db = dir.path().join("liu.db");
+    let trade = Proc::spawn(
+        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", db.to_str().unwrap(), "--duration-secs", "5", "--json"],
+        &[],
+    );
+    let (status, lines) = trade.finish();
+    assert!(status.success(), "{}", lines.join("\n"));
+    let batch = batch_of(&lines);
+    let runs = runs(&db, &batch);
+    assert_eq!(runs.len(), 2, "one algo_run per strategy per consumer: {runs:?}");
+    for r in &runs {
+        assert_eq!(r.algo_env, "PAPER");
+        assert_eq!(r.end_reason.as_deref(), Some("shutdown"));
+    }
+    let by_run = symbols_by_run(&db, &batch);
+    assert_eq!(by_run.len(), 2, "both consumers traded: {by_run:?}");
+    let sets: Vec<_> = by_run.values().collect();
+    assert!(sets[0].is_disjoint(sets[1]), "a symbol was handled by two consumers: {sets:?}");
+    let all: BTreeSet<_> = sets.iter().flat_map(|s| s.iter()).collect();
+    assert!(all.len() >= 16, "most symbols should have traded: {all:?}");
+    for s in &sets {
+        assert!(s.len() <= 10, "partition is balanced, 10 symbols each: {s:?}");
+    }
+    assert!(lines.iter().all(|l| !l.contains(SECRET) && !l.contains(KEY)), "credentials leaked into output");
+}
+
+#[test]
+fn a_killed_consumer_is_restarted_and_its_symbols_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, url) = simulator("127.0.0.1:0", "600");
+    let plan = write_plan(dir.path(), &url, 5.0, "");
+    let db = dir.path().join("liu.db");
+    let mut trade = Proc::spawn(
+        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", db.to_str().unwrap(), "--duration-secs", "8", "--json"],
+        &[],
+    );
+    let first = trade.wait_for(Duration::from_secs(30), |l| l.contains("consumer connected") && l.contains("consumer=1"));
+    let old_pid = pid_of(&first);
+    kill(old_pid, "-KILL");
+    let again = trade.wait_for(Duration::from_secs(30), |l| l.contains("consumer connected") && l.contains("consumer=1"));
+    assert_ne!(pid_of(&again), old_pid);
+    let (status, lines) = trade.finish();
+    assert!(status.success(), "{}", lines.join("\n"));
+    let batch = batch_of(&lines);
+    let summary_restarts = lines.iter().any(|l| l.contains("\"restarts\"")) && lines.join("\n").contains("\"restarts\": [\n    0,\n    1\n  ]");
+    assert!(summary_restarts, "{}", lines.join("\n"));
+    // Three runs: consumer 0, the killed consumer 1 (never finished) and its restart.
+    let runs = runs(&db, &batch);
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    assert_eq!(runs.iter().filter(|r| r.end_reason.as_deref() == Some("shutdown")).count(), 2, "{runs:?}");
+    // Run ids in order: consumers 0 and 1 (either order), then the restart.
+    let by_run = symbols_by_run(&db, &batch);
+    let ids = run_ids(&db, &batch);
+    let none = BTreeSet::new();
+    let set = |id: i64| by_run.get(&id.to_string()).unwrap_or(&none);
+    let restarted = set(ids[2]);
+    assert!(!restarted.is_empty(), "the restarted consumer's symbols resumed trading");
+    let (a, b) = (set(ids[0]), set(ids[1]));
+    let (consumer0, killed) = if a.is_disjoint(restarted) { (a, b) } else { (b, a) };
+    assert!(!consumer0.is_empty());
+    assert!(consumer0.is_disjoint(restarted) && consumer0.is_disjoint(killed), "{consumer0:?} / {killed:?} / {restarted:?}");
+    assert!(killed.iter().chain(restarted).all(|s| !consumer0.contains(s)));
+}
+
+fn run_ids(db: &Path, batch: &str) -> Vec<i64> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+        sqlx::query_scalar("SELECT algo_run_id FROM algo_run WHERE batch_id = ? ORDER BY algo_run_id").bind(batch).fetch_all(&mut c).await.unwrap()
+    })
+}
+
+#[test]
+fn the_producer_reconnects_and_resubscribes_when_the_stream_drops() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, url) = simulator("127.0.0.1:0", "600");
+    let addr = url.trim_start_matches("ws://").split('/').next().unwrap().to_owned();
+    let plan = write_plan(dir.path(), &url, 5.0, "");
+    let db = dir.path().join("liu.db");
+    let mut trade = Proc::spawn(
+        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", db.to_str().unwrap(), "--duration-secs", "8", "--json"],
+        &[],
+    );
+    trade.wait_for(Duration::from_secs(30), |l| l.contains("consumer connected") && l.contains("consumer=1"));
+    drop(sim); // kills the simulator: the stream drops
+    let (_sim2, _) = simulator(&addr, "600");
+    let restarted_at = now_nanos();
+    let (status, lines) = trade.finish();
+    assert!(status.success(), "{}", lines.join("\n"));
+    let text = lines.join("\n");
+    let reconnects: u64 = text
+        .split("\"reconnects\": ")
+        .nth(1)
+        .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .expect("reconnects in summary");
+    assert!(reconnects >= 1, "{text}");
+    // Events flowed again after the reconnect: fills stamped after the restart.
+    let batch = batch_of(&lines);
+    let after = trades(&db, &batch)
+        .iter()
+        .filter(|t| liu_engine::data::parse_timestamp(&t.client_time).unwrap() > restarted_at)
+        .count();
+    assert!(after > 0, "no fill after the stream came back\n{text}");
+    assert_eq!(runs(&db, &batch).len(), 2);
+}
+
+#[test]
+fn a_slow_strategy_puts_only_its_consumer_out_of_sync_and_it_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, url) = simulator("127.0.0.1:0", "600");
+    let slow = component("hostile-slow-symbol");
+    // SYM003 is owned by consumer 1 (sorted names, round robin).
+    let extra = format!(
+        "[[strategies]]\ncomponent = \"{}\"\nparams = {{ symbol = \"SYM003\", spin = 40000000 }}\n[strategies.limits]\nfuel_per_event = 4000000000\ndeadline_ms = 5000\n",
+        slow.display()
+    );
+    let plan = write_plan(dir.path(), &url, 0.5, &extra);
+    let db = dir.path().join("liu.db");
+    let trade = Proc::spawn(
+        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", db.to_str().unwrap(), "--duration-secs", "6", "--json"],
+        &[],
+    );
+    let (status, lines) = trade.finish();
+    assert!(status.success(), "{}", lines.join("\n"));
+    let out_of_sync: Vec<_> = lines.iter().filter(|l| l.contains("out of sync w")).collect();
+    assert!(!out_of_sync.is_empty(), "{}", lines.join("\n"));
+    assert!(out_of_sync.iter().all(|l| l.contains("consumer 1 ")), "only consumer 1 is slow: {out_of_sync:?}");
+    assert!(lines.iter().any(|l| l.contains("caught up after falling behind") && l.contains("consumer=1")));
+}
