@@ -108,13 +108,8 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         runners.push(runner);
     }
 
-    let (mut reader, mut writer) = transport::unix::connect(&config.socket)
-        .await
-        .map_err(|source| ConsumerError::Connect { id, path: config.socket.clone(), source })?;
-    transport::write_frame(&mut writer, &ToProducer::Hello { consumer: id, pid: std::process::id() })
-        .await
-        .map_err(|source| ConsumerError::Transport { id, source })?;
-
+    // Record the runs before saying hello: a consumer the producer knows
+    // about always has its algo_run rows, even if it dies at once.
     let start_time = Utc::now();
     let runs = runners
         .iter()
@@ -128,6 +123,13 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         })
         .collect();
     let db = BatchWriter::start(&config.db, &config.batch_id, runs, Vec::new(), Commit::AsTheyCome)?;
+
+    let (mut reader, mut writer) = transport::unix::connect(&config.socket)
+        .await
+        .map_err(|source| ConsumerError::Connect { id, path: config.socket.clone(), source })?;
+    transport::write_frame(&mut writer, &ToProducer::Hello { consumer: id, pid: std::process::id() })
+        .await
+        .map_err(|source| ConsumerError::Transport { id, source })?;
 
     // Read frames on their own task so a busy strategy never stalls the socket.
     let (frames_tx, mut frames) = mpsc::channel::<ToConsumer>(READ_AHEAD_FRAMES);
