@@ -45,6 +45,7 @@ test: strategies
 bench: strategies
     cargo bench -p liu-engine --bench sandbox
     ./bench/backtest.sh
+    ./bench/fanout.sh
 
 # Live trading against the local market simulator for 20 s (paper broker, two consumers).
 trade-demo: strategies

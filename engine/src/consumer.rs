@@ -15,7 +15,7 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use crate::account::Account;
-use crate::broker::{Commission, FillAt, SimulatedBroker};
+use crate::broker::{Commission, FillAt, OrderChecks, SimulatedBroker};
 use crate::domain::{MarketEvent, SymbolId, Timestamp};
 use crate::market::MarketState;
 use crate::params::{self, ParamArg};
@@ -101,7 +101,12 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         let mut used = vec![false; args.len()];
         let account = Account::new(
             Portfolio::new(plan.portfolio_value, 0),
-            SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0),
+            SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0).with_checks(OrderChecks {
+                max_position_notional: plan.limits.max_position_notional,
+                max_open_positions: plan.limits.max_open_positions,
+                shortable: plan.limits.shortable,
+                refuse_duplicates: true,
+            }),
         );
         let runner = StrategyRunner::start(strategy, &sandbox, market.clone(), account, limits_of(config_of), &args, &mut used)?;
         params::check_all_used(&args, &used, &[runner.info()])?;

@@ -4,4 +4,4 @@
 
 pub mod simulated;
 
-pub use simulated::{Commission, FillAt, SimulatedBroker};
+pub use simulated::{Commission, FillAt, OrderChecks, SimulatedBroker};

@@ -46,6 +46,25 @@ struct OpenOrder {
     first_day: Option<i64>,
 }
 
+/// Engine-side order checks beyond buying power (a tradeplan's `[limits]`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OrderChecks {
+    /// Largest absolute position value per symbol after the order.
+    pub max_position_notional: Option<f64>,
+    /// Most symbols with a position (or an order opening one) at once.
+    pub max_open_positions: Option<usize>,
+    /// Whether an order may open or grow a short.
+    pub shortable: bool,
+    /// Refuse an order identical to one still open.
+    pub refuse_duplicates: bool,
+}
+
+impl Default for OrderChecks {
+    fn default() -> Self {
+        Self { max_position_notional: None, max_open_positions: None, shortable: true, refuse_duplicates: false }
+    }
+}
+
 #[derive(Debug)]
 pub struct SimulatedBroker {
     open: Vec<OpenOrder>,
@@ -54,6 +73,7 @@ pub struct SimulatedBroker {
     commission: Commission,
     /// Gross exposure may not exceed equity times this.
     leverage: f64,
+    checks: OrderChecks,
 }
 
 fn day_of(time: Timestamp) -> i64 {
@@ -70,7 +90,13 @@ fn valid_price(name: &str, price: Option<f64>) -> Result<f64, Rejection> {
 
 impl SimulatedBroker {
     pub fn new(fill_at: FillAt, commission: Commission, leverage: f64) -> Self {
-        Self { open: Vec::new(), next_id: 1, fill_at, commission, leverage }
+        Self { open: Vec::new(), next_id: 1, fill_at, commission, leverage, checks: OrderChecks::default() }
+    }
+
+    /// Adds the engine-side checks of a live session.
+    pub fn with_checks(mut self, checks: OrderChecks) -> Self {
+        self.checks = checks;
+        self
     }
 
     /// Checks a request and accepts it. With [`FillAt::Close`] a market order
@@ -112,6 +138,7 @@ impl SimulatedBroker {
             return Err(Rejection::InvalidPrice("no price yet for this symbol".into()));
         };
         self.check_buying_power(&request, last, portfolio)?;
+        self.check_limits(&request, last, portfolio)?;
 
         let id = self.next_id;
         self.next_id += 1;
@@ -153,6 +180,35 @@ impl SimulatedBroker {
                 "order needs {required:.2}, {:.2} available",
                 available.max(0.0)
             )));
+        }
+        Ok(())
+    }
+
+    fn check_limits(&self, request: &OrderRequest, last: f64, portfolio: &Portfolio) -> Result<(), Rejection> {
+        let c = &self.checks;
+        if c.refuse_duplicates && self.open.iter().any(|o| o.request == *request) {
+            return Err(Rejection::DuplicateOpenOrder);
+        }
+        let projected = |s: SymbolId| portfolio.position(s).map_or(0.0, |p| p.qty) + self.pending(s);
+        let before = projected(request.symbol);
+        let after = before + request.side.sign() * request.qty;
+        if after < 0.0 && after < before.min(0.0) && !c.shortable {
+            return Err(Rejection::NotShortable);
+        }
+        if let Some(max) = c.max_position_notional {
+            let notional = after.abs() * request.limit_price.unwrap_or(last);
+            if after.abs() > before.abs() && notional > max {
+                return Err(Rejection::LimitExceeded(format!("position of {notional:.2} over the {max:.2} per-symbol limit")));
+            }
+        }
+        if let Some(max) = c.max_open_positions
+            && before == 0.0
+            && after != 0.0
+        {
+            let open = portfolio.positions().filter(|(s, _)| projected(*s) != 0.0).count();
+            if open >= max {
+                return Err(Rejection::LimitExceeded(format!("{open} open positions, the limit is {max}")));
+            }
         }
         Ok(())
     }
@@ -409,6 +465,38 @@ mod tests {
         let r = b.submit(request(Side::Buy, 1001.0, OrderKind::Market, None, None), &market, &mut p, &mut f, &mut u);
         assert!(matches!(r, Err(Rejection::InsufficientBuyingPower(_))));
         assert!(!b.has_open_orders());
+    }
+
+    #[test]
+    fn tradeplan_limits_refuse_orders_with_typed_reasons() {
+        let (market, mut p, b) = setup();
+        let checks = OrderChecks { max_position_notional: Some(5_000.0), max_open_positions: None, shortable: false, refuse_duplicates: true };
+        let mut b = b.with_checks(checks);
+        let (mut f, mut u) = (Vec::new(), Vec::new());
+        let buy = |qty| request(Side::Buy, qty, OrderKind::Limit, Some(90.0), None);
+        // 60 x 90 = 5,400 > 5,000.
+        assert!(matches!(b.submit(buy(60.0), &market, &mut p, &mut f, &mut u), Err(Rejection::LimitExceeded(_))));
+        b.submit(buy(50.0), &market, &mut p, &mut f, &mut u).unwrap();
+        assert_eq!(b.submit(buy(50.0), &market, &mut p, &mut f, &mut u), Err(Rejection::DuplicateOpenOrder));
+        // Selling more than the projected long would open a short.
+        let sell = request(Side::Sell, 60.0, OrderKind::Market, None, None);
+        assert_eq!(b.submit(sell, &market, &mut p, &mut f, &mut u), Err(Rejection::NotShortable));
+    }
+
+    #[test]
+    fn max_open_positions_counts_positions_and_pending_openings() {
+        let mut market = MarketState::new(&["A".into(), "B".into()]);
+        for s in 0..2 {
+            market.push_bar(s, crate::domain::Timeframe::Day, bar(0, 10.0, 10.0, 10.0, 10.0));
+        }
+        let mut p = Portfolio::new(100_000.0, 2);
+        let checks = OrderChecks { max_open_positions: Some(1), ..OrderChecks::default() };
+        let mut b = SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0).with_checks(checks);
+        let (mut f, mut u) = (Vec::new(), Vec::new());
+        b.submit(request(Side::Buy, 1.0, OrderKind::Market, None, None), &market, &mut p, &mut f, &mut u).unwrap();
+        let mut other = request(Side::Buy, 1.0, OrderKind::Market, None, None);
+        other.symbol = 1;
+        assert!(matches!(b.submit(other, &market, &mut p, &mut f, &mut u), Err(Rejection::LimitExceeded(_))));
     }
 
     #[test]

@@ -81,11 +81,6 @@ pub fn trade(args: TradeArgs) -> anyhow::Result<()> {
         plan.strategies.iter().all(|s| s.schedule.is_empty()),
         "{path}: strategy `schedule` windows are not enforced yet; remove them"
     );
-    let limits = &plan.limits;
-    anyhow::ensure!(
-        limits.max_position_notional.is_none() && limits.max_open_positions.is_none() && limits.shortable,
-        "{path}: [limits] order checks are not enforced yet; remove the section"
-    );
     let duration = match args.duration_secs {
         Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
         Some(s) => anyhow::bail!("--duration-secs must be a positive number, got {s}"),
