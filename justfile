@@ -46,6 +46,7 @@ bench: strategies
     cargo bench -p liu-engine --bench sandbox
     ./bench/backtest.sh
     ./bench/fanout.sh
+    ./bench/latency.sh
 
 # Live trading against the local market simulator for 20 s (paper broker, two consumers).
 trade-demo: strategies

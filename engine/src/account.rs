@@ -15,10 +15,12 @@ pub struct Account {
     pub pending_updates: Vec<OrderUpdate>,
     /// Orders the engine refused.
     pub rejected_orders: u64,
+    /// Orders accepted and handed to the broker.
+    pub accepted_orders: u64,
 }
 
 impl Account {
     pub fn new(portfolio: Portfolio, broker: SimulatedBroker) -> Self {
-        Self { portfolio, broker, fills: Vec::new(), pending_updates: Vec::new(), rejected_orders: 0 }
+        Self { portfolio, broker, fills: Vec::new(), pending_updates: Vec::new(), rejected_orders: 0, accepted_orders: 0 }
     }
 }

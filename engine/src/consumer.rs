@@ -162,6 +162,7 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         symbols: Vec::new(),
         stale_dropped: 0,
         processed: 0,
+        order_latencies: Vec::new(),
     };
     let end_reason = session.serve(&mut frames).await;
     // After a shutdown the link is still open: stop reading it.
@@ -175,7 +176,27 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         None
     };
     tracing::info!(consumer = id, processed = session.processed, stale_dropped = session.stale_dropped, "consumer finished: {end_reason}");
+    if let Some(report) = latency_report(&mut session.order_latencies) {
+        tracing::info!(consumer = id, "tick-to-order latency: {report}");
+    }
     session.finish(failure.unwrap_or(end_reason))
+}
+
+/// `p50 … p99 … p99.9 … max … (n orders)`, or `None` without orders.
+fn latency_report(samples: &mut [u64]) -> Option<String> {
+    if samples.is_empty() {
+        return None;
+    }
+    samples.sort_unstable();
+    let at = |q: f64| Duration::from_nanos(samples[((samples.len() - 1) as f64 * q).round() as usize]);
+    Some(format!(
+        "p50 {:?} p99 {:?} p99.9 {:?} max {:?} ({} orders)",
+        at(0.5),
+        at(0.99),
+        at(0.999),
+        at(1.0),
+        samples.len()
+    ))
 }
 
 async fn recv_signal(signal: &mut Option<tokio::signal::unix::Signal>) {
@@ -197,6 +218,8 @@ struct Session {
     symbols: Vec<String>,
     stale_dropped: u64,
     processed: u64,
+    /// Tick-to-order latencies in ns, one per event that produced an order.
+    order_latencies: Vec<u64>,
 }
 
 impl Session {
@@ -223,8 +246,8 @@ impl Session {
                     assigned = true;
                     self.assign(symbols);
                 }
-                Some(ToConsumer::Events(events)) => {
-                    if self.process(events) {
+                Some(ToConsumer::Events { received_at, events }) => {
+                    if self.process(received_at, events) {
                         pending = self.catch_up(frames);
                     }
                     self.flush_fills();
@@ -255,7 +278,7 @@ impl Session {
 
     /// Runs the strategies on a batch of events; returns true when a stale
     /// event was met (the caller then drains the queue).
-    fn process(&mut self, events: Vec<(SymbolId, MarketEvent)>) -> bool {
+    fn process(&mut self, received_at: Timestamp, events: Vec<(SymbolId, MarketEvent)>) -> bool {
         let mut stale = false;
         let mut last_time = None;
         for (symbol, event) in events {
@@ -269,7 +292,12 @@ impl Session {
                 self.stale_dropped += 1;
                 continue;
             }
+            let orders_before = self.accepted_orders();
             self.apply(symbol, &event);
+            if self.accepted_orders() != orders_before {
+                // Tick-to-order: from the producer receiving the event to the order reaching the broker.
+                self.order_latencies.push((now_nanos() - received_at).max(0) as u64);
+            }
             last_time = Some(event.time());
         }
         if let Some(time) = last_time {
@@ -278,6 +306,10 @@ impl Session {
             }
         }
         stale
+    }
+
+    fn accepted_orders(&self) -> u64 {
+        self.runners.iter().map(|r| r.account().accepted_orders).sum()
     }
 
     fn apply(&mut self, symbol: SymbolId, event: &MarketEvent) {
@@ -315,8 +347,8 @@ impl Session {
         let mut control = None;
         while let Ok(frame) = frames.try_recv() {
             match frame {
-                ToConsumer::Events(events) => {
-                    self.process(events);
+                ToConsumer::Events { received_at, events } => {
+                    self.process(received_at, events);
                 }
                 ToConsumer::Assign(symbols) => self.assign(symbols),
                 ToConsumer::Shutdown => {
@@ -352,5 +384,19 @@ impl Session {
             .collect();
         self.db.finish(ends)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::latency_report;
+
+    #[test]
+    fn latency_report_gives_nearest_rank_percentiles() {
+        let mut samples: Vec<u64> = (1..=1000).rev().map(|i| i * 1000).collect();
+        let report = latency_report(&mut samples).unwrap();
+        // Sorted 1µs..1000µs: index round(999*0.5)=500 -> 501µs; 0.99 -> 990 -> 991µs; 0.999 -> 998 -> 999µs.
+        assert_eq!(report, "p50 501µs p99 991µs p99.9 999µs max 1ms (1000 orders)");
+        assert_eq!(latency_report(&mut []), None);
     }
 }

@@ -258,6 +258,7 @@ fn route(
     summary: &mut ProducerSummary,
 ) {
     summary.events += frame.len() as u64;
+    let received_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
     {
         let Ok(table) = table.lock() else { return };
         for e in frame {
@@ -274,7 +275,7 @@ fn route(
         }
         let n = batch.len() as u64;
         match &slots[consumer] {
-            Some(slot) => match slot.sender.try_send(ToConsumer::Events(std::mem::take(batch))) {
+            Some(slot) => match slot.sender.try_send(ToConsumer::Events { received_at, events: std::mem::take(batch) }) {
                 Ok(()) => summary.routed += n,
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     let before = summary.dropped_full[consumer];

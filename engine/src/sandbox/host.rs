@@ -328,6 +328,9 @@ impl wo::Host for HostState {
         let market = self.market.borrow();
         let a = &mut self.account;
         let result = a.broker.submit(request_from_wit(request), &market, &mut a.portfolio, &mut a.fills, &mut a.pending_updates);
+        if result.is_ok() {
+            a.accepted_orders += 1;
+        }
         if let Err(r) = &result {
             a.rejected_orders += 1;
             tracing::debug!(strategy = %self.label, "order rejected: {r}");

@@ -21,8 +21,9 @@ pub const MAX_FRAME: usize = 64 << 20;
 pub enum ToConsumer {
     /// These symbols are now owned by the consumer (ids are session-wide).
     Assign(Vec<(SymbolId, String)>),
-    /// Market events of owned symbols, in arrival order.
-    Events(Vec<(SymbolId, MarketEvent)>),
+    /// Market events of owned symbols, in arrival order, with the time the
+    /// producer received them (ns since the epoch) for latency measurement.
+    Events { received_at: i64, events: Vec<(SymbolId, MarketEvent)> },
     /// Finish the queued events, record the end of the run, and exit.
     Shutdown,
 }
@@ -105,7 +106,7 @@ mod tests {
         let bar = Bar { time: 1, open: 1.0, high: 2.0, low: 0.5, close: 1.5, volume: 10.0 };
         let sent = vec![
             ToConsumer::Assign(vec![(3, "AAPL".into())]),
-            ToConsumer::Events(vec![(3, MarketEvent::Bar { timeframe: Timeframe::Minute, bar })]),
+            ToConsumer::Events { received_at: 7, events: vec![(3, MarketEvent::Bar { timeframe: Timeframe::Minute, bar })] },
             ToConsumer::Shutdown,
         ];
         for m in &sent {
