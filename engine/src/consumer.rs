@@ -395,8 +395,8 @@ mod tests {
     fn latency_report_gives_nearest_rank_percentiles() {
         let mut samples: Vec<u64> = (1..=1000).rev().map(|i| i * 1000).collect();
         let report = latency_report(&mut samples).unwrap();
-        // Sorted 1µs..1000µs: index round(999*0.5)=500 -> 501µs; 0.99 -> 990 -> 991µs; 0.999 -> 998 -> 999µs.
-        assert_eq!(report, "p50 501µs p99 991µs p99.9 999µs max 1ms (1000 orders)");
+        // Sorted 1µs..1000µs: index round(999*0.5)=500 -> 501µs; round(999*0.99)=989 -> 990µs; round(999*0.999)=998 -> 999µs.
+        assert_eq!(report, "p50 501µs p99 990µs p99.9 999µs max 1ms (1000 orders)");
         assert_eq!(latency_report(&mut []), None);
     }
 }
