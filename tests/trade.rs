@@ -304,3 +304,36 @@ fn a_slow_strategy_puts_only_its_consumer_out_of_sync_and_it_catches_up() {
     assert!(out_of_sync.iter().all(|l| l.contains("consumer 1 ")), "only consumer 1 is slow: {out_of_sync:?}");
     assert!(lines.iter().any(|l| l.contains("caught up after falling behind") && l.contains("consumer=1")));
 }
+
+/// Minutes since today's 9:30 New York open (negative before it), from the
+/// wall clock: the simulator stamps events with the time they are sent.
+fn minutes_from_open_now() -> i64 {
+    let out = Command::new("date").args(["+%H %M"]).env("TZ", "America/New_York").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut parts = text.split_whitespace().map(|p| p.parse::<i64>().unwrap());
+    let (h, m) = (parts.next().unwrap(), parts.next().unwrap());
+    h * 60 + m - (9 * 60 + 30)
+}
+
+#[test]
+fn a_strategy_outside_its_schedule_window_sees_no_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, url) = simulator("127.0.0.1:0", "600");
+    // A one-minute window half an hour away from now, inside the session.
+    let start = (minutes_from_open_now() + 30).rem_euclid(389);
+    let extra = format!(
+        "[[strategies]]\ncomponent = \"{}\"\nparams = {{ fast = 2, slow = 4, qty = 7 }}\nschedule = [{{ start = {start}, duration = 1 }}]\n",
+        component("sma-cross").display()
+    );
+    let plan = write_plan(dir.path(), &url, 5.0, &extra);
+    let db = dir.path().join("liu.db");
+    let trade = Proc::spawn(
+        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", db.to_str().unwrap(), "--duration-secs", "4", "--json"],
+        &[],
+    );
+    let (status, lines) = trade.finish();
+    assert!(status.success(), "{}", lines.join("\n"));
+    let rows = trades(&db, &batch_of(&lines));
+    assert!(rows.iter().any(|t| t.qty == 1.0), "the unscheduled strategy trades");
+    assert!(rows.iter().all(|t| t.qty != 7.0), "the scheduled one must not trade outside its window");
+}

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::account::Account;
 use crate::broker::{Commission, FillAt, OrderChecks, SimulatedBroker};
-use crate::domain::{MarketEvent, SymbolId, Timestamp};
+use crate::domain::{MarketEvent, NANOS_PER_SECOND, SymbolId, Timestamp};
 use crate::market::MarketState;
 use crate::params::{self, ParamArg};
 use crate::portfolio::Portfolio;
@@ -163,6 +163,8 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         stale_dropped: 0,
         processed: 0,
         order_latencies: Vec::new(),
+        strategies: plan.strategies.clone(),
+        schedule_minute: None,
     };
     let end_reason = session.serve(&mut frames).await;
     // After a shutdown the link is still open: stop reading it.
@@ -180,6 +182,15 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         tracing::info!(consumer = id, "tick-to-order latency: {report}");
     }
     session.finish(failure.unwrap_or(end_reason))
+}
+
+/// Minutes since the regular session's 9:30 open in New York on the event's
+/// day, or `None` before the open.
+fn minutes_from_open(time: Timestamp) -> Option<u32> {
+    use chrono::Timelike;
+    let local = chrono::DateTime::from_timestamp_nanos(time).with_timezone(&chrono_tz::America::New_York);
+    let minute_of_day = local.hour() * 60 + local.minute();
+    minute_of_day.checked_sub(9 * 60 + 30)
 }
 
 /// `p50 … p99 … p99.9 … max … (n orders)`, or `None` without orders.
@@ -220,6 +231,10 @@ struct Session {
     processed: u64,
     /// Tick-to-order latencies in ns, one per event that produced an order.
     order_latencies: Vec<u64>,
+    /// The tradeplan's strategies, in runner order (for their schedules).
+    strategies: Vec<StrategyConfig>,
+    /// The epoch minute the schedule was last evaluated for.
+    schedule_minute: Option<i64>,
 }
 
 impl Session {
@@ -292,6 +307,7 @@ impl Session {
                 self.stale_dropped += 1;
                 continue;
             }
+            self.follow_schedule(event.time());
             let orders_before = self.accepted_orders();
             self.apply(symbol, &event);
             if self.accepted_orders() != orders_before {
@@ -306,6 +322,21 @@ impl Session {
             }
         }
         stale
+    }
+
+    /// Pauses strategies outside their schedule windows (minutes from the
+    /// 9:30 New York open); recomputed when the event minute changes.
+    fn follow_schedule(&mut self, time: Timestamp) {
+        let minute = time.div_euclid(60 * NANOS_PER_SECOND);
+        if self.schedule_minute == Some(minute) {
+            return;
+        }
+        self.schedule_minute = Some(minute);
+        let from_open = minutes_from_open(time);
+        for (runner, config) in self.runners.iter_mut().zip(&self.strategies) {
+            let active = config.schedule.is_empty() || from_open.is_some_and(|m| config.active_at(m));
+            runner.set_paused(!active);
+        }
     }
 
     fn accepted_orders(&self) -> u64 {
@@ -389,7 +420,16 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
-    use super::latency_report;
+    use super::{latency_report, minutes_from_open};
+
+    #[test]
+    fn minutes_from_open_follow_new_york_time_across_daylight_saving() {
+        // 2024-07-01 13:30 UTC is 9:30 EDT (UTC-4); 2024-01-02 14:45 UTC is 9:45 EST (UTC-5).
+        assert_eq!(minutes_from_open(1_719_840_600_000_000_000), Some(0));
+        assert_eq!(minutes_from_open(1_704_206_700_000_000_000), Some(15));
+        // 2024-01-02 14:00 UTC is 9:00 EST: before the open.
+        assert_eq!(minutes_from_open(1_704_204_000_000_000_000), None);
+    }
 
     #[test]
     fn latency_report_gives_nearest_rank_percentiles() {

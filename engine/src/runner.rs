@@ -34,6 +34,8 @@ pub struct StrategyRunner {
     wants_run_all: bool,
     /// Fills already taken by [`StrategyRunner::take_new_fills`].
     taken: usize,
+    /// Outside its schedule: orders still fill, the strategy sees nothing.
+    paused: bool,
 }
 
 impl StrategyRunner {
@@ -63,7 +65,7 @@ impl StrategyRunner {
             None => return Err(trapped(&instance)),
         }
         let wants_run_all = instance.wants_run_all();
-        Ok(Self { instance, info, parameters: params::to_json(&values), rejected: Vec::new(), wants_run_all, taken: 0 })
+        Ok(Self { instance, info, parameters: params::to_json(&values), rejected: Vec::new(), wants_run_all, taken: 0, paused: false })
     }
 
     pub fn info(&self) -> &StrategyInfo {
@@ -104,8 +106,14 @@ impl StrategyRunner {
         }
     }
 
+    /// Pauses or resumes event delivery (schedule windows).
+    pub fn set_paused(&mut self, paused: bool) {
+        self.paused = paused;
+    }
+
     fn listening(&self, symbol: SymbolId) -> bool {
-        !self.rejected.get(symbol as usize).copied().unwrap_or(true) && self.instance.disabled().is_none()
+        !self.paused
+            && !self.rejected.get(symbol as usize).copied().unwrap_or(true) && self.instance.disabled().is_none()
     }
 
     fn note(&mut self, symbol: SymbolId, verdict: Option<Verdict>) {
@@ -156,7 +164,7 @@ impl StrategyRunner {
     /// After all events of a time step: `run-all` if wanted; a disabled
     /// strategy's open orders are canceled.
     pub fn end_step(&mut self, time: Timestamp) {
-        if self.wants_run_all && self.instance.disabled().is_none() {
+        if self.wants_run_all && !self.paused && self.instance.disabled().is_none() {
             self.instance.run_all(time);
             self.instance.deliver_order_updates();
         }

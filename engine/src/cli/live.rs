@@ -77,10 +77,6 @@ pub fn trade(args: TradeArgs) -> anyhow::Result<()> {
     // Parsed but not run yet: refuse rather than silently ignore them.
     anyhow::ensure!(plan.broker.kind == BrokerKind::Paper, "{path}: broker.kind = \"alpaca\" is not supported yet; use \"paper\"");
     anyhow::ensure!(plan.scanners.is_empty(), "{path}: [[scanners]] are not run yet; list the symbols in `symbols`");
-    anyhow::ensure!(
-        plan.strategies.iter().all(|s| s.schedule.is_empty()),
-        "{path}: strategy `schedule` windows are not enforced yet; remove them"
-    );
     let duration = match args.duration_secs {
         Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
         Some(s) => anyhow::bail!("--duration-secs must be a positive number, got {s}"),
