@@ -182,18 +182,6 @@ impl Backtest<'_> {
     }
 }
 
-/// Prepares and runs in one go, keeping fills only in the report.
-pub fn run(
-    sandbox: &Sandbox,
-    strategies: &[LoadedStrategy],
-    param_args: &[ParamArg],
-    data: &MarketData,
-    config: &BacktestConfig,
-    progress: Progress<'_>,
-) -> Result<BacktestReport, BacktestError> {
-    Ok(prepare(sandbox, strategies, param_args, data, config)?.run(&mut (), progress))
-}
-
 const PROGRESS_EVERY: usize = 1 << 16;
 
 /// Hands each runner's fills since the last flush to the sink.

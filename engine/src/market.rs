@@ -58,10 +58,6 @@ impl MarketState {
         true
     }
 
-    pub fn symbol_count(&self) -> usize {
-        self.symbols.len()
-    }
-
     pub fn symbol_name(&self, symbol: SymbolId) -> Option<&str> {
         self.symbols.get(symbol as usize).map(|s| s.name.as_str()).filter(|n| !n.is_empty())
     }
@@ -98,12 +94,6 @@ impl MarketState {
             }
             None => &[],
         }
-    }
-
-    /// The most recent bar of any timeframe's finest available series.
-    pub fn last_bar(&self, symbol: SymbolId) -> Option<&Bar> {
-        let s = self.symbols.get(symbol as usize)?;
-        s.bars.iter().filter_map(|b| b.last()).max_by_key(|b| b.time)
     }
 
     pub fn last_trade(&self, symbol: SymbolId) -> Option<Trade> {

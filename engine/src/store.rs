@@ -304,8 +304,4 @@ impl Store {
         SQLITE_MIGRATIONS.run(&pool).await.map_err(|source| StoreError::Migrate { target: name, source })?;
         Ok(Self { pool })
     }
-
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
 }

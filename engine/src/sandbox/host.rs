@@ -51,11 +51,6 @@ impl HostState {
     pub fn last_error_log(&self) -> Option<&str> {
         self.last_error.as_deref()
     }
-
-    /// Log messages dropped because the strategy's log budget ran out.
-    pub fn log_dropped(&self) -> u64 {
-        self.log_dropped
-    }
 }
 
 /// Caps linear-memory growth and remembers that the cap was hit, so the
@@ -356,6 +351,9 @@ impl wl::Host for HostState {
             self.last_error = Some(message.to_owned());
         }
         if message.len() > self.log_bytes_left {
+            if self.log_dropped == 0 {
+                tracing::warn!(strategy = %self.label, "log budget exhausted; further messages from this strategy are dropped and counted");
+            }
             self.log_dropped += 1;
             return;
         }

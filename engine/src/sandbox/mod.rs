@@ -186,10 +186,6 @@ impl Sandbox {
         Ok(Self { engine, linker, config, _ticker: ticker })
     }
 
-    pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
     /// Reads, validates and prepares a strategy component for instantiation.
     pub fn load(&self, path: &Path) -> Result<LoadedStrategy, SandboxError> {
         let bytes = std::fs::read(path).map_err(|source| SandboxError::Read { path: path.to_owned(), source })?;
