@@ -53,6 +53,8 @@ trade-demo: strategies
     #!/usr/bin/env bash
     set -euo pipefail
     export APCA_API_KEY_ID=demo APCA_API_SECRET_KEY=demo
-    {{engine}} simulate --listen 127.0.0.1:9300 --symbols 20 --speed 600 --repeat & sim=$!
-    trap 'kill $sim' EXIT
+    log=$(mktemp)
+    {{engine}} simulate --listen 127.0.0.1:9300 --symbols 20 --speed 600 --repeat > "$log" 2>&1 & sim=$!
+    trap 'kill $sim; rm -f "$log"' EXIT
+    until grep -q "simulator listening" "$log"; do sleep 0.1; done
     {{engine}} trade --tradeplan data/tradeplan.demo.toml --duration-secs 20
