@@ -257,7 +257,7 @@ fn the_producer_reconnects_and_resubscribes_when_the_stream_drops() {
         &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", db.to_str().unwrap(), "--duration-secs", "8", "--json"],
         &[],
     );
-    trade.wait_for(Duration::from_secs(30), |l| l.contains("consumer connected") && l.contains("consumer=1"));
+    trade.wait_for(Duration::from_secs(30), |l| l.contains("market-data subscription confirmed"));
     drop(sim); // kills the simulator: the stream drops
     let (_sim2, _) = simulator(&addr, "600");
     let restarted_at = now_nanos();

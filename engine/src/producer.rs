@@ -26,6 +26,8 @@ use crate::transport::{self, ToConsumer, ToProducer, Transport};
 const CONSUMER_QUEUE_FRAMES: usize = 4096;
 /// Pause before restarting a consumer that died.
 const RESTART_DELAY: Duration = Duration::from_millis(200);
+/// How long the producer waits for consumers to connect before streaming.
+const CONNECT_GRACE: Duration = Duration::from_secs(30);
 /// How long consumers get to finish after a shutdown request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
@@ -147,6 +149,8 @@ struct Slot {
 
 struct Shared {
     slots: Mutex<Vec<Option<Slot>>>,
+    /// Signalled whenever a consumer connects.
+    connected: tokio::sync::Notify,
     shutting_down: AtomicBool,
     next_generation: AtomicU64,
 }
@@ -170,6 +174,7 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
     let transport = UnixTransport::bind(&socket).map_err(|source| ProducerError::Listen { path: socket.clone(), source })?;
     let shared = Arc::new(Shared {
         slots: Mutex::new(vec![None; consumers]),
+        connected: tokio::sync::Notify::new(),
         shutting_down: AtomicBool::new(false),
         next_generation: AtomicU64::new(1),
     });
@@ -182,6 +187,23 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
     for id in 0..consumers as u32 {
         let child = spawn_consumer(&config, id, &socket)?;
         supervisors.push(tokio::spawn(supervise(config.clone(), id, socket.clone(), child, shared.clone(), restarts.clone())));
+    }
+
+    // Subscribe only once every consumer can take events, so none are lost at start.
+    let all_connected = async {
+        loop {
+            // Registered before the check, so a connection in between is not missed.
+            let notified = shared.connected.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if shared.slots.lock().is_ok_and(|s| s.iter().all(Option::is_some)) {
+                return;
+            }
+            notified.await;
+        }
+    };
+    if tokio::time::timeout(CONNECT_GRACE, all_connected).await.is_err() {
+        tracing::warn!("not every consumer connected within {CONNECT_GRACE:?}; starting the stream anyway");
     }
 
     let (command_tx, command_rx) = mpsc::channel(16);
@@ -321,6 +343,7 @@ async fn accept_consumers(mut transport: UnixTransport, shared: Arc<Shared>, tab
         {
             *slot = Some(Slot { sender, generation });
         }
+        shared.connected.notify_waiters();
         tokio::spawn(write_to_consumer(consumer, generation, writer, receiver, shared.clone(), reader));
     }
 }
