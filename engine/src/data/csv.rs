@@ -33,7 +33,7 @@ use std::path::Path;
 use ::csv::{ByteRecord, ErrorKind, ReaderBuilder};
 
 use super::{DataError, LoadOptions};
-use crate::domain::{Bar, BarEvent, NANOS_PER_SECOND, Timestamp};
+use crate::domain::{Bar, BarEvent, NANOS_PER_SECOND, Timestamp, civil_from_days, days_from_civil};
 
 /// The 1-based physical line of a record whose parsing started at `byte`.
 ///
@@ -849,29 +849,7 @@ fn parse_epoch(s: &[u8]) -> Option<Timestamp> {
     Some(if neg { -v } else { v })
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-pub(super) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
 
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
 
 fn days_in_month(y: i64, m: i64) -> i64 {
     match m {
