@@ -6,32 +6,11 @@
 # reaching the broker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-engine=target/release/liu-engine
-out=bench-out
-mkdir -p "$out"
+. bench/live-common.sh
 port=9391
-export APCA_API_KEY_ID=bench APCA_API_SECRET_KEY=bench
-rm -f "$out/latency-sim.log"
-"$engine" simulate --listen 127.0.0.1:$port --symbols 100 --bars 1000000 --speed 60000 > "$out/latency-sim.log" 2>&1 &
-sim=$!
-trap 'kill $sim 2>/dev/null' EXIT
-until grep -q "simulator listening" "$out/latency-sim.log" 2>/dev/null; do sleep 0.1; done
-
-symbols=$(python3 -c 'print(", ".join(f"\"SYM{i:03}\"" for i in range(100)))')
-cat > "$out/latency.toml" <<PLAN
-portfolio_value = 10000000.0
-stale_event_secs = 5.0
-consumers = 2
-symbols = [$symbols]
-[provider]
-kind = "alpaca"
-feed = "test"
-url = "ws://127.0.0.1:$port/v2/test"
-events = ["minute"]
-[[strategies]]
-component = "$(pwd)/target/strategies/sma-cross.wasm"
-params = { fast = 2, slow = 3, qty = 1 }
-PLAN
+start_simulator $port 60000
+write_plan "$out/latency.toml" $port 10000000.0 5.0 "component = \"$(pwd)/target/strategies/sma-cross.wasm\"
+params = { fast = 2, slow = 3, qty = 1 }"
 LIU_LOG=info "$engine" trade --tradeplan "$out/latency.toml" --db "$out/latency.db" --duration-secs 10 --json \
     2> "$out/latency.log" > "$out/latency.json"
 python3 -c "import json; s=json.load(open('$out/latency.json')); print(f\"{s['events']/10:,.0f} events/s received\")"

@@ -33,7 +33,7 @@ use std::path::Path;
 use ::csv::{ByteRecord, ErrorKind, ReaderBuilder};
 
 use super::{DataError, LoadOptions};
-use crate::domain::{Bar, BarEvent, NANOS_PER_SECOND, Timestamp, civil_from_days, days_from_civil};
+use crate::domain::{Bar, BarEvent, NANOS_PER_SECOND, Timestamp, civil_from_days, days_from_civil, days_in_month};
 
 /// The 1-based physical line of a record whose parsing started at `byte`.
 ///
@@ -847,17 +847,6 @@ fn parse_epoch(s: &[u8]) -> Option<Timestamp> {
         .checked_mul(scale)?
         .checked_add(frac * scale / NANOS_PER_SECOND)?;
     Some(if neg { -v } else { v })
-}
-
-
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
 }
 
 fn parse_iso(s: &[u8]) -> Option<Timestamp> {

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     Bar, MarketEvent, NANOS_PER_SECOND, Quote, SymbolEvent, Timeframe, Timestamp, Trade, civil_from_days,
-    days_from_civil,
+    days_from_civil, days_in_month,
 };
 
 /// Error codes of the stream's `{"T":"error"}` messages.
@@ -570,17 +570,6 @@ fn parse_slow(text: &str, collector: &mut Collector<'_>) {
 // ---------------------------------------------------------------------------
 // RFC 3339
 // ---------------------------------------------------------------------------
-
-
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
 
 #[inline]
 fn digit(b: &[u8], i: usize) -> Option<i64> {
