@@ -18,15 +18,18 @@ engine:
 
 # Build every sample strategy into a component under target/strategies/.
 strategies: setup engine
-    cd sample-strategies && cargo build --release --target wasm32-unknown-unknown --workspace --exclude hostile-wasi-filesystem
-    # Deliberately built for WASI so that it really imports wasi:filesystem.
-    cd sample-strategies && cargo build --release --target wasm32-wasip2 -p hostile-wasi-filesystem
+    cd sample-strategies && cargo build --release --target wasm32-unknown-unknown --workspace --exclude hostile-wasi-filesystem --exclude hostile-wasi-sockets --exclude hostile-env-clock
+    # Deliberately built for WASI so that they really import wasi:filesystem,
+    # wasi:sockets, wasi:cli/environment and wasi:clocks/wall-clock.
+    cd sample-strategies && cargo build --release --target wasm32-wasip2 -p hostile-wasi-filesystem -p hostile-wasi-sockets -p hostile-env-clock
     mkdir -p {{components}}
     for core in sample-strategies/target/wasm32-unknown-unknown/release/*.wasm; do \
         name=$(basename "$core" .wasm | tr _ -); \
         {{engine}} component new "$core" -o {{components}}/$name.wasm; \
     done
     cp sample-strategies/target/wasm32-wasip2/release/hostile_wasi_filesystem.wasm {{components}}/hostile-wasi-filesystem.wasm
+    cp sample-strategies/target/wasm32-wasip2/release/hostile_wasi_sockets.wasm {{components}}/hostile-wasi-sockets.wasm
+    cp sample-strategies/target/wasm32-wasip2/release/hostile_env_clock.wasm {{components}}/hostile-env-clock.wasm
     @ls {{components}}
 
 # Backtest the two sample strategies on real GOOG daily prices into ./liu.db.

@@ -337,3 +337,162 @@ fn a_strategy_outside_its_schedule_window_sees_no_events() {
     assert!(rows.iter().any(|t| t.qty == 1.0), "the unscheduled strategy trades");
     assert!(rows.iter().all(|t| t.qty != 7.0), "the scheduled one must not trade outside its window");
 }
+
+/// `liu-engine simulate` with the stand-in REST servers; returns the
+/// stream URL (Alpaca dialect) and the REST base URL.
+fn simulator_with_rest(extra: &[&str]) -> (Proc, String, String) {
+    let mut args = vec!["simulate", "--listen", "127.0.0.1:0", "--rest-listen", "127.0.0.1:0", "--speed", "600"];
+    args.extend_from_slice(extra);
+    let mut sim = Proc::spawn(&args, &[("POLYGON_API_KEY", POLYGON_KEY)]);
+    let mut stream = None;
+    let mut rest = None;
+    while stream.is_none() || rest.is_none() {
+        let line = sim.wait_for(Duration::from_secs(30), |l| l.starts_with("simulator listening on ") || l.starts_with("stand-in REST listening on "));
+        if let Some(url) = line.strip_prefix("simulator listening on ") {
+            stream = Some(url.to_owned());
+        } else if let Some(url) = line.strip_prefix("stand-in REST listening on ") {
+            rest = Some(url.to_owned());
+        }
+    }
+    (sim, stream.unwrap(), rest.unwrap())
+}
+
+const POLYGON_KEY: &str = "test-polygon-key";
+
+fn run_trade(plan: &Path, db: &Path, secs: &str) -> (String, Vec<String>) {
+    let trade = Proc::spawn(
+        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", db.to_str().unwrap(), "--duration-secs", secs, "--json"],
+        &[("POLYGON_API_KEY", POLYGON_KEY)],
+    );
+    let (status, lines) = trade.finish();
+    assert!(status.success(), "{}", lines.join("\n"));
+    let text = lines.join("\n");
+    assert!(!text.contains(SECRET) && !text.contains(KEY) && !text.contains(POLYGON_KEY), "credentials leaked into output");
+    (batch_of(&lines), lines)
+}
+
+#[test]
+fn the_polygon_stream_feeds_the_consumers_like_alpaca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, url) = simulator("127.0.0.1:0", "600");
+    let polygon_url = url.replace("/v2/test", "/stocks");
+    let plan = write_plan(dir.path(), &polygon_url, 5.0, "");
+    let text = std::fs::read_to_string(&plan).unwrap().replace("kind = \"alpaca\"\nfeed = \"test\"", "kind = \"polygon\"");
+    std::fs::write(&plan, text).unwrap();
+    let db = dir.path().join("liu.db");
+    let (batch, lines) = run_trade(&plan, &db, "4");
+    assert!(lines.iter().any(|l| l.contains("market-data subscription confirmed") && l.contains("subscribed to: AM.SYM000")), "{}", lines.join("\n"));
+    let by_run = symbols_by_run(&db, &batch);
+    assert_eq!(by_run.len(), 2, "both consumers traded on Polygon minute aggregates: {by_run:?}");
+    let sets: Vec<_> = by_run.values().collect();
+    assert!(sets[0].is_disjoint(sets[1]));
+}
+
+/// Two days of minute bars per symbol: `(symbol, price yesterday, price at the
+/// end of today, volume per bar yesterday, volume per bar today)`.
+fn write_scanner_data(dir: &Path) -> PathBuf {
+    let folder = dir.join("bars");
+    std::fs::create_dir_all(&folder).unwrap();
+    let symbols: [(&str, f64, f64, f64, f64); 6] = [
+        ("GOOD1", 10.0, 11.0, 2000.0, 1000.0),  // +10%: picked
+        ("GOOD2", 5.0, 5.25, 4000.0, 1000.0),   // +5%: picked, after GOOD1
+        ("CHEAP", 1.0, 1.2, 900000.0, 1000.0),  // under min_price
+        ("FLAT", 10.0, 10.1, 2000.0, 1000.0),   // +1%: under min_day_change_pct
+        ("THIN", 10.0, 11.0, 10.0, 1000.0),     // yesterday's dollar volume too low
+        ("QUIET", 10.0, 11.0, 2000.0, 10.0),    // today's volume too low
+    ];
+    for (name, p0, p1, v0, v1) in symbols {
+        let mut csv = String::from("Date,Open,High,Low,Close,Volume\n");
+        // Yesterday flat at p0; today drifting from p0 to p1.
+        for (day, from, to, volume) in [("2024-03-04", p0, p0, v0), ("2024-03-05", p0, p1, v1)] {
+            for m in 0..60 {
+                let f = f64::from(m) / 59.0;
+                // A wiggle so that moving averages cross; the last bar closes exactly at `to`.
+                let wiggle = if m == 59 { 0.0 } else { 0.01 * from * (f64::from(m) / 3.0).sin() };
+                let close = from + (to - from) * f + wiggle;
+                let (h, mm) = (9 + (30 + m) / 60, (30 + m) % 60);
+                csv.push_str(&format!("{day} {h:02}:{mm:02}:00,{close},{},{},{close},{volume}\n", close * 1.001, close * 0.999));
+            }
+        }
+        std::fs::write(folder.join(format!("{name}.csv")), csv).unwrap();
+    }
+    folder
+}
+
+fn trending(db: &Path, batch: &str) -> Vec<(String, String)> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+        sqlx::query_as("SELECT symbol, scanner_name FROM trending_tickers WHERE batch_id = ? ORDER BY trending_id")
+            .bind(batch)
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+    })
+}
+
+#[test]
+fn the_momentum_scanner_picks_symbols_records_them_and_only_they_trade() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_scanner_data(dir.path());
+    let (_sim, url, rest) = simulator_with_rest(&["--data", data.to_str().unwrap(), "--repeat"]);
+    let plan = dir.path().join("tradeplan.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            r#"consumers = 2
+[provider]
+kind = "alpaca"
+feed = "test"
+url = "{url}"
+rest_url = "{rest}"
+[[scanners]]
+kind = "momentum"
+min_price = 2.0
+max_price = 20.0
+min_volume = 30000
+min_day_change_pct = 3.5
+min_prev_day_dollar_volume = 500000.0
+max_symbols = 10
+[[strategies]]
+component = "{sma}"
+params = {{ fast = 2, slow = 4, qty = 1 }}
+"#,
+            sma = component("sma-cross").display()
+        ),
+    )
+    .unwrap();
+    let db = dir.path().join("liu.db");
+    let (batch, lines) = run_trade(&plan, &db, "5");
+    let picks = trending(&db, &batch);
+    assert_eq!(picks, [("GOOD1".to_owned(), "momentum".to_owned()), ("GOOD2".to_owned(), "momentum".to_owned())], "{}", lines.join("\n"));
+    let traded: BTreeSet<String> = symbols_by_run(&db, &batch).into_values().flatten().collect();
+    assert_eq!(traded, BTreeSet::from(["GOOD1".to_owned(), "GOOD2".to_owned()]), "{}", lines.join("\n"));
+}
+
+#[test]
+fn the_alpaca_broker_trades_through_the_trading_api_and_its_trade_updates() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, url, rest) = simulator_with_rest(&["--symbols", "20", "--bars", "100000"]);
+    let plan = write_plan(dir.path(), &url, 5.0, "");
+    let text = std::fs::read_to_string(&plan).unwrap() + &format!("\n[broker]\nkind = \"alpaca\"\nbase_url = \"{rest}\"\n");
+    std::fs::write(&plan, text).unwrap();
+    let db = dir.path().join("liu.db");
+    let (batch, lines) = run_trade(&plan, &db, "5");
+    let rows = trades(&db, &batch);
+    assert!(!rows.is_empty(), "no fill came back from the broker\n{}", lines.join("\n"));
+    // What the database recorded is what the broker holds.
+    let mut recorded: HashMap<String, f64> = HashMap::new();
+    for t in &rows {
+        let sign = if t.operation == "buy" || t.operation == "buy_short" { 1.0 } else { -1.0 };
+        *recorded.entry(t.symbol.clone()).or_default() += sign * t.qty;
+    }
+    recorded.retain(|_, q| *q != 0.0);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let held: HashMap<String, f64> = rt.block_on(async {
+        let client = liu_engine::broker::alpaca::AlpacaClient::new(&rest, KEY, SECRET).unwrap();
+        client.positions().await.unwrap().into_iter().map(|p| (p.symbol, p.qty)).filter(|(_, q)| *q != 0.0).collect()
+    });
+    assert_eq!(recorded, held, "{}", lines.join("\n"));
+}

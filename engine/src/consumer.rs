@@ -1,5 +1,6 @@
 //! A consumer process: runs the tradeplan's strategies on the events of the
-//! symbols the producer assigned to it, trading through the paper broker,
+//! symbols the producer assigned to it (folding trades and second bars into
+//! the minute history, as LiuAlgoTrader does), trading through the paper broker,
 //! and records its runs and fills as they happen.
 //!
 //! An event older than the stale limit is dropped: the consumer logs
@@ -15,15 +16,15 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use crate::account::Account;
-use crate::broker::{Commission, FillAt, OrderChecks, SimulatedBroker};
-use crate::domain::{MarketEvent, NANOS_PER_SECOND, SymbolId, Timestamp};
+use crate::broker::{Commission, FillAt, OrderChecks, RoutedRequest, SimulatedBroker};
+use crate::domain::{Bar, BrokerReport, BrokerRequest, MarketEvent, NANOS_PER_SECOND, SymbolId, Timeframe, Timestamp};
 use crate::market::MarketState;
 use crate::params::{self, ParamArg};
 use crate::portfolio::Portfolio;
 use crate::runner::{StartError, StrategyRunner};
 use crate::sandbox::{Limits, Sandbox, SandboxConfig, SandboxError};
 use crate::store::{BatchWriter, Commit, DbTarget, RunEnd, RunStart, StoreError};
-use crate::tradeplan::{StrategyConfig, TradePlan};
+use crate::tradeplan::{BrokerKind, StrategyConfig, TradePlan};
 use crate::transport::{self, ToConsumer, ToProducer, TransportError};
 
 /// Frames read ahead from the producer; beyond this the socket pushes back
@@ -99,15 +100,16 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         let args: Vec<ParamArg> =
             config_of.params.iter().map(|(name, value)| ParamArg { strategy: None, name: name.clone(), value: value.clone() }).collect();
         let mut used = vec![false; args.len()];
-        let account = Account::new(
-            Portfolio::new(plan.portfolio_value, 0),
-            SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0).with_checks(OrderChecks {
-                max_position_notional: plan.limits.max_position_notional,
-                max_open_positions: plan.limits.max_open_positions,
-                shortable: plan.limits.shortable,
-                refuse_duplicates: true,
-            }),
-        );
+        let mut broker = SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0).with_checks(OrderChecks {
+            max_position_notional: plan.limits.max_position_notional,
+            max_open_positions: plan.limits.max_open_positions,
+            shortable: plan.limits.shortable,
+            refuse_duplicates: true,
+        });
+        if plan.broker.kind == BrokerKind::Alpaca {
+            broker = broker.routed_out();
+        }
+        let account = Account::new(Portfolio::new(plan.portfolio_value, 0), broker);
         let runner = StrategyRunner::start(strategy, &sandbox, market.clone(), account, limits_of(config_of), &args, &mut used)?;
         params::check_all_used(&args, &used, &[runner.info()])?;
         runners.push(runner);
@@ -165,6 +167,8 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         order_latencies: Vec::new(),
         strategies: plan.strategies.clone(),
         schedule_minute: None,
+        order_prefix: format!("{}-{id}.{}", config.batch_id.get(..8).unwrap_or(&config.batch_id), std::process::id()),
+        link: writer,
     };
     let end_reason = session.serve(&mut frames).await;
     // After a shutdown the link is still open: stop reading it.
@@ -235,6 +239,11 @@ struct Session {
     strategies: Vec<StrategyConfig>,
     /// The epoch minute the schedule was last evaluated for.
     schedule_minute: Option<i64>,
+    /// Start of this process's `client_order_id`s: batch, consumer id and
+    /// pid, so a restarted consumer never reuses an id.
+    order_prefix: String,
+    /// To the producer: orders for an outside broker.
+    link: tokio::net::unix::OwnedWriteHalf,
 }
 
 impl Session {
@@ -267,9 +276,16 @@ impl Session {
                     }
                     self.flush_fills();
                 }
+                Some(ToConsumer::BrokerReports(reports)) => {
+                    self.apply_reports(&reports);
+                    self.flush_fills();
+                }
                 Some(ToConsumer::Shutdown) => return "shutdown".into(),
                 None if assigned => return "producer connection lost".into(),
                 None => return format!("consumer {}: the producer closed the connection before assigning symbols", self.id),
+            }
+            if let Err(e) = self.send_routed().await {
+                return format!("producer link failed: {e}");
             }
         }
     }
@@ -350,13 +366,22 @@ impl Session {
         self.processed += 1;
         match event {
             MarketEvent::Bar { timeframe, bar } => {
-                self.market.borrow_mut().push_bar(symbol, *timeframe, *bar);
+                let mut market = self.market.borrow_mut();
+                market.push_bar(symbol, *timeframe, *bar);
+                if *timeframe == Timeframe::Second {
+                    market.fold_into_minute(symbol, bar);
+                }
+                drop(market);
                 for r in &mut self.runners {
                     r.on_bar(symbol, *timeframe, bar);
                 }
             }
             MarketEvent::Trade(trade) => {
-                self.market.borrow_mut().push_trade(symbol, *trade);
+                let mut market = self.market.borrow_mut();
+                market.push_trade(symbol, *trade);
+                let p = trade.price;
+                market.fold_into_minute(symbol, &Bar { time: trade.time, open: p, high: p, low: p, close: p, volume: trade.size });
+                drop(market);
                 for r in &mut self.runners {
                     r.on_trade(symbol, trade);
                 }
@@ -382,6 +407,7 @@ impl Session {
                     self.process(received_at, events);
                 }
                 ToConsumer::Assign(symbols) => self.assign(symbols),
+                ToConsumer::BrokerReports(reports) => self.apply_reports(&reports),
                 ToConsumer::Shutdown => {
                     control = Some(ToConsumer::Shutdown);
                     break;
@@ -390,6 +416,58 @@ impl Session {
         }
         tracing::info!(consumer = self.id, dropped = self.stale_dropped - before, "caught up after falling behind");
         control
+    }
+
+    /// Hands the strategies' orders for the outside broker to the producer.
+    async fn send_routed(&mut self) -> Result<(), TransportError> {
+        let mut requests = Vec::new();
+        for (index, runner) in self.runners.iter_mut().enumerate() {
+            for routed in runner.take_routed() {
+                requests.push(match routed {
+                    RoutedRequest::Submit { id, request } => BrokerRequest::Submit {
+                        client_order_id: format!("{}-{index}-{id}", self.order_prefix),
+                        symbol: self.symbols.get(request.symbol as usize).cloned().unwrap_or_default(),
+                        request,
+                    },
+                    RoutedRequest::Cancel { id } => {
+                        BrokerRequest::Cancel { client_order_id: format!("{}-{index}-{id}", self.order_prefix) }
+                    }
+                });
+            }
+        }
+        if requests.is_empty() {
+            return Ok(());
+        }
+        transport::write_frame(&mut self.link, &ToProducer::Broker(requests)).await
+    }
+
+    /// Applies the outside broker's reports to the strategies that placed the orders.
+    fn apply_reports(&mut self, reports: &[BrokerReport]) {
+        for report in reports {
+            let parsed = report
+                .client_order_id
+                .rsplitn(3, '-')
+                .collect::<Vec<_>>()
+                .as_slice()
+                .try_into()
+                .ok()
+                .and_then(|[order, runner, prefix]: [&str; 3]| {
+                    (prefix == self.order_prefix).then_some((runner.parse::<usize>().ok()?, order.parse::<u64>().ok()?))
+                });
+            let applied = match parsed {
+                Some((runner, order)) if runner < self.runners.len() => self.runners[runner].on_broker_report(order, report),
+                _ => false,
+            };
+            if !applied {
+                tracing::warn!(
+                    consumer = self.id,
+                    client_order_id = %report.client_order_id,
+                    symbol = %report.symbol,
+                    status = ?report.status,
+                    "broker report for an order this consumer does not hold (placed by an earlier process, or already closed)"
+                );
+            }
+        }
     }
 
     fn flush_fills(&mut self) {

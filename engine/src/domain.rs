@@ -116,7 +116,7 @@ pub struct BarEvent {
     pub bar: Bar,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
     Buy,
@@ -133,7 +133,7 @@ impl Side {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderKind {
     Market,
@@ -142,7 +142,7 @@ pub enum OrderKind {
     StopLimit,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TimeInForce {
     Day,
@@ -156,7 +156,7 @@ pub enum TimeInForce {
 pub type OrderId = u64;
 
 /// An order as a strategy asked for it, after the engine's checks.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OrderRequest {
     pub symbol: SymbolId,
     pub side: Side,
@@ -212,7 +212,7 @@ pub struct Fill {
     pub indicators: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     Filled,
@@ -259,4 +259,27 @@ pub enum Rejection {
     UnknownOrder,
     #[error("invalid indicators: {0}")]
     InvalidIndicators(String),
+}
+
+/// A request for an outside broker (e.g. Alpaca), which a consumer hands to
+/// the producer: only the producer holds the broker's credentials.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum BrokerRequest {
+    Submit { client_order_id: String, symbol: String, request: OrderRequest },
+    Cancel { client_order_id: String },
+}
+
+/// What an outside broker reported about a routed order, as the producer
+/// forwards it to the consumer that owns the symbol.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BrokerReport {
+    pub client_order_id: String,
+    pub symbol: String,
+    pub status: OrderStatus,
+    /// This execution's quantity and price (fills only; 0 otherwise).
+    pub qty: f64,
+    pub price: f64,
+    pub time: Timestamp,
+    /// Why it was rejected or canceled, when the broker says.
+    pub reason: Option<String>,
 }

@@ -4,7 +4,7 @@
 //! Strategies read it through the `market-data` import. It only ever holds
 //! events already delivered, so a backtest cannot look ahead.
 
-use crate::domain::{Bar, Quote, SymbolId, Timeframe, Timestamp, Trade};
+use crate::domain::{Bar, NANOS_PER_SECOND, Quote, SymbolId, Timeframe, Timestamp, Trade};
 
 #[derive(Debug, Default)]
 pub struct MarketState {
@@ -70,9 +70,36 @@ impl MarketState {
     ///
     /// # Panics
     /// If `symbol` is not in the table (the engine only routes known symbols).
+    ///
+    /// A bar with the same time as the latest one replaces it (a provider's
+    /// minute bar supersedes the one folded from trades); an older one only
+    /// moves nothing.
     pub fn push_bar(&mut self, symbol: SymbolId, timeframe: Timeframe, bar: Bar) {
         self.now = self.now.max(bar.time);
-        self.symbols[symbol as usize].bars[slot(timeframe)].push(bar);
+        let bars = &mut self.symbols[symbol as usize].bars[slot(timeframe)];
+        match bars.last_mut() {
+            Some(last) if last.time == bar.time => *last = bar,
+            Some(last) if last.time > bar.time => {}
+            _ => bars.push(bar),
+        }
+    }
+
+    /// Folds a trade print or a second bar into the symbol's minute history,
+    /// as LiuAlgoTrader's consumers do: it extends the bar of its minute, or
+    /// opens the next one. Prints older than the latest minute are ignored.
+    pub fn fold_into_minute(&mut self, symbol: SymbolId, part: &Bar) {
+        let minute = part.time - part.time.rem_euclid(60 * NANOS_PER_SECOND);
+        let bars = &mut self.symbols[symbol as usize].bars[slot(Timeframe::Minute)];
+        match bars.last_mut() {
+            Some(last) if last.time == minute => {
+                last.high = last.high.max(part.high);
+                last.low = last.low.min(part.low);
+                last.close = part.close;
+                last.volume += part.volume;
+            }
+            Some(last) if last.time > minute => {}
+            _ => bars.push(Bar { time: minute, ..*part }),
+        }
     }
 
     pub fn push_trade(&mut self, symbol: SymbolId, trade: Trade) {
@@ -114,5 +141,39 @@ impl MarketState {
             (Some(t), None) => Some(t.price),
             (None, None) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MarketState;
+    use crate::domain::{Bar, NANOS_PER_SECOND, Timeframe};
+
+    const MINUTE: i64 = 60 * NANOS_PER_SECOND;
+
+    fn print(time: i64, price: f64, volume: f64) -> Bar {
+        Bar { time, open: price, high: price, low: price, close: price, volume }
+    }
+
+    #[test]
+    fn trades_fold_into_minute_bars_and_provider_bars_supersede_them() {
+        let mut m = MarketState::new(&["AAPL".into()]);
+        let t0 = 1_700_000_040 * NANOS_PER_SECOND; // a whole minute
+        m.fold_into_minute(0, &print(t0 + NANOS_PER_SECOND, 10.0, 100.0));
+        m.fold_into_minute(0, &print(t0 + 20 * NANOS_PER_SECOND, 12.0, 50.0));
+        m.fold_into_minute(0, &print(t0 + 59 * NANOS_PER_SECOND, 9.0, 25.0));
+        assert_eq!(m.bars(0, Timeframe::Minute, 10), &[Bar { time: t0, open: 10.0, high: 12.0, low: 9.0, close: 9.0, volume: 175.0 }]);
+        // The next minute opens a new bar; a late print of the old minute is ignored.
+        m.fold_into_minute(0, &print(t0 + MINUTE, 11.0, 10.0));
+        m.fold_into_minute(0, &print(t0 + 30 * NANOS_PER_SECOND, 99.0, 10.0));
+        let bars = m.bars(0, Timeframe::Minute, 10);
+        assert_eq!(bars.len(), 2);
+        assert_eq!(bars[1], print(t0 + MINUTE, 11.0, 10.0));
+        assert_eq!(bars[0].high, 12.0);
+        // The provider's own bar for that minute replaces the folded one.
+        let official = Bar { time: t0 + MINUTE, open: 11.0, high: 11.5, low: 10.5, close: 11.2, volume: 400.0 };
+        m.push_bar(0, Timeframe::Minute, official);
+        assert_eq!(m.bars(0, Timeframe::Minute, 10)[1], official);
+        assert_eq!(m.bars(0, Timeframe::Minute, 10).len(), 2);
     }
 }

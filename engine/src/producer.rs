@@ -13,12 +13,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
-use crate::domain::{MarketEvent, SymbolEvent, SymbolId};
-use crate::provider::{self, ProviderCommand, ProviderStats, StreamConfig};
+use crate::broker::routing::{self, AlpacaRoute};
+use crate::domain::{BrokerReport, BrokerRequest, MarketEvent, SymbolEvent, SymbolId};
+use crate::scanner::{self, MomentumFilter, SnapshotSource};
+use crate::provider::{self, Protocol, ProviderCommand, ProviderStats, StreamConfig};
 use crate::store::{DbTarget, Store, StoreError};
-use crate::tradeplan::{EventKind, ProviderKind, TradePlan};
+use crate::tradeplan::{BrokerKind, EventKind, ProviderKind, ScannerConfig, TradePlan};
 use crate::transport::unix::UnixTransport;
 use crate::transport::{self, ToConsumer, ToProducer, Transport};
 
@@ -39,8 +41,6 @@ pub enum ProducerError {
     Listen { path: PathBuf, source: std::io::Error },
     #[error("cannot start consumer {id}: {source}")]
     Spawn { id: u32, source: std::io::Error },
-    #[error("{0} is not supported yet; use provider.kind = \"alpaca\" (the simulator speaks it)")]
-    UnsupportedProvider(&'static str),
     #[error("missing credentials: set {0} in the environment")]
     MissingCredentials(&'static str),
     #[error("market data stream: {0}")]
@@ -158,17 +158,20 @@ struct Shared {
 /// Runs the producer until a signal, `duration`, or a fatal provider error.
 pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerError> {
     let plan = &config.plan;
-    if plan.provider.kind != ProviderKind::Alpaca {
-        return Err(ProducerError::UnsupportedProvider("provider.kind = \"polygon\""));
-    }
-    let key = std::env::var("APCA_API_KEY_ID").map_err(|_| ProducerError::MissingCredentials("APCA_API_KEY_ID"))?;
-    let secret = std::env::var("APCA_API_SECRET_KEY").map_err(|_| ProducerError::MissingCredentials("APCA_API_SECRET_KEY"))?;
+    let credentials = Credentials::from_env(plan)?;
 
     // Migrate once, before several consumer processes open the database.
-    drop(Store::open(&config.db).await?);
+    let store = Store::open(&config.db).await?;
+
+    // Scanners run first: their picks are traded from the start.
+    let scanning = Scanning::new(plan, &credentials, &config.batch_id);
+    let mut symbols = plan.symbols.clone();
+    for (index, scanner) in plan.scanners.iter().enumerate() {
+        symbols.extend(scanning.run(index, scanner, &store).await);
+    }
 
     let consumers = plan.consumers;
-    let table = Arc::new(Mutex::new(SymbolTable::new(&plan.symbols, consumers)));
+    let table = Arc::new(Mutex::new(SymbolTable::new(&symbols, consumers)));
     let socket = config.socket_dir.join("producer.sock");
     std::fs::create_dir_all(&config.socket_dir).map_err(|source| ProducerError::Listen { path: socket.clone(), source })?;
     let transport = UnixTransport::bind(&socket).map_err(|source| ProducerError::Listen { path: socket.clone(), source })?;
@@ -178,9 +181,27 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
         shutting_down: AtomicBool::new(false),
         next_generation: AtomicU64::new(1),
     });
-    tracing::info!(batch_id = %config.batch_id, consumers, symbols = plan.symbols.len(), "producer starting");
+    tracing::info!(batch_id = %config.batch_id, consumers, symbols = symbols.len(), "producer starting");
 
-    tokio::spawn(accept_consumers(transport, shared.clone(), table.clone()));
+    // Orders for an outside broker: consumers → producer → broker, and its
+    // reports back to the consumer that owns the symbol.
+    let (broker_tx, broker_rx) = mpsc::channel::<Vec<BrokerRequest>>(1024);
+    let (reports_tx, reports_rx) = mpsc::channel::<BrokerReport>(1024);
+    let (stop_broker, broker_stopped) = watch::channel(false);
+    let broker_task = match (plan.broker.kind, &credentials.alpaca) {
+        (BrokerKind::Alpaca, Some((key, secret))) => {
+            let route = AlpacaRoute {
+                base_url: plan.broker.base_url.clone().unwrap_or_else(|| ALPACA_PAPER_API.to_owned()),
+                key: key.clone(),
+                secret: secret.clone(),
+            };
+            tokio::spawn(routing::run_alpaca(route, broker_rx, reports_tx, broker_stopped));
+            Some(tokio::spawn(route_reports(reports_rx, table.clone(), shared.clone())))
+        }
+        _ => None,
+    };
+
+    tokio::spawn(accept_consumers(transport, shared.clone(), table.clone(), broker_tx));
 
     let restarts: Arc<Vec<AtomicU64>> = Arc::new((0..consumers).map(|_| AtomicU64::new(0)).collect());
     let mut supervisors = Vec::with_capacity(consumers);
@@ -210,18 +231,24 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
     let (event_tx, mut event_rx) = mpsc::channel::<Vec<SymbolEvent>>(1024);
     let stats = Arc::new(ProviderStats::default());
     let events = &plan.provider.events;
+    let (key, secret) = credentials.stream();
     let stream = StreamConfig {
+        protocol: match plan.provider.kind {
+            ProviderKind::Alpaca => Protocol::Alpaca,
+            ProviderKind::Polygon => Protocol::Polygon,
+        },
         url: stream_url(plan),
         key,
         secret,
-        symbols: plan.symbols.clone(),
+        symbols: symbols.clone(),
         trades: events.contains(&EventKind::Trade),
         quotes: events.contains(&EventKind::Quote),
+        second_bars: events.contains(&EventKind::Second),
         minute_bars: events.contains(&EventKind::Minute),
         daily_bars: false,
         updated_bars: false,
     };
-    let mut provider_task = tokio::spawn(provider::run_alpaca_stream(stream, command_rx, event_tx, stats.clone()));
+    let mut provider_task = tokio::spawn(provider::run_stream(stream, command_rx, event_tx, stats.clone()));
 
     let mut summary = ProducerSummary {
         batch_id: config.batch_id.clone(),
@@ -233,8 +260,19 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
     tokio::pin!(stop);
     let mut provider_result = Ok(());
     let mut batches: Vec<Vec<(SymbolId, MarketEvent)>> = vec![Vec::new(); consumers];
+    let (picks_tx, mut picks) = mpsc::channel::<Vec<String>>(16);
+    let recurring: Vec<_> = plan
+        .scanners
+        .iter()
+        .enumerate()
+        .filter_map(|(index, scanner)| {
+            let every = Duration::from_secs_f64(scanner.recurrence_minutes? * 60.0);
+            Some(tokio::spawn(scanning.clone().recur(index, scanner.clone(), every, store.clone(), picks_tx.clone())))
+        })
+        .collect();
     loop {
         tokio::select! {
+            Some(new) = picks.recv() => add_symbols(new, &table, &shared, &command_tx).await,
             frame = event_rx.recv() => {
                 let Some(frame) = frame else { break };
                 route(&frame, &table, &shared, &mut batches, &mut summary);
@@ -257,8 +295,15 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
     for slot in senders {
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, slot.sender.send(ToConsumer::Shutdown)).await;
     }
+    for task in recurring {
+        task.abort();
+    }
     for supervisor in supervisors {
         let _ = supervisor.await;
+    }
+    let _ = stop_broker.send(true);
+    if let Some(task) = broker_task {
+        let _ = task.await;
     }
     summary.restarts = restarts.iter().map(|r| r.load(Ordering::Relaxed)).collect();
     summary.reconnects = stats.snapshot().reconnects;
@@ -267,8 +312,136 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
     Ok(summary)
 }
 
+/// Alpaca's paper-trading API, the default `broker.base_url`.
+const ALPACA_PAPER_API: &str = "https://paper-api.alpaca.markets";
+
 fn stream_url(plan: &TradePlan) -> String {
-    plan.provider.url.clone().unwrap_or_else(|| format!("wss://stream.data.alpaca.markets/v2/{}", plan.provider.feed))
+    plan.provider.url.clone().unwrap_or_else(|| match plan.provider.kind {
+        ProviderKind::Alpaca => format!("wss://stream.data.alpaca.markets/v2/{}", plan.provider.feed),
+        ProviderKind::Polygon => "wss://socket.polygon.io/stocks".to_owned(),
+    })
+}
+
+/// The provider's and broker's credentials, read from the environment only.
+/// Deliberately not `Debug`: they are never printed.
+struct Credentials {
+    alpaca: Option<(String, String)>,
+    polygon: Option<String>,
+}
+
+impl Credentials {
+    fn from_env(plan: &TradePlan) -> Result<Self, ProducerError> {
+        let var = |name: &'static str| std::env::var(name).map_err(|_| ProducerError::MissingCredentials(name));
+        let alpaca = if plan.provider.kind == ProviderKind::Alpaca || plan.broker.kind == BrokerKind::Alpaca {
+            Some((var("APCA_API_KEY_ID")?, var("APCA_API_SECRET_KEY")?))
+        } else {
+            None
+        };
+        let polygon = if plan.provider.kind == ProviderKind::Polygon { Some(var("POLYGON_API_KEY")?) } else { None };
+        Ok(Self { alpaca, polygon })
+    }
+
+    /// Key and secret for the market-data stream (Polygon has only a key).
+    fn stream(&self) -> (String, String) {
+        match (&self.polygon, &self.alpaca) {
+            (Some(key), _) => (key.clone(), String::new()),
+            (None, Some((key, secret))) => (key.clone(), secret.clone()),
+            (None, None) => Default::default(),
+        }
+    }
+}
+
+/// Runs the tradeplan's scanners and records their picks in `trending_tickers`.
+#[derive(Clone)]
+struct Scanning {
+    client: reqwest::Client,
+    source: SnapshotSource,
+    /// Alpaca only: where the symbol universe (tradable assets) is listed.
+    assets: Option<AlpacaRoute>,
+    batch_id: String,
+}
+
+impl Scanning {
+    fn new(plan: &TradePlan, credentials: &Credentials, batch_id: &str) -> Self {
+        let rest = plan.provider.rest_url.clone();
+        let (source, assets) = match plan.provider.kind {
+            ProviderKind::Polygon => (
+                SnapshotSource::Polygon {
+                    base_url: rest.unwrap_or_else(|| "https://api.polygon.io".to_owned()),
+                    api_key: credentials.polygon.clone().unwrap_or_default(),
+                },
+                None,
+            ),
+            ProviderKind::Alpaca => {
+                let (key, secret) = credentials.alpaca.clone().unwrap_or_default();
+                // Assets come from the trading API: the broker's, else the
+                // overridden REST host (a stand-in serves both), else Alpaca's.
+                let trading = plan.broker.base_url.clone().or_else(|| rest.clone()).unwrap_or_else(|| ALPACA_PAPER_API.to_owned());
+                let source = SnapshotSource::Alpaca {
+                    base_url: rest.unwrap_or_else(|| "https://data.alpaca.markets".to_owned()),
+                    key: key.clone(),
+                    secret: secret.clone(),
+                    feed: plan.provider.feed.clone(),
+                };
+                (source, Some(AlpacaRoute { base_url: trading, key, secret }))
+            }
+        };
+        Self { client: reqwest::Client::new(), source, assets, batch_id: batch_id.to_owned() }
+    }
+
+    /// One scan; failures are logged and give no picks (trading goes on).
+    async fn run(&self, index: usize, scanner: &ScannerConfig, store: &Store) -> Vec<String> {
+        let name = scanner.kind.name();
+        let filter = MomentumFilter {
+            min_price: scanner.min_price,
+            max_price: scanner.max_price,
+            min_volume: scanner.min_volume,
+            min_day_change_pct: scanner.min_day_change_pct,
+            min_prev_day_dollar_volume: scanner.min_prev_day_dollar_volume,
+            max_symbols: scanner.max_symbols,
+        };
+        let universe = match &self.assets {
+            Some(route) => match crate::broker::alpaca::AlpacaClient::new(&route.base_url, &route.key, &route.secret) {
+                Ok(client) => match client.list_assets().await {
+                    Ok(assets) => assets.into_iter().filter(|a| a.tradable).map(|a| a.symbol).collect(),
+                    Err(e) => {
+                        tracing::error!(scanner = index, "{name} scanner: cannot list assets: {e}");
+                        return Vec::new();
+                    }
+                },
+                Err(e) => {
+                    tracing::error!(scanner = index, "{name} scanner: {e}");
+                    return Vec::new();
+                }
+            },
+            None => Vec::new(),
+        };
+        let picks = match scanner::scan(&self.client, &self.source, &universe, &filter).await {
+            Ok(picks) => picks,
+            Err(e) => {
+                tracing::error!(scanner = index, "{name} scanner failed: {e}");
+                return Vec::new();
+            }
+        };
+        tracing::info!(scanner = index, picks = ?picks, "{name} scanner picked {} symbols", picks.len());
+        if let Err(e) = store.record_trending(&self.batch_id, name, &picks, chrono::Utc::now()).await {
+            tracing::error!(scanner = index, "recording {name} scanner picks: {e}");
+        }
+        picks
+    }
+
+    /// Scans every `every` and sends the picks, until `picks` closes.
+    async fn recur(self, index: usize, scanner: ScannerConfig, every: Duration, store: Store, picks: mpsc::Sender<Vec<String>>) {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let found = self.run(index, &scanner, &store).await;
+            if picks.send(found).await.is_err() {
+                return;
+            }
+        }
+    }
 }
 
 /// Splits one provider frame by owner and queues it without waiting.
@@ -319,7 +492,12 @@ fn route(
 
 /// Accepts consumer connections; each says hello, gets its symbols, and
 /// then receives frames from its queue.
-async fn accept_consumers(mut transport: UnixTransport, shared: Arc<Shared>, table: Arc<Mutex<SymbolTable>>) {
+async fn accept_consumers(
+    mut transport: UnixTransport,
+    shared: Arc<Shared>,
+    table: Arc<Mutex<SymbolTable>>,
+    broker: mpsc::Sender<Vec<BrokerRequest>>,
+) {
     loop {
         let (mut reader, writer) = match transport.accept().await {
             Ok(link) => link,
@@ -344,8 +522,83 @@ async fn accept_consumers(mut transport: UnixTransport, shared: Arc<Shared>, tab
             *slot = Some(Slot { sender, generation });
         }
         shared.connected.notify_waiters();
-        tokio::spawn(write_to_consumer(consumer, generation, writer, receiver, shared.clone(), reader));
+        tokio::spawn(write_to_consumer(consumer, generation, writer, receiver, shared.clone()));
+        tokio::spawn(read_from_consumer(consumer, reader, broker.clone()));
     }
+}
+
+/// Forwards a consumer's broker requests until its connection ends.
+async fn read_from_consumer(consumer: u32, mut reader: <UnixTransport as Transport>::Reader, broker: mpsc::Sender<Vec<BrokerRequest>>) {
+    let mut buf = Vec::new();
+    loop {
+        match transport::read_frame::<ToProducer, _>(&mut reader, &mut buf).await {
+            Ok(Some(ToProducer::Broker(requests))) => {
+                // Closed when the broker is the paper one: consumers never route then.
+                if broker.send(requests).await.is_err() {
+                    tracing::warn!(consumer, "broker requests from a consumer while no outside broker runs; dropped");
+                }
+            }
+            Ok(Some(ToProducer::Hello { .. })) => tracing::warn!(consumer, "a second hello from a consumer; ignored"),
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(consumer, "reading from consumer: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// Sends each broker report to the consumer owning its symbol. Reports are
+/// never dropped for a full queue: this task waits instead.
+async fn route_reports(mut reports: mpsc::Receiver<BrokerReport>, table: Arc<Mutex<SymbolTable>>, shared: Arc<Shared>) {
+    while let Some(report) = reports.recv().await {
+        let owner = table.lock().ok().and_then(|t| t.partition.owner(*t.ids.get(&report.symbol)?));
+        let sender = owner.and_then(|o| shared.slots.lock().ok()?.get(o as usize)?.as_ref().map(|s| s.sender.clone()));
+        match sender {
+            Some(sender) => {
+                if let Err(e) = sender.send(ToConsumer::BrokerReports(vec![report])).await {
+                    tracing::warn!("broker report for a consumer that just went away: {:?}", e.0);
+                }
+            }
+            None => tracing::warn!(
+                symbol = %report.symbol,
+                client_order_id = %report.client_order_id,
+                status = ?report.status,
+                "broker report for a symbol no running consumer owns"
+            ),
+        }
+    }
+}
+
+/// Adds scanner picks not yet traded: assigns them, tells their owners and
+/// subscribes them.
+async fn add_symbols(names: Vec<String>, table: &Mutex<SymbolTable>, shared: &Shared, commands: &mpsc::Sender<ProviderCommand>) {
+    let mut per_owner: HashMap<u32, Vec<(SymbolId, String)>> = HashMap::new();
+    {
+        let Ok(mut table) = table.lock() else { return };
+        for name in names {
+            if table.ids.contains_key(&name) {
+                continue;
+            }
+            let id = table.add(name.clone());
+            if let Some(owner) = table.partition.owner(id) {
+                per_owner.entry(owner).or_default().push((id, name));
+            }
+        }
+    }
+    if per_owner.is_empty() {
+        return;
+    }
+    let added: Vec<String> = per_owner.values().flatten().map(|(_, n)| n.clone()).collect();
+    tracing::info!(symbols = ?added, "scanner added symbols");
+    for (owner, symbols) in per_owner {
+        let sender = shared.slots.lock().ok().and_then(|s| s.get(owner as usize)?.as_ref().map(|s| s.sender.clone()));
+        // A consumer that is down gets its whole assignment when it reconnects.
+        if let Some(sender) = sender {
+            let _ = sender.send(ToConsumer::Assign(symbols)).await;
+        }
+    }
+    let _ = commands.send(ProviderCommand::Subscribe(added)).await;
 }
 
 /// Drains one consumer's queue into its connection, batching writes.
@@ -355,7 +608,6 @@ async fn write_to_consumer(
     mut writer: <UnixTransport as Transport>::Writer,
     mut queue: mpsc::Receiver<ToConsumer>,
     shared: Arc<Shared>,
-    _reader: <UnixTransport as Transport>::Reader,
 ) {
     use tokio::io::AsyncWriteExt;
     let mut buf = Vec::with_capacity(1 << 16);

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use crate::account::Account;
-use crate::domain::{Bar, Fill, SymbolId, Timeframe, Timestamp, Trade};
+use crate::broker::RoutedRequest;
+use crate::domain::{Bar, BrokerReport, Fill, OrderId, SymbolId, Timeframe, Timestamp, Trade};
 use crate::market::MarketState;
 use crate::params::{self, ParamArg, ParamError};
 use crate::sandbox::{Limits, LoadedStrategy, Sandbox, SandboxError, StrategyInfo, StrategyInstance, Verdict};
@@ -184,5 +185,33 @@ impl StrategyRunner {
         let new = &fills[self.taken..];
         self.taken = fills.len();
         new
+    }
+
+    /// Requests for the outside broker since the previous call (routed mode).
+    pub fn take_routed(&mut self) -> Vec<RoutedRequest> {
+        self.instance.state_mut().account.broker.take_routed()
+    }
+
+    /// Applies an outside broker's report on order `id` and tells the
+    /// strategy. Returns false when the order is not (or no longer) open.
+    pub fn on_broker_report(&mut self, id: OrderId, report: &BrokerReport) -> bool {
+        let a = &mut self.instance.state_mut().account;
+        let known = a.broker.on_routed_update(
+            id,
+            report.status,
+            report.qty,
+            report.price,
+            report.time,
+            report.reason.clone(),
+            &mut a.portfolio,
+            &mut a.fills,
+            &mut a.pending_updates,
+        );
+        if self.instance.disabled().is_none() {
+            self.instance.deliver_order_updates();
+        } else {
+            self.instance.state_mut().account.pending_updates.clear();
+        }
+        known
     }
 }

@@ -1,8 +1,14 @@
 //! `liu-engine simulate`: a local WebSocket server speaking the Alpaca market
-//! data v2 stream protocol, replaying bars from a CSV data set or a synthetic
-//! random walk, so the live-trading producer runs without outside services.
+//! data v2 stream protocol (and Polygon's stocks stream on the path
+//! `/stocks`), replaying bars from a CSV data set or a synthetic random walk,
+//! so the live-trading producer runs without outside services.
 //!
-//! Per connection (any URL path, e.g. `/v2/iex`, `/v2/sip`, `/v2/test`):
+//! Polygon connections get `status` messages (`connected`, `auth_success` /
+//! `auth_failed` for `{"action":"auth","params":KEY}`, one `success` per
+//! subscribed channel) and the bars as `AM` (or `A` for second data), `T`
+//! and `Q` messages, with millisecond times; the rest is as below.
+//!
+//! Per Alpaca connection (any other URL path, e.g. `/v2/iex`, `/v2/test`):
 //! - the server greets with `connected`; the first message must be `auth`
 //!   (checked against the configured key/secret, any accepted when none is
 //!   configured; a mismatch gets 402 `auth failed` and the connection is
@@ -44,10 +50,12 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 
 use crate::data::MarketData;
-use crate::domain::{Bar, NANOS_PER_SECOND, Timeframe, Timestamp};
+use crate::domain::{Bar, NANOS_PER_SECOND, Quote, Timeframe, Timestamp, Trade};
 use crate::provider::alpaca::{
     ClientMessage, ServerMessage, Subscriptions, error_code, write_rfc3339,
 };
+use crate::provider::polygon;
+use crate::standin::Board;
 
 /// Messages per frame when none is configured.
 pub const DEFAULT_BATCH: usize = 1000;
@@ -69,6 +77,11 @@ pub struct SimulatorConfig {
     pub secret: Option<String>,
     /// Most messages per frame (0 means 1).
     pub batch: usize,
+    /// Required Polygon API key; `None` accepts any.
+    pub polygon_key: Option<String>,
+    /// Prices for the stand-in REST servers: seeded with the whole source
+    /// (so the last source day is "today"), then updated as bars are sent.
+    pub board: Option<Arc<Board>>,
 }
 
 /// Where the bars come from.
@@ -118,14 +131,22 @@ pub async fn serve(
             seed,
         } => crate::data::synthetic::random_walk(bars, symbols, seed),
     };
-    let shared = Arc::new(Shared::new(
+    if let Some(board) = &config.board {
+        for e in &data.events {
+            board.update(&data.symbols[e.symbol as usize], &e.bar, e.bar.time);
+        }
+    }
+    let mut shared = Shared::new(
         data,
         config.speed,
         config.repeat,
         config.key,
         config.secret,
         config.batch.max(1),
-    ));
+    );
+    shared.polygon_key = config.polygon_key;
+    shared.board = config.board;
+    let shared = Arc::new(shared);
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     tracing::info!(
@@ -170,6 +191,8 @@ struct Shared {
     key: Option<String>,
     secret: Option<String>,
     batch: usize,
+    polygon_key: Option<String>,
+    board: Option<Arc<Board>>,
 }
 
 impl Shared {
@@ -207,6 +230,8 @@ impl Shared {
             key,
             secret,
             batch,
+            polygon_key: None,
+            board: None,
         }
     }
 }
@@ -228,8 +253,9 @@ async fn handle_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shar
             return;
         }
     };
-    tracing::info!(%peer, path = %path, "simulator: client connected");
-    let reason = match run_connection(&mut ws, &shared).await {
+    let dialect = if path.trim_end_matches('/').ends_with("/stocks") { Dialect::Polygon } else { Dialect::Alpaca };
+    tracing::info!(%peer, path = %path, ?dialect, "simulator: client connected");
+    let reason = match run_connection(&mut ws, &shared, dialect).await {
         Ok(reason) => reason,
         Err(e) => format!("connection error: {e}"),
     };
@@ -240,12 +266,14 @@ async fn handle_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shar
 async fn run_connection(
     ws: &mut Ws,
     shared: &Shared,
+    dialect: Dialect,
 ) -> Result<String, tokio_tungstenite::tungstenite::Error> {
-    ws.send(control(&[ServerMessage::Success {
-        msg: "connected".into(),
-    }]))
+    ws.send(match dialect {
+        Dialect::Alpaca => control(&[ServerMessage::Success { msg: "connected".into() }]),
+        Dialect::Polygon => Message::text(polygon::status(polygon::statuses::CONNECTED, "Connected Successfully")),
+    })
     .await?;
-    let mut session = Session::new(shared);
+    let mut session = Session::new(shared, dialect);
     let auth_deadline = Instant::now() + AUTH_TIMEOUT;
     let mut next_step = Instant::now();
     loop {
@@ -275,7 +303,10 @@ async fn run_connection(
                 }
             }
             _ = tokio::time::sleep_until(auth_deadline), if !session.authenticated => {
-                ws.send(error(error_code::AUTH_TIMEOUT, "auth timeout")).await?;
+                ws.send(match dialect {
+                    Dialect::Alpaca => error(error_code::AUTH_TIMEOUT, "auth timeout"),
+                    Dialect::Polygon => Message::text(polygon::status(polygon::statuses::ERROR, "auth timeout")),
+                }).await?;
                 let _ = ws.close(None).await;
                 return Ok("auth timeout".into());
             }
@@ -344,6 +375,13 @@ impl Channel {
     }
 }
 
+/// Which provider's protocol a connection speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dialect {
+    Alpaca,
+    Polygon,
+}
+
 const BAR: u8 = 1;
 const TRADE: u8 = 2;
 const QUOTE: u8 = 4;
@@ -356,7 +394,10 @@ struct Reply {
 /// One connection's protocol state and replay position.
 struct Session<'a> {
     shared: &'a Shared,
+    dialect: Dialect,
     authenticated: bool,
+    /// Polygon `A.` (second aggregates).
+    second_aggs: Channel,
     trades: Channel,
     quotes: Channel,
     bars: Channel,
@@ -379,10 +420,12 @@ struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    fn new(shared: &'a Shared) -> Self {
+    fn new(shared: &'a Shared, dialect: Dialect) -> Self {
         Session {
             shared,
+            dialect,
             authenticated: false,
+            second_aggs: Channel::default(),
             trades: Channel::default(),
             quotes: Channel::default(),
             bars: Channel::default(),
@@ -400,6 +443,9 @@ impl<'a> Session<'a> {
     }
 
     fn on_client_message(&mut self, text: &str) -> Reply {
+        if self.dialect == Dialect::Polygon {
+            return self.on_polygon_message(text);
+        }
         let ok = |message| Reply {
             message,
             close: false,
@@ -448,14 +494,71 @@ impl<'a> Session<'a> {
         }
     }
 
+    fn on_polygon_message(&mut self, text: &str) -> Reply {
+        use polygon::statuses;
+        let reply = |status: &str, message: &str, close: bool| Reply {
+            message: Message::text(polygon::status(status, message)),
+            close,
+        };
+        let msg: polygon::ClientMessage = match serde_json::from_str(text) {
+            Ok(m) => m,
+            Err(_) => return reply(statuses::ERROR, "invalid syntax", false),
+        };
+        let (params, add) = match msg {
+            polygon::ClientMessage::Auth { params } => {
+                if self.authenticated {
+                    return reply(statuses::ERROR, "already authenticated", false);
+                }
+                if self.shared.polygon_key.as_deref().is_none_or(|k| k == params) {
+                    self.authenticated = true;
+                    return reply(statuses::AUTH_SUCCESS, "authenticated", false);
+                }
+                return reply(statuses::AUTH_FAILED, "authentication failed", true);
+            }
+            _ if !self.authenticated => return reply(statuses::ERROR, "not authenticated", false),
+            polygon::ClientMessage::Subscribe { params } => (params, true),
+            polygon::ClientMessage::Unsubscribe { params } => (params, false),
+        };
+        let subs = match polygon::Subscriptions::from_params(&params) {
+            Ok(subs) => subs,
+            Err(e) => return reply(statuses::ERROR, &e.to_string(), false),
+        };
+        self.trades.apply(&subs.trades, add);
+        self.quotes.apply(&subs.quotes, add);
+        self.bars.apply(&subs.minute_aggs, add);
+        self.second_aggs.apply(&subs.second_aggs, add);
+        self.update_mask();
+        // One status per channel, as Polygon answers.
+        let verb = if add { "subscribed to" } else { "unsubscribed to" };
+        let mut out = vec![b'['];
+        for (i, entry) in params.split(',').map(str::trim).filter(|e| !e.is_empty()).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            polygon::write_status(&mut out, statuses::SUCCESS, &format!("{verb}: {entry}"));
+        }
+        out.push(b']');
+        Reply { message: Message::text(String::from_utf8(out).unwrap_or_default()), close: false }
+    }
+
     fn apply(&mut self, s: &Subscriptions, add: bool) {
         self.trades.apply(&s.trades, add);
         self.quotes.apply(&s.quotes, add);
         self.bars.apply(&s.bars, add);
         self.updated_bars.apply(&s.updated_bars, add);
         self.daily_bars.apply(&s.daily_bars, add);
+        self.update_mask();
+    }
+
+    fn update_mask(&mut self) {
+        // Polygon sends second data on the `A` channel, the rest on `AM`.
+        let bars = if self.dialect == Dialect::Polygon && self.shared.data.timeframe == Timeframe::Second {
+            &self.second_aggs
+        } else {
+            &self.bars
+        };
         for (m, name) in self.mask.iter_mut().zip(&self.shared.data.symbols) {
-            *m = (u8::from(self.bars.contains(name)) * BAR)
+            *m = (u8::from(bars.contains(name)) * BAR)
                 | (u8::from(self.trades.contains(name)) * TRADE)
                 | (u8::from(self.quotes.contains(name)) * QUOTE);
         }
@@ -517,6 +620,12 @@ impl<'a> Session<'a> {
             .get(id)
             .map(Vec::as_slice)
             .unwrap_or(b"\"\"");
+        if let Some(board) = &shared.board {
+            board.update(&shared.data.symbols[id], &e.bar, self.step_time);
+        }
+        if self.dialect == Dialect::Polygon {
+            return self.write_polygon_event(m, sym, &e.bar);
+        }
         let mut n = 0;
         if m & BAR != 0 {
             self.frame.bar(sym, &e.bar, &self.step_text);
@@ -530,6 +639,42 @@ impl<'a> Session<'a> {
         }
         if m & QUOTE != 0 {
             self.frame.quote(sym, &e.bar, &self.step_text);
+            n += 1;
+        }
+        n
+    }
+
+    /// The Polygon messages of one bar (stamped with the step's time).
+    fn write_polygon_event(&mut self, m: u8, sym: &[u8], source: &Bar) -> usize {
+        let t = self.step_time;
+        let bar = Bar { time: t, ..*source };
+        let mut n = 0;
+        if m & BAR != 0 {
+            let stats = polygon::AggregateStats { vwap: bar.close, ..Default::default() };
+            let out = self.frame.object();
+            if self.shared.data.timeframe == Timeframe::Second {
+                polygon::write_second_agg(out, sym, &bar, &stats);
+            } else {
+                polygon::write_minute_agg(out, sym, &bar, &stats);
+            }
+            n += 1;
+        }
+        if m & TRADE != 0 {
+            self.trade_id += 1;
+            let trade = Trade { time: t, price: bar.close, size: bar.volume };
+            polygon::write_trade(self.frame.object(), sym, &trade, self.trade_id);
+            n += 1;
+        }
+        if m & QUOTE != 0 {
+            let round = |p: f64| (p * 1e6).round() / 1e6;
+            let quote = Quote {
+                time: t,
+                bid_price: round(bar.close - 0.01).max(0.0),
+                bid_size: 1.0,
+                ask_price: round(bar.close + 0.01),
+                ask_size: 1.0,
+            };
+            polygon::write_quote(self.frame.object(), sym, &quote, self.trade_id);
             n += 1;
         }
         n
@@ -607,6 +752,13 @@ struct FrameWriter {
 }
 
 impl FrameWriter {
+    /// Opens the next array member; the caller writes one JSON object.
+    fn object(&mut self) -> &mut Vec<u8> {
+        self.buf.push(if self.count == 0 { b'[' } else { b',' });
+        self.count += 1;
+        &mut self.buf
+    }
+
     fn begin(&mut self, kind: &[u8], sym: &[u8]) {
         self.buf.push(if self.count == 0 { b'[' } else { b',' });
         self.count += 1;
@@ -725,6 +877,8 @@ mod tests {
             key: key.map(String::from),
             secret: key.map(|k| format!("{k}-secret")),
             batch: 64,
+            polygon_key: key.map(|k| format!("{k}-polygon")),
+            board: None,
         }
     }
 

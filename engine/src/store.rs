@@ -1,4 +1,4 @@
-//! Persistence: `algo_run` and `new_trades` in an embedded SQLite file,
+//! Persistence: `algo_run`, `new_trades` and `trending_tickers` in an embedded SQLite file,
 //! created and migrated on first use.
 //!
 //! A whole backtest is written in one transaction, from a writer thread
@@ -91,6 +91,7 @@ pub struct RunEnd {
     pub fuel_used: u64,
 }
 
+#[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
 }
@@ -303,5 +304,21 @@ impl Store {
             .map_err(|source| StoreError::Open { target: name.clone(), source })?;
         SQLITE_MIGRATIONS.run(&pool).await.map_err(|source| StoreError::Migrate { target: name, source })?;
         Ok(Self { pool })
+    }
+
+    /// Records a scanner's picks in `trending_tickers`, in one transaction.
+    pub async fn record_trending(&self, batch_id: &str, scanner: &str, symbols: &[String], at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for symbol in symbols {
+            sqlx::query("INSERT INTO trending_tickers (symbol, scanner_name, create_tstamp, batch_id) VALUES (?, ?, ?, ?)")
+                .bind(symbol)
+                .bind(scanner)
+                .bind(rfc3339(at))
+                .bind(batch_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }

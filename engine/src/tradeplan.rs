@@ -57,6 +57,9 @@ pub struct ProviderConfig {
     pub feed: String,
     /// Override of the provider's stream URL (`ws://` or `wss://`).
     pub url: Option<String>,
+    /// Override of the provider's REST URL (`http://` or `https://`), where
+    /// scanners read snapshots.
+    pub rest_url: Option<String>,
     /// Event kinds to subscribe to, in the order written. Default `[Minute]`.
     pub events: Vec<EventKind>,
 }
@@ -130,7 +133,7 @@ pub struct ScannerConfig {
     /// Most symbols the scanner returns per run. Default 40.
     pub max_symbols: usize,
     /// Run again every this many minutes; `None`: once at start.
-    pub recurrence_minutes: Option<u32>,
+    pub recurrence_minutes: Option<f64>,
 }
 
 /// A built-in scanner.
@@ -138,6 +141,15 @@ pub struct ScannerConfig {
 pub enum ScannerKind {
     /// Liu's momentum scanner: price band, volume, day change, dollar volume.
     Momentum,
+}
+
+impl ScannerKind {
+    /// The name recorded in `trending_tickers.scanner_name`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScannerKind::Momentum => "momentum",
+        }
+    }
 }
 
 /// One `[[strategies]]` table.
@@ -312,7 +324,7 @@ const ROOT_KEYS: &[&str] = &[
     "scanners",
     "strategies",
 ];
-const PROVIDER_KEYS: &[&str] = &["kind", "feed", "url", "events"];
+const PROVIDER_KEYS: &[&str] = &["kind", "feed", "url", "rest_url", "events"];
 const BROKER_KEYS: &[&str] = &["kind", "base_url"];
 const LIMITS_KEYS: &[&str] = &["max_position_notional", "max_open_positions", "shortable"];
 const SCANNER_KEYS: &[&str] = &[
@@ -549,6 +561,10 @@ impl Doc<'_> {
             .get("url")
             .map(|f| f.url(&["ws://", "wss://"]))
             .transpose()?;
+        let rest_url = table
+            .get("rest_url")
+            .map(|f| f.url(&["http://", "https://"]))
+            .transpose()?;
         let events = match table.get("events") {
             Some(f) => {
                 let items = f.items()?;
@@ -581,6 +597,7 @@ impl Doc<'_> {
             kind,
             feed,
             url,
+            rest_url,
             events,
         })
     }
@@ -672,7 +689,7 @@ impl Doc<'_> {
                 .map_or(Ok(40), |f| f.uint(1, u32::MAX.into()))? as usize,
             recurrence_minutes: table
                 .get("recurrence_minutes")
-                .map(|f| f.uint(1, u32::MAX.into()).map(|n| n as u32))
+                .map(|f| f.positive_f64())
                 .transpose()?,
         })
     }
@@ -1128,6 +1145,7 @@ component = \"s.wasm\"
                     kind: ProviderKind::Alpaca,
                     feed: "iex".into(),
                     url: None,
+                    rest_url: None,
                     events: vec![EventKind::Minute, EventKind::Trade, EventKind::Quote],
                 },
                 broker: BrokerConfig {
@@ -1147,7 +1165,7 @@ component = \"s.wasm\"
                     min_day_change_pct: 3.5,
                     min_prev_day_dollar_volume: 500000.0,
                     max_symbols: 40,
-                    recurrence_minutes: Some(5),
+                    recurrence_minutes: Some(5.0),
                 }],
                 strategies: vec![
                     StrategyConfig {
@@ -1452,7 +1470,7 @@ component = \"s.wasm\"
         );
         assert_err(
             &format!("{MINIMAL}{scanner}recurrence_minutes = 0\n"),
-            "tradeplan.toml:12:22: `scanners[0].recurrence_minutes` must be at least 1, got 0",
+            "tradeplan.toml:12:22: `scanners[0].recurrence_minutes` must be greater than 0, got 0",
         );
         assert_err(
             &format!("{MINIMAL}{scanner}\n[[scanners]]\nkind = \"gap\"\n"),

@@ -1,7 +1,11 @@
 //! Brokers: where checked orders go and where fills come from.
 //!
-//! `simulated` fills against historical bars for backtests.
+//! `simulated` checks every order and fills against bars (backtests, the
+//! `paper` broker); `alpaca` is Alpaca's trading API, which `routing`
+//! drives from the producer.
 
+pub mod alpaca;
+pub mod routing;
 pub mod simulated;
 
-pub use simulated::{Commission, FillAt, OrderChecks, SimulatedBroker};
+pub use simulated::{Commission, FillAt, OrderChecks, RoutedRequest, SimulatedBroker};

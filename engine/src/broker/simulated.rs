@@ -1,5 +1,7 @@
-//! The backtest broker: checks orders, keeps them open, and fills them
-//! against later bars.
+//! The engine-side broker of one strategy instance: checks orders, keeps
+//! them open, and fills them against later bars (backtests and the `paper`
+//! broker) — or, once [`SimulatedBroker::routed_out`], hands them to an
+//! outside broker and applies the fills that broker reports.
 //!
 //! Fill model: a market order fills at the next bar's open ([`FillAt::NextOpen`],
 //! the default) or at once at the current close ([`FillAt::Close`], Liu's
@@ -44,6 +46,8 @@ struct OpenOrder {
     triggered: bool,
     /// UTC day (days since epoch) of the first bar the order was live on.
     first_day: Option<i64>,
+    /// Routed out: a cancel has been sent for it.
+    cancel_sent: bool,
 }
 
 /// Engine-side order checks beyond buying power (a tradeplan's `[limits]`).
@@ -74,6 +78,15 @@ pub struct SimulatedBroker {
     /// Gross exposure may not exceed equity times this.
     leverage: f64,
     checks: OrderChecks,
+    /// `Some` when orders go to an outside broker: requests not yet sent.
+    routed: Option<Vec<RoutedRequest>>,
+}
+
+/// A request for the outside broker, in the order the strategy made them.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RoutedRequest {
+    Submit { id: OrderId, request: OrderRequest },
+    Cancel { id: OrderId },
 }
 
 fn day_of(time: Timestamp) -> i64 {
@@ -90,7 +103,58 @@ fn valid_price(name: &str, price: Option<f64>) -> Result<f64, Rejection> {
 
 impl SimulatedBroker {
     pub fn new(fill_at: FillAt, commission: Commission, leverage: f64) -> Self {
-        Self { open: Vec::new(), next_id: 1, fill_at, commission, leverage, checks: OrderChecks::default() }
+        Self { open: Vec::new(), next_id: 1, fill_at, commission, leverage, checks: OrderChecks::default(), routed: None }
+    }
+
+    /// Sends accepted orders to an outside broker (see [`Self::take_routed`])
+    /// instead of matching them against bars; fills come back through
+    /// [`Self::on_routed_update`].
+    pub fn routed_out(mut self) -> Self {
+        self.routed = Some(Vec::new());
+        self
+    }
+
+    /// Requests for the outside broker since the previous call.
+    pub fn take_routed(&mut self) -> Vec<RoutedRequest> {
+        self.routed.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Applies what the outside broker reported for order `id`: a fill (or
+    /// partial fill) of `qty` at `price` goes to the portfolio and `fills`;
+    /// a final status closes the order. Returns false for an order this
+    /// broker does not hold (already closed, or not its own).
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_routed_update(
+        &mut self,
+        id: OrderId,
+        status: OrderStatus,
+        qty: f64,
+        price: f64,
+        time: Timestamp,
+        reason: Option<String>,
+        portfolio: &mut Portfolio,
+        fills: &mut Vec<Fill>,
+        updates: &mut Vec<OrderUpdate>,
+    ) -> bool {
+        let Some(index) = self.open.iter().position(|o| o.id == id) else {
+            return false;
+        };
+        if matches!(status, OrderStatus::Filled | OrderStatus::PartiallyFilled) && qty > 0.0 {
+            let mut part = self.open[index].clone();
+            part.request.qty = qty.min(part.request.qty);
+            self.execute(&part, price, time, portfolio, fills, &mut Vec::new());
+            self.open[index].request.qty -= part.request.qty;
+        }
+        let order = &self.open[index];
+        let remaining = order.request.qty;
+        let done = status != OrderStatus::PartiallyFilled || remaining <= 0.0;
+        let mut u = update(order, status, qty, price, time, reason);
+        u.remaining_qty = if done && status == OrderStatus::Filled { 0.0 } else { remaining };
+        updates.push(u);
+        if done {
+            self.open.remove(index);
+        }
+        true
     }
 
     /// Adds the engine-side checks of a live session.
@@ -142,11 +206,14 @@ impl SimulatedBroker {
 
         let id = self.next_id;
         self.next_id += 1;
-        if self.fill_at == FillAt::Close && request.kind == OrderKind::Market {
-            let order = OpenOrder { id, request, triggered: false, first_day: None };
+        if let Some(routed) = &mut self.routed {
+            routed.push(RoutedRequest::Submit { id, request: request.clone() });
+            self.open.push(OpenOrder { id, request, triggered: false, first_day: None, cancel_sent: false });
+        } else if self.fill_at == FillAt::Close && request.kind == OrderKind::Market {
+            let order = OpenOrder { id, request, triggered: false, first_day: None, cancel_sent: false };
             self.execute(&order, last, market.now(), portfolio, fills, updates);
         } else {
-            self.open.push(OpenOrder { id, request, triggered: false, first_day: None });
+            self.open.push(OpenOrder { id, request, triggered: false, first_day: None, cancel_sent: false });
         }
         Ok(id)
     }
@@ -215,6 +282,13 @@ impl SimulatedBroker {
 
     pub fn cancel(&mut self, id: OrderId, now: Timestamp, updates: &mut Vec<OrderUpdate>) -> Result<(), Rejection> {
         let index = self.open.iter().position(|o| o.id == id).ok_or(Rejection::UnknownOrder)?;
+        if let Some(routed) = &mut self.routed {
+            // Open until the outside broker confirms: it may still fill.
+            if !std::mem::replace(&mut self.open[index].cancel_sent, true) {
+                routed.push(RoutedRequest::Cancel { id });
+            }
+            return Ok(());
+        }
         let order = self.open.remove(index);
         updates.push(update(&order, OrderStatus::Canceled, 0.0, 0.0, now, Some("canceled by strategy".into())));
         Ok(())
@@ -226,6 +300,13 @@ impl SimulatedBroker {
 
     /// Cancels every open order (e.g. when the strategy is disabled).
     pub fn cancel_all(&mut self, now: Timestamp, reason: &str, updates: &mut Vec<OrderUpdate>) {
+        if let Some(routed) = &mut self.routed {
+            for order in self.open.iter_mut().filter(|o| !o.cancel_sent) {
+                order.cancel_sent = true;
+                routed.push(RoutedRequest::Cancel { id: order.id });
+            }
+            return;
+        }
         for order in self.open.drain(..) {
             updates.push(update(&order, OrderStatus::Canceled, 0.0, 0.0, now, Some(reason.to_owned())));
         }
@@ -245,7 +326,7 @@ impl SimulatedBroker {
         fills: &mut Vec<Fill>,
         updates: &mut Vec<OrderUpdate>,
     ) {
-        if self.open.is_empty() {
+        if self.open.is_empty() || self.routed.is_some() {
             return;
         }
         let today = day_of(bar.time);
@@ -512,5 +593,33 @@ mod tests {
         b.on_bar(0, &bar(2 * day, 100.0, 101.0, 99.0, 100.0), &mut p, &mut f, &mut u);
         assert!(!b.has_open_orders());
         assert_eq!(u.last().unwrap().status, OrderStatus::Expired);
+    }
+
+    #[test]
+    fn routed_orders_wait_for_the_outside_broker_and_apply_its_fills() {
+        let (market, mut p, b) = setup();
+        let mut b = b.routed_out();
+        let (mut f, mut u) = (Vec::new(), Vec::new());
+        let id = b.submit(request(Side::Buy, 10.0, OrderKind::Market, None, None), &market, &mut p, &mut f, &mut u).unwrap();
+        assert!(matches!(b.take_routed().as_slice(), [RoutedRequest::Submit { id: i, .. }] if *i == id));
+        // Bars no longer fill it; the outside broker does, in two parts.
+        b.on_bar(0, &bar(1, 100.0, 101.0, 99.0, 100.0), &mut p, &mut f, &mut u);
+        assert!(f.is_empty() && b.has_open_orders());
+        assert!(b.on_routed_update(id, OrderStatus::PartiallyFilled, 4.0, 100.5, 2, None, &mut p, &mut f, &mut u));
+        assert!(b.on_routed_update(id, OrderStatus::Filled, 6.0, 100.25, 3, None, &mut p, &mut f, &mut u));
+        assert_eq!(f.iter().map(|x| (x.qty, x.price)).collect::<Vec<_>>(), [(4.0, 100.5), (6.0, 100.25)]);
+        assert_eq!(p.position(0).unwrap().qty, 10.0);
+        assert_eq!(u.iter().map(|x| (x.status, x.remaining_qty)).collect::<Vec<_>>(), [(OrderStatus::PartiallyFilled, 6.0), (OrderStatus::Filled, 0.0)]);
+        assert!(!b.has_open_orders());
+        // A cancel is only a request until the broker confirms it, sent once.
+        let id = b.submit(request(Side::Buy, 1.0, OrderKind::Limit, Some(90.0), None), &market, &mut p, &mut f, &mut u).unwrap();
+        b.take_routed();
+        b.cancel(id, 4, &mut u).unwrap();
+        b.cancel_all(4, "disabled", &mut u);
+        assert_eq!(b.take_routed(), [RoutedRequest::Cancel { id }]);
+        assert!(b.has_open_orders());
+        assert!(b.on_routed_update(id, OrderStatus::Canceled, 0.0, 0.0, 5, None, &mut p, &mut f, &mut u));
+        assert!(!b.has_open_orders());
+        assert!(!b.on_routed_update(id, OrderStatus::Filled, 1.0, 90.0, 6, None, &mut p, &mut f, &mut u));
     }
 }

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -9,8 +10,10 @@ use clap::Args;
 use liu_engine::consumer::{self, ConsumerConfig};
 use liu_engine::producer::{self, ProducerConfig};
 use liu_engine::simulator::{self, SimSource, SimulatorConfig, Speed};
+use liu_engine::standin::alpaca_trading::{self, TradingConfig, TradingState};
+use liu_engine::standin::{Board, snapshots};
 use liu_engine::store::DbTarget;
-use liu_engine::tradeplan::{self, BrokerKind};
+use liu_engine::tradeplan;
 
 #[derive(Args)]
 pub struct TradeArgs {
@@ -69,14 +72,15 @@ pub struct SimulateArgs {
     /// Most messages per WebSocket frame.
     #[arg(long, default_value_t = 1000)]
     batch: usize,
+    /// Also serve stand-ins of the providers' REST snapshots and of Alpaca's
+    /// trading API (orders, positions, account, `trade_updates`) here,
+    /// filling at the replayed prices.
+    #[arg(long)]
+    rest_listen: Option<SocketAddr>,
 }
 
 pub fn trade(args: TradeArgs) -> anyhow::Result<()> {
     let plan = tradeplan::load(&args.tradeplan)?;
-    let path = args.tradeplan.display();
-    // Parsed but not run yet: refuse rather than silently ignore them.
-    anyhow::ensure!(plan.broker.kind == BrokerKind::Paper, "{path}: broker.kind = \"alpaca\" is not supported yet; use \"paper\"");
-    anyhow::ensure!(plan.scanners.is_empty(), "{path}: [[scanners]] are not run yet; list the symbols in `symbols`");
     let duration = match args.duration_secs {
         Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
         Some(s) => anyhow::bail!("--duration-secs must be a positive number, got {s}"),
@@ -140,18 +144,42 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
             SimSource::RandomWalk { symbols: args.symbols, bars: args.bars, seed: args.seed }
         }
     };
+    // The stand-ins check the same credentials the real services would.
+    let key = std::env::var("APCA_API_KEY_ID").ok();
+    let secret = std::env::var("APCA_API_SECRET_KEY").ok();
+    let polygon_key = std::env::var("POLYGON_API_KEY").ok();
+    let board = args.rest_listen.map(|_| Arc::new(Board::default()));
     let config = SimulatorConfig {
         listen: args.listen,
         source,
         speed,
         repeat: args.repeat,
-        // The stand-in checks the same credentials the real service would.
-        key: std::env::var("APCA_API_KEY_ID").ok(),
-        secret: std::env::var("APCA_API_SECRET_KEY").ok(),
+        key: key.clone(),
+        secret: secret.clone(),
         batch: args.batch,
+        polygon_key: polygon_key.clone(),
+        board: board.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {
+        if let (Some(addr), Some(board)) = (args.rest_listen, board) {
+            let trading = Arc::new(TradingState::new(
+                board.clone(),
+                TradingConfig { credentials: key.clone().zip(secret.clone()), ..TradingConfig::default() },
+            ));
+            board.set_listener(trading.clone());
+            let app = alpaca_trading::router(trading)
+                .merge(snapshots::alpaca_data_router(board.clone(), key, secret))
+                .merge(snapshots::polygon_router(board, polygon_key));
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("--rest-listen {addr}"))?;
+            let bound = listener.local_addr()?;
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).await {
+                    tracing::error!("stand-in REST server: {e}");
+                }
+            });
+            println!("stand-in REST listening on http://{bound}");
+        }
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let server = tokio::spawn(simulator::serve(config, Some(ready_tx)));
         if let Ok(addr) = ready_rx.await {

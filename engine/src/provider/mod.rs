@@ -1,15 +1,16 @@
 //! The producer's market-data stream client: one WebSocket connection to an
-//! Alpaca market data v2 stream (or the local simulator), kept alive across
-//! disconnects with exponential backoff, re-authenticating and re-subscribing
-//! everything subscribed so far, and forwarding each frame's events as one
-//! batch.
+//! Alpaca market data v2 stream or Polygon's stocks stream (or the local
+//! simulator, which speaks both), kept alive across disconnects with
+//! exponential backoff, re-authenticating and re-subscribing everything
+//! subscribed so far, and forwarding each frame's events as one batch.
 //!
-//! The wire protocol itself lives in [`alpaca`].
+//! The wire protocols themselves live in [`alpaca`] and [`polygon`].
 //!
 //! Note: `wss://` URLs need a TLS feature of `tokio-tungstenite`; without one,
 //! connecting to a `wss://` URL fails at once with [`ProviderError::InvalidUrl`].
 
 pub mod alpaca;
+pub mod polygon;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -23,7 +24,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use self::alpaca::{ClientMessage, ControlMessage, Subscriptions, error_code};
+use self::alpaca::{ControlMessage, error_code};
 use crate::domain::SymbolEvent;
 
 /// First delay before reconnecting; doubles per failed attempt.
@@ -33,21 +34,35 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// How long the server may take to greet and to answer `auth`.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Which provider's stream protocol a connection speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// Alpaca market data v2: `auth` with key and secret; `t`, `q`, `b`, `u`, `d`.
+    #[default]
+    Alpaca,
+    /// Polygon stocks: `auth` with the API key; `T`, `Q`, `A`, `AM`.
+    Polygon,
+}
+
 /// What to connect to and subscribe.
 #[derive(Clone)]
 pub struct StreamConfig {
+    pub protocol: Protocol,
     /// E.g. `wss://stream.data.alpaca.markets/v2/iex` or `ws://127.0.0.1:8765/v2/test`.
     pub url: String,
     /// API key id (never logged).
     pub key: String,
-    /// API secret (never logged).
+    /// API secret (never logged); unused by Polygon.
     pub secret: String,
     /// Symbols to subscribe from the start; `"*"` means all.
     pub symbols: Vec<String>,
     pub trades: bool,
     pub quotes: bool,
+    pub second_bars: bool,
     pub minute_bars: bool,
+    /// Alpaca only.
     pub daily_bars: bool,
+    /// Alpaca only.
     pub updated_bars: bool,
 }
 
@@ -55,12 +70,14 @@ pub struct StreamConfig {
 impl fmt::Debug for StreamConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StreamConfig")
+            .field("protocol", &self.protocol)
             .field("url", &redact_url(&self.url))
             .field("key", &"<redacted>")
             .field("secret", &"<redacted>")
             .field("symbols", &self.symbols)
             .field("trades", &self.trades)
             .field("quotes", &self.quotes)
+            .field("second_bars", &self.second_bars)
             .field("minute_bars", &self.minute_bars)
             .field("daily_bars", &self.daily_bars)
             .field("updated_bars", &self.updated_bars)
@@ -69,31 +86,125 @@ impl fmt::Debug for StreamConfig {
 }
 
 impl StreamConfig {
-    /// A subscription of `symbols` on every enabled channel.
-    fn subscriptions(&self, symbols: &[String]) -> Subscriptions {
-        let on = |enabled: bool| {
-            if enabled {
-                symbols.to_vec()
-            } else {
-                Vec::new()
+    /// The `auth` message.
+    fn auth_message(&self) -> String {
+        // Serializing these plain structs cannot fail.
+        match self.protocol {
+            Protocol::Alpaca => serde_json::to_string(&alpaca::ClientMessage::Auth {
+                key: self.key.clone(),
+                secret: self.secret.clone(),
+            }),
+            Protocol::Polygon => serde_json::to_string(&polygon::ClientMessage::Auth { params: self.key.clone() }),
+        }
+        .unwrap_or_default()
+    }
+
+    /// The `subscribe` message of `symbols` on every enabled channel, or
+    /// `None` when that subscribes nothing.
+    fn subscribe_message(&self, symbols: &[String]) -> Option<String> {
+        let on = |enabled: bool| if enabled { symbols.to_vec() } else { Vec::new() };
+        let text = match self.protocol {
+            Protocol::Alpaca => {
+                let subs = alpaca::Subscriptions {
+                    trades: on(self.trades),
+                    quotes: on(self.quotes),
+                    bars: on(self.minute_bars),
+                    updated_bars: on(self.updated_bars),
+                    daily_bars: on(self.daily_bars),
+                };
+                if subs.is_empty() {
+                    return None;
+                }
+                serde_json::to_string(&alpaca::ClientMessage::Subscribe(subs))
+            }
+            Protocol::Polygon => {
+                let subs = polygon::Subscriptions {
+                    trades: on(self.trades),
+                    quotes: on(self.quotes),
+                    second_aggs: on(self.second_bars),
+                    minute_aggs: on(self.minute_bars),
+                };
+                if subs.is_empty() {
+                    return None;
+                }
+                serde_json::to_string(&polygon::ClientMessage::subscribe(&subs))
             }
         };
-        Subscriptions {
-            trades: on(self.trades),
-            quotes: on(self.quotes),
-            bars: on(self.minute_bars),
-            updated_bars: on(self.updated_bars),
-            daily_bars: on(self.daily_bars),
+        text.ok()
+    }
+}
+
+/// A server control message, whichever the protocol.
+#[derive(Debug)]
+enum Control {
+    Connected,
+    Authenticated,
+    /// Credentials or plan refused: retrying cannot help.
+    Fatal { code: u16, msg: String },
+    Error { code: u16, msg: String },
+    /// A subscription confirmed (described for the log).
+    Subscribed(String),
+    Other(String),
+}
+
+/// One parsed frame, whichever the protocol.
+struct Frame {
+    events: Vec<SymbolEvent>,
+    control: Vec<Control>,
+    malformed: usize,
+    ignored: usize,
+}
+
+fn parse(protocol: Protocol, text: &str) -> Frame {
+    match protocol {
+        Protocol::Alpaca => {
+            let f = alpaca::parse_frame(text);
+            let control = f
+                .control
+                .into_iter()
+                .map(|c| match c {
+                    ControlMessage::Connected => Control::Connected,
+                    ControlMessage::Authenticated => Control::Authenticated,
+                    ControlMessage::Error { code, msg } if is_fatal(code) => Control::Fatal { code, msg },
+                    ControlMessage::Error { code, msg } => Control::Error { code, msg },
+                    ControlMessage::Subscription(s) => Control::Subscribed(format!(
+                        "trades {}, quotes {}, bars {}, updated bars {}, daily bars {}",
+                        s.trades.len(),
+                        s.quotes.len(),
+                        s.bars.len(),
+                        s.updated_bars.len(),
+                        s.daily_bars.len()
+                    )),
+                    other => Control::Other(format!("{other:?}")),
+                })
+                .collect();
+            Frame { events: f.events, control, malformed: f.malformed, ignored: f.ignored }
+        }
+        Protocol::Polygon => {
+            let f = polygon::parse_frame(text);
+            let control = f
+                .control
+                .into_iter()
+                .map(|c| match c {
+                    polygon::ControlMessage::Connected => Control::Connected,
+                    polygon::ControlMessage::Authenticated => Control::Authenticated,
+                    polygon::ControlMessage::AuthFailed(msg) => Control::Fatal { code: 401, msg },
+                    polygon::ControlMessage::Success(msg) => Control::Subscribed(msg),
+                    polygon::ControlMessage::Error(msg) => Control::Error { code: 0, msg },
+                    polygon::ControlMessage::Other { status, message } => Control::Other(format!("{status}: {message}")),
+                })
+                .collect();
+            Frame { events: f.events, control, malformed: f.malformed, ignored: f.ignored }
         }
     }
 }
 
-/// Requests to a running [`run_alpaca_stream`].
+/// Requests to a running [`run_stream`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProviderCommand {
     /// Adds symbols (on the configured channels); kept across reconnects.
     Subscribe(Vec<String>),
-    /// Closes the connection; `run_alpaca_stream` returns `Ok`.
+    /// Closes the connection; `run_stream` returns `Ok`.
     Shutdown,
 }
 
@@ -186,7 +297,7 @@ enum SessionEnd {
 /// [`BACKOFF_INITIAL`] to [`BACKOFF_MAX`], reset after each successful
 /// authentication; the new session re-subscribes everything. A closed
 /// `commands` channel only stops command handling.
-pub async fn run_alpaca_stream(
+pub async fn run_stream(
     config: StreamConfig,
     mut commands: mpsc::Receiver<ProviderCommand>,
     events: mpsc::Sender<Vec<SymbolEvent>>,
@@ -289,22 +400,18 @@ async fn run_session(
     };
 
     // Greeting, then auth.
-    if let Err(reason) = await_control(&mut ws, stats, "connected", |c| {
-        matches!(c, ControlMessage::Connected)
+    if let Err(reason) = await_control(&mut ws, config.protocol, stats, "connected", |c| {
+        matches!(c, Control::Connected)
     })
     .await?
     {
         return lost(reason);
     }
-    let auth = ClientMessage::Auth {
-        key: config.key.clone(),
-        secret: config.secret.clone(),
-    };
-    if let Err(e) = send_json(&mut ws, &auth).await {
+    if let Err(e) = ws.send(Message::text(config.auth_message())).await {
         return lost(format!("sending auth: {e}"));
     }
-    if let Err(reason) = await_control(&mut ws, stats, "authenticated", |c| {
-        matches!(c, ControlMessage::Authenticated)
+    if let Err(reason) = await_control(&mut ws, config.protocol, stats, "authenticated", |c| {
+        matches!(c, Control::Authenticated)
     })
     .await?
     {
@@ -354,7 +461,7 @@ async fn run_session(
             }
             msg = ws.next() => match msg {
                 Some(Ok(Message::Text(text))) => {
-                    let frame = handle_frame(&text, stats);
+                    let frame = handle_frame(config.protocol, &text, stats);
                     if !frame.is_empty() {
                         let n = frame.len();
                         if events.send(frame).await.is_err() {
@@ -383,33 +490,24 @@ async fn run_session(
 
 /// Parses one frame, updates the counters, logs control messages. Returns the
 /// frame's events.
-fn handle_frame(text: &str, stats: &ProviderStats) -> Vec<SymbolEvent> {
-    let frame = alpaca::parse_frame(text);
+fn handle_frame(protocol: Protocol, text: &str, stats: &ProviderStats) -> Vec<SymbolEvent> {
+    let frame = parse(protocol, text);
     stats.frames.fetch_add(1, Ordering::Relaxed);
     ProviderStats::add(&stats.malformed, frame.malformed);
     ProviderStats::add(&stats.ignored, frame.ignored);
     for c in frame.control {
         match c {
-            ControlMessage::Subscription(s) => {
-                tracing::info!(
-                    trades = s.trades.len(),
-                    quotes = s.quotes.len(),
-                    bars = s.bars.len(),
-                    updated_bars = s.updated_bars.len(),
-                    daily_bars = s.daily_bars.len(),
-                    "market-data subscription confirmed"
-                );
-                tracing::debug!(subscriptions = ?s, "market-data subscription");
-            }
-            ControlMessage::Error { code, msg } => {
+            Control::Subscribed(what) => tracing::info!(subscription = %what, "market-data subscription confirmed"),
+            Control::Fatal { code, msg } => {
                 stats.server_errors.fetch_add(1, Ordering::Relaxed);
-                if is_fatal(code) {
-                    tracing::error!(code, msg = %msg, "market-data stream error");
-                } else {
-                    tracing::warn!(code, msg = %msg, "market-data stream error");
-                }
+                tracing::error!(code, msg = %msg, "market-data stream error");
             }
-            other => tracing::debug!(message = ?other, "market-data control message"),
+            Control::Error { code, msg } => {
+                stats.server_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(code, msg = %msg, "market-data stream error");
+            }
+            Control::Other(what) => tracing::debug!(message = %what, "market-data control message"),
+            Control::Connected | Control::Authenticated => {}
         }
     }
     frame.events
@@ -430,9 +528,10 @@ fn is_fatal(code: u16) -> bool {
 /// connection is unusable (retry); `Err`: fatal (auth refused).
 async fn await_control(
     ws: &mut Ws,
+    protocol: Protocol,
     stats: &ProviderStats,
     what: &str,
-    want: impl Fn(&ControlMessage) -> bool,
+    want: impl Fn(&Control) -> bool,
 ) -> Result<Result<(), String>, ProviderError> {
     let deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
     loop {
@@ -453,23 +552,26 @@ async fn await_control(
             }
             _ => continue,
         };
-        let frame = alpaca::parse_frame(&text);
+        let frame = parse(protocol, &text);
         stats.frames.fetch_add(1, Ordering::Relaxed);
         ProviderStats::add(&stats.malformed, frame.malformed);
         let mut found = false;
-        for c in &frame.control {
-            if want(c) {
+        for c in frame.control {
+            if want(&c) {
                 found = true;
-            } else if let ControlMessage::Error { code, msg } = c {
-                stats.server_errors.fetch_add(1, Ordering::Relaxed);
-                if is_fatal(*code) {
+                continue;
+            }
+            match c {
+                Control::Fatal { code, msg } => {
+                    stats.server_errors.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(code, msg = %msg, "market-data stream refused authentication");
-                    return Err(ProviderError::Auth {
-                        code: *code,
-                        msg: msg.clone(),
-                    });
+                    return Err(ProviderError::Auth { code, msg });
                 }
-                return Ok(Err(format!("server error {code} {msg}")));
+                Control::Error { code, msg } => {
+                    stats.server_errors.fetch_add(1, Ordering::Relaxed);
+                    return Ok(Err(format!("server error {code} {msg}")));
+                }
+                _ => {}
             }
         }
         if found {
@@ -483,17 +585,10 @@ async fn subscribe(
     config: &StreamConfig,
     symbols: &[String],
 ) -> tungstenite::Result<()> {
-    let subs = config.subscriptions(symbols);
-    if subs.is_empty() {
-        return Ok(());
+    match config.subscribe_message(symbols) {
+        Some(text) => ws.send(Message::text(text)).await,
+        None => Ok(()),
     }
-    send_json(ws, &ClientMessage::Subscribe(subs)).await
-}
-
-async fn send_json(ws: &mut Ws, msg: &ClientMessage) -> tungstenite::Result<()> {
-    // Serializing these plain structs cannot fail.
-    let text = serde_json::to_string(msg).unwrap_or_default();
-    ws.send(Message::text(text)).await
 }
 
 async fn close(ws: &mut Ws) {
@@ -538,6 +633,8 @@ mod tests {
             key: Some("key-id".into()),
             secret: Some("the-secret".into()),
             batch: 1000,
+            polygon_key: Some("polygon-key".into()),
+            board: None,
         }
     }
 
@@ -551,12 +648,14 @@ mod tests {
 
     fn stream_config(addr: SocketAddr, symbols: &[&str], secret: &str) -> StreamConfig {
         StreamConfig {
+            protocol: Protocol::Alpaca,
             url: format!("ws://{addr}/v2/test"),
             key: "key-id".into(),
             secret: secret.into(),
             symbols: symbols.iter().map(|s| s.to_string()).collect(),
             trades: false,
             quotes: false,
+            second_bars: false,
             minute_bars: true,
             daily_bars: false,
             updated_bars: false,
@@ -574,7 +673,7 @@ mod tests {
         let (commands, cmd_rx) = mpsc::channel(8);
         let (ev_tx, events) = mpsc::channel(16);
         let stats = Arc::new(ProviderStats::default());
-        let task = tokio::spawn(run_alpaca_stream(config, cmd_rx, ev_tx, stats.clone()));
+        let task = tokio::spawn(run_stream(config, cmd_rx, ev_tx, stats.clone()));
         Client {
             commands,
             events,
@@ -690,7 +789,7 @@ mod tests {
         let (tx, _rx) = mpsc::channel(1);
         let mut config = stream_config("127.0.0.1:1".parse().unwrap(), &[], "x");
         config.url = "http://example.invalid/".into();
-        let result = run_alpaca_stream(config, cmd_rx, tx, Arc::default()).await;
+        let result = run_stream(config, cmd_rx, tx, Arc::default()).await;
         assert!(
             matches!(result, Err(ProviderError::InvalidUrl(_))),
             "{result:?}"

@@ -11,7 +11,7 @@ pub mod unix;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::domain::{MarketEvent, SymbolId};
+use crate::domain::{BrokerReport, BrokerRequest, MarketEvent, SymbolId};
 
 /// Largest frame accepted; a bigger length prefix is a protocol error.
 pub const MAX_FRAME: usize = 64 << 20;
@@ -24,6 +24,8 @@ pub enum ToConsumer {
     /// Market events of owned symbols, in arrival order, with the time the
     /// producer received them (ns since the epoch) for latency measurement.
     Events { received_at: i64, events: Vec<(SymbolId, MarketEvent)> },
+    /// The outside broker's reports on orders of owned symbols.
+    BrokerReports(Vec<BrokerReport>),
     /// Finish the queued events, record the end of the run, and exit.
     Shutdown,
 }
@@ -33,6 +35,8 @@ pub enum ToConsumer {
 pub enum ToProducer {
     /// First frame on a connection.
     Hello { consumer: u32, pid: u32 },
+    /// Orders and cancels for the outside broker, in the strategies' order.
+    Broker(Vec<BrokerRequest>),
 }
 
 #[derive(Debug, thiserror::Error)]
