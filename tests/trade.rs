@@ -441,7 +441,8 @@ fn the_momentum_scanner_picks_symbols_records_them_and_only_they_trade() {
     std::fs::write(
         &plan,
         format!(
-            r#"consumers = 2
+            r#"portfolio_value = 100000.0
+consumers = 2
 [provider]
 kind = "alpaca"
 feed = "test"

@@ -1288,7 +1288,7 @@ component = \"s.wasm\"
         );
         assert_err(
             &MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nkinds = 1"),
-            "tradeplan.toml:6:1: unknown key `provider.kinds`, expected one of `kind`, `feed`, `url`, `events`",
+            "tradeplan.toml:6:1: unknown key `provider.kinds`, expected one of `kind`, `feed`, `url`, `rest_url`, `events`",
         );
         assert_err(
             &format!("{MINIMAL}schedule = [{{ start = 1, length = 2 }}]\n"),
