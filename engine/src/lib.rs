@@ -8,6 +8,7 @@
 //! records it. [`domain`] is the one home of bars, orders and fills.
 
 pub mod account;
+pub mod audit;
 pub mod backtest;
 pub mod broker;
 pub mod consumer;

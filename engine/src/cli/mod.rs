@@ -29,6 +29,18 @@ enum Command {
     /// One consumer process (started by `trade`).
     #[command(hide = true)]
     Consumer(live::ConsumerArgs),
+    /// Check a strategy component before trusting it: its imports, a dry run
+    /// under the sandbox limits, determinism; exit 0 only on a pass.
+    Audit {
+        /// The strategy component (.wasm).
+        strategy: PathBuf,
+        /// A strategy parameter, `name=value` (repeatable); defaults otherwise.
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<liu_engine::params::ParamArg>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show a strategy component's name, version and parameters.
     Describe {
         /// The strategy component (.wasm).
@@ -83,6 +95,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trade(args) => live::trade(args),
         Command::Simulate(args) => live::simulate(args),
         Command::Consumer(args) => live::consumer(args),
+        Command::Audit { strategy, params, json } => audit(&strategy, &params, json),
         Command::Describe { strategy } => describe(&strategy),
         Command::Component { command: ComponentCommand::New { input, output } } => {
             liu_engine::component::new_component(&input, &output)?;
@@ -96,6 +109,22 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn audit(path: &std::path::Path, params: &[liu_engine::params::ParamArg], json: bool) -> anyhow::Result<()> {
+    use liu_engine::sandbox::{Sandbox, SandboxConfig};
+    let sandbox = Sandbox::new(SandboxConfig { max_instances: 2, ..SandboxConfig::default() })?;
+    let report = liu_engine::audit::audit(&sandbox, path, params)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    if !report.passed {
+        // The verdict is printed; the exit code says it to scripts.
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 fn describe(path: &std::path::Path) -> anyhow::Result<()> {

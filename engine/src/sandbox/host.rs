@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use super::bindings::liu::engine::{fincalcs as wf, log as wl, market_data, orders as wo, types as wt};
 use crate::account::Account;
-use crate::domain::{self, SymbolId};
+use crate::domain::{self, Rejection, SymbolId};
 use crate::fincalcs;
 use crate::market::MarketState;
 
@@ -27,6 +27,8 @@ pub struct HostState {
     pub(super) limiter: MemoryLimiter,
     log_bytes_left: usize,
     log_dropped: u64,
+    /// Log messages longer than the per-message limit (cut short).
+    oversized_logs: u64,
     last_error: Option<String>,
 }
 
@@ -36,15 +38,31 @@ impl HostState {
             label,
             market,
             account,
-            limiter: MemoryLimiter { cap: memory_cap, hit: false },
+            limiter: MemoryLimiter { cap: memory_cap, hit: false, peak: 0 },
             log_bytes_left: log_bytes,
             log_dropped: 0,
+            oversized_logs: 0,
             last_error: None,
         }
     }
 
     pub(super) fn memory_limit_hit(&self) -> bool {
         self.limiter.hit
+    }
+
+    /// The largest linear memory the strategy has asked for, in bytes.
+    pub fn peak_memory(&self) -> usize {
+        self.limiter.peak
+    }
+
+    /// Log bytes accepted so far and log lines dropped over the budget.
+    pub fn log_volume(&self, budget: usize) -> (usize, u64) {
+        (budget.saturating_sub(self.log_bytes_left), self.log_dropped)
+    }
+
+    /// Log messages that were longer than the per-message limit.
+    pub fn oversized_logs(&self) -> u64 {
+        self.oversized_logs
     }
 
     /// The last error-level message the strategy logged (panics land here).
@@ -58,10 +76,12 @@ impl HostState {
 pub(super) struct MemoryLimiter {
     cap: usize,
     hit: bool,
+    peak: usize,
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
     fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.peak = self.peak.max(desired);
         if desired > self.cap {
             self.hit = true;
             wasmtime::bail!("memory limit exceeded: {desired} bytes requested, cap is {}", self.cap);
@@ -328,6 +348,9 @@ impl wo::Host for HostState {
         }
         if let Err(r) = &result {
             a.rejected_orders += 1;
+            if matches!(r, Rejection::InvalidQuantity(_) | Rejection::InvalidPrice(_) | Rejection::InvalidIndicators(_)) {
+                a.invalid_orders += 1;
+            }
             tracing::debug!(strategy = %self.label, "order rejected: {r}");
         }
         result.map_err(rejection_to_wit)
@@ -342,6 +365,9 @@ impl wo::Host for HostState {
 
 impl wl::Host for HostState {
     fn log(&mut self, level: wl::Level, message: String) {
+        if message.len() > MAX_LOG_MESSAGE {
+            self.oversized_logs += 1;
+        }
         let mut end = message.len().min(MAX_LOG_MESSAGE);
         while !message.is_char_boundary(end) {
             end -= 1;

@@ -257,21 +257,100 @@ fn check_header(path: &Path, bytes: &[u8]) -> Result<(), SandboxError> {
     Ok(())
 }
 
+/// What a component imports and exports, read without instantiating it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Inspection {
+    pub digest: String,
+    /// Every import, with whether the world grants it.
+    pub imports: Vec<ImportCheck>,
+    pub exports: Vec<String>,
+}
+
+/// One import and the sandbox's verdict on it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ImportCheck {
+    pub name: String,
+    /// `granted`, `forbidden` or `incompatible-version`.
+    pub status: &'static str,
+    /// What capability it would give, for a forbidden one.
+    pub capability: Option<&'static str>,
+}
+
+impl Sandbox {
+    /// Validates and compiles a component and lists its imports (each
+    /// checked against the world, all of them rather than stopping at the
+    /// first refusal) and exports.
+    pub fn inspect(&self, path: &Path) -> Result<Inspection, SandboxError> {
+        let bytes = std::fs::read(path).map_err(|source| SandboxError::Read { path: path.to_owned(), source })?;
+        check_header(path, &bytes)?;
+        let digest = hex(&Sha256::digest(&bytes));
+        let component = self.compile(path, &bytes, &digest)?;
+        let ty = component.component_type();
+        let imports = ty
+            .imports(&self.engine)
+            .map(|(name, _)| {
+                let status = match check_import(name) {
+                    Ok(()) => "granted",
+                    Err(ImportRefusal::Forbidden) => "forbidden",
+                    Err(ImportRefusal::Incompatible) => "incompatible-version",
+                };
+                let capability = (status == "forbidden").then(|| capability_of(name));
+                ImportCheck { name: name.to_owned(), status, capability }
+            })
+            .collect();
+        let exports = ty.exports(&self.engine).map(|(name, _)| name.to_owned()).collect();
+        Ok(Inspection { digest, imports, exports })
+    }
+}
+
+/// The capability a forbidden import would grant, in plain words.
+fn capability_of(import: &str) -> &'static str {
+    let interface = import.split('@').next().unwrap_or(import);
+    match interface.split('/').next().unwrap_or(interface) {
+        "wasi:filesystem" => "filesystem",
+        "wasi:sockets" => "network sockets",
+        "wasi:http" => "HTTP",
+        "wasi:clocks" => "wall clock / timers",
+        "wasi:random" => "randomness",
+        "wasi:cli" if interface.ends_with("/environment") => "environment variables",
+        "wasi:cli" => "process I/O (stdin/stdout/exit)",
+        "wasi:io" => "I/O streams",
+        _ => "an interface outside the world",
+    }
+}
+
+enum ImportRefusal {
+    Forbidden,
+    Incompatible,
+}
+
+fn check_import(name: &str) -> Result<(), ImportRefusal> {
+    let (interface, version) = name.split_once('@').unwrap_or((name, ""));
+    let allowed = interface
+        .strip_prefix(WORLD_PACKAGE)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|i| ALLOWED_IMPORTS.contains(&i));
+    if !allowed {
+        return Err(ImportRefusal::Forbidden);
+    }
+    // 0.x versions are compatible within the same minor version.
+    if !version.split('.').take(2).eq(WORLD_VERSION.split('.').take(2)) {
+        return Err(ImportRefusal::Incompatible);
+    }
+    Ok(())
+}
+
 /// Refuses any import that is not one of the world's interfaces.
 fn check_imports(path: &Path, engine: &Engine, component: &Component) -> Result<(), SandboxError> {
     for (name, _) in component.component_type().imports(engine) {
-        let (interface, version) = name.split_once('@').unwrap_or((name, ""));
-        let allowed = interface
-            .strip_prefix(WORLD_PACKAGE)
-            .and_then(|rest| rest.strip_prefix('/'))
-            .is_some_and(|i| ALLOWED_IMPORTS.contains(&i));
-        if !allowed {
-            return Err(SandboxError::ForbiddenImport { path: path.to_owned(), import: name.to_owned() });
-        }
-        // 0.x versions are compatible within the same minor version.
-        let compatible = version.split('.').take(2).eq(WORLD_VERSION.split('.').take(2));
-        if !compatible {
-            return Err(SandboxError::IncompatibleVersion { path: path.to_owned(), import: name.to_owned() });
+        match check_import(name) {
+            Ok(()) => {}
+            Err(ImportRefusal::Forbidden) => {
+                return Err(SandboxError::ForbiddenImport { path: path.to_owned(), import: name.to_owned() });
+            }
+            Err(ImportRefusal::Incompatible) => {
+                return Err(SandboxError::IncompatibleVersion { path: path.to_owned(), import: name.to_owned() });
+            }
         }
     }
     Ok(())
@@ -334,6 +413,11 @@ impl StrategyInstance {
     /// Why the instance was disabled, if it was.
     pub fn disabled(&self) -> Option<&str> {
         self.disabled.as_deref()
+    }
+
+    /// The limits this instance runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Total fuel consumed by callbacks so far.
