@@ -1040,6 +1040,12 @@ async fn stream_session(state: Arc<TradingState>, mut socket: WebSocket) {
     }
 }
 
+impl super::PriceListener for TradingState {
+    fn on_price(&self, symbol: &str, price: f64, time: Timestamp) {
+        TradingState::on_price(self, symbol, price, time);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -1399,11 +1405,5 @@ mod tests {
         assert_eq!(fill["timestamp"], json!("2024-03-04T15:00:00Z"));
         send(&mut ws, listen(json!([]))).await;
         assert_eq!(recv(&mut ws).await, Some(json!({"stream": "listening", "data": {"streams": []}})));
-    }
-}
-
-impl super::PriceListener for TradingState {
-    fn on_price(&self, symbol: &str, price: f64, time: Timestamp) {
-        TradingState::on_price(self, symbol, price, time);
     }
 }
