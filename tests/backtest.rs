@@ -296,3 +296,67 @@ fn from_to_and_fill_at_close_change_what_is_replayed_and_where_orders_fill() {
         assert_eq!(closes[&r.client_time[..10]], r.price, "{r:?}");
     }
 }
+
+/// order-spam submits 50 one-share orders per daily bar; at 10 orders per
+/// minute of bar time (each daily bar is its own minute) 10 a bar are
+/// accepted and 40 refused, too few in a row to disable it. sma-cross
+/// beside it trades exactly as alone.
+#[test]
+fn order_spam_is_throttled_to_its_rate_and_sma_cross_beside_it_trades_as_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_in(&dir);
+    let (sma, spam) = (component("sma-cross"), component("hostile-order-spam"));
+    let goog = data("GOOG.csv");
+    let alone = backtest_json(&["--strategy", sma.to_str().unwrap(), "--data", goog.to_str().unwrap(), "--db", &db]);
+    let mixed = backtest_json(&[
+        "--strategy", spam.to_str().unwrap(),
+        "--strategy", sma.to_str().unwrap(),
+        "--data", goog.to_str().unwrap(),
+        "--param", "per-bar=50",
+        "--max-orders-per-minute", "10",
+        "--db", &db,
+    ]);
+    let bars = mixed["bars"].as_u64().unwrap();
+    let by_name = |name: &str| mixed["strategies"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap().clone();
+    let spammer = by_name("hostile-order-spam");
+    assert_eq!(spammer["end_reason"], "completed");
+    assert_eq!(spammer["rejected_orders"].as_u64().unwrap(), 40 * bars);
+    // Market orders fill at the next open: the last bar's 10 are still open.
+    assert_eq!(spammer["fills"].as_u64().unwrap(), 10 * (bars - 1));
+
+    let path = dir.path().join("liu.db");
+    let spam_fills = trades(&path, mixed["batch_id"].as_str().unwrap()).into_iter().filter(|t| t.algo_name == "hostile-order-spam").count();
+    assert_eq!(spam_fills as u64, 10 * (bars - 1));
+    let alone_trades = trades(&path, alone["batch_id"].as_str().unwrap());
+    let mixed_trades: Vec<_> =
+        trades(&path, mixed["batch_id"].as_str().unwrap()).into_iter().filter(|t| t.algo_name == "sma-cross").collect();
+    assert_eq!(alone_trades.len(), 131);
+    assert_eq!(alone_trades, mixed_trades);
+}
+
+/// At its default 1000 orders a bar against the default 600 per minute,
+/// order-spam has 100 refused in a row on its first bar: it is disabled, its
+/// open orders canceled before they fill, and the reason stored.
+#[test]
+fn order_spam_at_full_rate_is_disabled_with_its_reason_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_in(&dir);
+    let spam = component("hostile-order-spam");
+    let goog = data("GOOG.csv");
+    let started = std::time::Instant::now();
+    let summary = backtest_json(&["--strategy", spam.to_str().unwrap(), "--data", goog.to_str().unwrap(), "--db", &db]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
+    let s = &summary["strategies"][0];
+    let reason = s["end_reason"].as_str().unwrap();
+    assert_eq!(
+        reason,
+        "disabled: 100 orders rejected in a row for exceeding limits (last: limit exceeded: more than 600 orders per minute)"
+    );
+    assert_eq!(s["fills"], 0);
+    // 600 accepted, then the rest of the bar's 1000 refused (the last ones without reaching the broker).
+    assert_eq!(s["rejected_orders"], 400);
+    let path = dir.path().join("liu.db");
+    let batch = summary["batch_id"].as_str().unwrap();
+    assert!(trades(&path, batch).is_empty());
+    assert_eq!(runs(&path, batch)[0].end_reason.as_deref(), Some(reason));
+}

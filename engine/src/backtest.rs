@@ -14,7 +14,7 @@ use std::rc::Rc;
 use serde::Serialize;
 
 use crate::account::Account;
-use crate::broker::{Commission, FillAt, SimulatedBroker};
+use crate::broker::{Commission, FillAt, OrderChecks, SimulatedBroker};
 use crate::data::MarketData;
 use crate::domain::{Fill, SymbolId, Timestamp};
 use crate::market::MarketState;
@@ -31,11 +31,20 @@ pub struct BacktestConfig {
     pub fill_at: FillAt,
     pub leverage: f64,
     pub limits: Limits,
+    /// Engine-side order checks of every strategy's account.
+    pub checks: OrderChecks,
 }
 
 impl Default for BacktestConfig {
     fn default() -> Self {
-        Self { cash: 100_000.0, commission: Commission::default(), fill_at: FillAt::NextOpen, leverage: 1.0, limits: Limits::default() }
+        Self {
+            cash: 100_000.0,
+            commission: Commission::default(),
+            fill_at: FillAt::NextOpen,
+            leverage: 1.0,
+            limits: Limits::default(),
+            checks: OrderChecks::default(),
+        }
     }
 }
 
@@ -141,7 +150,7 @@ pub fn prepare<'a>(
     for (index, loaded) in strategies.iter().enumerate() {
         let account = Account::new(
             Portfolio::new(config.cash, data.symbols.len()),
-            SimulatedBroker::new(config.fill_at, config.commission, config.leverage),
+            SimulatedBroker::new(config.fill_at, config.commission, config.leverage).with_checks(config.checks.clone()),
         );
         let strategy = StrategyRunner::start(loaded, sandbox, market.clone(), account, config.limits, param_args, &mut used)?;
         runners.push(Runner { strategy, loaded_index: index, times: Vec::new(), equity: Vec::new(), steps_in_market: 0 });

@@ -16,7 +16,7 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use crate::account::Account;
-use crate::broker::{Commission, FillAt, OrderChecks, RoutedRequest, SimulatedBroker};
+use crate::broker::{Commission, DEFAULT_MAX_ORDERS_PER_MINUTE, FillAt, OrderChecks, RoutedRequest, SimulatedBroker};
 use crate::domain::{Bar, BrokerReport, BrokerRequest, MarketEvent, NANOS_PER_SECOND, SymbolId, Timeframe, Timestamp};
 use crate::market::MarketState;
 use crate::params::{self, ParamArg};
@@ -67,6 +67,19 @@ pub fn limits_of(s: &StrategyConfig) -> Limits {
         deadline: s.limits.deadline_ms.map_or(d.deadline, Duration::from_millis),
         memory_bytes: s.limits.memory_mb.map_or(d.memory_bytes, |mb| mb << 20),
         log_bytes: s.limits.log_bytes.unwrap_or(d.log_bytes),
+        log_bytes_per_minute: s.limits.log_bytes_per_minute.unwrap_or(d.log_bytes_per_minute),
+    }
+}
+
+/// The order checks of a tradeplan strategy: its own limits over the plan's.
+fn checks_of(plan: &TradePlan, s: &StrategyConfig) -> OrderChecks {
+    OrderChecks {
+        max_position_notional: s.limits.max_position_notional.or(plan.limits.max_position_notional),
+        max_open_positions: s.limits.max_open_positions.or(plan.limits.max_open_positions),
+        shortable: plan.limits.shortable,
+        refuse_duplicates: true,
+        max_orders_per_minute: s.limits.max_orders_per_minute.unwrap_or(DEFAULT_MAX_ORDERS_PER_MINUTE),
+        allowed_symbols: s.limits.allowed_symbols.clone(),
     }
 }
 
@@ -100,12 +113,7 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         let args: Vec<ParamArg> =
             config_of.params.iter().map(|(name, value)| ParamArg { strategy: None, name: name.clone(), value: value.clone() }).collect();
         let mut used = vec![false; args.len()];
-        let mut broker = SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0).with_checks(OrderChecks {
-            max_position_notional: plan.limits.max_position_notional,
-            max_open_positions: plan.limits.max_open_positions,
-            shortable: plan.limits.shortable,
-            refuse_duplicates: true,
-        });
+        let mut broker = SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0).with_checks(checks_of(plan, config_of));
         if plan.broker.kind == BrokerKind::Alpaca {
             broker = broker.routed_out();
         }
@@ -498,7 +506,32 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
-    use super::{latency_report, minutes_from_open};
+    use super::{checks_of, latency_report, limits_of, minutes_from_open};
+    use crate::broker::DEFAULT_MAX_ORDERS_PER_MINUTE;
+
+    #[test]
+    fn a_strategys_own_limits_override_the_plans() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("s.wasm"), b"\0asm").unwrap();
+        let path = dir.path().join("plan.toml");
+        let text = "portfolio_value = 1000.0\nsymbols = [\"AAPL\"]\n[provider]\nkind = \"alpaca\"\n\
+            [limits]\nmax_position_notional = 5000.0\nmax_open_positions = 4\n\
+            [[strategies]]\ncomponent = \"s.wasm\"\n\
+            [strategies.limits]\nmax_position_notional = 100.0\nmax_orders_per_minute = 7\nallowed_symbols = [\"aapl\"]\nlog_bytes_per_minute = 99\n\
+            [[strategies]]\ncomponent = \"s.wasm\"\n";
+        std::fs::write(&path, text).unwrap();
+        let plan = crate::tradeplan::load(&path).unwrap();
+        let own = checks_of(&plan, &plan.strategies[0]);
+        assert_eq!(own.max_position_notional, Some(100.0));
+        assert_eq!(own.max_open_positions, Some(4));
+        assert_eq!(own.max_orders_per_minute, 7);
+        assert_eq!(own.allowed_symbols, Some(vec!["AAPL".to_string()]));
+        assert_eq!(limits_of(&plan.strategies[0]).log_bytes_per_minute, 99);
+        let plain = checks_of(&plan, &plan.strategies[1]);
+        assert_eq!(plain.max_position_notional, Some(5000.0));
+        assert_eq!(plain.max_orders_per_minute, DEFAULT_MAX_ORDERS_PER_MINUTE);
+        assert_eq!(plain.allowed_symbols, None);
+    }
 
     #[test]
     fn minutes_from_open_follow_new_york_time_across_daylight_saving() {

@@ -192,8 +192,9 @@ impl ScheduleWindow {
     }
 }
 
-/// A strategy's `[strategies.limits]` table; `None` keeps the engine default.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A strategy's `[strategies.limits]` table; `None` keeps the engine default
+/// (for the position limits: the plan's `[limits]`).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct StrategyLimits {
     /// Fuel per event call.
     pub fuel_per_event: Option<u64>,
@@ -201,8 +202,18 @@ pub struct StrategyLimits {
     pub deadline_ms: Option<u64>,
     /// Linear-memory cap in MiB.
     pub memory_mb: Option<usize>,
-    /// Bytes the strategy may log.
+    /// Bytes the strategy may log over the run.
     pub log_bytes: Option<usize>,
+    /// Bytes the strategy may log per event-time minute.
+    pub log_bytes_per_minute: Option<usize>,
+    /// Orders the strategy may submit per event-time minute.
+    pub max_orders_per_minute: Option<u32>,
+    /// Largest absolute position value per symbol, over `[limits]`.
+    pub max_position_notional: Option<f64>,
+    /// Most symbols with a position at once, over `[limits]`.
+    pub max_open_positions: Option<usize>,
+    /// The only symbols the strategy may order, upper-cased; `None`: any.
+    pub allowed_symbols: Option<Vec<String>>,
 }
 
 /// Why a tradeplan could not be loaded.
@@ -339,7 +350,17 @@ const SCANNER_KEYS: &[&str] = &[
 ];
 const STRATEGY_KEYS: &[&str] = &["component", "params", "schedule", "limits"];
 const WINDOW_KEYS: &[&str] = &["start", "duration"];
-const STRATEGY_LIMITS_KEYS: &[&str] = &["fuel_per_event", "deadline_ms", "memory_mb", "log_bytes"];
+const STRATEGY_LIMITS_KEYS: &[&str] = &[
+    "fuel_per_event",
+    "deadline_ms",
+    "memory_mb",
+    "log_bytes",
+    "log_bytes_per_minute",
+    "max_orders_per_minute",
+    "max_position_notional",
+    "max_open_positions",
+    "allowed_symbols",
+];
 
 /// The first key, in file order, that looks like it holds a credential.
 fn find_credential<'a, 'i>(table: &'a DeTable<'i>) -> Option<&'a Spanned<DeString<'i>>> {
@@ -769,6 +790,26 @@ impl Doc<'_> {
                     deadline_ms: get("deadline_ms", u64::MAX)?,
                     memory_mb: get("memory_mb", MAX_MEMORY_MB as u64)?.map(|n| n as usize),
                     log_bytes: get("log_bytes", usize_max)?.map(|n| n as usize),
+                    log_bytes_per_minute: get("log_bytes_per_minute", usize_max)?
+                        .map(|n| n as usize),
+                    max_orders_per_minute: get("max_orders_per_minute", u32::MAX.into())?
+                        .map(|n| n as u32),
+                    max_position_notional: t
+                        .get("max_position_notional")
+                        .map(|f| f.positive_f64())
+                        .transpose()?,
+                    max_open_positions: get("max_open_positions", u32::MAX.into())?
+                        .map(|n| n as usize),
+                    allowed_symbols: t
+                        .get("allowed_symbols")
+                        .map(|f| {
+                            let symbols = self.symbols(&f)?;
+                            if symbols.is_empty() {
+                                return Err(f.error("must list at least one symbol"));
+                            }
+                            Ok(symbols)
+                        })
+                        .transpose()?,
                 }
             }
         };
@@ -1184,6 +1225,11 @@ component = \"s.wasm\"
                             deadline_ms: Some(250),
                             memory_mb: Some(64),
                             log_bytes: Some(1_048_576),
+                            log_bytes_per_minute: Some(65_536),
+                            max_orders_per_minute: Some(600),
+                            max_position_notional: Some(20000.0),
+                            max_open_positions: None,
+                            allowed_symbols: Some(vec!["AAPL".into(), "MSFT".into()]),
                         },
                     },
                     StrategyConfig {
@@ -1632,6 +1678,65 @@ component = \"s.wasm\"
         assert_err(
             &format!("{MINIMAL}[strategies.limits]\nmemory_mb = 5000\n"),
             "tradeplan.toml:10:13: `strategies[0].limits.memory_mb` must be at most 4096, got 5000",
+        );
+    }
+
+    #[test]
+    fn strategy_trading_limits() {
+        let plan = Scratch::new()
+            .load(&format!(
+                "{MINIMAL}[strategies.limits]\nmax_orders_per_minute = 30\nmax_position_notional = 2500.5\nmax_open_positions = 3\nallowed_symbols = [\"aapl\", \"brk.b\"]\nlog_bytes_per_minute = 4096\n"
+            ))
+            .unwrap();
+        let l = &plan.strategies[0].limits;
+        assert_eq!(l.max_orders_per_minute, Some(30));
+        assert_eq!(l.max_position_notional, Some(2500.5));
+        assert_eq!(l.max_open_positions, Some(3));
+        assert_eq!(l.allowed_symbols.as_deref(), Some(&["AAPL".to_string(), "BRK.B".to_string()][..]));
+        assert_eq!(l.log_bytes_per_minute, Some(4096));
+        for (key, col) in [
+            ("max_orders_per_minute", 25),
+            ("max_open_positions", 22),
+            ("log_bytes_per_minute", 24),
+        ] {
+            assert_err(
+                &format!("{MINIMAL}[strategies.limits]\n{key} = 0\n"),
+                &format!(
+                    "tradeplan.toml:10:{col}: `strategies[0].limits.{key}` must be at least 1, got 0"
+                ),
+            );
+        }
+        assert_err(
+            &format!("{MINIMAL}[strategies.limits]\nmax_orders_per_minute = 5000000000\n"),
+            "tradeplan.toml:10:25: `strategies[0].limits.max_orders_per_minute` must be at most 4294967295, got 5000000000",
+        );
+        assert_err(
+            &format!("{MINIMAL}[strategies.limits]\nmax_position_notional = 0\n"),
+            "tradeplan.toml:10:25: `strategies[0].limits.max_position_notional` must be greater than 0, got 0",
+        );
+        assert_err(
+            &format!("{MINIMAL}[strategies.limits]\nmax_position_notional = \"lots\"\n"),
+            "tradeplan.toml:10:25: `strategies[0].limits.max_position_notional`: expected a number, got a string",
+        );
+        assert_err(
+            &format!("{MINIMAL}[strategies.limits]\nallowed_symbols = [\"AAPL\", \"A PL\"]\n"),
+            "tradeplan.toml:10:28: `strategies[0].limits.allowed_symbols[1]`: invalid symbol \"A PL\"",
+        );
+        assert_err(
+            &format!("{MINIMAL}[strategies.limits]\nallowed_symbols = [\"aapl\", \"AAPL\"]\n"),
+            "tradeplan.toml:10:28: `strategies[0].limits.allowed_symbols[1]`: duplicate symbol \"AAPL\" (first at line 10)",
+        );
+        assert_err(
+            &format!("{MINIMAL}[strategies.limits]\nallowed_symbols = []\n"),
+            "tradeplan.toml:10:19: `strategies[0].limits.allowed_symbols`: must list at least one symbol",
+        );
+        assert_err(
+            &format!("{MINIMAL}[strategies.limits]\nallowed_symbols = \"AAPL\"\n"),
+            "tradeplan.toml:10:19: `strategies[0].limits.allowed_symbols`: expected an array, got a string",
+        );
+        assert_err(
+            &format!("{MINIMAL}[strategies.limits]\nmax_orders = 5\n"),
+            "tradeplan.toml:10:1: unknown key `strategies[0].limits.max_orders`, expected one of `fuel_per_event`",
         );
     }
 

@@ -8,4 +8,6 @@ pub mod alpaca;
 pub mod routing;
 pub mod simulated;
 
-pub use simulated::{Commission, FillAt, OrderChecks, RoutedRequest, SimulatedBroker};
+pub use simulated::{
+    Commission, DEFAULT_MAX_ORDERS_PER_MINUTE, FillAt, MAX_VIOLATIONS_IN_A_ROW, OrderChecks, RoutedRequest, SimulatedBroker,
+};

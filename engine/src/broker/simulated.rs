@@ -50,8 +50,18 @@ struct OpenOrder {
     cancel_sent: bool,
 }
 
-/// Engine-side order checks beyond buying power (a tradeplan's `[limits]`).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Orders a strategy may submit per event-time minute unless told otherwise:
+/// ten a second, far above what a strategy trading on bars needs.
+pub const DEFAULT_MAX_ORDERS_PER_MINUTE: u32 = 600;
+
+/// Orders in a row refused by the order rate or the allowed symbols after
+/// which [`SimulatedBroker::violations_in_a_row`] tells the host to disable
+/// the strategy: it is not listening to its rejections.
+pub const MAX_VIOLATIONS_IN_A_ROW: u32 = 100;
+
+/// Engine-side order checks beyond buying power (a tradeplan's `[limits]`,
+/// and a strategy's own `[strategies.limits]` over them).
+#[derive(Clone, Debug, PartialEq)]
 pub struct OrderChecks {
     /// Largest absolute position value per symbol after the order.
     pub max_position_notional: Option<f64>,
@@ -61,11 +71,23 @@ pub struct OrderChecks {
     pub shortable: bool,
     /// Refuse an order identical to one still open.
     pub refuse_duplicates: bool,
+    /// Orders accepted for checking per event-time minute (market clock, so
+    /// backtests replay the same); the rest of the minute's are refused.
+    pub max_orders_per_minute: u32,
+    /// The only symbols (by name) the strategy may order; `None`: any.
+    pub allowed_symbols: Option<Vec<String>>,
 }
 
 impl Default for OrderChecks {
     fn default() -> Self {
-        Self { max_position_notional: None, max_open_positions: None, shortable: true, refuse_duplicates: false }
+        Self {
+            max_position_notional: None,
+            max_open_positions: None,
+            shortable: true,
+            refuse_duplicates: false,
+            max_orders_per_minute: DEFAULT_MAX_ORDERS_PER_MINUTE,
+            allowed_symbols: None,
+        }
     }
 }
 
@@ -78,6 +100,11 @@ pub struct SimulatedBroker {
     /// Gross exposure may not exceed equity times this.
     leverage: f64,
     checks: OrderChecks,
+    /// The event-time minute being counted and the orders submitted in it.
+    rate_minute: i64,
+    orders_this_minute: u32,
+    /// Orders refused in a row by the order rate or the allowed symbols.
+    violations: u32,
     /// `Some` when orders go to an outside broker: requests not yet sent.
     routed: Option<Vec<RoutedRequest>>,
 }
@@ -103,7 +130,18 @@ fn valid_price(name: &str, price: Option<f64>) -> Result<f64, Rejection> {
 
 impl SimulatedBroker {
     pub fn new(fill_at: FillAt, commission: Commission, leverage: f64) -> Self {
-        Self { open: Vec::new(), next_id: 1, fill_at, commission, leverage, checks: OrderChecks::default(), routed: None }
+        Self {
+            open: Vec::new(),
+            next_id: 1,
+            fill_at,
+            commission,
+            leverage,
+            checks: OrderChecks::default(),
+            rate_minute: i64::MIN,
+            orders_this_minute: 0,
+            violations: 0,
+            routed: None,
+        }
     }
 
     /// Sends accepted orders to an outside broker (see [`Self::take_routed`])
@@ -163,6 +201,12 @@ impl SimulatedBroker {
         self
     }
 
+    /// Orders refused in a row by the order rate or the allowed symbols
+    /// (an accepted order resets it); see [`MAX_VIOLATIONS_IN_A_ROW`].
+    pub fn violations_in_a_row(&self) -> u32 {
+        self.violations
+    }
+
     /// Checks a request and accepts it. With [`FillAt::Close`] a market order
     /// fills at once; its fill and update are appended to `fills` / `updates`.
     pub fn submit(
@@ -173,11 +217,50 @@ impl SimulatedBroker {
         fills: &mut Vec<Fill>,
         updates: &mut Vec<OrderUpdate>,
     ) -> Result<OrderId, Rejection> {
+        let result = self.check_rate(market.now()).and_then(|()| self.accept(request, market, portfolio, fills, updates));
+        match &result {
+            Ok(_) => self.violations = 0,
+            Err(Rejection::SymbolNotAllowed) => self.violations += 1,
+            Err(Rejection::LimitExceeded(_)) if self.orders_this_minute > self.checks.max_orders_per_minute => {
+                self.violations += 1;
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// Counts the order against its event-time minute; over the limit it is
+    /// refused before any other check, so a flood costs little.
+    fn check_rate(&mut self, now: Timestamp) -> Result<(), Rejection> {
+        let minute = now.div_euclid(60 * NANOS_PER_SECOND);
+        if minute != self.rate_minute {
+            self.rate_minute = minute;
+            self.orders_this_minute = 0;
+        }
+        self.orders_this_minute = self.orders_this_minute.saturating_add(1);
+        let max = self.checks.max_orders_per_minute;
+        if self.orders_this_minute > max {
+            return Err(Rejection::LimitExceeded(format!("more than {max} orders per minute")));
+        }
+        Ok(())
+    }
+
+    fn accept(
+        &mut self,
+        request: OrderRequest,
+        market: &MarketState,
+        portfolio: &mut Portfolio,
+        fills: &mut Vec<Fill>,
+        updates: &mut Vec<OrderUpdate>,
+    ) -> Result<OrderId, Rejection> {
         if !(request.qty.is_finite() && request.qty > 0.0) {
             return Err(Rejection::InvalidQuantity(format!("must be a positive finite number, got {}", request.qty)));
         }
-        if market.symbol_name(request.symbol).is_none() {
+        let Some(name) = market.symbol_name(request.symbol) else {
             return Err(Rejection::UnknownSymbol);
+        };
+        if self.checks.allowed_symbols.as_ref().is_some_and(|allowed| !allowed.iter().any(|s| s == name)) {
+            return Err(Rejection::SymbolNotAllowed);
         }
         match request.kind {
             OrderKind::Market => {}
@@ -551,7 +634,7 @@ mod tests {
     #[test]
     fn tradeplan_limits_refuse_orders_with_typed_reasons() {
         let (market, mut p, b) = setup();
-        let checks = OrderChecks { max_position_notional: Some(5_000.0), max_open_positions: None, shortable: false, refuse_duplicates: true };
+        let checks = OrderChecks { max_position_notional: Some(5_000.0), shortable: false, refuse_duplicates: true, ..OrderChecks::default() };
         let mut b = b.with_checks(checks);
         let (mut f, mut u) = (Vec::new(), Vec::new());
         let buy = |qty| request(Side::Buy, qty, OrderKind::Limit, Some(90.0), None);
@@ -578,6 +661,54 @@ mod tests {
         let mut other = request(Side::Buy, 1.0, OrderKind::Market, None, None);
         other.symbol = 1;
         assert!(matches!(b.submit(other, &market, &mut p, &mut f, &mut u), Err(Rejection::LimitExceeded(_))));
+    }
+
+    #[test]
+    fn orders_over_the_rate_are_refused_until_the_next_event_minute() {
+        let (mut market, mut p, b) = setup();
+        let mut b = b.with_checks(OrderChecks { max_orders_per_minute: 3, ..OrderChecks::default() });
+        let (mut f, mut u) = (Vec::new(), Vec::new());
+        let order = || request(Side::Buy, 1.0, OrderKind::Limit, Some(50.0), None);
+        // Invalid orders count too: the rate is of submissions.
+        assert!(matches!(b.submit(request(Side::Buy, 0.0, OrderKind::Market, None, None), &market, &mut p, &mut f, &mut u), Err(Rejection::InvalidQuantity(_))));
+        for _ in 0..2 {
+            b.submit(order(), &market, &mut p, &mut f, &mut u).unwrap();
+        }
+        for n in 1..=5 {
+            let r = b.submit(order(), &market, &mut p, &mut f, &mut u);
+            assert_eq!(r, Err(Rejection::LimitExceeded("more than 3 orders per minute".into())));
+            assert_eq!(b.violations_in_a_row(), n);
+        }
+        // 59 s later is the same minute (the setup's bar is at 0); 60 s is the next.
+        market.push_bar(0, crate::domain::Timeframe::Day, bar(59 * NANOS_PER_SECOND, 100.0, 101.0, 99.0, 100.0));
+        assert!(matches!(b.submit(order(), &market, &mut p, &mut f, &mut u), Err(Rejection::LimitExceeded(_))));
+        market.push_bar(0, crate::domain::Timeframe::Day, bar(60 * NANOS_PER_SECOND, 100.0, 101.0, 99.0, 100.0));
+        b.submit(order(), &market, &mut p, &mut f, &mut u).unwrap();
+        assert_eq!(b.violations_in_a_row(), 0);
+    }
+
+    #[test]
+    fn orders_outside_the_allowed_symbols_are_refused_and_counted() {
+        let mut market = MarketState::new(&["A".into(), "B".into()]);
+        for s in 0..2 {
+            market.push_bar(s, crate::domain::Timeframe::Day, bar(0, 10.0, 10.0, 10.0, 10.0));
+        }
+        let mut p = Portfolio::new(100_000.0, 2);
+        let checks = OrderChecks { allowed_symbols: Some(vec!["B".into()]), ..OrderChecks::default() };
+        let mut b = SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0).with_checks(checks);
+        let (mut f, mut u) = (Vec::new(), Vec::new());
+        let mut order = request(Side::Buy, 1.0, OrderKind::Market, None, None);
+        assert_eq!(b.submit(order.clone(), &market, &mut p, &mut f, &mut u), Err(Rejection::SymbolNotAllowed));
+        assert_eq!(b.violations_in_a_row(), 1);
+        // A position limit is feedback, not a violation: the count stays.
+        order.qty = 1e9;
+        assert!(matches!(b.submit(order.clone(), &market, &mut p, &mut f, &mut u), Err(Rejection::SymbolNotAllowed)));
+        order.symbol = 1;
+        assert!(matches!(b.submit(order.clone(), &market, &mut p, &mut f, &mut u), Err(Rejection::InsufficientBuyingPower(_))));
+        assert_eq!(b.violations_in_a_row(), 2);
+        order.qty = 1.0;
+        b.submit(order, &market, &mut p, &mut f, &mut u).unwrap();
+        assert_eq!(b.violations_in_a_row(), 0);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use anyhow::Context;
 use chrono::Utc;
 use clap::Args;
 use liu_engine::backtest::{self, BacktestConfig, BacktestReport};
-use liu_engine::broker::{Commission, FillAt};
+use liu_engine::broker::{Commission, DEFAULT_MAX_ORDERS_PER_MINUTE, FillAt, OrderChecks};
 use liu_engine::data::{self, LoadOptions};
 use liu_engine::params::ParamArg;
 use liu_engine::sandbox::{Limits, Sandbox, SandboxConfig};
@@ -66,6 +66,12 @@ pub struct BacktestArgs {
     /// Memory cap per strategy, in MiB.
     #[arg(long, default_value_t = Limits::default().memory_bytes >> 20)]
     memory_mb: usize,
+    /// Orders each strategy may submit per minute of bar time; the rest are rejected.
+    #[arg(long, default_value_t = DEFAULT_MAX_ORDERS_PER_MINUTE, value_parser = clap::value_parser!(u32).range(1..))]
+    max_orders_per_minute: u32,
+    /// Bytes each strategy may log per minute of bar time; the rest are dropped.
+    #[arg(long, default_value_t = Limits::default().log_bytes_per_minute)]
+    log_bytes_per_minute: usize,
 }
 
 pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
@@ -88,6 +94,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         fuel_per_event: args.fuel,
         deadline: Duration::from_millis(args.deadline_ms),
         memory_bytes: args.memory_mb << 20,
+        log_bytes_per_minute: args.log_bytes_per_minute,
         ..Limits::default()
     };
     let sandbox = Sandbox::new(SandboxConfig {
@@ -102,6 +109,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         fill_at: args.fill_at,
         leverage: args.leverage,
         limits,
+        checks: OrderChecks { max_orders_per_minute: args.max_orders_per_minute, ..OrderChecks::default() },
     };
 
     let backtest = backtest::prepare(&sandbox, &strategies, &args.params, &market_data, &config)?;

@@ -1,14 +1,18 @@
 //! The host side of the world's imports: what a strategy can ask the engine.
 //!
 //! Every import is bounded: lists are capped, log messages truncated and
-//! budgeted, memory growth limited. Nothing here reaches the OS.
+//! budgeted (over the run and per event-time minute), memory growth limited,
+//! and a strategy that keeps breaking its order limits is flagged for
+//! disabling. Nothing here reaches the OS.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::bindings::liu::engine::{fincalcs as wf, log as wl, market_data, orders as wo, types as wt};
+use super::Limits;
 use crate::account::Account;
-use crate::domain::{self, Rejection, SymbolId};
+use crate::broker::MAX_VIOLATIONS_IN_A_ROW;
+use crate::domain::{self, NANOS_PER_SECOND, Rejection, SymbolId};
 use crate::fincalcs;
 use crate::market::MarketState;
 
@@ -26,24 +30,39 @@ pub struct HostState {
     pub account: Account,
     pub(super) limiter: MemoryLimiter,
     log_bytes_left: usize,
+    log_bytes_per_minute: usize,
+    /// The event-time minute being counted and the bytes logged in it.
+    log_minute: i64,
+    log_minute_bytes: usize,
     log_dropped: u64,
     /// Log messages longer than the per-message limit (cut short).
     oversized_logs: u64,
     last_error: Option<String>,
+    /// Why the instance must be disabled once the current call returns.
+    violation: Option<String>,
 }
 
 impl HostState {
-    pub(super) fn new(label: String, market: Rc<RefCell<MarketState>>, account: Account, memory_cap: usize, log_bytes: usize) -> Self {
+    pub(super) fn new(label: String, market: Rc<RefCell<MarketState>>, account: Account, memory_cap: usize, limits: &Limits) -> Self {
         Self {
             label,
             market,
             account,
             limiter: MemoryLimiter { cap: memory_cap, hit: false, peak: 0 },
-            log_bytes_left: log_bytes,
+            log_bytes_left: limits.log_bytes,
+            log_bytes_per_minute: limits.log_bytes_per_minute,
+            log_minute: i64::MIN,
+            log_minute_bytes: 0,
             log_dropped: 0,
             oversized_logs: 0,
             last_error: None,
+            violation: None,
         }
+    }
+
+    /// Why the host wants the instance disabled, once (repeated limit violations).
+    pub(super) fn take_violation(&mut self) -> Option<String> {
+        self.violation.take()
     }
 
     pub(super) fn memory_limit_hit(&self) -> bool {
@@ -340,8 +359,13 @@ impl wf::Host for HostState {
 
 impl wo::Host for HostState {
     fn submit(&mut self, request: wo::OrderRequest) -> Result<wt::OrderId, wo::Rejection> {
-        let market = self.market.borrow();
         let a = &mut self.account;
+        if self.violation.is_some() {
+            // Being disabled: nothing more reaches the broker in this call.
+            a.rejected_orders += 1;
+            return Err(wo::Rejection::LimitExceeded("strategy is being disabled for repeated limit violations".into()));
+        }
+        let market = self.market.borrow();
         let result = a.broker.submit(request_from_wit(request), &market, &mut a.portfolio, &mut a.fills, &mut a.pending_updates);
         if result.is_ok() {
             a.accepted_orders += 1;
@@ -352,6 +376,10 @@ impl wo::Host for HostState {
                 a.invalid_orders += 1;
             }
             tracing::debug!(strategy = %self.label, "order rejected: {r}");
+            if a.broker.violations_in_a_row() >= MAX_VIOLATIONS_IN_A_ROW {
+                self.violation =
+                    Some(format!("disabled: {MAX_VIOLATIONS_IN_A_ROW} orders rejected in a row for exceeding limits (last: {r})"));
+            }
         }
         result.map_err(rejection_to_wit)
     }
@@ -376,14 +404,20 @@ impl wl::Host for HostState {
         if level == wl::Level::Error {
             self.last_error = Some(message.to_owned());
         }
-        if message.len() > self.log_bytes_left {
+        let minute = self.market.borrow().now().div_euclid(60 * NANOS_PER_SECOND);
+        if minute != self.log_minute {
+            self.log_minute = minute;
+            self.log_minute_bytes = 0;
+        }
+        if message.len() > self.log_bytes_left || self.log_minute_bytes + message.len() > self.log_bytes_per_minute {
             if self.log_dropped == 0 {
-                tracing::warn!(strategy = %self.label, "log budget exhausted; further messages from this strategy are dropped and counted");
+                tracing::warn!(strategy = %self.label, "log budget exhausted; messages over it are dropped and counted");
             }
             self.log_dropped += 1;
             return;
         }
         self.log_bytes_left -= message.len();
+        self.log_minute_bytes += message.len();
         let strategy = &self.label;
         match level {
             wl::Level::Trace | wl::Level::Debug => tracing::debug!(target: "strategy", %strategy, "{message}"),
@@ -391,5 +425,68 @@ impl wl::Host for HostState {
             wl::Level::Warn => tracing::warn!(target: "strategy", %strategy, "{message}"),
             wl::Level::Error => tracing::error!(target: "strategy", %strategy, "{message}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::{Commission, FillAt, OrderChecks, SimulatedBroker};
+    use crate::portfolio::Portfolio;
+
+    fn state(checks: OrderChecks, limits: &Limits) -> HostState {
+        let mut market = MarketState::new(&["A".into()]);
+        let bar = domain::Bar { time: 0, open: 10.0, high: 10.0, low: 10.0, close: 10.0, volume: 1.0 };
+        market.push_bar(0, domain::Timeframe::Minute, bar);
+        let broker = SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0).with_checks(checks);
+        let account = Account::new(Portfolio::new(1_000.0, 1), broker);
+        HostState::new("test".into(), Rc::new(RefCell::new(market)), account, 1 << 20, limits)
+    }
+
+    fn advance_to(s: &HostState, time: domain::Timestamp) {
+        let bar = domain::Bar { time, open: 10.0, high: 10.0, low: 10.0, close: 10.0, volume: 1.0 };
+        s.market.borrow_mut().push_bar(0, domain::Timeframe::Minute, bar);
+    }
+
+    #[test]
+    fn log_lines_over_the_minute_budget_are_dropped_and_counted() {
+        let mut s = state(OrderChecks::default(), &Limits { log_bytes_per_minute: 10, ..Limits::default() });
+        for _ in 0..3 {
+            wl::Host::log(&mut s, wl::Level::Info, "12345".into());
+        }
+        assert_eq!((s.log_minute_bytes, s.log_dropped), (10, 1));
+        // The next event-time minute has a fresh budget; the run's total still applies.
+        advance_to(&s, 60 * NANOS_PER_SECOND);
+        wl::Host::log(&mut s, wl::Level::Info, "12345".into());
+        assert_eq!((s.log_minute_bytes, s.log_dropped, s.log_bytes_left), (5, 1, Limits::default().log_bytes - 15));
+    }
+
+    #[test]
+    fn repeated_violations_flag_the_instance_and_stop_further_orders() {
+        let checks = OrderChecks { allowed_symbols: Some(vec!["B".into()]), ..OrderChecks::default() };
+        let mut s = state(checks, &Limits::default());
+        let order = wo::OrderRequest {
+            symbol: 0,
+            side: wt::Side::Buy,
+            qty: 1.0,
+            kind: wt::OrderKind::Market,
+            limit_price: None,
+            stop_price: None,
+            time_in_force: wt::TimeInForce::Gtc,
+            stop_loss: None,
+            take_profit: None,
+            indicators: String::new(),
+        };
+        for _ in 0..MAX_VIOLATIONS_IN_A_ROW - 1 {
+            assert_eq!(wo::Host::submit(&mut s, order.clone()), Err(wo::Rejection::SymbolNotAllowed));
+        }
+        assert!(s.violation.is_none());
+        assert_eq!(wo::Host::submit(&mut s, order.clone()), Err(wo::Rejection::SymbolNotAllowed));
+        assert!(matches!(wo::Host::submit(&mut s, order), Err(wo::Rejection::LimitExceeded(_))));
+        assert_eq!(
+            s.take_violation().as_deref(),
+            Some("disabled: 100 orders rejected in a row for exceeding limits (last: symbol not allowed for this strategy)")
+        );
+        assert_eq!(s.account.rejected_orders, u64::from(MAX_VIOLATIONS_IN_A_ROW) + 1);
     }
 }

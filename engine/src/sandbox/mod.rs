@@ -7,7 +7,8 @@
 //! compiles (or reuses a cached compilation) and pre-instantiates a
 //! component; [`LoadedStrategy::instantiate`] makes a [`StrategyInstance`]
 //! with its own store, fuel budget per callback, deadline and memory cap.
-//! A trap disables that instance only and records why.
+//! A trap, or orders that keep breaking the strategy's limits, disable that
+//! instance only and record why.
 
 mod host;
 
@@ -81,6 +82,8 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Log bytes a strategy may emit over the run; the rest is dropped and counted.
     pub log_bytes: usize,
+    /// Log bytes a strategy may emit per event-time minute; likewise dropped.
+    pub log_bytes_per_minute: usize,
 }
 
 impl Default for Limits {
@@ -90,6 +93,7 @@ impl Default for Limits {
             deadline: Duration::from_millis(250),
             memory_bytes: 64 << 20,
             log_bytes: 1 << 20,
+            log_bytes_per_minute: 64 << 10,
         }
     }
 }
@@ -375,7 +379,7 @@ impl LoadedStrategy {
     ) -> Result<StrategyInstance, SandboxError> {
         let label = self.path.file_stem().map_or_else(|| "strategy".into(), |s| s.to_string_lossy().into_owned());
         let memory_cap = limits.memory_bytes.min(sandbox.config.max_memory_bytes);
-        let state = HostState::new(label.clone(), market, account, memory_cap, limits.log_bytes);
+        let state = HostState::new(label.clone(), market, account, memory_cap, &limits);
         let mut store = Store::new(&sandbox.engine, state);
         store.limiter(|s| &mut s.limiter);
         let enforce = sandbox.config.enforce_limits;
@@ -393,7 +397,8 @@ impl LoadedStrategy {
 }
 
 /// One running strategy. Every callback runs under the instance's limits;
-/// after a trap the instance is disabled and further calls do nothing.
+/// after a trap (or repeated limit violations, flagged by the host) the
+/// instance is disabled and further calls do nothing.
 pub struct StrategyInstance {
     store: Store<HostState>,
     bindings: bindings::Strategy,
@@ -451,7 +456,14 @@ impl StrategyInstance {
             self.fuel_used += self.limits.fuel_per_event - left;
         }
         match result {
-            Ok(v) => Some(v),
+            Ok(v) => match self.store.data_mut().take_violation() {
+                Some(reason) => {
+                    tracing::warn!(strategy = %self.label, "strategy {reason}");
+                    self.disabled = Some(reason);
+                    None
+                }
+                None => Some(v),
+            },
             Err(e) => {
                 let reason = trap_reason(&e, &self.limits, self.store.data());
                 tracing::warn!(strategy = %self.label, "strategy disabled: {reason}");
