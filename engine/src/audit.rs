@@ -137,6 +137,7 @@ pub fn audit(sandbox: &Sandbox, path: &Path, params: &[ParamArg]) -> Result<Audi
         let nondeterminism = second.and_then(|second| first_difference(&first.fills, &second.fills));
         let mut run = first.summary(name.clone());
         if let Some(trap) = &run.trap {
+            let trap = trap.strip_prefix("disabled: ").unwrap_or(trap);
             report.reasons.push(format!("{name}: disabled: {trap}"));
         }
         if run.invalid_orders > 0 {
