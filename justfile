@@ -48,6 +48,7 @@ test: strategies
 bench: strategies
     cargo bench -p liu-engine --bench sandbox
     ./bench/backtest.sh
+    ./bench/limits.sh
     ./bench/fanout.sh
     ./bench/latency.sh
 

@@ -72,6 +72,10 @@ pub struct BacktestArgs {
     /// Bytes each strategy may log per minute of bar time; the rest are dropped.
     #[arg(long, default_value_t = Limits::default().log_bytes_per_minute)]
     log_bytes_per_minute: usize,
+    /// Run without fuel metering and deadlines, only to measure what they
+    /// cost (`bench/limits.sh`). Never for strategies you do not trust.
+    #[arg(long, hide = true)]
+    unmetered: bool,
 }
 
 pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
@@ -100,6 +104,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
     let sandbox = Sandbox::new(SandboxConfig {
         max_instances: args.strategies.len() as u32 + 1,
         max_memory_bytes: limits.memory_bytes,
+        enforce_limits: !args.unmetered,
         ..SandboxConfig::default()
     })?;
     let strategies = args.strategies.iter().map(|p| sandbox.load(p)).collect::<Result<Vec<_>, _>>()?;
