@@ -15,11 +15,12 @@
 //! symbol `String`. A member that is not a valid message is skipped and
 //! counted; it never spoils the rest of the frame.
 
-use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
+
+use super::frame::{Converted, JStr, Skip, need};
 
 use crate::domain::{
     Bar, MarketEvent, NANOS_PER_SECOND, Quote, SymbolEvent, Timeframe, Timestamp, Trade, civil_from_days,
@@ -229,47 +230,11 @@ pub enum ControlMessage {
 }
 
 /// The result of parsing one frame.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ParsedFrame {
-    /// Data messages in frame order.
-    pub events: Vec<SymbolEvent>,
-    /// Control messages in frame order.
-    pub control: Vec<ControlMessage>,
-    /// Members (or a whole frame that is not a JSON array) that were skipped
-    /// as malformed.
-    pub malformed: usize,
-    /// Well-formed members of stream types this engine does not use.
-    pub ignored: usize,
-}
+pub type ParsedFrame = super::frame::ParsedFrame<ControlMessage>;
 
 // ---------------------------------------------------------------------------
 // The fast parser
 // ---------------------------------------------------------------------------
-
-/// A string that borrows from the frame unless it contains escapes.
-struct JStr<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for JStr<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = JStr<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(JStr(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(JStr(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(JStr(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V(std::marker::PhantomData))
-    }
-}
 
 /// The `"c"` field: a bar's close (a number) or a trade's or quote's
 /// conditions (an array, skipped without allocating).
@@ -352,72 +317,8 @@ fn nan() -> f64 {
     f64::NAN
 }
 
-/// Why a member was skipped.
-#[derive(Debug)]
-enum Skip {
-    Malformed(String),
-    Ignored,
-    /// A `subscription` message: the frame goes through [`parse_slow`].
-    NeedsTree,
-}
-
-fn need<T>(v: Option<T>, kind: &str, field: &str) -> Result<T, Skip> {
-    v.ok_or_else(|| Skip::Malformed(format!("\"{kind}\" message without \"{field}\"")))
-}
-
 fn num(v: f64, kind: &str, field: &str) -> Result<f64, Skip> {
     need((!v.is_nan()).then_some(v), kind, field)
-}
-
-/// Collects the members of one frame into a [`ParsedFrame`].
-struct Collector<'f> {
-    out: &'f mut ParsedFrame,
-    first_error: Option<String>,
-    needs_tree: bool,
-}
-
-impl Collector<'_> {
-    fn accept(&mut self, mut raw: RawMessage<'_>) {
-        match convert(&mut raw) {
-            Ok(Converted::Event(e)) => self.out.events.push(e),
-            Ok(Converted::Control(c)) => self.out.control.push(c),
-            Err(Skip::Ignored) => self.out.ignored += 1,
-            Err(Skip::Malformed(why)) => self.malformed(why),
-            Err(Skip::NeedsTree) => self.needs_tree = true,
-        }
-    }
-
-    fn malformed(&mut self, why: String) {
-        self.out.malformed += 1;
-        if self.first_error.is_none() {
-            self.first_error = Some(why);
-        }
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for &mut Collector<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for &mut Collector<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON array of messages")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(raw) = seq.next_element::<RawMessage<'de>>()? {
-            self.accept(raw);
-        }
-        Ok(())
-    }
-}
-
-enum Converted {
-    Event(SymbolEvent),
-    Control(ControlMessage),
 }
 
 fn timestamp(raw: &RawMessage<'_>, kind: &str) -> Result<Timestamp, Skip> {
@@ -426,7 +327,7 @@ fn timestamp(raw: &RawMessage<'_>, kind: &str) -> Result<Timestamp, Skip> {
         .ok_or_else(|| Skip::Malformed(format!("\"{kind}\" message with bad timestamp {:?}", t.0)))
 }
 
-fn convert(raw: &mut RawMessage<'_>) -> Result<Converted, Skip> {
+fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessage>, Skip> {
     let Some(kind) = raw.kind.as_ref() else {
         return Err(Skip::Malformed("message without \"T\"".into()));
     };
@@ -490,6 +391,25 @@ fn convert(raw: &mut RawMessage<'_>) -> Result<Converted, Skip> {
     Ok(Converted::Event(SymbolEvent { symbol, event }))
 }
 
+/// Alpaca's messages for [`super::frame::parse`].
+struct Wire;
+
+impl super::frame::Wire for Wire {
+    type Control = ControlMessage;
+    type Raw<'de> = RawMessage<'de>;
+    const TAG: &'static str = "T";
+
+    fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessage>, Skip> {
+        convert(raw)
+    }
+
+    /// `subscription` messages are rare: read from a tree.
+    fn from_tree(member: &serde_json::Value) -> Option<Result<ControlMessage, String>> {
+        (member.get("T").and_then(serde_json::Value::as_str) == Some("subscription"))
+            .then(|| Subscriptions::deserialize(member).map(ControlMessage::Subscription).map_err(|e| e.to_string()))
+    }
+}
+
 /// Parses one server text frame (a JSON array of messages).
 ///
 /// Data messages become [`SymbolEvent`]s (`b` and `u` as
@@ -499,72 +419,7 @@ fn convert(raw: &mut RawMessage<'_>) -> Result<Converted, Skip> {
 /// is not a JSON array counts as one malformed message. Either is logged at
 /// warn, once per frame.
 pub fn parse_frame(text: &str) -> ParsedFrame {
-    let mut out = ParsedFrame {
-        // Data messages are 100-150 bytes: rarely more than one reallocation.
-        events: Vec::with_capacity(text.len() / 100 + 1),
-        ..ParsedFrame::default()
-    };
-    let mut collector = Collector {
-        out: &mut out,
-        first_error: None,
-        needs_tree: false,
-    };
-    let mut de = serde_json::Deserializer::from_str(text);
-    let fast = (&mut collector)
-        .deserialize(&mut de)
-        .and_then(|()| de.end());
-    if fast.is_err() || collector.needs_tree {
-        // A member with a wrong type (or broken JSON): start again, member by member.
-        *collector.out = ParsedFrame::default();
-        collector.first_error = None;
-        parse_slow(text, &mut collector);
-    }
-    if collector.out.malformed > 0 {
-        tracing::warn!(
-            skipped = collector.out.malformed,
-            first = collector.first_error.as_deref().unwrap_or(""),
-            "skipped malformed market-data message(s)"
-        );
-    }
-    out
-}
-
-/// The fallback for frames the fast path rejects: parse to a tree, then each
-/// member on its own.
-fn parse_slow(text: &str, collector: &mut Collector<'_>) {
-    let members = match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(serde_json::Value::Array(members)) => members,
-        Ok(_) => {
-            collector.malformed("frame is not a JSON array".into());
-            return;
-        }
-        Err(e) => {
-            collector.malformed(format!("frame is not valid JSON: {e}"));
-            return;
-        }
-    };
-    for member in &members {
-        if member.get("T").and_then(serde_json::Value::as_str) == Some("subscription") {
-            match Subscriptions::deserialize(member) {
-                Ok(s) => collector.out.control.push(ControlMessage::Subscription(s)),
-                Err(e) => collector.malformed(format!("bad message {member}: {e}")),
-            }
-            continue;
-        }
-        match RawMessage::deserialize(member) {
-            Ok(mut raw) => {
-                // Strings borrowed from `members` must not outlive it.
-                match convert(&mut raw) {
-                    Ok(Converted::Event(e)) => collector.out.events.push(e),
-                    Ok(Converted::Control(c)) => collector.out.control.push(c),
-                    Err(Skip::Ignored) => collector.out.ignored += 1,
-                    Err(Skip::Malformed(why)) => collector.malformed(why),
-                    Err(Skip::NeedsTree) => {} // handled above
-                }
-            }
-            Err(e) => collector.malformed(format!("bad message {member}: {e}")),
-        }
-    }
+    super::frame::parse::<Wire>(text)
 }
 
 // ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 //! connecting to a `wss://` URL fails at once with [`ProviderError::InvalidUrl`].
 
 pub mod alpaca;
+mod frame;
 pub mod polygon;
 
 use std::collections::BTreeSet;
@@ -148,12 +149,7 @@ enum Control {
 }
 
 /// One parsed frame, whichever the protocol.
-struct Frame {
-    events: Vec<SymbolEvent>,
-    control: Vec<Control>,
-    malformed: usize,
-    ignored: usize,
-}
+type Frame = frame::ParsedFrame<Control>;
 
 fn parse(protocol: Protocol, text: &str) -> Frame {
     match protocol {

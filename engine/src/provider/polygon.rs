@@ -16,12 +16,13 @@
 //! symbol `String`. A member that is not a valid message is skipped and
 //! counted; it never spoils the rest of the frame.
 
-use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::ser::{CompactFormatter, Formatter};
+
+use super::frame::{Converted, JStr, Skip, need};
 
 use crate::domain::{Bar, MarketEvent, Quote, SymbolEvent, Timeframe, Timestamp, Trade};
 
@@ -197,47 +198,11 @@ pub enum ControlMessage {
 }
 
 /// The result of parsing one frame.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ParsedFrame {
-    /// Data messages in frame order.
-    pub events: Vec<SymbolEvent>,
-    /// Status messages in frame order.
-    pub control: Vec<ControlMessage>,
-    /// Members (or a whole frame that is not a JSON array) that were skipped
-    /// as malformed.
-    pub malformed: usize,
-    /// Well-formed members of event types this engine does not use.
-    pub ignored: usize,
-}
+pub type ParsedFrame = super::frame::ParsedFrame<ControlMessage>;
 
 // ---------------------------------------------------------------------------
 // The fast parser
 // ---------------------------------------------------------------------------
-
-/// A string that borrows from the frame unless it contains escapes.
-struct JStr<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for JStr<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = JStr<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(JStr(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(JStr(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(JStr(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V(std::marker::PhantomData))
-    }
-}
 
 /// A field that should be a number but takes any JSON value without failing
 /// (other values are skipped without allocating), since event types share
@@ -329,21 +294,6 @@ struct RawMessage<'a> {
     v: Option<Num>,
 }
 
-/// Whether [`parse_frame`] handles this event type (others are ignored).
-fn handled(ev: &str) -> bool {
-    matches!(ev, "T" | "Q" | "A" | "AM" | "status")
-}
-
-/// Why a member was skipped.
-enum Skip {
-    Malformed(String),
-    Ignored,
-}
-
-fn need<T>(v: Option<T>, kind: &str, field: &str) -> Result<T, Skip> {
-    v.ok_or_else(|| Skip::Malformed(format!("\"{kind}\" message without \"{field}\"")))
-}
-
 fn num(v: Option<Num>, kind: &str, field: &str) -> Result<f64, Skip> {
     need(v.and_then(Num::as_f64), kind, field)
 }
@@ -361,12 +311,7 @@ fn millis(v: Option<Num>, kind: &str, field: &str) -> Result<Timestamp, Skip> {
     })
 }
 
-enum Converted {
-    Event(SymbolEvent),
-    Control(ControlMessage),
-}
-
-fn convert(raw: &mut RawMessage<'_>) -> Result<Converted, Skip> {
+fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessage>, Skip> {
     let Some(kind) = raw.ev.as_ref() else {
         return Err(Skip::Malformed("message without \"ev\"".into()));
     };
@@ -425,47 +370,21 @@ fn convert(raw: &mut RawMessage<'_>) -> Result<Converted, Skip> {
     Ok(Converted::Event(SymbolEvent { symbol, event }))
 }
 
-/// Collects the members of one frame into a [`ParsedFrame`].
-struct Collector<'f> {
-    out: &'f mut ParsedFrame,
-    first_error: Option<String>,
-}
+/// Polygon's messages for [`super::frame::parse`].
+struct Wire;
 
-impl Collector<'_> {
-    fn accept(&mut self, mut raw: RawMessage<'_>) {
-        match convert(&mut raw) {
-            Ok(Converted::Event(e)) => self.out.events.push(e),
-            Ok(Converted::Control(c)) => self.out.control.push(c),
-            Err(Skip::Ignored) => self.out.ignored += 1,
-            Err(Skip::Malformed(why)) => self.malformed(why),
-        }
+impl super::frame::Wire for Wire {
+    type Control = ControlMessage;
+    type Raw<'de> = RawMessage<'de>;
+    const TAG: &'static str = "ev";
+
+    fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessage>, Skip> {
+        convert(raw)
     }
 
-    fn malformed(&mut self, why: String) {
-        self.out.malformed += 1;
-        if self.first_error.is_none() {
-            self.first_error = Some(why);
-        }
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for &mut Collector<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for &mut Collector<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON array of messages")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(raw) = seq.next_element::<RawMessage<'de>>()? {
-            self.accept(raw);
-        }
-        Ok(())
+    /// Event types the engine does not use are ignored whatever their fields.
+    fn ignores(ev: &str) -> bool {
+        !matches!(ev, "T" | "Q" | "A" | "AM" | "status")
     }
 }
 
@@ -479,58 +398,7 @@ impl<'de> Visitor<'de> for &mut Collector<'_> {
 /// counts as ignored whatever its fields); a frame that is not a JSON array
 /// counts as one malformed message. Either is logged at warn, once per frame.
 pub fn parse_frame(text: &str) -> ParsedFrame {
-    let mut out = ParsedFrame {
-        // Data messages are 100-200 bytes: rarely more than one reallocation.
-        events: Vec::with_capacity(text.len() / 100 + 1),
-        ..ParsedFrame::default()
-    };
-    let mut collector = Collector {
-        out: &mut out,
-        first_error: None,
-    };
-    let mut de = serde_json::Deserializer::from_str(text);
-    let fast = (&mut collector)
-        .deserialize(&mut de)
-        .and_then(|()| de.end());
-    if fast.is_err() {
-        // A member of the wrong shape (or broken JSON): start again, member by member.
-        *collector.out = ParsedFrame::default();
-        collector.first_error = None;
-        parse_slow(text, &mut collector);
-    }
-    if collector.out.malformed > 0 {
-        tracing::warn!(
-            skipped = collector.out.malformed,
-            first = collector.first_error.as_deref().unwrap_or(""),
-            "skipped malformed market-data message(s)"
-        );
-    }
-    out
-}
-
-/// The fallback for frames the fast path rejects: parse to a tree, then each
-/// member on its own.
-fn parse_slow(text: &str, collector: &mut Collector<'_>) {
-    let members = match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(serde_json::Value::Array(members)) => members,
-        Ok(_) => {
-            collector.malformed("frame is not a JSON array".into());
-            return;
-        }
-        Err(e) => {
-            collector.malformed(format!("frame is not valid JSON: {e}"));
-            return;
-        }
-    };
-    for member in &members {
-        match RawMessage::deserialize(member) {
-            Ok(raw) => collector.accept(raw),
-            Err(e) => match member.get("ev").and_then(serde_json::Value::as_str) {
-                Some(ev) if !handled(ev) => collector.out.ignored += 1,
-                _ => collector.malformed(format!("bad message {member}: {e}")),
-            },
-        }
-    }
+    super::frame::parse::<Wire>(text)
 }
 
 // ---------------------------------------------------------------------------
