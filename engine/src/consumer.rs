@@ -10,14 +10,14 @@
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::mpsc;
 
 use crate::account::Account;
 use crate::broker::{Commission, DEFAULT_MAX_ORDERS_PER_MINUTE, FillAt, OrderChecks, RoutedRequest, SimulatedBroker};
-use crate::domain::{Bar, BrokerReport, BrokerRequest, MarketEvent, NANOS_PER_SECOND, SymbolId, Timeframe, Timestamp};
+use crate::domain::{Bar, BrokerReport, BrokerRequest, MarketEvent, NANOS_PER_SECOND, SymbolId, Timeframe, Timestamp, wall_clock};
 use crate::market::MarketState;
 use crate::params::{self, ParamArg};
 use crate::portfolio::Portfolio;
@@ -81,10 +81,6 @@ fn checks_of(plan: &TradePlan, s: &StrategyConfig) -> OrderChecks {
         max_orders_per_minute: s.limits.max_orders_per_minute.unwrap_or(DEFAULT_MAX_ORDERS_PER_MINUTE),
         allowed_symbols: s.limits.allowed_symbols.clone(),
     }
-}
-
-fn now_nanos() -> Timestamp {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as Timestamp)
 }
 
 /// Runs one consumer until the producer says shut down (or goes away).
@@ -321,7 +317,7 @@ impl Session {
         let mut stale = false;
         let mut last_time = None;
         for (symbol, event) in events {
-            let lag = now_nanos() - event.time();
+            let lag = wall_clock() - event.time();
             if lag > self.stale_limit {
                 if !stale {
                     let name = self.symbols.get(symbol as usize).map_or("?", String::as_str);
@@ -336,7 +332,7 @@ impl Session {
             self.apply(symbol, &event);
             if self.accepted_orders() != orders_before {
                 // Tick-to-order: from the producer receiving the event to the order reaching the broker.
-                self.order_latencies.push((now_nanos() - received_at).max(0) as u64);
+                self.order_latencies.push((wall_clock() - received_at).max(0) as u64);
             }
             last_time = Some(event.time());
         }

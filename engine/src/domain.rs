@@ -13,6 +13,14 @@ pub type Timestamp = i64;
 
 pub const NANOS_PER_SECOND: i64 = 1_000_000_000;
 
+/// The wall clock now, in nanoseconds since the epoch (0 before 1970).
+pub fn wall_clock() -> Timestamp {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| (d.as_secs() as i64).saturating_mul(NANOS_PER_SECOND).saturating_add(i64::from(d.subsec_nanos())))
+        .unwrap_or(0)
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
 /// `days_from_civil`); shared by every timestamp parser.
 pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {

@@ -453,7 +453,7 @@ fn route(
     summary: &mut ProducerSummary,
 ) {
     summary.events += frame.len() as u64;
-    let received_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
+    let received_at = crate::domain::wall_clock();
     {
         let Ok(table) = table.lock() else { return };
         for e in frame {

@@ -38,7 +38,7 @@ use std::collections::BTreeSet;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::ser::{CompactFormatter, Formatter};
@@ -50,7 +50,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 
 use crate::data::MarketData;
-use crate::domain::{Bar, NANOS_PER_SECOND, Quote, Timeframe, Timestamp, Trade};
+use crate::domain::{Bar, Quote, Timeframe, Timestamp, Trade, wall_clock};
 use crate::provider::alpaca::{
     ClientMessage, ServerMessage, Subscriptions, error_code, write_rfc3339,
 };
@@ -599,7 +599,7 @@ impl<'a> Session<'a> {
 
     /// Stamps a new step with the wall clock (strictly after the previous one).
     fn new_step(&mut self) {
-        self.step_time = wall_clock_ns().max(self.step_time.saturating_add(1));
+        self.step_time = wall_clock().max(self.step_time.saturating_add(1));
         self.step_text.clear();
         write_rfc3339(&mut self.step_text, self.step_time);
     }
@@ -731,17 +731,6 @@ impl<'a> Session<'a> {
         frames.extend(self.frame.finish());
         frames
     }
-}
-
-fn wall_clock_ns() -> Timestamp {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| {
-            (d.as_secs() as i64)
-                .saturating_mul(NANOS_PER_SECOND)
-                .saturating_add(i64::from(d.subsec_nanos()))
-        })
-        .unwrap_or(0)
 }
 
 /// Builds one frame's JSON array in a buffer, without intermediate values.
@@ -988,7 +977,7 @@ mod tests {
         assert_eq!(control(&mut ws).await, ControlMessage::Connected);
         send(&mut ws, r#"{"action":"auth","key":"any","secret":"any"}"#).await;
         assert_eq!(control(&mut ws).await, ControlMessage::Authenticated);
-        let before = wall_clock_ns();
+        let before = wall_clock();
         send(
             &mut ws,
             r#"{"action":"subscribe","bars":["SYM001"],"trades":["SYM001"],"quotes":["SYM001","SYM003"]}"#,
@@ -1017,7 +1006,7 @@ mod tests {
                 got.push(e);
             }
         }
-        let now = wall_clock_ns();
+        let now = wall_clock();
         assert!(got.iter().all(|e| e.event.time() <= now));
         // Per SYM001 bar: bar, trade, quote; SYM003: quote only.
         let sym1: Vec<&SymbolEvent> = got.iter().filter(|e| e.symbol == "SYM001").collect();

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use tokio::sync::{mpsc, watch};
 
 use super::alpaca::{AlpacaClient, AlpacaError, TradeUpdate, order_request_wire, run_trade_updates};
-use crate::domain::{BrokerReport, BrokerRequest, OrderStatus};
+use crate::domain::{BrokerReport, BrokerRequest, OrderStatus, wall_clock};
 
 /// Where the Alpaca trading API is, and who we are to it.
 #[derive(Clone)]
@@ -87,7 +87,7 @@ async fn handle(client: &AlpacaClient, request: BrokerRequest, ids: &mut HashMap
                         status: OrderStatus::Rejected,
                         qty: 0.0,
                         price: 0.0,
-                        time: now_nanos(),
+                        time: wall_clock(),
                         reason: Some(refusal(&e)),
                     })
                 }
@@ -127,8 +127,4 @@ fn report_of(update: &TradeUpdate) -> Option<BrokerReport> {
         time: update.timestamp,
         reason: (!fill).then(|| format!("{:?}", update.event).to_lowercase()),
     })
-}
-
-fn now_nanos() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
 }

@@ -38,7 +38,7 @@ use crate::broker::alpaca::{
     PositionSide, SECRET_KEY_HEADER, StreamMessage, Streams, TRADE_UPDATES, TradeEvent, TradeUpdate, error_code,
     format_timestamp,
 };
-use crate::domain::Timestamp;
+use crate::domain::{Timestamp, wall_clock};
 
 /// Frames a listening client may fall behind by before it is disconnected.
 const STREAM_BUFFER: usize = 4096;
@@ -163,10 +163,6 @@ impl IntoResponse for Failure {
     fn into_response(self) -> Response {
         (self.0, axum::Json(self.1)).into_response()
     }
-}
-
-fn now_wall() -> Timestamp {
-    chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
 }
 
 fn ny_day(time: Timestamp) -> NaiveDate {
@@ -484,7 +480,7 @@ impl Book {
 impl TradingState {
     /// A fresh account trading at `board`'s prices.
     pub fn new(board: Arc<Board>, config: TradingConfig) -> Self {
-        let now = now_wall();
+        let now = wall_clock();
         Self {
             board,
             account_id: uuid::Uuid::new_v4().to_string(),
@@ -570,7 +566,7 @@ impl TradingState {
 
     /// The time of an event on `symbol`: its board time, else the wall clock.
     fn clock(&self, symbol: &str) -> Timestamp {
-        self.board.get(symbol).map(|b| b.updated).filter(|&t| t > 0).unwrap_or_else(now_wall)
+        self.board.get(symbol).map(|b| b.updated).filter(|&t| t > 0).unwrap_or_else(wall_clock)
     }
 
     /// The last price of `symbol`, if it has traded.
