@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 use crate::account::Account;
 use crate::broker::{Commission, DEFAULT_MAX_ORDERS_PER_MINUTE, FillAt, OrderChecks, RoutedRequest, SimulatedBroker};
-use crate::domain::{Bar, BrokerReport, BrokerRequest, MarketEvent, NANOS_PER_SECOND, SymbolId, Timeframe, Timestamp, wall_clock};
+use crate::domain::{BrokerReport, BrokerRequest, MarketEvent, NANOS_PER_SECOND, OrderId, SymbolId, Timestamp, wall_clock};
 use crate::market::MarketState;
 use crate::params::{self, ParamArg};
 use crate::portfolio::Portfolio;
@@ -201,6 +201,18 @@ fn minutes_from_open(time: Timestamp) -> Option<u32> {
     minute_of_day.checked_sub(9 * 60 + 30)
 }
 
+/// The `client_order_id` of order `id` of strategy `runner`: unique per
+/// batch, consumer process, strategy and order.
+fn client_order_id(prefix: &str, runner: usize, id: OrderId) -> String {
+    format!("{prefix}-{runner}-{id}")
+}
+
+/// The strategy and order of a [`client_order_id`] made with `prefix`.
+fn parse_client_order_id(prefix: &str, client_order_id: &str) -> Option<(usize, OrderId)> {
+    let (runner, id) = client_order_id.strip_prefix(prefix)?.strip_prefix('-')?.split_once('-')?;
+    Some((runner.parse().ok()?, id.parse().ok()?))
+}
+
 /// `p50 … p99 … p99.9 … max … (n orders)`, or `None` without orders.
 fn latency_report(samples: &mut [u64]) -> Option<String> {
     if samples.is_empty() {
@@ -368,30 +380,19 @@ impl Session {
             return;
         }
         self.processed += 1;
+        self.market.borrow_mut().record(symbol, event);
         match event {
             MarketEvent::Bar { timeframe, bar } => {
-                let mut market = self.market.borrow_mut();
-                market.push_bar(symbol, *timeframe, *bar);
-                if *timeframe == Timeframe::Second {
-                    market.fold_into_minute(symbol, bar);
-                }
-                drop(market);
                 for r in &mut self.runners {
                     r.on_bar(symbol, *timeframe, bar);
                 }
             }
             MarketEvent::Trade(trade) => {
-                let mut market = self.market.borrow_mut();
-                market.push_trade(symbol, *trade);
-                let p = trade.price;
-                market.fold_into_minute(symbol, &Bar { time: trade.time, open: p, high: p, low: p, close: p, volume: trade.size });
-                drop(market);
                 for r in &mut self.runners {
                     r.on_trade(symbol, trade);
                 }
             }
             MarketEvent::Quote(quote) => {
-                self.market.borrow_mut().push_quote(symbol, *quote);
                 for r in &mut self.runners {
                     r.on_quote(symbol, quote);
                 }
@@ -429,12 +430,12 @@ impl Session {
             for routed in runner.take_routed() {
                 requests.push(match routed {
                     RoutedRequest::Submit { id, request } => BrokerRequest::Submit {
-                        client_order_id: format!("{}-{index}-{id}", self.order_prefix),
+                        client_order_id: client_order_id(&self.order_prefix, index, id),
                         symbol: self.symbols.get(request.symbol as usize).cloned().unwrap_or_default(),
                         request,
                     },
                     RoutedRequest::Cancel { id } => {
-                        BrokerRequest::Cancel { client_order_id: format!("{}-{index}-{id}", self.order_prefix) }
+                        BrokerRequest::Cancel { client_order_id: client_order_id(&self.order_prefix, index, id) }
                     }
                 });
             }
@@ -448,17 +449,7 @@ impl Session {
     /// Applies the outside broker's reports to the strategies that placed the orders.
     fn apply_reports(&mut self, reports: &[BrokerReport]) {
         for report in reports {
-            let parsed = report
-                .client_order_id
-                .rsplitn(3, '-')
-                .collect::<Vec<_>>()
-                .as_slice()
-                .try_into()
-                .ok()
-                .and_then(|[order, runner, prefix]: [&str; 3]| {
-                    (prefix == self.order_prefix).then_some((runner.parse::<usize>().ok()?, order.parse::<u64>().ok()?))
-                });
-            let applied = match parsed {
+            let applied = match parse_client_order_id(&self.order_prefix, &report.client_order_id) {
                 Some((runner, order)) if runner < self.runners.len() => self.runners[runner].on_broker_report(order, report),
                 _ => false,
             };
@@ -502,7 +493,7 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
-    use super::{checks_of, latency_report, limits_of, minutes_from_open};
+    use super::{checks_of, client_order_id, latency_report, limits_of, minutes_from_open, parse_client_order_id};
     use crate::broker::DEFAULT_MAX_ORDERS_PER_MINUTE;
 
     #[test]
@@ -527,6 +518,16 @@ mod tests {
         assert_eq!(plain.max_position_notional, Some(5000.0));
         assert_eq!(plain.max_orders_per_minute, DEFAULT_MAX_ORDERS_PER_MINUTE);
         assert_eq!(plain.allowed_symbols, None);
+    }
+
+    #[test]
+    fn client_order_ids_name_their_strategy_and_order_and_only_this_process_reads_them() {
+        let prefix = "3f2a1b4c-1.4242";
+        let id = client_order_id(prefix, 2, 17);
+        assert_eq!(parse_client_order_id(prefix, &id), Some((2, 17)));
+        // An earlier process of the same consumer (another pid) is not ours.
+        assert_eq!(parse_client_order_id("3f2a1b4c-1.4243", &id), None);
+        assert_eq!(parse_client_order_id(prefix, "manual-order"), None);
     }
 
     #[test]

@@ -75,6 +75,14 @@ pub struct Trade {
     pub size: f64,
 }
 
+impl Trade {
+    /// The print as a bar of one price (for fills and minute folding).
+    pub fn as_bar(&self) -> Bar {
+        let p = self.price;
+        Bar { time: self.time, open: p, high: p, low: p, close: p, volume: self.size }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Quote {
     pub time: Timestamp,

@@ -4,7 +4,7 @@
 //! Strategies read it through the `market-data` import. It only ever holds
 //! events already delivered, so a backtest cannot look ahead.
 
-use crate::domain::{Bar, NANOS_PER_SECOND, Quote, SymbolId, Timeframe, Timestamp, Trade};
+use crate::domain::{Bar, MarketEvent, NANOS_PER_SECOND, Quote, SymbolId, Timeframe, Timestamp, Trade};
 
 #[derive(Debug, Default)]
 pub struct MarketState {
@@ -84,10 +84,29 @@ impl MarketState {
         }
     }
 
-    /// Folds a trade print or a second bar into the symbol's minute history,
-    /// as LiuAlgoTrader's consumers do: it extends the bar of its minute, or
-    /// opens the next one. Prints older than the latest minute are ignored.
-    pub fn fold_into_minute(&mut self, symbol: SymbolId, part: &Bar) {
+    /// Records a live event: bars, trades and quotes as they are, and trade
+    /// prints and second bars also folded into the minute history, as
+    /// LiuAlgoTrader's consumers do.
+    pub fn record(&mut self, symbol: SymbolId, event: &MarketEvent) {
+        match event {
+            MarketEvent::Bar { timeframe, bar } => {
+                self.push_bar(symbol, *timeframe, *bar);
+                if *timeframe == Timeframe::Second {
+                    self.fold_into_minute(symbol, bar);
+                }
+            }
+            MarketEvent::Trade(trade) => {
+                self.push_trade(symbol, *trade);
+                self.fold_into_minute(symbol, &trade.as_bar());
+            }
+            MarketEvent::Quote(quote) => self.push_quote(symbol, *quote),
+        }
+    }
+
+    /// Folds a trade print or a second bar into the symbol's minute history:
+    /// it extends the bar of its minute, or opens the next one. Prints older
+    /// than the latest minute are ignored.
+    fn fold_into_minute(&mut self, symbol: SymbolId, part: &Bar) {
         let minute = part.time - part.time.rem_euclid(60 * NANOS_PER_SECOND);
         let bars = &mut self.symbols[symbol as usize].bars[slot(Timeframe::Minute)];
         match bars.last_mut() {
@@ -147,32 +166,34 @@ impl MarketState {
 #[cfg(test)]
 mod tests {
     use super::MarketState;
-    use crate::domain::{Bar, NANOS_PER_SECOND, Timeframe};
+    use crate::domain::{Bar, MarketEvent, NANOS_PER_SECOND, Timeframe, Trade};
 
     const MINUTE: i64 = 60 * NANOS_PER_SECOND;
 
-    fn print(time: i64, price: f64, volume: f64) -> Bar {
-        Bar { time, open: price, high: price, low: price, close: price, volume }
+    fn trade(time: i64, price: f64, size: f64) -> MarketEvent {
+        MarketEvent::Trade(Trade { time, price, size })
     }
 
     #[test]
-    fn trades_fold_into_minute_bars_and_provider_bars_supersede_them() {
+    fn trades_and_second_bars_fold_into_minute_bars_and_provider_bars_supersede_them() {
         let mut m = MarketState::new(&["AAPL".into()]);
         let t0 = 1_700_000_040 * NANOS_PER_SECOND; // a whole minute
-        m.fold_into_minute(0, &print(t0 + NANOS_PER_SECOND, 10.0, 100.0));
-        m.fold_into_minute(0, &print(t0 + 20 * NANOS_PER_SECOND, 12.0, 50.0));
-        m.fold_into_minute(0, &print(t0 + 59 * NANOS_PER_SECOND, 9.0, 25.0));
+        m.record(0, &trade(t0 + NANOS_PER_SECOND, 10.0, 100.0));
+        m.record(0, &trade(t0 + 20 * NANOS_PER_SECOND, 12.0, 50.0));
+        let second = Bar { time: t0 + 59 * NANOS_PER_SECOND, open: 9.5, high: 9.5, low: 9.0, close: 9.0, volume: 25.0 };
+        m.record(0, &MarketEvent::Bar { timeframe: Timeframe::Second, bar: second });
         assert_eq!(m.bars(0, Timeframe::Minute, 10), &[Bar { time: t0, open: 10.0, high: 12.0, low: 9.0, close: 9.0, volume: 175.0 }]);
+        assert_eq!(m.bars(0, Timeframe::Second, 10), &[second]);
         // The next minute opens a new bar; a late print of the old minute is ignored.
-        m.fold_into_minute(0, &print(t0 + MINUTE, 11.0, 10.0));
-        m.fold_into_minute(0, &print(t0 + 30 * NANOS_PER_SECOND, 99.0, 10.0));
+        m.record(0, &trade(t0 + MINUTE, 11.0, 10.0));
+        m.record(0, &trade(t0 + 30 * NANOS_PER_SECOND, 99.0, 10.0));
         let bars = m.bars(0, Timeframe::Minute, 10);
         assert_eq!(bars.len(), 2);
-        assert_eq!(bars[1], print(t0 + MINUTE, 11.0, 10.0));
+        assert_eq!(bars[1], Trade { time: t0 + MINUTE, price: 11.0, size: 10.0 }.as_bar());
         assert_eq!(bars[0].high, 12.0);
         // The provider's own bar for that minute replaces the folded one.
         let official = Bar { time: t0 + MINUTE, open: 11.0, high: 11.5, low: 10.5, close: 11.2, volume: 400.0 };
-        m.push_bar(0, Timeframe::Minute, official);
+        m.record(0, &MarketEvent::Bar { timeframe: Timeframe::Minute, bar: official });
         assert_eq!(m.bars(0, Timeframe::Minute, 10)[1], official);
         assert_eq!(m.bars(0, Timeframe::Minute, 10).len(), 2);
     }

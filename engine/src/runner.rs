@@ -140,7 +140,7 @@ impl StrategyRunner {
 
     /// A trade print: fills at its price, then the strategy's `on-trade`.
     pub fn on_trade(&mut self, symbol: SymbolId, trade: &Trade) {
-        let print = Bar { time: trade.time, open: trade.price, high: trade.price, low: trade.price, close: trade.price, volume: trade.size };
+        let print = trade.as_bar();
         let a = &mut self.instance.state_mut().account;
         a.broker.on_bar(symbol, &print, &mut a.portfolio, &mut a.fills, &mut a.pending_updates);
         a.portfolio.mark(symbol, trade.price);
