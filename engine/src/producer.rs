@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::broker::routing::{self, AlpacaRoute};
 use crate::domain::{BrokerReport, BrokerRequest, MarketEvent, SymbolEvent, SymbolId};
-use crate::scanner::{self, MomentumFilter, SnapshotSource};
+use crate::scanner::{self, SnapshotSource};
 use crate::provider::{self, Protocol, ProviderCommand, ProviderStats, StreamConfig};
 use crate::store::{DbTarget, Store, StoreError};
 use crate::tradeplan::{BrokerKind, EventKind, ProviderKind, ScannerConfig, TradePlan};
@@ -392,31 +392,11 @@ impl Scanning {
     /// One scan; failures are logged and give no picks (trading goes on).
     async fn run(&self, index: usize, scanner: &ScannerConfig, store: &Store) -> Vec<String> {
         let name = scanner.kind.name();
-        let filter = MomentumFilter {
-            min_price: scanner.min_price,
-            max_price: scanner.max_price,
-            min_volume: scanner.min_volume,
-            min_day_change_pct: scanner.min_day_change_pct,
-            min_prev_day_dollar_volume: scanner.min_prev_day_dollar_volume,
-            max_symbols: scanner.max_symbols,
+        let picks = match self.universe().await {
+            Ok(universe) => scanner::scan(&self.client, &self.source, &universe, &scanner.filter).await.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("cannot list assets: {e}")),
         };
-        let universe = match &self.assets {
-            Some(route) => match crate::broker::alpaca::AlpacaClient::new(&route.base_url, &route.key, &route.secret) {
-                Ok(client) => match client.list_assets().await {
-                    Ok(assets) => assets.into_iter().filter(|a| a.tradable).map(|a| a.symbol).collect(),
-                    Err(e) => {
-                        tracing::error!(scanner = index, "{name} scanner: cannot list assets: {e}");
-                        return Vec::new();
-                    }
-                },
-                Err(e) => {
-                    tracing::error!(scanner = index, "{name} scanner: {e}");
-                    return Vec::new();
-                }
-            },
-            None => Vec::new(),
-        };
-        let picks = match scanner::scan(&self.client, &self.source, &universe, &filter).await {
+        let picks = match picks {
             Ok(picks) => picks,
             Err(e) => {
                 tracing::error!(scanner = index, "{name} scanner failed: {e}");
@@ -428,6 +408,14 @@ impl Scanning {
             tracing::error!(scanner = index, "recording {name} scanner picks: {e}");
         }
         picks
+    }
+
+    /// The symbols a scan may pick: Alpaca's tradable assets; for Polygon,
+    /// whatever its snapshot lists (empty).
+    async fn universe(&self) -> Result<Vec<String>, crate::broker::alpaca::AlpacaError> {
+        let Some(route) = &self.assets else { return Ok(Vec::new()) };
+        let client = crate::broker::alpaca::AlpacaClient::new(&route.base_url, &route.key, &route.secret)?;
+        Ok(client.list_assets().await?.into_iter().filter(|a| a.tradable).map(|a| a.symbol).collect())
     }
 
     /// Scans every `every` and sends the picks, until `picks` closes.

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 use toml::de::{DeArray, DeString, DeTable, DeValue};
 
+use crate::scanner::MomentumFilter;
+
 /// Minutes in a regular US equity session (09:30–16:00).
 pub const SESSION_MINUTES: u32 = 390;
 /// Upper bound on `consumers`, against a typo spawning a process storm.
@@ -120,18 +122,9 @@ pub struct OrderLimits {
 pub struct ScannerConfig {
     /// Which scanner.
     pub kind: ScannerKind,
-    /// Lowest last price. Default 2.
-    pub min_price: f64,
-    /// Highest last price. Default 20.
-    pub max_price: f64,
-    /// Lowest volume today. Default 30000.
-    pub min_volume: f64,
-    /// Lowest change since the previous close, in percent. Default 3.5.
-    pub min_day_change_pct: f64,
-    /// Lowest previous-day dollar volume. Default 500000.
-    pub min_prev_day_dollar_volume: f64,
-    /// Most symbols the scanner returns per run. Default 40.
-    pub max_symbols: usize,
+    /// Its thresholds. Defaults: price 2 to 20, volume 30000, day change
+    /// 3.5%, previous-day dollar volume 500000, at most 40 symbols.
+    pub filter: MomentumFilter,
     /// Run again every this many minutes; `None`: once at start.
     pub recurrence_minutes: Option<f64>,
 }
@@ -696,8 +689,7 @@ impl Doc<'_> {
                 ),
             ));
         }
-        Ok(ScannerConfig {
-            kind,
+        let filter = MomentumFilter {
             min_price,
             max_price,
             min_volume: non_negative("min_volume", 30000.0)?,
@@ -708,6 +700,10 @@ impl Doc<'_> {
             max_symbols: table
                 .get("max_symbols")
                 .map_or(Ok(40), |f| f.uint(1, u32::MAX.into()))? as usize,
+        };
+        Ok(ScannerConfig {
+            kind,
+            filter,
             recurrence_minutes: table
                 .get("recurrence_minutes")
                 .map(|f| f.positive_f64())
@@ -1200,12 +1196,14 @@ component = \"s.wasm\"
                 },
                 scanners: vec![ScannerConfig {
                     kind: ScannerKind::Momentum,
-                    min_price: 2.0,
-                    max_price: 20.0,
-                    min_volume: 30000.0,
-                    min_day_change_pct: 3.5,
-                    min_prev_day_dollar_volume: 500000.0,
-                    max_symbols: 40,
+                    filter: MomentumFilter {
+                        min_price: 2.0,
+                        max_price: 20.0,
+                        min_volume: 30000.0,
+                        min_day_change_pct: 3.5,
+                        min_prev_day_dollar_volume: 500000.0,
+                        max_symbols: 40,
+                    },
                     recurrence_minutes: Some(5.0),
                 }],
                 strategies: vec![
@@ -1496,7 +1494,7 @@ component = \"s.wasm\"
     fn scanners() {
         let scanner = "\n[[scanners]]\nkind = \"momentum\"\n";
         let plan = Scratch::new().load(&format!("{MINIMAL}{scanner}")).unwrap();
-        assert_eq!(plan.scanners[0].max_symbols, 40);
+        assert_eq!(plan.scanners[0].filter.max_symbols, 40);
         assert_eq!(plan.scanners[0].recurrence_minutes, None);
         // Scanners alone are enough to trade.
         Scratch::new()
