@@ -48,7 +48,6 @@ test: strategies
 bench: strategies
     cargo bench -p liu-engine --bench sandbox
     ./bench/backtest.sh
-    ./bench/limits.sh
     ./bench/fanout.sh
     ./bench/latency.sh
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Whole-process backtest throughput: `liu-engine backtest` wall time, from
 # reading the CSV to the committed SQLite transaction, for sma-cross over
-#   - 1,000,000 synthetic minute bars of one symbol, and
+#   - 1,000,000 synthetic minute bars of one symbol;
 #   - 100 symbols x 10,000 bars;
+#   - 1,000,000 bars with the sandbox limits on and off;
 # and, on the same 1M-bar file, backtesting.py (../shared/bench/peer_bt.py)
 # when ../shared is present. Prints bars/s; best of 3 runs.
 set -euo pipefail
@@ -43,6 +44,17 @@ report "liu-engine sma-cross 1 x 1M" 1000000 "$t"
 liu_rate=$(echo "1000000 / $t" | bc -l)
 t=$(best_wall "$engine" backtest --strategy "$sma" --data "$out/minute-100x10k.csv" --db "$out/bench.db")
 report "liu-engine sma-cross 100 x 10k" 1000000 "$t"
+
+# The cost of the sandbox limits: fuel metering + epoch deadlines on (the
+# default) and off (`--unmetered`, a hidden flag that exists for this).
+[ -f "$out/minute-1m.csv" ] || "$engine" data generate --bars 1000000 --seed 7 -o "$out/minute-1m.csv"
+limited() { "$engine" backtest --strategy "$sma" --data "$out/minute-1m.csv" --db "$out/bench.db" \
+    --param fast=10 --param slow=30 --param qty=10 "$@"; }
+on=$(best_wall limited)
+off=$(best_wall limited --unmetered)
+report "sma-cross 1M, limits on" 1000000 "$on"
+report "sma-cross 1M, limits off" 1000000 "$off"
+printf 'slowdown from fuel + epoch: %.1f%% (target <= 15%%)\n' "$(echo "($on / $off - 1) * 100" | bc -l)"
 
 if [ -f "$shared/peer_bt.py" ]; then
     if [ ! -x "$out/venv/bin/python" ]; then

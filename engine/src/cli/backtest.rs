@@ -73,7 +73,7 @@ pub struct BacktestArgs {
     #[arg(long, default_value_t = Limits::default().log_bytes_per_minute)]
     log_bytes_per_minute: usize,
     /// Run without fuel metering and deadlines, only to measure what they
-    /// cost (`bench/limits.sh`). Never for strategies you do not trust.
+    /// cost (`bench/backtest.sh`). Never for strategies you do not trust.
     #[arg(long, hide = true)]
     unmetered: bool,
 }
