@@ -343,9 +343,7 @@ fn order_spam_at_full_rate_is_disabled_with_its_reason_stored() {
     let db = db_in(&dir);
     let spam = component("hostile-order-spam");
     let goog = data("GOOG.csv");
-    let started = std::time::Instant::now();
     let summary = backtest_json(&["--strategy", spam.to_str().unwrap(), "--data", goog.to_str().unwrap(), "--db", &db]);
-    assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
     let s = &summary["strategies"][0];
     let reason = s["end_reason"].as_str().unwrap();
     assert_eq!(

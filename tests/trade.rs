@@ -123,6 +123,24 @@ params = {{ fast = 2, slow = 4, qty = 1 }}
     path
 }
 
+/// `trade --json` on `plan` into `db` for `secs` seconds.
+fn spawn_trade(plan: &Path, db: &Path, secs: &str) -> Proc {
+    Proc::spawn(
+        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", db.to_str().unwrap(), "--duration-secs", secs, "--json"],
+        &[("POLYGON_API_KEY", POLYGON_KEY)],
+    )
+}
+
+/// Runs `trade` to its end; it must succeed without printing a credential.
+/// Returns the batch id and the output.
+fn run_trade(plan: &Path, db: &Path, secs: &str) -> (String, Vec<String>) {
+    let (status, lines) = spawn_trade(plan, db, secs).finish();
+    assert!(status.success(), "{}", lines.join("\n"));
+    let text = lines.join("\n");
+    assert!(!text.contains(SECRET) && !text.contains(KEY) && !text.contains(POLYGON_KEY), "credentials leaked into output");
+    (batch_of(&lines), lines)
+}
+
 fn now_nanos() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64
 }
@@ -169,13 +187,7 @@ fn two_consumers_trade_twenty_symbols_each_symbol_on_exactly_one_consumer() {
     let (_sim, url) = simulator("127.0.0.1:0", "600");
     let plan = write_plan(dir.path(), &url, 5.0, "");
     let db = dir.path().join("liu.db");
-    let trade = Proc::spawn(
-        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", db.to_str().unwrap(), "--duration-secs", "5", "--json"],
-        &[],
-    );
-    let (status, lines) = trade.finish();
-    assert!(status.success(), "{}", lines.join("\n"));
-    let batch = batch_of(&lines);
+    let (batch, _) = run_trade(&plan, &db, "5");
     let runs = runs(&db, &batch);
     assert_eq!(runs.len(), 2, "one algo_run per strategy per consumer: {runs:?}");
     for r in &runs {
@@ -191,7 +203,6 @@ fn two_consumers_trade_twenty_symbols_each_symbol_on_exactly_one_consumer() {
     for s in &sets {
         assert!(s.len() <= 10, "partition is balanced, 10 symbols each: {s:?}");
     }
-    assert!(lines.iter().all(|l| !l.contains(SECRET) && !l.contains(KEY)), "credentials leaked into output");
 }
 
 #[test]
@@ -200,10 +211,7 @@ fn a_killed_consumer_is_restarted_and_its_symbols_resume() {
     let (_sim, url) = simulator("127.0.0.1:0", "600");
     let plan = write_plan(dir.path(), &url, 5.0, "");
     let db = dir.path().join("liu.db");
-    let mut trade = Proc::spawn(
-        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", db.to_str().unwrap(), "--duration-secs", "8", "--json"],
-        &[],
-    );
+    let mut trade = spawn_trade(&plan, &db, "8");
     let first = trade.wait_for(Duration::from_secs(30), |l| l.contains("consumer connected") && l.contains("consumer=1"));
     let old_pid = pid_of(&first);
     kill(old_pid, "-KILL");
@@ -253,10 +261,7 @@ fn the_producer_reconnects_and_resubscribes_when_the_stream_drops() {
     let addr = url.trim_start_matches("ws://").split('/').next().unwrap().to_owned();
     let plan = write_plan(dir.path(), &url, 5.0, "");
     let db = dir.path().join("liu.db");
-    let mut trade = Proc::spawn(
-        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", db.to_str().unwrap(), "--duration-secs", "8", "--json"],
-        &[],
-    );
+    let mut trade = spawn_trade(&plan, &db, "8");
     trade.wait_for(Duration::from_secs(30), |l| l.contains("market-data subscription confirmed"));
     drop(sim); // kills the simulator: the stream drops
     let (_sim2, _) = simulator(&addr, "600");
@@ -293,12 +298,7 @@ fn a_slow_strategy_puts_only_its_consumer_out_of_sync_and_it_catches_up() {
     );
     let plan = write_plan(dir.path(), &url, 0.5, &extra);
     let db = dir.path().join("liu.db");
-    let trade = Proc::spawn(
-        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", db.to_str().unwrap(), "--duration-secs", "6", "--json"],
-        &[],
-    );
-    let (status, lines) = trade.finish();
-    assert!(status.success(), "{}", lines.join("\n"));
+    let (_, lines) = run_trade(&plan, &db, "6");
     let out_of_sync: Vec<_> = lines.iter().filter(|l| l.contains("out of sync w")).collect();
     assert!(!out_of_sync.is_empty(), "{}", lines.join("\n"));
     assert!(out_of_sync.iter().all(|l| l.contains("consumer 1 ")), "only consumer 1 is slow: {out_of_sync:?}");
@@ -327,13 +327,8 @@ fn a_strategy_outside_its_schedule_window_sees_no_events() {
     );
     let plan = write_plan(dir.path(), &url, 5.0, &extra);
     let db = dir.path().join("liu.db");
-    let trade = Proc::spawn(
-        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", db.to_str().unwrap(), "--duration-secs", "4", "--json"],
-        &[],
-    );
-    let (status, lines) = trade.finish();
-    assert!(status.success(), "{}", lines.join("\n"));
-    let rows = trades(&db, &batch_of(&lines));
+    let (batch, _) = run_trade(&plan, &db, "4");
+    let rows = trades(&db, &batch);
     assert!(rows.iter().any(|t| t.qty == 1.0), "the unscheduled strategy trades");
     assert!(rows.iter().all(|t| t.qty != 7.0), "the scheduled one must not trade outside its window");
 }
@@ -359,17 +354,6 @@ fn simulator_with_rest(extra: &[&str]) -> (Proc, String, String) {
 
 const POLYGON_KEY: &str = "test-polygon-key";
 
-fn run_trade(plan: &Path, db: &Path, secs: &str) -> (String, Vec<String>) {
-    let trade = Proc::spawn(
-        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", db.to_str().unwrap(), "--duration-secs", secs, "--json"],
-        &[("POLYGON_API_KEY", POLYGON_KEY)],
-    );
-    let (status, lines) = trade.finish();
-    assert!(status.success(), "{}", lines.join("\n"));
-    let text = lines.join("\n");
-    assert!(!text.contains(SECRET) && !text.contains(KEY) && !text.contains(POLYGON_KEY), "credentials leaked into output");
-    (batch_of(&lines), lines)
-}
 
 #[test]
 fn the_polygon_stream_feeds_the_consumers_like_alpaca() {

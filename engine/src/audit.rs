@@ -19,6 +19,7 @@ use crate::broker::{Commission, FillAt, SimulatedBroker};
 use crate::data::{self, MarketData};
 use crate::domain::{Fill, SymbolId};
 use crate::market::MarketState;
+use crate::metrics::nearest_rank;
 use crate::params::ParamArg;
 use crate::portfolio::Portfolio;
 use crate::runner::{StartError, StrategyRunner};
@@ -203,7 +204,7 @@ impl Observed {
     fn summary(mut self, data: String) -> DryRun {
         let events = self.events;
         self.fuel.sort_unstable();
-        let at = |q: f64| self.fuel.get(((self.fuel.len().max(1) - 1) as f64 * q).round() as usize).copied().unwrap_or(0);
+        let at = |q| nearest_rank(&self.fuel, q);
         let total = self.orders + self.rejected;
         DryRun {
             data,

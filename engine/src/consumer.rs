@@ -219,7 +219,7 @@ fn latency_report(samples: &mut [u64]) -> Option<String> {
         return None;
     }
     samples.sort_unstable();
-    let at = |q: f64| Duration::from_nanos(samples[((samples.len() - 1) as f64 * q).round() as usize]);
+    let at = |q| Duration::from_nanos(crate::metrics::nearest_rank(samples, q));
     Some(format!(
         "p50 {:?} p99 {:?} p99.9 {:?} max {:?} ({} orders)",
         at(0.5),

@@ -54,6 +54,14 @@ fn finite(x: f64) -> f64 {
     }
 }
 
+/// The nearest-rank `q` quantile (0 to 1) of `sorted` samples; 0 when empty.
+pub fn nearest_rank(sorted: &[u64], q: f64) -> u64 {
+    match sorted.len() {
+        0 => 0,
+        n => sorted[((n - 1) as f64 * q).round() as usize],
+    }
+}
+
 /// Computes the metrics of a backtest.
 ///
 /// - `times`, `equity`: the equity curve, one point per time step (if the
