@@ -666,15 +666,7 @@ impl<'a> Session<'a> {
             n += 1;
         }
         if m & QUOTE != 0 {
-            let round = |p: f64| (p * 1e6).round() / 1e6;
-            let quote = Quote {
-                time: t,
-                bid_price: round(bar.close - 0.01).max(0.0),
-                bid_size: 1.0,
-                ask_price: round(bar.close + 0.01),
-                ask_size: 1.0,
-            };
-            polygon::write_quote(self.frame.object(), sym, &quote, self.trade_id);
+            polygon::write_quote(self.frame.object(), sym, &quote_at(&bar), self.trade_id);
             n += 1;
         }
         n
@@ -730,6 +722,20 @@ impl<'a> Session<'a> {
         }
         frames.extend(self.frame.finish());
         frames
+    }
+}
+
+/// The quote the simulator makes of a bar: a cent either side of its close,
+/// one share each, at the bar's time.
+fn quote_at(bar: &Bar) -> Quote {
+    // Rounded to micro-units so cent prices stay short decimals.
+    let round = |p: f64| (p * 1e6).round() / 1e6;
+    Quote {
+        time: bar.time,
+        bid_price: round(bar.close - 0.01).max(0.0),
+        bid_size: 1.0,
+        ask_price: round(bar.close + 0.01),
+        ask_size: 1.0,
     }
 }
 
@@ -816,15 +822,14 @@ impl FrameWriter {
     }
 
     fn quote(&mut self, sym: &[u8], b: &Bar, t: &[u8]) {
-        // Rounded to micro-units so cent prices stay short decimals.
-        let round = |p: f64| (p * 1e6).round() / 1e6;
+        let q = quote_at(b);
         self.begin(b"q", sym);
         self.buf.extend_from_slice(b",\"bx\":\"V\"");
-        self.num(b"bp", round(b.close - 0.01).max(0.0));
-        self.num(b"bs", 1.0);
+        self.num(b"bp", q.bid_price);
+        self.num(b"bs", q.bid_size);
         self.buf.extend_from_slice(b",\"ax\":\"V\"");
-        self.num(b"ap", round(b.close + 0.01));
-        self.num(b"as", 1.0);
+        self.num(b"ap", q.ask_price);
+        self.num(b"as", q.ask_size);
         self.time(t);
         self.buf.extend_from_slice(b",\"c\":[\"R\"],\"z\":\"C\"}");
     }

@@ -183,12 +183,10 @@ impl SimulatedBroker {
             self.execute(&part, price, time, portfolio, fills, &mut Vec::new());
             self.open[index].request.qty -= part.request.qty;
         }
+        // The order's quantity is now what remains: `update` reports it.
         let order = &self.open[index];
-        let remaining = order.request.qty;
-        let done = status != OrderStatus::PartiallyFilled || remaining <= 0.0;
-        let mut u = update(order, status, qty, price, time, reason);
-        u.remaining_qty = if done && status == OrderStatus::Filled { 0.0 } else { remaining };
-        updates.push(u);
+        let done = status != OrderStatus::PartiallyFilled || order.request.qty <= 0.0;
+        updates.push(update(order, status, qty, price, time, reason));
         if done {
             self.open.remove(index);
         }
