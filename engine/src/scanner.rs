@@ -8,6 +8,8 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use crate::broker::alpaca::{KEY_ID_HEADER, SECRET_KEY_HEADER};
+
 /// Polygon's full-market snapshot, relative to its base URL.
 const POLYGON_PATH: &str = "/v2/snapshot/locale/us/markets/stocks/tickers";
 /// Alpaca's multi-symbol snapshots, relative to its base URL.
@@ -192,8 +194,8 @@ pub async fn fetch_snapshots(
                 let request = client
                     .get(&url)
                     .query(&query)
-                    .header("APCA-API-KEY-ID", key.as_str())
-                    .header("APCA-API-SECRET-KEY", secret.as_str());
+                    .header(KEY_ID_HEADER, key.as_str())
+                    .header(SECRET_KEY_HEADER, secret.as_str());
                 snapshots.extend(parse_alpaca(&get(request, &secrets).await?)?);
             }
             tracing::debug!(requested = symbols.len(), fetched = snapshots.len(), "alpaca snapshots");

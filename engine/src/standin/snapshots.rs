@@ -23,6 +23,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Board, DayBar, SymbolBoard};
+use crate::broker::alpaca::{KEY_ID_HEADER, SECRET_KEY_HEADER};
 use crate::domain::{Bar, Timestamp};
 
 const NANOS_PER_MILLI: i64 = 1_000_000;
@@ -134,8 +135,8 @@ async fn alpaca_snapshots(
     Query(query): Query<AlpacaQuery>,
 ) -> Response {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let authorized = state.key.as_deref().is_none_or(|k| header("APCA-API-KEY-ID") == Some(k))
-        && state.secret.as_deref().is_none_or(|s| header("APCA-API-SECRET-KEY") == Some(s));
+    let authorized = state.key.as_deref().is_none_or(|k| header(KEY_ID_HEADER) == Some(k))
+        && state.secret.as_deref().is_none_or(|s| header(SECRET_KEY_HEADER) == Some(s));
     if !authorized {
         let body = json!({ "code": 40110000, "message": "request is not authorized" });
         return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
