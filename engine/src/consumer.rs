@@ -30,6 +30,8 @@ use crate::transport::{self, ToConsumer, ToProducer, TransportError};
 /// Frames read ahead from the producer; beyond this the socket pushes back
 /// and the producer's bounded queue starts dropping.
 const READ_AHEAD_FRAMES: usize = 256;
+/// How long a consumer waits at shutdown for an outside broker's last reports.
+const SETTLE_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsumerError {
@@ -173,6 +175,7 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         schedule_minute: None,
         order_prefix: format!("{}-{id}.{}", config.batch_id.get(..8).unwrap_or(&config.batch_id), std::process::id()),
         link: writer,
+        routed: plan.broker.kind == BrokerKind::Alpaca,
     };
     let end_reason = session.serve(&mut frames).await;
     // After a shutdown the link is still open: stop reading it.
@@ -260,6 +263,8 @@ struct Session {
     order_prefix: String,
     /// To the producer: orders for an outside broker.
     link: tokio::net::unix::OwnedWriteHalf,
+    /// Orders go to an outside broker (through the producer).
+    routed: bool,
 }
 
 impl Session {
@@ -296,7 +301,10 @@ impl Session {
                     self.apply_reports(&reports);
                     self.flush_fills();
                 }
-                Some(ToConsumer::Shutdown) => return "shutdown".into(),
+                Some(ToConsumer::Shutdown) => {
+                    self.settle(frames).await;
+                    return "shutdown".into();
+                }
                 None if assigned => return "producer connection lost".into(),
                 None => return format!("consumer {}: the producer closed the connection before assigning symbols", self.id),
             }
@@ -421,6 +429,42 @@ impl Session {
         }
         tracing::info!(consumer = self.id, dropped = self.stale_dropped - before, "caught up after falling behind");
         control
+    }
+
+    /// With an outside broker, routed orders may still fill after the last
+    /// event: cancels what is open and waits, up to [`SETTLE_GRACE`], for the
+    /// broker's reports, so every fill it makes is recorded.
+    async fn settle(&mut self, frames: &mut mpsc::Receiver<ToConsumer>) {
+        let open = |s: &Self| s.runners.iter().any(StrategyRunner::has_open_orders);
+        if !self.routed || !open(self) {
+            return;
+        }
+        let now = wall_clock();
+        for r in &mut self.runners {
+            r.cancel_open_orders(now, "the session ended");
+        }
+        if let Err(e) = self.send_routed().await {
+            tracing::warn!(consumer = self.id, "cannot cancel open orders at the broker: {e}");
+            return;
+        }
+        let deadline = tokio::time::sleep(SETTLE_GRACE);
+        tokio::pin!(deadline);
+        while open(self) {
+            tokio::select! {
+                frame = frames.recv() => match frame {
+                    Some(ToConsumer::BrokerReports(reports)) => {
+                        self.apply_reports(&reports);
+                        self.flush_fills();
+                    }
+                    Some(_) => {}
+                    None => return,
+                },
+                _ = &mut deadline => {
+                    tracing::warn!(consumer = self.id, "orders still open at the broker after {SETTLE_GRACE:?}; later fills are not recorded");
+                    return;
+                }
+            }
+        }
     }
 
     /// Hands the strategies' orders for the outside broker to the producer.

@@ -171,11 +171,21 @@ impl StrategyRunner {
         }
         if let Some(reason) = self.instance.disabled() {
             let reason = format!("strategy disabled: {reason}");
-            let a = &mut self.instance.state_mut().account;
-            if a.broker.has_open_orders() {
-                a.broker.cancel_all(time, &reason, &mut a.pending_updates);
-            }
-            a.pending_updates.clear();
+            self.cancel_open_orders(time, &reason);
+            self.instance.state_mut().account.pending_updates.clear();
+        }
+    }
+
+    /// Whether any of the strategy's orders is still open.
+    pub fn has_open_orders(&self) -> bool {
+        self.account().broker.has_open_orders()
+    }
+
+    /// Cancels every open order (routed out: asks the outside broker to).
+    pub fn cancel_open_orders(&mut self, time: Timestamp, reason: &str) {
+        let a = &mut self.instance.state_mut().account;
+        if a.broker.has_open_orders() {
+            a.broker.cancel_all(time, reason, &mut a.pending_updates);
         }
     }
 
