@@ -37,7 +37,12 @@ impl Proc {
         for (k, v) in envs {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("spawn liu-engine");
+        Proc::from_command(cmd)
+    }
+
+    /// Spawns a command set up with piped stdout and stderr.
+    fn from_command(mut cmd: Command) -> Proc {
+        let mut child = cmd.spawn().expect("spawn");
         let (tx, lines) = std::sync::mpsc::channel();
         for stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(child.stderr.take().unwrap())] {
             let tx = tx.clone();
@@ -238,6 +243,15 @@ fn a_killed_consumer_is_restarted_and_its_symbols_resume() {
     assert!(!restarted.is_empty(), "the restarted consumer's symbols resumed trading");
     assert!(!consumer0.is_empty());
     assert!(consumer0.is_disjoint(restarted) && consumer0.is_disjoint(killed), "{consumer0:?} / {killed:?} / {restarted:?}");
+}
+
+fn run_count(db: &Path) -> i64 {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+        sqlx::query_scalar("SELECT count(*) FROM algo_run").fetch_one(&mut c).await.unwrap()
+    })
 }
 
 /// (algo_run_id, end_reason) of the batch's runs, in insertion order.
@@ -480,4 +494,272 @@ fn the_alpaca_broker_trades_through_the_trading_api_and_its_trade_updates() {
         client.positions().await.unwrap().into_iter().map(|p| (p.symbol, p.qty)).filter(|(_, q)| *q != 0.0).collect()
     });
     assert_eq!(recorded, held, "{}", lines.join("\n"));
+}
+
+/// sma-cross's fills of a batch per symbol, in order, without times (the
+/// simulator stamps bars with the wall clock).
+fn sma_fills_by_symbol(db: &Path, batch: &str) -> HashMap<String, Vec<(String, f64, f64)>> {
+    let mut out: HashMap<String, Vec<_>> = HashMap::new();
+    for t in trades(db, batch).into_iter().filter(|t| t.algo_name == "sma-cross") {
+        out.entry(t.symbol).or_default().push((t.operation, t.qty, t.price));
+    }
+    out
+}
+
+/// `trade` over a whole finite replay (300 bars of 20 symbols, as fast as
+/// the simulator can send them); the summary must show every bar received
+/// and none dropped, so that two runs see the same events.
+fn trade_whole_replay(dir: &Path, extra_strategies: &str) -> (String, Vec<String>) {
+    let mut sim = Proc::spawn(&["simulate", "--listen", "127.0.0.1:0", "--symbols", "20", "--bars", "300", "--speed", "max"], &[]);
+    let line = sim.wait_for(Duration::from_secs(30), |l| l.starts_with("simulator listening on "));
+    let url = line.trim_start_matches("simulator listening on ").to_owned();
+    let plan = write_plan(dir, &url, 3600.0, extra_strategies);
+    let (batch, lines) = run_trade(&plan, &dir.join("liu.db"), "8");
+    let text = lines.join("\n");
+    let field = |name: &str| text.split(&format!("\"{name}\": ")).nth(1).map(|s| s.split(|c: char| c == ',' || c == '\n').next().unwrap().to_owned());
+    assert_eq!(field("events").as_deref(), Some("6000"), "the whole replay was received:\n{text}");
+    assert!(text.contains("\"dropped_full\": [\n    0,\n    0\n  ]"), "nothing dropped:\n{text}");
+    (batch, lines)
+}
+
+/// The hostile corpus inside `trade`, beside sma-cross in both consumers:
+/// the consumers survive (no restart), each hostile run ends with its reason
+/// recorded, and sma-cross's fills are exactly those of a run without them.
+#[test]
+fn hostile_strategies_in_trade_are_contained_and_sma_cross_trades_as_alone() {
+    let alone_dir = tempfile::tempdir().unwrap();
+    let (alone_batch, _) = trade_whole_replay(alone_dir.path(), "");
+    let alone = sma_fills_by_symbol(&alone_dir.path().join("liu.db"), &alone_batch);
+    assert!(alone.len() >= 16, "most symbols traded: {alone:?}");
+
+    let hostile = [
+        "hostile-infinite-loop",
+        "hostile-panic",
+        "hostile-memory-bomb",
+        "hostile-deep-recursion",
+        "hostile-huge-strings",
+        "hostile-order-spam",
+        "hostile-bad-numbers",
+        "hostile-slow-burn",
+        "hostile-snoop",
+    ];
+    let extra: String =
+        hostile.iter().map(|name| format!("[[strategies]]\ncomponent = \"{}\"\n", component(name).display())).collect();
+    let mixed_dir = tempfile::tempdir().unwrap();
+    let (mixed_batch, lines) = trade_whole_replay(mixed_dir.path(), &extra);
+    let db = mixed_dir.path().join("liu.db");
+    let text = lines.join("\n");
+    assert!(text.contains("\"restarts\": [\n    0,\n    0\n  ]"), "no consumer died:\n{text}");
+    assert_eq!(sma_fills_by_symbol(&db, &mixed_batch), alone);
+
+    let runs = runs(&db, &mixed_batch);
+    assert_eq!(runs.len(), 2 * (hostile.len() + 1), "{runs:?}");
+    let reasons = |name: &str| -> Vec<String> {
+        runs.iter().filter(|r| r.algo_name == name).map(|r| r.end_reason.clone().unwrap_or_default()).collect()
+    };
+    let expect = [
+        ("hostile-infinite-loop", "out of fuel"),
+        ("hostile-slow-burn", "out of fuel"),
+        ("hostile-panic", "deliberate failure"),
+        ("hostile-memory-bomb", "memory"),
+        ("hostile-deep-recursion", "stack overflow"),
+        ("hostile-order-spam", "orders rejected in a row"),
+    ];
+    for (name, reason) in expect {
+        let got = reasons(name);
+        assert_eq!(got.len(), 2);
+        assert!(got.iter().all(|r| r.contains(reason)), "{name}: expected {reason:?} in both consumers' runs, got {got:?}");
+    }
+    // The others are contained without being disabled.
+    for name in ["sma-cross", "hostile-snoop"] {
+        assert_eq!(reasons(name), ["shutdown", "shutdown"], "{name}");
+    }
+    // The snoop checked bars in both consumers and never saw another strategy's state.
+    assert!(lines.iter().filter(|l| l.contains("snoop:") && l.contains("bars checked")).count() >= 2, "{text}");
+    assert!(!text.contains("FOREIGN"), "a strategy saw another's state:\n{text}");
+    assert!(!trades(&db, &mixed_batch).iter().any(|t| t.algo_name == "hostile-snoop"));
+}
+
+/// A component importing WASI is refused before anything starts: one error
+/// naming the import, a non-zero exit, nothing written.
+#[test]
+fn trade_refuses_a_plan_with_a_wasi_importing_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!("[[strategies]]\ncomponent = \"{}\"\n", component("hostile-wasi-filesystem").display());
+    let plan = write_plan(dir.path(), "ws://127.0.0.1:9/v2/test", 5.0, &extra);
+    let db = dir.path().join("liu.db");
+    let (status, lines) = spawn_trade(&plan, &db, "5").finish();
+    let text = lines.join("\n");
+    assert!(!status.success(), "{text}");
+    assert!(text.contains("hostile-wasi-filesystem.wasm imports `wasi:") && text.contains("outside the liu:engine strategy world"), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+    assert!(!db.exists() || run_count(&db) == 0, "nothing is written");
+}
+
+/// Credentials live in the producer alone: the consumer processes (which
+/// host the strategies) do not have them in their environment, and neither
+/// the output nor the database file holds them.
+#[test]
+fn credentials_reach_neither_consumers_nor_logs_nor_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, url) = simulator("127.0.0.1:0", "600");
+    let plan = write_plan(dir.path(), &url, 5.0, "");
+    let db = dir.path().join("liu.db");
+    let mut trade = spawn_trade(&plan, &db, "4");
+    for consumer in ["consumer=0", "consumer=1"] {
+        let line = trade.wait_for(Duration::from_secs(30), |l| l.contains("consumer connected") && l.contains(consumer));
+        let environ = std::fs::read(format!("/proc/{}/environ", pid_of(&line))).expect("consumer environment");
+        let environ = String::from_utf8_lossy(&environ);
+        for secret in [KEY, SECRET, POLYGON_KEY] {
+            assert!(!environ.contains(secret), "{consumer} has a credential in its environment");
+        }
+        assert!(!environ.contains("APCA_") && !environ.contains("POLYGON_API_KEY"), "{consumer}: {environ}");
+    }
+    let (status, lines) = trade.finish();
+    assert!(status.success(), "{}", lines.join("\n"));
+    let text = lines.join("\n");
+    let batch = batch_of(&lines);
+    assert!(!trades(&db, &batch).is_empty());
+    let mut stored = std::fs::read(&db).unwrap();
+    for side in ["liu.db-wal", "liu.db-shm"] {
+        stored.extend(std::fs::read(dir.path().join(side)).unwrap_or_default());
+    }
+    let stored = String::from_utf8_lossy(&stored);
+    for secret in [KEY, SECRET, POLYGON_KEY] {
+        assert!(!text.contains(secret), "a credential reached the output");
+        assert!(!stored.contains(secret), "a credential reached the database");
+    }
+}
+
+/// A private PostgreSQL server in a temporary directory (initdb, run as the
+/// `postgres` user), for the test that kills it mid-run and restarts it.
+struct PrivatePostgres {
+    dir: tempfile::TempDir,
+    port: u16,
+    server: Option<Proc>,
+}
+
+impl PrivatePostgres {
+    fn bin(name: &str) -> PathBuf {
+        let root = Path::new("/usr/lib/postgresql");
+        let mut versions: Vec<_> = std::fs::read_dir(root).expect("PostgreSQL server binaries in /usr/lib/postgresql").flatten().collect();
+        versions.sort_by_key(|e| e.file_name());
+        versions.last().unwrap().path().join("bin").join(name)
+    }
+
+    fn as_postgres(program: &Path) -> Command {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=postgres", "--regid=postgres", "--init-groups", "--"]).arg(program);
+        cmd
+    }
+
+    fn init() -> PrivatePostgres {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = Command::new("chown").args(["postgres:postgres", dir.path().to_str().unwrap()]).status().unwrap().success();
+        assert!(ok, "chown the server's directory (the tests run as root)");
+        let out = Self::as_postgres(&Self::bin("initdb"))
+            .args(["-D", dir.path().join("data").to_str().unwrap(), "-U", "postgres", "--auth=trust", "--no-sync"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut pg = PrivatePostgres { dir, port, server: None };
+        pg.start();
+        pg
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Starts the server and waits until it accepts connections.
+    fn start(&mut self) {
+        use std::os::unix::process::CommandExt;
+        let data = self.dir.path().join("data");
+        let mut cmd = Self::as_postgres(&Self::bin("postgres"));
+        cmd.args(["-D", data.to_str().unwrap(), "-p", &self.port.to_string(), "-k", self.dir.path().to_str().unwrap()])
+            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+            .process_group(0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut server = Proc::from_command(cmd);
+        server.wait_for(Duration::from_secs(60), |l| l.contains("database system is ready to accept connections"));
+        self.server = Some(server);
+    }
+
+    /// SIGKILLs the whole server (postmaster and backends): a crash.
+    fn kill(&mut self) {
+        let server = self.server.take().expect("running");
+        let ok = Command::new("kill").args(["-KILL", &format!("-{}", server.child.id())]).status().unwrap().success();
+        assert!(ok);
+        drop(server);
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        if self.server.is_some() {
+            self.kill();
+        }
+    }
+}
+
+/// The database crashes mid-run and comes back: the consumers keep their
+/// fills in memory and in the journal meanwhile, write them when it is back,
+/// and every fill a consumer made is in `new_trades` exactly once.
+#[test]
+fn killing_the_database_mid_run_loses_no_trade() {
+    let mut pg = PrivatePostgres::init();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal");
+    let (_sim, url) = simulator("127.0.0.1:0", "600");
+    let plan = write_plan(dir.path(), &url, 5.0, "");
+    let mut trade = Proc::spawn(
+        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", &pg.url(), "--duration-secs", "10", "--json"],
+        &[("LIU_JOURNAL_DIR", journal.to_str().unwrap())],
+    );
+    trade.wait_for(Duration::from_secs(30), |l| l.contains("consumer connected") && l.contains("consumer=1"));
+    pg.kill();
+    trade.wait_for(Duration::from_secs(30), |l| l.contains("database write failed"));
+    pg.start();
+    trade.wait_for(Duration::from_secs(30), |l| l.contains("database reachable again"));
+    let (status, lines) = trade.finish();
+    let text = lines.join("\n");
+    assert!(status.success(), "{text}");
+    let made: u64 = lines
+        .iter()
+        .filter(|l| l.contains("consumer finished:"))
+        .map(|l| l.split("fills=").nth(1).unwrap().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert!(made > 0, "{text}");
+    let batch = batch_of(&lines);
+    let stored = TestDb::Postgres(pg.url()).trades(&batch);
+    assert_eq!(stored.len() as u64, made, "every fill stored once\n{text}");
+    let runs = TestDb::Postgres(pg.url()).runs(&batch);
+    assert!(runs.iter().all(|r| r.end_reason.as_deref() == Some("shutdown")), "{runs:?}");
+    let left: Vec<_> = std::fs::read_dir(&journal).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "the journal is removed once written: {left:?}");
+}
+
+/// `trade` on a PostgreSQL database: runs and fills land there as on SQLite.
+#[test]
+fn trade_records_runs_and_fills_in_postgres() {
+    let pg = PgDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, url) = simulator("127.0.0.1:0", "600");
+    let plan = write_plan(dir.path(), &url, 5.0, "");
+    let (status, lines) = Proc::spawn(
+        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", &pg.url, "--duration-secs", "4", "--json"],
+        &[],
+    )
+    .finish();
+    assert!(status.success(), "{}", lines.join("\n"));
+    let batch = batch_of(&lines);
+    let db = TestDb::Postgres(pg.url.clone());
+    let runs = db.runs(&batch);
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs.iter().all(|r| r.algo_env == "PAPER" && r.end_reason.as_deref() == Some("shutdown")));
+    let trades = db.trades(&batch);
+    assert!(!trades.is_empty());
+    assert!(trades.iter().all(|t| t.algo_name == "sma-cross" && t.symbol.starts_with("SYM")));
 }

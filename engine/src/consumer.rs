@@ -22,7 +22,7 @@ use crate::market::MarketState;
 use crate::params::{self, ParamArg};
 use crate::portfolio::Portfolio;
 use crate::runner::{StartError, StrategyRunner};
-use crate::sandbox::{Limits, Sandbox, SandboxConfig, SandboxError};
+use crate::sandbox::{Limits, LoadedStrategy, Sandbox, SandboxConfig, SandboxError};
 use crate::store::{BatchWriter, Commit, DbTarget, RunEnd, RunStart, StoreError};
 use crate::tradeplan::{BrokerKind, StrategyConfig, TradePlan};
 use crate::transport::{self, ToConsumer, ToProducer, TransportError};
@@ -94,9 +94,8 @@ pub fn run(config: ConsumerConfig) -> Result<(), ConsumerError> {
     runtime.block_on(run_async(config))
 }
 
-async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
-    let id = config.id;
-    let plan = &config.plan;
+/// Loads and initialises the tradeplan's strategies, as each consumer runs them.
+fn start_strategies(plan: &TradePlan) -> Result<(Vec<LoadedStrategy>, Vec<StrategyRunner>, Rc<RefCell<MarketState>>), ConsumerError> {
     let max_memory = plan.strategies.iter().map(|s| limits_of(s).memory_bytes).max().unwrap_or(Limits::default().memory_bytes);
     let sandbox = Sandbox::new(SandboxConfig {
         max_instances: plan.strategies.len() as u32 + 1,
@@ -120,6 +119,21 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         params::check_all_used(&args, &used, &[runner.info()])?;
         runners.push(runner);
     }
+
+    Ok((loaded, runners, market))
+}
+
+/// Checks before any consumer starts that every strategy of the plan loads
+/// (no import outside the world) and accepts its parameters, so a bad plan
+/// is one error rather than consumers failing over and over.
+pub fn check_strategies(plan: &TradePlan) -> Result<(), ConsumerError> {
+    start_strategies(plan).map(|_| ())
+}
+
+async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
+    let id = config.id;
+    let plan = &config.plan;
+    let (loaded, runners, market) = start_strategies(plan)?;
 
     // Record the runs before saying hello: a consumer the producer knows
     // about always has its algo_run rows, even if it dies at once.
@@ -170,6 +184,7 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         symbols: Vec::new(),
         stale_dropped: 0,
         processed: 0,
+        fills: 0,
         order_latencies: Vec::new(),
         strategies: plan.strategies.clone(),
         schedule_minute: None,
@@ -188,7 +203,6 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         reader_task.abort();
         None
     };
-    tracing::info!(consumer = id, processed = session.processed, stale_dropped = session.stale_dropped, "consumer finished: {end_reason}");
     if let Some(report) = latency_report(&mut session.order_latencies) {
         tracing::info!(consumer = id, "tick-to-order latency: {report}");
     }
@@ -252,6 +266,8 @@ struct Session {
     symbols: Vec<String>,
     stale_dropped: u64,
     processed: u64,
+    /// Fills handed to the database writer.
+    fills: u64,
     /// Tick-to-order latencies in ns, one per event that produced an order.
     order_latencies: Vec<u64>,
     /// The tradeplan's strategies, in runner order (for their schedules).
@@ -513,6 +529,7 @@ impl Session {
         for (index, r) in self.runners.iter_mut().enumerate() {
             let fills = r.take_new_fills();
             if !fills.is_empty() {
+                self.fills += fills.len() as u64;
                 self.db.fills(index, fills);
             }
         }
@@ -520,6 +537,13 @@ impl Session {
 
     fn finish(mut self, reason: String) -> Result<(), ConsumerError> {
         self.flush_fills();
+        tracing::info!(
+            consumer = self.id,
+            processed = self.processed,
+            stale_dropped = self.stale_dropped,
+            fills = self.fills,
+            "consumer finished: {reason}"
+        );
         let end_time = Utc::now();
         let ends = self
             .runners

@@ -45,6 +45,8 @@ pub enum ProducerError {
     MissingCredentials(&'static str),
     #[error("market data stream: {0}")]
     Provider(#[from] provider::ProviderError),
+    #[error(transparent)]
+    Strategy(#[from] crate::consumer::ConsumerError),
 }
 
 /// What a producer needs besides the tradeplan.
@@ -159,6 +161,7 @@ struct Shared {
 pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerError> {
     let plan = &config.plan;
     let credentials = Credentials::from_env(plan)?;
+    crate::consumer::check_strategies(plan)?;
 
     // Migrate once, before several consumer processes open the database.
     let store = Store::open(&config.db).await?;

@@ -51,7 +51,7 @@ pub struct BacktestArgs {
     /// Gross exposure allowed as a multiple of equity.
     #[arg(long, default_value_t = 1.0)]
     leverage: f64,
-    /// Database: a SQLite file path or sqlite:// URL.
+    /// Database: a SQLite file path or sqlite:// URL (WAL mode), or a postgres:// URL.
     #[arg(long, env = "DATABASE_URL", default_value = "./liu.db", hide_env_values = true)]
     db: DbTarget,
     /// Print a machine-readable JSON summary on stdout.

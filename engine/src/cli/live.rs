@@ -20,7 +20,7 @@ pub struct TradeArgs {
     /// The tradeplan (see tradeplan.example.toml).
     #[arg(long)]
     tradeplan: PathBuf,
-    /// Database: a SQLite file path or sqlite:// URL.
+    /// Database: a SQLite file path or sqlite:// URL (WAL mode), or a postgres:// URL.
     #[arg(long, env = "DATABASE_URL", default_value = "./liu.db", hide_env_values = true)]
     db: DbTarget,
     /// Stop by itself after this many seconds (default: run until SIGINT/SIGTERM).

@@ -1,6 +1,7 @@
 //! Argument definitions and dispatch for each subcommand.
 
 mod backtest;
+mod db;
 mod live;
 
 use std::path::PathBuf;
@@ -51,6 +52,11 @@ enum Command {
         #[command(subcommand)]
         command: ComponentCommand,
     },
+    /// Database schema: apply migrations, show their status.
+    Db {
+        #[command(subcommand)]
+        command: db::DbCommand,
+    },
     /// Sample data.
     Data {
         #[command(subcommand)]
@@ -97,6 +103,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Consumer(args) => live::consumer(args),
         Command::Audit { strategy, params, json } => audit(&strategy, &params, json),
         Command::Describe { strategy } => describe(&strategy),
+        Command::Db { command } => db::run(command),
         Command::Component { command: ComponentCommand::New { input, output } } => {
             liu_engine::component::new_component(&input, &output)?;
             Ok(())

@@ -1,0 +1,420 @@
+//! [`BatchWriter`]: records one batch of runs from a background thread —
+//! `algo_run` rows at start, fills as they arrive, the end of each run at
+//! [`BatchWriter::finish`].
+//!
+//! A backtest ([`Commit::AtEnd`]) is one transaction: a failure leaves
+//! nothing written. A live session ([`Commit::AsTheyCome`]) commits each
+//! batch of fills as it arrives; while the database is unreachable the fills
+//! wait in memory and in a local journal file, and are written when it comes
+//! back (or by the next run that opens it). Every fill carries its sequence
+//! number in its run, unique in `new_trades`, so a retried batch is never
+//! written twice.
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sqlx::QueryBuilder;
+
+use super::journal::{Journal, JournalEntry};
+use super::{DbTarget, Store, StoreError, Tx, event_time, rfc3339};
+use crate::domain::Fill;
+use crate::{sql_execute, sql_scalar};
+
+/// The start of one `algo_run` row.
+#[derive(Clone, Debug)]
+pub struct RunStart {
+    pub algo_name: String,
+    pub algo_env: String,
+    pub parameters: serde_json::Value,
+    pub start_time: DateTime<Utc>,
+    pub strategy_digest: String,
+}
+
+/// How an `algo_run` ended.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunEnd {
+    pub end_time: DateTime<Utc>,
+    pub end_reason: String,
+    pub fuel_used: u64,
+}
+
+/// When a [`BatchWriter`] commits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Commit {
+    /// Once, at [`BatchWriter::finish`]: a backtest is all or nothing.
+    AtEnd,
+    /// The runs at start, then each batch of fills as it arrives: a live
+    /// session's trades are durable as soon as they happen.
+    AsTheyCome,
+}
+
+/// One `new_trades` row, as written and as journaled.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TradeRow {
+    pub algo_run_id: i64,
+    pub fill_seq: i64,
+    pub symbol: String,
+    pub operation: String,
+    pub qty: f64,
+    pub price: f64,
+    pub indicators: String,
+    pub client_time: String,
+    pub stop_price: Option<f64>,
+    pub target_price: Option<f64>,
+    pub fee: f64,
+    pub order_id: i64,
+}
+
+enum WriterMessage {
+    Symbol { id: u32, name: String },
+    Fills { run: usize, fills: Vec<Fill> },
+    Finish(Vec<RunEnd>),
+}
+
+/// See the module documentation.
+pub struct BatchWriter {
+    sender: std::sync::mpsc::Sender<WriterMessage>,
+    thread: std::thread::JoinHandle<Result<Vec<i64>, StoreError>>,
+}
+
+impl BatchWriter {
+    /// Opens and migrates the database, writes what earlier runs left in the
+    /// journal, and inserts the runs; returns once that is done (or failed),
+    /// so connection errors surface before any work.
+    pub fn start(target: &DbTarget, batch_id: &str, runs: Vec<RunStart>, symbols: Vec<String>, commit: Commit) -> Result<Self, StoreError> {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+        let (target, batch_id) = (target.clone(), batch_id.to_owned());
+        let thread = std::thread::Builder::new()
+            .name("liu-db-writer".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| StoreError::Open {
+                    target: target.to_string(),
+                    source: sqlx::Error::Io(e),
+                })?;
+                let writer = Writer { target: &target, batch_id: &batch_id, symbols, commit };
+                runtime.block_on(writer.run(&runs, receiver, ready_tx))
+            })
+            .map_err(|e| StoreError::Open { target: "writer thread".into(), source: sqlx::Error::Io(e) })?;
+        match ready_rx.recv() {
+            Ok(()) => Ok(Self { sender, thread }),
+            // The thread ended before it was ready: it has the error.
+            Err(_) => match thread.join() {
+                Ok(Err(e)) => Err(e),
+                _ => Err(StoreError::Write(sqlx::Error::WorkerCrashed)),
+            },
+        }
+    }
+
+    /// Names a symbol id used by later fills.
+    pub fn symbol(&self, id: u32, name: &str) {
+        let _ = self.sender.send(WriterMessage::Symbol { id, name: name.to_owned() });
+    }
+
+    /// Queues fills of run `run` (its index in the runs given to `start`).
+    pub fn fills(&self, run: usize, fills: &[Fill]) {
+        // A closed channel means the writer failed; `finish` reports why.
+        let _ = self.sender.send(WriterMessage::Fills { run, fills: fills.to_vec() });
+    }
+
+    /// Writes the end of each run and commits; returns the `algo_run_id`s.
+    pub fn finish(self, ends: Vec<RunEnd>) -> Result<Vec<i64>, StoreError> {
+        let _ = self.sender.send(WriterMessage::Finish(ends));
+        drop(self.sender);
+        self.thread.join().unwrap_or(Err(StoreError::Write(sqlx::Error::WorkerCrashed)))
+    }
+}
+
+/// How long a live writer keeps retrying at the end of a run before it
+/// leaves the rest in the journal.
+const FINISH_RETRY_LIMIT: Duration = Duration::from_secs(10);
+/// Waits between retries while the database is unreachable: doubling from
+/// the first to the longest.
+const FIRST_RETRY_INTERVAL: Duration = Duration::from_millis(100);
+const MAX_RETRY_INTERVAL: Duration = Duration::from_secs(2);
+
+struct Writer<'a> {
+    target: &'a DbTarget,
+    batch_id: &'a str,
+    symbols: Vec<String>,
+    commit: Commit,
+}
+
+impl Writer<'_> {
+    async fn run(self, runs: &[RunStart], messages: Receiver<WriterMessage>, ready: SyncSender<()>) -> Result<Vec<i64>, StoreError> {
+        let store = Store::open(self.target).await?;
+        if self.commit == Commit::AsTheyCome {
+            store.write_journals().await?;
+        }
+        let mut tx = store.begin().await?;
+        let mut ids = Vec::with_capacity(runs.len());
+        for run in runs {
+            ids.push(insert_run(&mut tx, self.batch_id, run).await?);
+        }
+        match self.commit {
+            Commit::AtEnd => self.all_or_nothing(tx, &ids, messages, ready).await,
+            Commit::AsTheyCome => {
+                tx.commit().await?;
+                let _ = ready.send(());
+                self.as_they_come(&store, &ids, messages).await
+            }
+        }
+    }
+
+    fn rows(&self, run_id: i64, seq: &mut i64, fills: &[Fill]) -> Vec<TradeRow> {
+        fills
+            .iter()
+            .map(|f| {
+                *seq += 1;
+                TradeRow {
+                    algo_run_id: run_id,
+                    fill_seq: *seq,
+                    symbol: self.symbols.get(f.symbol as usize).cloned().unwrap_or_default(),
+                    operation: f.operation.as_str().to_owned(),
+                    qty: f.qty,
+                    price: f.price,
+                    indicators: if f.indicators.is_empty() { "{}".to_owned() } else { f.indicators.clone() },
+                    client_time: event_time(f.time),
+                    stop_price: f.stop_loss,
+                    target_price: f.take_profit,
+                    fee: f.fee,
+                    order_id: f.order_id as i64,
+                }
+            })
+            .collect()
+    }
+
+    fn name_symbol(&mut self, id: u32, name: String) {
+        let index = id as usize;
+        if self.symbols.len() <= index {
+            self.symbols.resize(index + 1, String::new());
+        }
+        self.symbols[index] = name;
+    }
+
+    async fn all_or_nothing(
+        mut self,
+        mut tx: Tx,
+        ids: &[i64],
+        messages: Receiver<WriterMessage>,
+        ready: SyncSender<()>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let _ = ready.send(());
+        let written = rfc3339(Utc::now());
+        let mut seqs = vec![0i64; ids.len()];
+        // Blocking receive is fine: this runtime has no other task.
+        while let Ok(message) = messages.recv() {
+            match message {
+                WriterMessage::Symbol { id, name } => self.name_symbol(id, name),
+                WriterMessage::Fills { run, fills } => {
+                    let rows = self.rows(ids[run], &mut seqs[run], &fills);
+                    insert_trades(&mut tx, &rows, &written).await?;
+                }
+                WriterMessage::Finish(ends) => {
+                    for (id, end) in ids.iter().zip(&ends) {
+                        update_run_end(&mut tx, *id, end).await?;
+                    }
+                    tx.commit().await?;
+                    return Ok(ids.to_vec());
+                }
+            }
+        }
+        // The sender went away without finishing: roll back (by dropping `tx`).
+        Err(StoreError::Abandoned)
+    }
+
+    async fn as_they_come(mut self, store: &Store, ids: &[i64], messages: Receiver<WriterMessage>) -> Result<Vec<i64>, StoreError> {
+        let mut seqs = vec![0i64; ids.len()];
+        let mut pending: Vec<JournalEntry> = Vec::new();
+        let mut journal = Journal::new(self.batch_id, store.target());
+        let mut retry_in = FIRST_RETRY_INTERVAL;
+        let mut next_attempt = Instant::now();
+        let mut finish_deadline: Option<Instant> = None;
+        let mut outage_since: Option<Instant> = None;
+        let mut closed = false;
+        loop {
+            // Wait for work; while writes are failing, wake up to retry.
+            let message = match (closed, pending.is_empty()) {
+                (true, true) => break,
+                (true, false) => {
+                    std::thread::sleep(next_attempt.saturating_duration_since(Instant::now()));
+                    None
+                }
+                (false, true) => messages.recv().ok(),
+                (false, false) => match messages.recv_timeout(next_attempt.saturating_duration_since(Instant::now())) {
+                    Ok(m) => Some(m),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        closed = true;
+                        None
+                    }
+                },
+            };
+            let mut arrived = Vec::new();
+            match message {
+                Some(WriterMessage::Symbol { id, name }) => self.name_symbol(id, name),
+                Some(WriterMessage::Fills { run, fills }) => {
+                    arrived.extend(self.rows(ids[run], &mut seqs[run], &fills).into_iter().map(JournalEntry::Trade));
+                }
+                Some(WriterMessage::Finish(ends)) => {
+                    arrived.extend(ids.iter().zip(ends).map(|(&algo_run_id, end)| JournalEntry::End { algo_run_id, end }));
+                    finish_deadline = Some(Instant::now() + FINISH_RETRY_LIMIT);
+                }
+                None if closed && pending.is_empty() => break,
+                None => {}
+            }
+            if closed {
+                finish_deadline.get_or_insert_with(|| Instant::now() + FINISH_RETRY_LIMIT);
+            }
+            if outage_since.is_some() {
+                journal.append(&arrived)?;
+            }
+            pending.extend(arrived);
+            if pending.is_empty() || Instant::now() < next_attempt {
+                continue;
+            }
+            match write_entries(store, &pending).await {
+                Ok(()) => {
+                    if let Some(since) = outage_since.take() {
+                        tracing::info!(rows = pending.len(), down_for = ?since.elapsed(), "database reachable again; journaled rows written");
+                        journal.remove()?;
+                    }
+                    let finished = pending.iter().any(|e| matches!(e, JournalEntry::End { .. }));
+                    pending.clear();
+                    retry_in = FIRST_RETRY_INTERVAL;
+                    if finished {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    if outage_since.is_none() {
+                        tracing::warn!(error = %e, rows = pending.len(), journal = %journal.path().display(), "database write failed; keeping rows in memory and in the journal until it is back");
+                        outage_since = Some(Instant::now());
+                        journal.append(&pending)?;
+                    }
+                    if finish_deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Err(StoreError::Deferred { rows: pending.len(), journal: journal.path().to_owned() });
+                    }
+                    next_attempt = Instant::now() + retry_in;
+                    retry_in = (retry_in * 2).min(MAX_RETRY_INTERVAL);
+                }
+            }
+        }
+        Ok(ids.to_vec())
+    }
+}
+
+/// Writes journal entries in one transaction; rows already written are skipped.
+pub(super) async fn write_entries(store: &Store, entries: &[JournalEntry]) -> Result<(), StoreError> {
+    let mut tx = store.begin().await?;
+    let written = rfc3339(Utc::now());
+    let trades: Vec<TradeRow> = entries
+        .iter()
+        .filter_map(|e| match e {
+            JournalEntry::Trade(row) => Some(row.clone()),
+            JournalEntry::End { .. } => None,
+        })
+        .collect();
+    insert_trades(&mut tx, &trades, &written).await?;
+    for entry in entries {
+        if let JournalEntry::End { algo_run_id, end } = entry {
+            update_run_end(&mut tx, *algo_run_id, end).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn insert_run(tx: &mut Tx, batch_id: &str, run: &RunStart) -> Result<i64, StoreError> {
+    Ok(sql_scalar!(
+        i64,
+        tx,
+        "INSERT INTO algo_run (algo_name, algo_env, build_number, parameters, start_time, batch_id, strategy_digest)
+         VALUES (?, ?, ?, ?::jsonb, ?::timestamptz, ?, ?) RETURNING algo_run_id::bigint",
+        &run.algo_name,
+        &run.algo_env,
+        env!("CARGO_PKG_VERSION"),
+        run.parameters.to_string(),
+        rfc3339(run.start_time),
+        batch_id,
+        &run.strategy_digest,
+    )?)
+}
+
+async fn update_run_end(tx: &mut Tx, id: i64, end: &RunEnd) -> Result<(), StoreError> {
+    sql_execute!(
+        tx,
+        "UPDATE algo_run SET end_time = ?::timestamptz, end_reason = ?, fuel_used = ? WHERE algo_run_id = ?",
+        rfc3339(end.end_time),
+        &end.end_reason,
+        i64::try_from(end.fuel_used).unwrap_or(i64::MAX),
+        id,
+    )?;
+    Ok(())
+}
+
+/// Rows per multi-row INSERT on SQLite. Small enough that the statement is
+/// prepared once and reused from sqlx's cache; large enough to amortise each call.
+const TRADE_ROWS_PER_INSERT: usize = 1024;
+
+/// Inserts trades, skipping any (run, fill_seq) already present.
+async fn insert_trades(tx: &mut Tx, rows: &[TradeRow], written: &str) -> Result<(), StoreError> {
+    match tx {
+        Tx::Sqlite(tx) => {
+            for chunk in rows.chunks(TRADE_ROWS_PER_INSERT) {
+                let mut q: QueryBuilder<sqlx::Sqlite> = QueryBuilder::new(
+                    "INSERT INTO new_trades (algo_run_id, fill_seq, symbol, operation, qty, price, indicators, client_time, tstamp, stop_price, target_price, fee, order_id) ",
+                );
+                q.push_values(chunk, |mut row, t| {
+                    row.push_bind(t.algo_run_id)
+                        .push_bind(t.fill_seq)
+                        .push_bind(t.symbol.clone())
+                        .push_bind(t.operation.clone())
+                        .push_bind(t.qty)
+                        .push_bind(t.price)
+                        .push_bind(t.indicators.clone())
+                        .push_bind(t.client_time.clone())
+                        .push_bind(written.to_owned())
+                        .push_bind(t.stop_price)
+                        .push_bind(t.target_price)
+                        .push_bind(t.fee)
+                        .push_bind(t.order_id);
+                });
+                q.push(" ON CONFLICT (algo_run_id, fill_seq) DO NOTHING");
+                q.build().execute(&mut **tx).await?;
+            }
+        }
+        Tx::Postgres(tx) => {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            // One statement for any number of rows: columns travel as arrays.
+            let col = |f: fn(&TradeRow) -> String| rows.iter().map(f).collect::<Vec<String>>();
+            sqlx::query(
+                "INSERT INTO new_trades (algo_run_id, fill_seq, symbol, operation, qty, price, indicators, client_time, tstamp, stop_price, target_price, fee, order_id)
+                 SELECT r, s, sym, op, q, p, ind::jsonb, ct::timestamptz, $9::timestamptz, sp, tp, fee, oid
+                 FROM UNNEST($1::int4[], $2::int8[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::text[], $8::text[],
+                             $10::float8[], $11::float8[], $12::float8[], $13::int8[])
+                      AS u(r, s, sym, op, q, p, ind, ct, sp, tp, fee, oid)
+                 ON CONFLICT (algo_run_id, fill_seq) DO NOTHING",
+            )
+            .bind(rows.iter().map(|t| t.algo_run_id as i32).collect::<Vec<_>>())
+            .bind(rows.iter().map(|t| t.fill_seq).collect::<Vec<_>>())
+            .bind(col(|t| t.symbol.clone()))
+            .bind(col(|t| t.operation.clone()))
+            .bind(rows.iter().map(|t| t.qty).collect::<Vec<_>>())
+            .bind(rows.iter().map(|t| t.price).collect::<Vec<_>>())
+            .bind(col(|t| t.indicators.clone()))
+            .bind(col(|t| t.client_time.clone()))
+            .bind(written)
+            .bind(rows.iter().map(|t| t.stop_price).collect::<Vec<_>>())
+            .bind(rows.iter().map(|t| t.target_price).collect::<Vec<_>>())
+            .bind(rows.iter().map(|t| t.fee).collect::<Vec<_>>())
+            .bind(rows.iter().map(|t| t.order_id).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
