@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -762,4 +762,46 @@ fn trade_records_runs_and_fills_in_postgres() {
     let trades = db.trades(&batch);
     assert!(!trades.is_empty());
     assert!(trades.iter().all(|t| t.algo_name == "sma-cross" && t.symbol.starts_with("SYM")));
+}
+
+/// `keystore` rows of a strategy in a SQLite database, by key.
+fn keystore(db: &Path, algo_name: &str) -> BTreeMap<String, String> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM keystore WHERE algo_name = ? AND context = 'PAPER'")
+            .bind(algo_name)
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+        rows.into_iter().collect()
+    })
+}
+
+/// A strategy's `state` store outlives its session: what one `trade` run
+/// kept, the next one's strategy reads back (it logs where it resumes).
+#[test]
+fn a_strategys_state_is_kept_in_the_keystore_across_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, url) = simulator("127.0.0.1:0", "600");
+    let extra = format!("[[strategies]]\ncomponent = \"{}\"\n", component("bar-counter").display());
+    let plan = write_plan(dir.path(), &url, 5.0, &extra);
+    let db = dir.path().join("liu.db");
+    let (_, first) = run_trade(&plan, &db, "3");
+    assert!(!first.iter().any(|l| l.contains("bar-counter: resuming")), "the first session starts empty");
+    let kept = keystore(&db, "bar-counter");
+    assert_eq!(kept.len(), 20, "one count per symbol: {kept:?}");
+    assert!(kept.values().all(|v| v.parse::<u64>().unwrap() > 0), "{kept:?}");
+
+    let (_, second) = run_trade(&plan, &db, "3");
+    for (key, value) in &kept {
+        let symbol = key.trim_start_matches("bars:");
+        let line = format!("bar-counter: resuming {symbol} at {value}");
+        assert!(second.iter().any(|l| l.contains(&line)), "missing {line:?}:\n{}", second.join("\n"));
+    }
+    let after = keystore(&db, "bar-counter");
+    for (key, value) in &kept {
+        assert!(after[key].parse::<u64>().unwrap() > value.parse::<u64>().unwrap(), "{key} kept counting");
+    }
 }

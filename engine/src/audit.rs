@@ -23,7 +23,7 @@ use crate::metrics::nearest_rank;
 use crate::params::ParamArg;
 use crate::portfolio::Portfolio;
 use crate::runner::{StartError, StrategyRunner};
-use crate::sandbox::{ImportCheck, Limits, LoadedStrategy, Sandbox, SandboxError};
+use crate::sandbox::{ImportCheck, KeyStore, Limits, LoadedStrategy, Sandbox, SandboxError};
 
 /// More orders than events is spam, whatever the strategy.
 const MAX_ORDERS_PER_1000_EVENTS: f64 = 1000.0;
@@ -233,7 +233,7 @@ fn dry_run(sandbox: &Sandbox, loaded: &LoadedStrategy, params: &[ParamArg], data
         SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0),
     );
     let mut used = vec![false; params.len()];
-    let mut runner = StrategyRunner::start(loaded, sandbox, market.clone(), account, limits, params, &mut used)?;
+    let mut runner = StrategyRunner::start(loaded, sandbox, market.clone(), account, limits, params, &mut used, &|_| KeyStore::default())?;
     for (id, name) in data.symbols.iter().enumerate() {
         runner.add_symbol(id as SymbolId, name);
     }

@@ -22,7 +22,7 @@ use crate::metrics::{self, Metrics};
 use crate::params::{self, ParamArg};
 use crate::portfolio::Portfolio;
 use crate::runner::{StartError, StrategyRunner};
-use crate::sandbox::{Limits, LoadedStrategy, Sandbox};
+use crate::sandbox::{KeyStore, Limits, LoadedStrategy, Sandbox};
 
 #[derive(Clone, Debug)]
 pub struct BacktestConfig {
@@ -152,7 +152,7 @@ pub fn prepare<'a>(
             Portfolio::new(config.cash, data.symbols.len()),
             SimulatedBroker::new(config.fill_at, config.commission, config.leverage).with_checks(config.checks.clone()),
         );
-        let strategy = StrategyRunner::start(loaded, sandbox, market.clone(), account, config.limits, param_args, &mut used)?;
+        let strategy = StrategyRunner::start(loaded, sandbox, market.clone(), account, config.limits, param_args, &mut used, &|_| KeyStore::default())?;
         runners.push(Runner { strategy, loaded_index: index, times: Vec::new(), equity: Vec::new(), steps_in_market: 0 });
     }
     let infos: Vec<_> = runners.iter().map(|r| r.strategy.info()).collect();

@@ -8,6 +8,7 @@
 //! stale events are queued, to catch up with the market.
 
 use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
@@ -22,8 +23,8 @@ use crate::market::MarketState;
 use crate::params::{self, ParamArg};
 use crate::portfolio::Portfolio;
 use crate::runner::{StartError, StrategyRunner};
-use crate::sandbox::{Limits, LoadedStrategy, Sandbox, SandboxConfig, SandboxError};
-use crate::store::{BatchWriter, Commit, DbTarget, RunEnd, RunStart, StoreError};
+use crate::sandbox::{KeyStore, Limits, LoadedStrategy, Sandbox, SandboxConfig, SandboxError};
+use crate::store::{BatchWriter, Commit, DbTarget, RunEnd, RunStart, Store, StoreError};
 use crate::tradeplan::{BrokerKind, StrategyConfig, TradePlan};
 use crate::transport::{self, ToConsumer, ToProducer, TransportError};
 
@@ -94,8 +95,11 @@ pub fn run(config: ConsumerConfig) -> Result<(), ConsumerError> {
     runtime.block_on(run_async(config))
 }
 
+/// What earlier runs kept in the strategies' `state` stores, by strategy name.
+type KeptState = HashMap<String, BTreeMap<String, String>>;
+
 /// Loads and initialises the tradeplan's strategies, as each consumer runs them.
-fn start_strategies(plan: &TradePlan) -> Result<(Vec<LoadedStrategy>, Vec<StrategyRunner>, Rc<RefCell<MarketState>>), ConsumerError> {
+fn start_strategies(plan: &TradePlan, kept: &KeptState) -> Result<(Vec<LoadedStrategy>, Vec<StrategyRunner>, Rc<RefCell<MarketState>>), ConsumerError> {
     let max_memory = plan.strategies.iter().map(|s| limits_of(s).memory_bytes).max().unwrap_or(Limits::default().memory_bytes);
     let sandbox = Sandbox::new(SandboxConfig {
         max_instances: plan.strategies.len() as u32 + 1,
@@ -115,7 +119,9 @@ fn start_strategies(plan: &TradePlan) -> Result<(Vec<LoadedStrategy>, Vec<Strate
             broker = broker.routed_out();
         }
         let account = Account::new(Portfolio::new(plan.portfolio_value, 0), broker);
-        let runner = StrategyRunner::start(strategy, &sandbox, market.clone(), account, limits_of(config_of), &args, &mut used)?;
+        let runner = StrategyRunner::start(strategy, &sandbox, market.clone(), account, limits_of(config_of), &args, &mut used, &|name| {
+            KeyStore::with_values(kept.get(name).cloned().unwrap_or_default())
+        })?;
         params::check_all_used(&args, &used, &[runner.info()])?;
         runners.push(runner);
     }
@@ -127,13 +133,14 @@ fn start_strategies(plan: &TradePlan) -> Result<(Vec<LoadedStrategy>, Vec<Strate
 /// (no import outside the world) and accepts its parameters, so a bad plan
 /// is one error rather than consumers failing over and over.
 pub fn check_strategies(plan: &TradePlan) -> Result<(), ConsumerError> {
-    start_strategies(plan).map(|_| ())
+    start_strategies(plan, &KeptState::new()).map(|_| ())
 }
 
 async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
     let id = config.id;
     let plan = &config.plan;
-    let (loaded, runners, market) = start_strategies(plan)?;
+    let kept = Store::open(&config.db).await?.load_keystore(&config.env).await?;
+    let (loaded, runners, market) = start_strategies(plan, &kept)?;
 
     // Record the runs before saying hello: a consumer the producer knows
     // about always has its algo_run rows, even if it dies at once.
@@ -311,11 +318,11 @@ impl Session {
                     if self.process(received_at, events) {
                         pending = self.catch_up(frames);
                     }
-                    self.flush_fills();
+                    self.flush_records();
                 }
                 Some(ToConsumer::BrokerReports(reports)) => {
                     self.apply_reports(&reports);
-                    self.flush_fills();
+                    self.flush_records();
                 }
                 Some(ToConsumer::Shutdown) => {
                     self.settle(frames).await;
@@ -470,7 +477,7 @@ impl Session {
                 frame = frames.recv() => match frame {
                     Some(ToConsumer::BrokerReports(reports)) => {
                         self.apply_reports(&reports);
-                        self.flush_fills();
+                        self.flush_records();
                     }
                     Some(_) => {}
                     None => return,
@@ -525,18 +532,22 @@ impl Session {
         }
     }
 
-    fn flush_fills(&mut self) {
+    fn flush_records(&mut self) {
         for (index, r) in self.runners.iter_mut().enumerate() {
             let fills = r.take_new_fills();
             if !fills.is_empty() {
                 self.fills += fills.len() as u64;
                 self.db.fills(index, fills);
             }
+            let changes = r.take_state_changes();
+            if !changes.is_empty() {
+                self.db.state(index, changes);
+            }
         }
     }
 
     fn finish(mut self, reason: String) -> Result<(), ConsumerError> {
-        self.flush_fills();
+        self.flush_records();
         tracing::info!(
             consumer = self.id,
             processed = self.processed,

@@ -12,7 +12,7 @@ use crate::broker::RoutedRequest;
 use crate::domain::{Bar, BrokerReport, Fill, OrderId, SymbolId, Timeframe, Timestamp, Trade};
 use crate::market::MarketState;
 use crate::params::{self, ParamArg, ParamError};
-use crate::sandbox::{Limits, LoadedStrategy, Sandbox, SandboxError, StrategyInfo, StrategyInstance, Verdict};
+use crate::sandbox::{KeyStore, Limits, LoadedStrategy, Sandbox, SandboxError, StrategyInfo, StrategyInstance, Verdict};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -41,7 +41,9 @@ pub struct StrategyRunner {
 
 impl StrategyRunner {
     /// Instantiates, describes, resolves parameters (marking the arguments
-    /// used in `used`) and initialises the strategy.
+    /// used in `used`), gives the strategy its `state` store as kept under
+    /// its name (`state_of`) and initialises it.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         loaded: &LoadedStrategy,
         sandbox: &Sandbox,
@@ -50,6 +52,7 @@ impl StrategyRunner {
         limits: Limits,
         param_args: &[ParamArg],
         used: &mut [bool],
+        state_of: &dyn Fn(&str) -> KeyStore,
     ) -> Result<Self, StartError> {
         let mut instance = loaded.instantiate(sandbox, market, account, limits)?;
         let trapped = |instance: &StrategyInstance| StartError::InitTrapped {
@@ -58,6 +61,7 @@ impl StrategyRunner {
         };
         let info = instance.describe().ok_or_else(|| trapped(&instance))?;
         let values = params::resolve(&info, param_args, used)?;
+        instance.state_mut().keystore = state_of(&info.name);
         match instance.init(&values) {
             Some(Ok(())) => {}
             Some(Err(message)) => {
@@ -88,6 +92,11 @@ impl StrategyRunner {
 
     pub fn account(&self) -> &Account {
         &self.instance.state().account
+    }
+
+    /// Changes to the strategy's `state` store since the last call.
+    pub fn take_state_changes(&mut self) -> Vec<(String, Option<String>)> {
+        self.instance.state_mut().keystore.take_changes()
     }
 
     /// `completed`-style end reason: why it was disabled, if it was.

@@ -125,11 +125,17 @@ pub mod log {
     }
 }
 
+/// The strategy's key/value store, kept across live runs (empty in a
+/// backtest): `get`, `set` (refused past its bounds), `delete`.
+pub mod state {
+    pub use crate::bindings::liu::engine::state::{delete, get, set};
+}
+
 /// Everything a strategy file usually needs.
 pub mod prelude {
     pub use crate::{
         Bar, OrderUpdate, ParamSpec, Params, Quote, Side, Strategy, SymbolId, Timeframe,
-        Timestamp, Trade, Verdict, export_strategy, fincalcs, log, market, orders,
+        Timestamp, Trade, Verdict, export_strategy, fincalcs, log, market, orders, state,
     };
 }
 

@@ -8,7 +8,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::bindings::liu::engine::{fincalcs as wf, log as wl, market_data, orders as wo, types as wt};
+use std::collections::BTreeMap;
+
+use super::bindings::liu::engine::{fincalcs as wf, log as wl, market_data, orders as wo, state as ws, types as wt};
 use super::Limits;
 use crate::account::Account;
 use crate::broker::MAX_VIOLATIONS_IN_A_ROW;
@@ -22,6 +24,30 @@ const MAX_SERIES: usize = 1 << 20;
 const MAX_LOG_MESSAGE: usize = 1024;
 /// Upper bound on table growth (function references), a fixed sanity cap.
 const MAX_TABLE_ELEMENTS: usize = 100_000;
+/// Bounds of the `state` store (see the WIT `state` interface).
+const MAX_STATE_KEY: usize = 256;
+const MAX_STATE_VALUE: usize = 64 * 1024;
+const MAX_STATE_KEYS: usize = 1024;
+
+/// A strategy's key/value store and the changes not yet persisted.
+#[derive(Debug, Default)]
+pub struct KeyStore {
+    values: BTreeMap<String, String>,
+    /// Latest change per key since the last [`KeyStore::take_changes`]; `None` deletes.
+    changes: BTreeMap<String, Option<String>>,
+}
+
+impl KeyStore {
+    /// A store holding what earlier runs kept.
+    pub fn with_values(values: BTreeMap<String, String>) -> Self {
+        Self { values, changes: BTreeMap::new() }
+    }
+
+    /// Changes since the last call, one per key, in key order.
+    pub fn take_changes(&mut self) -> Vec<(String, Option<String>)> {
+        std::mem::take(&mut self.changes).into_iter().collect()
+    }
+}
 
 /// The state of one strategy instance's store.
 pub struct HostState {
@@ -40,6 +66,7 @@ pub struct HostState {
     last_error: Option<String>,
     /// Why the instance must be disabled once the current call returns.
     violation: Option<String>,
+    pub keystore: KeyStore,
 }
 
 impl HostState {
@@ -57,6 +84,7 @@ impl HostState {
             oversized_logs: 0,
             last_error: None,
             violation: None,
+            keystore: KeyStore::default(),
         }
     }
 
@@ -428,6 +456,37 @@ impl wl::Host for HostState {
     }
 }
 
+impl ws::Host for HostState {
+    fn get(&mut self, key: String) -> Option<String> {
+        self.keystore.values.get(&key).cloned()
+    }
+
+    fn set(&mut self, key: String, value: String) -> Result<(), String> {
+        let store = &mut self.keystore;
+        if key.len() > MAX_STATE_KEY {
+            return Err(format!("state key of {} bytes; the limit is {MAX_STATE_KEY}", key.len()));
+        }
+        if value.len() > MAX_STATE_VALUE {
+            return Err(format!("state value of {} bytes; the limit is {MAX_STATE_VALUE}", value.len()));
+        }
+        if store.values.len() >= MAX_STATE_KEYS && !store.values.contains_key(&key) {
+            return Err(format!("state holds {MAX_STATE_KEYS} keys, the limit"));
+        }
+        if store.values.get(&key) != Some(&value) {
+            store.values.insert(key.clone(), value.clone());
+            store.changes.insert(key, Some(value));
+        }
+        Ok(())
+    }
+
+    fn delete(&mut self, key: String) {
+        let store = &mut self.keystore;
+        if store.values.remove(&key).is_some() {
+            store.changes.insert(key, None);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -446,6 +505,24 @@ mod tests {
     fn advance_to(s: &HostState, time: domain::Timestamp) {
         let bar = domain::Bar { time, open: 10.0, high: 10.0, low: 10.0, close: 10.0, volume: 1.0 };
         s.market.borrow_mut().push_bar(0, domain::Timeframe::Minute, bar);
+    }
+
+    #[test]
+    fn the_state_store_is_bounded_and_reports_each_change_once() {
+        let mut s = state(OrderChecks::default(), &Limits::default());
+        assert!(ws::Host::set(&mut s, "k".repeat(MAX_STATE_KEY + 1), "v".into()).is_err());
+        assert!(ws::Host::set(&mut s, "k".into(), "v".repeat(MAX_STATE_VALUE + 1)).is_err());
+        for i in 0..MAX_STATE_KEYS {
+            ws::Host::set(&mut s, format!("key{i}"), "1".into()).unwrap();
+        }
+        assert!(ws::Host::set(&mut s, "one-too-many".into(), "1".into()).is_err());
+        ws::Host::set(&mut s, "key0".into(), "2".into()).unwrap(); // replacing stays allowed
+        assert_eq!(s.keystore.take_changes().len(), MAX_STATE_KEYS);
+        ws::Host::set(&mut s, "key0".into(), "2".into()).unwrap(); // unchanged: nothing to write
+        ws::Host::delete(&mut s, "key1".into());
+        assert_eq!(s.keystore.take_changes(), vec![("key1".to_owned(), None)]);
+        assert_eq!(ws::Host::get(&mut s, "key0".into()).as_deref(), Some("2"));
+        assert_eq!(ws::Host::get(&mut s, "key1".into()), None);
     }
 
     #[test]

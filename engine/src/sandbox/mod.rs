@@ -28,7 +28,7 @@ use crate::account::Account;
 use crate::domain::{self, SymbolId};
 use crate::market::MarketState;
 
-pub use host::HostState;
+pub use host::{HostState, KeyStore};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -44,7 +44,7 @@ pub use bindings::liu::engine::types::{ParamKind, ParamSpec, ParamValue, Strateg
 pub const WORLD_PACKAGE: &str = "liu:engine";
 pub const WORLD_VERSION: &str = "0.1.0";
 /// The interfaces a strategy may import; anything else is refused at load.
-pub const ALLOWED_IMPORTS: [&str; 5] = ["types", "market-data", "fincalcs", "orders", "log"];
+pub const ALLOWED_IMPORTS: [&str; 6] = ["types", "market-data", "fincalcs", "orders", "log", "state"];
 
 /// How often the epoch advances; deadlines are rounded up to this.
 const EPOCH_TICK: Duration = Duration::from_millis(2);

@@ -69,6 +69,7 @@ pub struct TradeRow {
 enum WriterMessage {
     Symbol { id: u32, name: String },
     Fills { run: usize, fills: Vec<Fill> },
+    State { run: usize, changes: Vec<(String, Option<String>)> },
     Finish(Vec<RunEnd>),
 }
 
@@ -118,6 +119,11 @@ impl BatchWriter {
         let _ = self.sender.send(WriterMessage::Fills { run, fills: fills.to_vec() });
     }
 
+    /// Queues changes to the `state` store of run `run`'s strategy (`None` deletes).
+    pub fn state(&self, run: usize, changes: Vec<(String, Option<String>)>) {
+        let _ = self.sender.send(WriterMessage::State { run, changes });
+    }
+
     /// Writes the end of each run and commits; returns the `algo_run_id`s.
     pub fn finish(self, ends: Vec<RunEnd>) -> Result<Vec<i64>, StoreError> {
         let _ = self.sender.send(WriterMessage::Finish(ends));
@@ -153,11 +159,11 @@ impl Writer<'_> {
             ids.push(insert_run(&mut tx, self.batch_id, run).await?);
         }
         match self.commit {
-            Commit::AtEnd => self.all_or_nothing(tx, &ids, messages, ready).await,
+            Commit::AtEnd => self.all_or_nothing(tx, runs, &ids, messages, ready).await,
             Commit::AsTheyCome => {
                 tx.commit().await?;
                 let _ = ready.send(());
-                self.as_they_come(&store, &ids, messages).await
+                self.as_they_come(&store, runs, &ids, messages).await
             }
         }
     }
@@ -196,6 +202,7 @@ impl Writer<'_> {
     async fn all_or_nothing(
         mut self,
         mut tx: Tx,
+        runs: &[RunStart],
         ids: &[i64],
         messages: Receiver<WriterMessage>,
         ready: SyncSender<()>,
@@ -211,6 +218,11 @@ impl Writer<'_> {
                     let rows = self.rows(ids[run], &mut seqs[run], &fills);
                     insert_trades(&mut tx, &rows, &written).await?;
                 }
+                WriterMessage::State { run, changes } => {
+                    for entry in state_entries(&runs[run], changes) {
+                        write_state(&mut tx, &entry, &written).await?;
+                    }
+                }
                 WriterMessage::Finish(ends) => {
                     for (id, end) in ids.iter().zip(&ends) {
                         update_run_end(&mut tx, *id, end).await?;
@@ -224,7 +236,7 @@ impl Writer<'_> {
         Err(StoreError::Abandoned)
     }
 
-    async fn as_they_come(mut self, store: &Store, ids: &[i64], messages: Receiver<WriterMessage>) -> Result<Vec<i64>, StoreError> {
+    async fn as_they_come(mut self, store: &Store, runs: &[RunStart], ids: &[i64], messages: Receiver<WriterMessage>) -> Result<Vec<i64>, StoreError> {
         let mut seqs = vec![0i64; ids.len()];
         let mut pending: Vec<JournalEntry> = Vec::new();
         let mut journal = Journal::new(self.batch_id, store.target());
@@ -257,6 +269,7 @@ impl Writer<'_> {
                 Some(WriterMessage::Fills { run, fills }) => {
                     arrived.extend(self.rows(ids[run], &mut seqs[run], &fills).into_iter().map(JournalEntry::Trade));
                 }
+                Some(WriterMessage::State { run, changes }) => arrived.extend(state_entries(&runs[run], changes)),
                 Some(WriterMessage::Finish(ends)) => {
                     arrived.extend(ids.iter().zip(ends).map(|(&algo_run_id, end)| JournalEntry::End { algo_run_id, end }));
                     finish_deadline = Some(Instant::now() + FINISH_RETRY_LIMIT);
@@ -313,16 +326,46 @@ pub(super) async fn write_entries(store: &Store, entries: &[JournalEntry]) -> Re
         .iter()
         .filter_map(|e| match e {
             JournalEntry::Trade(row) => Some(row.clone()),
-            JournalEntry::End { .. } => None,
+            JournalEntry::State { .. } | JournalEntry::End { .. } => None,
         })
         .collect();
     insert_trades(&mut tx, &trades, &written).await?;
     for entry in entries {
-        if let JournalEntry::End { algo_run_id, end } = entry {
-            update_run_end(&mut tx, *algo_run_id, end).await?;
+        match entry {
+            JournalEntry::Trade(_) => {}
+            JournalEntry::State { .. } => write_state(&mut tx, entry, &written).await?,
+            JournalEntry::End { algo_run_id, end } => update_run_end(&mut tx, *algo_run_id, end).await?,
         }
     }
     tx.commit().await?;
+    Ok(())
+}
+
+fn state_entries(run: &RunStart, changes: Vec<(String, Option<String>)>) -> impl Iterator<Item = JournalEntry> + '_ {
+    changes.into_iter().map(|(key, value)| JournalEntry::State {
+        algo_name: run.algo_name.clone(),
+        context: run.algo_env.clone(),
+        key,
+        value,
+    })
+}
+
+/// Applies one `state` change to `keystore`.
+async fn write_state(tx: &mut Tx, entry: &JournalEntry, written: &str) -> Result<(), StoreError> {
+    let JournalEntry::State { algo_name, context, key, value } = entry else { return Ok(()) };
+    match value {
+        Some(value) => sql_execute!(
+            tx,
+            "INSERT INTO keystore (algo_name, context, key, value, modify_tstamp) VALUES (?, ?, ?, ?, ?::timestamptz)
+             ON CONFLICT (algo_name, context, key) DO UPDATE SET value = excluded.value, modify_tstamp = excluded.modify_tstamp",
+            algo_name,
+            context,
+            key,
+            value,
+            written,
+        )?,
+        None => sql_execute!(tx, "DELETE FROM keystore WHERE algo_name = ? AND context = ? AND key = ?", algo_name, context, key)?,
+    };
     Ok(())
 }
 

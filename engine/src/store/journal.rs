@@ -17,6 +17,8 @@ use super::{DbTarget, Store, StoreError};
 #[serde(rename_all = "snake_case")]
 pub enum JournalEntry {
     Trade(TradeRow),
+    /// A `keystore` change; `None` deletes the key.
+    State { algo_name: String, context: String, key: String, value: Option<String> },
     End { algo_run_id: i64, end: RunEnd },
 }
 

@@ -13,6 +13,7 @@ mod batch;
 mod journal;
 
 use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
@@ -321,6 +322,19 @@ impl Store {
             Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
+    }
+
+    /// The `keystore` of every strategy in `context` (e.g. PAPER): values by key, by strategy name.
+    pub async fn load_keystore(&self, context: &str) -> Result<HashMap<String, BTreeMap<String, String>>, StoreError> {
+        let rows: Vec<(String, String, String)> = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_as("SELECT algo_name, key, value FROM keystore WHERE context = ?").bind(context).fetch_all(p).await?,
+            Pool::Postgres(p) => sqlx::query_as("SELECT algo_name, key, value FROM keystore WHERE context = $1").bind(context).fetch_all(p).await?,
+        };
+        let mut out: HashMap<String, BTreeMap<String, String>> = HashMap::new();
+        for (algo_name, key, value) in rows {
+            out.entry(algo_name).or_default().insert(key, value);
+        }
+        Ok(out)
     }
 
     /// Records a scanner's picks in `trending_tickers`, in one transaction.
