@@ -805,3 +805,82 @@ fn a_strategys_state_is_kept_in_the_keystore_across_sessions() {
         assert!(after[key].parse::<u64>().unwrap() > value.parse::<u64>().unwrap(), "{key} kept counting");
     }
 }
+
+/// `trending_tickers` of a batch with their times, oldest first.
+fn trending_at(db: &Path, batch: &str) -> Vec<(String, String)> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+        sqlx::query_as("SELECT symbol, create_tstamp FROM trending_tickers WHERE batch_id = ? ORDER BY trending_id")
+            .bind(batch)
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+    })
+}
+
+/// The scanner runs again on its recurrence, on the market as it is then:
+/// LATE, down on the day at the start, is up once the replay has moved it;
+/// a later scan picks it, it is recorded and subscribed, and it trades.
+#[test]
+fn a_recurring_scan_picks_a_symbol_that_qualifies_later_and_it_trades() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("bars");
+    std::fs::create_dir_all(&folder).unwrap();
+    // (name, yesterday's price, today's price, today's last close): GOOD1 is
+    // up 10% at the start. LATE closes today 9% down, so the first scan
+    // skips it; once the replay runs, the board's previous session is the
+    // data's last day (close 10) and the replayed prices are 11: up 10%.
+    for (name, yesterday, today, last) in [("GOOD1", 10.0, 11.0, 11.0), ("LATE", 11.0, 11.0, 10.0)] {
+        let mut csv = String::from("Date,Open,High,Low,Close,Volume\n");
+        for (day, price) in [("2024-03-04", yesterday), ("2024-03-05", today)] {
+            for m in 0..60 {
+                let wiggle = 0.01 * price * (f64::from(m) / 3.0).sin();
+                let close = if day == "2024-03-05" && m == 59 { last } else { price + wiggle };
+                let (h, mm) = (9 + (30 + m) / 60, (30 + m) % 60);
+                csv.push_str(&format!("{day} {h:02}:{mm:02}:00,{close},{},{},{close},2000\n", close * 1.001, close * 0.999));
+            }
+        }
+        std::fs::write(folder.join(format!("{name}.csv")), csv).unwrap();
+    }
+    let (_sim, url, rest) = simulator_with_rest(&["--data", folder.to_str().unwrap(), "--repeat"]);
+    let plan = dir.path().join("tradeplan.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            r#"portfolio_value = 100000.0
+consumers = 2
+[provider]
+kind = "alpaca"
+feed = "test"
+url = "{url}"
+rest_url = "{rest}"
+[[scanners]]
+kind = "momentum"
+min_price = 2.0
+max_price = 20.0
+min_volume = 30000
+min_day_change_pct = 3.5
+min_prev_day_dollar_volume = 500000.0
+recurrence_minutes = 0.02
+[[strategies]]
+component = "{sma}"
+params = {{ fast = 2, slow = 4, qty = 1 }}
+"#,
+            sma = component("sma-cross").display()
+        ),
+    )
+    .unwrap();
+    let db = dir.path().join("liu.db");
+    let (batch, lines) = run_trade(&plan, &db, "6");
+    let text = lines.join("\n");
+    let picks = trending_at(&db, &batch);
+    assert_eq!(picks.first().map(|p| p.0.as_str()), Some("GOOD1"), "{text}");
+    let first_scan = &picks[0].1;
+    let late = picks.iter().find(|p| p.0 == "LATE").unwrap_or_else(|| panic!("LATE never picked: {picks:?}\n{text}"));
+    assert!(&late.1 > first_scan, "LATE is picked by a later scan: {picks:?}");
+    assert!(!picks.iter().any(|p| p.0 == "LATE" && &p.1 == first_scan));
+    let traded: BTreeSet<String> = symbols_by_run(&db, &batch).into_values().flatten().collect();
+    assert!(traded.contains("LATE"), "LATE was subscribed and traded: {traded:?}\n{text}");
+}

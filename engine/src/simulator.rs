@@ -611,6 +611,11 @@ impl<'a> Session<'a> {
         let e = shared.data.events[self.cursor];
         self.cursor += 1;
         let id = e.symbol as usize;
+        // The market moves whether or not this client listens: the board
+        // (what the REST stand-ins serve) follows every symbol of the replay.
+        if let Some(board) = &shared.board {
+            board.update(&shared.data.symbols[id], &e.bar, self.step_time);
+        }
         let m = self.mask.get(id).copied().unwrap_or(0);
         if m == 0 {
             return 0;
@@ -620,9 +625,6 @@ impl<'a> Session<'a> {
             .get(id)
             .map(Vec::as_slice)
             .unwrap_or(b"\"\"");
-        if let Some(board) = &shared.board {
-            board.update(&shared.data.symbols[id], &e.bar, self.step_time);
-        }
         if self.dialect == Dialect::Polygon {
             return self.write_polygon_event(m, sym, &e.bar);
         }
