@@ -4,6 +4,9 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 engine := "target/release/liu-engine"
 components := "target/strategies"
+# componentize-py lives in a venv of its own (Debian's python3 refuses global pip installs).
+langs_venv := "target/langs/venv"
+componentize_js := "strategy-sdk/js/node_modules/.bin/componentize-js"
 
 # Run the demo backtest.
 default: demo
@@ -16,8 +19,40 @@ setup:
 engine:
     cargo build --release -p liu-engine
 
+# Toolchains for strategies in Python, JavaScript and C, at pinned versions;
+# each step is skipped when already done, so this is quick after the first run.
+setup-langs:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    need=()
+    command -v clang >/dev/null || need+=(clang)
+    command -v wasm-ld >/dev/null || need+=(lld)
+    [ -f /usr/lib/wasm32-wasi/libc.a ] || need+=(wasi-libc libclang-rt-dev-wasm32)
+    python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
+    command -v npm >/dev/null || need+=(nodejs npm)
+    if [ ${#need[@]} -gt 0 ]; then
+        sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+        $sudo apt-get update -qq && $sudo apt-get install -y -qq "${need[@]}"
+    fi
+    want=$(grep -v '^#' strategy-sdk/python/requirements.txt)
+    if ! [ -x {{langs_venv}}/bin/componentize-py ] || ! {{langs_venv}}/bin/pip freeze 2>/dev/null | grep -qx "$want"; then
+        python3 -m venv {{langs_venv}}
+        {{langs_venv}}/bin/pip install --quiet -r strategy-sdk/python/requirements.txt
+    fi
+    # The versions of package-lock.json, reinstalled when the lock changes. Not
+    # `npm ci`: it insists on lock entries for every platform's optional
+    # binaries, some of which the registry here does not serve.
+    if ! [ strategy-sdk/js/node_modules/.package-lock.json -nt strategy-sdk/js/package-lock.json ]; then
+        (cd strategy-sdk/js && npm install --no-save --no-audit --no-fund --loglevel=error)
+    fi
+
+# Regenerate the C SDK's committed wit-bindgen bindings after a change to wit/.
+bindings-c:
+    wit-bindgen --version 2>/dev/null | grep -q ' 0.61.1' || cargo install wit-bindgen-cli --version 0.61.1 --locked
+    wit-bindgen c wit --world strategy --out-dir strategy-sdk/c/bindings
+
 # Build every sample strategy into a component under target/strategies/.
-strategies: setup engine
+strategies: setup setup-langs engine
     cd sample-strategies && cargo build --release --target wasm32-unknown-unknown --workspace --exclude hostile-wasi-filesystem --exclude hostile-wasi-sockets --exclude hostile-env-clock
     # Deliberately built for WASI so that they really import wasi:filesystem,
     # wasi:sockets, wasi:cli/environment and wasi:clocks/wall-clock.
@@ -30,6 +65,16 @@ strategies: setup engine
     cp sample-strategies/target/wasm32-wasip2/release/hostile_wasi_filesystem.wasm {{components}}/hostile-wasi-filesystem.wasm
     cp sample-strategies/target/wasm32-wasip2/release/hostile_wasi_sockets.wasm {{components}}/hostile-wasi-sockets.wasm
     cp sample-strategies/target/wasm32-wasip2/release/hostile_env_clock.wasm {{components}}/hostile-env-clock.wasm
+    # The same sma-cross in Python, JavaScript and C (strategy-sdk/<lang>/README.md).
+    # Python and JS are pre-initialised interpreters; both builds drop every WASI import.
+    {{langs_venv}}/bin/componentize-py --quiet -d wit -w strategy componentize --stub-wasi \
+        -p sample-strategies/python/sma-cross -p strategy-sdk/python sma_cross -o {{components}}/sma-cross-python.wasm
+    {{componentize_js}} sample-strategies/js/sma-cross/sma-cross.js --wit wit -n strategy \
+        --disable stdio random clocks http fetch-event -o {{components}}/sma-cross-js.wasm
+    clang --target=wasm32-wasi -O2 -Wall -Wextra -Werror -mexec-model=reactor -I strategy-sdk/c \
+        -o sample-strategies/target/sma-cross-c.core.wasm sample-strategies/c/sma-cross/sma_cross.c \
+        strategy-sdk/c/liu_strategy.c strategy-sdk/c/bindings/strategy.c strategy-sdk/c/bindings/strategy_component_type.o
+    {{engine}} component new sample-strategies/target/sma-cross-c.core.wasm -o {{components}}/sma-cross-c.wasm
     @ls {{components}}
 
 # Backtest the two sample strategies on real GOOG daily prices into ./liu.db.
@@ -50,6 +95,8 @@ bench: strategies
     ./bench/backtest.sh
     ./bench/fanout.sh
     ./bench/latency.sh
+    ./bench/languages.sh
+    ./bench/db.sh
 
 # Live trading against the local market simulator for 20 s (paper broker, two consumers).
 trade-demo: strategies

@@ -146,6 +146,18 @@ fn run_trade(plan: &Path, db: &Path, secs: &str) -> (String, Vec<String>) {
     (batch_of(&lines), lines)
 }
 
+/// Waits until both consumers of a two-consumer `trade` have connected;
+/// returns each one's "consumer connected" line, by `consumer=N`.
+fn both_connected(trade: &mut Proc) -> BTreeMap<&'static str, String> {
+    let mut connected = BTreeMap::new();
+    while connected.len() < 2 {
+        let line = trade.wait_for(Duration::from_secs(30), |l| l.contains("consumer connected"));
+        let consumer = if line.contains("consumer=0") { "consumer=0" } else { "consumer=1" };
+        connected.insert(consumer, line);
+    }
+    connected
+}
+
 fn now_nanos() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64
 }
@@ -307,7 +319,7 @@ fn a_slow_strategy_puts_only_its_consumer_out_of_sync_and_it_catches_up() {
     let slow = component("hostile-slow-symbol");
     // SYM003 is owned by consumer 1 (sorted names, round robin).
     let extra = format!(
-        "[[strategies]]\ncomponent = \"{}\"\nparams = {{ symbol = \"SYM003\", spin = 40000000 }}\n[strategies.limits]\nfuel_per_event = 4000000000\ndeadline_ms = 5000\n",
+        "[[strategies]]\ncomponent = \"{}\"\nparams = {{ symbol = \"SYM003\", spin = 150000000 }}\n[strategies.limits]\nfuel_per_event = 4000000000\ndeadline_ms = 5000\n",
         slow.display()
     );
     let plan = write_plan(dir.path(), &url, 0.5, &extra);
@@ -430,16 +442,12 @@ fn trending(db: &Path, batch: &str) -> Vec<(String, String)> {
     })
 }
 
-#[test]
-fn the_momentum_scanner_picks_symbols_records_them_and_only_they_trade() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = write_scanner_data(dir.path());
-    let (_sim, url, rest) = simulator_with_rest(&["--data", data.to_str().unwrap(), "--repeat"]);
-    let plan = dir.path().join("tradeplan.toml");
-    std::fs::write(
-        &plan,
-        format!(
-            r#"portfolio_value = 100000.0
+/// A plan with no fixed symbols: a momentum scanner (Liu's filters, plus
+/// `scanner_extra`) picks them from the stand-ins at `rest`; sma-cross trades.
+fn momentum_scanner_plan(dir: &Path, url: &str, rest: &str, scanner_extra: &str) -> PathBuf {
+    let plan = dir.join("tradeplan.toml");
+    let text = format!(
+        r#"portfolio_value = 100000.0
 consumers = 2
 [provider]
 kind = "alpaca"
@@ -453,15 +461,23 @@ max_price = 20.0
 min_volume = 30000
 min_day_change_pct = 3.5
 min_prev_day_dollar_volume = 500000.0
-max_symbols = 10
+{scanner_extra}
 [[strategies]]
 component = "{sma}"
 params = {{ fast = 2, slow = 4, qty = 1 }}
 "#,
-            sma = component("sma-cross").display()
-        ),
-    )
-    .unwrap();
+        sma = component("sma-cross").display()
+    );
+    std::fs::write(&plan, text).unwrap();
+    plan
+}
+
+#[test]
+fn the_momentum_scanner_picks_symbols_records_them_and_only_they_trade() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = write_scanner_data(dir.path());
+    let (_sim, url, rest) = simulator_with_rest(&["--data", data.to_str().unwrap(), "--repeat"]);
+    let plan = momentum_scanner_plan(dir.path(), &url, &rest, "max_symbols = 10");
     let db = dir.path().join("liu.db");
     let (batch, lines) = run_trade(&plan, &db, "5");
     let picks = trending(&db, &batch);
@@ -606,8 +622,7 @@ fn credentials_reach_neither_consumers_nor_logs_nor_the_database() {
     let plan = write_plan(dir.path(), &url, 5.0, "");
     let db = dir.path().join("liu.db");
     let mut trade = spawn_trade(&plan, &db, "4");
-    for consumer in ["consumer=0", "consumer=1"] {
-        let line = trade.wait_for(Duration::from_secs(30), |l| l.contains("consumer connected") && l.contains(consumer));
+    for (consumer, line) in both_connected(&mut trade) {
         let environ = std::fs::read(format!("/proc/{}/environ", pid_of(&line))).expect("consumer environment");
         let environ = String::from_utf8_lossy(&environ);
         for secret in [KEY, SECRET, POLYGON_KEY] {
@@ -718,7 +733,8 @@ fn killing_the_database_mid_run_loses_no_trade() {
         &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", &pg.url(), "--duration-secs", "10", "--json"],
         &[("LIU_JOURNAL_DIR", journal.to_str().unwrap())],
     );
-    trade.wait_for(Duration::from_secs(30), |l| l.contains("consumer connected") && l.contains("consumer=1"));
+    // Both consumers have their runs recorded before the database goes.
+    both_connected(&mut trade);
     pg.kill();
     trade.wait_for(Duration::from_secs(30), |l| l.contains("database write failed"));
     pg.start();
@@ -845,33 +861,7 @@ fn a_recurring_scan_picks_a_symbol_that_qualifies_later_and_it_trades() {
         std::fs::write(folder.join(format!("{name}.csv")), csv).unwrap();
     }
     let (_sim, url, rest) = simulator_with_rest(&["--data", folder.to_str().unwrap(), "--repeat"]);
-    let plan = dir.path().join("tradeplan.toml");
-    std::fs::write(
-        &plan,
-        format!(
-            r#"portfolio_value = 100000.0
-consumers = 2
-[provider]
-kind = "alpaca"
-feed = "test"
-url = "{url}"
-rest_url = "{rest}"
-[[scanners]]
-kind = "momentum"
-min_price = 2.0
-max_price = 20.0
-min_volume = 30000
-min_day_change_pct = 3.5
-min_prev_day_dollar_volume = 500000.0
-recurrence_minutes = 0.02
-[[strategies]]
-component = "{sma}"
-params = {{ fast = 2, slow = 4, qty = 1 }}
-"#,
-            sma = component("sma-cross").display()
-        ),
-    )
-    .unwrap();
+    let plan = momentum_scanner_plan(dir.path(), &url, &rest, "recurrence_minutes = 0.02");
     let db = dir.path().join("liu.db");
     let (batch, lines) = run_trade(&plan, &db, "6");
     let text = lines.join("\n");
@@ -883,4 +873,39 @@ params = {{ fast = 2, slow = 4, qty = 1 }}
     assert!(!picks.iter().any(|p| p.0 == "LATE" && &p.1 == first_scan));
     let traded: BTreeSet<String> = symbols_by_run(&db, &batch).into_values().flatten().collect();
     assert!(traded.contains("LATE"), "LATE was subscribed and traded: {traded:?}\n{text}");
+}
+
+/// With the Alpaca broker, an order placed by a consumer that then died is
+/// still the engine's: when the broker fills it later, the restarted
+/// consumer records the fill under its run of the same strategy, marked as
+/// placed by the earlier process.
+#[test]
+fn a_fill_of_an_order_placed_by_a_consumer_that_died_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, url, rest) = simulator_with_rest(&["--symbols", "20", "--bars", "100000"]);
+    let extra = format!("[[strategies]]\ncomponent = \"{}\"\nparams = {{ pct = 0.2 }}\n", component("limit-dip").display());
+    let plan = write_plan(dir.path(), &url, 5.0, &extra);
+    let text = std::fs::read_to_string(&plan).unwrap() + &format!("\n[broker]\nkind = \"alpaca\"\nbase_url = \"{rest}\"\n");
+    std::fs::write(&plan, text).unwrap();
+    let db = dir.path().join("liu.db");
+    let mut trade = Proc::spawn(
+        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", db.to_str().unwrap(), "--duration-secs", "10", "--json"],
+        &[("LIU_LOG", "info,liu_engine::broker::routing=debug")],
+    );
+    let first = trade.wait_for(Duration::from_secs(30), |l| l.contains("consumer connected") && l.contains("consumer=1"));
+    let pid = pid_of(&first);
+    // limit-dip is the second strategy: its orders from consumer 1 carry `-1.{pid}-1-`.
+    let mark = format!("-1.{pid}-1-");
+    trade.wait_for(Duration::from_secs(30), |l| l.contains("order accepted by alpaca") && l.contains(&mark));
+    kill(pid, "-KILL");
+    let (status, lines) = trade.finish();
+    let text = lines.join("\n");
+    assert!(status.success(), "{text}");
+    let batch = batch_of(&lines);
+    let orphans: Vec<_> = trades(&db, &batch).into_iter().filter(|t| t.indicators.contains("placed_by_earlier_process")).collect();
+    assert!(!orphans.is_empty(), "no fill of the dead consumer's resting orders was recorded\n{text}");
+    for t in &orphans {
+        assert_eq!((t.algo_name.as_str(), t.operation.as_str()), ("limit-dip", "buy"));
+        assert!(t.indicators.contains(&mark), "{t:?}");
+    }
 }

@@ -18,7 +18,9 @@ use tokio::sync::mpsc;
 
 use crate::account::Account;
 use crate::broker::{Commission, DEFAULT_MAX_ORDERS_PER_MINUTE, FillAt, OrderChecks, RoutedRequest, SimulatedBroker};
-use crate::domain::{BrokerReport, BrokerRequest, MarketEvent, NANOS_PER_SECOND, OrderId, SymbolId, Timestamp, wall_clock};
+use crate::domain::{
+    BrokerReport, BrokerRequest, Fill, MarketEvent, NANOS_PER_SECOND, Operation, OrderId, OrderStatus, Side, SymbolId, Timestamp, wall_clock,
+};
 use crate::market::MarketState;
 use crate::params::{self, ParamArg};
 use crate::portfolio::Portfolio;
@@ -235,6 +237,18 @@ fn client_order_id(prefix: &str, runner: usize, id: OrderId) -> String {
 fn parse_client_order_id(prefix: &str, client_order_id: &str) -> Option<(usize, OrderId)> {
     let (runner, id) = client_order_id.strip_prefix(prefix)?.strip_prefix('-')?.split_once('-')?;
     Some((runner.parse().ok()?, id.parse().ok()?))
+}
+
+/// The strategy and order of a [`client_order_id`] made by an earlier
+/// process of the consumer whose prefix (`{batch}-{consumer}.{pid}`) is `prefix`.
+fn parse_earlier_client_order_id(prefix: &str, client_order_id: &str) -> Option<(usize, OrderId)> {
+    let (base, pid) = prefix.rsplit_once('.')?;
+    let rest = client_order_id.strip_prefix(base)?.strip_prefix('.')?;
+    let (earlier_pid, _) = rest.split_once('-')?;
+    if earlier_pid == pid {
+        return None;
+    }
+    parse_client_order_id(&format!("{base}.{earlier_pid}"), client_order_id)
 }
 
 /// `p50 … p99 … p99.9 … max … (n orders)`, or `None` without orders.
@@ -520,6 +534,9 @@ impl Session {
                 Some((runner, order)) if runner < self.runners.len() => self.runners[runner].on_broker_report(order, report),
                 _ => false,
             };
+            if !applied && self.record_orphan_fill(report) {
+                continue;
+            }
             if !applied {
                 tracing::warn!(
                     consumer = self.id,
@@ -530,6 +547,42 @@ impl Session {
                 );
             }
         }
+    }
+
+    /// A fill of an order that an earlier process of this consumer placed
+    /// (it died; the broker filled the order later) is recorded under this
+    /// process's run of the same strategy, marked with the order's id in
+    /// its indicators. The strategy's account is left alone: the order was
+    /// not this instance's.
+    fn record_orphan_fill(&mut self, report: &BrokerReport) -> bool {
+        if !matches!(report.status, OrderStatus::Filled | OrderStatus::PartiallyFilled) {
+            return false;
+        }
+        let Some((runner, order)) = parse_earlier_client_order_id(&self.order_prefix, &report.client_order_id) else { return false };
+        let Some(symbol) = self.symbols.iter().position(|s| *s == report.symbol) else { return false };
+        if runner >= self.runners.len() {
+            return false;
+        }
+        let fill = Fill {
+            order_id: order,
+            symbol: symbol as SymbolId,
+            side: report.side,
+            operation: match report.side {
+                Side::Buy => Operation::Buy,
+                Side::Sell => Operation::Sell,
+            },
+            qty: report.qty,
+            price: report.price,
+            fee: 0.0,
+            time: report.time,
+            stop_loss: None,
+            take_profit: None,
+            indicators: serde_json::json!({ "placed_by_earlier_process": report.client_order_id }).to_string(),
+        };
+        tracing::info!(consumer = self.id, client_order_id = %report.client_order_id, "recording a fill of an order placed by an earlier process");
+        self.fills += 1;
+        self.db.fills(runner, &[fill]);
+        true
     }
 
     fn flush_records(&mut self) {
@@ -572,7 +625,9 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
-    use super::{checks_of, client_order_id, latency_report, limits_of, minutes_from_open, parse_client_order_id};
+    use super::{
+        checks_of, client_order_id, latency_report, limits_of, minutes_from_open, parse_client_order_id, parse_earlier_client_order_id,
+    };
     use crate::broker::DEFAULT_MAX_ORDERS_PER_MINUTE;
 
     #[test]
@@ -607,6 +662,10 @@ mod tests {
         // An earlier process of the same consumer (another pid) is not ours.
         assert_eq!(parse_client_order_id("3f2a1b4c-1.4243", &id), None);
         assert_eq!(parse_client_order_id(prefix, "manual-order"), None);
+        // ... but its fills are recognised as an earlier process's.
+        assert_eq!(parse_earlier_client_order_id("3f2a1b4c-1.4243", &id), Some((2, 17)));
+        assert_eq!(parse_earlier_client_order_id(prefix, &id), None);
+        assert_eq!(parse_earlier_client_order_id("3f2a1b4c-2.4243", &id), None, "another consumer's");
     }
 
     #[test]

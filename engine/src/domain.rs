@@ -291,6 +291,8 @@ pub enum BrokerRequest {
 pub struct BrokerReport {
     pub client_order_id: String,
     pub symbol: String,
+    /// The order's side, as the broker reports it.
+    pub side: Side,
     pub status: OrderStatus,
     /// This execution's quantity and price (fills only; 0 otherwise).
     pub qty: f64,

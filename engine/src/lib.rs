@@ -18,6 +18,7 @@ pub mod domain;
 pub mod fincalcs;
 pub mod market;
 pub mod metrics;
+pub mod miner;
 pub mod params;
 pub mod portfolio;
 pub mod producer;

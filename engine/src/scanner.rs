@@ -145,7 +145,7 @@ fn http_error(err: reqwest::Error) -> ScanError {
 }
 
 /// An error and its sources, joined by ": ".
-fn error_chain(err: &reqwest::Error) -> String {
+pub(crate) fn error_chain(err: &reqwest::Error) -> String {
     let mut text = err.to_string();
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use tokio::sync::{mpsc, watch};
 
-use super::alpaca::{AlpacaClient, AlpacaError, TradeUpdate, order_request_wire, run_trade_updates};
-use crate::domain::{BrokerReport, BrokerRequest, OrderStatus, wall_clock};
+use super::alpaca::{AlpacaClient, AlpacaError, AlpacaSide, TradeUpdate, order_request_wire, run_trade_updates};
+use crate::domain::{BrokerReport, BrokerRequest, OrderStatus, Side, wall_clock};
 
 /// Where the Alpaca trading API is, and who we are to it.
 #[derive(Clone)]
@@ -84,6 +84,7 @@ async fn handle(client: &AlpacaClient, request: BrokerRequest, ids: &mut HashMap
                     Some(BrokerReport {
                         client_order_id,
                         symbol,
+                        side: request.side,
                         status: OrderStatus::Rejected,
                         qty: 0.0,
                         price: 0.0,
@@ -121,6 +122,10 @@ fn report_of(update: &TradeUpdate) -> Option<BrokerReport> {
     Some(BrokerReport {
         client_order_id: update.order.client_order_id.clone(),
         symbol: update.order.symbol.clone(),
+        side: match update.order.side {
+            AlpacaSide::Buy => Side::Buy,
+            AlpacaSide::Sell => Side::Sell,
+        },
         status,
         qty: if fill { update.qty.unwrap_or(0.0) } else { 0.0 },
         price: if fill { update.price.unwrap_or(0.0) } else { 0.0 },

@@ -13,8 +13,11 @@ use liu_engine::data::{self, LoadOptions};
 use liu_engine::params::ParamArg;
 use liu_engine::sandbox::{Limits, Sandbox, SandboxConfig};
 use liu_engine::domain::Fill;
-use liu_engine::store::{self, BatchWriter, Commit, DbTarget, RunEnd, RunStart};
+use liu_engine::store::bars::BarQuery;
+use liu_engine::store::{self, BatchWriter, Commit, DbTarget, RunEnd, RunStart, Store};
 use serde_json::json;
+
+use super::import::TimeframeArg;
 
 #[derive(Args)]
 pub struct BacktestArgs {
@@ -25,11 +28,18 @@ pub struct BacktestArgs {
     #[arg(long = "param")]
     params: Vec<ParamArg>,
     /// Bars: a CSV file or a folder of CSV files.
+    #[arg(long, required_unless_present = "from_db", conflicts_with = "from_db")]
+    data: Option<PathBuf>,
+    /// Bars: those of each --symbol in the database's `bars` table (see `import bars`).
+    #[arg(long, requires = "symbol")]
+    from_db: bool,
+    /// With --data: the symbol of a file without a symbol column (default: the
+    /// file name). With --from-db: a symbol to replay; repeat for several.
     #[arg(long)]
-    data: PathBuf,
-    /// Symbol for a file without a symbol column (default: the file name).
-    #[arg(long)]
-    symbol: Option<String>,
+    symbol: Vec<String>,
+    /// With --from-db: the timeframe of the bars (default: the one the symbols' bars have).
+    #[arg(long, value_enum, requires = "from_db")]
+    timeframe: Option<TimeframeArg>,
     /// First bar time to replay (date, datetime or epoch seconds), inclusive.
     #[arg(long)]
     from: Option<String>,
@@ -85,13 +95,19 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
     for (name, v) in [("--commission-per-share", args.commission_per_share), ("--commission-pct", args.commission_pct)] {
         anyhow::ensure!(v.is_finite() && v >= 0.0, "{name} must be zero or positive, got {v}");
     }
-    let options = LoadOptions {
-        symbol: args.symbol.clone(),
-        from: args.from.as_deref().map(|s| parse_time("--from", s)).transpose()?,
-        to: args.to.as_deref().map(|s| parse_time("--to", s)).transpose()?,
-    };
+    let from = args.from.as_deref().map(|s| parse_time("--from", s)).transpose()?;
+    let to = args.to.as_deref().map(|s| parse_time("--to", s)).transpose()?;
     let started = Instant::now();
-    let market_data = data::load(&args.data, &options)?;
+    let market_data = match &args.data {
+        Some(path) => {
+            anyhow::ensure!(args.symbol.len() <= 1, "with --data, --symbol names the symbol of a file without a symbol column: give it once");
+            data::load(path, &LoadOptions { symbol: args.symbol.first().cloned(), from, to })?
+        }
+        None => {
+            let query = BarQuery { symbols: args.symbol.clone(), timeframe: args.timeframe.and_then(TimeframeArg::fixed), from, to };
+            bars_from_db(&args.db, &query)?
+        }
+    };
     let loaded_in = started.elapsed();
 
     let limits = Limits {
@@ -169,6 +185,15 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         written_in.as_seconds_f64()
     );
     Ok(())
+}
+
+/// Reads the bars of a `--from-db` backtest.
+fn bars_from_db(db: &DbTarget, query: &BarQuery) -> anyhow::Result<data::MarketData> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let store = Store::open(db).await.with_context(|| format!("opening the database {db}"))?;
+        Ok(store.read_bars(query).await?)
+    })
 }
 
 /// Streams fills to the database writer thread.

@@ -11,7 +11,7 @@ use liu_engine::consumer::{self, ConsumerConfig};
 use liu_engine::producer::{self, ProducerConfig};
 use liu_engine::simulator::{self, SimSource, SimulatorConfig, Speed};
 use liu_engine::standin::alpaca_trading::{self, TradingConfig, TradingState};
-use liu_engine::standin::{Board, snapshots};
+use liu_engine::standin::{Board, market_rest, snapshots};
 use liu_engine::store::DbTarget;
 use liu_engine::tradeplan;
 
@@ -72,9 +72,9 @@ pub struct SimulateArgs {
     /// Most messages per WebSocket frame.
     #[arg(long, default_value_t = 1000)]
     batch: usize,
-    /// Also serve stand-ins of the providers' REST snapshots and of Alpaca's
-    /// trading API (orders, positions, account, `trade_updates`) here,
-    /// filling at the replayed prices.
+    /// Also serve stand-ins of the providers' REST snapshots, historical daily
+    /// bars and reference data, and of Alpaca's trading API (orders,
+    /// positions, account, `trade_updates`) here, filling at the replayed prices.
     #[arg(long)]
     rest_listen: Option<SocketAddr>,
 }
@@ -141,8 +141,17 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         Some(path) => SimSource::Data(liu_engine::data::load(path, &Default::default())?),
         None => {
             anyhow::ensure!(args.symbols > 0 && args.bars > 0, "--symbols and --bars must be at least 1");
-            SimSource::RandomWalk { symbols: args.symbols, bars: args.bars, seed: args.seed }
+            if args.rest_listen.is_some() {
+                // The historical-bar stand-in serves the whole walk, so it is drawn up front.
+                SimSource::Data(liu_engine::data::synthetic::random_walk(args.bars, args.symbols, args.seed))
+            } else {
+                SimSource::RandomWalk { symbols: args.symbols, bars: args.bars, seed: args.seed }
+            }
         }
+    };
+    let history = match &source {
+        SimSource::Data(data) if args.rest_listen.is_some() => liu_engine::miner::daily::daily_bars(data),
+        _ => Default::default(),
     };
     // The stand-ins check the same credentials the real services would.
     let key = std::env::var("APCA_API_KEY_ID").ok();
@@ -169,6 +178,7 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
             ));
             board.set_listener(trading.clone());
             let app = alpaca_trading::router(trading)
+                .merge(market_rest::router(history, key.clone(), secret.clone(), polygon_key.clone()))
                 .merge(snapshots::alpaca_data_router(board.clone(), key, secret))
                 .merge(snapshots::polygon_router(board, polygon_key));
             let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("--rest-listen {addr}"))?;

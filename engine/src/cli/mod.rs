@@ -1,8 +1,12 @@
 //! Argument definitions and dispatch for each subcommand.
 
 mod backtest;
+mod bench;
 mod db;
+mod import;
 mod live;
+mod mine;
+mod new;
 
 use std::path::PathBuf;
 
@@ -57,11 +61,35 @@ enum Command {
         #[command(subcommand)]
         command: db::DbCommand,
     },
+    /// Load data into the database.
+    Import {
+        #[command(subcommand)]
+        command: import::ImportCommand,
+    },
+    /// Fetch daily bars and reference data from Alpaca, Polygon or files into the database.
+    Mine {
+        #[command(subcommand)]
+        command: mine::MineCommand,
+    },
+    /// Measure the rate of trade writes (`bench/db.sh`).
+    #[command(hide = true)]
+    BenchWrites(bench::BenchWritesArgs),
     /// Sample data.
     Data {
         #[command(subcommand)]
         command: DataCommand,
     },
+    /// Scaffold a new project.
+    New {
+        #[command(subcommand)]
+        command: NewCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum NewCommand {
+    /// A strategy project (Rust, Python, JavaScript or C) with a build script.
+    Strategy(new::NewStrategyArgs),
 }
 
 #[derive(Subcommand)]
@@ -104,10 +132,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit { strategy, params, json } => audit(&strategy, &params, json),
         Command::Describe { strategy } => describe(&strategy),
         Command::Db { command } => db::run(command),
+        Command::Import { command } => import::run(command),
+        Command::Mine { command } => mine::run(command),
+        Command::BenchWrites(args) => bench::run(args),
         Command::Component { command: ComponentCommand::New { input, output } } => {
             liu_engine::component::new_component(&input, &output)?;
             Ok(())
         }
+        Command::New { command: NewCommand::Strategy(args) } => new::run(args),
         Command::Data { command: DataCommand::Generate { bars, symbols, seed, output } } => {
             anyhow::ensure!(symbols > 0 && bars > 0, "--bars and --symbols must be at least 1");
             let data = liu_engine::data::synthetic::random_walk(bars, symbols, seed);

@@ -377,6 +377,19 @@ fn parse_row<R: Fields>(rec: &R, c: &Columns) -> Result<Bar, String> {
     Ok(bar)
 }
 
+/// The consistency checks of [`parse_row`], for bars read from other formats
+/// (Parquet), so that every source accepts the same bars.
+pub(super) fn check_bar(b: &Bar) -> Result<(), String> {
+    let fields = [("open", b.open), ("high", b.high), ("low", b.low), ("close", b.close), ("volume", b.volume)];
+    if let Some((column, v)) = fields.iter().find(|(_, v)| !v.is_finite()) {
+        return Err(format!("column \"{column}\": {v} is not a finite number"));
+    }
+    if b.volume < 0.0 || b.high < b.low || b.high < b.open || b.high < b.close || b.low > b.open || b.low > b.close {
+        return Err(inconsistent(b));
+    }
+    Ok(())
+}
+
 #[cold]
 fn bad_timestamp(field: &[u8]) -> String {
     if field.is_empty() {

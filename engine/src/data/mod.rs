@@ -6,6 +6,7 @@
 //! ordering, duplicate detection and timeframe inference.
 
 pub mod csv;
+pub mod parquet;
 pub mod synthetic;
 
 use std::path::{Path, PathBuf};
@@ -64,6 +65,22 @@ pub enum DataError {
     Malformed {
         path: PathBuf,
         line: u64,
+        message: String,
+    },
+    /// A Parquet file the parquet crate cannot read (or a codec not compiled in).
+    #[error("{}: {source}", path.display())]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: ::parquet::errors::ParquetError,
+    },
+    #[error("{}: compressed with {codec}; this build reads uncompressed or Snappy-compressed Parquet (pandas: `to_parquet(…, compression=\"snappy\")`)", path.display())]
+    ParquetCodec { path: PathBuf, codec: &'static str },
+    /// A bad Parquet row; `row` is 1-based, counted over the whole file.
+    #[error("{}: row {row}: {message}", path.display())]
+    BadRow {
+        path: PathBuf,
+        row: u64,
         message: String,
     },
     #[error("{}: no bars{}", path.display(), range_text(*from, *to))]

@@ -161,8 +161,10 @@ impl Sandbox {
             .max_wasm_stack(512 << 10)
             .wasm_backtrace_max_frames(None);
         let mut pool = PoolingAllocationConfig::new();
+        // A componentize-py strategy links ~40 core modules (CPython and its
+        // libraries); core instance slots reserve no memory, so allow plenty.
         pool.total_component_instances(config.max_instances)
-            .total_core_instances(config.max_instances * 8)
+            .total_core_instances(config.max_instances * 64)
             .total_memories(config.max_instances * 2)
             .total_tables(config.max_instances * 4)
             .max_memory_size(config.max_memory_bytes);

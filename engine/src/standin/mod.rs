@@ -1,10 +1,12 @@
 //! Stand-ins for the outside services that cannot be reached from here: the
-//! providers' REST snapshot endpoints and Alpaca's trading API. They run
+//! providers' REST snapshot endpoints, their historical-bar and reference
+//! endpoints ([`market_rest`]) and Alpaca's trading API. They run
 //! inside `liu-engine simulate` (`--rest-listen`) and speak the providers'
 //! documented JSON, reading prices from the [`Board`] that the simulator's
 //! replay keeps current.
 
 pub mod alpaca_trading;
+pub mod market_rest;
 pub mod snapshots;
 
 use std::collections::HashMap;

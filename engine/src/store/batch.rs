@@ -135,6 +135,8 @@ impl BatchWriter {
 /// How long a live writer keeps retrying at the end of a run before it
 /// leaves the rest in the journal.
 const FINISH_RETRY_LIMIT: Duration = Duration::from_secs(10);
+/// Most queued messages gathered into one write.
+const MAX_MESSAGES_PER_WRITE: usize = 256;
 /// Waits between retries while the database is unreachable: doubling from
 /// the first to the longest.
 const FIRST_RETRY_INTERVAL: Duration = Duration::from_millis(100);
@@ -253,7 +255,13 @@ impl Writer<'_> {
                     std::thread::sleep(next_attempt.saturating_duration_since(Instant::now()));
                     None
                 }
-                (false, true) => messages.recv().ok(),
+                (false, true) => match messages.recv() {
+                    Ok(m) => Some(m),
+                    Err(_) => {
+                        closed = true;
+                        None
+                    }
+                },
                 (false, false) => match messages.recv_timeout(next_attempt.saturating_duration_since(Instant::now())) {
                     Ok(m) => Some(m),
                     Err(RecvTimeoutError::Timeout) => None,
@@ -264,18 +272,28 @@ impl Writer<'_> {
                 },
             };
             let mut arrived = Vec::new();
-            match message {
-                Some(WriterMessage::Symbol { id, name }) => self.name_symbol(id, name),
-                Some(WriterMessage::Fills { run, fills }) => {
-                    arrived.extend(self.rows(ids[run], &mut seqs[run], &fills).into_iter().map(JournalEntry::Trade));
+            // Take whatever else is already queued, so that one transaction
+            // writes it all: a busy session costs one INSERT per burst, not per fill.
+            let (mut next, mut taken) = (message, 0);
+            while let Some(message) = next.take() {
+                match message {
+                    WriterMessage::Symbol { id, name } => self.name_symbol(id, name),
+                    WriterMessage::Fills { run, fills } => {
+                        arrived.extend(self.rows(ids[run], &mut seqs[run], &fills).into_iter().map(JournalEntry::Trade));
+                    }
+                    WriterMessage::State { run, changes } => arrived.extend(state_entries(&runs[run], changes)),
+                    WriterMessage::Finish(ends) => {
+                        arrived.extend(ids.iter().zip(ends).map(|(&algo_run_id, end)| JournalEntry::End { algo_run_id, end }));
+                        finish_deadline = Some(Instant::now() + FINISH_RETRY_LIMIT);
+                    }
                 }
-                Some(WriterMessage::State { run, changes }) => arrived.extend(state_entries(&runs[run], changes)),
-                Some(WriterMessage::Finish(ends)) => {
-                    arrived.extend(ids.iter().zip(ends).map(|(&algo_run_id, end)| JournalEntry::End { algo_run_id, end }));
-                    finish_deadline = Some(Instant::now() + FINISH_RETRY_LIMIT);
+                taken += 1;
+                if taken < MAX_MESSAGES_PER_WRITE && !closed {
+                    next = messages.try_recv().ok();
                 }
-                None if closed && pending.is_empty() => break,
-                None => {}
+            }
+            if closed && pending.is_empty() && arrived.is_empty() {
+                break;
             }
             if closed {
                 finish_deadline.get_or_insert_with(|| Instant::now() + FINISH_RETRY_LIMIT);

@@ -9,8 +9,10 @@
 //!
 //! Runs and fills go through [`BatchWriter`], off the strategy thread.
 
+pub mod bars;
 mod batch;
 mod journal;
+pub mod market_data;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
