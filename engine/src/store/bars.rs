@@ -6,7 +6,7 @@
 
 use sqlx::QueryBuilder;
 
-use super::{Dialect, Store, Tx};
+use super::{Store, Tx};
 use crate::data::{MarketData, format_timestamp};
 use crate::domain::{Bar, BarEvent, SymbolId, Timeframe, Timestamp};
 use crate::sql_scalar;
@@ -208,24 +208,5 @@ impl Store {
 async fn fetch(tx: &mut Tx, symbol: &str, timeframe: &str, from: Timestamp, to: Timestamp) -> Result<Vec<BarRow>, sqlx::Error> {
     const SQL: &str = "SELECT ts, open, high, low, close, volume FROM bars
                        WHERE symbol = ? AND timeframe = ? AND ts >= ? AND ts <= ? ORDER BY ts";
-    match tx {
-        Tx::Sqlite(tx) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(Dialect::Sqlite.render(SQL)))
-                .bind(symbol)
-                .bind(timeframe)
-                .bind(from)
-                .bind(to)
-                .fetch_all(&mut **tx)
-                .await
-        }
-        Tx::Postgres(tx) => {
-            sqlx::query_as(sqlx::AssertSqlSafe(Dialect::Postgres.render(SQL)))
-                .bind(symbol)
-                .bind(timeframe)
-                .bind(from)
-                .bind(to)
-                .fetch_all(&mut **tx)
-                .await
-        }
-    }
+    crate::sql_fetch_all!(BarRow, tx, SQL, symbol, timeframe, from, to)
 }

@@ -174,6 +174,20 @@ macro_rules! sql_scalar {
     }};
 }
 
+/// Like [`sql_execute!`] for a statement returning rows of type `$t` (a tuple or `FromRow`).
+#[macro_export]
+macro_rules! sql_fetch_all {
+    ($t:ty, $on:expr, $sql:expr $(, $arg:expr)* $(,)?) => {{
+        use $crate::store::Dialect;
+        match $on.for_backend() {
+            $crate::store::Backend::Sqlite(c) => sqlx::query_as::<_, $t>(sqlx::AssertSqlSafe(Dialect::Sqlite.render($sql)))
+                $(.bind($arg))*.fetch_all(c).await,
+            $crate::store::Backend::Postgres(c) => sqlx::query_as::<_, $t>(sqlx::AssertSqlSafe(Dialect::Postgres.render($sql)))
+                $(.bind($arg))*.fetch_all(c).await,
+        }
+    }};
+}
+
 /// A connection-like executor of either backend, as the macros use it.
 pub enum Backend<'c> {
     Sqlite(&'c mut sqlx::SqliteConnection),
