@@ -68,6 +68,17 @@ pub struct Bar {
     pub volume: f64,
 }
 
+impl Bar {
+    /// Extends this aggregate with a later bar of the same period: highest
+    /// high, lowest low, last close, summed volume (the open and time stay).
+    pub fn extend_with(&mut self, later: &Bar) {
+        self.high = self.high.max(later.high);
+        self.low = self.low.min(later.low);
+        self.close = later.close;
+        self.volume += later.volume;
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Trade {
     pub time: Timestamp,

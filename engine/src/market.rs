@@ -110,12 +110,7 @@ impl MarketState {
         let minute = part.time - part.time.rem_euclid(60 * NANOS_PER_SECOND);
         let bars = &mut self.symbols[symbol as usize].bars[slot(Timeframe::Minute)];
         match bars.last_mut() {
-            Some(last) if last.time == minute => {
-                last.high = last.high.max(part.high);
-                last.low = last.low.min(part.low);
-                last.close = part.close;
-                last.volume += part.volume;
-            }
+            Some(last) if last.time == minute => last.extend_with(part),
             Some(last) if last.time > minute => {}
             _ => bars.push(Bar { time: minute, ..*part }),
         }

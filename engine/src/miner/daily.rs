@@ -192,20 +192,19 @@ pub fn daily_bars(data: &MarketData) -> BTreeMap<String, Vec<DailyBar>> {
         } else {
             bars.windows(2).all(|w| w[1].time - w[0].time >= DAILY_SPACING)
         };
-        let mut days: Vec<DailyBar> = Vec::new();
+        let mut days: Vec<(NaiveDate, Bar)> = Vec::new();
         for bar in bars {
             let time = DateTime::from_timestamp_nanos(bar.time);
             let date = if daily { time.date_naive() } else { time.with_timezone(&New_York).date_naive() };
             match days.last_mut() {
-                Some(day) if day.date == date => {
-                    day.high = day.high.max(bar.high);
-                    day.low = day.low.min(bar.low);
-                    day.close = bar.close;
-                    day.volume += bar.volume;
-                }
-                _ => days.push(DailyBar { date, open: bar.open, high: bar.high, low: bar.low, close: bar.close, volume: bar.volume }),
+                Some((day, aggregate)) if *day == date => aggregate.extend_with(bar),
+                _ => days.push((date, *bar)),
             }
         }
+        let days: Vec<DailyBar> = days
+            .into_iter()
+            .map(|(date, b)| DailyBar { date, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume })
+            .collect();
         if !days.is_empty() {
             out.insert(symbol.clone(), days);
         }
