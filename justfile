@@ -75,6 +75,15 @@ strategies: setup setup-langs engine
         -o sample-strategies/target/sma-cross-c.core.wasm sample-strategies/c/sma-cross/sma_cross.c \
         strategy-sdk/c/liu_strategy.c strategy-sdk/c/bindings/strategy.c strategy-sdk/c/bindings/strategy_component_type.o
     {{engine}} component new sample-strategies/target/sma-cross-c.core.wasm -o {{components}}/sma-cross-c.wasm
+    # bar-counter in each language: the SDKs' `state` wrappers, kept across sessions.
+    {{langs_venv}}/bin/componentize-py --quiet -d wit -w strategy componentize --stub-wasi \
+        -p sample-strategies/python/bar-counter -p strategy-sdk/python bar_counter -o {{components}}/bar-counter-python.wasm
+    {{componentize_js}} sample-strategies/js/bar-counter/bar-counter.js --wit wit -n strategy \
+        --disable stdio random clocks http fetch-event -o {{components}}/bar-counter-js.wasm
+    clang --target=wasm32-wasi -O2 -Wall -Wextra -Werror -mexec-model=reactor -I strategy-sdk/c \
+        -o sample-strategies/target/bar-counter-c.core.wasm sample-strategies/c/bar-counter/bar_counter.c \
+        strategy-sdk/c/liu_strategy.c strategy-sdk/c/bindings/strategy.c strategy-sdk/c/bindings/strategy_component_type.o
+    {{engine}} component new sample-strategies/target/bar-counter-c.core.wasm -o {{components}}/bar-counter-c.wasm
     @ls {{components}}
 
 # Backtest the two sample strategies on real GOOG daily prices into ./liu.db.
@@ -91,10 +100,11 @@ test: strategies
 
 # Benchmarks (figures in the closing note / README).
 bench: strategies
-    cargo bench -p liu-engine --bench sandbox
+    cargo bench -p liu-engine --bench sandbox --bench ingest
     ./bench/backtest.sh
     ./bench/fanout.sh
     ./bench/latency.sh
+    ./bench/handoff.sh
     ./bench/languages.sh
     ./bench/db.sh
 

@@ -11,6 +11,7 @@ start_simulator $port max --batch 1000
 write_plan "$out/fanout.toml" $port 100000.0 3600.0 "component = \"$(pwd)/target/strategies/noop.wasm\""
 
 secs=10
+rm -f "$out"/fanout.db*
 "$engine" trade --tradeplan "$out/fanout.toml" --db "$out/fanout.db" --duration-secs $secs --json > "$out/fanout.json"
 python3 - "$out/fanout.json" $secs <<'PY'
 import json, sys

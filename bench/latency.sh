@@ -14,7 +14,8 @@ write_plan "$out/latency.toml" $port 10000000.0 5.0 "component = \"$(pwd)/target
 params = { fast = 2, slow = 3, qty = 1 }
 # Event time is the wall clock: lift the default 600 orders a minute.
 limits = { max_orders_per_minute = 100000000 }"
+rm -f "$out"/latency.db*
 LIU_LOG=info "$engine" trade --tradeplan "$out/latency.toml" --db "$out/latency.db" --duration-secs 10 --json \
     2> "$out/latency.log" > "$out/latency.json"
 python3 -c "import json; s=json.load(open('$out/latency.json')); print(f\"{s['events']/10:,.0f} events/s received\")"
-grep -o "consumer=[0-9].*tick-to-order latency.*" "$out/latency.log" || grep -o "tick-to-order latency.*" "$out/latency.log"
+grep -oE "(tick-to-order|delivery) latency.*" "$out/latency.log"

@@ -6,6 +6,8 @@
 mod common;
 
 use common::*;
+use liu_engine::domain::Side;
+use liu_engine::store::{DbTarget, RecordedFill, Store};
 
 fn backtest_into(db: &TestDb) -> (serde_json::Value, Vec<TradeRow>, Vec<RunRow>) {
     let (sma, momentum, goog) = (component("sma-cross"), component("momentum-long"), data("GOOG.csv"));
@@ -35,6 +37,29 @@ fn a_backtest_into_postgres_and_into_sqlite_gives_identical_rows() {
     for key in ["final_equity", "fills", "trades"] {
         assert_eq!(lite_summary["strategies"][0][key], pg_summary["strategies"][0][key], "{key}");
     }
+
+    // What a restarted consumer reads back to carry on its positions: the
+    // same fills from either backend, each as recorded.
+    let lite_fills = batch_fills(&TestDb::Sqlite(dir.path().join("liu.db")), lite_summary["batch_id"].as_str().unwrap());
+    let pg_fills = batch_fills(&TestDb::Postgres(pg.url.clone()), pg_summary["batch_id"].as_str().unwrap());
+    assert_eq!(lite_fills, pg_fills);
+    assert_eq!(lite_fills.len(), lite_trades.len());
+    for name in ["sma-cross", "momentum-long"] {
+        let fills = lite_fills.iter().filter(|f| f.algo_name == name);
+        let trades = lite_trades.iter().filter(|t| t.algo_name == name);
+        for (f, t) in fills.zip(trades) {
+            let side = if t.operation.starts_with("buy") { Side::Buy } else { Side::Sell };
+            assert_eq!((&f.symbol, f.side, f.qty, f.price, f.fee), (&t.symbol, side, t.qty, t.price, t.fee), "{t:?}");
+            assert_eq!(Some(f.time), liu_engine::data::parse_timestamp(&t.client_time), "{t:?}");
+        }
+    }
+    assert!(lite_fills.iter().any(|f| f.side == Side::Sell) && lite_fills.iter().any(|f| f.algo_name == "sma-cross" && f.parameters.get("fast").is_some()));
+}
+
+fn batch_fills(db: &TestDb, batch: &str) -> Vec<RecordedFill> {
+    let target: DbTarget = db.arg().parse().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async { Store::open(&target).await.unwrap().batch_fills(batch, "BACKTEST").await.unwrap() })
 }
 
 #[test]

@@ -257,6 +257,76 @@ fn a_killed_consumer_is_restarted_and_its_symbols_resume() {
     assert!(consumer0.is_disjoint(restarted) && consumer0.is_disjoint(killed), "{consumer0:?} / {killed:?} / {restarted:?}");
 }
 
+/// (algo_run_id, symbol, signed qty) of every fill of the batch, in the
+/// order each run made them, runs in the order they started.
+fn signed_fills(db: &Path, batch: &str) -> Vec<(i64, String, f64)> {
+    let rows: Vec<(i64, String, String, f64)> = query(db, async |c| {
+        sqlx::query_as(
+            "SELECT t.algo_run_id, t.symbol, t.operation, t.qty FROM new_trades t JOIN algo_run r USING (algo_run_id)
+             WHERE r.batch_id = ? ORDER BY t.algo_run_id, t.fill_seq",
+        )
+        .bind(batch)
+        .fetch_all(c)
+        .await
+        .unwrap()
+    });
+    rows.into_iter()
+        .map(|(run, symbol, operation, qty)| {
+            let sign = if operation.starts_with("buy") { 1.0 } else { -1.0 };
+            (run, symbol, sign * qty)
+        })
+        .collect()
+}
+
+#[test]
+fn a_restarted_consumer_carries_on_the_positions_its_predecessor_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, url) = simulator("127.0.0.1:0", "600");
+    let plan = write_plan(dir.path(), &url, 5.0, "");
+    let db = dir.path().join("liu.db");
+    let mut trade = spawn_trade(&plan, &db, "10");
+    let connected = both_connected(&mut trade);
+    let old_pid = pid_of(&connected["consumer=1"]);
+    // Kill consumer 1 once both consumers' fills are in the database, so it
+    // dies holding recorded positions.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while query(&db, async |c| sqlx::query_scalar::<_, i64>("SELECT count(DISTINCT algo_run_id) FROM new_trades").fetch_one(c).await.unwrap()) < 2 {
+        assert!(Instant::now() < deadline, "no fills from both consumers after 30 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    kill(old_pid, "-KILL");
+    // The restart books what its predecessor recorded: some position is open.
+    trade.wait_for(Duration::from_secs(30), |l| {
+        l.contains("booked the fills recorded earlier") && l.contains("consumer=1") && !l.contains("positions=[]")
+    });
+    let (status, lines) = trade.finish();
+    assert!(status.success(), "{}", lines.join("\n"));
+    let batch = batch_of(&lines);
+    let fills = signed_fills(&db, &batch);
+    let runs = run_ids(&db, &batch);
+    let killed = runs.iter().find(|(_, end)| end.is_none()).expect("the killed run has no end").0;
+    let restarted = runs.last().unwrap().0;
+
+    // The killed run left open positions, and the restart traded some of them.
+    let mut held: HashMap<&str, f64> = HashMap::new();
+    for (_, symbol, qty) in fills.iter().filter(|(run, ..)| *run == killed) {
+        *held.entry(symbol).or_default() += qty;
+    }
+    held.retain(|_, q| q.abs() > 1e-9);
+    assert!(!held.is_empty(), "the killed consumer held no position; {fills:?}");
+    assert!(fills.iter().any(|(run, symbol, _)| *run == restarted && held.contains_key(symbol.as_str())), "{fills:?}");
+
+    // sma-cross moves each symbol to +1 or -1 share: across the batch, the
+    // recorded position of a symbol never goes beyond that. A restart that
+    // started flat would double up on the next cross the way it was held.
+    let mut net: HashMap<&str, f64> = HashMap::new();
+    for (run, symbol, qty) in &fills {
+        let position = net.entry(symbol).or_default();
+        *position += qty;
+        assert!(position.abs() <= 1.0 + 1e-9, "{symbol} reached {position} in run {run}; {fills:?}");
+    }
+}
+
 fn run_count(db: &Path) -> i64 {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
@@ -799,26 +869,32 @@ fn keystore(db: &Path, algo_name: &str) -> BTreeMap<String, String> {
 /// kept, the next one's strategy reads back (it logs where it resumes).
 #[test]
 fn a_strategys_state_is_kept_in_the_keystore_across_sessions() {
+    // The same counter in every language: each SDK's `state` wrapper.
+    let counters = ["bar-counter", "bar-counter-python", "bar-counter-js", "bar-counter-c"];
     let dir = tempfile::tempdir().unwrap();
     let (_sim, url) = simulator("127.0.0.1:0", "600");
-    let extra = format!("[[strategies]]\ncomponent = \"{}\"\n", component("bar-counter").display());
+    let extra: String = counters.iter().map(|name| format!("[[strategies]]\ncomponent = \"{}\"\n", component(name).display())).collect();
     let plan = write_plan(dir.path(), &url, 5.0, &extra);
     let db = dir.path().join("liu.db");
     let (_, first) = run_trade(&plan, &db, "3");
-    assert!(!first.iter().any(|l| l.contains("bar-counter: resuming")), "the first session starts empty");
-    let kept = keystore(&db, "bar-counter");
-    assert_eq!(kept.len(), 20, "one count per symbol: {kept:?}");
-    assert!(kept.values().all(|v| v.parse::<u64>().unwrap() > 0), "{kept:?}");
+    assert!(!first.iter().any(|l| l.contains(": resuming")), "the first session starts empty");
+    let kept: Vec<_> = counters.iter().map(|name| keystore(&db, name)).collect();
+    for (name, kept) in counters.iter().zip(&kept) {
+        assert_eq!(kept.len(), 20, "{name}: one count per symbol: {kept:?}");
+        assert!(kept.values().all(|v| v.parse::<u64>().unwrap() > 0), "{name}: {kept:?}");
+    }
 
     let (_, second) = run_trade(&plan, &db, "3");
-    for (key, value) in &kept {
-        let symbol = key.trim_start_matches("bars:");
-        let line = format!("bar-counter: resuming {symbol} at {value}");
-        assert!(second.iter().any(|l| l.contains(&line)), "missing {line:?}:\n{}", second.join("\n"));
-    }
-    let after = keystore(&db, "bar-counter");
-    for (key, value) in &kept {
-        assert!(after[key].parse::<u64>().unwrap() > value.parse::<u64>().unwrap(), "{key} kept counting");
+    for (name, kept) in counters.iter().zip(&kept) {
+        for (key, value) in kept {
+            let symbol = key.trim_start_matches("bars:");
+            let line = format!("{name}: resuming {symbol} at {value}");
+            assert!(second.iter().any(|l| l.contains(&line)), "missing {line:?}:\n{}", second.join("\n"));
+        }
+        let after = keystore(&db, name);
+        for (key, value) in kept {
+            assert!(after[key].parse::<u64>().unwrap() > value.parse::<u64>().unwrap(), "{name}: {key} kept counting");
+        }
     }
 }
 

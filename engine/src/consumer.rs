@@ -14,25 +14,29 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use chrono::Utc;
+use hdrhistogram::Histogram;
 use tokio::sync::mpsc;
 
 use crate::account::Account;
 use crate::broker::{Commission, DEFAULT_MAX_ORDERS_PER_MINUTE, FillAt, OrderChecks, RoutedRequest, SimulatedBroker};
 use crate::domain::{
-    BrokerReport, BrokerRequest, Fill, MarketEvent, NANOS_PER_SECOND, Operation, OrderId, OrderStatus, Side, SymbolId, Timestamp, wall_clock,
+    BrokerReport, BrokerRequest, MarketEvent, NANOS_PER_SECOND, OrderId, OrderStatus, SymbolId, Timestamp, wall_clock,
 };
 use crate::market::MarketState;
 use crate::params::{self, ParamArg};
-use crate::portfolio::Portfolio;
+use crate::portfolio::{Execution, Portfolio};
 use crate::runner::{StartError, StrategyRunner};
 use crate::sandbox::{KeyStore, Limits, LoadedStrategy, Sandbox, SandboxConfig, SandboxError};
-use crate::store::{BatchWriter, Commit, DbTarget, RunEnd, RunStart, Store, StoreError};
+use crate::store::{BatchWriter, Commit, DbTarget, RecordedFill, RunEnd, RunStart, Store, StoreError};
 use crate::tradeplan::{BrokerKind, StrategyConfig, TradePlan};
 use crate::transport::{self, ToConsumer, ToProducer, TransportError};
 
 /// Frames read ahead from the producer; beyond this the socket pushes back
 /// and the producer's bounded queue starts dropping.
 const READ_AHEAD_FRAMES: usize = 256;
+/// Bars kept per symbol and timeframe for the `market-data` import: ten
+/// days of minute bars including extended hours (16 hours a day).
+pub const LIVE_HISTORY_BARS: usize = 10 * 16 * 60;
 /// How long a consumer waits at shutdown for an outside broker's last reports.
 const SETTLE_GRACE: Duration = Duration::from_secs(5);
 
@@ -110,7 +114,7 @@ fn start_strategies(plan: &TradePlan, kept: &KeptState) -> Result<(Vec<LoadedStr
     })?;
     let loaded = plan.strategies.iter().map(|s| sandbox.load(&s.component)).collect::<Result<Vec<_>, _>>()?;
 
-    let market = Rc::new(RefCell::new(MarketState::default()));
+    let market = Rc::new(RefCell::new(MarketState::default().with_history_limit(LIVE_HISTORY_BARS)));
     let mut runners = Vec::with_capacity(loaded.len());
     for (strategy, config_of) in loaded.iter().zip(&plan.strategies) {
         let args: Vec<ParamArg> =
@@ -141,7 +145,8 @@ pub fn check_strategies(plan: &TradePlan) -> Result<(), ConsumerError> {
 async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
     let id = config.id;
     let plan = &config.plan;
-    let kept = Store::open(&config.db).await?.load_keystore(&config.env).await?;
+    let store = Store::open(&config.db).await?;
+    let kept = store.load_keystore(&config.env).await?;
     let (loaded, runners, market) = start_strategies(plan, &kept)?;
 
     // Record the runs before saying hello: a consumer the producer knows
@@ -159,6 +164,13 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         })
         .collect();
     let db = BatchWriter::start(&config.db, &config.batch_id, runs, Vec::new(), Commit::AsTheyCome)?;
+    // Read after the writer has flushed any journal an earlier process left:
+    // a restarted consumer carries on from every fill its predecessor recorded.
+    let mut inherited: HashMap<String, Vec<RecordedFill>> = HashMap::new();
+    for fill in store.batch_fills(&config.batch_id, &config.env).await? {
+        inherited.entry(fill.symbol.clone()).or_default().push(fill);
+    }
+    drop(store);
 
     let (mut reader, mut writer) = transport::unix::connect(&config.socket)
         .await
@@ -194,12 +206,14 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         stale_dropped: 0,
         processed: 0,
         fills: 0,
-        order_latencies: Vec::new(),
+        order_latencies: latency_histogram(),
+        delivery_latencies: latency_histogram(),
         strategies: plan.strategies.clone(),
         schedule_minute: None,
         order_prefix: format!("{}-{id}.{}", config.batch_id.get(..8).unwrap_or(&config.batch_id), std::process::id()),
         link: writer,
         routed: plan.broker.kind == BrokerKind::Alpaca,
+        inherited,
     };
     let end_reason = session.serve(&mut frames).await;
     // After a shutdown the link is still open: stop reading it.
@@ -212,8 +226,11 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         reader_task.abort();
         None
     };
-    if let Some(report) = latency_report(&mut session.order_latencies) {
+    if let Some(report) = latency_report(&session.order_latencies, "orders") {
         tracing::info!(consumer = id, "tick-to-order latency: {report}");
+    }
+    if let Some(report) = latency_report(&session.delivery_latencies, "frames") {
+        tracing::info!(consumer = id, "delivery latency: {report}");
     }
     session.finish(failure.unwrap_or(end_reason))
 }
@@ -251,20 +268,25 @@ fn parse_earlier_client_order_id(prefix: &str, client_order_id: &str) -> Option<
     parse_client_order_id(&format!("{base}.{earlier_pid}"), client_order_id)
 }
 
-/// `p50 … p99 … p99.9 … max … (n orders)`, or `None` without orders.
-fn latency_report(samples: &mut [u64]) -> Option<String> {
-    if samples.is_empty() {
+/// A latency histogram in ns, to three significant digits, from 1 ns to
+/// a minute (longer ones count as a minute).
+fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60 * NANOS_PER_SECOND as u64, 3).expect("constant bounds are valid")
+}
+
+/// `p50 … p99 … p99.9 … max … (n {counted})`, or `None` when empty.
+fn latency_report(latencies: &Histogram<u64>, counted: &str) -> Option<String> {
+    if latencies.is_empty() {
         return None;
     }
-    samples.sort_unstable();
-    let at = |q| Duration::from_nanos(crate::metrics::nearest_rank(samples, q));
+    let at = |q| Duration::from_nanos(latencies.value_at_quantile(q));
     Some(format!(
-        "p50 {:?} p99 {:?} p99.9 {:?} max {:?} ({} orders)",
+        "p50 {:?} p99 {:?} p99.9 {:?} max {:?} ({} {counted})",
         at(0.5),
         at(0.99),
         at(0.999),
-        at(1.0),
-        samples.len()
+        Duration::from_nanos(latencies.max()),
+        latencies.len()
     ))
 }
 
@@ -290,7 +312,9 @@ struct Session {
     /// Fills handed to the database writer.
     fills: u64,
     /// Tick-to-order latencies in ns, one per event that produced an order.
-    order_latencies: Vec<u64>,
+    order_latencies: Histogram<u64>,
+    /// From the producer receiving a frame to this consumer starting on it, in ns.
+    delivery_latencies: Histogram<u64>,
     /// The tradeplan's strategies, in runner order (for their schedules).
     strategies: Vec<StrategyConfig>,
     /// The epoch minute the schedule was last evaluated for.
@@ -302,6 +326,9 @@ struct Session {
     link: tokio::net::unix::OwnedWriteHalf,
     /// Orders go to an outside broker (through the producer).
     routed: bool,
+    /// Fills earlier processes of this batch recorded, by symbol, not yet
+    /// booked: a symbol's are booked when it is assigned here.
+    inherited: HashMap<String, Vec<RecordedFill>>,
 }
 
 impl Session {
@@ -365,13 +392,48 @@ impl Session {
             for r in &mut self.runners {
                 r.add_symbol(id, &name);
             }
+            if let Some(fills) = self.inherited.remove(&name) {
+                self.inherit(id, &name, &fills);
+            }
         }
+    }
+
+    /// Books the recorded fills of `symbol` into the accounts of the
+    /// strategies that made them (same name and parameters), so positions
+    /// held when a previous process of this consumer died carry over.
+    fn inherit(&mut self, symbol: SymbolId, name: &str, fills: &[RecordedFill]) {
+        let mut booked = 0;
+        for fill in fills {
+            let Some(runner) = self.runners.iter_mut().find(|r| r.name() == fill.algo_name && *r.parameters() == fill.parameters) else {
+                continue;
+            };
+            let _already_recorded = runner.inherit(&Execution {
+                order_id: 0,
+                symbol,
+                side: fill.side,
+                qty: fill.qty,
+                price: fill.price,
+                fee: fill.fee,
+                time: fill.time,
+                stop_loss: None,
+                take_profit: None,
+                indicators: "",
+            });
+            booked += 1;
+        }
+        let positions: Vec<String> = self
+            .runners
+            .iter()
+            .filter_map(|r| r.account().portfolio.position(symbol).filter(|p| p.qty != 0.0).map(|p| format!("{}: {}", r.name(), p.qty)))
+            .collect();
+        tracing::info!(consumer = self.id, symbol = name, fills = booked, positions = ?positions, "booked the fills recorded earlier in this batch");
     }
 
     /// Runs the strategies on a batch of events; returns true when a stale
     /// event was met (the caller then drains the queue).
     fn process(&mut self, received_at: Timestamp, events: Vec<(SymbolId, MarketEvent)>) -> bool {
         let mut stale = false;
+        self.delivery_latencies.saturating_record((wall_clock() - received_at).max(1) as u64);
         let mut last_time = None;
         for (symbol, event) in events {
             let lag = wall_clock() - event.time();
@@ -389,7 +451,7 @@ impl Session {
             self.apply(symbol, &event);
             if self.accepted_orders() != orders_before {
                 // Tick-to-order: from the producer receiving the event to the order reaching the broker.
-                self.order_latencies.push((wall_clock() - received_at).max(0) as u64);
+                self.order_latencies.saturating_record((wall_clock() - received_at).max(1) as u64);
             }
             last_time = Some(event.time());
         }
@@ -552,8 +614,8 @@ impl Session {
     /// A fill of an order that an earlier process of this consumer placed
     /// (it died; the broker filled the order later) is recorded under this
     /// process's run of the same strategy, marked with the order's id in
-    /// its indicators. The strategy's account is left alone: the order was
-    /// not this instance's.
+    /// its indicators, and booked into that strategy's account, which
+    /// carries on the earlier process's positions.
     fn record_orphan_fill(&mut self, report: &BrokerReport) -> bool {
         if !matches!(report.status, OrderStatus::Filled | OrderStatus::PartiallyFilled) {
             return false;
@@ -563,31 +625,30 @@ impl Session {
         if runner >= self.runners.len() {
             return false;
         }
-        let fill = Fill {
+        let indicators = serde_json::json!({ "placed_by_earlier_process": report.client_order_id }).to_string();
+        tracing::info!(consumer = self.id, client_order_id = %report.client_order_id, "recording a fill of an order placed by an earlier process");
+        // Booked like any fill (a flip is a close and an open), so the
+        // recorded operations follow the inherited position.
+        let fills = self.runners[runner].inherit(&Execution {
             order_id: order,
             symbol: symbol as SymbolId,
             side: report.side,
-            operation: match report.side {
-                Side::Buy => Operation::Buy,
-                Side::Sell => Operation::Sell,
-            },
             qty: report.qty,
             price: report.price,
             fee: 0.0,
             time: report.time,
             stop_loss: None,
             take_profit: None,
-            indicators: serde_json::json!({ "placed_by_earlier_process": report.client_order_id }).to_string(),
-        };
-        tracing::info!(consumer = self.id, client_order_id = %report.client_order_id, "recording a fill of an order placed by an earlier process");
-        self.fills += 1;
-        self.db.fills(runner, &[fill]);
+            indicators: &indicators,
+        });
+        self.fills += fills.len() as u64;
+        self.db.fills(runner, fills);
         true
     }
 
     fn flush_records(&mut self) {
         for (index, r) in self.runners.iter_mut().enumerate() {
-            let fills = r.take_new_fills();
+            let fills = r.drain_fills();
             if !fills.is_empty() {
                 self.fills += fills.len() as u64;
                 self.db.fills(index, fills);
@@ -626,7 +687,7 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::{
-        checks_of, client_order_id, latency_report, limits_of, minutes_from_open, parse_client_order_id, parse_earlier_client_order_id,
+        checks_of, client_order_id, latency_histogram, latency_report, limits_of, minutes_from_open, parse_client_order_id, parse_earlier_client_order_id,
     };
     use crate::broker::DEFAULT_MAX_ORDERS_PER_MINUTE;
 
@@ -678,11 +739,15 @@ mod tests {
     }
 
     #[test]
-    fn latency_report_gives_nearest_rank_percentiles() {
-        let mut samples: Vec<u64> = (1..=1000).rev().map(|i| i * 1000).collect();
-        let report = latency_report(&mut samples).unwrap();
-        // Sorted 1µs..1000µs: index round(999*0.5)=500 -> 501µs; round(999*0.99)=989 -> 990µs; round(999*0.999)=998 -> 999µs.
-        assert_eq!(report, "p50 501µs p99 990µs p99.9 999µs max 1ms (1000 orders)");
-        assert_eq!(latency_report(&mut []), None);
+    fn latency_report_gives_percentiles_to_three_significant_digits() {
+        let mut latencies = latency_histogram();
+        for i in 1..=1000u64 {
+            latencies.record(i * 1000).unwrap();
+        }
+        // 1µs..1000µs: p50 is 500µs, p99 990µs, p99.9 999µs, each reported
+        // as the top of its 0.1%-wide bucket.
+        let report = latency_report(&latencies, "orders").unwrap();
+        assert_eq!(report, "p50 500.223µs p99 990.207µs p99.9 999.423µs max 1.000447ms (1000 orders)");
+        assert_eq!(latency_report(&latency_histogram(), "frames"), None);
     }
 }

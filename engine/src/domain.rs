@@ -112,7 +112,13 @@ pub enum Timeframe {
 }
 
 /// A market-data event of one (implied) symbol.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Serialized as one flat sequence, `[kind, time, numbers…]` (kinds: 0/1/2
+/// second/minute/daily bar with open, high, low, close, volume; 3 trade with
+/// price, size; 4 quote with bid price and size, ask price and size): no
+/// variant or field names, so the consumer's decoding of each event on the
+/// producer link is a handful of numbers.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum MarketEvent {
     Bar { timeframe: Timeframe, bar: Bar },
     Trade(Trade),
@@ -129,10 +135,76 @@ impl MarketEvent {
     }
 }
 
+impl Serialize for MarketEvent {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTupleStruct;
+        let (kind, time, numbers): (u8, Timestamp, &[f64]) = match self {
+            MarketEvent::Bar { timeframe, bar } => {
+                let kind = match timeframe {
+                    Timeframe::Second => 0,
+                    Timeframe::Minute => 1,
+                    Timeframe::Day => 2,
+                };
+                (kind, bar.time, &[bar.open, bar.high, bar.low, bar.close, bar.volume])
+            }
+            MarketEvent::Trade(t) => (3, t.time, &[t.price, t.size]),
+            MarketEvent::Quote(q) => (4, q.time, &[q.bid_price, q.bid_size, q.ask_price, q.ask_size]),
+        };
+        // A tuple struct: rmp-serde writes it straight out (a tuple is
+        // buffered to check for bytes, a sequence costs more per element).
+        let mut seq = serializer.serialize_tuple_struct("MarketEvent", 2 + numbers.len())?;
+        seq.serialize_field(&kind)?;
+        seq.serialize_field(&time)?;
+        for n in numbers {
+            seq.serialize_field(n)?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for MarketEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EventVisitor;
+        impl<'de> serde::de::Visitor<'de> for EventVisitor {
+            type Value = MarketEvent;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a market event as [kind, time, numbers…]")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<MarketEvent, A::Error> {
+                use serde::de::Error;
+                let kind: u8 = seq.next_element()?.ok_or_else(|| A::Error::invalid_length(0, &self))?;
+                let time: Timestamp = seq.next_element()?.ok_or_else(|| A::Error::invalid_length(1, &self))?;
+                let count = match kind {
+                    0..=2 => 5,
+                    3 => 2,
+                    4 => 4,
+                    other => return Err(A::Error::invalid_value(serde::de::Unexpected::Unsigned(other.into()), &self)),
+                };
+                let mut n = [0.0; 5];
+                for (at, slot) in n.iter_mut().take(count).enumerate() {
+                    *slot = seq.next_element()?.ok_or_else(|| A::Error::invalid_length(2 + at, &self))?;
+                }
+                if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(A::Error::invalid_length(3 + count, &self));
+                }
+                Ok(match kind {
+                    0..=2 => MarketEvent::Bar {
+                        timeframe: [Timeframe::Second, Timeframe::Minute, Timeframe::Day][kind as usize],
+                        bar: Bar { time, open: n[0], high: n[1], low: n[2], close: n[3], volume: n[4] },
+                    },
+                    3 => MarketEvent::Trade(Trade { time, price: n[0], size: n[1] }),
+                    _ => MarketEvent::Quote(Quote { time, bid_price: n[0], bid_size: n[1], ask_price: n[2], ask_size: n[3] }),
+                })
+            }
+        }
+        deserializer.deserialize_seq(EventVisitor)
+    }
+}
+
 /// An event as a data provider delivers it: with the symbol's name.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SymbolEvent {
-    pub symbol: String,
+    pub symbol: compact_str::CompactString,
     pub event: MarketEvent,
 }
 
@@ -219,6 +291,19 @@ impl Operation {
             Operation::Sell => "sell",
             Operation::SellShort => "sell_short",
             Operation::BuyShort => "buy_short",
+        }
+    }
+
+    /// The operation [`Operation::as_str`] names.
+    pub fn from_name(name: &str) -> Option<Operation> {
+        [Operation::Buy, Operation::Sell, Operation::SellShort, Operation::BuyShort].into_iter().find(|op| op.as_str() == name)
+    }
+
+    /// The side of the order that made it.
+    pub fn side(self) -> Side {
+        match self {
+            Operation::Buy | Operation::BuyShort => Side::Buy,
+            Operation::Sell | Operation::SellShort => Side::Sell,
         }
     }
 }

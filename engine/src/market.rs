@@ -4,19 +4,23 @@
 //! Strategies read it through the `market-data` import. It only ever holds
 //! events already delivered, so a backtest cannot look ahead.
 
+use std::collections::VecDeque;
+
 use crate::domain::{Bar, MarketEvent, NANOS_PER_SECOND, Quote, SymbolId, Timeframe, Timestamp, Trade};
 
 #[derive(Debug, Default)]
 pub struct MarketState {
     symbols: Vec<SymbolState>,
     now: Timestamp,
+    /// Most bars kept per symbol and timeframe; `None` keeps all (a backtest).
+    history_limit: Option<usize>,
 }
 
 #[derive(Debug)]
 struct SymbolState {
     name: String,
     /// Bars per timeframe, oldest first ([second, minute, day]).
-    bars: [Vec<Bar>; 3],
+    bars: [VecDeque<Bar>; 3],
     last_trade: Option<Trade>,
     last_quote: Option<Quote>,
 }
@@ -41,7 +45,19 @@ impl MarketState {
                 last_quote: None,
             })
             .collect();
-        Self { symbols, now: 0 }
+        Self { symbols, now: 0, history_limit: None }
+    }
+
+    /// Keeps at most `limit` bars per symbol and timeframe, dropping the
+    /// oldest: a live session's memory stays bounded however long it runs.
+    /// A history's whole capacity is reserved when its first bar arrives,
+    /// so it never reallocates later. (Reserving only address space: pages
+    /// are touched as bars fill them. A history that doubled instead would
+    /// copy and fault in every symbol's history at once, in the same event,
+    /// when the symbols move in step.)
+    pub fn with_history_limit(mut self, limit: usize) -> Self {
+        self.history_limit = Some(limit.max(1));
+        self
     }
 
     /// Adds a symbol with the given id (ids are assigned by the producer and
@@ -76,11 +92,12 @@ impl MarketState {
     /// moves nothing.
     pub fn push_bar(&mut self, symbol: SymbolId, timeframe: Timeframe, bar: Bar) {
         self.now = self.now.max(bar.time);
+        let limit = self.history_limit;
         let bars = &mut self.symbols[symbol as usize].bars[slot(timeframe)];
-        match bars.last_mut() {
+        match bars.back_mut() {
             Some(last) if last.time == bar.time => *last = bar,
             Some(last) if last.time > bar.time => {}
-            _ => bars.push(bar),
+            _ => append(bars, bar, limit),
         }
     }
 
@@ -108,11 +125,12 @@ impl MarketState {
     /// than the latest minute are ignored.
     fn fold_into_minute(&mut self, symbol: SymbolId, part: &Bar) {
         let minute = part.time - part.time.rem_euclid(60 * NANOS_PER_SECOND);
+        let limit = self.history_limit;
         let bars = &mut self.symbols[symbol as usize].bars[slot(Timeframe::Minute)];
-        match bars.last_mut() {
+        match bars.back_mut() {
             Some(last) if last.time == minute => last.extend_with(part),
             Some(last) if last.time > minute => {}
-            _ => bars.push(Bar { time: minute, ..*part }),
+            _ => append(bars, Bar { time: minute, ..*part }, limit),
         }
     }
 
@@ -127,14 +145,10 @@ impl MarketState {
     }
 
     /// Up to `count` most recent bars, oldest first.
-    pub fn bars(&self, symbol: SymbolId, timeframe: Timeframe, count: usize) -> &[Bar] {
-        match self.symbols.get(symbol as usize) {
-            Some(s) => {
-                let bars = &s.bars[slot(timeframe)];
-                &bars[bars.len().saturating_sub(count)..]
-            }
-            None => &[],
-        }
+    pub fn bars(&self, symbol: SymbolId, timeframe: Timeframe, count: usize) -> std::collections::vec_deque::Iter<'_, Bar> {
+        static NONE: VecDeque<Bar> = VecDeque::new();
+        let bars = self.symbols.get(symbol as usize).map_or(&NONE, |s| &s.bars[slot(timeframe)]);
+        bars.range(bars.len().saturating_sub(count)..)
     }
 
     pub fn last_trade(&self, symbol: SymbolId) -> Option<Trade> {
@@ -148,7 +162,7 @@ impl MarketState {
     /// The latest known price: last trade, else last bar close.
     pub fn last_price(&self, symbol: SymbolId) -> Option<f64> {
         let s = self.symbols.get(symbol as usize)?;
-        let bar = s.bars.iter().filter_map(|b| b.last()).max_by_key(|b| b.time);
+        let bar = s.bars.iter().filter_map(|b| b.back()).max_by_key(|b| b.time);
         match (s.last_trade, bar) {
             (Some(t), Some(b)) if t.time >= b.time => Some(t.price),
             (_, Some(b)) => Some(b.close),
@@ -158,12 +172,29 @@ impl MarketState {
     }
 }
 
+/// Appends a bar to a history, within `limit` bars if there is one.
+fn append(bars: &mut VecDeque<Bar>, bar: Bar, limit: Option<usize>) {
+    if let Some(limit) = limit {
+        if bars.capacity() == 0 {
+            bars.reserve_exact(limit);
+        }
+        if bars.len() >= limit {
+            bars.pop_front();
+        }
+    }
+    bars.push_back(bar);
+}
+
 #[cfg(test)]
 mod tests {
     use super::MarketState;
     use crate::domain::{Bar, MarketEvent, NANOS_PER_SECOND, Timeframe, Trade};
 
     const MINUTE: i64 = 60 * NANOS_PER_SECOND;
+
+    fn bars(m: &MarketState, timeframe: Timeframe) -> Vec<Bar> {
+        m.bars(0, timeframe, 10).copied().collect()
+    }
 
     fn trade(time: i64, price: f64, size: f64) -> MarketEvent {
         MarketEvent::Trade(Trade { time, price, size })
@@ -177,19 +208,34 @@ mod tests {
         m.record(0, &trade(t0 + 20 * NANOS_PER_SECOND, 12.0, 50.0));
         let second = Bar { time: t0 + 59 * NANOS_PER_SECOND, open: 9.5, high: 9.5, low: 9.0, close: 9.0, volume: 25.0 };
         m.record(0, &MarketEvent::Bar { timeframe: Timeframe::Second, bar: second });
-        assert_eq!(m.bars(0, Timeframe::Minute, 10), &[Bar { time: t0, open: 10.0, high: 12.0, low: 9.0, close: 9.0, volume: 175.0 }]);
-        assert_eq!(m.bars(0, Timeframe::Second, 10), &[second]);
+        assert_eq!(bars(&m, Timeframe::Minute), [Bar { time: t0, open: 10.0, high: 12.0, low: 9.0, close: 9.0, volume: 175.0 }]);
+        assert_eq!(bars(&m, Timeframe::Second), [second]);
         // The next minute opens a new bar; a late print of the old minute is ignored.
         m.record(0, &trade(t0 + MINUTE, 11.0, 10.0));
         m.record(0, &trade(t0 + 30 * NANOS_PER_SECOND, 99.0, 10.0));
-        let bars = m.bars(0, Timeframe::Minute, 10);
-        assert_eq!(bars.len(), 2);
-        assert_eq!(bars[1], Trade { time: t0 + MINUTE, price: 11.0, size: 10.0 }.as_bar());
-        assert_eq!(bars[0].high, 12.0);
+        let minute = bars(&m, Timeframe::Minute);
+        assert_eq!(minute.len(), 2);
+        assert_eq!(minute[1], Trade { time: t0 + MINUTE, price: 11.0, size: 10.0 }.as_bar());
+        assert_eq!(minute[0].high, 12.0);
         // The provider's own bar for that minute replaces the folded one.
         let official = Bar { time: t0 + MINUTE, open: 11.0, high: 11.5, low: 10.5, close: 11.2, volume: 400.0 };
         m.record(0, &MarketEvent::Bar { timeframe: Timeframe::Minute, bar: official });
-        assert_eq!(m.bars(0, Timeframe::Minute, 10)[1], official);
+        assert_eq!(bars(&m, Timeframe::Minute)[1], official);
         assert_eq!(m.bars(0, Timeframe::Minute, 10).len(), 2);
+    }
+
+    #[test]
+    fn a_live_history_keeps_only_its_most_recent_bars() {
+        let mut m = MarketState::new(&["AAPL".into()]).with_history_limit(3);
+        let bar = |i: i64| Bar { time: i * MINUTE, open: i as f64, high: i as f64, low: i as f64, close: i as f64, volume: 1.0 };
+        for i in 1..=5 {
+            m.push_bar(0, Timeframe::Minute, bar(i));
+        }
+        assert_eq!(bars(&m, Timeframe::Minute), [bar(3), bar(4), bar(5)]);
+        assert_eq!(m.bars(0, Timeframe::Minute, 2).copied().collect::<Vec<_>>(), [bar(4), bar(5)]);
+        // Folded trades respect the limit too.
+        m.record(0, &trade(6 * MINUTE, 6.0, 1.0));
+        assert_eq!(bars(&m, Timeframe::Minute).iter().map(|b| b.time / MINUTE).collect::<Vec<_>>(), [4, 5, 6]);
+        assert_eq!(m.last_price(0), Some(6.0));
     }
 }

@@ -16,9 +16,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use crate::broker::routing::{self, AlpacaRoute};
-use crate::domain::{BrokerReport, BrokerRequest, MarketEvent, SymbolEvent, SymbolId};
+use crate::domain::{BrokerReport, BrokerRequest, MarketEvent, SymbolId};
 use crate::scanner::{self, SnapshotSource};
-use crate::provider::{self, Protocol, ProviderCommand, ProviderStats, StreamConfig};
+use crate::provider::{self, Protocol, ProviderCommand, ProviderStats, ReceivedFrame, StreamConfig};
 use crate::store::{DbTarget, Store, StoreError};
 use crate::tradeplan::{BrokerKind, EventKind, ProviderKind, ScannerConfig, TradePlan};
 use crate::transport::unix::UnixTransport;
@@ -28,6 +28,19 @@ use crate::transport::{self, ToConsumer, ToProducer, Transport};
 const CONSUMER_QUEUE_FRAMES: usize = 4096;
 /// Pause before restarting a consumer that died.
 const RESTART_DELAY: Duration = Duration::from_millis(200);
+/// The longest pause between restarts of a consumer that keeps failing at
+/// once (say, the database is down while it starts).
+const MAX_RESTART_DELAY: Duration = Duration::from_secs(10);
+/// A consumer that ran this long before dying is restarted after
+/// [`RESTART_DELAY`] again, however often it failed before.
+const HEALTHY_RUN: Duration = Duration::from_secs(30);
+
+/// The pause before the next restart of a consumer that died after running
+/// for `ran_for`, the previous pause having been `previous`: doubled while it
+/// keeps dying young, back to [`RESTART_DELAY`] after a healthy run.
+fn next_restart_delay(previous: Duration, ran_for: Duration) -> Duration {
+    if ran_for >= HEALTHY_RUN { RESTART_DELAY } else { (previous * 2).min(MAX_RESTART_DELAY) }
+}
 /// How long the producer waits for consumers to connect before streaming.
 const CONNECT_GRACE: Duration = Duration::from_secs(30);
 /// How long consumers get to finish after a shutdown request.
@@ -231,7 +244,7 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
     }
 
     let (command_tx, command_rx) = mpsc::channel(16);
-    let (event_tx, mut event_rx) = mpsc::channel::<Vec<SymbolEvent>>(1024);
+    let (event_tx, mut event_rx) = mpsc::channel::<ReceivedFrame>(1024);
     let stats = Arc::new(ProviderStats::default());
     let events = &plan.provider.events;
     let (key, secret) = credentials.stream();
@@ -279,6 +292,8 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
             frame = event_rx.recv() => {
                 let Some(frame) = frame else { break };
                 route(&frame, &table, &shared, &mut batches, &mut summary);
+                // Let the consumers' writer tasks send it before the next frame.
+                tokio::task::yield_now().await;
             }
             result = &mut provider_task => {
                 provider_result = result.unwrap_or(Ok(()));
@@ -437,18 +452,18 @@ impl Scanning {
 
 /// Splits one provider frame by owner and queues it without waiting.
 fn route(
-    frame: &[SymbolEvent],
+    frame: &ReceivedFrame,
     table: &Mutex<SymbolTable>,
     shared: &Shared,
     batches: &mut [Vec<(SymbolId, MarketEvent)>],
     summary: &mut ProducerSummary,
 ) {
-    summary.events += frame.len() as u64;
-    let received_at = crate::domain::wall_clock();
+    summary.events += frame.events.len() as u64;
+    let received_at = frame.received_at;
     {
         let Ok(table) = table.lock() else { return };
-        for e in frame {
-            match table.ids.get(&e.symbol).and_then(|id| Some((*id, table.partition.owner(*id)?))) {
+        for e in &frame.events {
+            match table.ids.get(e.symbol.as_str()).and_then(|id| Some((*id, table.partition.owner(*id)?))) {
                 Some((id, owner)) => batches[owner as usize].push((id, e.event)),
                 None => summary.unknown_symbol_events += 1,
             }
@@ -657,20 +672,27 @@ async fn supervise(
     shared: Arc<Shared>,
     restarts: Arc<Vec<AtomicU64>>,
 ) {
+    // Half the first pause: the first restart doubles it back.
+    let mut delay = RESTART_DELAY / 2;
+    let mut started = tokio::time::Instant::now();
     loop {
         let status = child.wait().await;
         if shared.shutting_down.load(Ordering::SeqCst) {
             tracing::info!(consumer = id, ?status, "consumer finished");
             return;
         }
-        tracing::warn!(consumer = id, ?status, "consumer exited unexpectedly; restarting it");
+        delay = next_restart_delay(delay, started.elapsed());
+        tracing::warn!(consumer = id, ?status, restart_in = ?delay, "consumer exited unexpectedly; restarting it");
         restarts[id as usize].fetch_add(1, Ordering::Relaxed);
-        tokio::time::sleep(RESTART_DELAY).await;
+        tokio::time::sleep(delay).await;
         if shared.shutting_down.load(Ordering::SeqCst) {
             return;
         }
         match spawn_consumer(&config, id, &socket) {
-            Ok(c) => child = c,
+            Ok(c) => {
+                child = c;
+                started = tokio::time::Instant::now();
+            }
             Err(e) => {
                 tracing::error!(consumer = id, "{e}");
                 return;
@@ -702,6 +724,19 @@ async fn shutdown_signal(duration: Option<Duration>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_consumer_dying_young_is_restarted_ever_later_and_a_healthy_one_at_once() {
+        let young = Duration::from_millis(50);
+        let mut delay = RESTART_DELAY / 2;
+        let mut delays = Vec::new();
+        for _ in 0..9 {
+            delay = next_restart_delay(delay, young);
+            delays.push(delay.as_millis());
+        }
+        assert_eq!(delays, [200, 400, 800, 1600, 3200, 6400, 10_000, 10_000, 10_000]);
+        assert_eq!(next_restart_delay(MAX_RESTART_DELAY, HEALTHY_RUN), RESTART_DELAY);
+    }
 
     #[test]
     fn partition_is_balanced_and_stable_as_symbols_arrive() {

@@ -12,6 +12,7 @@ use crate::broker::RoutedRequest;
 use crate::domain::{Bar, BrokerReport, Fill, OrderId, SymbolId, Timeframe, Timestamp, Trade};
 use crate::market::MarketState;
 use crate::params::{self, ParamArg, ParamError};
+use crate::portfolio::Execution;
 use crate::sandbox::{KeyStore, Limits, LoadedStrategy, Sandbox, SandboxError, StrategyInfo, StrategyInstance, Verdict};
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +117,19 @@ impl StrategyRunner {
         }
     }
 
+    /// Books an execution of an order an earlier process of this consumer
+    /// placed (recorded in the batch, or reported by the broker after that
+    /// process died) into the account, so its positions and cash carry over.
+    /// Returns the fills as booked; the account does not keep them, as they
+    /// are recorded already or by the caller, and the strategy is not told.
+    pub fn inherit(&mut self, execution: &Execution<'_>) -> Vec<Fill> {
+        let portfolio = &mut self.instance.state_mut().account.portfolio;
+        portfolio.ensure_symbols(execution.symbol as usize + 1);
+        let mut fills = Vec::new();
+        portfolio.apply(execution, &mut fills);
+        fills
+    }
+
     /// Pauses or resumes event delivery (schedule windows).
     pub fn set_paused(&mut self, paused: bool) {
         self.paused = paused;
@@ -204,6 +218,15 @@ impl StrategyRunner {
         let new = &fills[self.taken..];
         self.taken = fills.len();
         new
+    }
+
+    /// Takes every fill so far out of the account: a live session hands its
+    /// fills to the database and keeps none, so memory stays flat however
+    /// long it trades. (A backtest keeps them for its report and uses
+    /// [`StrategyRunner::take_new_fills`].)
+    pub fn drain_fills(&mut self) -> Vec<Fill> {
+        self.taken = 0;
+        std::mem::take(&mut self.instance.state_mut().account.fills)
     }
 
     /// Requests for the outside broker since the previous call (routed mode).

@@ -372,3 +372,43 @@ void liu_log_debug(const char *message) { log_at(LIU_ENGINE_LOG_LEVEL_DEBUG, mes
 void liu_log_info(const char *message) { log_at(LIU_ENGINE_LOG_LEVEL_INFO, message); }
 void liu_log_warn(const char *message) { log_at(LIU_ENGINE_LOG_LEVEL_WARN, message); }
 void liu_log_error(const char *message) { log_at(LIU_ENGINE_LOG_LEVEL_ERROR, message); }
+
+static strategy_string_t borrowed(const char *text) {
+    strategy_string_t s = {(uint8_t *)text, strlen(text)};
+    return s;
+}
+
+// A NUL-terminated copy of `s`, which is freed.
+static char *take_string(strategy_string_t *s) {
+    char *out = malloc(s->len + 1);
+    if (out) {
+        memcpy(out, s->ptr, s->len);
+        out[s->len] = 0;
+    }
+    strategy_string_free(s);
+    return out;
+}
+
+char *liu_state_get(const char *key) {
+    strategy_string_t k = borrowed(key), value;
+    return liu_engine_state_get(&k, &value) ? take_string(&value) : NULL;
+}
+
+bool liu_state_set(const char *key, const char *value, char **why) {
+    strategy_string_t k = borrowed(key), v = borrowed(value), err;
+    if (liu_engine_state_set(&k, &v, &err)) {
+        if (why) *why = NULL;
+        return true;
+    }
+    if (why) {
+        *why = take_string(&err);
+    } else {
+        strategy_string_free(&err);
+    }
+    return false;
+}
+
+void liu_state_delete(const char *key) {
+    strategy_string_t k = borrowed(key);
+    liu_engine_state_delete(&k);
+}

@@ -185,4 +185,18 @@ void liu_log_info(const char *message);
 void liu_log_warn(const char *message);
 void liu_log_error(const char *message);
 
+// ---- The strategy's own state store -----------------------------------
+// Kept across live sessions (per strategy name and environment; shared by
+// the strategy's instances in every consumer, so key per-symbol values by
+// symbol). A backtest starts empty and keeps nothing. Keys up to 256 bytes,
+// values up to 64 KiB, at most 1024 keys.
+
+// The value under `key` as a NUL-terminated copy the caller frees, or NULL
+// when there is none.
+char *liu_state_get(const char *key);
+// Stores `value` under `key`. False past the bounds (nothing changes); then,
+// when `why` is not NULL, *why is the engine's reason, for the caller to free.
+bool liu_state_set(const char *key, const char *value, char **why);
+void liu_state_delete(const char *key);
+
 #endif

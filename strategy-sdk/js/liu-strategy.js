@@ -4,7 +4,8 @@
 // module with `export const { describe, init, ... } = exportStrategy(MyStrategy)`;
 // componentize-js (see README.md) turns the module into a component of the
 // `strategy` world. Market data (`market`), host-native indicators
-// (`fincalcs`), `orders` and `log` are the only things a strategy may touch:
+// (`fincalcs`), `orders`, `log` and its own `state` store are the only things
+// a strategy may touch:
 // the engine grants no WASI, so there is no clock, `Math.random` is seeded at
 // build time, and there is no fetch, filesystem or console output.
 //
@@ -16,6 +17,7 @@ import * as marketData from "liu:engine/market-data@0.1.0";
 import * as fincalcsImport from "liu:engine/fincalcs@0.1.0";
 import * as ordersImport from "liu:engine/orders@0.1.0";
 import { log as hostLog } from "liu:engine/log@0.1.0";
+import * as stateImport from "liu:engine/state@0.1.0";
 
 /** Read access to market state at the current event (symbolName, bars,
  * closes, latestTrade, latestQuote, getPosition, getAccount, now). */
@@ -176,6 +178,28 @@ export const log = Object.freeze({
     info: (message) => hostLog("info", message),
     warn: (message) => hostLog("warn", message),
     error: (message) => hostLog("error", message),
+});
+
+/** The engine refused a `state.set` (a key, value or key count past the bounds). */
+export class StateError extends Error {}
+
+/** The strategy's own small key/value store, kept across live sessions (per
+ * strategy name and environment; shared by its instances in every consumer,
+ * so key per-symbol values by symbol). A backtest starts empty and keeps
+ * nothing. Keys up to 256 bytes, values up to 64 KiB, 1024 keys. */
+export const state = Object.freeze({
+    /** The value, or undefined. */
+    get: (key) => stateImport.get(key),
+    /** Throws `StateError` (and changes nothing) past the bounds. */
+    set: (key, value) => {
+        try {
+            stateImport.set(key, value);
+        } catch (e) {
+            // Imports returning result<_, string> throw their error payload.
+            throw new StateError(String(e?.payload ?? e));
+        }
+    },
+    delete: (key) => stateImport.delete(key),
 });
 
 /** A trading strategy. Set `static NAME`, take a `Params` in the constructor

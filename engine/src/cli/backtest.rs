@@ -201,7 +201,7 @@ struct WriterSink<'a>(&'a BatchWriter);
 
 impl backtest::FillSink for WriterSink<'_> {
     fn fills(&mut self, strategy: usize, fills: &[Fill]) {
-        self.0.fills(strategy, fills);
+        self.0.fills(strategy, fills.to_vec());
     }
 }
 

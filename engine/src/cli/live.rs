@@ -97,7 +97,7 @@ pub fn trade(args: TradeArgs) -> anyhow::Result<()> {
         env: "PAPER".into(),
         duration,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let summary = runtime.block_on(producer::run(config))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

@@ -74,6 +74,9 @@ enum Command {
     /// Measure the rate of trade writes (`bench/db.sh`).
     #[command(hide = true)]
     BenchWrites(bench::BenchWritesArgs),
+    /// Measure what waking a sleeping thread costs (`bench/handoff.sh`).
+    #[command(hide = true)]
+    BenchHandoff(bench::BenchHandoffArgs),
     /// Sample data.
     Data {
         #[command(subcommand)]
@@ -135,6 +138,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import { command } => import::run(command),
         Command::Mine { command } => mine::run(command),
         Command::BenchWrites(args) => bench::run(args),
+        Command::BenchHandoff(args) => bench::handoff(args),
         Command::Component { command: ComponentCommand::New { input, output } } => {
             liu_engine::component::new_component(&input, &output)?;
             Ok(())

@@ -67,14 +67,14 @@ pub enum DataError {
         line: u64,
         message: String,
     },
-    /// A Parquet file the parquet crate cannot read (or a codec not compiled in).
+    /// A Parquet file the parquet crate cannot read.
     #[error("{}: {source}", path.display())]
     Parquet {
         path: PathBuf,
         #[source]
         source: ::parquet::errors::ParquetError,
     },
-    #[error("{}: compressed with {codec}; this build reads uncompressed or Snappy-compressed Parquet (pandas: `to_parquet(…, compression=\"snappy\")`)", path.display())]
+    #[error("{}: compressed with {codec}; Parquet is read uncompressed or compressed with Snappy, gzip, zstd, LZ4 or Brotli (pandas: `to_parquet(…, compression=\"zstd\")`)", path.display())]
     ParquetCodec { path: PathBuf, codec: &'static str },
     /// A bad Parquet row; `row` is 1-based, counted over the whole file.
     #[error("{}: row {row}: {message}", path.display())]

@@ -54,18 +54,10 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, DataError> {
     let parquet_error = |source| DataError::Parquet { path: path.to_path_buf(), source };
     let file = File::open(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
     let reader = SerializedFileReader::new(file).map_err(parquet_error)?;
-    // Only Snappy is compiled in (see engine/Cargo.toml): say so up front
-    // rather than fail on the first page with "disabled feature".
-    for column in reader.metadata().row_groups().iter().flat_map(|g| g.columns()) {
-        let codec = match column.compression() {
-            Compression::UNCOMPRESSED | Compression::SNAPPY => continue,
-            Compression::GZIP(_) => "gzip",
-            Compression::ZSTD(_) => "zstd",
-            Compression::BROTLI(_) => "brotli",
-            Compression::LZ4 | Compression::LZ4_RAW => "lz4",
-            Compression::LZO => "lzo",
-        };
-        return Err(DataError::ParquetCodec { path: path.to_path_buf(), codec });
+    // Every codec the parquet crate reads is compiled in (engine/Cargo.toml);
+    // it has no LZO, which is refused up front rather than on the first page.
+    if reader.metadata().row_groups().iter().flat_map(|g| g.columns()).any(|c| c.compression() == Compression::LZO) {
+        return Err(DataError::ParquetCodec { path: path.to_path_buf(), codec: "lzo" });
     }
     let schema = reader.metadata().file_metadata().schema_descr_ptr();
     let columns = columns(path, schema.root_schema().get_fields())?;

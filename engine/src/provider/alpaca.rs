@@ -20,6 +20,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+use super::flat::{self, Flat, FlatMember};
 use super::frame::{Converted, JStr, Skip, need};
 
 use crate::domain::{
@@ -317,6 +318,59 @@ fn nan() -> f64 {
     f64::NAN
 }
 
+impl<'a> FlatMember<'a> for RawMessage<'a> {
+    fn empty() -> Self {
+        let n = f64::NAN;
+        RawMessage {
+            kind: None, symbol: None, time: None, p: n, s: n, bp: n, bs: n, ap: n, ask_size: n, o: n, h: n, l: n, c: None, v: n, code: None, msg: None,
+        }
+    }
+
+    /// Takes the field as serde would; a duplicate, or a value of the wrong
+    /// type, is left to serde (which reports it).
+    fn set(&mut self, key: &'a str, value: Flat<'a>) -> bool {
+        fn number(slot: &mut f64, value: Flat<'_>) -> bool {
+            match value {
+                Flat::Num(n, scanned) if slot.is_nan() => flat::number(n, scanned).map(|v| *slot = v).is_some(),
+                _ => false,
+            }
+        }
+        match key {
+            "T" => JStr::set_flat(&mut self.kind, value),
+            "S" => JStr::set_flat(&mut self.symbol, value),
+            "t" => JStr::set_flat(&mut self.time, value),
+            "msg" => JStr::set_flat(&mut self.msg, value),
+            "p" => number(&mut self.p, value),
+            "s" => number(&mut self.s, value),
+            "bp" => number(&mut self.bp, value),
+            "bs" => number(&mut self.bs, value),
+            "ap" => number(&mut self.ap, value),
+            "as" => number(&mut self.ask_size, value),
+            "o" => number(&mut self.o, value),
+            "h" => number(&mut self.h, value),
+            "l" => number(&mut self.l, value),
+            "v" => number(&mut self.v, value),
+            "c" if self.c.is_none() => {
+                self.c = Some(match value {
+                    Flat::Num(n, scanned) => match flat::number(n, scanned) {
+                        Some(v) => CField::Number(v),
+                        None => return false,
+                    },
+                    Flat::Str(_) | Flat::Other => CField::Other,
+                });
+                true
+            }
+            "code" if self.code.is_none() => match value {
+                Flat::Num(n, _) => n.parse().map(|c| self.code = Some(c)).is_ok(),
+                _ => false,
+            },
+            "c" | "code" => false,
+            // Fields this engine does not use, as serde ignores them.
+            _ => true,
+        }
+    }
+}
+
 fn num(v: f64, kind: &str, field: &str) -> Result<f64, Skip> {
     need((!v.is_nan()).then_some(v), kind, field)
 }
@@ -387,7 +441,7 @@ fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessage>, Skip> 
         "subscription" => return Err(Skip::NeedsTree),
         _ => return Err(Skip::Ignored),
     };
-    let symbol = need(raw.symbol.as_ref(), kind, "S")?.0.to_string();
+    let symbol: compact_str::CompactString = need(raw.symbol.as_ref(), kind, "S")?.0.as_ref().into();
     Ok(Converted::Event(SymbolEvent { symbol, event }))
 }
 
@@ -788,6 +842,14 @@ mod tests {
             serde_json::to_string(&sub).unwrap(),
             r#"{"action":"subscribe","trades":["AAPL"],"bars":["*"]}"#
         );
+    }
+
+    #[test]
+    fn bar_frames_take_the_flat_path() {
+        let text = r#"[{"T":"b","S":"SYM000","o":100.00,"h":100.50,"l":99.50,"c":100.10,"v":1000,"t":"2026-11-24T14:31:00.123456789Z","n":1,"vw":100.10}]"#;
+        let mut n = 0;
+        super::flat::scan::<RawMessage<'_>>(text, |_| n += 1).unwrap();
+        assert_eq!(n, 1);
     }
 
     /// Parse rate on a 1000-bar frame; meaningful with `--release`

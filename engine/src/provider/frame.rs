@@ -12,6 +12,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use super::flat::{self, Flat, FlatMember};
 use crate::domain::SymbolEvent;
 
 /// The result of parsing one frame.
@@ -59,6 +60,20 @@ impl<'de: 'a, 'a> Deserialize<'de> for JStr<'a> {
     }
 }
 
+impl<'a> JStr<'a> {
+    /// Fills a string field from the flat scanner; `false` (leaving it to
+    /// serde) for a duplicate or a value that is not a string.
+    pub(super) fn set_flat(slot: &mut Option<JStr<'a>>, value: Flat<'a>) -> bool {
+        match value {
+            Flat::Str(s) if slot.is_none() => {
+                *slot = Some(JStr(Cow::Borrowed(s)));
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Why a member was skipped.
 pub(super) enum Skip {
     Malformed(String),
@@ -82,7 +97,7 @@ pub(super) enum Converted<C> {
 pub(super) trait Wire {
     type Control;
     /// Every field any handled message uses, flat.
-    type Raw<'de>: Deserialize<'de>;
+    type Raw<'de>: Deserialize<'de> + FlatMember<'de>;
     /// The member field naming the message type.
     const TAG: &'static str;
     fn convert(raw: &mut Self::Raw<'_>) -> Result<Converted<Self::Control>, Skip>;
@@ -114,6 +129,15 @@ impl<W: Wire> Collector<'_, W> {
             Err(Skip::Malformed(why)) => self.malformed(why),
             Err(Skip::NeedsTree) => self.needs_tree = true,
         }
+    }
+
+    /// Forgets what an abandoned pass collected (keeping the events' buffer).
+    fn restart(&mut self) {
+        let mut events = std::mem::take(&mut self.out.events);
+        events.clear();
+        *self.out = ParsedFrame { events, ..ParsedFrame::default() };
+        self.first_error = None;
+        self.needs_tree = false;
     }
 
     fn malformed(&mut self, why: String) {
@@ -155,12 +179,19 @@ pub(super) fn parse<W: Wire>(text: &str) -> ParsedFrame<W::Control> {
         ..ParsedFrame::default()
     };
     let mut collector = Collector::<W> { out: &mut out, first_error: None, needs_tree: false };
-    let mut de = serde_json::Deserializer::from_str(text);
-    let fast = (&mut collector).deserialize(&mut de).and_then(|()| de.end());
-    if fast.is_err() || collector.needs_tree {
-        // A member of the wrong shape (or broken JSON): start again, member by member.
-        *collector.out = ParsedFrame::default();
-        collector.first_error = None;
+    // Up to three passes, each only when the one before gave up: flat
+    // members scanned by hand; serde in one pass; serde member by member.
+    let scanned = flat::scan::<W::Raw<'_>>(text, |raw| collector.accept(raw));
+    let mut done = scanned.is_ok() && !collector.needs_tree;
+    if scanned.is_err() {
+        // Not plain flat JSON: serde decides.
+        collector.restart();
+        let mut de = serde_json::Deserializer::from_str(text);
+        done = (&mut collector).deserialize(&mut de).and_then(|()| de.end()).is_ok() && !collector.needs_tree;
+    }
+    if !done {
+        // A member of the wrong shape, one only a tree reads, or broken JSON.
+        collector.restart();
         parse_slow(text, &mut collector);
     }
     if collector.out.malformed > 0 {

@@ -10,6 +10,7 @@
 //! connecting to a `wss://` URL fails at once with [`ProviderError::InvalidUrl`].
 
 pub mod alpaca;
+mod flat;
 mod frame;
 pub mod polygon;
 
@@ -195,6 +196,14 @@ fn parse(protocol: Protocol, text: &str) -> Frame {
     }
 }
 
+/// The events of one server frame, with when it was read off the socket
+/// (ns since the epoch): where tick-to-order latency starts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReceivedFrame {
+    pub received_at: crate::domain::Timestamp,
+    pub events: Vec<SymbolEvent>,
+}
+
 /// Requests to a running [`run_stream`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProviderCommand {
@@ -296,7 +305,7 @@ enum SessionEnd {
 pub async fn run_stream(
     config: StreamConfig,
     mut commands: mpsc::Receiver<ProviderCommand>,
-    events: mpsc::Sender<Vec<SymbolEvent>>,
+    events: mpsc::Sender<ReceivedFrame>,
     stats: Arc<ProviderStats>,
 ) -> Result<(), ProviderError> {
     let url = redact_url(&config.url);
@@ -370,7 +379,7 @@ async fn run_session(
     symbols: &mut BTreeSet<String>,
     commands: &mut mpsc::Receiver<ProviderCommand>,
     commands_open: &mut bool,
-    events: &mpsc::Sender<Vec<SymbolEvent>>,
+    events: &mpsc::Sender<ReceivedFrame>,
     stats: &ProviderStats,
     sessions: &mut u64,
 ) -> Result<SessionEnd, ProviderError> {
@@ -457,10 +466,11 @@ async fn run_session(
             }
             msg = ws.next() => match msg {
                 Some(Ok(Message::Text(text))) => {
+                    let received_at = crate::domain::wall_clock();
                     let frame = handle_frame(config.protocol, &text, stats);
                     if !frame.is_empty() {
                         let n = frame.len();
-                        if events.send(frame).await.is_err() {
+                        if events.send(ReceivedFrame { received_at, events: frame }).await.is_err() {
                             close(&mut ws).await;
                             return Ok(SessionEnd::Stop);
                         }
@@ -660,7 +670,7 @@ mod tests {
 
     struct Client {
         commands: mpsc::Sender<ProviderCommand>,
-        events: mpsc::Receiver<Vec<SymbolEvent>>,
+        events: mpsc::Receiver<ReceivedFrame>,
         stats: Arc<ProviderStats>,
         task: tokio::task::JoinHandle<Result<(), ProviderError>>,
     }
@@ -684,6 +694,7 @@ mod tests {
                 .await
                 .expect("events in time")
                 .expect("stream running")
+                .events
         }
 
         async fn shutdown(self) {
@@ -724,7 +735,7 @@ mod tests {
         while n < 3 * 300 {
             for e in client.batch().await {
                 per_symbol
-                    .entry(e.symbol.clone())
+                    .entry(e.symbol.to_string())
                     .or_default()
                     .push((e.event.time(), bar_close(&e)));
                 n += 1;

@@ -22,6 +22,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::ser::{CompactFormatter, Formatter};
 
+use super::flat::{self, Flat, FlatMember};
 use super::frame::{Converted, JStr, Skip, need};
 
 use crate::domain::{Bar, MarketEvent, Quote, SymbolEvent, Timeframe, Timestamp, Trade};
@@ -294,6 +295,52 @@ struct RawMessage<'a> {
     v: Option<Num>,
 }
 
+impl<'a> FlatMember<'a> for RawMessage<'a> {
+    fn empty() -> Self {
+        RawMessage {
+            ev: None, sym: None, status: None, message: None, t: None, p: None, s: None, bp: None, bs: None, ap: None, ask_size: None, o: None, h: None, l: None, c: None, v: None,
+        }
+    }
+
+    /// Takes the field as serde would; a duplicate, or a value of the wrong
+    /// type, is left to serde (which reports it).
+    fn set(&mut self, key: &'a str, value: Flat<'a>) -> bool {
+        fn number(slot: &mut Option<Num>, value: Flat<'_>) -> bool {
+            if slot.is_some() {
+                return false;
+            }
+            let parsed = match value {
+                Flat::Num(n, scanned) if !n.contains(['.', 'e', 'E']) => match n.parse::<i64>() {
+                    Ok(i) => Some(Num::Int(i)),
+                    Err(_) => flat::number(n, scanned).map(Num::Float),
+                },
+                Flat::Num(n, scanned) => flat::number(n, scanned).map(Num::Float),
+                Flat::Str(_) | Flat::Other => Some(Num::NotANumber),
+            };
+            parsed.map(|n| *slot = Some(n)).is_some()
+        }
+        match key {
+            "ev" => JStr::set_flat(&mut self.ev, value),
+            "sym" => JStr::set_flat(&mut self.sym, value),
+            "status" => JStr::set_flat(&mut self.status, value),
+            "message" => JStr::set_flat(&mut self.message, value),
+            "t" => number(&mut self.t, value),
+            "p" => number(&mut self.p, value),
+            "s" => number(&mut self.s, value),
+            "bp" => number(&mut self.bp, value),
+            "bs" => number(&mut self.bs, value),
+            "ap" => number(&mut self.ap, value),
+            "as" => number(&mut self.ask_size, value),
+            "o" => number(&mut self.o, value),
+            "h" => number(&mut self.h, value),
+            "l" => number(&mut self.l, value),
+            "c" => number(&mut self.c, value),
+            "v" => number(&mut self.v, value),
+            _ => true,
+        }
+    }
+}
+
 fn num(v: Option<Num>, kind: &str, field: &str) -> Result<f64, Skip> {
     need(v.and_then(Num::as_f64), kind, field)
 }
@@ -366,7 +413,7 @@ fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessage>, Skip> 
         }
         _ => return Err(Skip::Ignored),
     };
-    let symbol = need(raw.sym.as_ref(), kind, "sym")?.0.to_string();
+    let symbol: compact_str::CompactString = need(raw.sym.as_ref(), kind, "sym")?.0.as_ref().into();
     Ok(Converted::Event(SymbolEvent { symbol, event }))
 }
 

@@ -268,13 +268,13 @@ impl market_data::Host for HostState {
     fn bars(&mut self, symbol: SymbolId, timeframe: wt::Timeframe, count: u32) -> Vec<wt::Bar> {
         let market = self.market.borrow();
         let count = (count as usize).min(MAX_SERIES);
-        market.bars(symbol, timeframe_from_wit(timeframe), count).iter().map(bar_to_wit).collect()
+        market.bars(symbol, timeframe_from_wit(timeframe), count).map(bar_to_wit).collect()
     }
 
     fn closes(&mut self, symbol: SymbolId, timeframe: wt::Timeframe, count: u32) -> Vec<f64> {
         let market = self.market.borrow();
         let count = (count as usize).min(MAX_SERIES);
-        market.bars(symbol, timeframe_from_wit(timeframe), count).iter().map(|b| b.close).collect()
+        market.bars(symbol, timeframe_from_wit(timeframe), count).map(|b| b.close).collect()
     }
 
     fn latest_trade(&mut self, symbol: SymbolId) -> Option<wt::Trade> {

@@ -90,6 +90,9 @@ impl BatchWriter {
         let thread = std::thread::Builder::new()
             .name("liu-db-writer".into())
             .spawn(move || {
+                if commit == Commit::AsTheyCome {
+                    yield_cpu_to_strategies();
+                }
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| StoreError::Open {
                     target: target.to_string(),
                     source: sqlx::Error::Io(e),
@@ -114,9 +117,9 @@ impl BatchWriter {
     }
 
     /// Queues fills of run `run` (its index in the runs given to `start`).
-    pub fn fills(&self, run: usize, fills: &[Fill]) {
+    pub fn fills(&self, run: usize, fills: Vec<Fill>) {
         // A closed channel means the writer failed; `finish` reports why.
-        let _ = self.sender.send(WriterMessage::Fills { run, fills: fills.to_vec() });
+        let _ = self.sender.send(WriterMessage::Fills { run, fills });
     }
 
     /// Queues changes to the `state` store of run `run`'s strategy (`None` deletes).
@@ -132,11 +135,34 @@ impl BatchWriter {
     }
 }
 
+/// Puts the calling thread in the `SCHED_IDLE` class, so that a live
+/// session's writer, and the SQLite worker thread it starts (threads inherit
+/// their creator's policy), never delay the strategy thread: a waking
+/// strategy thread preempts them at once, while on a machine with spare
+/// cycles they keep up as before. Best effort: without it writes still work.
+fn yield_cpu_to_strategies() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a valid sched_param; on Linux, pid 0 names the
+    // calling thread, and lowering its own policy needs no privilege.
+    let failed = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0;
+    if failed {
+        tracing::debug!("cannot lower the database writer's priority: {}", std::io::Error::last_os_error());
+    }
+}
+
 /// How long a live writer keeps retrying at the end of a run before it
 /// leaves the rest in the journal.
 const FINISH_RETRY_LIMIT: Duration = Duration::from_secs(10);
-/// Most queued messages gathered into one write.
+/// Most queued messages gathered at a time.
 const MAX_MESSAGES_PER_WRITE: usize = 256;
+/// Least time between a live writer's commits. A fill after a quiet spell
+/// is written at once; at high fill rates rows gather for up to this long,
+/// so that the pages a commit rewrites (every index's, per symbol) are
+/// written once per interval rather than once per burst, which keeps the
+/// writer's CPU, shared with the strategies, low.
+const COMMIT_INTERVAL: Duration = Duration::from_millis(100);
+/// Rows pending that are written at once, linger or not.
+const WRITE_AT_ROWS: usize = 4096;
 /// Waits between retries while the database is unreachable: doubling from
 /// the first to the longest.
 const FIRST_RETRY_INTERVAL: Duration = Duration::from_millis(100);
@@ -247,22 +273,27 @@ impl Writer<'_> {
         let mut finish_deadline: Option<Instant> = None;
         let mut outage_since: Option<Instant> = None;
         let mut closed = false;
+        // Commits are spaced at least `COMMIT_INTERVAL` apart unless rows pile up or the run ends.
+        let mut last_commit: Option<Instant> = None;
+        let mut write_now = false;
         loop {
-            // Wait for work; while writes are failing, wake up to retry.
-            let message = match (closed, pending.is_empty()) {
-                (true, true) => break,
-                (true, false) => {
-                    std::thread::sleep(next_attempt.saturating_duration_since(Instant::now()));
+            // Wait for work; with rows pending, until they are due (the
+            // commit interval, or the next retry while writes are failing).
+            let due = (!pending.is_empty()).then(|| write_due(outage_since.is_some(), next_attempt, last_commit, write_now, Instant::now()));
+            let message = match (closed, due) {
+                (true, None) => break,
+                (true, Some(due)) => {
+                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
                     None
                 }
-                (false, true) => match messages.recv() {
+                (false, None) => match messages.recv() {
                     Ok(m) => Some(m),
                     Err(_) => {
                         closed = true;
                         None
                     }
                 },
-                (false, false) => match messages.recv_timeout(next_attempt.saturating_duration_since(Instant::now())) {
+                (false, Some(due)) => match messages.recv_timeout(due.saturating_duration_since(Instant::now())) {
                     Ok(m) => Some(m),
                     Err(RecvTimeoutError::Timeout) => None,
                     Err(RecvTimeoutError::Disconnected) => {
@@ -285,6 +316,7 @@ impl Writer<'_> {
                     WriterMessage::Finish(ends) => {
                         arrived.extend(ids.iter().zip(ends).map(|(&algo_run_id, end)| JournalEntry::End { algo_run_id, end }));
                         finish_deadline = Some(Instant::now() + FINISH_RETRY_LIMIT);
+                        write_now = true;
                     }
                 }
                 taken += 1;
@@ -302,7 +334,9 @@ impl Writer<'_> {
                 journal.append(&arrived)?;
             }
             pending.extend(arrived);
-            if pending.is_empty() || Instant::now() < next_attempt {
+            write_now |= closed || pending.len() >= WRITE_AT_ROWS;
+            let now = Instant::now();
+            if pending.is_empty() || write_due(outage_since.is_some(), next_attempt, last_commit, write_now, now) > now {
                 continue;
             }
             match write_entries(store, &pending).await {
@@ -313,6 +347,8 @@ impl Writer<'_> {
                     }
                     let finished = pending.iter().any(|e| matches!(e, JournalEntry::End { .. }));
                     pending.clear();
+                    last_commit = Some(Instant::now());
+                    write_now = false;
                     retry_in = FIRST_RETRY_INTERVAL;
                     if finished {
                         break;
@@ -357,6 +393,18 @@ pub(super) async fn write_entries(store: &Store, entries: &[JournalEntry]) -> Re
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// When a live writer's pending rows are due: at the next retry while the
+/// database is down; otherwise `now` when asked to write at once (the run
+/// ends, rows piled up) or nothing was committed yet, else one
+/// [`COMMIT_INTERVAL`] after the last commit.
+fn write_due(outage: bool, next_attempt: Instant, last_commit: Option<Instant>, write_now: bool, now: Instant) -> Instant {
+    match last_commit {
+        _ if outage => next_attempt,
+        Some(last) if !write_now => last + COMMIT_INTERVAL,
+        _ => now,
+    }
 }
 
 fn state_entries(run: &RunStart, changes: Vec<(String, Option<String>)>) -> impl Iterator<Item = JournalEntry> + '_ {
@@ -415,35 +463,40 @@ async fn update_run_end(tx: &mut Tx, id: i64, end: &RunEnd) -> Result<(), StoreE
     Ok(())
 }
 
-/// Rows per multi-row INSERT on SQLite. Small enough that the statement is
-/// prepared once and reused from sqlx's cache; large enough to amortise each call.
-const TRADE_ROWS_PER_INSERT: usize = 1024;
+/// Rows per SQLite INSERT, largest first: any count is written with a few
+/// statements of these fixed shapes, which stay prepared in the connection's
+/// statement cache (a statement per distinct count would be parsed anew).
+const SQLITE_ROWS_PER_INSERT: [usize; 4] = [1024, 64, 8, 1];
 
 /// Inserts trades, skipping any (run, fill_seq) already present.
 async fn insert_trades(tx: &mut Tx, rows: &[TradeRow], written: &str) -> Result<(), StoreError> {
     match tx {
         Tx::Sqlite(tx) => {
-            for chunk in rows.chunks(TRADE_ROWS_PER_INSERT) {
+            let mut rest = rows;
+            while !rest.is_empty() {
+                let size = SQLITE_ROWS_PER_INSERT.into_iter().find(|&n| n <= rest.len()).unwrap_or(1);
+                let (chunk, tail) = rest.split_at(size);
+                rest = tail;
                 let mut q: QueryBuilder<sqlx::Sqlite> = QueryBuilder::new(
                     "INSERT INTO new_trades (algo_run_id, fill_seq, symbol, operation, qty, price, indicators, client_time, tstamp, stop_price, target_price, fee, order_id) ",
                 );
                 q.push_values(chunk, |mut row, t| {
                     row.push_bind(t.algo_run_id)
                         .push_bind(t.fill_seq)
-                        .push_bind(t.symbol.clone())
-                        .push_bind(t.operation.clone())
+                        .push_bind(t.symbol.as_str())
+                        .push_bind(t.operation.as_str())
                         .push_bind(t.qty)
                         .push_bind(t.price)
-                        .push_bind(t.indicators.clone())
-                        .push_bind(t.client_time.clone())
-                        .push_bind(written.to_owned())
+                        .push_bind(t.indicators.as_str())
+                        .push_bind(t.client_time.as_str())
+                        .push_bind(written)
                         .push_bind(t.stop_price)
                         .push_bind(t.target_price)
                         .push_bind(t.fee)
                         .push_bind(t.order_id);
                 });
                 q.push(" ON CONFLICT (algo_run_id, fill_seq) DO NOTHING");
-                q.build().execute(&mut **tx).await?;
+                q.build().persistent(true).execute(&mut **tx).await?;
             }
         }
         Tx::Postgres(tx) => {
@@ -478,4 +531,73 @@ async fn insert_trades(tx: &mut Tx, rows: &[TradeRow], written: &str) -> Result<
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{NANOS_PER_SECOND, Operation, Side};
+
+    fn fill(i: usize) -> Fill {
+        Fill {
+            order_id: i as u64 + 1,
+            symbol: 0,
+            side: Side::Buy,
+            operation: Operation::Buy,
+            qty: 1.0,
+            price: 100.0 + i as f64,
+            fee: 0.0,
+            time: (1_764_000_000 + i as i64) * NANOS_PER_SECOND,
+            stop_loss: None,
+            take_profit: None,
+            indicators: String::new(),
+        }
+    }
+
+    fn run() -> RunStart {
+        RunStart {
+            algo_name: "t".into(),
+            algo_env: "PAPER".into(),
+            parameters: serde_json::json!({}),
+            start_time: Utc::now(),
+            strategy_digest: String::new(),
+        }
+    }
+
+    fn end() -> RunEnd {
+        RunEnd { end_time: Utc::now(), end_reason: "shutdown".into(), fuel_used: 0 }
+    }
+
+    /// Rows in `new_trades` and their distinct sequence numbers.
+    fn trade_rows(target: &DbTarget) -> (i64, i64) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let store = Store::open(target).await.unwrap();
+            let mut tx = store.begin().await.unwrap();
+            let count = sql_scalar!(i64, tx, "SELECT COUNT(*) FROM new_trades").unwrap();
+            let distinct = sql_scalar!(i64, tx, "SELECT COUNT(DISTINCT fill_seq) FROM new_trades").unwrap();
+            (count, distinct)
+        })
+    }
+
+    #[test]
+    fn a_live_writer_commits_a_lone_fill_without_waiting_for_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = DbTarget::Sqlite(dir.path().join("live.db"));
+        let writer = BatchWriter::start(&target, "batch", vec![run()], vec!["AAA".into()], Commit::AsTheyCome).unwrap();
+        writer.fills(0, vec![fill(0)]);
+        // The fill becomes visible while the run goes on (polling for that event, bounded).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while trade_rows(&target).0 == 0 {
+            assert!(Instant::now() < deadline, "a lone fill was not committed while the run went on");
+            std::thread::yield_now();
+        }
+        // A burst larger than any one statement shape, in pieces of odd sizes.
+        let burst: Vec<Fill> = (1..=2_200).map(fill).collect();
+        for piece in burst.chunks(97) {
+            writer.fills(0, piece.to_vec());
+        }
+        writer.finish(vec![end()]).unwrap();
+        assert_eq!(trade_rows(&target), (2_201, 2_201));
+    }
 }

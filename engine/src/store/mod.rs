@@ -24,7 +24,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-use crate::domain::Timestamp;
+use crate::domain::{Operation, Side, Timestamp};
 
 pub use batch::{BatchWriter, Commit, RunEnd, RunStart};
 pub use journal::journal_dir;
@@ -46,6 +46,22 @@ pub enum StoreError {
     Deferred { rows: usize, journal: PathBuf },
     #[error("journal {}: {message}", path.display())]
     Journal { path: PathBuf, message: String },
+    #[error("database holds an unreadable row: {0}")]
+    Corrupt(String),
+}
+
+/// A fill as `new_trades` keeps it, with the strategy that made it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedFill {
+    pub algo_name: String,
+    /// The run's resolved parameters: with the name, which strategy of the plan made the fill.
+    pub parameters: serde_json::Value,
+    pub symbol: String,
+    pub side: Side,
+    pub qty: f64,
+    pub price: f64,
+    pub fee: f64,
+    pub time: Timestamp,
 }
 
 /// A database reference as the user wrote it: a path, `sqlite://…` or `postgres://…`.
@@ -351,6 +367,31 @@ impl Store {
             out.entry(algo_name).or_default().insert(key, value);
         }
         Ok(out)
+    }
+
+    /// Every fill recorded so far in `batch_id` under `env`, in the order each
+    /// run made them, runs in the order they started: what a restarted
+    /// consumer books into its strategies' accounts so that the positions of
+    /// the process it replaces carry over.
+    pub async fn batch_fills(&self, batch_id: &str, env: &str) -> Result<Vec<RecordedFill>, StoreError> {
+        const SQL: &str = "SELECT r.algo_name, r.parameters::text, t.symbol, t.operation, t.qty, t.price, t.fee, t.client_time::text
+                           FROM new_trades t JOIN algo_run r ON r.algo_run_id = t.algo_run_id
+                           WHERE r.batch_id = ? AND r.algo_env = ?
+                           ORDER BY t.algo_run_id, t.fill_seq, t.trade_id";
+        let mut tx = self.begin().await?;
+        let rows = crate::sql_fetch_all!((String, String, String, String, f64, f64, f64, String), tx, SQL, batch_id, env)?;
+        rows.into_iter()
+            .map(|(algo_name, parameters, symbol, operation, qty, price, fee, time)| {
+                let parameters = serde_json::from_str(&parameters)
+                    .map_err(|e| StoreError::Corrupt(format!("algo_run of batch {batch_id}: parameters are not JSON: {e}")))?;
+                let side = Operation::from_name(&operation)
+                    .ok_or_else(|| StoreError::Corrupt(format!("new_trades of batch {batch_id}: unknown operation {operation:?}")))?
+                    .side();
+                let time = crate::data::parse_timestamp(&time)
+                    .ok_or_else(|| StoreError::Corrupt(format!("new_trades of batch {batch_id}: unreadable client_time {time:?}")))?;
+                Ok(RecordedFill { algo_name, parameters, symbol, side, qty, price, fee, time })
+            })
+            .collect()
     }
 
     /// Records a scanner's picks in `trending_tickers`, in one transaction.

@@ -102,7 +102,7 @@ pub async fn read_frame<T: DeserializeOwned, R: AsyncRead + Unpin>(reader: &mut 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Bar, Timeframe};
+    use crate::domain::{Bar, Quote, Timeframe, Trade};
 
     #[tokio::test]
     async fn frames_round_trip_and_a_clean_eof_ends_the_stream() {
@@ -110,7 +110,16 @@ mod tests {
         let bar = Bar { time: 1, open: 1.0, high: 2.0, low: 0.5, close: 1.5, volume: 10.0 };
         let sent = vec![
             ToConsumer::Assign(vec![(3, "AAPL".into())]),
-            ToConsumer::Events { received_at: 7, events: vec![(3, MarketEvent::Bar { timeframe: Timeframe::Minute, bar })] },
+            ToConsumer::Events {
+                received_at: 7,
+                events: vec![
+                    (3, MarketEvent::Bar { timeframe: Timeframe::Minute, bar }),
+                    (4, MarketEvent::Bar { timeframe: Timeframe::Second, bar: Bar { time: -5, ..bar } }),
+                    (5, MarketEvent::Bar { timeframe: Timeframe::Day, bar: Bar { volume: f64::MAX, ..bar } }),
+                    (3, MarketEvent::Trade(Trade { time: i64::MAX, price: 0.1, size: 3.0 })),
+                    (u32::MAX, MarketEvent::Quote(Quote { time: 9, bid_price: 1.25, bid_size: 2.0, ask_price: 1.5, ask_size: 0.0 })),
+                ],
+            },
             ToConsumer::Shutdown,
         ];
         for m in &sent {
@@ -123,6 +132,22 @@ mod tests {
             got.push(m);
         }
         assert_eq!(got, sent);
+    }
+
+    #[test]
+    fn an_event_of_unknown_kind_or_the_wrong_length_is_refused() {
+        let decode = |value: &serde_json::Value| rmp_serde::from_slice::<MarketEvent>(&rmp_serde::to_vec(value).unwrap());
+        assert_eq!(decode(&serde_json::json!([3, 7, 1.5, 2.0])).unwrap(), MarketEvent::Trade(Trade { time: 7, price: 1.5, size: 2.0 }));
+        for bad in [
+            serde_json::json!([5, 7, 1.5, 2.0]),
+            serde_json::json!([3, 7, 1.5]),
+            serde_json::json!([3, 7, 1.5, 2.0, 9.0]),
+            serde_json::json!([1, 7, 1.0, 2.0, 3.0, 4.0]),
+            serde_json::json!([]),
+            serde_json::json!({"Trade": {"time": 7, "price": 1.5, "size": 2.0}}),
+        ] {
+            assert!(decode(&bad).is_err(), "{bad}");
+        }
     }
 
     #[tokio::test]

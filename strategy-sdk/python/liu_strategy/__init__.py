@@ -3,8 +3,8 @@
 Subclass `Strategy`, then bind it to the component's world in your app
 module with `WitWorld = export(MyStrategy)`; `componentize-py` (see the
 README) turns the module into a component of the `strategy` world. Market
-data (`market`), host-native indicators (`fincalcs`), `orders` and `log` are
-the only things a strategy may touch: the engine grants no WASI, so files,
+data (`market`), host-native indicators (`fincalcs`), `orders`, `log` and the
+strategy's own `state` store are the only things a strategy may touch: the engine grants no WASI, so files,
 sockets, clocks, environment and real randomness are unavailable.
 """
 
@@ -16,6 +16,7 @@ from componentize_py_types import Err
 from wit_world.imports import fincalcs, market_data as market, types
 from wit_world.imports import log as _log
 from wit_world.imports import orders as _orders
+from wit_world.imports import state as _state
 from wit_world.imports.types import (
     Account,
     Bar,
@@ -35,7 +36,8 @@ from wit_world.imports.types import (
 __all__ = [
     "Account", "Bar", "OrderKind", "OrderStatus", "OrderUpdate", "ParamKind", "ParamSpec",
     "Params", "Position", "Quote", "Side", "Strategy", "TimeInForce", "Timeframe", "Trade",
-    "OrderRejected", "Verdict", "Window", "export", "fincalcs", "format_number", "log", "market", "orders",
+    "OrderRejected", "StateError", "Verdict", "Window", "export", "fincalcs", "format_number", "log", "market",
+    "orders", "state",
 ]
 
 
@@ -227,6 +229,33 @@ class log:
         _log.log(_log.Level.ERROR, message)
 
 
+class StateError(Exception):
+    """The engine refused a `state.set` (a key, value or key count past the bounds)."""
+
+
+class state:
+    """The strategy's own small key/value store, kept across live sessions
+    (per strategy name and environment; shared by its instances in every
+    consumer, so key per-symbol values by symbol). A backtest starts empty
+    and keeps nothing. Keys up to 256 bytes, values up to 64 KiB, 1024 keys."""
+
+    @staticmethod
+    def get(key: str) -> Optional[str]:
+        return _state.get(key)
+
+    @staticmethod
+    def set(key: str, value: str) -> None:
+        """Raises `StateError` (and changes nothing) past the bounds."""
+        try:
+            _state.set(key, value)
+        except Err as e:
+            raise StateError(e.value) from None
+
+    @staticmethod
+    def delete(key: str) -> None:
+        _state.delete(key)
+
+
 class Strategy:
     """A trading strategy. Set `NAME`, implement `__init__(self, params)`
     (raise `ValueError` to refuse the parameters) and whichever handlers you
@@ -270,7 +299,7 @@ def export(cls: Type[Strategy]) -> type:
     forwarding the world's exports to one instance of `cls`. Events before a
     successful `init` are ignored, as in the other SDKs."""
 
-    state: List[Optional[Strategy]] = [None]
+    instance: List[Optional[Strategy]] = [None]
 
     class WitWorld:
         def describe(self) -> types.StrategyInfo:
@@ -278,37 +307,37 @@ def export(cls: Type[Strategy]) -> type:
 
         def init(self, params: List[Tuple[str, types.ParamValue]]) -> None:
             try:
-                state[0] = cls(Params(params))
+                instance[0] = cls(Params(params))
             except ValueError as e:
                 raise Err(str(e)) from None
 
         def add_symbol(self, symbol: int, name: str) -> Verdict:
-            s = state[0]
+            s = instance[0]
             return Verdict.KEEP if s is None else s.add_symbol(symbol, name)
 
         def on_bar(self, symbol: int, timeframe: Timeframe, bar: Bar) -> Verdict:
-            s = state[0]
+            s = instance[0]
             return Verdict.KEEP if s is None else s.on_bar(symbol, timeframe, bar)
 
         def on_trade(self, symbol: int, trade: Trade) -> Verdict:
-            s = state[0]
+            s = instance[0]
             return Verdict.KEEP if s is None else s.on_trade(symbol, trade)
 
         def on_quote(self, symbol: int, quote: Quote) -> Verdict:
-            s = state[0]
+            s = instance[0]
             return Verdict.KEEP if s is None else s.on_quote(symbol, quote)
 
         def on_order_update(self, update: OrderUpdate) -> None:
-            s = state[0]
+            s = instance[0]
             if s is not None:
                 s.on_order_update(update)
 
         def wants_run_all(self) -> bool:
-            s = state[0]
+            s = instance[0]
             return False if s is None else s.wants_run_all()
 
         def run_all(self, time: int) -> None:
-            s = state[0]
+            s = instance[0]
             if s is not None:
                 s.run_all(time)
 
