@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use crate::account::Account;
 use crate::broker::{Commission, DEFAULT_MAX_ORDERS_PER_MINUTE, FillAt, OrderChecks, RoutedRequest, SimulatedBroker};
 use crate::domain::{
-    BrokerReport, BrokerRequest, MarketEvent, NANOS_PER_SECOND, OrderId, OrderStatus, SymbolId, Timestamp, wall_clock,
+    BrokerReport, BrokerRequest, FeedClock, MarketEvent, NANOS_PER_SECOND, OrderId, OrderStatus, SymbolId, Timestamp, wall_clock,
 };
 use crate::market::MarketState;
 use crate::params::{self, ParamArg};
@@ -199,6 +199,7 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
     let mut session = Session {
         id,
         stale_limit: (plan.stale_event_secs * 1e9) as Timestamp,
+        clock: FeedClock::WALL,
         market,
         runners,
         db,
@@ -301,7 +302,10 @@ async fn recv_signal(signal: &mut Option<tokio::signal::unix::Signal>) {
 
 struct Session {
     id: u32,
+    /// Oldest an event may be, in real nanoseconds since it became complete.
     stale_limit: Timestamp,
+    /// The clock of the feed's timestamps (the wall clock but for the simulator).
+    clock: FeedClock,
     market: Rc<RefCell<MarketState>>,
     runners: Vec<StrategyRunner>,
     db: BatchWriter,
@@ -355,6 +359,7 @@ impl Session {
                     assigned = true;
                     self.assign(symbols);
                 }
+                Some(ToConsumer::Clock(clock)) => self.clock = clock,
                 Some(ToConsumer::Events { received_at, events }) => {
                     if self.process(received_at, events) {
                         pending = self.catch_up(frames);
@@ -436,7 +441,9 @@ impl Session {
         self.delivery_latencies.saturating_record((wall_clock() - received_at).max(1) as u64);
         let mut last_time = None;
         for (symbol, event) in events {
-            let lag = wall_clock() - event.time();
+            // Age counts from when the event became complete (a bar's end),
+            // on the feed's clock, in real time.
+            let lag = self.clock.real_age(event.completed_at(), wall_clock());
             if lag > self.stale_limit {
                 if !stale {
                     let name = self.symbols.get(symbol as usize).map_or("?", String::as_str);
@@ -487,7 +494,11 @@ impl Session {
             return;
         }
         self.processed += 1;
-        self.market.borrow_mut().record(symbol, event);
+        if !self.market.borrow_mut().record(symbol, event) {
+            // A correction (Alpaca's updated bar): the history now holds it;
+            // strategies saw the bar it corrects.
+            return;
+        }
         match event {
             MarketEvent::Bar { timeframe, bar } => {
                 for r in &mut self.runners {
@@ -519,6 +530,7 @@ impl Session {
                     self.process(received_at, events);
                 }
                 ToConsumer::Assign(symbols) => self.assign(symbols),
+                ToConsumer::Clock(clock) => self.clock = clock,
                 ToConsumer::BrokerReports(reports) => self.apply_reports(&reports),
                 ToConsumer::Shutdown => {
                     control = Some(ToConsumer::Shutdown);

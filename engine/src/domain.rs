@@ -21,6 +21,80 @@ pub fn wall_clock() -> Timestamp {
         .unwrap_or(0)
 }
 
+/// The clock a market-data feed's timestamps follow, against the wall clock.
+///
+/// A provider's feed follows the wall clock ([`FeedClock::WALL`]).
+/// `liu-engine simulate --speed N` runs a clock N times faster than the wall
+/// clock from when a client connects, and announces it in the
+/// [`FeedClock::HEADER`] response header of the WebSocket handshake, so that
+/// the engine measures how late an event is on the feed's own clock.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FeedClock {
+    /// Feed time at `wall_origin`.
+    pub feed_origin: Timestamp,
+    /// Wall-clock time at which the feed's clock read `feed_origin`.
+    pub wall_origin: Timestamp,
+    /// Feed seconds per wall-clock second.
+    pub speed: f64,
+}
+
+impl Default for FeedClock {
+    fn default() -> Self {
+        Self::WALL
+    }
+}
+
+impl FeedClock {
+    /// The wall clock itself: every real provider.
+    pub const WALL: FeedClock = FeedClock { feed_origin: 0, wall_origin: 0, speed: 1.0 };
+    /// The handshake response header carrying the simulator's clock
+    /// (`feed=<ns>;wall=<ns>;speed=<factor>`).
+    pub const HEADER: &'static str = "x-liu-sim-clock";
+
+    /// Feed time at wall-clock time `wall`.
+    pub fn feed_at(&self, wall: Timestamp) -> Timestamp {
+        self.feed_origin.saturating_add(((wall - self.wall_origin) as f64 * self.speed) as i64)
+    }
+
+    /// Wall-clock time at which the feed's clock reads `feed`.
+    pub fn wall_at(&self, feed: Timestamp) -> Timestamp {
+        self.wall_origin.saturating_add(((feed - self.feed_origin) as f64 / self.speed) as i64)
+    }
+
+    /// Feed time now.
+    pub fn now(&self) -> Timestamp {
+        self.feed_at(wall_clock())
+    }
+
+    /// How long ago, in real (wall-clock) nanoseconds, the feed's clock read
+    /// `feed`, seen at wall-clock time `wall`; negative when it lies ahead.
+    pub fn real_age(&self, feed: Timestamp, wall: Timestamp) -> i64 {
+        ((self.feed_at(wall) - feed) as f64 / self.speed) as i64
+    }
+
+    /// The [`FeedClock::HEADER`] value.
+    pub fn header_value(&self) -> String {
+        format!("feed={};wall={};speed={}", self.feed_origin, self.wall_origin, self.speed)
+    }
+
+    /// Reads a [`FeedClock::HEADER`] value; `None` unless it is well formed
+    /// with a finite, positive speed.
+    pub fn parse_header(value: &str) -> Option<FeedClock> {
+        let mut clock = FeedClock::WALL;
+        let (mut feed, mut wall, mut speed) = (false, false, false);
+        for part in value.split(';') {
+            let (name, v) = part.trim().split_once('=')?;
+            match name {
+                "feed" => (clock.feed_origin, feed) = (v.parse().ok()?, true),
+                "wall" => (clock.wall_origin, wall) = (v.parse().ok()?, true),
+                "speed" => (clock.speed, speed) = (v.parse().ok()?, true),
+                _ => {}
+            }
+        }
+        (feed && wall && speed && clock.speed.is_finite() && clock.speed > 0.0).then_some(clock)
+    }
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
 /// `days_from_civil`); shared by every timestamp parser.
 pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -111,6 +185,17 @@ pub enum Timeframe {
     Day,
 }
 
+impl Timeframe {
+    /// The period a bar of this timeframe covers.
+    pub const fn nanos(self) -> Timestamp {
+        match self {
+            Timeframe::Second => NANOS_PER_SECOND,
+            Timeframe::Minute => 60 * NANOS_PER_SECOND,
+            Timeframe::Day => 86_400 * NANOS_PER_SECOND,
+        }
+    }
+}
+
 /// A market-data event of one (implied) symbol.
 ///
 /// Serialized as one flat sequence, `[kind, time, numbers…]` (kinds: 0/1/2
@@ -131,6 +216,17 @@ impl MarketEvent {
             MarketEvent::Bar { bar, .. } => bar.time,
             MarketEvent::Trade(t) => t.time,
             MarketEvent::Quote(q) => q.time,
+        }
+    }
+
+    /// When the event became complete: a bar's end (its start plus its
+    /// timeframe: providers stamp a bar with its start and send it once its
+    /// period has closed), a trade's or quote's own time. How late an event
+    /// is counts from here.
+    pub fn completed_at(&self) -> Timestamp {
+        match self {
+            MarketEvent::Bar { timeframe, bar } => bar.time.saturating_add(timeframe.nanos()),
+            other => other.time(),
         }
     }
 }

@@ -23,6 +23,15 @@ struct SymbolState {
     bars: [VecDeque<Bar>; 3],
     last_trade: Option<Trade>,
     last_quote: Option<Quote>,
+    /// Per timeframe, the start of the latest bar recorded as a bar (not
+    /// folded from trades): a bar no later than it is a correction.
+    latest_bar: [Option<Timestamp>; 3],
+}
+
+impl SymbolState {
+    fn named(name: &str) -> Self {
+        SymbolState { name: name.to_owned(), bars: Default::default(), last_trade: None, last_quote: None, latest_bar: [None; 3] }
+    }
 }
 
 fn slot(timeframe: Timeframe) -> usize {
@@ -36,15 +45,7 @@ fn slot(timeframe: Timeframe) -> usize {
 impl MarketState {
     /// A market with these symbols; a symbol's id is its index.
     pub fn new(symbols: &[String]) -> Self {
-        let symbols = symbols
-            .iter()
-            .map(|name| SymbolState {
-                name: name.clone(),
-                bars: Default::default(),
-                last_trade: None,
-                last_quote: None,
-            })
-            .collect();
+        let symbols = symbols.iter().map(|name| SymbolState::named(name)).collect();
         Self { symbols, now: 0, history_limit: None }
     }
 
@@ -65,7 +66,7 @@ impl MarketState {
     pub fn add_symbol(&mut self, symbol: SymbolId, name: &str) -> bool {
         let index = symbol as usize;
         while self.symbols.len() <= index {
-            self.symbols.push(SymbolState { name: String::new(), bars: Default::default(), last_trade: None, last_quote: None });
+            self.symbols.push(SymbolState::named(""));
         }
         if !self.symbols[index].name.is_empty() {
             return false;
@@ -82,41 +83,53 @@ impl MarketState {
         self.now
     }
 
-    /// Records a bar and advances the clock to its time.
+    /// Records a bar and advances the clock to its time; returns false when
+    /// the bar corrects one recorded before (Alpaca's updated bars `u` carry
+    /// the time of the bar they correct), true for a new bar.
     ///
     /// # Panics
     /// If `symbol` is not in the table (the engine only routes known symbols).
     ///
-    /// A bar with the same time as the latest one replaces it (a provider's
-    /// minute bar supersedes the one folded from trades); an older one only
-    /// moves nothing.
-    pub fn push_bar(&mut self, symbol: SymbolId, timeframe: Timeframe, bar: Bar) {
+    /// The bar takes its place in the history by time, whatever the arrival
+    /// order: it replaces a bar of the same time (a provider's minute bar
+    /// supersedes the one folded from trades, a correction the bar it
+    /// corrects), and one that arrives after the next minute's first trades
+    /// goes before the bar those opened.
+    pub fn push_bar(&mut self, symbol: SymbolId, timeframe: Timeframe, bar: Bar) -> bool {
         self.now = self.now.max(bar.time);
         let limit = self.history_limit;
-        let bars = &mut self.symbols[symbol as usize].bars[slot(timeframe)];
-        match bars.back_mut() {
-            Some(last) if last.time == bar.time => *last = bar,
-            Some(last) if last.time > bar.time => {}
-            _ => append(bars, bar, limit),
+        let state = &mut self.symbols[symbol as usize];
+        let latest = &mut state.latest_bar[slot(timeframe)];
+        let new = latest.is_none_or(|t| bar.time > t);
+        if new {
+            *latest = Some(bar.time);
         }
+        place(&mut state.bars[slot(timeframe)], bar, limit);
+        new
     }
 
     /// Records a live event: bars, trades and quotes as they are, and trade
     /// prints and second bars also folded into the minute history, as
-    /// LiuAlgoTrader's consumers do.
-    pub fn record(&mut self, symbol: SymbolId, event: &MarketEvent) {
+    /// LiuAlgoTrader's consumers do. Returns false for a bar that corrects
+    /// one recorded before (strategies see each bar once).
+    pub fn record(&mut self, symbol: SymbolId, event: &MarketEvent) -> bool {
         match event {
             MarketEvent::Bar { timeframe, bar } => {
-                self.push_bar(symbol, *timeframe, *bar);
-                if *timeframe == Timeframe::Second {
+                let new = self.push_bar(symbol, *timeframe, *bar);
+                if *timeframe == Timeframe::Second && new {
                     self.fold_into_minute(symbol, bar);
                 }
+                new
             }
             MarketEvent::Trade(trade) => {
                 self.push_trade(symbol, *trade);
                 self.fold_into_minute(symbol, &trade.as_bar());
+                true
             }
-            MarketEvent::Quote(quote) => self.push_quote(symbol, *quote),
+            MarketEvent::Quote(quote) => {
+                self.push_quote(symbol, *quote);
+                true
+            }
         }
     }
 
@@ -172,6 +185,28 @@ impl MarketState {
     }
 }
 
+/// Puts a bar in its place in a time-ordered history (see
+/// [`MarketState::push_bar`]); a bar older than a full history is dropped.
+fn place(bars: &mut VecDeque<Bar>, bar: Bar, limit: Option<usize>) {
+    if bars.back().is_none_or(|last| last.time < bar.time) {
+        return append(bars, bar, limit);
+    }
+    // Out of order arrivals are a bar or two late: search from the back.
+    match bars.iter().rposition(|b| b.time <= bar.time) {
+        Some(i) if bars[i].time == bar.time => bars[i] = bar,
+        Some(i) => {
+            if limit.is_some_and(|l| bars.len() >= l) {
+                bars.pop_front();
+                bars.insert(i, bar);
+            } else {
+                bars.insert(i + 1, bar);
+            }
+        }
+        None if limit.is_none_or(|l| bars.len() < l) => bars.push_front(bar),
+        None => {}
+    }
+}
+
 /// Appends a bar to a history, within `limit` bars if there is one.
 fn append(bars: &mut VecDeque<Bar>, bar: Bar, limit: Option<usize>) {
     if let Some(limit) = limit {
@@ -222,6 +257,31 @@ mod tests {
         m.record(0, &MarketEvent::Bar { timeframe: Timeframe::Minute, bar: official });
         assert_eq!(bars(&m, Timeframe::Minute)[1], official);
         assert_eq!(m.bars(0, Timeframe::Minute, 10).len(), 2);
+    }
+
+    #[test]
+    fn a_provider_bar_arriving_after_the_next_minutes_trades_takes_its_place_and_corrections_replace() {
+        let mut m = MarketState::new(&["AAPL".into()]).with_history_limit(10);
+        let t0 = 1_700_000_040 * NANOS_PER_SECOND;
+        let bar = |time: i64, close: f64| Bar { time, open: 10.0, high: 12.0, low: 9.0, close, volume: 500.0 };
+        // Minute 0's prints, then minute 1's first print before minute 0's bar
+        // (Alpaca sends a bar 20-100 ms after its minute closes).
+        m.record(0, &trade(t0 + NANOS_PER_SECOND, 10.0, 100.0));
+        m.record(0, &trade(t0 + MINUTE + 50_000_000, 11.0, 10.0));
+        assert!(m.record(0, &MarketEvent::Bar { timeframe: Timeframe::Minute, bar: bar(t0, 10.5) }));
+        assert_eq!(bars(&m, Timeframe::Minute), [bar(t0, 10.5), Trade { time: t0 + MINUTE, price: 11.0, size: 10.0 }.as_bar()]);
+        // Minute 1's own bar supersedes the folded one.
+        assert!(m.record(0, &MarketEvent::Bar { timeframe: Timeframe::Minute, bar: bar(t0 + MINUTE, 11.5) }));
+        // An updated bar (`u`) for minute 0 replaces it and is no new bar.
+        assert!(!m.record(0, &MarketEvent::Bar { timeframe: Timeframe::Minute, bar: bar(t0, 10.7) }));
+        assert_eq!(bars(&m, Timeframe::Minute), [bar(t0, 10.7), bar(t0 + MINUTE, 11.5)]);
+        // A correction of a bar no longer in a full history is dropped.
+        let mut full = MarketState::new(&["AAPL".into()]).with_history_limit(2);
+        for i in 1..=3 {
+            full.push_bar(0, Timeframe::Minute, bar(i * MINUTE, i as f64));
+        }
+        assert!(!full.push_bar(0, Timeframe::Minute, bar(MINUTE, 9.0)));
+        assert_eq!(bars(&full, Timeframe::Minute), [bar(2 * MINUTE, 2.0), bar(3 * MINUTE, 3.0)]);
     }
 
     #[test]

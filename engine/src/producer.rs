@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use crate::broker::routing::{self, AlpacaRoute};
-use crate::domain::{BrokerReport, BrokerRequest, MarketEvent, SymbolId};
+use crate::domain::{BrokerReport, BrokerRequest, FeedClock, MarketEvent, SymbolId};
 use crate::scanner::{self, SnapshotSource};
 use crate::provider::{self, Protocol, ProviderCommand, ProviderStats, ReceivedFrame, StreamConfig};
 use crate::store::{DbTarget, Store, StoreError};
@@ -168,6 +168,23 @@ struct Shared {
     connected: tokio::sync::Notify,
     shutting_down: AtomicBool,
     next_generation: AtomicU64,
+    /// The clock of the stream's timestamps, for consumers connecting later.
+    clock: Mutex<FeedClock>,
+}
+
+impl Shared {
+    /// Tells every connected consumer the stream's clock (before the events
+    /// that follow it in their queues).
+    fn set_clock(&self, clock: FeedClock) {
+        if let Ok(mut c) = self.clock.lock() {
+            *c = clock;
+        }
+        if let Ok(slots) = self.slots.lock() {
+            for slot in slots.iter().flatten() {
+                let _ = slot.sender.try_send(ToConsumer::Clock(clock));
+            }
+        }
+    }
 }
 
 /// Runs the producer until a signal, `duration`, or a fatal provider error.
@@ -196,6 +213,7 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
         connected: tokio::sync::Notify::new(),
         shutting_down: AtomicBool::new(false),
         next_generation: AtomicU64::new(1),
+        clock: Mutex::new(FeedClock::WALL),
     });
     tracing::info!(batch_id = %config.batch_id, consumers, symbols = symbols.len(), "producer starting");
 
@@ -276,6 +294,7 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
     tokio::pin!(stop);
     let mut provider_result = Ok(());
     let mut batches: Vec<Vec<(SymbolId, MarketEvent)>> = vec![Vec::new(); consumers];
+    let mut clock_version = 0;
     let (picks_tx, mut picks) = mpsc::channel::<Vec<String>>(16);
     let recurring: Vec<_> = plan
         .scanners
@@ -291,6 +310,11 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
             Some(new) = picks.recv() => add_symbols(new, &table, &shared, &command_tx).await,
             frame = event_rx.recv() => {
                 let Some(frame) = frame else { break };
+                if stats.clock_version() != clock_version {
+                    let (clock, version) = stats.clock();
+                    clock_version = version;
+                    shared.set_clock(clock);
+                }
                 route(&frame, &table, &shared, &mut batches, &mut summary);
                 // Let the consumers' writer tasks send it before the next frame.
                 tokio::task::yield_now().await;
@@ -520,6 +544,8 @@ async fn accept_consumers(
         let (sender, receiver) = mpsc::channel(CONSUMER_QUEUE_FRAMES);
         let assignment = table.lock().map(|t| t.assignment(consumer)).unwrap_or_default();
         tracing::info!(consumer, pid, symbols = assignment.len(), "consumer connected");
+        let clock = shared.clock.lock().map(|c| *c).unwrap_or_default();
+        let _ = sender.try_send(ToConsumer::Clock(clock));
         let _ = sender.try_send(ToConsumer::Assign(assignment));
         let generation = shared.next_generation.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut slots) = shared.slots.lock()

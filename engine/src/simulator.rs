@@ -16,21 +16,35 @@
 //! - `subscribe`/`unsubscribe` (symbols or `"*"`) are answered with the full
 //!   `subscription` state; malformed messages get 400 `invalid syntax`, other
 //!   actions before `auth` 401 `not authenticated`;
-//! - each connection replays the source independently from its start, its
-//!   clock starting with its first subscription that matches a symbol of the
-//!   source. Every bar of a subscribed symbol is sent as a minute bar (`b`),
-//!   and to trade/quote subscribers as one trade (`t`: at the close,
-//!   size = volume) and one quote (`q`: bid = close − 0.01, ask = close + 0.01,
-//!   sizes 1). `updatedBars`/`dailyBars` subscriptions are accepted and listed
-//!   but get no data.
-//! - timestamps are rebased to the wall clock: all messages of one source time
-//!   step carry the UTC time at which the step is sent (strictly increasing
-//!   per connection, so per-symbol times always increase).
-//! - [`Speed::Factor`] waits the source timeframe's interval divided by the
-//!   factor between time steps (session gaps in the data do not stall it);
-//!   [`Speed::Max`] sends as fast as the socket takes frames of up to
-//!   `batch` messages (the messages of one bar are never split across
-//!   frames).
+//! - each connection replays the source independently from its start, from
+//!   its first subscription that matches a symbol of the source, on a feed
+//!   clock of its own: the wall clock at `--speed 1`, N times faster at
+//!   `--speed N` (from the moment the client connected), announced in the
+//!   [`FeedClock::HEADER`] response header of the handshake.
+//! - Timing follows Alpaca's documents. Each source bar becomes the bar of
+//!   one period of the feed clock (periods follow each other; session gaps in
+//!   the data do not stall it), stamped with the period's **start** ("bars are
+//!   always labeled by the beginning time") and sent just after its **end**
+//!   ("generated immediately after the end time so will typically be received
+//!   20-100ms after the end of the bar"): at end + period/600 (100 ms of a
+//!   minute). Trades (`t`, with a quote `q` each) happen inside the period and
+//!   are stamped when they happen: the open at start + period/1200 (half the
+//!   volume) and the close at end − period/1200 (the rest); so the next
+//!   period's opening trade arrives before the previous period's bar, as on
+//!   the real stream. Every fifth bar of a symbol gets a late-reported trade
+//!   of 100 shares at its close, and `updatedBars` subscribers get the
+//!   recalculated bar (`u`, same timestamp, 100 more shares) "30 seconds
+//!   later" (half a period after its end). Source: Alpaca's "Market Data
+//!   Update: Bars" (forum.alpaca.markets/t/8947) and its real-time stock data
+//!   page (docs.alpaca.markets/docs/real-time-stock-pricing-data).
+//! - Polygon: `AM` (`A` for second data) with window start `s` and end `e`
+//!   (start + period) in ms, sent at the same moment as Alpaca's bar; `T` and
+//!   `Q` at their own times (polygon.io/docs/stocks/ws_stocks_am).
+//! - [`Speed::Max`] has no timing to follow: it sends as fast as the socket
+//!   takes frames of up to `batch` messages (one bar's messages are never
+//!   split across frames), each bar stamped so that it ends the moment it is
+//!   sent, with one trade (the close, the whole volume) and one quote then.
+//!   `dailyBars` subscriptions are accepted and listed but get no data.
 //! - at the end of the source the connection stays open and idle, or with
 //!   `repeat` the replay starts over (prices jump back to the start).
 
@@ -50,7 +64,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 
 use crate::data::MarketData;
-use crate::domain::{Bar, Quote, Timeframe, Timestamp, Trade, wall_clock};
+use crate::domain::{Bar, FeedClock, Quote, Timeframe, Timestamp, Trade, wall_clock};
 use crate::provider::alpaca::{
     ClientMessage, ServerMessage, Subscriptions, error_code, write_rfc3339,
 };
@@ -185,8 +199,10 @@ struct Shared {
     /// Each symbol as a JSON string literal, quotes included.
     symbol_json: Vec<Vec<u8>>,
     max_speed: bool,
-    /// Wait between time steps at `Speed::Factor`.
-    step_wait: Duration,
+    /// Feed seconds per wall second (1 at `Speed::Max`).
+    speed: f64,
+    /// The period of one source bar, in ns.
+    period: Timestamp,
     repeat: bool,
     key: Option<String>,
     secret: Option<String>,
@@ -209,23 +225,17 @@ impl Shared {
             .iter()
             .map(|s| serde_json::to_vec(s).unwrap_or_else(|_| b"\"\"".to_vec()))
             .collect();
-        let interval = match data.timeframe {
-            Timeframe::Second => 1.0,
-            Timeframe::Minute => 60.0,
-            Timeframe::Day => 86_400.0,
+        let (max_speed, speed) = match speed {
+            Speed::Max => (true, 1.0),
+            Speed::Factor(f) => (false, f),
         };
-        let (max_speed, step_wait) = match speed {
-            Speed::Max => (true, Duration::ZERO),
-            Speed::Factor(f) => (
-                false,
-                Duration::try_from_secs_f64(interval / f).unwrap_or(Duration::from_secs(86_400)),
-            ),
-        };
+        let period = data.timeframe.nanos();
         Shared {
             data,
             symbol_json,
             max_speed,
-            step_wait,
+            speed,
+            period,
             repeat,
             key,
             secret,
@@ -240,10 +250,15 @@ type Ws = WebSocketStream<TcpStream>;
 
 async fn handle_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let mut path = String::new();
+    let now = wall_clock();
+    let clock = FeedClock { feed_origin: now, wall_origin: now, speed: shared.speed };
     // The signature is tungstenite's callback type.
     #[allow(clippy::result_large_err)]
-    let callback = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+    let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
         path = req.uri().path().to_string();
+        if let Ok(value) = clock.header_value().parse() {
+            resp.headers_mut().insert(FeedClock::HEADER, value);
+        }
         Ok(resp)
     };
     let mut ws = match tokio_tungstenite::accept_hdr_async(stream, callback).await {
@@ -255,7 +270,7 @@ async fn handle_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shar
     };
     let dialect = if path.trim_end_matches('/').ends_with("/stocks") { Dialect::Polygon } else { Dialect::Alpaca };
     tracing::info!(%peer, path = %path, ?dialect, "simulator: client connected");
-    let reason = match run_connection(&mut ws, &shared, dialect).await {
+    let reason = match run_connection(&mut ws, &shared, dialect, clock).await {
         Ok(reason) => reason,
         Err(e) => format!("connection error: {e}"),
     };
@@ -267,13 +282,14 @@ async fn run_connection(
     ws: &mut Ws,
     shared: &Shared,
     dialect: Dialect,
+    clock: FeedClock,
 ) -> Result<String, tokio_tungstenite::tungstenite::Error> {
     ws.send(match dialect {
         Dialect::Alpaca => control(&[ServerMessage::Success { msg: "connected".into() }]),
         Dialect::Polygon => Message::text(polygon::status(polygon::statuses::CONNECTED, "Connected Successfully")),
     })
     .await?;
-    let mut session = Session::new(shared, dialect);
+    let mut session = Session::new(shared, dialect, clock);
     let auth_deadline = Instant::now() + AUTH_TIMEOUT;
     let mut next_step = Instant::now();
     loop {
@@ -298,7 +314,8 @@ async fn run_connection(
                     let _ = ws.close(None).await;
                     return Ok("authentication failed".into());
                 }
-                if session.active && !was_replaying {
+                if session.active && !was_replaying && !shared.max_speed && session.timeline.is_none() {
+                    session.start_timeline();
                     next_step = Instant::now();
                 }
             }
@@ -318,15 +335,13 @@ async fn run_connection(
                 }
             }
             _ = tokio::time::sleep_until(next_step), if replaying && !shared.max_speed => {
-                for frame in session.step_frames() {
+                for frame in session.due_frames() {
                     ws.send(frame).await?;
                 }
-                let now = Instant::now();
-                next_step += shared.step_wait;
-                if next_step + shared.step_wait < now {
-                    // Far behind (slow client): don't burst to catch up.
-                    next_step = now;
-                }
+                next_step = match session.next_due() {
+                    Some(feed) => Instant::now() + Duration::from_nanos(clock.wall_at(feed).saturating_sub(wall_clock()).max(0) as u64),
+                    None => Instant::now() + Duration::from_secs(3600),
+                };
             }
         }
     }
@@ -385,6 +400,47 @@ enum Dialect {
 const BAR: u8 = 1;
 const TRADE: u8 = 2;
 const QUOTE: u8 = 4;
+const UPDATED_BAR: u8 = 8;
+
+/// Every this many bars of a symbol, one gets a late-reported trade and an
+/// updated bar.
+const CORRECTED_EVERY: u64 = 5;
+/// The late-reported trade's size.
+const LATE_TRADE_SIZE: f64 = 100.0;
+
+/// One source time step on a connection's feed clock: the source events
+/// `[from, to)` and the start of the period whose bars they are.
+#[derive(Clone, Copy, Debug)]
+struct Step {
+    from: usize,
+    to: usize,
+    start: Timestamp,
+    /// Steps since the replay began (which bars get corrections).
+    index: u64,
+}
+
+/// What happens next in a period (see the module documentation for when).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// The current step's opening trades.
+    Open,
+    /// Its closing trades.
+    Close,
+    /// The next step's opening trades (before the current step's bars).
+    NextOpen,
+    /// Its bars.
+    Bar,
+    /// Its updated bars.
+    Update,
+}
+
+/// Where a `Speed::Factor` connection is in the replay.
+#[derive(Clone, Copy, Debug)]
+struct Timeline {
+    current: Step,
+    next: Option<Step>,
+    phase: Phase,
+}
 
 struct Reply {
     message: Message,
@@ -411,16 +467,19 @@ struct Session<'a> {
     cursor: usize,
     /// The source is exhausted (and not repeating).
     finished: bool,
-    /// Wall-clock time of the current step.
+    /// The feed clock of this connection.
+    clock: FeedClock,
+    /// `Speed::Factor`: the replay's position on the feed clock (`None`
+    /// before the first subscription and after the end).
+    timeline: Option<Timeline>,
+    /// `Speed::Max`: the feed time of the current step (when it was sent).
     step_time: Timestamp,
-    /// `step_time` formatted.
-    step_text: Vec<u8>,
     trade_id: u64,
     frame: FrameWriter,
 }
 
 impl<'a> Session<'a> {
-    fn new(shared: &'a Shared, dialect: Dialect) -> Self {
+    fn new(shared: &'a Shared, dialect: Dialect, clock: FeedClock) -> Self {
         Session {
             shared,
             dialect,
@@ -435,8 +494,9 @@ impl<'a> Session<'a> {
             active: false,
             cursor: 0,
             finished: shared.data.events.is_empty(),
+            clock,
+            timeline: None,
             step_time: i64::MIN,
-            step_text: Vec::with_capacity(32),
             trade_id: 0,
             frame: FrameWriter::default(),
         }
@@ -560,7 +620,8 @@ impl<'a> Session<'a> {
         for (m, name) in self.mask.iter_mut().zip(&self.shared.data.symbols) {
             *m = (u8::from(bars.contains(name)) * BAR)
                 | (u8::from(self.trades.contains(name)) * TRADE)
-                | (u8::from(self.quotes.contains(name)) * QUOTE);
+                | (u8::from(self.quotes.contains(name)) * QUOTE)
+                | (u8::from(self.updated_bars.contains(name)) * UPDATED_BAR);
         }
         self.active = self.mask.iter().any(|&m| m != 0);
     }
@@ -597,81 +658,215 @@ impl<'a> Session<'a> {
         self.cursor == 0 || ev[self.cursor - 1].bar.time != ev[self.cursor].bar.time
     }
 
-    /// Stamps a new step with the wall clock (strictly after the previous one).
+    /// `Speed::Max`: stamps a new step with the wall clock (strictly after
+    /// the previous one).
     fn new_step(&mut self) {
         self.step_time = wall_clock().max(self.step_time.saturating_add(1));
-        self.step_text.clear();
-        write_rfc3339(&mut self.step_text, self.step_time);
     }
 
-    /// Writes the messages of the event at the cursor and advances; returns
-    /// how many messages were written.
+    /// `Speed::Max`: writes the messages of the event at the cursor (its bar
+    /// ending now, one trade and one quote now) and advances; returns how
+    /// many messages were written.
     fn write_event(&mut self) -> usize {
         let shared = self.shared;
         let e = shared.data.events[self.cursor];
         self.cursor += 1;
         let id = e.symbol as usize;
+        let now = self.step_time;
         // The market moves whether or not this client listens: the board
         // (what the REST stand-ins serve) follows every symbol of the replay.
         if let Some(board) = &shared.board {
-            board.update(&shared.data.symbols[id], &e.bar, self.step_time);
+            board.update(&shared.data.symbols[id], &e.bar, now);
         }
-        let m = self.mask.get(id).copied().unwrap_or(0);
-        if m == 0 {
-            return 0;
-        }
-        let sym = shared
-            .symbol_json
-            .get(id)
-            .map(Vec::as_slice)
-            .unwrap_or(b"\"\"");
-        if self.dialect == Dialect::Polygon {
-            return self.write_polygon_event(m, sym, &e.bar);
-        }
-        let mut n = 0;
-        if m & BAR != 0 {
-            self.frame.bar(sym, &e.bar, &self.step_text);
-            n += 1;
-        }
-        if m & TRADE != 0 {
-            self.trade_id += 1;
-            self.frame
-                .trade(sym, self.trade_id, &e.bar, &self.step_text);
-            n += 1;
-        }
-        if m & QUOTE != 0 {
-            self.frame.quote(sym, &e.bar, &self.step_text);
-            n += 1;
-        }
-        n
+        let bar = Bar { time: now - shared.period, ..e.bar };
+        self.write_bar(id, BAR, &bar)
+            + self.write_trade(id, &Trade { time: now, price: bar.close, size: bar.volume })
+            + self.write_quote(id, &quote_at(bar.close, now))
     }
 
-    /// The Polygon messages of one bar (stamped with the step's time).
-    fn write_polygon_event(&mut self, m: u8, sym: &[u8], source: &Bar) -> usize {
-        let t = self.step_time;
-        let bar = Bar { time: t, ..*source };
-        let mut n = 0;
-        if m & BAR != 0 {
-            let stats = polygon::AggregateStats { vwap: bar.close, ..Default::default() };
-            let out = self.frame.object();
-            if self.shared.data.timeframe == Timeframe::Second {
-                polygon::write_second_agg(out, sym, &bar, &stats);
-            } else {
-                polygon::write_minute_agg(out, sym, &bar, &stats);
+    /// The symbol's JSON string literal and its subscriptions.
+    fn subscribed(&self, id: usize) -> (&'a [u8], u8) {
+        let shared: &'a Shared = self.shared;
+        let sym = shared.symbol_json.get(id).map(Vec::as_slice).unwrap_or(b"\"\"");
+        (sym, self.mask.get(id).copied().unwrap_or(0))
+    }
+
+    /// A bar (`BAR`) or an updated bar (`UPDATED_BAR`, Alpaca only) of
+    /// symbol `id`, if subscribed; returns the messages written.
+    fn write_bar(&mut self, id: usize, channel: u8, bar: &Bar) -> usize {
+        let (sym, mask) = self.subscribed(id);
+        if mask & channel == 0 {
+            return 0;
+        }
+        match self.dialect {
+            Dialect::Alpaca => self.frame.bar(if channel == UPDATED_BAR { b"u" } else { b"b" }, sym, bar),
+            Dialect::Polygon if channel == UPDATED_BAR => return 0,
+            Dialect::Polygon => {
+                let stats = polygon::AggregateStats { vwap: bar.close, ..Default::default() };
+                let out = self.frame.object();
+                if self.shared.data.timeframe == Timeframe::Second {
+                    polygon::write_second_agg(out, sym, bar, &stats);
+                } else {
+                    polygon::write_minute_agg(out, sym, bar, &stats);
+                }
             }
-            n += 1;
         }
-        if m & TRADE != 0 {
-            self.trade_id += 1;
-            let trade = Trade { time: t, price: bar.close, size: bar.volume };
-            polygon::write_trade(self.frame.object(), sym, &trade, self.trade_id);
-            n += 1;
+        1
+    }
+
+    fn write_trade(&mut self, id: usize, trade: &Trade) -> usize {
+        let (sym, mask) = self.subscribed(id);
+        if mask & TRADE == 0 {
+            return 0;
         }
-        if m & QUOTE != 0 {
-            polygon::write_quote(self.frame.object(), sym, &quote_at(&bar), self.trade_id);
-            n += 1;
+        self.trade_id += 1;
+        match self.dialect {
+            Dialect::Alpaca => self.frame.trade(sym, self.trade_id, trade),
+            Dialect::Polygon => polygon::write_trade(self.frame.object(), sym, trade, self.trade_id),
         }
-        n
+        1
+    }
+
+    fn write_quote(&mut self, id: usize, quote: &Quote) -> usize {
+        let (sym, mask) = self.subscribed(id);
+        if mask & QUOTE == 0 {
+            return 0;
+        }
+        match self.dialect {
+            Dialect::Alpaca => self.frame.quote(sym, quote),
+            Dialect::Polygon => polygon::write_quote(self.frame.object(), sym, quote, self.trade_id),
+        }
+        1
+    }
+
+    /// The source step after `prev` (the first one when `None`), wrapping
+    /// around with `repeat`; `None` at the end of the source.
+    fn step_after(&self, prev: Option<&Step>, first_start: Timestamp) -> Option<Step> {
+        let events = &self.shared.data.events;
+        let mut from = prev.map_or(0, |p| p.to);
+        if from >= events.len() {
+            if !self.shared.repeat || events.is_empty() {
+                return None;
+            }
+            from = 0;
+        }
+        let time = events[from].bar.time;
+        let to = from + events[from..].iter().take_while(|e| e.bar.time == time).count();
+        Some(match prev {
+            Some(p) => Step { from, to, start: p.start + self.shared.period, index: p.index + 1 },
+            None => Step { from, to, start: first_start, index: 0 },
+        })
+    }
+
+    /// `Speed::Factor`: starts the replay with the period in progress on
+    /// the feed clock.
+    fn start_timeline(&mut self) {
+        let period = self.shared.period;
+        let now = self.clock.now();
+        let first = self.step_after(None, now - now.rem_euclid(period));
+        self.timeline = first.map(|current| Timeline { current, next: self.step_after(Some(&current), 0), phase: Phase::Open });
+        if self.timeline.is_none() {
+            self.finished = true;
+        }
+    }
+
+    /// Feed time of the timeline's next phase.
+    fn next_due(&self) -> Option<Timestamp> {
+        let t = self.timeline.as_ref()?;
+        let period = self.shared.period;
+        let margin = period / 1200;
+        let start = t.current.start;
+        Some(match t.phase {
+            Phase::Open => start + margin,
+            Phase::Close => start + period - margin,
+            Phase::NextOpen => start + period + margin,
+            Phase::Bar => start + period + 2 * margin,
+            Phase::Update => start + period + period / 2,
+        })
+    }
+
+    /// `Speed::Factor`: the frames of every phase due on the feed clock (at
+    /// most a bounded number, so a slow client's connection still reads).
+    fn due_frames(&mut self) -> Vec<Message> {
+        const MOST_PHASES: usize = 64;
+        let now = self.clock.now();
+        let batch = self.shared.batch;
+        let mut frames = Vec::new();
+        let mut count = 0;
+        for _ in 0..MOST_PHASES {
+            match self.next_due() {
+                Some(due) if due <= now => {}
+                _ => break,
+            }
+            count += self.run_phase(now);
+            if count >= batch {
+                frames.extend(self.frame.finish());
+                count = 0;
+            }
+        }
+        frames.extend(self.frame.finish());
+        frames
+    }
+
+    /// Writes the timeline's next phase and moves on; returns the messages written.
+    fn run_phase(&mut self, now: Timestamp) -> usize {
+        let Some(mut t) = self.timeline else { return 0 };
+        let shared = self.shared;
+        let period = shared.period;
+        let margin = period / 1200;
+        let due = self.next_due().unwrap_or(now);
+        let mut written = 0;
+        let step = if t.phase == Phase::NextOpen { t.next.unwrap_or(t.current) } else { t.current };
+        for e in &shared.data.events[step.from..step.to] {
+            let id = e.symbol as usize;
+            let b = e.bar;
+            let opening = (b.volume / 2.0).floor();
+            let corrected = (step.index + u64::from(e.symbol)) % CORRECTED_EVERY == 0;
+            written += match t.phase {
+                Phase::Open | Phase::NextOpen => {
+                    self.write_trade(id, &Trade { time: due, price: b.open, size: opening }) + self.write_quote(id, &quote_at(b.open, due))
+                }
+                Phase::Close => {
+                    self.write_trade(id, &Trade { time: due, price: b.close, size: b.volume - opening })
+                        + self.write_quote(id, &quote_at(b.close, due))
+                }
+                Phase::Bar => {
+                    let bar = Bar { time: step.start, ..b };
+                    if let Some(board) = &shared.board {
+                        board.update(&shared.data.symbols[id], &bar, step.start + period);
+                    }
+                    let written = self.write_bar(id, BAR, &bar);
+                    if corrected {
+                        // A trade made before the close but reported after the
+                        // bar went out: the updated bar counts it.
+                        written + self.write_trade(id, &Trade { time: step.start + period - 5 * margin, price: b.close, size: LATE_TRADE_SIZE })
+                    } else {
+                        written
+                    }
+                }
+                Phase::Update if corrected => self.write_bar(id, UPDATED_BAR, &Bar { time: step.start, volume: b.volume + LATE_TRADE_SIZE, ..b }),
+                Phase::Update => 0,
+            };
+        }
+        t.phase = match t.phase {
+            Phase::Open => Phase::Close,
+            Phase::Close if t.next.is_some() => Phase::NextOpen,
+            Phase::Close | Phase::NextOpen => Phase::Bar,
+            Phase::Bar if self.dialect == Dialect::Alpaca => Phase::Update,
+            Phase::Bar | Phase::Update => {
+                let Some(next) = t.next else {
+                    tracing::info!("simulator: replay finished for this client");
+                    self.finished = true;
+                    self.timeline = None;
+                    return written;
+                };
+                t.next = self.step_after(Some(&next), 0);
+                t.current = next;
+                Phase::Close
+            }
+        };
+        self.timeline = Some(t);
+        written
     }
 
     /// `Speed::Max`: the next frame of up to `batch` messages, or `None` when a
@@ -703,42 +898,14 @@ impl<'a> Session<'a> {
         self.frame.finish()
     }
 
-    /// `Speed::Factor`: the frames of the next source time step.
-    fn step_frames(&mut self) -> Vec<Message> {
-        let mut frames = Vec::new();
-        if !self.at_event() {
-            return frames;
-        }
-        self.new_step();
-        let batch = self.shared.batch;
-        let mut count = 0;
-        loop {
-            count += self.write_event();
-            if count >= batch {
-                frames.extend(self.frame.finish());
-                count = 0;
-            }
-            if self.cursor >= self.shared.data.events.len() || self.starts_step() {
-                break;
-            }
-        }
-        frames.extend(self.frame.finish());
-        frames
-    }
 }
 
-/// The quote the simulator makes of a bar: a cent either side of its close,
-/// one share each, at the bar's time.
-fn quote_at(bar: &Bar) -> Quote {
+/// The quote the simulator makes at a price: a cent either side, one share
+/// each.
+fn quote_at(price: f64, time: Timestamp) -> Quote {
     // Rounded to micro-units so cent prices stay short decimals.
     let round = |p: f64| (p * 1e6).round() / 1e6;
-    Quote {
-        time: bar.time,
-        bid_price: round(bar.close - 0.01).max(0.0),
-        bid_size: 1.0,
-        ask_price: round(bar.close + 0.01),
-        ask_size: 1.0,
-    }
+    Quote { time, bid_price: round(price - 0.01).max(0.0), bid_size: 1.0, ask_price: round(price + 0.01), ask_size: 1.0 }
 }
 
 /// Builds one frame's JSON array in a buffer, without intermediate values.
@@ -793,38 +960,38 @@ impl FrameWriter {
         };
     }
 
-    fn time(&mut self, t: &[u8]) {
+    fn time(&mut self, t: Timestamp) {
         self.buf.extend_from_slice(b",\"t\":\"");
-        self.buf.extend_from_slice(t);
+        write_rfc3339(&mut self.buf, t);
         self.buf.push(b'"');
     }
 
-    fn bar(&mut self, sym: &[u8], b: &Bar, t: &[u8]) {
-        self.begin(b"b", sym);
+    /// A bar (`b`) or updated bar (`u`), stamped with its start.
+    fn bar(&mut self, kind: &[u8], sym: &[u8], b: &Bar) {
+        self.begin(kind, sym);
         self.num(b"o", b.open);
         self.num(b"h", b.high);
         self.num(b"l", b.low);
         self.num(b"c", b.close);
         self.num(b"v", b.volume);
-        self.time(t);
+        self.time(b.time);
         self.buf.extend_from_slice(b",\"n\":1");
         self.num(b"vw", b.close);
         self.buf.push(b'}');
     }
 
-    fn trade(&mut self, sym: &[u8], id: u64, b: &Bar, t: &[u8]) {
+    fn trade(&mut self, sym: &[u8], id: u64, t: &Trade) {
         self.begin(b"t", sym);
         self.buf.extend_from_slice(b",\"i\":");
         let _ = CompactFormatter.write_u64(&mut self.buf, id);
         self.buf.extend_from_slice(b",\"x\":\"V\"");
-        self.num(b"p", b.close);
-        self.num(b"s", b.volume);
-        self.time(t);
+        self.num(b"p", t.price);
+        self.num(b"s", t.size);
+        self.time(t.time);
         self.buf.extend_from_slice(b",\"c\":[\"@\"],\"z\":\"C\"}");
     }
 
-    fn quote(&mut self, sym: &[u8], b: &Bar, t: &[u8]) {
-        let q = quote_at(b);
+    fn quote(&mut self, sym: &[u8], q: &Quote) {
         self.begin(b"q", sym);
         self.buf.extend_from_slice(b",\"bx\":\"V\"");
         self.num(b"bp", q.bid_price);
@@ -832,7 +999,7 @@ impl FrameWriter {
         self.buf.extend_from_slice(b",\"ax\":\"V\"");
         self.num(b"ap", q.ask_price);
         self.num(b"as", q.ask_size);
-        self.time(t);
+        self.time(q.time);
         self.buf.extend_from_slice(b",\"c\":[\"R\"],\"z\":\"C\"}");
     }
 
@@ -975,7 +1142,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn replays_bars_trades_and_quotes_with_wall_clock_times() {
+    async fn max_speed_replays_bars_ending_as_they_are_sent() {
         let mut cfg = config(Speed::Max, None);
         cfg.batch = 7;
         let data = crate::data::synthetic::random_walk(50, 5, 7);
@@ -1007,21 +1174,22 @@ mod tests {
             assert!(control.is_empty());
             assert!(events.len() <= 7);
             for e in events {
-                assert!(e.event.time() >= before);
-                assert!(e.event.time() >= last_time);
-                last_time = e.event.time();
+                assert!(e.event.completed_at() >= before);
+                assert!(e.event.completed_at() >= last_time);
+                last_time = e.event.completed_at();
                 got.push(e);
             }
         }
         let now = wall_clock();
-        assert!(got.iter().all(|e| e.event.time() <= now));
+        assert!(got.iter().all(|e| e.event.completed_at() <= now));
         // Per SYM001 bar: bar, trade, quote; SYM003: quote only.
         let sym1: Vec<&SymbolEvent> = got.iter().filter(|e| e.symbol == "SYM001").collect();
         assert_eq!(sym1.len(), 150);
         for (i, chunk) in sym1.chunks(3).enumerate() {
             let b = want[i];
-            let t = chunk[0].event.time();
-            assert!(chunk.iter().all(|e| e.event.time() == t));
+            // At full speed a bar ends the moment it is sent, with its trade and quote.
+            let t = chunk[0].event.completed_at();
+            assert!(chunk.iter().all(|e| e.event.completed_at() == t));
             match (&chunk[0].event, &chunk[1].event, &chunk[2].event) {
                 (
                     MarketEvent::Bar { timeframe, bar },
@@ -1070,6 +1238,108 @@ mod tests {
         task.abort();
     }
 
+    /// Connects, authenticates and subscribes with `subscribe`; returns the
+    /// client and the clock the server announced.
+    async fn subscribed(addr: SocketAddr, path: &str, auth: &str, subscribe: &str) -> (Client, FeedClock) {
+        let (mut ws, response) = tokio_tungstenite::connect_async(format!("ws://{addr}{path}")).await.unwrap();
+        let clock = response.headers().get(FeedClock::HEADER).and_then(|v| v.to_str().ok()).and_then(FeedClock::parse_header).expect("clock header");
+        for text in [auth, subscribe] {
+            ws.next().await.unwrap().unwrap();
+            send(&mut ws, text).await;
+        }
+        ws.next().await.unwrap().unwrap();
+        (ws, clock)
+    }
+
+    /// Messages as received, each with the feed time of its arrival.
+    async fn receive(ws: &mut Client, clock: &FeedClock, until: impl Fn(&[(Timestamp, serde_json::Value)]) -> bool) -> Vec<(Timestamp, serde_json::Value)> {
+        let mut got = Vec::new();
+        while !until(&got) {
+            let Some(Ok(Message::Text(t))) = ws.next().await else { panic!("stream ended") };
+            let at = clock.now();
+            let serde_json::Value::Array(msgs) = serde_json::from_str(&t).unwrap() else { panic!("{t}") };
+            got.extend(msgs.into_iter().map(|m| (at, m)));
+        }
+        got
+    }
+
+    const MIN: Timestamp = 60 * crate::domain::NANOS_PER_SECOND;
+
+    /// Alpaca's documented timing ("Market Data Update: Bars", real-time
+    /// stock data): bars labelled with their start, sent just after their
+    /// end; trades stamped when they happen, so the next minute's first trade
+    /// comes before the previous minute's bar; an updated bar 30 seconds
+    /// after the end, with the original's timestamp.
+    #[tokio::test]
+    async fn factor_speed_follows_alpacas_documented_bar_timing() {
+        let mut cfg = config(Speed::Factor(60.0), None);
+        cfg.source = SimSource::RandomWalk { symbols: 3, bars: 50, seed: 7 };
+        let (addr, task) = start(cfg).await;
+        let (mut ws, clock) = subscribed(
+            addr,
+            "/v2/iex",
+            r#"{"action":"auth","key":"a","secret":"b"}"#,
+            r#"{"action":"subscribe","bars":["*"],"trades":["*"],"updatedBars":["*"]}"#,
+        )
+        .await;
+        assert_eq!(clock.speed, 60.0);
+        let time = |m: &serde_json::Value| parse_rfc3339(m["t"].as_str().unwrap()).unwrap();
+        let kind = |m: &serde_json::Value| m["T"].as_str().unwrap().to_owned();
+        // Until SYM000's first bar is corrected (index 0) and four bars came.
+        let got = receive(&mut ws, &clock, |got| {
+            got.iter().filter(|(_, m)| m["T"] == "b" && m["S"] == "SYM000").count() >= 4 && got.iter().any(|(_, m)| m["T"] == "u")
+        })
+        .await;
+        task.abort();
+        let bars: Vec<(usize, Timestamp, &serde_json::Value)> = got.iter().enumerate().filter(|(_, (_, m))| kind(m) == "b").map(|(i, (at, m))| (i, *at, m)).collect();
+        for (i, at, bar) in &bars {
+            let start = time(bar);
+            assert_eq!(start.rem_euclid(MIN), 0, "labelled with the minute's start: {bar}");
+            assert!(*at >= start + MIN, "sent after its minute closed: {bar} at {at}");
+            assert!(*at < start + 2 * MIN, "sent just after its minute closed, not a minute late: {bar} at {at}");
+            // The next minute's opening trade of the symbol came first (but
+            // not for the last step, whose next minute may not have begun).
+            let next_trade = got[..*i].iter().any(|(_, m)| kind(m) == "t" && m["S"] == bar["S"] && time(m) >= start + MIN);
+            let later_bar = bars.iter().any(|(_, _, b)| b["S"] == bar["S"] && time(b) > start);
+            assert!(next_trade || !later_bar, "the next minute's first trade precedes {bar}");
+        }
+        let sym0: Vec<Timestamp> = bars.iter().filter(|(_, _, b)| b["S"] == "SYM000").map(|(_, _, b)| time(b)).collect();
+        assert!(sym0.windows(2).all(|w| w[1] - w[0] == MIN), "{sym0:?}");
+        for (at, trade) in got.iter().filter(|(_, m)| kind(m) == "t") {
+            assert!(time(trade) <= *at, "a trade is stamped when it happened: {trade} at {at}");
+        }
+        let (at, update) = got.iter().find(|(_, m)| kind(m) == "u").unwrap();
+        let original = bars.iter().find(|(_, _, b)| b["S"] == update["S"] && b["t"] == update["t"]).expect("corrects a bar sent before").2;
+        assert!(*at >= time(update) + MIN + MIN / 2, "30 seconds after the bar's end: {update} at {at}");
+        assert_eq!(update["v"].as_f64().unwrap(), original["v"].as_f64().unwrap() + LATE_TRADE_SIZE);
+        assert_eq!((&update["o"], &update["c"]), (&original["o"], &original["c"]));
+    }
+
+    /// Polygon's per-minute aggregates: `s` the window's start, `e` its end,
+    /// sent once the window has closed; trades at their own time.
+    #[tokio::test]
+    async fn factor_speed_sends_polygon_aggregates_after_their_window() {
+        let mut cfg = config(Speed::Factor(60.0), None);
+        cfg.source = SimSource::RandomWalk { symbols: 2, bars: 50, seed: 7 };
+        let (addr, task) = start(cfg).await;
+        let (mut ws, clock) = subscribed(addr, "/stocks", r#"{"action":"auth","params":"k"}"#, r#"{"action":"subscribe","params":"AM.*,T.*"}"#).await;
+        let got = receive(&mut ws, &clock, |got| got.iter().filter(|(_, m)| m["ev"] == "AM").count() >= 4).await;
+        task.abort();
+        let ms = 1_000_000;
+        for (at, m) in &got {
+            match m["ev"].as_str().unwrap() {
+                "AM" => {
+                    let (s, e) = (m["s"].as_i64().unwrap() * ms, m["e"].as_i64().unwrap() * ms);
+                    assert_eq!((s.rem_euclid(MIN), e - s), (0, MIN), "{m}");
+                    assert!(*at >= e && *at < e + MIN, "sent once its window closed: {m} at {at}");
+                }
+                "T" => assert!(m["t"].as_i64().unwrap() * ms <= *at, "{m} at {at}"),
+                "status" => {}
+                other => panic!("unexpected {other}: {m}"),
+            }
+        }
+    }
+
     #[test]
     fn frame_writer_output_is_valid_json() {
         let mut w = FrameWriter::default();
@@ -1081,11 +1351,10 @@ mod tests {
             close: 100.1,
             volume: 300.0,
         };
-        let mut t = Vec::new();
-        write_rfc3339(&mut t, 1_704_205_800_000_000_001);
-        w.bar(b"\"A\\\"B\"", &bar, &t);
-        w.trade(b"\"A\\\"B\"", 9, &bar, &t);
-        w.quote(b"\"A\\\"B\"", &bar, &t);
+        let t = 1_704_205_800_000_000_001;
+        w.bar(b"b", b"\"A\\\"B\"", &bar);
+        w.trade(b"\"A\\\"B\"", 9, &Trade { time: t, price: bar.close, size: bar.volume });
+        w.quote(b"\"A\\\"B\"", &quote_at(bar.close, t));
         let Some(Message::Text(text)) = w.finish() else {
             panic!("no frame")
         };

@@ -457,6 +457,10 @@ impl super::frame::Wire for Wire {
         convert(raw)
     }
 
+    fn symbol<'r>(raw: &'r RawMessage<'_>) -> Option<&'r str> {
+        raw.symbol.as_ref().map(|s| s.0.as_ref())
+    }
+
     /// `subscription` messages are rare: read from a tree.
     fn from_tree(member: &serde_json::Value) -> Option<Result<ControlMessage, String>> {
         (member.get("T").and_then(serde_json::Value::as_str) == Some("subscription"))

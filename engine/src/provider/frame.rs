@@ -25,13 +25,15 @@ pub struct ParsedFrame<C> {
     /// Members (or a whole frame that is not a JSON array) that were skipped
     /// as malformed.
     pub malformed: usize,
+    /// Why the first malformed member was skipped (naming its symbol when it has one).
+    pub first_error: Option<String>,
     /// Well-formed members of message types this engine does not use.
     pub ignored: usize,
 }
 
 impl<C> Default for ParsedFrame<C> {
     fn default() -> Self {
-        Self { events: Vec::new(), control: Vec::new(), malformed: 0, ignored: 0 }
+        Self { events: Vec::new(), control: Vec::new(), malformed: 0, first_error: None, ignored: 0 }
     }
 }
 
@@ -111,6 +113,8 @@ pub(super) trait Wire {
     fn ignores(_tag: &str) -> bool {
         false
     }
+    /// The member's symbol, if it names one (for error messages).
+    fn symbol<'r>(raw: &'r Self::Raw<'_>) -> Option<&'r str>;
 }
 
 /// Collects the members of one frame.
@@ -126,7 +130,10 @@ impl<W: Wire> Collector<'_, W> {
             Ok(Converted::Event(e)) => self.out.events.push(e),
             Ok(Converted::Control(c)) => self.out.control.push(c),
             Err(Skip::Ignored) => self.out.ignored += 1,
-            Err(Skip::Malformed(why)) => self.malformed(why),
+            Err(Skip::Malformed(why)) => match W::symbol(&raw) {
+                Some(symbol) => self.malformed(format!("{why} (symbol {symbol})")),
+                None => self.malformed(why),
+            },
             Err(Skip::NeedsTree) => self.needs_tree = true,
         }
     }
@@ -194,13 +201,8 @@ pub(super) fn parse<W: Wire>(text: &str) -> ParsedFrame<W::Control> {
         collector.restart();
         parse_slow(text, &mut collector);
     }
-    if collector.out.malformed > 0 {
-        tracing::warn!(
-            skipped = collector.out.malformed,
-            first = collector.first_error.as_deref().unwrap_or(""),
-            "skipped malformed market-data message(s)"
-        );
-    }
+    let first_error = collector.first_error.take();
+    out.first_error = first_error;
     out
 }
 

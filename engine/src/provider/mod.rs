@@ -27,7 +27,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use self::alpaca::{ControlMessage, error_code};
-use crate::domain::SymbolEvent;
+use crate::domain::{FeedClock, MarketEvent, SymbolEvent, Timeframe};
 
 /// First delay before reconnecting; doubles per failed attempt.
 pub const BACKOFF_INITIAL: Duration = Duration::from_millis(100);
@@ -175,7 +175,7 @@ fn parse(protocol: Protocol, text: &str) -> Frame {
                     other => Control::Other(format!("{other:?}")),
                 })
                 .collect();
-            Frame { events: f.events, control, malformed: f.malformed, ignored: f.ignored }
+            Frame { events: f.events, control, malformed: f.malformed, first_error: f.first_error, ignored: f.ignored }
         }
         Protocol::Polygon => {
             let f = polygon::parse_frame(text);
@@ -191,7 +191,7 @@ fn parse(protocol: Protocol, text: &str) -> Frame {
                     polygon::ControlMessage::Other { status, message } => Control::Other(format!("{status}: {message}")),
                 })
                 .collect();
-            Frame { events: f.events, control, malformed: f.malformed, ignored: f.ignored }
+            Frame { events: f.events, control, malformed: f.malformed, first_error: f.first_error, ignored: f.ignored }
         }
     }
 }
@@ -233,6 +233,10 @@ pub struct ProviderStats {
     pub failed_attempts: AtomicU64,
     /// True while authenticated and streaming.
     pub connected: AtomicBool,
+    /// The clock of the current connection's timestamps ([`FeedClock::WALL`]
+    /// unless the server announced another) and how often it was set.
+    clock: std::sync::Mutex<FeedClock>,
+    clock_version: AtomicU64,
 }
 
 /// A plain copy of [`ProviderStats`].
@@ -262,6 +266,25 @@ impl ProviderStats {
             failed_attempts: r(&self.failed_attempts),
             connected: self.connected.load(Ordering::Relaxed),
         }
+    }
+
+    /// The clock the stream's timestamps follow, with a version that changes
+    /// whenever a new connection sets it.
+    pub fn clock(&self) -> (FeedClock, u64) {
+        let clock = self.clock.lock().map(|c| *c).unwrap_or_default();
+        (clock, self.clock_version.load(Ordering::Acquire))
+    }
+
+    /// The clock version alone (cheap: read on every frame).
+    pub fn clock_version(&self) -> u64 {
+        self.clock_version.load(Ordering::Acquire)
+    }
+
+    fn set_clock(&self, clock: FeedClock) {
+        if let Ok(mut c) = self.clock.lock() {
+            *c = clock;
+        }
+        self.clock_version.fetch_add(1, Ordering::Release);
     }
 
     fn add(counter: &AtomicU64, n: usize) {
@@ -396,7 +419,20 @@ async fn run_session(
     )
     .await
     {
-        Ok(Ok((ws, _response))) => ws,
+        Ok(Ok((ws, response))) => {
+            // The simulator announces its clock; providers follow the wall clock.
+            let clock = response
+                .headers()
+                .get(FeedClock::HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(FeedClock::parse_header)
+                .unwrap_or(FeedClock::WALL);
+            if clock != FeedClock::WALL {
+                tracing::info!(url = %url, speed = clock.speed, "market-data stream runs a simulated clock");
+            }
+            stats.set_clock(clock);
+            ws
+        }
         Ok(Err(tungstenite::Error::Url(e))) => {
             return Err(ProviderError::InvalidUrl(e.to_string()));
         }
@@ -435,6 +471,8 @@ async fn run_session(
             reason,
         })
     };
+    let (clock, _) = stats.clock();
+    let mut ahead_warned = BTreeSet::new();
     let all: Vec<String> = symbols.iter().cloned().collect();
     if let Err(e) = subscribe(&mut ws, config, &all).await {
         return established(format!("sending subscribe: {e}"));
@@ -467,7 +505,8 @@ async fn run_session(
             msg = ws.next() => match msg {
                 Some(Ok(Message::Text(text))) => {
                     let received_at = crate::domain::wall_clock();
-                    let frame = handle_frame(config.protocol, &text, stats);
+                    let frame = handle_frame(config.protocol, &text, stats, url);
+                    warn_of_events_ahead(&frame, &clock, received_at, url, &mut ahead_warned);
                     if !frame.is_empty() {
                         let n = frame.len();
                         if events.send(ReceivedFrame { received_at, events: frame }).await.is_err() {
@@ -496,10 +535,18 @@ async fn run_session(
 
 /// Parses one frame, updates the counters, logs control messages. Returns the
 /// frame's events.
-fn handle_frame(protocol: Protocol, text: &str, stats: &ProviderStats) -> Vec<SymbolEvent> {
+fn handle_frame(protocol: Protocol, text: &str, stats: &ProviderStats, url: &str) -> Vec<SymbolEvent> {
     let frame = parse(protocol, text);
     stats.frames.fetch_add(1, Ordering::Relaxed);
     ProviderStats::add(&stats.malformed, frame.malformed);
+    if frame.malformed > 0 {
+        tracing::warn!(
+            url = %url,
+            skipped = frame.malformed,
+            first = frame.first_error.as_deref().unwrap_or(""),
+            "skipped malformed market-data message(s)"
+        );
+    }
     ProviderStats::add(&stats.ignored, frame.ignored);
     for c in frame.control {
         match c {
@@ -517,6 +564,38 @@ fn handle_frame(protocol: Protocol, text: &str, stats: &ProviderStats) -> Vec<Sy
         }
     }
     frame.events
+}
+
+/// How far ahead of the feed's clock an event may complete before it is
+/// reported: clocks of two machines never agree exactly.
+const CLOCK_TOLERANCE: crate::domain::Timestamp = crate::domain::NANOS_PER_SECOND;
+
+/// Reports, once per symbol and connection, an event that completes after
+/// it was received (a bar whose end lies in the future: a provider's clock,
+/// or a stand-in, that stamps bars with the wrong end). The event is kept:
+/// nothing the provider sent is dropped for it. Daily bars are in progress
+/// all day (Alpaca sends the day so far every minute) and are not checked.
+fn warn_of_events_ahead(
+    events: &[SymbolEvent],
+    clock: &FeedClock,
+    received_at: crate::domain::Timestamp,
+    url: &str,
+    warned: &mut BTreeSet<compact_str::CompactString>,
+) {
+    let now = clock.feed_at(received_at) + CLOCK_TOLERANCE;
+    for e in events {
+        if matches!(e.event, MarketEvent::Bar { timeframe: Timeframe::Day, .. }) || e.event.completed_at() <= now {
+            continue;
+        }
+        if warned.insert(e.symbol.clone()) {
+            tracing::warn!(
+                url = %url,
+                symbol = %e.symbol,
+                ahead_ms = (e.event.completed_at() - now + CLOCK_TOLERANCE) / 1_000_000,
+                "market-data event completes after it was received (a bar's end in the future); kept"
+            );
+        }
+    }
 }
 
 /// Errors in the handshake that retrying cannot fix (bad credentials, feed

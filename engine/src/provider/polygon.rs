@@ -433,6 +433,10 @@ impl super::frame::Wire for Wire {
     fn ignores(ev: &str) -> bool {
         !matches!(ev, "T" | "Q" | "A" | "AM" | "status")
     }
+
+    fn symbol<'r>(raw: &'r RawMessage<'_>) -> Option<&'r str> {
+        raw.sym.as_ref().map(|s| s.0.as_ref())
+    }
 }
 
 /// Parses one server text frame (a JSON array of messages).

@@ -11,7 +11,7 @@ pub mod unix;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::domain::{BrokerReport, BrokerRequest, MarketEvent, SymbolId};
+use crate::domain::{BrokerReport, BrokerRequest, FeedClock, MarketEvent, SymbolId};
 
 /// Largest frame accepted; a bigger length prefix is a protocol error.
 pub const MAX_FRAME: usize = 64 << 20;
@@ -21,6 +21,9 @@ pub const MAX_FRAME: usize = 64 << 20;
 pub enum ToConsumer {
     /// These symbols are now owned by the consumer (ids are session-wide).
     Assign(Vec<(SymbolId, String)>),
+    /// The clock the feed's timestamps follow from now on (sent before any
+    /// event, and again when a reconnect brings a new one).
+    Clock(FeedClock),
     /// Market events of owned symbols, in arrival order, with the time the
     /// producer received them (ns since the epoch) for latency measurement.
     Events { received_at: i64, events: Vec<(SymbolId, MarketEvent)> },
