@@ -402,7 +402,8 @@ fn a_slow_strategy_puts_only_its_consumer_out_of_sync_and_it_catches_up() {
 }
 
 /// Minutes since today's 9:30 New York open (negative before it), from the
-/// wall clock: the simulator stamps events with the time they are sent.
+/// wall clock: the simulator's clock starts at the wall clock when a client
+/// connects.
 fn minutes_from_open_now() -> i64 {
     let out = Command::new("date").args(["+%H %M"]).env("TZ", "America/New_York").output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
@@ -414,19 +415,61 @@ fn minutes_from_open_now() -> i64 {
 #[test]
 fn a_strategy_outside_its_schedule_window_sees_no_events() {
     let dir = tempfile::tempdir().unwrap();
+    let now = minutes_from_open_now();
+    // At 600x the 4 s run covers 40 minutes of the feed's clock from now: a
+    // 10-minute window from now (when the session is open) is met and left.
+    let (start, window_contains_now) = if now >= 0 { (now, true) } else { ((now + 30).rem_euclid(389), false) };
     let (_sim, url) = simulator("127.0.0.1:0", "600");
-    // A one-minute window half an hour away from now, inside the session.
-    let start = (minutes_from_open_now() + 30).rem_euclid(389);
     let extra = format!(
-        "[[strategies]]\ncomponent = \"{}\"\nparams = {{ fast = 2, slow = 4, qty = 7 }}\nschedule = [{{ start = {start}, duration = 1 }}]\n",
+        "[[strategies]]\ncomponent = \"{}\"\nparams = {{ fast = 2, slow = 4, qty = 7 }}\nschedule = [{{ start = {start}, duration = 10 }}]\n",
         component("sma-cross").display()
     );
     let plan = write_plan(dir.path(), &url, 5.0, &extra);
     let db = dir.path().join("liu.db");
     let (batch, _) = run_trade(&plan, &db, "4");
     let rows = trades(&db, &batch);
-    assert!(rows.iter().any(|t| t.qty == 1.0), "the unscheduled strategy trades");
-    assert!(rows.iter().all(|t| t.qty != 7.0), "the scheduled one must not trade outside its window");
+    let minute_from_open = |t: &TradeRow| {
+        let time = chrono::DateTime::parse_from_rfc3339(&t.client_time).unwrap_or_else(|e| panic!("{}: {e}", t.client_time));
+        let local = time.with_timezone(&chrono_tz::America::New_York);
+        use chrono::Timelike;
+        i64::from(local.hour() * 60 + local.minute()) - (9 * 60 + 30)
+    };
+    let outside: Vec<_> = rows.iter().filter(|t| t.qty == 1.0 && !(start..=start + 10).contains(&minute_from_open(t))).collect();
+    assert!(!outside.is_empty(), "the unscheduled strategy trades outside the window too");
+    // A paper order fills on the next bar: an order of the window's last
+    // minute fills in the minute after it.
+    let scheduled: Vec<_> = rows.iter().filter(|t| t.qty == 7.0).collect();
+    assert!(scheduled.iter().all(|t| (start..=start + 10).contains(&minute_from_open(t))), "the scheduled one trades only inside its window: {scheduled:?}");
+    if window_contains_now {
+        assert!(!scheduled.is_empty(), "the scheduled one trades inside its window");
+    }
+}
+
+/// At real speed, across a real minute boundary: the bar of the minute in
+/// progress is sent just after that minute closes, stamped with its start
+/// (as Alpaca does), and reaches the strategies; none is called out of sync.
+#[test]
+fn a_real_minute_bar_reaches_the_strategies_just_after_its_minute_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, url) = simulator("127.0.0.1:0", "1");
+    let extra = format!("[[strategies]]\ncomponent = \"{}\"\n", component("bar-counter").display());
+    let plan = write_plan(dir.path(), &url, 5.0, &extra);
+    let db = dir.path().join("liu.db");
+    let mut trade = spawn_trade(&plan, &db, "150");
+    trade.wait_for(Duration::from_secs(30), |l| l.contains("market-data subscription confirmed"));
+    // Every symbol's first bar is counted once its minute has closed (within 61 s).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while keystore(&db, "bar-counter").len() < 20 {
+        assert!(Instant::now() < deadline, "no bar reached the strategies in 90 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    kill(trade.child.id(), "-TERM");
+    let (status, lines) = trade.finish();
+    assert!(status.success(), "{}", lines.join("\n"));
+    let out_of_sync: Vec<_> = lines.iter().filter(|l| l.contains("out of sync")).collect();
+    assert!(out_of_sync.is_empty(), "{out_of_sync:?}");
+    let counts = keystore(&db, "bar-counter");
+    assert!(counts.values().all(|v| v == "1"), "one bar per symbol, each seen once: {counts:?}");
 }
 
 /// `liu-engine simulate` with the stand-in REST servers; returns the

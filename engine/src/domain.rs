@@ -493,3 +493,32 @@ pub struct BrokerReport {
     /// Why it was rejected or canceled, when the broker says.
     pub reason: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_feed_clock_round_trips_its_header_and_measures_age_in_real_time() {
+        let clock = FeedClock { feed_origin: 1_000 * NANOS_PER_SECOND, wall_origin: 10 * NANOS_PER_SECOND, speed: 600.0 };
+        assert_eq!(FeedClock::parse_header(&clock.header_value()), Some(clock));
+        for bad in ["", "feed=1;wall=2", "feed=1;wall=2;speed=0", "feed=1;wall=2;speed=-3", "feed=x;wall=2;speed=1", "speed=inf;feed=1;wall=2"] {
+            assert_eq!(FeedClock::parse_header(bad), None, "{bad}");
+        }
+        // One wall second later the feed is ten minutes on.
+        let wall = 11 * NANOS_PER_SECOND;
+        assert_eq!(clock.feed_at(wall), 1_600 * NANOS_PER_SECOND);
+        assert_eq!(clock.wall_at(1_600 * NANOS_PER_SECOND), wall);
+        // A bar that ended 60 feed seconds ago is 0.1 real seconds old.
+        assert_eq!(clock.real_age(1_540 * NANOS_PER_SECOND, wall), NANOS_PER_SECOND / 10);
+        assert_eq!(FeedClock::WALL.real_age(wall - 5, wall), 5);
+    }
+
+    #[test]
+    fn a_bar_completes_at_its_end_and_a_trade_at_its_time() {
+        let bar = Bar { time: 120 * NANOS_PER_SECOND, open: 1.0, high: 1.0, low: 1.0, close: 1.0, volume: 1.0 };
+        assert_eq!(MarketEvent::Bar { timeframe: Timeframe::Minute, bar }.completed_at(), 180 * NANOS_PER_SECOND);
+        assert_eq!(MarketEvent::Bar { timeframe: Timeframe::Second, bar }.completed_at(), 121 * NANOS_PER_SECOND);
+        assert_eq!(MarketEvent::Trade(Trade { time: 7, price: 1.0, size: 1.0 }).completed_at(), 7);
+    }
+}

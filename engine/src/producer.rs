@@ -280,7 +280,9 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
         second_bars: events.contains(&EventKind::Second),
         minute_bars: events.contains(&EventKind::Minute),
         daily_bars: false,
-        updated_bars: false,
+        // Alpaca's corrections of minute bars already sent (late trades):
+        // they replace the bar in the consumers' history.
+        updated_bars: events.contains(&EventKind::Minute),
     };
     let mut provider_task = tokio::spawn(provider::run_stream(stream, command_rx, event_tx, stats.clone()));
 

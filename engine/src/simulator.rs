@@ -913,6 +913,8 @@ fn quote_at(price: f64, time: Timestamp) -> Quote {
 struct FrameWriter {
     buf: Vec<u8>,
     count: usize,
+    /// The last timestamp written, and its text.
+    stamp: (Option<Timestamp>, Vec<u8>),
 }
 
 impl FrameWriter {
@@ -962,7 +964,13 @@ impl FrameWriter {
 
     fn time(&mut self, t: Timestamp) {
         self.buf.extend_from_slice(b",\"t\":\"");
-        write_rfc3339(&mut self.buf, t);
+        // Messages of one moment share their stamp: format it once.
+        if self.stamp.0 != Some(t) {
+            self.stamp.1.clear();
+            write_rfc3339(&mut self.stamp.1, t);
+            self.stamp.0 = Some(t);
+        }
+        self.buf.extend_from_slice(&self.stamp.1);
         self.buf.push(b'"');
     }
 
