@@ -6,6 +6,8 @@ engine := "target/release/liu-engine"
 components := "target/strategies"
 # componentize-py lives in a venv of its own (Debian's python3 refuses global pip installs).
 langs_venv := "target/langs/venv"
+# The providers' Python clients, for the tests that check the stand-ins against them.
+clients_venv := "target/langs/clients"
 componentize_js := "strategy-sdk/js/node_modules/.bin/componentize-js"
 
 # Run the demo backtest.
@@ -38,6 +40,11 @@ setup-langs:
     if ! [ -x {{langs_venv}}/bin/componentize-py ] || ! {{langs_venv}}/bin/pip freeze 2>/dev/null | grep -qx "$want"; then
         python3 -m venv {{langs_venv}}
         {{langs_venv}}/bin/pip install --quiet -r strategy-sdk/python/requirements.txt
+    fi
+    want=$(grep -v '^#' tests/clients/requirements.txt | sort)
+    if ! [ -x {{clients_venv}}/bin/python ] || [ "$({{clients_venv}}/bin/pip freeze 2>/dev/null | grep -iE '^(alpaca-py|polygon-api-client)==' | sort)" != "$want" ]; then
+        python3 -m venv {{clients_venv}}
+        {{clients_venv}}/bin/pip install --quiet -r tests/clients/requirements.txt
     fi
     # The versions of package-lock.json, reinstalled when the lock changes. Not
     # `npm ci`: it insists on lock entries for every platform's optional

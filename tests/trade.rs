@@ -1028,3 +1028,68 @@ fn a_fill_of_an_order_placed_by_a_consumer_that_died_is_recorded() {
         assert!(t.indicators.contains(&mark), "{t:?}");
     }
 }
+
+/// One of the providers' own Python clients (tests/clients/), run against
+/// the simulator; its output lines as JSON.
+fn provider_client(script: &str, target: &str, want: usize) -> Vec<serde_json::Value> {
+    let python = repo().join("target/langs/clients/bin/python");
+    assert!(python.exists(), "{} is missing: run `just setup-langs`", python.display());
+    let mut cmd = Command::new(python);
+    cmd.arg(repo().join("tests/clients").join(script))
+        .arg(target)
+        .arg(want.to_string())
+        .env("APCA_API_KEY_ID", KEY)
+        .env("APCA_API_SECRET_KEY", SECRET)
+        .env("POLYGON_API_KEY", POLYGON_KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut client = Proc::from_command(cmd);
+    let mut got = Vec::new();
+    let mut bars = 0;
+    while bars < want {
+        let line = client.wait_for(Duration::from_secs(60), |l| l.starts_with('{'));
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        bars += usize::from(value.get("kind").is_none_or(|k| k == "bar"));
+        got.push(value);
+    }
+    got
+}
+
+/// Alpaca's official SDK (alpaca-py, which asks for MessagePack) reads the
+/// simulator's stream: bars labelled with their minute's start, a minute
+/// apart, each after the next minute's first trade, as Alpaca documents.
+#[test]
+fn alpaca_py_reads_the_simulators_messagepack_stream() {
+    let (_sim, url) = simulator("127.0.0.1:0", "60");
+    let got = provider_client("alpaca_stream.py", &url, 6);
+    let t = |v: &serde_json::Value| v["t"].as_f64().unwrap();
+    let bars: Vec<(usize, &serde_json::Value)> = got.iter().enumerate().filter(|(_, v)| v["kind"] == "bar").collect();
+    assert_eq!(bars.len(), 6);
+    for symbol in ["SYM000", "SYM001"] {
+        let starts: Vec<f64> = bars.iter().filter(|(_, b)| b["symbol"] == symbol).map(|(_, b)| t(b)).collect();
+        assert!(starts.len() >= 2, "{got:?}");
+        assert!(starts.iter().all(|s| s.rem_euclid(60.0) == 0.0), "labelled with the minute's start: {starts:?}");
+        assert!(starts.windows(2).all(|w| w[1] - w[0] == 60.0), "a minute apart: {starts:?}");
+    }
+    // Every bar but the first minute's comes after a trade of its symbol's next minute.
+    for (i, bar) in bars.iter().skip(2) {
+        let next_trade_first = got[..*i].iter().any(|v| v["kind"] == "trade" && v["symbol"] == bar["symbol"] && t(v) >= t(bar) + 60.0);
+        assert!(next_trade_first, "the next minute's first trade precedes {bar}: {got:?}");
+    }
+}
+
+/// Polygon's official client (polygon-api-client) reads the simulator's
+/// minute aggregates: `s` the window's start, `e` its end, a minute apart.
+#[test]
+fn polygon_api_client_reads_the_simulators_aggregates() {
+    let (_sim, url) = simulator("127.0.0.1:0", "60");
+    let host = url.trim_start_matches("ws://").split('/').next().unwrap().to_owned();
+    let got = provider_client("polygon_stream.py", &host, 6);
+    for symbol in ["SYM000", "SYM001"] {
+        let windows: Vec<(i64, i64)> =
+            got.iter().filter(|v| v["symbol"] == symbol).map(|v| (v["start"].as_i64().unwrap(), v["end"].as_i64().unwrap())).collect();
+        assert!(windows.len() >= 2, "{got:?}");
+        assert!(windows.iter().all(|(s, e)| s % 60_000 == 0 && e - s == 60_000), "{windows:?}");
+        assert!(windows.windows(2).all(|w| w[1].0 - w[0].0 == 60_000), "{windows:?}");
+    }
+}

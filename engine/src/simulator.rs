@@ -250,12 +250,16 @@ type Ws = WebSocketStream<TcpStream>;
 
 async fn handle_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let mut path = String::new();
+    let mut msgpack = false;
     let now = wall_clock();
     let clock = FeedClock { feed_origin: now, wall_origin: now, speed: shared.speed };
     // The signature is tungstenite's callback type.
     #[allow(clippy::result_large_err)]
     let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
         path = req.uri().path().to_string();
+        // Alpaca's stream speaks MessagePack to clients that ask for it with
+        // `Content-Type: application/msgpack` (as alpaca-py does), JSON otherwise.
+        msgpack = req.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/msgpack"));
         if let Ok(value) = clock.header_value().parse() {
             resp.headers_mut().insert(FeedClock::HEADER, value);
         }
@@ -269,8 +273,9 @@ async fn handle_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shar
         }
     };
     let dialect = if path.trim_end_matches('/').ends_with("/stocks") { Dialect::Polygon } else { Dialect::Alpaca };
-    tracing::info!(%peer, path = %path, ?dialect, "simulator: client connected");
-    let reason = match run_connection(&mut ws, &shared, dialect, clock).await {
+    let encoding = if msgpack && dialect == Dialect::Alpaca { Encoding::MessagePack } else { Encoding::Json };
+    tracing::info!(%peer, path = %path, ?dialect, ?encoding, "simulator: client connected");
+    let reason = match run_connection(&mut ws, &shared, dialect, encoding, clock).await {
         Ok(reason) => reason,
         Err(e) => format!("connection error: {e}"),
     };
@@ -282,12 +287,14 @@ async fn run_connection(
     ws: &mut Ws,
     shared: &Shared,
     dialect: Dialect,
+    encoding: Encoding,
     clock: FeedClock,
 ) -> Result<String, tokio_tungstenite::tungstenite::Error> {
-    ws.send(match dialect {
+    let out = |m: Message| encoding.encode(m);
+    ws.send(out(match dialect {
         Dialect::Alpaca => control(&[ServerMessage::Success { msg: "connected".into() }]),
         Dialect::Polygon => Message::text(polygon::status(polygon::statuses::CONNECTED, "Connected Successfully")),
-    })
+    }))
     .await?;
     let mut session = Session::new(shared, dialect, clock);
     let auth_deadline = Instant::now() + AUTH_TIMEOUT;
@@ -298,18 +305,21 @@ async fn run_connection(
             biased;
             msg = ws.next() => {
                 let text = match msg {
-                    Some(Ok(Message::Text(t))) => t,
-                    Some(Ok(Message::Binary(_))) => {
-                        ws.send(error(error_code::INVALID_SYNTAX, "invalid syntax")).await?;
-                        continue;
-                    }
+                    Some(Ok(Message::Text(t))) => t.to_string(),
+                    Some(Ok(Message::Binary(b))) => match encoding.decode(&b) {
+                        Some(text) => text,
+                        None => {
+                            ws.send(out(error(error_code::INVALID_SYNTAX, "invalid syntax"))).await?;
+                            continue;
+                        }
+                    },
                     Some(Ok(Message::Close(_))) | None => return Ok("closed by client".into()),
                     Some(Ok(_)) => continue,
                     Some(Err(e)) => return Ok(format!("read error: {e}")),
                 };
                 let was_replaying = session.active;
                 let reply = session.on_client_message(&text);
-                ws.send(reply.message).await?;
+                ws.send(out(reply.message)).await?;
                 if reply.close {
                     let _ = ws.close(None).await;
                     return Ok("authentication failed".into());
@@ -320,23 +330,23 @@ async fn run_connection(
                 }
             }
             _ = tokio::time::sleep_until(auth_deadline), if !session.authenticated => {
-                ws.send(match dialect {
+                ws.send(out(match dialect {
                     Dialect::Alpaca => error(error_code::AUTH_TIMEOUT, "auth timeout"),
                     Dialect::Polygon => Message::text(polygon::status(polygon::statuses::ERROR, "auth timeout")),
-                }).await?;
+                })).await?;
                 let _ = ws.close(None).await;
                 return Ok("auth timeout".into());
             }
             _ = std::future::ready(()), if replaying && shared.max_speed => {
                 match session.fill_frame() {
-                    Some(frame) => ws.send(frame).await?,
+                    Some(frame) => ws.send(out(frame)).await?,
                     // Nothing subscribed in this stretch: let other tasks run.
                     None => tokio::task::yield_now().await,
                 }
             }
             _ = tokio::time::sleep_until(next_step), if replaying && !shared.max_speed => {
                 for frame in session.due_frames() {
-                    ws.send(frame).await?;
+                    ws.send(out(frame)).await?;
                 }
                 next_step = match session.next_due() {
                     Some(feed) => Instant::now() + Duration::from_nanos(clock.wall_at(feed).saturating_sub(wall_clock()).max(0) as u64),
@@ -345,6 +355,80 @@ async fn run_connection(
             }
         }
     }
+}
+
+/// How a connection's messages are encoded (Alpaca documents both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Encoding {
+    /// Text frames of JSON.
+    Json,
+    /// Binary frames of MessagePack, timestamps as MessagePack's timestamp
+    /// extension (type −1).
+    MessagePack,
+}
+
+impl Encoding {
+    /// A frame as this connection sends it (frames are built as JSON).
+    fn encode(self, message: Message) -> Message {
+        match (self, message) {
+            (Encoding::MessagePack, Message::Text(text)) => match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(value) => {
+                    let mut out = Vec::with_capacity(text.len());
+                    write_msgpack(&mut out, &value, false);
+                    Message::binary(out)
+                }
+                Err(_) => Message::Text(text),
+            },
+            (_, message) => message,
+        }
+    }
+
+    /// A client's binary message as JSON text; `None` if it is not this
+    /// connection's encoding or not readable.
+    fn decode(self, bytes: &[u8]) -> Option<String> {
+        match self {
+            Encoding::Json => None,
+            Encoding::MessagePack => rmp_serde::from_slice::<serde_json::Value>(bytes).ok().map(|v| v.to_string()),
+        }
+    }
+}
+
+/// Writes a JSON value as MessagePack; a string under the key `t` that is an
+/// RFC 3339 time becomes a timestamp (96-bit form: nanoseconds, seconds).
+fn write_msgpack(out: &mut Vec<u8>, value: &serde_json::Value, is_time: bool) {
+    use serde_json::Value;
+    // Writing into a Vec cannot fail.
+    let _ = match value {
+        Value::Null => rmp::encode::write_nil(out).map_err(|_| ()),
+        Value::Bool(b) => rmp::encode::write_bool(out, *b).map_err(|_| ()),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => rmp::encode::write_sint(out, i).map(|_| ()).map_err(|_| ()),
+            (None, Some(u)) => rmp::encode::write_uint(out, u).map(|_| ()).map_err(|_| ()),
+            _ => rmp::encode::write_f64(out, n.as_f64().unwrap_or(f64::NAN)).map_err(|_| ()),
+        },
+        Value::String(text) => match crate::provider::alpaca::parse_rfc3339(text).filter(|_| is_time) {
+            Some(t) => {
+                let _ = rmp::encode::write_ext_meta(out, 12, -1);
+                out.extend_from_slice(&(t.rem_euclid(1_000_000_000) as u32).to_be_bytes());
+                out.extend_from_slice(&t.div_euclid(1_000_000_000).to_be_bytes());
+                Ok(())
+            }
+            None => rmp::encode::write_str(out, text).map_err(|_| ()),
+        },
+        Value::Array(items) => {
+            let _ = rmp::encode::write_array_len(out, items.len() as u32);
+            items.iter().for_each(|v| write_msgpack(out, v, false));
+            Ok(())
+        }
+        Value::Object(fields) => {
+            let _ = rmp::encode::write_map_len(out, fields.len() as u32);
+            for (key, v) in fields {
+                let _ = rmp::encode::write_str(out, key);
+                write_msgpack(out, v, key == "t");
+            }
+            Ok(())
+        }
+    };
 }
 
 fn control(msgs: &[ServerMessage]) -> Message {
