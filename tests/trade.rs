@@ -399,6 +399,14 @@ fn a_slow_strategy_puts_only_its_consumer_out_of_sync_and_it_catches_up() {
     assert!(!out_of_sync.is_empty(), "{}", lines.join("\n"));
     assert!(out_of_sync.iter().all(|l| l.contains("consumer 1 ")), "only consumer 1 is slow: {out_of_sync:?}");
     assert!(lines.iter().any(|l| l.contains("caught up after falling behind") && l.contains("consumer=1")));
+    // The stale counters each consumer reports when it finishes.
+    let dropped = |consumer: &str| -> u64 {
+        let line = lines.iter().find(|l| l.contains("consumer finished") && l.contains(consumer)).unwrap_or_else(|| panic!("no summary of {consumer}"));
+        let digits = line.split("stale_dropped=").nth(1).unwrap_or_else(|| panic!("{line}"));
+        digits.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+    };
+    assert_eq!(dropped("consumer=0"), 0, "consumer 0 keeps up");
+    assert!(dropped("consumer=1") > 0, "consumer 1 drops what went stale");
 }
 
 /// Minutes since today's 9:30 New York open (negative before it), from the
