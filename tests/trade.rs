@@ -167,9 +167,16 @@ fn pid_of(line: &str) -> u32 {
     line[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
 }
 
-fn kill(pid: u32, signal: &str) {
-    let ok = Command::new("kill").args([signal, &pid.to_string()]).status().unwrap().success();
-    assert!(ok, "kill {signal} {pid}");
+/// Sends `signal` to process `pid` (a negative `pid` is a process group).
+///
+/// Through libc, not procps' `kill` command: `kill -KILL -<pgid>` there also
+/// signals every process on the machine (kill(-1)), which is how earlier CI
+/// runs lost their runner and never finished.
+fn kill(pid: i32, signal: libc::c_int) {
+    assert!(pid != 0 && pid != -1, "refusing to signal {pid}");
+    // SAFETY: kill(2) has no memory effects.
+    let rc = unsafe { libc::kill(pid, signal) };
+    assert_eq!(rc, 0, "kill({pid}, {signal}): {}", std::io::Error::last_os_error());
 }
 
 /// Symbols with fills, per algo_run of the batch.
@@ -231,7 +238,7 @@ fn a_killed_consumer_is_restarted_and_its_symbols_resume() {
     let mut trade = spawn_trade(&plan, &db, "8");
     let first = trade.wait_for(Duration::from_secs(30), |l| l.contains("consumer connected") && l.contains("consumer=1"));
     let old_pid = pid_of(&first);
-    kill(old_pid, "-KILL");
+    kill(old_pid as i32, libc::SIGKILL);
     let again = trade.wait_for(Duration::from_secs(30), |l| l.contains("consumer connected") && l.contains("consumer=1"));
     assert_ne!(pid_of(&again), old_pid);
     let (status, lines) = trade.finish();
@@ -294,7 +301,7 @@ fn a_restarted_consumer_carries_on_the_positions_its_predecessor_recorded() {
         assert!(Instant::now() < deadline, "no fills from both consumers after 30 s");
         std::thread::sleep(Duration::from_millis(50));
     }
-    kill(old_pid, "-KILL");
+    kill(old_pid as i32, libc::SIGKILL);
     // The restart books what its predecessor recorded: some position is open.
     trade.wait_for(Duration::from_secs(30), |l| {
         l.contains("booked the fills recorded earlier") && l.contains("consumer=1") && !l.contains("positions=[]")
@@ -471,7 +478,7 @@ fn a_real_minute_bar_reaches_the_strategies_just_after_its_minute_closes() {
         assert!(Instant::now() < deadline, "no bar reached the strategies in 90 s");
         std::thread::sleep(Duration::from_millis(200));
     }
-    kill(trade.child.id(), "-TERM");
+    kill(trade.child.id() as i32, libc::SIGTERM);
     let (status, lines) = trade.finish();
     assert!(status.success(), "{}", lines.join("\n"));
     let out_of_sync: Vec<_> = lines.iter().filter(|l| l.contains("out of sync")).collect();
@@ -826,8 +833,7 @@ impl PrivatePostgres {
     /// SIGKILLs the whole server (postmaster and backends): a crash.
     fn kill(&mut self) {
         let server = self.server.take().expect("running");
-        let ok = Command::new("kill").args(["-KILL", &format!("-{}", server.child.id())]).status().unwrap().success();
-        assert!(ok);
+        kill(-(server.child.id() as i32), libc::SIGKILL);
         drop(server);
     }
 }
@@ -1024,7 +1030,7 @@ fn a_fill_of_an_order_placed_by_a_consumer_that_died_is_recorded() {
     // limit-dip is the second strategy: its orders from consumer 1 carry `-1.{pid}-1-`.
     let mark = format!("-1.{pid}-1-");
     trade.wait_for(Duration::from_secs(30), |l| l.contains("order accepted by alpaca") && l.contains(&mark));
-    kill(pid, "-KILL");
+    kill(pid as i32, libc::SIGKILL);
     let (status, lines) = trade.finish();
     let text = lines.join("\n");
     assert!(status.success(), "{text}");
