@@ -114,6 +114,7 @@ bench: strategies
     ./bench/handoff.sh
     ./bench/languages.sh
     ./bench/db.sh
+    ./bench/warmup.sh
 
 # Live trading against the local market simulator for 20 s (paper broker, two consumers).
 trade-demo: strategies

@@ -94,12 +94,28 @@ fn momentum_long_enters_on_the_hand_checked_signal_and_records_its_reasons() {
     let (stop, target) = (entry.stop_price.unwrap(), entry.target_price.unwrap());
     assert!(stop < 185.02 && target > 185.02);
     assert!((target - (185.02 + 2.0 * (185.02 - stop))).abs() < 1e-9);
-    // Long only: every exit is a sell of a long, with its reason.
+    // Long only: every exit is a sell of a long by an exit leg of the
+    // entry's bracket, at its price.
     assert!(rows.iter().all(|r| r.operation == "buy" || r.operation == "sell"));
-    for exit in rows.iter().filter(|r| r.operation == "sell") {
-        let reason: serde_json::Value = serde_json::from_str(&exit.indicators).unwrap();
-        assert!(["stop", "target", "rsi-bearish"].contains(&reason["exit"].as_str().unwrap()), "{reason}");
+    let mut entry = None;
+    let mut legs = 0;
+    for row in &rows {
+        let reason: serde_json::Value = serde_json::from_str(&row.indicators).unwrap();
+        if row.operation == "buy" {
+            entry = Some((row.stop_price.unwrap(), row.target_price.unwrap()));
+            continue;
+        }
+        let (stop, target) = entry.expect("an exit follows an entry");
+        match reason["bracket_leg"].as_str() {
+            // A stop fills at its price or below (a gap), a target at its price or above.
+            Some("stop_loss") => assert!(row.price <= stop + 1e-9, "{reason} at {}", row.price),
+            Some("take_profit") => assert!(row.price >= target - 1e-9, "{reason} at {}", row.price),
+            Some(other) => panic!("unknown leg {other}"),
+            None => panic!("an exit that is not a bracket leg: {reason}"),
+        }
+        legs += 1;
     }
+    assert!(legs > 0, "the brackets' exits fill in the backtest");
 }
 
 #[test]
@@ -357,4 +373,113 @@ fn order_spam_at_full_rate_is_disabled_with_its_reason_stored() {
     let batch = summary["batch_id"].as_str().unwrap();
     assert!(trades(&path, batch).is_empty());
     assert_eq!(runs(&path, batch)[0].end_reason.as_deref(), Some(reason));
+}
+
+/// `backtest` with `LIU_LOG=info`: its JSON summary and its log lines
+/// (the probe strategy's among them).
+fn backtest_logged(args: &[&str]) -> (serde_json::Value, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_liu-engine"))
+        .arg("backtest")
+        .arg("--json")
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("LIU_CACHE_DIR", repo().join("target/liu-cache"))
+        .env("LIU_LOG", "info")
+        .output()
+        .expect("run liu-engine");
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "backtest failed: {log}");
+    (serde_json::from_slice(&out.stdout).expect("JSON summary"), log)
+}
+
+/// Three minute bars of each symbol: the order's bar (close 100), the next
+/// one (open 101, high 102, low 99, close 101.5) and one on the next day
+/// (open 99, high 99.5, low 97, close 98).
+fn write_tif_data(dir: &std::path::Path, symbols: &[&str]) -> std::path::PathBuf {
+    let folder = dir.join("bars");
+    std::fs::create_dir_all(&folder).unwrap();
+    for symbol in symbols {
+        let csv = "Date,Open,High,Low,Close,Volume\n\
+                   2024-03-04 15:58:00,100,100,100,100,1000\n\
+                   2024-03-04 15:59:00,101,102,99,101.5,1000\n\
+                   2024-03-05 09:30:00,99,99.5,97,98,1000\n";
+        std::fs::write(folder.join(format!("{symbol}.csv")), csv).unwrap();
+    }
+    folder
+}
+
+/// Each time in force, through a strategy's order, with the documented fill
+/// rule: a market order fills at the next bar's open (`cls`: its close); a
+/// limit at its price when a bar trades through it (IOC and FOK on that bar
+/// only); a day order expires when the day ends. Fees are per share plus a
+/// percent of the notional.
+#[test]
+fn each_time_in_force_fills_as_documented_and_pays_its_fee() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_in(&dir);
+    let folder = write_tif_data(dir.path(), &["AAA"]);
+    let probe = component("probe");
+    // (tif, limit offset %, fills as (price, day), the update that ends the order)
+    let cases: [(&str, &str, Option<(f64, &str)>, &str); 10] = [
+        ("day", "0", Some((101.0, "2024-03-04")), "filled"),
+        ("gtc", "0", Some((101.0, "2024-03-04")), "filled"),
+        ("opg", "0", Some((101.0, "2024-03-04")), "filled"),
+        ("cls", "0", Some((101.5, "2024-03-04")), "filled"),
+        ("ioc", "-0.5", Some((99.5, "2024-03-04")), "filled"),
+        ("fok", "-0.5", Some((99.5, "2024-03-04")), "filled"),
+        ("ioc", "-2", None, "canceled"),
+        ("fok", "-2", None, "canceled"),
+        ("gtc", "-2", Some((98.0, "2024-03-05")), "filled"),
+        ("day", "-2", None, "expired"),
+    ];
+    for (tif, offset, fill, ending) in cases {
+        let (summary, log) = backtest_logged(&[
+            "--strategy", probe.to_str().unwrap(),
+            "--data", folder.to_str().unwrap(),
+            "--param", &format!("tif={tif}"), "--param", &format!("limit-offset-pct={offset}"), "--param", "qty=10",
+            "--commission-per-share", "0.01", "--commission-pct", "0.1",
+            "--db", &db,
+        ]);
+        let rows = trades(dir.path().join("liu.db").as_path(), summary["batch_id"].as_str().unwrap());
+        let got: Vec<_> = rows.iter().map(|r| (r.price, r.client_time[..10].to_owned())).collect();
+        let want: Vec<_> = fill.iter().map(|(p, d)| (*p, d.to_string())).collect();
+        assert_eq!(got, want, "{tif} {offset}%");
+        if let (Some(row), Some((price, _))) = (rows.first(), fill) {
+            let fee = 0.01 * 10.0 + 0.1 / 100.0 * 10.0 * price;
+            assert!((row.fee - fee).abs() < 1e-9, "{tif} {offset}%: fee {} != {fee}", row.fee);
+            assert_eq!((row.operation.as_str(), row.qty), ("buy", 10.0));
+        }
+        assert!(log.contains(&format!("update {ending} ")), "{tif} {offset}%: no `{ending}` update\n{log}");
+    }
+}
+
+/// `reject-symbol` keeps a symbol's events from the strategy; `run-all` is
+/// called once per time step, after every kept symbol's bar of the step.
+#[test]
+fn a_rejected_symbol_never_arrives_and_run_all_follows_each_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_in(&dir);
+    let folder = write_tif_data(dir.path(), &["AAA", "BBB", "CCC"]);
+    let probe = component("probe");
+    let (_, log) = backtest_logged(&[
+        "--strategy", probe.to_str().unwrap(),
+        "--data", folder.to_str().unwrap(),
+        "--param", "reject=BBB", "--param", "run-all=true",
+        "--db", &db,
+    ]);
+    // The probe's lines, in order: `bar SYMBOL` and `run-all TIME after N bars`.
+    let mut seen = Vec::new();
+    let mut steps = Vec::new();
+    for line in log.lines() {
+        if let Some(at) = line.find("run-all ") {
+            let words: Vec<&str> = line[at..].split_whitespace().collect();
+            steps.push(words[1].parse::<i64>().expect("a step time"));
+            seen.push(format!("run-all after {}", words[3]));
+        } else if let Some(at) = line.find(" bar ") {
+            seen.push(line[at + 1..].split_whitespace().take(2).collect::<Vec<_>>().join(" "));
+        }
+    }
+    let step = ["bar AAA", "bar CCC", "run-all after 2"];
+    assert_eq!(seen, [step, step, step].concat(), "{log}");
+    assert!(steps.windows(2).all(|w| w[0] < w[1]), "one run-all per step, in time order: {steps:?}");
 }

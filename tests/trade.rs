@@ -106,6 +106,8 @@ fn write_plan(dir: &Path, url: &str, stale_secs: f64, extra_strategies: &str) ->
     let plan = format!(
         r#"portfolio_value = 100000.0
 stale_event_secs = {stale_secs}
+# No REST stand-in here to warm up from.
+warmup_minutes = 0
 consumers = 2
 symbols = [{symbols}]
 
@@ -198,6 +200,13 @@ fn symbols_by_run(db: &Path, batch: &str) -> HashMap<String, BTreeSet<String>> {
         }
         out
     })
+}
+
+/// The `--json` summary among a run's output lines (it is printed last, pretty).
+fn json_summary(lines: &[String]) -> serde_json::Value {
+    let start = lines.iter().position(|l| l == "{").expect("a JSON summary");
+    let end = start + lines[start..].iter().position(|l| l == "}").expect("the end of the JSON summary");
+    serde_json::from_str(&lines[start..=end].join("\n")).expect("the summary is JSON")
 }
 
 fn batch_of(lines: &[String]) -> String {
@@ -490,7 +499,10 @@ fn a_real_minute_bar_reaches_the_strategies_just_after_its_minute_closes() {
 /// `liu-engine simulate` with the stand-in REST servers; returns the
 /// stream URL (Alpaca dialect) and the REST base URL.
 fn simulator_with_rest(extra: &[&str]) -> (Proc, String, String) {
-    let mut args = vec!["simulate", "--listen", "127.0.0.1:0", "--rest-listen", "127.0.0.1:0", "--speed", "600"];
+    let mut args = vec!["simulate", "--listen", "127.0.0.1:0", "--rest-listen", "127.0.0.1:0"];
+    if !extra.contains(&"--speed") {
+        args.extend(["--speed", "600"]);
+    }
     args.extend_from_slice(extra);
     let mut sim = Proc::spawn(&args, &[("POLYGON_API_KEY", POLYGON_KEY)]);
     let mut stream = None;
@@ -507,6 +519,108 @@ fn simulator_with_rest(extra: &[&str]) -> (Proc, String, String) {
 }
 
 const POLYGON_KEY: &str = "test-polygon-key";
+
+/// One symbol, WARM: 40 minutes falling from 100 by 0.5 (the fast SMA under
+/// the slow one), then `live` minutes that jump to 200 and keep rising.
+fn write_warmup_data(dir: &Path, live: usize) -> PathBuf {
+    let folder = dir.join("warm-bars");
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut csv = String::from("Date,Open,High,Low,Close,Volume\n");
+    for m in 0..40 + live {
+        let (open, close) = if m < 40 {
+            let close = 100.0 - 0.5 * m as f64;
+            (close + 0.25, close)
+        } else {
+            // The first live bar's close makes the fast SMA cross above the slow one.
+            let k = (m - 40) as f64;
+            (200.0 + k + if m == 40 { 0.0 } else { 0.25 }, 200.0 + k)
+        };
+        let (h, mm) = (9 + (30 + m) / 60, (30 + m) % 60);
+        csv.push_str(&format!("2024-03-05 {h:02}:{mm:02}:00,{open},{},{},{close},1000\n", open.max(close) + 0.5, open.min(close) - 0.5));
+    }
+    std::fs::write(folder.join("WARM.csv"), csv).unwrap();
+    folder
+}
+
+/// A plan trading WARM with sma-cross 10/30 (and bar-counter), warming
+/// `warmup_minutes` from the REST stand-in at `rest`.
+fn warmup_plan(dir: &Path, url: &str, rest: &str, kind: &str, warmup_minutes: u32) -> PathBuf {
+    let plan = dir.join("tradeplan.toml");
+    let text = format!(
+        r#"portfolio_value = 100000.0
+warmup_minutes = {warmup_minutes}
+consumers = 1
+symbols = ["WARM"]
+[provider]
+kind = "{kind}"
+url = "{url}"
+rest_url = "{rest}"
+events = ["minute"]
+[[strategies]]
+component = "{sma}"
+params = {{ fast = 10, slow = 30, qty = 7 }}
+[[strategies]]
+component = "{counter}"
+"#,
+        sma = component("sma-cross").display(),
+        counter = component("bar-counter").display(),
+    );
+    std::fs::write(&plan, text).unwrap();
+    plan
+}
+
+fn count_rows(db: &Path, table: &str) -> i64 {
+    query(db, async |c| sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"))).fetch_one(c).await.unwrap_or(0))
+}
+
+/// Warm-up: the first 40 bars are history on the stand-in's REST bars, the
+/// stream starts after them. Warm, sma-cross 10/30 crosses on the very first
+/// live bar and its order fills at the second bar's open; cold, it has not
+/// seen 31 bars by the end and never trades. Both providers' REST dialects.
+#[test]
+fn a_warm_session_trades_on_its_first_live_bar_and_a_cold_one_cannot() {
+    for kind in ["alpaca", "polygon"] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = write_warmup_data(dir.path(), 3);
+        let (_sim, url, rest) = simulator_with_rest(&["--data", data.to_str().unwrap(), "--history-bars", "40", "--speed", "60"]);
+        let url = if kind == "polygon" { url.replace("/v2/test", "/stocks") } else { url };
+        let db = dir.path().join("liu.db");
+        let mut trade = spawn_trade(&warmup_plan(dir.path(), &url, &rest, kind, 40), &db, "120");
+        trade.wait_for(Duration::from_secs(30), |l| l.contains("market-data subscription confirmed"));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while count_rows(&db, "new_trades") == 0 {
+            assert!(Instant::now() < deadline, "{kind}: no fill within 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        kill(trade.child.id() as i32, libc::SIGTERM);
+        let (status, lines) = trade.finish();
+        let text = lines.join("\n");
+        assert!(status.success(), "{text}");
+        assert!(lines.iter().any(|l| l.contains("warm-up loaded") && l.contains("symbols=1") && l.contains("bars=40")), "{kind}: {text}");
+        assert!(lines.iter().any(|l| l.contains("history warmed up") && l.contains("bars=40")), "{kind}: {text}");
+        let fills: Vec<_> = trades(&db, &batch_of(&lines)).into_iter().filter(|t| t.algo_name == "sma-cross").collect();
+        let got: Vec<_> = fills.iter().map(|t| (t.symbol.as_str(), t.operation.as_str(), t.qty, t.price)).collect();
+        assert_eq!(got, [("WARM", "buy", 7.0, 201.25)], "{kind}: ordered on the first live bar, filled at the next open");
+
+        // Cold: every live bar reaches the strategies, and none trades.
+        let dir = tempfile::tempdir().unwrap();
+        let data = write_warmup_data(dir.path(), 3);
+        let (_sim, url, rest) = simulator_with_rest(&["--data", data.to_str().unwrap(), "--history-bars", "40", "--speed", "60"]);
+        let url = if kind == "polygon" { url.replace("/v2/test", "/stocks") } else { url };
+        let db = dir.path().join("liu.db");
+        let mut trade = spawn_trade(&warmup_plan(dir.path(), &url, &rest, kind, 0), &db, "120");
+        trade.wait_for(Duration::from_secs(30), |l| l.contains("market-data subscription confirmed"));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while keystore(&db, "bar-counter").get("bars:WARM").map(String::as_str) != Some("3") {
+            assert!(Instant::now() < deadline, "{kind}: the three live bars did not arrive within 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        kill(trade.child.id() as i32, libc::SIGTERM);
+        let (status, lines) = trade.finish();
+        assert!(status.success(), "{}", lines.join("\n"));
+        assert_eq!(count_rows(&db, "new_trades"), 0, "{kind}: cold, sma-cross 10/30 cannot trade on 3 bars");
+    }
+}
 
 
 #[test]
@@ -1041,6 +1155,141 @@ fn a_fill_of_an_order_placed_by_a_consumer_that_died_is_recorded() {
         assert_eq!((t.algo_name.as_str(), t.operation.as_str()), ("limit-dip", "buy"));
         assert!(t.indicators.contains(&mark), "{t:?}");
     }
+}
+
+/// One symbol, BRK, whose bars take limit-dip's bracket through its take
+/// profit without a gap: the entry limit (99.80) is traded through on the
+/// second bar, the take profit (100.30) on the third, the stop (98.80) never.
+fn write_bracket_data(dir: &Path) -> PathBuf {
+    let folder = dir.join("bracket-bars");
+    std::fs::create_dir_all(&folder).unwrap();
+    let bars = [(100.0, 100.0, 100.0, 100.0), (100.0, 100.0, 99.5, 99.5), (99.6, 101.0, 99.6, 101.0), (101.0, 101.0, 101.0, 101.0), (101.0, 101.0, 101.0, 101.0)];
+    let mut csv = String::from("Date,Open,High,Low,Close,Volume\n");
+    for (m, (o, h, l, c)) in bars.iter().enumerate() {
+        csv.push_str(&format!("2024-03-05 09:{:02}:00,{o},{h},{l},{c},1000\n", 30 + m));
+    }
+    std::fs::write(folder.join("BRK.csv"), csv).unwrap();
+    folder
+}
+
+/// limit-dip's bracket (entry 99.80, stop loss 98.80, take profit 100.30):
+/// the paper broker and the Alpaca broker (the trading stand-in's bracket
+/// orders and their `trade_updates`) record the same two fills: the entry,
+/// and the take-profit leg under the strategy that placed the parent.
+#[test]
+fn bracket_exits_are_recorded_alike_by_the_paper_and_the_alpaca_broker() {
+    let mut seen = Vec::new();
+    for broker in ["paper", "alpaca"] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = write_bracket_data(dir.path());
+        let (_sim, url, rest) = simulator_with_rest(&["--data", data.to_str().unwrap(), "--speed", "60"]);
+        let plan = dir.path().join("tradeplan.toml");
+        let mut text = format!(
+            "portfolio_value = 100000.0\nwarmup_minutes = 0\nconsumers = 1\nsymbols = [\"BRK\"]\n\
+             [provider]\nkind = \"alpaca\"\nurl = \"{url}\"\nrest_url = \"{rest}\"\n\
+             [[strategies]]\ncomponent = \"{}\"\nparams = {{ qty = 5, pct = 0.2, stop-pct = 1.0, target-pct = 0.5 }}\n",
+            component("limit-dip").display()
+        );
+        if broker == "alpaca" {
+            text += &format!("[broker]\nkind = \"alpaca\"\nbase_url = \"{rest}\"\n");
+        }
+        std::fs::write(&plan, text).unwrap();
+        let db = dir.path().join("liu.db");
+        let mut trade = spawn_trade(&plan, &db, "60");
+        trade.wait_for(Duration::from_secs(30), |l| l.contains("market-data subscription confirmed"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while count_rows(&db, "new_trades") < 2 {
+            assert!(Instant::now() < deadline, "{broker}: the entry and its exit were not both recorded within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        kill(trade.child.id() as i32, libc::SIGTERM);
+        let (status, lines) = trade.finish();
+        let text = lines.join("\n");
+        assert!(status.success(), "{text}");
+        let rows = trades(&db, &batch_of(&lines));
+        let got: Vec<_> = rows
+            .iter()
+            .map(|t| {
+                let leg = serde_json::from_str::<serde_json::Value>(&t.indicators).ok().and_then(|v| v["bracket_leg"].as_str().map(str::to_owned));
+                (t.algo_name.clone(), t.operation.clone(), t.qty, t.price, leg)
+            })
+            .collect();
+        let want = [
+            ("limit-dip".to_owned(), "buy".to_owned(), 5.0, 99.8, None),
+            ("limit-dip".to_owned(), "sell".to_owned(), 5.0, 100.3, Some("take_profit".to_owned())),
+        ];
+        assert_eq!(got, want, "{broker}:\n{text}");
+        assert_eq!((rows[0].stop_price, rows[0].target_price), (Some(98.8), Some(100.3)), "{broker}");
+        // The summary: one strategy, flat, 2.50 realized.
+        let summary = json_summary(&lines);
+        let limit_dip = &summary["strategies"][0];
+        assert_eq!((limit_dip["name"].as_str(), limit_dip["fills"].as_u64()), (Some("limit-dip"), Some(2)), "{broker}: {summary}");
+        assert!((limit_dip["realized_pnl"].as_f64().unwrap() - 2.5).abs() < 1e-9, "{broker}: {summary}");
+        seen.push(got);
+    }
+    assert_eq!(seen[0], seen[1], "paper and Alpaca agree");
+}
+
+/// With the Alpaca broker, `trade` reads the account first: a position it
+/// holds that the session did not open (bought here beforehand through the
+/// trading API) is reported, and its symbol is not traded.
+#[test]
+fn positions_the_session_did_not_open_are_reported_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, url, rest) = simulator_with_rest(&["--symbols", "20", "--bars", "100000"]);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let bought: serde_json::Value = rt.block_on(async {
+        let order = serde_json::json!({"symbol": "SYM003", "qty": "10", "side": "buy", "type": "market", "time_in_force": "day"});
+        let response = reqwest::Client::new()
+            .post(format!("{rest}/v2/orders"))
+            .header("APCA-API-KEY-ID", KEY)
+            .header("APCA-API-SECRET-KEY", SECRET)
+            .json(&order)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{:?}", response.text().await);
+        response.json().await.unwrap()
+    });
+    assert_eq!(bought["symbol"], "SYM003");
+    let plan = write_plan(dir.path(), &url, 5.0, "");
+    let text = std::fs::read_to_string(&plan).unwrap() + &format!("\n[broker]\nkind = \"alpaca\"\nbase_url = \"{rest}\"\n");
+    std::fs::write(&plan, text).unwrap();
+    let db = dir.path().join("liu.db");
+    let (batch, lines) = run_trade(&plan, &db, "4");
+    let text = lines.join("\n");
+    assert!(lines.iter().any(|l| l.contains("the account holds a position this session did not open") && l.contains("SYM003")), "{text}");
+    assert!(lines.iter().any(|l| l.contains("not trading SYM003")), "{text}");
+    let traded: BTreeSet<String> = symbols_by_run(&db, &batch).into_values().flatten().collect();
+    assert!(!traded.contains("SYM003") && traded.len() >= 10, "SYM003 left alone, the others traded: {traded:?}");
+}
+
+/// Live as in a backtest: `run-all` runs once per time step, after the bars
+/// of every symbol the consumer owns (ten each here), and a rejected
+/// symbol's bars never reach the strategy.
+#[test]
+fn run_all_follows_each_step_of_the_owned_symbols_and_a_rejected_symbol_stays_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, url) = simulator("127.0.0.1:0", "600");
+    let extra = format!("[[strategies]]\ncomponent = \"{}\"\nparams = {{ reject = \"SYM004\", run-all = true }}\n", component("probe").display());
+    let plan = write_plan(dir.path(), &url, 5.0, &extra);
+    let db = dir.path().join("liu.db");
+    let mut trade = spawn_trade(&plan, &db, "120");
+    for _ in 0..8 {
+        trade.wait_for(Duration::from_secs(30), |l| l.contains("run-all "));
+    }
+    kill(trade.child.id() as i32, libc::SIGTERM);
+    let (status, lines) = trade.finish();
+    let text = lines.join("\n");
+    assert!(status.success(), "{text}");
+    let runs: Vec<&String> = lines.iter().filter(|l| l.contains("run-all ")).collect();
+    assert!(runs.len() >= 8);
+    // Each consumer owns ten symbols; SYM004's owner gets it, but the probe refused it.
+    let partial: Vec<_> = runs.iter().filter(|l| !l.contains("after 10 bars") && !l.contains("after 9 bars")).collect();
+    assert!(partial.is_empty(), "run-all before a step's bars were all in: {partial:?}");
+    assert!(runs.iter().any(|l| l.contains("after 9 bars")), "the consumer owning SYM004 counts 9: {runs:?}");
+    assert!(!lines.iter().any(|l| l.contains(" bar SYM004")), "a rejected symbol's bar reached the strategy");
+    assert!(lines.iter().any(|l| l.contains(" bar SYM003")));
 }
 
 /// One of the providers' own Python clients (tests/clients/), run against

@@ -57,14 +57,7 @@ pub enum BacktestError {
 }
 
 /// A position still open at the end of the data, marked to the last close.
-#[derive(Clone, Debug, Serialize)]
-pub struct OpenPosition {
-    pub symbol: String,
-    pub qty: f64,
-    pub avg_price: f64,
-    pub last_price: f64,
-    pub unrealized_pnl: f64,
-}
+pub use crate::domain::OpenPosition;
 
 /// The outcome of one strategy.
 #[derive(Debug, Serialize)]

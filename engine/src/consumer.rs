@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use crate::account::Account;
 use crate::broker::{Commission, DEFAULT_MAX_ORDERS_PER_MINUTE, FillAt, OrderChecks, RoutedRequest, SimulatedBroker};
 use crate::domain::{
-    BrokerReport, BrokerRequest, FeedClock, MarketEvent, NANOS_PER_SECOND, OrderId, OrderStatus, SymbolId, Timestamp, wall_clock,
+    Bar, BrokerReport, BrokerRequest, FeedClock, MarketEvent, NANOS_PER_SECOND, OpenPosition, OrderId, OrderStatus, SessionResult, SymbolId, Timeframe, Timestamp, wall_clock,
 };
 use crate::market::MarketState;
 use crate::params::{self, ParamArg};
@@ -199,6 +199,7 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
     let mut session = Session {
         id,
         stale_limit: (plan.stale_event_secs * 1e9) as Timestamp,
+        step: None,
         clock: FeedClock::WALL,
         market,
         runners,
@@ -207,6 +208,7 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         stale_dropped: 0,
         processed: 0,
         fills: 0,
+        fills_by_runner: vec![0; plan.strategies.len()],
         order_latencies: latency_histogram(),
         delivery_latencies: latency_histogram(),
         strategies: plan.strategies.clone(),
@@ -217,6 +219,12 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         inherited,
     };
     let end_reason = session.serve(&mut frames).await;
+    // The strategies' results go to the producer for `trade`'s summary.
+    session.flush_records();
+    let results = session.results(plan.portfolio_value);
+    if let Err(e) = transport::write_frame(&mut session.link, &ToProducer::Results(results)).await {
+        tracing::debug!(consumer = id, "cannot send the session's results: {e}");
+    }
     // After a shutdown the link is still open: stop reading it.
     let failure = if reader_task.is_finished() {
         match reader_task.await {
@@ -300,8 +308,19 @@ async fn recv_signal(signal: &mut Option<tokio::signal::unix::Signal>) {
     }
 }
 
+/// The bar time step in progress, for `run-all`.
+#[derive(Clone, Copy, Debug)]
+struct Step {
+    time: Timestamp,
+    /// Owned symbols' bars of the step so far.
+    bars: usize,
+    /// `run-all` has run for it.
+    done: bool,
+}
+
 struct Session {
     id: u32,
+    step: Option<Step>,
     /// Oldest an event may be, in real nanoseconds since it became complete.
     stale_limit: Timestamp,
     /// The clock of the feed's timestamps (the wall clock but for the simulator).
@@ -315,6 +334,8 @@ struct Session {
     processed: u64,
     /// Fills handed to the database writer.
     fills: u64,
+    /// Fills booked per strategy (runner order), inherited ones included.
+    fills_by_runner: Vec<u64>,
     /// Tick-to-order latencies in ns, one per event that produced an order.
     order_latencies: Histogram<u64>,
     /// From the producer receiving a frame to this consumer starting on it, in ns.
@@ -360,6 +381,7 @@ impl Session {
                     self.assign(symbols);
                 }
                 Some(ToConsumer::Clock(clock)) => self.clock = clock,
+                Some(ToConsumer::History(history)) => self.warm_up(history),
                 Some(ToConsumer::Events { received_at, events }) => {
                     if self.process(received_at, events) {
                         pending = self.catch_up(frames);
@@ -403,15 +425,36 @@ impl Session {
         }
     }
 
+    /// Puts the recent minute bars of owned symbols into the market's
+    /// history, where `market-data` reads them; strategies are not called
+    /// for them (they are the past, not events).
+    fn warm_up(&mut self, history: Vec<(SymbolId, Vec<Bar>)>) {
+        let mut market = self.market.borrow_mut();
+        let (mut symbols, mut bars) = (0, 0);
+        for (symbol, recent) in history {
+            if self.symbols.get(symbol as usize).is_none_or(String::is_empty) {
+                continue;
+            }
+            symbols += 1;
+            bars += recent.len();
+            for bar in recent {
+                market.push_bar(symbol, Timeframe::Minute, bar);
+            }
+        }
+        tracing::info!(consumer = self.id, symbols, bars, "history warmed up");
+    }
+
     /// Books the recorded fills of `symbol` into the accounts of the
     /// strategies that made them (same name and parameters), so positions
     /// held when a previous process of this consumer died carry over.
     fn inherit(&mut self, symbol: SymbolId, name: &str, fills: &[RecordedFill]) {
         let mut booked = 0;
         for fill in fills {
-            let Some(runner) = self.runners.iter_mut().find(|r| r.name() == fill.algo_name && *r.parameters() == fill.parameters) else {
+            let Some(index) = self.runners.iter().position(|r| r.name() == fill.algo_name && *r.parameters() == fill.parameters) else {
                 continue;
             };
+            let runner = &mut self.runners[index];
+            self.fills_by_runner[index] += 1;
             let _already_recorded = runner.inherit(&Execution {
                 order_id: 0,
                 symbol,
@@ -464,10 +507,46 @@ impl Session {
         }
         if let Some(time) = last_time {
             for r in &mut self.runners {
-                r.end_step(time);
+                r.cancel_if_disabled(time);
             }
         }
         stale
+    }
+
+    /// Follows the time steps of the bars, for `run-all`: once per step,
+    /// after every owned symbol's bar of the step (as in a backtest), or,
+    /// when a symbol has none (no trade that minute), before the first bar
+    /// of the next step. Trades and quotes make no steps.
+    fn step_bar(&mut self, time: Timestamp) {
+        match self.step {
+            Some(step) if step.time > time => return, // a late bar of a step already run
+            Some(step) if step.time == time => {
+                if step.done {
+                    return;
+                }
+            }
+            Some(step) => {
+                if !step.done {
+                    self.run_all(step.time);
+                }
+                self.step = Some(Step { time, bars: 0, done: false });
+            }
+            None => self.step = Some(Step { time, bars: 0, done: false }),
+        }
+        let owned = self.symbols.iter().filter(|s| !s.is_empty()).count();
+        if let Some(step) = &mut self.step {
+            step.bars += 1;
+            if step.bars >= owned {
+                step.done = true;
+                self.run_all(time);
+            }
+        }
+    }
+
+    fn run_all(&mut self, time: Timestamp) {
+        for r in &mut self.runners {
+            r.run_all(time);
+        }
     }
 
     /// Pauses strategies outside their schedule windows (minutes from the
@@ -504,6 +583,7 @@ impl Session {
                 for r in &mut self.runners {
                     r.on_bar(symbol, *timeframe, bar);
                 }
+                self.step_bar(bar.time);
             }
             MarketEvent::Trade(trade) => {
                 for r in &mut self.runners {
@@ -531,6 +611,7 @@ impl Session {
                 }
                 ToConsumer::Assign(symbols) => self.assign(symbols),
                 ToConsumer::Clock(clock) => self.clock = clock,
+                ToConsumer::History(history) => self.warm_up(history),
                 ToConsumer::BrokerReports(reports) => self.apply_reports(&reports),
                 ToConsumer::Shutdown => {
                     control = Some(ToConsumer::Shutdown);
@@ -604,6 +685,10 @@ impl Session {
     /// Applies the outside broker's reports to the strategies that placed the orders.
     fn apply_reports(&mut self, reports: &[BrokerReport]) {
         for report in reports {
+            if let Some(leg) = &report.leg {
+                self.record_leg(report, leg);
+                continue;
+            }
             let applied = match parse_client_order_id(&self.order_prefix, &report.client_order_id) {
                 Some((runner, order)) if runner < self.runners.len() => self.runners[runner].on_broker_report(order, report),
                 _ => false,
@@ -621,6 +706,43 @@ impl Session {
                 );
             }
         }
+    }
+
+    /// An execution of an exit leg of a bracket / OTO order the outside
+    /// broker holds: recorded under the strategy that placed the parent
+    /// (this process's, or an earlier one's), with the leg and the parent's
+    /// `client_order_id` in its indicators, and booked into its account.
+    /// The legs' other events (new, held, the sibling's cancel) change nothing here.
+    fn record_leg(&mut self, report: &BrokerReport, leg: &str) {
+        if !matches!(report.status, OrderStatus::Filled | OrderStatus::PartiallyFilled) || report.qty <= 0.0 {
+            tracing::debug!(consumer = self.id, client_order_id = %report.client_order_id, leg, status = ?report.status, "bracket leg event");
+            return;
+        }
+        let placed = parse_client_order_id(&self.order_prefix, &report.client_order_id)
+            .or_else(|| parse_earlier_client_order_id(&self.order_prefix, &report.client_order_id));
+        let (Some((runner, order)), Some(symbol)) = (placed, self.symbols.iter().position(|s| *s == report.symbol)) else {
+            tracing::warn!(consumer = self.id, client_order_id = %report.client_order_id, leg, "a bracket leg's fill for an order this consumer does not know");
+            return;
+        };
+        if runner >= self.runners.len() {
+            return;
+        }
+        let indicators = serde_json::json!({ "bracket_leg": leg, "parent_client_order_id": report.client_order_id }).to_string();
+        let fills = self.runners[runner].inherit(&Execution {
+            order_id: order,
+            symbol: symbol as SymbolId,
+            side: report.side,
+            qty: report.qty,
+            price: report.price,
+            fee: 0.0,
+            time: report.time,
+            stop_loss: None,
+            take_profit: None,
+            indicators: &indicators,
+        });
+        self.fills += fills.len() as u64;
+        self.fills_by_runner[runner] += fills.len() as u64;
+        self.db.fills(runner, fills);
     }
 
     /// A fill of an order that an earlier process of this consumer placed
@@ -654,6 +776,7 @@ impl Session {
             indicators: &indicators,
         });
         self.fills += fills.len() as u64;
+        self.fills_by_runner[runner] += fills.len() as u64;
         self.db.fills(runner, fills);
         true
     }
@@ -663,6 +786,7 @@ impl Session {
             let fills = r.drain_fills();
             if !fills.is_empty() {
                 self.fills += fills.len() as u64;
+                self.fills_by_runner[index] += fills.len() as u64;
                 self.db.fills(index, fills);
             }
             let changes = r.take_state_changes();
@@ -670,6 +794,40 @@ impl Session {
                 self.db.state(index, changes);
             }
         }
+    }
+
+    /// Each strategy's fills, P&L and equity now, its positions marked to
+    /// their last price.
+    fn results(&self, starting_cash: f64) -> Vec<SessionResult> {
+        self.runners
+            .iter()
+            .zip(&self.fills_by_runner)
+            .map(|(r, &fills)| {
+                let portfolio = &r.account().portfolio;
+                let open_positions: Vec<OpenPosition> = portfolio
+                    .positions()
+                    .filter(|(_, p)| p.qty != 0.0)
+                    .map(|(s, p)| OpenPosition {
+                        symbol: self.symbols.get(s as usize).cloned().unwrap_or_default(),
+                        qty: p.qty,
+                        avg_price: p.avg_price,
+                        last_price: p.last_price,
+                        unrealized_pnl: p.unrealized_pnl(),
+                    })
+                    .collect();
+                SessionResult {
+                    name: r.name().to_owned(),
+                    parameters: r.parameters().to_string(),
+                    fills,
+                    starting_cash,
+                    realized_pnl: portfolio.realized_pnl,
+                    unrealized_pnl: open_positions.iter().map(|p| p.unrealized_pnl).sum(),
+                    fees: portfolio.fees,
+                    equity: portfolio.equity(),
+                    open_positions,
+                }
+            })
+            .collect()
     }
 
     fn finish(mut self, reason: String) -> Result<(), ConsumerError> {

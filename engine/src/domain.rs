@@ -326,6 +326,13 @@ impl Side {
             Side::Sell => -1.0,
         }
     }
+
+    pub fn opposite(self) -> Side {
+        match self {
+            Side::Buy => Side::Sell,
+            Side::Sell => Side::Buy,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -492,6 +499,10 @@ pub struct BrokerReport {
     pub time: Timestamp,
     /// Why it was rejected or canceled, when the broker says.
     pub reason: Option<String>,
+    /// For an exit leg of a bracket / OTO order: which one
+    /// (`stop_loss`, `take_profit`); `client_order_id` is then the parent's.
+    #[serde(default)]
+    pub leg: Option<String>,
 }
 
 #[cfg(test)]
@@ -521,4 +532,32 @@ mod tests {
         assert_eq!(MarketEvent::Bar { timeframe: Timeframe::Second, bar }.completed_at(), 121 * NANOS_PER_SECOND);
         assert_eq!(MarketEvent::Trade(Trade { time: 7, price: 1.0, size: 1.0 }).completed_at(), 7);
     }
+}
+
+/// A position open at the end of a run, marked to the last price seen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OpenPosition {
+    pub symbol: String,
+    pub qty: f64,
+    pub avg_price: f64,
+    pub last_price: f64,
+    pub unrealized_pnl: f64,
+}
+
+/// What one strategy ended a live session with: one instance's (a
+/// consumer's), or the sum over all of a `trade`'s consumers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionResult {
+    pub name: String,
+    /// The strategy's parameters as JSON text.
+    pub parameters: String,
+    /// Fills booked, including those an earlier process of the consumer recorded.
+    pub fills: u64,
+    pub starting_cash: f64,
+    pub realized_pnl: f64,
+    pub unrealized_pnl: f64,
+    pub fees: f64,
+    /// Cash plus open positions marked to their last price.
+    pub equity: f64,
+    pub open_positions: Vec<OpenPosition>,
 }

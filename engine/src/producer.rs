@@ -16,7 +16,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use crate::broker::routing::{self, AlpacaRoute};
-use crate::domain::{BrokerReport, BrokerRequest, FeedClock, MarketEvent, SymbolId};
+use crate::domain::{Bar, BrokerReport, BrokerRequest, FeedClock, MarketEvent, SessionResult, SymbolId, Timeframe, wall_clock};
+use crate::miner::{AlpacaHost, Api, Client};
+use crate::provider::history::{HistoryRequest, recent_minute_bars};
 use crate::scanner::{self, SnapshotSource};
 use crate::provider::{self, Protocol, ProviderCommand, ProviderStats, ReceivedFrame, StreamConfig};
 use crate::store::{DbTarget, Store, StoreError};
@@ -24,6 +26,8 @@ use crate::tradeplan::{BrokerKind, EventKind, ProviderKind, ScannerConfig, Trade
 use crate::transport::unix::UnixTransport;
 use crate::transport::{self, ToConsumer, ToProducer, Transport};
 
+/// Most warm-up bars per `History` frame (a few MB).
+const HISTORY_FRAME_BARS: usize = 100_000;
 /// Frames queued per consumer before the producer starts dropping.
 const CONSUMER_QUEUE_FRAMES: usize = 4096;
 /// Pause before restarting a consumer that died.
@@ -60,6 +64,8 @@ pub enum ProducerError {
     Provider(#[from] provider::ProviderError),
     #[error(transparent)]
     Strategy(#[from] crate::consumer::ConsumerError),
+    #[error("alpaca broker at {url}: {message}")]
+    Broker { url: String, message: String },
 }
 
 /// What a producer needs besides the tradeplan.
@@ -90,6 +96,54 @@ pub struct ProducerSummary {
     pub restarts: Vec<u64>,
     pub unknown_symbol_events: u64,
     pub reconnects: u64,
+    /// Per strategy (name and parameters), summed over the consumers.
+    pub strategies: Vec<StrategySummary>,
+}
+
+/// A strategy's session over all consumers: what `backtest` reports of it.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct StrategySummary {
+    #[serde(flatten)]
+    pub totals: SessionResult,
+    /// Consumers whose instance reported (each trades its own cash).
+    pub consumers: usize,
+    /// Equity over starting cash, in percent.
+    pub return_pct: f64,
+}
+
+/// Sums the consumers' results per strategy (name and parameters), in the
+/// order the strategies first appear.
+pub fn summarize(results: &std::collections::BTreeMap<u32, Vec<SessionResult>>) -> Vec<StrategySummary> {
+    let mut out: Vec<StrategySummary> = Vec::new();
+    for r in results.values().flatten() {
+        let at = match out.iter().position(|s| s.totals.name == r.name && s.totals.parameters == r.parameters) {
+            Some(at) => at,
+            None => {
+                out.push(StrategySummary {
+                    totals: SessionResult { name: r.name.clone(), parameters: r.parameters.clone(), ..SessionResult::default() },
+                    ..StrategySummary::default()
+                });
+                out.len() - 1
+            }
+        };
+        let s = &mut out[at];
+        s.consumers += 1;
+        let t = &mut s.totals;
+        t.fills += r.fills;
+        t.starting_cash += r.starting_cash;
+        t.realized_pnl += r.realized_pnl;
+        t.unrealized_pnl += r.unrealized_pnl;
+        t.fees += r.fees;
+        t.equity += r.equity;
+        t.open_positions.extend(r.open_positions.iter().cloned());
+    }
+    for s in &mut out {
+        s.totals.open_positions.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+        if s.totals.starting_cash > 0.0 {
+            s.return_pct = (s.totals.equity / s.totals.starting_cash - 1.0) * 100.0;
+        }
+    }
+    out
 }
 
 /// Assigns symbols to consumers: stable (a symbol never moves) and
@@ -170,9 +224,37 @@ struct Shared {
     next_generation: AtomicU64,
     /// The clock of the stream's timestamps, for consumers connecting later.
     clock: Mutex<FeedClock>,
+    /// Each symbol's warm-up bars, sent after its assignment (again to a
+    /// restarted consumer).
+    history: Mutex<HashMap<SymbolId, Arc<Vec<Bar>>>>,
+    /// The last results each consumer reported (a restarted one's replace
+    /// its predecessor's: it booked their fills).
+    results: Mutex<std::collections::BTreeMap<u32, Vec<SessionResult>>>,
+    /// The tasks reading from consumers; they end when their consumer exits.
+    readers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Shared {
+    /// The warm-up frames of `symbols`, at most [`HISTORY_FRAME_BARS`] bars each.
+    fn history_frames(&self, symbols: &[(SymbolId, String)]) -> Vec<ToConsumer> {
+        let Ok(history) = self.history.lock() else { return Vec::new() };
+        let mut frames = Vec::new();
+        let (mut frame, mut bars) = (Vec::new(), 0);
+        for (id, _) in symbols {
+            let Some(recent) = history.get(id) else { continue };
+            bars += recent.len();
+            frame.push((*id, recent.to_vec()));
+            if bars >= HISTORY_FRAME_BARS {
+                frames.push(ToConsumer::History(std::mem::take(&mut frame)));
+                bars = 0;
+            }
+        }
+        if !frame.is_empty() {
+            frames.push(ToConsumer::History(frame));
+        }
+        frames
+    }
+
     /// Tells every connected consumer the stream's clock (before the events
     /// that follow it in their queues).
     fn set_clock(&self, clock: FeedClock) {
@@ -196,15 +278,35 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
     // Migrate once, before several consumer processes open the database.
     let store = Store::open(&config.db).await?;
 
+    // The broker's account first: symbols it holds positions in that this
+    // session did not open are reported and left alone.
+    let foreign = match (plan.broker.kind, &credentials.alpaca) {
+        (BrokerKind::Alpaca, Some((key, secret))) => alpaca_positions_at_start(&broker_url(plan), key, secret).await?,
+        _ => std::collections::HashSet::new(),
+    };
+    let untouched = |s: &String| {
+        let held = foreign.contains(s);
+        if held {
+            tracing::warn!(symbol = %s, "not trading {s}: the account holds a position in it that this session did not open");
+        }
+        !held
+    };
+
     // Scanners run first: their picks are traded from the start.
     let scanning = Scanning::new(plan, &credentials, &config.batch_id);
     let mut symbols = plan.symbols.clone();
     for (index, scanner) in plan.scanners.iter().enumerate() {
         symbols.extend(scanning.run(index, scanner, &store).await);
     }
+    symbols.retain(|s| untouched(s));
+
+    // Warm before any consumer starts: the history lands before the first event.
+    let warmup = Warmup::new(plan, store.clone());
+    let warm = warmup.load(&symbols).await;
 
     let consumers = plan.consumers;
     let table = Arc::new(Mutex::new(SymbolTable::new(&symbols, consumers)));
+    let history = table.lock().map(|t| warm.into_iter().filter_map(|(name, bars)| Some((*t.ids.get(&name)?, bars))).collect()).unwrap_or_default();
     let socket = config.socket_dir.join("producer.sock");
     std::fs::create_dir_all(&config.socket_dir).map_err(|source| ProducerError::Listen { path: socket.clone(), source })?;
     let transport = UnixTransport::bind(&socket).map_err(|source| ProducerError::Listen { path: socket.clone(), source })?;
@@ -214,6 +316,9 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
         shutting_down: AtomicBool::new(false),
         next_generation: AtomicU64::new(1),
         clock: Mutex::new(FeedClock::WALL),
+        history: Mutex::new(history),
+        results: Mutex::default(),
+        readers: Mutex::default(),
     });
     tracing::info!(batch_id = %config.batch_id, consumers, symbols = symbols.len(), "producer starting");
 
@@ -225,7 +330,7 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
     let broker_task = match (plan.broker.kind, &credentials.alpaca) {
         (BrokerKind::Alpaca, Some((key, secret))) => {
             let route = AlpacaRoute {
-                base_url: plan.broker.base_url.clone().unwrap_or_else(|| ALPACA_PAPER_API.to_owned()),
+                base_url: broker_url(plan),
                 key: key.clone(),
                 secret: secret.clone(),
             };
@@ -298,6 +403,7 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
     let mut batches: Vec<Vec<(SymbolId, MarketEvent)>> = vec![Vec::new(); consumers];
     let mut clock_version = 0;
     let (picks_tx, mut picks) = mpsc::channel::<Vec<String>>(16);
+    let (warmed_tx, mut warmed) = mpsc::channel::<(Vec<String>, WarmBars)>(16);
     let recurring: Vec<_> = plan
         .scanners
         .iter()
@@ -309,7 +415,18 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
         .collect();
     loop {
         tokio::select! {
-            Some(new) = picks.recv() => add_symbols(new, &table, &shared, &command_tx).await,
+            Some(new) = picks.recv() => {
+                // Warm the new picks off the event path, then add them.
+                let fresh: Vec<String> = table.lock().map(|t| new.into_iter().filter(|n| !t.ids.contains_key(n) && untouched(n)).collect()).unwrap_or_default();
+                if !fresh.is_empty() {
+                    let (warmup, warmed_tx) = (warmup.clone(), warmed_tx.clone());
+                    tokio::spawn(async move {
+                        let bars = warmup.load(&fresh).await;
+                        let _ = warmed_tx.send((fresh, bars)).await;
+                    });
+                }
+            }
+            Some((new, bars)) = warmed.recv() => add_symbols(new, bars, &table, &shared, &command_tx).await,
             frame = event_rx.recv() => {
                 let Some(frame) = frame else { break };
                 if stats.clock_version() != clock_version {
@@ -345,6 +462,10 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
     for supervisor in supervisors {
         let _ = supervisor.await;
     }
+    // Every consumer has exited: its last frames (the results) are read once its reader ends.
+    let readers: Vec<_> = shared.readers.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default();
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, futures_util::future::join_all(readers)).await;
+    summary.strategies = shared.results.lock().map(|r| summarize(&r)).unwrap_or_default();
     let _ = stop_broker.send(true);
     if let Some(task) = broker_task {
         let _ = task.await;
@@ -354,6 +475,113 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
     tracing::info!(?summary, "producer stopped");
     provider_result?;
     Ok(summary)
+}
+
+/// Warm-up bars by symbol name.
+type WarmBars = HashMap<String, Arc<Vec<Bar>>>;
+
+/// Loads the recent minute bars each symbol starts with
+/// (`TradePlan::warmup_bars`): from the database's `bars` table when it
+/// holds bars of the window, else from the provider's REST bars
+/// ([`crate::provider::history`]). A symbol whose warm-up fails is logged
+/// and starts cold; the run goes on.
+#[derive(Clone)]
+struct Warmup {
+    count: usize,
+    store: Store,
+    /// The provider's REST API, or why there is none.
+    client: Result<Arc<Client>, String>,
+    feed: Option<String>,
+}
+
+impl Warmup {
+    fn new(plan: &TradePlan, store: Store) -> Self {
+        let rest_url = plan.provider.rest_url.as_deref();
+        let api = match plan.provider.kind {
+            ProviderKind::Alpaca => Api::alpaca_from_env(AlpacaHost::Data, rest_url),
+            ProviderKind::Polygon => Api::polygon_from_env(rest_url),
+        };
+        let client = api.and_then(Client::new).map(Arc::new).map_err(|e| e.to_string());
+        let feed = match (plan.provider.kind, plan.provider.feed.as_str()) {
+            (ProviderKind::Alpaca, feed @ ("iex" | "sip")) => Some(feed.to_owned()),
+            _ => None,
+        };
+        Self { count: plan.warmup_bars() as usize, store, client, feed }
+    }
+
+    async fn load(&self, symbols: &[String]) -> WarmBars {
+        let mut warm = WarmBars::new();
+        if self.count == 0 || symbols.is_empty() {
+            return warm;
+        }
+        let started = std::time::Instant::now();
+        let request = HistoryRequest { symbols, end: wall_clock(), count: self.count, feed: self.feed.as_deref() };
+        let mut from_provider = Vec::new();
+        for symbol in symbols {
+            match self.store.recent_bars(symbol, Timeframe::Minute, request.start(), request.end, self.count).await {
+                Ok(bars) if !bars.is_empty() => {
+                    warm.insert(symbol.clone(), Arc::new(bars));
+                }
+                Ok(_) => from_provider.push(symbol.clone()),
+                Err(e) => {
+                    tracing::warn!(symbol = %symbol, "warm-up: reading the database's bars failed, asking the provider: {e}");
+                    from_provider.push(symbol.clone());
+                }
+            }
+        }
+        let from_database = warm.len();
+        if !from_provider.is_empty() {
+            match &self.client {
+                Ok(client) => {
+                    let request = HistoryRequest { symbols: &from_provider, ..request };
+                    for (symbol, result) in recent_minute_bars(client, &request).await {
+                        match result {
+                            Ok(bars) if !bars.is_empty() => {
+                                warm.insert(symbol, Arc::new(bars));
+                            }
+                            Ok(_) => tracing::warn!(symbol = %symbol, "warm-up: the provider has no minute bars in the window; the symbol starts cold"),
+                            Err(e) => tracing::warn!(symbol = %symbol, "warm-up failed; the symbol starts cold: {e}"),
+                        }
+                    }
+                }
+                Err(why) => tracing::warn!(symbols = from_provider.len(), "warm-up: no provider REST API ({why}); these symbols start cold"),
+            }
+        }
+        let bars: usize = warm.values().map(|b| b.len()).sum();
+        tracing::info!(
+            symbols = warm.len(),
+            of = symbols.len(),
+            from_database,
+            bars,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "warm-up loaded"
+        );
+        warm
+    }
+}
+
+/// The Alpaca trading API orders go to.
+fn broker_url(plan: &TradePlan) -> String {
+    plan.broker.base_url.clone().unwrap_or_else(|| ALPACA_PAPER_API.to_owned())
+}
+
+/// Reads the Alpaca account and its positions before trading: logs the
+/// account, reports every position held (this session opened none of
+/// them) and returns their symbols. An account that cannot be read stops
+/// `trade`: orders would go somewhere unverified.
+async fn alpaca_positions_at_start(base_url: &str, key: &str, secret: &str) -> Result<std::collections::HashSet<String>, ProducerError> {
+    let fail = |e: crate::broker::alpaca::AlpacaError| ProducerError::Broker { url: base_url.to_owned(), message: e.to_string() };
+    let client = crate::broker::alpaca::AlpacaClient::new(base_url, key, secret).map_err(fail)?;
+    let account = client.account().await.map_err(fail)?;
+    tracing::info!(url = base_url, status = %account.status, cash = account.cash, buying_power = account.buying_power, "alpaca account");
+    if account.status != "ACTIVE" {
+        tracing::warn!(url = base_url, status = %account.status, "the alpaca account is not ACTIVE: orders may be refused");
+    }
+    let positions = client.positions().await.map_err(fail)?;
+    for p in &positions {
+        tracing::warn!(symbol = %p.symbol, qty = p.qty, avg_entry_price = p.avg_entry_price, "the account holds a position this session did not open");
+    }
+    Ok(positions.into_iter().map(|p| p.symbol).collect())
 }
 
 /// Alpaca's paper-trading API, the default `broker.base_url`.
@@ -548,7 +776,11 @@ async fn accept_consumers(
         tracing::info!(consumer, pid, symbols = assignment.len(), "consumer connected");
         let clock = shared.clock.lock().map(|c| *c).unwrap_or_default();
         let _ = sender.try_send(ToConsumer::Clock(clock));
+        let warm = shared.history_frames(&assignment);
         let _ = sender.try_send(ToConsumer::Assign(assignment));
+        for frame in warm {
+            let _ = sender.try_send(frame);
+        }
         let generation = shared.next_generation.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut slots) = shared.slots.lock()
             && let Some(slot) = slots.get_mut(consumer as usize)
@@ -557,12 +789,21 @@ async fn accept_consumers(
         }
         shared.connected.notify_waiters();
         tokio::spawn(write_to_consumer(consumer, generation, writer, receiver, shared.clone()));
-        tokio::spawn(read_from_consumer(consumer, reader, broker.clone()));
+        let reading = tokio::spawn(read_from_consumer(consumer, reader, broker.clone(), shared.clone()));
+        if let Ok(mut readers) = shared.readers.lock() {
+            readers.retain(|r| !r.is_finished());
+            readers.push(reading);
+        }
     }
 }
 
 /// Forwards a consumer's broker requests until its connection ends.
-async fn read_from_consumer(consumer: u32, mut reader: <UnixTransport as Transport>::Reader, broker: mpsc::Sender<Vec<BrokerRequest>>) {
+async fn read_from_consumer(
+    consumer: u32,
+    mut reader: <UnixTransport as Transport>::Reader,
+    broker: mpsc::Sender<Vec<BrokerRequest>>,
+    shared: Arc<Shared>,
+) {
     let mut buf = Vec::new();
     loop {
         match transport::read_frame::<ToProducer, _>(&mut reader, &mut buf).await {
@@ -573,6 +814,11 @@ async fn read_from_consumer(consumer: u32, mut reader: <UnixTransport as Transpo
                 }
             }
             Ok(Some(ToProducer::Hello { .. })) => tracing::warn!(consumer, "a second hello from a consumer; ignored"),
+            Ok(Some(ToProducer::Results(results))) => {
+                if let Ok(mut all) = shared.results.lock() {
+                    all.insert(consumer, results);
+                }
+            }
             Ok(None) => return,
             Err(e) => {
                 tracing::warn!(consumer, "reading from consumer: {e}");
@@ -606,7 +852,13 @@ async fn route_reports(mut reports: mpsc::Receiver<BrokerReport>, table: Arc<Mut
 
 /// Adds scanner picks not yet traded: assigns them, tells their owners and
 /// subscribes them.
-async fn add_symbols(names: Vec<String>, table: &Mutex<SymbolTable>, shared: &Shared, commands: &mpsc::Sender<ProviderCommand>) {
+async fn add_symbols(
+    names: Vec<String>,
+    mut warm: WarmBars,
+    table: &Mutex<SymbolTable>,
+    shared: &Shared,
+    commands: &mpsc::Sender<ProviderCommand>,
+) {
     let mut per_owner: HashMap<u32, Vec<(SymbolId, String)>> = HashMap::new();
     {
         let Ok(mut table) = table.lock() else { return };
@@ -615,6 +867,9 @@ async fn add_symbols(names: Vec<String>, table: &Mutex<SymbolTable>, shared: &Sh
                 continue;
             }
             let id = table.add(name.clone());
+            if let (Some(bars), Ok(mut history)) = (warm.remove(&name), shared.history.lock()) {
+                history.insert(id, bars);
+            }
             if let Some(owner) = table.partition.owner(id) {
                 per_owner.entry(owner).or_default().push((id, name));
             }
@@ -629,7 +884,11 @@ async fn add_symbols(names: Vec<String>, table: &Mutex<SymbolTable>, shared: &Sh
         let sender = shared.slots.lock().ok().and_then(|s| s.get(owner as usize)?.as_ref().map(|s| s.sender.clone()));
         // A consumer that is down gets its whole assignment when it reconnects.
         if let Some(sender) = sender {
+            let frames = shared.history_frames(&symbols);
             let _ = sender.send(ToConsumer::Assign(symbols)).await;
+            for frame in frames {
+                let _ = sender.send(frame).await;
+            }
         }
     }
     let _ = commands.send(ProviderCommand::Subscribe(added)).await;
@@ -764,6 +1023,38 @@ mod tests {
         }
         assert_eq!(delays, [200, 400, 800, 1600, 3200, 6400, 10_000, 10_000, 10_000]);
         assert_eq!(next_restart_delay(MAX_RESTART_DELAY, HEALTHY_RUN), RESTART_DELAY);
+    }
+
+    #[test]
+    fn strategy_results_are_summed_over_consumers_per_name_and_parameters() {
+        use crate::domain::{OpenPosition, SessionResult};
+        let result = |name: &str, params: &str, fills, equity, position: Option<(&str, f64)>| SessionResult {
+            name: name.into(),
+            parameters: params.into(),
+            fills,
+            starting_cash: 1000.0,
+            realized_pnl: equity - 1000.0 - position.map_or(0.0, |p| p.1),
+            unrealized_pnl: position.map_or(0.0, |p| p.1),
+            fees: 1.0,
+            equity,
+            open_positions: position
+                .map(|(symbol, pnl)| OpenPosition { symbol: symbol.into(), qty: 1.0, avg_price: 10.0, last_price: 10.0 + pnl, unrealized_pnl: pnl })
+                .into_iter()
+                .collect(),
+        };
+        let results = std::collections::BTreeMap::from([
+            (0, vec![result("sma", "{\"fast\":2}", 3, 1010.0, Some(("B", 4.0))), result("sma", "{\"fast\":3}", 1, 990.0, None)]),
+            (1, vec![result("sma", "{\"fast\":2}", 2, 1030.0, Some(("A", -2.0))), result("sma", "{\"fast\":3}", 0, 1000.0, None)]),
+        ]);
+        let summary = summarize(&results);
+        assert_eq!(summary.len(), 2, "one line per name and parameters");
+        let first = &summary[0];
+        assert_eq!((first.totals.parameters.as_str(), first.consumers, first.totals.fills), ("{\"fast\":2}", 2, 5));
+        assert_eq!((first.totals.starting_cash, first.totals.equity, first.totals.fees), (2000.0, 2040.0, 2.0));
+        assert_eq!((first.totals.realized_pnl, first.totals.unrealized_pnl), (38.0, 2.0));
+        assert!((first.return_pct - 2.0).abs() < 1e-12);
+        assert_eq!(first.totals.open_positions.iter().map(|p| p.symbol.as_str()).collect::<Vec<_>>(), ["A", "B"]);
+        assert!((summary[1].return_pct + 0.5).abs() < 1e-12);
     }
 
     #[test]

@@ -188,10 +188,20 @@ impl StrategyRunner {
     /// After all events of a time step: `run-all` if wanted; a disabled
     /// strategy's open orders are canceled.
     pub fn end_step(&mut self, time: Timestamp) {
+        self.run_all(time);
+        self.cancel_if_disabled(time);
+    }
+
+    /// `run-all` for the time step `time`, if the strategy wants it.
+    pub fn run_all(&mut self, time: Timestamp) {
         if self.wants_run_all && !self.paused && self.instance.disabled().is_none() {
             self.instance.run_all(time);
             self.instance.deliver_order_updates();
         }
+    }
+
+    /// A disabled strategy's open orders are canceled.
+    pub fn cancel_if_disabled(&mut self, time: Timestamp) {
         if let Some(reason) = self.instance.disabled() {
             let reason = format!("strategy disabled: {reason}");
             self.cancel_open_orders(time, &reason);

@@ -121,6 +121,33 @@ pub enum Speed {
     Factor(f64),
 }
 
+/// Takes the first `steps` bar times of `data` out as history for the REST
+/// stand-in (`simulate --history-bars`): each symbol's bars, restamped onto
+/// the `steps` periods that end at `end` (in order, whatever gaps the data
+/// had), as if they had traded just before the simulator started. The
+/// stream then replays from the bar after them.
+pub fn take_history(data: &mut MarketData, steps: usize, end: Timestamp) -> crate::standin::market_rest::MinuteHistory {
+    let period = data.timeframe.nanos();
+    let mut history = crate::standin::market_rest::MinuteHistory::new();
+    let (mut step, mut taken, mut last_time) = (0usize, 0usize, None);
+    for e in &data.events {
+        if last_time != Some(e.bar.time) {
+            if last_time.is_some() {
+                step += 1;
+            }
+            last_time = Some(e.bar.time);
+        }
+        if step >= steps {
+            break;
+        }
+        let time = end - (steps - step) as Timestamp * period;
+        history.entry(data.symbols[e.symbol as usize].clone()).or_default().push(Bar { time, ..e.bar });
+        taken += 1;
+    }
+    data.events.drain(..taken);
+    history
+}
+
 /// Binds `config.listen`, reports the bound address on `ready`, and serves
 /// connections until the future is dropped (dropping it closes every
 /// connection) or the process ends. Errors only when binding fails or the

@@ -21,6 +21,12 @@ pub const MAX_MEMORY_MB: usize = 4096;
 
 const DEFAULT_RISK: f64 = 0.001;
 const DEFAULT_STALE_EVENT_SECS: f64 = 5.0;
+/// Minute bars loaded per symbol before its first live event: one regular
+/// session, enough for the usual indicator windows.
+pub const DEFAULT_WARMUP_MINUTES: u32 = 390;
+/// The most minute bars a consumer keeps per symbol (ten days including
+/// extended hours), and so the most a warm-up can load.
+pub const MAX_WARMUP_MINUTES: u32 = 10 * 16 * 60;
 const CREDENTIALS_MESSAGE: &str = "credentials are read from the environment \
      (APCA_API_KEY_ID / APCA_API_SECRET_KEY, POLYGON_API_KEY), not from the tradeplan";
 
@@ -33,6 +39,9 @@ pub struct TradePlan {
     pub risk: f64,
     /// Events older than this many seconds are dropped. Default 5.
     pub stale_event_secs: f64,
+    /// Minute bars of recent history each symbol starts with. Default
+    /// [`DEFAULT_WARMUP_MINUTES`]; 0 starts cold.
+    pub warmup_minutes: u32,
     /// Consumer processes, resolved: the file's value, else [`default_consumers`].
     pub consumers: usize,
     /// Symbols traded from the start, upper-cased, without duplicates.
@@ -158,6 +167,29 @@ pub struct StrategyConfig {
     pub schedule: Vec<ScheduleWindow>,
     /// Sandbox limits overriding the engine's defaults.
     pub limits: StrategyLimits,
+    /// Minute bars of history this strategy needs at start, when more than
+    /// the plan's `warmup_minutes`.
+    pub warmup_minutes: Option<u32>,
+}
+
+/// Alpaca's live-trading host: orders there trade real money.
+pub const ALPACA_LIVE_HOST: &str = "api.alpaca.markets";
+
+impl TradePlan {
+    /// The `algo_env` recorded for a live session: `PROD` when orders go to
+    /// Alpaca's live trading host, `PAPER` otherwise (the paper broker,
+    /// Alpaca's paper host, a stand-in).
+    pub fn algo_env(&self) -> &'static str {
+        let live = self.broker.kind == BrokerKind::Alpaca
+            && self.broker.base_url.as_deref().and_then(|u| reqwest::Url::parse(u).ok()).is_some_and(|u| u.host_str() == Some(ALPACA_LIVE_HOST));
+        if live { "PROD" } else { "PAPER" }
+    }
+
+    /// Minute bars to load per symbol before its first live event: the most
+    /// that the plan or any strategy asks for (the history is shared).
+    pub fn warmup_bars(&self) -> u32 {
+        self.strategies.iter().filter_map(|s| s.warmup_minutes).fold(self.warmup_minutes, u32::max)
+    }
 }
 
 impl StrategyConfig {
@@ -320,6 +352,7 @@ const ROOT_KEYS: &[&str] = &[
     "portfolio_value",
     "risk",
     "stale_event_secs",
+    "warmup_minutes",
     "consumers",
     "symbols",
     "provider",
@@ -341,7 +374,7 @@ const SCANNER_KEYS: &[&str] = &[
     "max_symbols",
     "recurrence_minutes",
 ];
-const STRATEGY_KEYS: &[&str] = &["component", "params", "schedule", "limits"];
+const STRATEGY_KEYS: &[&str] = &["component", "params", "schedule", "limits", "warmup_minutes"];
 const WINDOW_KEYS: &[&str] = &["start", "duration"];
 const STRATEGY_LIMITS_KEYS: &[&str] = &[
     "fuel_per_event",
@@ -450,6 +483,10 @@ impl Doc<'_> {
         let stale_event_secs = root
             .get("stale_event_secs")
             .map_or(Ok(DEFAULT_STALE_EVENT_SECS), |f| f.positive_f64())?;
+        let warmup_minutes = match root.get("warmup_minutes") {
+            Some(f) => f.uint(0, MAX_WARMUP_MINUTES.into())? as u32,
+            None => DEFAULT_WARMUP_MINUTES,
+        };
         let consumers = match root.get("consumers") {
             Some(f) => f.uint(1, MAX_CONSUMERS as u64)? as usize,
             None => default_consumers(),
@@ -509,6 +546,7 @@ impl Doc<'_> {
             portfolio_value,
             risk,
             stale_event_secs,
+            warmup_minutes,
             consumers,
             symbols,
             provider,
@@ -809,11 +847,16 @@ impl Doc<'_> {
                 }
             }
         };
+        let warmup_minutes = table
+            .get("warmup_minutes")
+            .map(|f| f.uint(0, MAX_WARMUP_MINUTES.into()).map(|n| n as u32))
+            .transpose()?;
         Ok(StrategyConfig {
             component,
             params,
             schedule,
             limits,
+            warmup_minutes,
         })
     }
 }
@@ -1176,6 +1219,7 @@ component = \"s.wasm\"
                 portfolio_value: 100000.0,
                 risk: 0.001,
                 stale_event_secs: 5.0,
+                warmup_minutes: 390,
                 consumers: 2,
                 symbols: vec!["AAPL".into(), "MSFT".into()],
                 provider: ProviderConfig {
@@ -1229,6 +1273,7 @@ component = \"s.wasm\"
                             max_open_positions: None,
                             allowed_symbols: Some(vec!["AAPL".into(), "MSFT".into()]),
                         },
+                        warmup_minutes: None,
                     },
                     StrategyConfig {
                         component: momentum,
@@ -1239,10 +1284,23 @@ component = \"s.wasm\"
                         ],
                         schedule: vec![],
                         limits: StrategyLimits::default(),
+                        warmup_minutes: Some(960),
                     },
                 ],
             }
         );
+        assert_eq!(plan.warmup_bars(), 960, "the most any strategy or the plan asks for");
+    }
+
+    #[test]
+    fn algo_env_is_prod_only_on_alpacas_live_host() {
+        let scratch = Scratch::new();
+        let env_of = |broker: &str| scratch.load(&format!("{MINIMAL}\n{broker}")).unwrap().algo_env();
+        assert_eq!(env_of(""), "PAPER");
+        assert_eq!(env_of("[broker]\nkind = \"alpaca\""), "PAPER", "the default host is the paper one");
+        assert_eq!(env_of("[broker]\nkind = \"alpaca\"\nbase_url = \"https://paper-api.alpaca.markets\""), "PAPER");
+        assert_eq!(env_of("[broker]\nkind = \"alpaca\"\nbase_url = \"https://api.alpaca.markets\""), "PROD");
+        assert_eq!(env_of("[broker]\nkind = \"alpaca\"\nbase_url = \"http://127.0.0.1:9301\""), "PAPER");
     }
 
     #[test]
@@ -1252,6 +1310,8 @@ component = \"s.wasm\"
         assert_eq!(plan.consumers, default_consumers());
         assert_eq!(plan.risk, 0.001);
         assert_eq!(plan.stale_event_secs, 5.0);
+        assert_eq!(plan.warmup_minutes, DEFAULT_WARMUP_MINUTES);
+        assert_eq!(plan.warmup_bars(), DEFAULT_WARMUP_MINUTES);
         assert_eq!(plan.provider.events, vec![EventKind::Minute]);
         assert_eq!(plan.provider.feed, "iex");
         assert_eq!(plan.provider.url, None);

@@ -38,13 +38,15 @@ pub async fn run_alpaca(
     let stream = tokio::spawn(run_trade_updates(route.base_url.clone(), route.key.clone(), route.secret.clone(), updates_tx, shutdown));
     // client_order_id -> Alpaca's order id, for cancels.
     let mut ids: HashMap<String, String> = HashMap::new();
+    // Alpaca's id of each bracket / OTO exit leg -> its parent's client_order_id and its kind.
+    let mut legs: HashMap<String, (String, &'static str)> = HashMap::new();
     let mut requests_open = true;
     loop {
         tokio::select! {
             batch = requests.recv(), if requests_open => match batch {
                 Some(batch) => {
                     for request in batch {
-                        if let Some(report) = handle(&client, request, &mut ids).await
+                        if let Some(report) = handle(&client, request, &mut ids, &mut legs).await
                             && reports.send(report).await.is_err()
                         {
                             return;
@@ -55,7 +57,7 @@ pub async fn run_alpaca(
             },
             update = updates.recv() => match update {
                 Some(update) => {
-                    if let Some(report) = report_of(&update)
+                    if let Some(report) = report_of(&update, &legs)
                         && reports.send(report).await.is_err()
                     {
                         return;
@@ -69,13 +71,24 @@ pub async fn run_alpaca(
 }
 
 /// Submits or cancels; a refused submission becomes a rejection report.
-async fn handle(client: &AlpacaClient, request: BrokerRequest, ids: &mut HashMap<String, String>) -> Option<BrokerReport> {
+async fn handle(
+    client: &AlpacaClient,
+    request: BrokerRequest,
+    ids: &mut HashMap<String, String>,
+    legs: &mut HashMap<String, (String, &'static str)>,
+) -> Option<BrokerReport> {
     match request {
         BrokerRequest::Submit { client_order_id, symbol, request } => {
             let wire = order_request_wire(&request, &symbol, &client_order_id);
             match client.submit_order(&wire).await {
                 Ok(order) => {
                     tracing::debug!(%client_order_id, %symbol, alpaca_id = %order.id, "order accepted by alpaca");
+                    // The exit legs get client_order_ids of Alpaca's making:
+                    // their executions are known by their ids.
+                    for leg in order.legs.iter().flatten() {
+                        let kind = if leg.stop_price.is_some() { "stop_loss" } else { "take_profit" };
+                        legs.insert(leg.id.clone(), (client_order_id.clone(), kind));
+                    }
                     ids.insert(client_order_id, order.id);
                     None
                 }
@@ -90,6 +103,7 @@ async fn handle(client: &AlpacaClient, request: BrokerRequest, ids: &mut HashMap
                         price: 0.0,
                         time: wall_clock(),
                         reason: Some(refusal(&e)),
+                        leg: None,
                     })
                 }
             }
@@ -116,11 +130,14 @@ fn refusal(e: &AlpacaError) -> String {
 }
 
 /// The report of a stream event, for events that change the order's state.
-fn report_of(update: &TradeUpdate) -> Option<BrokerReport> {
+/// An exit leg's event is reported under its parent's `client_order_id`.
+fn report_of(update: &TradeUpdate, legs: &HashMap<String, (String, &'static str)>) -> Option<BrokerReport> {
     let status = update.event.order_status()?;
     let fill = matches!(status, OrderStatus::Filled | OrderStatus::PartiallyFilled);
+    let leg = legs.get(&update.order.id);
     Some(BrokerReport {
-        client_order_id: update.order.client_order_id.clone(),
+        client_order_id: leg.map_or_else(|| update.order.client_order_id.clone(), |(parent, _)| parent.clone()),
+        leg: leg.map(|(_, kind)| (*kind).to_owned()),
         symbol: update.order.symbol.clone(),
         side: match update.order.side {
             AlpacaSide::Buy => Side::Buy,

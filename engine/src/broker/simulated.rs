@@ -7,6 +7,17 @@
 //! the default) or at once at the current close ([`FillAt::Close`], Liu's
 //! behaviour). Limit and stop orders fill when a later bar trades through the
 //! price: at the price, or at the open when the bar gaps through it.
+//!
+//! Brackets: an order carrying a stop loss and/or a take profit, once it
+//! fills, leaves exit legs as Alpaca's bracket and OTO orders do: a stop
+//! (at the stop loss) and a limit (at the take profit) for the filled
+//! quantity, on the other side. They are matched from the bar after the
+//! fill. One leg filling cancels the other; when one bar touches both, the
+//! stop fills first (the bar's path is unknown: the cautious reading). Legs
+//! are cancelled when the position they would close is gone (the strategy
+//! closed it), so they never open a position. Leg fills are the strategy's
+//! own fills, with `{"bracket_leg": "stop_loss" | "take_profit",
+//! "parent_order_id": N}` as their indicators.
 
 use crate::domain::{
     Bar, Fill, NANOS_PER_SECOND, OrderId, OrderKind, OrderRequest, OrderStatus, OrderUpdate,
@@ -48,6 +59,17 @@ struct OpenOrder {
     first_day: Option<i64>,
     /// Routed out: a cancel has been sent for it.
     cancel_sent: bool,
+    /// An exit leg of this bracket order (its parent's id).
+    leg_of: Option<OrderId>,
+    /// Matched only against bars after this time (a leg, from the bar after
+    /// its parent filled).
+    active_after: Timestamp,
+}
+
+impl OpenOrder {
+    fn new(id: OrderId, request: OrderRequest) -> Self {
+        Self { id, request, triggered: false, first_day: None, cancel_sent: false, leg_of: None, active_after: Timestamp::MIN }
+    }
 }
 
 /// Orders a strategy may submit per event-time minute unless told otherwise:
@@ -282,6 +304,7 @@ impl SimulatedBroker {
         let Some(last) = market.last_price(request.symbol) else {
             return Err(Rejection::InvalidPrice("no price yet for this symbol".into()));
         };
+        self.check_held_by_exits(&request, portfolio)?;
         self.check_buying_power(&request, last, portfolio)?;
         self.check_limits(&request, last, portfolio)?;
 
@@ -289,19 +312,97 @@ impl SimulatedBroker {
         self.next_id += 1;
         if let Some(routed) = &mut self.routed {
             routed.push(RoutedRequest::Submit { id, request: request.clone() });
-            self.open.push(OpenOrder { id, request, triggered: false, first_day: None, cancel_sent: false });
+            self.open.push(OpenOrder::new(id, request));
         } else if self.fill_at == FillAt::Close && request.kind == OrderKind::Market {
-            let order = OpenOrder { id, request, triggered: false, first_day: None, cancel_sent: false };
+            let order = OpenOrder::new(id, request);
             self.execute(&order, last, market.now(), portfolio, fills, updates);
+            self.after_fill(&order, market.now(), portfolio, updates);
         } else {
-            self.open.push(OpenOrder { id, request, triggered: false, first_day: None, cancel_sent: false });
+            self.open.push(OpenOrder::new(id, request));
         }
         Ok(id)
     }
 
-    /// Signed quantity of open orders in `symbol`.
+    /// Signed quantity of open orders in `symbol`; exit legs only close
+    /// what is held, so they do not count.
     fn pending(&self, symbol: SymbolId) -> f64 {
-        self.open.iter().filter(|o| o.request.symbol == symbol).map(|o| o.request.side.sign() * o.request.qty).sum()
+        self.open
+            .iter()
+            .filter(|o| o.request.symbol == symbol && o.leg_of.is_none())
+            .map(|o| o.request.side.sign() * o.request.qty)
+            .sum()
+    }
+
+    /// After `order` filled at `time`: its exit legs, if it is a bracket or
+    /// OTO order, and the end of exit legs whose position is gone.
+    fn after_fill(&mut self, order: &OpenOrder, time: Timestamp, portfolio: &Portfolio, updates: &mut Vec<OrderUpdate>) {
+        let r = &order.request;
+        if order.leg_of.is_none() {
+            // The stop leg first: when one bar touches both, it fills first.
+            let legs = [("stop_loss", r.stop_loss, OrderKind::Stop), ("take_profit", r.take_profit, OrderKind::Limit)];
+            for (name, price, kind) in legs {
+                let Some(price) = price else { continue };
+                let id = self.next_id;
+                self.next_id += 1;
+                let request = OrderRequest {
+                    symbol: r.symbol,
+                    side: r.side.opposite(),
+                    qty: r.qty,
+                    kind,
+                    limit_price: (kind == OrderKind::Limit).then_some(price),
+                    stop_price: (kind == OrderKind::Stop).then_some(price),
+                    time_in_force: if r.time_in_force == TimeInForce::Day { TimeInForce::Day } else { TimeInForce::Gtc },
+                    stop_loss: None,
+                    take_profit: None,
+                    indicators: format!(r#"{{"bracket_leg":"{name}","parent_order_id":{}}}"#, order.id),
+                };
+                self.open.push(OpenOrder { leg_of: Some(order.id), active_after: time, ..OpenOrder::new(id, request) });
+            }
+        }
+        self.drop_orphan_legs(r.symbol, time, portfolio, updates);
+    }
+
+    /// Cancels the exit legs of `symbol` that would no longer close a
+    /// position: they must never open one.
+    fn drop_orphan_legs(&mut self, symbol: SymbolId, time: Timestamp, portfolio: &Portfolio, updates: &mut Vec<OrderUpdate>) {
+        let held = portfolio.position(symbol).map_or(0.0, |p| p.qty);
+        self.open.retain(|o| {
+            let closes = o.request.side.sign() * held < 0.0;
+            if o.leg_of.is_none() || o.request.symbol != symbol || closes {
+                return true;
+            }
+            updates.push(update(o, OrderStatus::Canceled, 0.0, 0.0, time, Some("the position this exit would close is gone".into())));
+            false
+        });
+    }
+
+    /// Shares held by open exit legs are not available, as at Alpaca ("insufficient
+    /// qty available"): an order closing them is refused; the bracket owns the exit.
+    fn check_held_by_exits(&self, request: &OrderRequest, portfolio: &Portfolio) -> Result<(), Rejection> {
+        if self.routed.is_some() {
+            return Ok(()); // the outside broker holds the legs, and checks
+        }
+        let mut held_by: Vec<(OrderId, f64)> = Vec::new();
+        for o in self.open.iter().filter(|o| o.request.symbol == request.symbol && o.request.side == request.side) {
+            if let Some(parent) = o.leg_of
+                && !held_by.iter().any(|(p, _)| *p == parent)
+            {
+                held_by.push((parent, o.request.qty));
+            }
+        }
+        let held: f64 = held_by.iter().map(|(_, q)| q).sum();
+        if held == 0.0 {
+            return Ok(());
+        }
+        let position = portfolio.position(request.symbol).map_or(0.0, |p| p.qty);
+        let closable = position.abs() * f64::from(u8::from(request.side.sign() * position < 0.0));
+        let available = (closable - held).max(0.0);
+        if request.qty > available {
+            return Err(Rejection::LimitExceeded(format!(
+                "insufficient qty available: {held} held by open bracket exit orders, {available} available"
+            )));
+        }
+        Ok(())
     }
 
     /// An order that grows the symbol's projected position must fit in the
@@ -398,7 +499,8 @@ impl SimulatedBroker {
     }
 
     /// Matches the open orders of `symbol` against a new bar, before the
-    /// strategy sees it. Fills go to the portfolio, `fills` and `updates`.
+    /// strategy sees it, in the order they were placed. Fills go to the
+    /// portfolio, `fills` and `updates`.
     pub fn on_bar(
         &mut self,
         symbol: SymbolId,
@@ -411,12 +513,11 @@ impl SimulatedBroker {
             return;
         }
         let today = day_of(bar.time);
-        let mut i = 0;
-        while i < self.open.len() {
-            if self.open[i].request.symbol != symbol {
-                i += 1;
-                continue;
-            }
+        // By id: a fill may cancel other orders (a bracket's other leg) or
+        // add some (its legs, live from the next bar).
+        let due: Vec<OrderId> = self.open.iter().filter(|o| o.request.symbol == symbol && bar.time > o.active_after).map(|o| o.id).collect();
+        for id in due {
+            let Some(i) = self.open.iter().position(|o| o.id == id) else { continue };
             let order = &mut self.open[i];
             let first_day = *order.first_day.get_or_insert(today);
             let tif = order.request.time_in_force;
@@ -426,16 +527,35 @@ impl SimulatedBroker {
                 continue;
             }
             if let Some(price) = match_price(order, bar) {
-                let order = self.open.remove(i);
+                let mut order = self.open.remove(i);
+                if order.leg_of.is_some() {
+                    // An exit closes at most what is held, and never opens a position.
+                    let held = portfolio.position(symbol).map_or(0.0, |p| p.qty);
+                    if order.request.side.sign() * held >= 0.0 {
+                        self.open.insert(i, order);
+                        self.drop_orphan_legs(symbol, bar.time, portfolio, updates);
+                        continue;
+                    }
+                    order.request.qty = order.request.qty.min(held.abs());
+                }
                 self.execute(&order, price, bar.time, portfolio, fills, updates);
+                if let Some(parent) = order.leg_of {
+                    // One exit filled: the bracket's other leg goes.
+                    self.open.retain(|o| {
+                        if o.leg_of != Some(parent) {
+                            return true;
+                        }
+                        updates.push(update(o, OrderStatus::Canceled, 0.0, 0.0, bar.time, Some("the other exit of the bracket filled".into())));
+                        false
+                    });
+                }
+                self.after_fill(&order, bar.time, portfolio, updates);
                 continue;
             }
             if matches!(tif, TimeInForce::Ioc | TimeInForce::Fok | TimeInForce::Opg | TimeInForce::Cls) {
                 let order = self.open.remove(i);
                 updates.push(update(&order, OrderStatus::Canceled, 0.0, 0.0, bar.time, Some(format!("{tif:?} order not filled on its bar").to_lowercase())));
-                continue;
             }
-            i += 1;
         }
     }
 
@@ -582,6 +702,78 @@ mod tests {
         b.submit(request(side, 10.0, kind, limit, stop), &market, &mut p, &mut fills, &mut updates).unwrap();
         b.on_bar(0, &next, &mut p, &mut fills, &mut updates);
         fills.first().map(|f| f.price)
+    }
+
+    /// A long bracket: buy 10 at the next open (100), stop loss 95, take profit 110.
+    fn bracket(next: Bar) -> (Portfolio, Vec<Fill>, Vec<OrderUpdate>, SimulatedBroker) {
+        let (market, mut p, mut b) = setup();
+        let (mut fills, mut updates) = (Vec::new(), Vec::new());
+        let mut r = request(Side::Buy, 10.0, OrderKind::Market, None, None);
+        (r.stop_loss, r.take_profit) = (Some(95.0), Some(110.0));
+        b.submit(r, &market, &mut p, &mut fills, &mut updates).unwrap();
+        // The entry's own bar dips to 94: its legs are live only from the next bar.
+        b.on_bar(0, &bar(1, 100.0, 101.0, 94.0, 100.0), &mut p, &mut fills, &mut updates);
+        assert_eq!((fills.len(), p.position(0).unwrap().qty), (1, 10.0));
+        b.on_bar(0, &next, &mut p, &mut fills, &mut updates);
+        (p, fills, updates, b)
+    }
+
+    fn exit_of(fills: &[Fill]) -> (f64, f64, String) {
+        let f = fills.last().unwrap();
+        let leg: serde_json::Value = serde_json::from_str(&f.indicators).unwrap();
+        (f.qty, f.price, leg["bracket_leg"].as_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn a_bracket_exits_at_its_take_profit_and_cancels_its_stop() {
+        let (p, fills, updates, b) = bracket(bar(2, 105.0, 111.0, 99.0, 108.0));
+        assert_eq!(exit_of(&fills), (10.0, 110.0, "take_profit".to_owned()));
+        assert_eq!(p.position(0).unwrap().qty, 0.0);
+        assert!(updates.iter().any(|u| u.status == OrderStatus::Canceled && u.reason.as_deref() == Some("the other exit of the bracket filled")));
+        assert!(!b.has_open_orders());
+    }
+
+    #[test]
+    fn when_one_bar_touches_both_exits_the_stop_fills_first() {
+        let (_, fills, _, b) = bracket(bar(2, 100.0, 111.0, 94.0, 100.0));
+        assert_eq!(exit_of(&fills), (10.0, 95.0, "stop_loss".to_owned()));
+        assert!(!b.has_open_orders());
+        // A gap through the stop fills at the open.
+        let (_, fills, _, _) = bracket(bar(2, 90.0, 92.0, 89.0, 91.0));
+        assert_eq!(exit_of(&fills), (10.0, 90.0, "stop_loss".to_owned()));
+    }
+
+    #[test]
+    fn shares_held_by_exits_cannot_be_sold_by_another_order() {
+        let (market, mut p, mut b) = setup();
+        let (mut fills, mut updates) = (Vec::new(), Vec::new());
+        let mut r = request(Side::Buy, 10.0, OrderKind::Market, None, None);
+        (r.stop_loss, r.take_profit) = (Some(95.0), Some(110.0));
+        b.submit(r, &market, &mut p, &mut fills, &mut updates).unwrap();
+        b.on_bar(0, &bar(1, 100.0, 101.0, 99.0, 100.0), &mut p, &mut fills, &mut updates);
+        let refused = b.submit(request(Side::Sell, 4.0, OrderKind::Market, None, None), &market, &mut p, &mut fills, &mut updates);
+        assert!(matches!(&refused, Err(Rejection::LimitExceeded(m)) if m.contains("held by open bracket exit orders")), "{refused:?}");
+        // Buying more is not held back.
+        b.submit(request(Side::Buy, 5.0, OrderKind::Market, None, None), &market, &mut p, &mut fills, &mut updates).unwrap();
+    }
+
+    #[test]
+    fn exits_die_with_the_position_they_would_close() {
+        let (market, mut p, mut b) = setup();
+        let (mut fills, mut updates) = (Vec::new(), Vec::new());
+        let mut r = request(Side::Buy, 10.0, OrderKind::Market, None, None);
+        (r.stop_loss, r.take_profit) = (Some(95.0), Some(110.0));
+        b.submit(r, &market, &mut p, &mut fills, &mut updates).unwrap();
+        b.on_bar(0, &bar(1, 100.0, 101.0, 99.0, 100.0), &mut p, &mut fills, &mut updates);
+        // The position goes some other way (a fill booked from elsewhere, as
+        // a restarted consumer books its predecessor's): the legs must not open a short.
+        let sold = Execution { order_id: 99, symbol: 0, side: Side::Sell, qty: 10.0, price: 100.0, fee: 0.0, time: 2, stop_loss: None, take_profit: None, indicators: "" };
+        p.apply(&sold, &mut fills);
+        b.on_bar(0, &bar(3, 100.0, 120.0, 80.0, 100.0), &mut p, &mut fills, &mut updates);
+        assert_eq!((fills.len(), p.position(0).unwrap().qty), (2, 0.0), "no leg filled");
+        assert!(!b.has_open_orders(), "both legs cancelled");
+        let gone = updates.iter().filter(|u| u.reason.as_deref() == Some("the position this exit would close is gone")).count();
+        assert_eq!(gone, 2);
     }
 
     #[test]

@@ -4,7 +4,10 @@
 //!   backtest uses, without a strategy or a replay in the way;
 //! - `liu-engine bench-handoff` (`bench/handoff.sh`): what waking a sleeping
 //!   thread costs on this machine, on the same CPU and on another one; the
-//!   floor under the producer → consumer part of tick-to-order latency.
+//!   floor under the producer → consumer part of tick-to-order latency;
+//! - `liu-engine bench-warmup` (`bench/warmup.sh`): how long a live
+//!   session's warm-up takes to fetch recent minute bars of many symbols
+//!   from a provider's REST API (the stand-in of `simulate --history-bars`).
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -15,6 +18,64 @@ use chrono::Utc;
 use clap::Args;
 use liu_engine::domain::{Fill, NANOS_PER_SECOND, Operation, Side};
 use liu_engine::store::{BatchWriter, Commit, DbTarget, RunEnd, RunStart};
+
+#[derive(Args)]
+pub struct BenchWarmupArgs {
+    /// The REST API's base URL.
+    #[arg(long)]
+    rest_url: String,
+    /// `alpaca` or `polygon` (credentials from the environment, as `trade` reads them).
+    #[arg(long, default_value = "alpaca")]
+    provider: String,
+    /// Symbols SYM000, SYM001, … (as `simulate` names its random walk).
+    #[arg(long, default_value_t = 100)]
+    symbols: usize,
+    /// Minute bars per symbol.
+    #[arg(long, default_value_t = 390)]
+    minutes: usize,
+    /// Warm-ups to time.
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+}
+
+pub fn warmup(args: BenchWarmupArgs) -> anyhow::Result<()> {
+    use liu_engine::miner::{AlpacaHost, Api, Client};
+    use liu_engine::provider::history::{HistoryRequest, recent_minute_bars};
+    let api = match args.provider.as_str() {
+        "alpaca" => Api::alpaca_from_env(AlpacaHost::Data, Some(&args.rest_url))?,
+        "polygon" => Api::polygon_from_env(Some(&args.rest_url))?,
+        other => anyhow::bail!("--provider `{other}`: expected alpaca or polygon"),
+    };
+    let client = Client::new(api)?;
+    let symbols: Vec<String> = (0..args.symbols).map(|i| format!("SYM{i:03}")).collect();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut times = Vec::with_capacity(args.rounds);
+    for _ in 0..args.rounds.max(1) {
+        let request = HistoryRequest { symbols: &symbols, end: liu_engine::domain::wall_clock(), count: args.minutes, feed: None };
+        let started = Instant::now();
+        let history = runtime.block_on(recent_minute_bars(&client, &request));
+        let elapsed = started.elapsed();
+        let mut bars = 0;
+        for (symbol, result) in history {
+            bars += result.with_context(|| format!("warm-up of {symbol}"))?.len();
+        }
+        anyhow::ensure!(bars == args.symbols * args.minutes, "expected {} bars, got {bars}", args.symbols * args.minutes);
+        times.push(elapsed);
+    }
+    times.sort();
+    println!(
+        "warm-up {} ({} symbols x {} minutes = {} bars): median {:?}, best {:?}, worst {:?} over {} rounds",
+        args.provider,
+        args.symbols,
+        args.minutes,
+        args.symbols * args.minutes,
+        times[times.len() / 2],
+        times[0],
+        times[times.len() - 1],
+        times.len()
+    );
+    Ok(())
+}
 
 #[derive(Args)]
 pub struct BenchWritesArgs {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use liu_engine::consumer::{self, ConsumerConfig};
+use liu_engine::domain::Timeframe;
 use liu_engine::producer::{self, ProducerConfig};
 use liu_engine::simulator::{self, SimSource, SimulatorConfig, Speed};
 use liu_engine::standin::alpaca_trading::{self, TradingConfig, TradingState};
@@ -77,6 +78,12 @@ pub struct SimulateArgs {
     /// positions, account, `trade_updates`) here, filling at the replayed prices.
     #[arg(long)]
     rest_listen: Option<SocketAddr>,
+    /// With --rest-listen: the first N bar times of the data are history,
+    /// served as minute bars by the REST stand-in (Alpaca `GET /v2/stocks/bars`,
+    /// Polygon minute aggregates) on the N minutes before the simulator
+    /// started, for `trade`'s warm-up; the stream replays from the bar after.
+    #[arg(long, default_value_t = 0)]
+    history_bars: usize,
 }
 
 pub fn trade(args: TradeArgs) -> anyhow::Result<()> {
@@ -88,13 +95,14 @@ pub fn trade(args: TradeArgs) -> anyhow::Result<()> {
     };
     let batch_id = uuid::Uuid::new_v4().to_string();
     let plan_path = std::fs::canonicalize(&args.tradeplan).with_context(|| format!("{}", args.tradeplan.display()))?;
+    let env = plan.algo_env().to_owned();
     let config = ProducerConfig {
         plan,
         plan_path,
         db: args.db,
         socket_dir: std::env::temp_dir().join(format!("liu-engine-{}", &batch_id[..8])),
         batch_id,
-        env: "PAPER".into(),
+        env,
         duration,
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -112,8 +120,38 @@ pub fn trade(args: TradeArgs) -> anyhow::Result<()> {
             summary.restarts,
             summary.reconnects
         );
+        print_strategies(&summary.strategies);
     }
     Ok(())
+}
+
+/// Per strategy, as `backtest` prints it: fills, realised and unrealised
+/// P&L, equity (summed over the consumers, each trading its own cash).
+fn print_strategies(strategies: &[producer::StrategySummary]) {
+    if strategies.is_empty() {
+        return;
+    }
+    println!();
+    println!(
+        "{:<22} {:>9} {:>7} {:>12} {:>12} {:>9} {:>14} {:>9}",
+        "strategy", "consumers", "fills", "realized", "unrealized", "fees", "equity", "return%"
+    );
+    for s in strategies {
+        let t = &s.totals;
+        let name: String = t.name.chars().take(22).collect();
+        println!(
+            "{name:<22} {:>9} {:>7} {:>12.2} {:>12.2} {:>9.2} {:>14.2} {:>9.2}",
+            s.consumers, t.fills, t.realized_pnl, t.unrealized_pnl, t.fees, t.equity, s.return_pct
+        );
+    }
+    for s in strategies {
+        for p in &s.totals.open_positions {
+            println!(
+                "\n{}: open at the end: {} {} @ {:.2}, marked {:.2} (unrealized {:+.2})",
+                s.totals.name, p.symbol, p.qty, p.avg_price, p.last_price, p.unrealized_pnl
+            );
+        }
+    }
 }
 
 pub fn consumer(args: ConsumerArgs) -> anyhow::Result<()> {
@@ -137,7 +175,8 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
             _ => anyhow::bail!("--speed `{s}`: expected `max` or a positive number"),
         },
     };
-    let source = match &args.data {
+    anyhow::ensure!(args.history_bars == 0 || args.rest_listen.is_some(), "--history-bars needs --rest-listen (the REST stand-in serves the history)");
+    let mut source = match &args.data {
         Some(path) => SimSource::Data(liu_engine::data::load(path, &Default::default())?),
         None => {
             anyhow::ensure!(args.symbols > 0 && args.bars > 0, "--symbols and --bars must be at least 1");
@@ -151,6 +190,19 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
     };
     let history = match &source {
         SimSource::Data(data) if args.rest_listen.is_some() => liu_engine::miner::daily::daily_bars(data),
+        _ => Default::default(),
+    };
+    let minutes = match &mut source {
+        SimSource::Data(data) if args.history_bars > 0 => {
+            anyhow::ensure!(
+                data.timeframe == Timeframe::Minute,
+                "--history-bars: the data's bars are {:?} bars; the warm-up history is minute bars",
+                data.timeframe
+            );
+            let now = liu_engine::domain::wall_clock();
+            let period = data.timeframe.nanos();
+            simulator::take_history(data, args.history_bars, now - now.rem_euclid(period))
+        }
         _ => Default::default(),
     };
     // The stand-ins check the same credentials the real services would.
@@ -178,7 +230,7 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
             ));
             board.set_listener(trading.clone());
             let app = alpaca_trading::router(trading)
-                .merge(market_rest::router(history, key.clone(), secret.clone(), polygon_key.clone()))
+                .merge(market_rest::router(history, minutes, key.clone(), secret.clone(), polygon_key.clone()))
                 .merge(snapshots::alpaca_data_router(board.clone(), key, secret))
                 .merge(snapshots::polygon_router(board, polygon_key));
             let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("--rest-listen {addr}"))?;

@@ -77,6 +77,9 @@ enum Command {
     /// Measure what waking a sleeping thread costs (`bench/handoff.sh`).
     #[command(hide = true)]
     BenchHandoff(bench::BenchHandoffArgs),
+    /// Measure a live session's warm-up from the providers' REST bars (`bench/warmup.sh`).
+    #[command(hide = true)]
+    BenchWarmup(bench::BenchWarmupArgs),
     /// Sample data.
     Data {
         #[command(subcommand)]
@@ -139,6 +142,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mine { command } => mine::run(command),
         Command::BenchWrites(args) => bench::run(args),
         Command::BenchHandoff(args) => bench::handoff(args),
+        Command::BenchWarmup(args) => bench::warmup(args),
         Command::Component { command: ComponentCommand::New { input, output } } => {
             liu_engine::component::new_component(&input, &output)?;
             Ok(())

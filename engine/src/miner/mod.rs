@@ -83,6 +83,9 @@ pub enum MineError {
     MissingCredential { source_name: &'static str, variables: &'static str },
     #[error("{symbol}: GET {url}: {message}")]
     Http { symbol: String, url: String, message: String },
+    /// A request for several symbols failed: the same error for each.
+    #[error("{symbol}: {message}")]
+    ForSymbols { symbol: String, message: String },
     #[error("{symbol}: GET {url}: unknown symbol (answered {status}: {body})")]
     UnknownSymbol { symbol: String, url: String, status: StatusCode, body: String },
     #[error("{symbol}: GET {url}: not authorized (answered {status}: {body}); check {variables}")]
@@ -205,7 +208,7 @@ impl Client {
     }
 
     /// The URL of `path` (relative, no leading slash) under the base URL.
-    fn url(&self, path: &str, query: &[(&str, String)]) -> Result<Url, MineError> {
+    pub(crate) fn url(&self, path: &str, query: &[(&str, String)]) -> Result<Url, MineError> {
         let base = match &self.api {
             Api::Alpaca { base_url, .. } | Api::Polygon { base_url, .. } => base_url,
         };
@@ -218,7 +221,7 @@ impl Client {
 
     /// GETs `url` (as built by [`Client::url`], or a provider's `next_url`)
     /// with the credentials added, and parses the JSON answer.
-    async fn get<T: DeserializeOwned>(&self, symbol: &str, url: &Url) -> Result<T, MineError> {
+    pub(crate) async fn get<T: DeserializeOwned>(&self, symbol: &str, url: &Url) -> Result<T, MineError> {
         let shown = url.to_string();
         let mut attempt = 0;
         loop {

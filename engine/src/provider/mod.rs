@@ -12,6 +12,7 @@
 pub mod alpaca;
 mod flat;
 mod frame;
+pub mod history;
 pub mod polygon;
 
 use std::collections::BTreeSet;

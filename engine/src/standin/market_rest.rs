@@ -1,7 +1,8 @@
 //! Stand-ins for the providers' historical and reference REST endpoints the
-//! miners read, in their documented JSON: Alpaca's
-//! `GET /v2/stocks/{symbol}/bars` (daily bars), Polygon's
-//! `GET /v2/aggs/ticker/{ticker}/range/1/day/{from}/{to}`,
+//! miners and the live warm-up read, in their documented JSON: Alpaca's
+//! `GET /v2/stocks/{symbol}/bars` (daily bars) and `GET /v2/stocks/bars`
+//! (minute bars of several symbols), Polygon's
+//! `GET /v2/aggs/ticker/{ticker}/range/1/{day|minute}/{from}/{to}`,
 //! `GET /v3/reference/tickers/{ticker}` and
 //! `GET /v1/related-companies/{ticker}`. (Alpaca's `GET /v2/assets/{symbol}`
 //! is the trading stand-in's.)
@@ -15,8 +16,13 @@
 //! - pages hold at most [`MAX_PAGE`] bars (the real limits are 10000 and
 //!   50000), so that clients' pagination is exercised; page tokens and
 //!   cursors are the date of the next page's first bar;
-//! - only daily bars (`1Day`, `1/day`) are served, split-adjusted or not
-//!   alike (the data has no splits);
+//! - daily bars (`1Day`, `1/day`) are served per symbol, split-adjusted or
+//!   not alike (the data has no splits); minute bars (`1Min`, `1/minute`)
+//!   are the simulator's warm-up history (`simulate --history-bars`), served
+//!   as the real services page them: Alpaca's several-symbol endpoint
+//!   "sorted by symbol first then by bar timestamp", at most `limit` bars
+//!   of all symbols a page (its real limits: default 1000, at most 10000),
+//!   with an opaque `next_page_token`; Polygon's per ticker with `next_url`;
 //! - the reference data is made up from the symbol: name `<SYMBOL> Corp.`,
 //!   SIC 7372 (prepackaged software), primary exchange XNAS, type CS; the
 //!   related companies are the other symbols of the data, at most 10;
@@ -37,6 +43,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::broker::alpaca::{KEY_ID_HEADER, SECRET_KEY_HEADER, error_code};
+use crate::domain::{Bar, Timestamp};
 use crate::miner::daily::DailyBar;
 
 /// Most bars per page.
@@ -52,26 +59,31 @@ const MAX_RELATED: usize = 10;
 
 /// Daily bars per symbol, in date order.
 pub type History = BTreeMap<String, Vec<DailyBar>>;
+/// Minute bars per symbol, in time order.
+pub type MinuteHistory = BTreeMap<String, Vec<Bar>>;
 
 #[derive(Clone)]
 struct MarketRest {
     history: Arc<History>,
+    minutes: Arc<MinuteHistory>,
     key: Option<Arc<str>>,
     secret: Option<Arc<str>>,
     polygon_key: Option<Arc<str>>,
 }
 
-/// The routes, serving `history`. Alpaca requests must carry `key` and
-/// `secret` (when set) in `APCA-API-KEY-ID` / `APCA-API-SECRET-KEY`,
-/// Polygon requests `polygon_key` (when set) as `apiKey`.
-pub fn router(history: History, key: Option<String>, secret: Option<String>, polygon_key: Option<String>) -> Router {
+/// The routes, serving `history` (daily) and `minutes`. Alpaca requests
+/// must carry `key` and `secret` (when set) in `APCA-API-KEY-ID` /
+/// `APCA-API-SECRET-KEY`, Polygon requests `polygon_key` (when set) as `apiKey`.
+pub fn router(history: History, minutes: MinuteHistory, key: Option<String>, secret: Option<String>, polygon_key: Option<String>) -> Router {
     Router::new()
+        .route("/v2/stocks/bars", get(alpaca_minute_bars))
         .route("/v2/stocks/{symbol}/bars", get(alpaca_bars))
         .route("/v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{from}/{to}", get(polygon_aggs))
         .route("/v3/reference/tickers/{ticker}", get(polygon_ticker))
         .route("/v1/related-companies/{ticker}", get(polygon_related))
         .with_state(MarketRest {
             history: Arc::new(history),
+            minutes: Arc::new(minutes),
             key: key.map(Arc::from),
             secret: secret.map(Arc::from),
             polygon_key: polygon_key.map(Arc::from),
@@ -123,17 +135,117 @@ fn alpaca_time(text: &str) -> Option<DateTime<Utc>> {
         .or_else(|| text.parse::<NaiveDate>().ok().map(|d| d.and_time(NaiveTime::MIN).and_utc()))
 }
 
+/// Alpaca's check of the credential headers, as its error response.
+fn alpaca_refusal(state: &MarketRest, headers: &HeaderMap) -> Option<Response> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let authorized = state.key.as_deref().is_none_or(|k| header(KEY_ID_HEADER) == Some(k))
+        && state.secret.as_deref().is_none_or(|s| header(SECRET_KEY_HEADER) == Some(s));
+    (!authorized).then(|| alpaca_error(StatusCode::UNAUTHORIZED, error_code::UNAUTHORIZED, "request is not authorized"))
+}
+
+#[derive(Deserialize)]
+struct AlpacaMultiBarsQuery {
+    symbols: Option<String>,
+    timeframe: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    limit: Option<String>,
+    page_token: Option<String>,
+    sort: Option<String>,
+}
+
+fn time_of(t: Timestamp) -> DateTime<Utc> {
+    DateTime::from_timestamp_nanos(t)
+}
+
+/// `GET /v2/stocks/bars`: minute bars of several symbols, sorted by symbol
+/// then time, `limit` bars a page across symbols. The page token is opaque
+/// to clients: here the symbol and time of the next page's first bar.
+async fn alpaca_minute_bars(State(state): State<MarketRest>, headers: HeaderMap, Query(query): Query<AlpacaMultiBarsQuery>) -> Response {
+    if let Some(refusal) = alpaca_refusal(&state, &headers) {
+        return refusal;
+    }
+    let symbols: Vec<&str> = match query.symbols.as_deref() {
+        Some(list) if !list.trim().is_empty() => list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect(),
+        _ => return unprocessable("symbols is required"),
+    };
+    match query.timeframe.as_deref() {
+        Some("1Min" | "1T") => {}
+        Some(_) => return unprocessable("invalid timeframe (the stand-in serves 1Min bars here)"),
+        None => return unprocessable("timeframe is required"),
+    }
+    let bound = |text: &Option<String>, name: &str| match text.as_deref() {
+        None => Ok(None),
+        Some(t) => alpaca_time(t).map(Some).ok_or_else(|| unprocessable(format!("invalid {name}"))),
+    };
+    let (start, end) = match (bound(&query.start, "start"), bound(&query.end, "end")) {
+        (Ok(start), Ok(end)) => (start, end),
+        (Err(response), _) | (_, Err(response)) => return response,
+    };
+    let limit = match query.limit.as_deref().map(str::parse::<usize>) {
+        None => ALPACA_DEFAULT_LIMIT,
+        Some(Ok(n)) if (1..=ALPACA_MAX_LIMIT).contains(&n) => n,
+        Some(_) => return unprocessable("invalid limit"),
+    };
+    let descending = match query.sort.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => return unprocessable("invalid sort"),
+    };
+    let token = match query.page_token.as_deref() {
+        None => None,
+        Some(t) => match t.rsplit_once(':').and_then(|(s, time)| Some((s.to_owned(), time.parse::<Timestamp>().ok()?))) {
+            Some(position) => Some(position),
+            None => return unprocessable("invalid page_token"),
+        },
+    };
+    let mut sorted = symbols.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let in_range = |b: &&Bar| {
+        let t = time_of(b.time);
+        start.is_none_or(|s| t >= s) && end.is_none_or(|e| t <= e)
+    };
+    let mut all = sorted.iter().flat_map(|symbol| {
+        let bars: Vec<&Bar> = state.minutes.get(*symbol).map(|b| b.iter().filter(in_range).collect()).unwrap_or_default();
+        let ordered: Box<dyn Iterator<Item = &Bar>> = if descending { Box::new(bars.into_iter().rev()) } else { Box::new(bars.into_iter()) };
+        ordered.map(move |b| (*symbol, b))
+    });
+    if let Some((symbol, time)) = &token {
+        let after = |(s, b): &(&str, &Bar)| (*s, b.time) != (symbol.as_str(), *time);
+        let mut skipped = all.by_ref().skip_while(after).peekable();
+        let page: Vec<(&str, &Bar)> = skipped.by_ref().take(limit).collect();
+        let next = skipped.next();
+        return minute_page(&page, next);
+    }
+    let page: Vec<(&str, &Bar)> = all.by_ref().take(limit).collect();
+    let next = all.next();
+    minute_page(&page, next)
+}
+
+fn minute_page(page: &[(&str, &Bar)], next: Option<(&str, &Bar)>) -> Response {
+    let mut bars = serde_json::Map::new();
+    for (symbol, b) in page {
+        let list = bars.entry(symbol.to_string()).or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(list) = list {
+            list.push(json!({
+                "t": time_of(b.time).to_rfc3339_opts(SecondsFormat::Secs, true),
+                "o": b.open, "h": b.high, "l": b.low, "c": b.close, "v": volume(b.volume),
+                "n": 0, "vw": (b.high + b.low + b.close) / 3.0,
+            }));
+        }
+    }
+    Json(json!({ "bars": bars, "next_page_token": next.map(|(s, b)| format!("{s}:{}", b.time)) })).into_response()
+}
+
 async fn alpaca_bars(
     State(state): State<MarketRest>,
     headers: HeaderMap,
     Path(symbol): Path<String>,
     Query(query): Query<AlpacaBarsQuery>,
 ) -> Response {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let authorized = state.key.as_deref().is_none_or(|k| header(KEY_ID_HEADER) == Some(k))
-        && state.secret.as_deref().is_none_or(|s| header(SECRET_KEY_HEADER) == Some(s));
-    if !authorized {
-        return alpaca_error(StatusCode::UNAUTHORIZED, error_code::UNAUTHORIZED, "request is not authorized");
+    if let Some(refusal) = alpaca_refusal(&state, &headers) {
+        return refusal;
     }
     match query.timeframe.as_deref() {
         Some("1Day" | "1D") => {}
@@ -264,8 +376,8 @@ async fn polygon_aggs(
         return refusal;
     }
     let bad = |text: &str| polygon_error(StatusCode::BAD_REQUEST, text);
-    if multiplier != "1" || timespan != "day" {
-        return bad("the stand-in serves 1/day aggregates only");
+    if multiplier != "1" || !matches!(timespan.as_str(), "day" | "minute") {
+        return bad("the stand-in serves 1/day and 1/minute aggregates only");
     }
     let (Some(start), Some(end)) = (polygon_time(&from), polygon_time(&to)) else {
         return bad("from and to must be dates (YYYY-MM-DD) or millisecond timestamps");
@@ -281,6 +393,9 @@ async fn polygon_aggs(
         Some(_) => return bad("sort must be asc or desc"),
     };
     let adjusted = query.adjusted.as_deref() != Some("false");
+    if timespan == "minute" {
+        return polygon_minute_aggs(&state, &headers, &ticker, (&from, &to), (start, end), (limit, descending, adjusted), query.cursor.as_deref());
+    }
     let Some(bars) = state.history.get(&ticker) else {
         return polygon_error(StatusCode::NOT_FOUND, "Ticker not found.");
     };
@@ -310,6 +425,56 @@ async fn polygon_aggs(
         let sort = if descending { "desc" } else { "asc" };
         body["next_url"] = json!(format!(
             "http://{host}/v2/aggs/ticker/{ticker}/range/1/day/{from}/{to}?cursor={next}&adjusted={adjusted}&sort={sort}&limit={limit}"
+        ));
+    }
+    Json(body).into_response()
+}
+
+/// Minute aggregates of one ticker; the cursor is the next page's first
+/// bar time (ns).
+fn polygon_minute_aggs(
+    state: &MarketRest,
+    headers: &HeaderMap,
+    ticker: &str,
+    (from, to): (&str, &str),
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+    (limit, descending, adjusted): (usize, bool, bool),
+    cursor: Option<&str>,
+) -> Response {
+    let Some(bars) = state.minutes.get(ticker) else {
+        return polygon_error(StatusCode::NOT_FOUND, "Ticker not found.");
+    };
+    let cursor = match cursor.map(str::parse::<Timestamp>) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(_)) => return polygon_error(StatusCode::BAD_REQUEST, "invalid cursor"),
+    };
+    let in_range: Vec<&Bar> = bars.iter().filter(|b| (start..=end).contains(&time_of(b.time))).collect();
+    let ordered: Vec<&Bar> = if descending { in_range.iter().rev().copied().collect() } else { in_range.clone() };
+    let rest: Vec<&Bar> = match cursor {
+        Some(t) => ordered.into_iter().skip_while(|b| b.time != t).collect(),
+        None => ordered,
+    };
+    let page = &rest[..rest.len().min(limit)];
+    let results: Vec<Value> = page
+        .iter()
+        .map(|b| {
+            json!({
+                "v": volume(b.volume), "vw": (b.high + b.low + b.close) / 3.0, "o": b.open, "c": b.close, "h": b.high, "l": b.low,
+                "t": b.time.div_euclid(1_000_000), "n": 0,
+            })
+        })
+        .collect();
+    let mut body = json!({
+        "ticker": ticker, "queryCount": in_range.len(), "resultsCount": results.len(), "adjusted": adjusted,
+        "results": results, "status": "OK", "request_id": request_id(), "count": page.len(),
+    });
+    if let Some(next) = rest.get(limit) {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+        let sort = if descending { "desc" } else { "asc" };
+        body["next_url"] = json!(format!(
+            "http://{host}/v2/aggs/ticker/{ticker}/range/1/minute/{from}/{to}?cursor={}&adjusted={adjusted}&sort={sort}&limit={limit}",
+            next.time
         ));
     }
     Json(body).into_response()

@@ -205,6 +205,27 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The newest `count` stored bars of `symbol` and `timeframe` that start
+    /// in `[from, before)`, oldest first: a live session's warm-up.
+    pub async fn recent_bars(
+        &self,
+        symbol: &str,
+        timeframe: Timeframe,
+        from: Timestamp,
+        before: Timestamp,
+        count: usize,
+    ) -> Result<Vec<Bar>, sqlx::Error> {
+        const SQL: &str = "SELECT ts, open, high, low, close, volume FROM bars
+                           WHERE symbol = ? AND timeframe = ? AND ts >= ? AND ts < ? ORDER BY ts DESC LIMIT ?";
+        let mut tx = self.begin().await?;
+        let limit = i64::try_from(count).unwrap_or(i64::MAX);
+        let rows = crate::sql_fetch_all!(BarRow, tx, SQL, symbol, timeframe_name(timeframe), from, before, limit)?;
+        tx.commit().await?;
+        Ok(rows.into_iter().rev().map(|(time, open, high, low, close, volume)| Bar { time, open, high, low, close, volume }).collect())
+    }
+}
+
 async fn fetch(tx: &mut Tx, symbol: &str, timeframe: &str, from: Timestamp, to: Timestamp) -> Result<Vec<BarRow>, sqlx::Error> {
     const SQL: &str = "SELECT ts, open, high, low, close, volume FROM bars
                        WHERE symbol = ? AND timeframe = ? AND ts >= ? AND ts <= ? ORDER BY ts";

@@ -11,7 +11,7 @@ pub mod unix;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::domain::{BrokerReport, BrokerRequest, FeedClock, MarketEvent, SymbolId};
+use crate::domain::{Bar, BrokerReport, BrokerRequest, FeedClock, MarketEvent, SessionResult, SymbolId};
 
 /// Largest frame accepted; a bigger length prefix is a protocol error.
 pub const MAX_FRAME: usize = 64 << 20;
@@ -21,6 +21,9 @@ pub const MAX_FRAME: usize = 64 << 20;
 pub enum ToConsumer {
     /// These symbols are now owned by the consumer (ids are session-wide).
     Assign(Vec<(SymbolId, String)>),
+    /// Recent minute bars of owned symbols, oldest first, to start their
+    /// history warm: sent after `Assign` and before the symbols' first events.
+    History(Vec<(SymbolId, Vec<Bar>)>),
     /// The clock the feed's timestamps follow from now on (sent before any
     /// event, and again when a reconnect brings a new one).
     Clock(FeedClock),
@@ -40,6 +43,8 @@ pub enum ToProducer {
     Hello { consumer: u32, pid: u32 },
     /// Orders and cancels for the outside broker, in the strategies' order.
     Broker(Vec<BrokerRequest>),
+    /// The consumer's strategies at the end of the session (its last frame).
+    Results(Vec<SessionResult>),
 }
 
 #[derive(Debug, thiserror::Error)]

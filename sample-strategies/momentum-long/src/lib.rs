@@ -4,32 +4,31 @@
 //! signal line; RSI below `rsi-entry-max`; close above the VWAP of the last
 //! `vwap-bars` bars. The stop is the nearest support level below the close
 //! (else close - 2 ATR); the target is `reward-risk` times the risk above
-//! the close. Both travel with the order and are recorded with the fill.
+//! the close. Both travel with the order as a bracket and are recorded with
+//! the fill.
 //!
-//! Exit (long): close at or below the stop, at or above the target, or RSI
-//! above `rsi-exit` on a bearish candle.
+//! Exit (long): the bracket's, at the stop or at the target, whichever the
+//! price reaches first (the broker holds the shares for them until then).
 //!
 //! All indicators are the host's `fincalcs`.
 
-use liu_strategy::fincalcs::{self, CandlePattern};
+use liu_strategy::fincalcs;
 use liu_strategy::prelude::*;
-use liu_strategy::{DeterministicMap, OrderStatus};
+use liu_strategy::{DeterministicMap, OrderStatus, TimeInForce};
 
 struct MomentumLong {
     qty: f64,
     lookback: u32,
     vwap_bars: u32,
     rsi_entry_max: f64,
-    rsi_exit: f64,
     reward_risk: f64,
     symbols: DeterministicMap<SymbolId, Book>,
 }
 
 #[derive(Default)]
 struct Book {
+    /// An entry was submitted and has not filled or ended yet.
     pending: bool,
-    stop: f64,
-    target: f64,
 }
 
 impl Strategy for MomentumLong {
@@ -41,7 +40,6 @@ impl Strategy for MomentumLong {
             ParamSpec::integer("lookback", 60, "bars of history fed to the indicators"),
             ParamSpec::integer("vwap-bars", 20, "bars in the VWAP the close must beat"),
             ParamSpec::float("rsi-entry-max", 75.0, "no entry when RSI(14) is above this"),
-            ParamSpec::float("rsi-exit", 79.0, "exit on a bearish candle when RSI(14) is above this"),
             ParamSpec::float("reward-risk", 2.0, "target distance as a multiple of the stop distance"),
         ]
     }
@@ -64,7 +62,6 @@ impl Strategy for MomentumLong {
             lookback: lookback as u32,
             vwap_bars: vwap_bars as u32,
             rsi_entry_max: params.float("rsi-entry-max")?,
-            rsi_exit: params.float("rsi-exit")?,
             reward_risk: params.float("reward-risk")?,
             symbols: DeterministicMap::default(),
         })
@@ -89,19 +86,7 @@ impl Strategy for MomentumLong {
         let position = market::get_position(symbol).qty;
 
         if position > 0.0 {
-            let reason = if bar.close <= book.stop {
-                "stop"
-            } else if bar.close >= book.target {
-                "target"
-            } else if rsi > self.rsi_exit && (fincalcs::candle(*bar) & CandlePattern::BEARISH) == CandlePattern::BEARISH {
-                "rsi-bearish"
-            } else {
-                return Verdict::Keep;
-            };
-            let mut request = orders::request(symbol, Side::Sell, position);
-            request.indicators = format!(r#"{{"exit":"{reason}","rsi":{}}}"#, json_number(rsi));
-            book.pending = orders::submit(&request).is_ok();
-            return Verdict::Keep;
+            return Verdict::Keep; // the bracket exits
         }
 
         let macd = fincalcs::macd(&closes, 12, 26, 9);
@@ -122,6 +107,8 @@ impl Strategy for MomentumLong {
         let target = bar.close + self.reward_risk * (bar.close - stop);
 
         let mut request = orders::request(symbol, Side::Buy, self.qty);
+        // Good until canceled: a day bracket's exits would expire with the day.
+        request.time_in_force = TimeInForce::Gtc;
         request.stop_loss = Some(stop);
         request.take_profit = Some(target);
         request.indicators = format!(
@@ -133,9 +120,7 @@ impl Strategy for MomentumLong {
             json_number(stop),
             json_number(target)
         );
-        if orders::submit(&request).is_ok() {
-            *book = Book { pending: true, stop, target };
-        }
+        book.pending = orders::submit(&request).is_ok();
         Verdict::Keep
     }
 

@@ -3,6 +3,10 @@
 //! On each bar: when the fast SMA crosses above the slow one (previous fast <
 //! previous slow and current fast > current slow) close any short and go long
 //! `qty`; on the opposite cross close any long and go short `qty`.
+//!
+//! On a symbol's first bar the averages start from the history the engine
+//! already holds (`market::closes`: a live session's warm-up), so a warm
+//! session can trade on its first live bar; a backtest has none there.
 
 use liu_strategy::prelude::*;
 use liu_strategy::rolling::Window;
@@ -20,6 +24,8 @@ struct Series {
     fast: Window,
     slow: Window,
     previous: Option<(f64, f64)>,
+    /// Whether the windows were filled from the engine's history yet.
+    seeded: bool,
 }
 
 impl Strategy for SmaCross {
@@ -47,7 +53,7 @@ impl Strategy for SmaCross {
     }
 
     fn add_symbol(&mut self, symbol: SymbolId, _name: &str) -> Verdict {
-        let series = Series { fast: Window::new(self.fast), slow: Window::new(self.slow), previous: None };
+        let series = Series { fast: Window::new(self.fast), slow: Window::new(self.slow), previous: None, seeded: false };
         let index = symbol as usize;
         if self.symbols.len() <= index {
             self.symbols.resize_with(index + 1, || None);
@@ -56,8 +62,20 @@ impl Strategy for SmaCross {
         Verdict::Keep
     }
 
-    fn on_bar(&mut self, symbol: SymbolId, _timeframe: Timeframe, bar: &Bar) -> Verdict {
+    fn on_bar(&mut self, symbol: SymbolId, timeframe: Timeframe, bar: &Bar) -> Verdict {
         let Some(Some(s)) = self.symbols.get_mut(symbol as usize) else { return Verdict::Keep };
+        if !s.seeded {
+            s.seeded = true;
+            // The closes before this bar, as if the strategy had seen them.
+            let closes = market::closes(symbol, timeframe, self.slow as u32 + 1);
+            for &close in closes.iter().take(closes.len().saturating_sub(1)) {
+                s.fast.push(close);
+                s.slow.push(close);
+                if let (Some(fast), Some(slow)) = (s.fast.mean(), s.slow.mean()) {
+                    s.previous = Some((fast, slow));
+                }
+            }
+        }
         s.fast.push(bar.close);
         s.slow.push(bar.close);
         let (Some(fast), Some(slow)) = (s.fast.mean(), s.slow.mean()) else { return Verdict::Keep };
