@@ -122,7 +122,7 @@ trade-demo: strategies
     set -euo pipefail
     export APCA_API_KEY_ID=demo APCA_API_SECRET_KEY=demo
     log=$(mktemp)
-    {{engine}} simulate --listen 127.0.0.1:9300 --symbols 20 --speed 600 --repeat > "$log" 2>&1 & sim=$!
+    {{engine}} simulate --listen 127.0.0.1:9300 --rest-listen 127.0.0.1:9301 --history-bars 60 --symbols 20 --bars 100000 --speed 600 --repeat > "$log" 2>&1 & sim=$!
     trap 'kill $sim; rm -f "$log"' EXIT
     until grep -q "simulator listening" "$log"; do sleep 0.1; done
     {{engine}} trade --tradeplan data/tradeplan.demo.toml --duration-secs 20

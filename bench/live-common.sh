@@ -23,6 +23,8 @@ write_plan() {
     cat > "$1" <<PLAN
 portfolio_value = $3
 stale_event_secs = $4
+warmup_minutes = 0
+
 consumers = 2
 symbols = [$symbols]
 [provider]
@@ -30,6 +32,7 @@ kind = "alpaca"
 feed = "test"
 url = "ws://127.0.0.1:$2/v2/test"
 events = ["minute"]
+encoding = "${ENCODING:-json}"
 [[strategies]]
 $5
 PLAN

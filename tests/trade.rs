@@ -768,16 +768,38 @@ fn sma_fills_by_symbol(db: &Path, batch: &str) -> HashMap<String, Vec<(String, f
 /// the simulator can send them); the summary must show every bar received
 /// and none dropped, so that two runs see the same events.
 fn trade_whole_replay(dir: &Path, extra_strategies: &str) -> (String, Vec<String>) {
+    trade_whole_replay_in(dir, extra_strategies, "json")
+}
+
+/// [`trade_whole_replay`] with the stream in `encoding` (`json`, `msgpack`).
+fn trade_whole_replay_in(dir: &Path, extra_strategies: &str, encoding: &str) -> (String, Vec<String>) {
     let mut sim = Proc::spawn(&["simulate", "--listen", "127.0.0.1:0", "--symbols", "20", "--bars", "300", "--speed", "max"], &[]);
     let line = sim.wait_for(Duration::from_secs(30), |l| l.starts_with("simulator listening on "));
     let url = line.trim_start_matches("simulator listening on ").to_owned();
     let plan = write_plan(dir, &url, 3600.0, extra_strategies);
+    let text = std::fs::read_to_string(&plan).unwrap().replace("events = [\"minute\"]", &format!("events = [\"minute\"]\nencoding = \"{encoding}\""));
+    std::fs::write(&plan, text).unwrap();
     let (batch, lines) = run_trade(&plan, &dir.join("liu.db"), "8");
     let text = lines.join("\n");
     let field = |name: &str| text.split(&format!("\"{name}\": ")).nth(1).map(|s| s.split(|c: char| c == ',' || c == '\n').next().unwrap().to_owned());
     assert_eq!(field("events").as_deref(), Some("6000"), "the whole replay was received:\n{text}");
     assert!(text.contains("\"dropped_full\": [\n    0,\n    0\n  ]"), "nothing dropped:\n{text}");
     (batch, lines)
+}
+
+/// Alpaca's two encodings of the same replay give the same fills: the
+/// producer asks for MessagePack on the handshake and reads binary frames.
+#[test]
+fn the_messagepack_stream_trades_exactly_as_the_json_one() {
+    let json_dir = tempfile::tempdir().unwrap();
+    let (json_batch, _) = trade_whole_replay_in(json_dir.path(), "", "json");
+    let msgpack_dir = tempfile::tempdir().unwrap();
+    let (msgpack_batch, lines) = trade_whole_replay_in(msgpack_dir.path(), "", "msgpack");
+    assert!(!lines.iter().any(|l| l.contains("ignoring a binary frame")), "{}", lines.join("\n"));
+    let json = sma_fills_by_symbol(&json_dir.path().join("liu.db"), &json_batch);
+    let msgpack = sma_fills_by_symbol(&msgpack_dir.path().join("liu.db"), &msgpack_batch);
+    assert!(json.len() >= 16, "most symbols traded: {json:?}");
+    assert_eq!(json, msgpack);
 }
 
 /// The hostile corpus inside `trade`, beside sma-cross in both consumers:

@@ -388,6 +388,7 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
         // Alpaca's corrections of minute bars already sent (late trades):
         // they replace the bar in the consumers' history.
         updated_bars: events.contains(&EventKind::Minute),
+        msgpack: plan.provider.msgpack,
     };
     let mut provider_task = tokio::spawn(provider::run_stream(stream, command_rx, event_tx, stats.clone()));
 

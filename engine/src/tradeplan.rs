@@ -73,6 +73,9 @@ pub struct ProviderConfig {
     pub rest_url: Option<String>,
     /// Event kinds to subscribe to, in the order written. Default `[Minute]`.
     pub events: Vec<EventKind>,
+    /// Alpaca only: the stream's frames in MessagePack instead of JSON
+    /// (`encoding = "msgpack"`; both are Alpaca's).
+    pub msgpack: bool,
 }
 
 /// A market-data provider.
@@ -361,7 +364,7 @@ const ROOT_KEYS: &[&str] = &[
     "scanners",
     "strategies",
 ];
-const PROVIDER_KEYS: &[&str] = &["kind", "feed", "url", "rest_url", "events"];
+const PROVIDER_KEYS: &[&str] = &["kind", "feed", "url", "rest_url", "events", "encoding"];
 const BROKER_KEYS: &[&str] = &["kind", "base_url"];
 const LIMITS_KEYS: &[&str] = &["max_position_notional", "max_open_positions", "shortable"];
 const SCANNER_KEYS: &[&str] = &[
@@ -645,12 +648,22 @@ impl Doc<'_> {
             }
             None => vec![EventKind::Minute],
         };
+        let msgpack = match (kind, table.get("encoding")) {
+            (_, None) => false,
+            (ProviderKind::Alpaca, Some(f)) => match f.str()? {
+                "json" => false,
+                "msgpack" => true,
+                other => return Err(f.error(format!("unknown encoding {other:?}, expected \"json\" or \"msgpack\""))),
+            },
+            (ProviderKind::Polygon, Some(f)) => return Err(f.error("Polygon's stream is JSON only; `encoding` is for alpaca")),
+        };
         Ok(ProviderConfig {
             kind,
             feed,
             url,
             rest_url,
             events,
+            msgpack,
         })
     }
 
@@ -1228,6 +1241,7 @@ component = \"s.wasm\"
                     url: None,
                     rest_url: None,
                     events: vec![EventKind::Minute, EventKind::Trade, EventKind::Quote],
+                    msgpack: false,
                 },
                 broker: BrokerConfig {
                     kind: BrokerKind::Paper,
@@ -1290,6 +1304,25 @@ component = \"s.wasm\"
             }
         );
         assert_eq!(plan.warmup_bars(), 960, "the most any strategy or the plan asks for");
+    }
+
+    #[test]
+    fn encoding_and_warmup_are_checked() {
+        let scratch = Scratch::new();
+        let plan = scratch.load(&MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nencoding = \"msgpack\"")).unwrap();
+        assert!(plan.provider.msgpack);
+        assert_err(
+            &MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nencoding = \"xml\""),
+            "tradeplan.toml:6:12: `provider.encoding`: unknown encoding \"xml\"",
+        );
+        assert_err(
+            &MINIMAL.replace("kind = \"alpaca\"", "kind = \"polygon\"\nencoding = \"msgpack\""),
+            "tradeplan.toml:6:12: `provider.encoding`: Polygon's stream is JSON only",
+        );
+        assert_err(
+            &MINIMAL.replace("symbols", "warmup_minutes = 99999\nsymbols"),
+            "tradeplan.toml:2:18: `warmup_minutes`",
+        );
     }
 
     #[test]

@@ -239,7 +239,7 @@ pub type ParsedFrame = super::frame::ParsedFrame<ControlMessage>;
 
 /// The `"c"` field: a bar's close (a number) or a trade's or quote's
 /// conditions (an array, skipped without allocating).
-enum CField {
+pub(super) enum CField {
     Number(f64),
     Other,
 }
@@ -281,37 +281,40 @@ impl<'de> Deserialize<'de> for CField {
 /// buffering) covers them all. `subscription` messages are read from a tree
 /// (they are rare).
 #[derive(Deserialize)]
-struct RawMessage<'a> {
+pub(super) struct RawMessage<'a> {
     #[serde(rename = "T", borrow)]
-    kind: Option<JStr<'a>>,
+    pub(super) kind: Option<JStr<'a>>,
     #[serde(rename = "S", borrow)]
-    symbol: Option<JStr<'a>>,
+    pub(super) symbol: Option<JStr<'a>>,
     #[serde(rename = "t", borrow)]
-    time: Option<JStr<'a>>,
+    pub(super) time: Option<JStr<'a>>,
+    /// `t` as MessagePack's timestamp extension (the MessagePack stream).
+    #[serde(skip)]
+    pub(super) time_ns: Option<Timestamp>,
     #[serde(default = "nan")]
-    p: f64,
+    pub(super) p: f64,
     #[serde(default = "nan")]
-    s: f64,
+    pub(super) s: f64,
     #[serde(default = "nan")]
-    bp: f64,
+    pub(super) bp: f64,
     #[serde(default = "nan")]
-    bs: f64,
+    pub(super) bs: f64,
     #[serde(default = "nan")]
-    ap: f64,
+    pub(super) ap: f64,
     #[serde(rename = "as", default = "nan")]
-    ask_size: f64,
+    pub(super) ask_size: f64,
     #[serde(default = "nan")]
-    o: f64,
+    pub(super) o: f64,
     #[serde(default = "nan")]
-    h: f64,
+    pub(super) h: f64,
     #[serde(default = "nan")]
-    l: f64,
-    c: Option<CField>,
+    pub(super) l: f64,
+    pub(super) c: Option<CField>,
     #[serde(default = "nan")]
-    v: f64,
-    code: Option<u16>,
+    pub(super) v: f64,
+    pub(super) code: Option<u16>,
     #[serde(borrow)]
-    msg: Option<JStr<'a>>,
+    pub(super) msg: Option<JStr<'a>>,
 }
 
 fn nan() -> f64 {
@@ -322,7 +325,7 @@ impl<'a> FlatMember<'a> for RawMessage<'a> {
     fn empty() -> Self {
         let n = f64::NAN;
         RawMessage {
-            kind: None, symbol: None, time: None, p: n, s: n, bp: n, bs: n, ap: n, ask_size: n, o: n, h: n, l: n, c: None, v: n, code: None, msg: None,
+            kind: None, symbol: None, time: None, time_ns: None, p: n, s: n, bp: n, bs: n, ap: n, ask_size: n, o: n, h: n, l: n, c: None, v: n, code: None, msg: None,
         }
     }
 
@@ -376,12 +379,15 @@ fn num(v: f64, kind: &str, field: &str) -> Result<f64, Skip> {
 }
 
 fn timestamp(raw: &RawMessage<'_>, kind: &str) -> Result<Timestamp, Skip> {
+    if let Some(t) = raw.time_ns {
+        return Ok(t);
+    }
     let t = need(raw.time.as_ref(), kind, "t")?;
     parse_rfc3339(&t.0)
         .ok_or_else(|| Skip::Malformed(format!("\"{kind}\" message with bad timestamp {:?}", t.0)))
 }
 
-fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessage>, Skip> {
+pub(super) fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessage>, Skip> {
     let Some(kind) = raw.kind.as_ref() else {
         return Err(Skip::Malformed("message without \"T\"".into()));
     };

@@ -10,6 +10,7 @@
 //! connecting to a `wss://` URL fails at once with [`ProviderError::InvalidUrl`].
 
 pub mod alpaca;
+pub mod alpaca_msgpack;
 mod flat;
 mod frame;
 pub mod history;
@@ -67,6 +68,8 @@ pub struct StreamConfig {
     pub daily_bars: bool,
     /// Alpaca only.
     pub updated_bars: bool,
+    /// Alpaca only: ask for MessagePack frames instead of JSON.
+    pub msgpack: bool,
 }
 
 /// Credentials are never printed.
@@ -153,31 +156,38 @@ enum Control {
 /// One parsed frame, whichever the protocol.
 type Frame = frame::ParsedFrame<Control>;
 
+/// One of Alpaca's frames, whichever its encoding, as the protocol-neutral [`Frame`].
+fn alpaca_frame(f: frame::ParsedFrame<ControlMessage>) -> Frame {
+    let control = f
+        .control
+        .into_iter()
+        .map(|c| match c {
+            ControlMessage::Connected => Control::Connected,
+            ControlMessage::Authenticated => Control::Authenticated,
+            ControlMessage::Error { code, msg } if is_fatal(code) => Control::Fatal { code, msg },
+            ControlMessage::Error { code, msg } => Control::Error { code, msg },
+            ControlMessage::Subscription(s) => Control::Subscribed(format!(
+                "trades {}, quotes {}, bars {}, updated bars {}, daily bars {}",
+                s.trades.len(),
+                s.quotes.len(),
+                s.bars.len(),
+                s.updated_bars.len(),
+                s.daily_bars.len()
+            )),
+            other => Control::Other(format!("{other:?}")),
+        })
+        .collect();
+    Frame { events: f.events, control, malformed: f.malformed, first_error: f.first_error, ignored: f.ignored }
+}
+
+/// A binary frame: Alpaca's MessagePack; `None` where binary frames mean nothing.
+fn parse_binary(protocol: Protocol, bytes: &[u8]) -> Option<Frame> {
+    (protocol == Protocol::Alpaca).then(|| alpaca_frame(alpaca_msgpack::parse_frame(bytes)))
+}
+
 fn parse(protocol: Protocol, text: &str) -> Frame {
     match protocol {
-        Protocol::Alpaca => {
-            let f = alpaca::parse_frame(text);
-            let control = f
-                .control
-                .into_iter()
-                .map(|c| match c {
-                    ControlMessage::Connected => Control::Connected,
-                    ControlMessage::Authenticated => Control::Authenticated,
-                    ControlMessage::Error { code, msg } if is_fatal(code) => Control::Fatal { code, msg },
-                    ControlMessage::Error { code, msg } => Control::Error { code, msg },
-                    ControlMessage::Subscription(s) => Control::Subscribed(format!(
-                        "trades {}, quotes {}, bars {}, updated bars {}, daily bars {}",
-                        s.trades.len(),
-                        s.quotes.len(),
-                        s.bars.len(),
-                        s.updated_bars.len(),
-                        s.daily_bars.len()
-                    )),
-                    other => Control::Other(format!("{other:?}")),
-                })
-                .collect();
-            Frame { events: f.events, control, malformed: f.malformed, first_error: f.first_error, ignored: f.ignored }
-        }
+        Protocol::Alpaca => alpaca_frame(alpaca::parse_frame(text)),
         Protocol::Polygon => {
             let f = polygon::parse_frame(text);
             let control = f
@@ -416,7 +426,7 @@ async fn run_session(
     tracing::debug!(url = %url, "connecting to market-data stream");
     let mut ws = match tokio::time::timeout(
         HANDSHAKE_TIMEOUT,
-        tokio_tungstenite::connect_async(config.url.as_str()),
+        tokio_tungstenite::connect_async(handshake(config)?),
     )
     .await
     {
@@ -504,9 +514,18 @@ async fn run_session(
                 return Ok(SessionEnd::Stop);
             }
             msg = ws.next() => match msg {
-                Some(Ok(Message::Text(text))) => {
+                Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
                     let received_at = crate::domain::wall_clock();
-                    let frame = handle_frame(config.protocol, &text, stats, url);
+                    let parsed = match &message {
+                        Message::Text(text) => Some(parse(config.protocol, text)),
+                        Message::Binary(bytes) if config.msgpack => parse_binary(config.protocol, bytes),
+                        _ => None,
+                    };
+                    let Some(parsed) = parsed else {
+                        tracing::warn!(url = %url, bytes = message.len(), "ignoring a binary frame (MessagePack was not asked for)");
+                        continue;
+                    };
+                    let frame = handle_frame(parsed, stats, url);
                     warn_of_events_ahead(&frame, &clock, received_at, url, &mut ahead_warned);
                     if !frame.is_empty() {
                         let n = frame.len();
@@ -516,9 +535,6 @@ async fn run_session(
                         }
                         ProviderStats::add(&stats.events, n);
                     }
-                }
-                Some(Ok(Message::Binary(b))) => {
-                    tracing::warn!(bytes = b.len(), "ignoring binary frame (only JSON is supported)");
                 }
                 Some(Ok(Message::Close(frame))) => {
                     return established(match frame {
@@ -534,10 +550,20 @@ async fn run_session(
     }
 }
 
-/// Parses one frame, updates the counters, logs control messages. Returns the
-/// frame's events.
-fn handle_frame(protocol: Protocol, text: &str, stats: &ProviderStats, url: &str) -> Vec<SymbolEvent> {
-    let frame = parse(protocol, text);
+/// The handshake request: Alpaca sends MessagePack to clients that ask with
+/// `Content-Type: application/msgpack` (its streaming documents), JSON otherwise.
+fn handshake(config: &StreamConfig) -> Result<tungstenite::handshake::client::Request, ProviderError> {
+    use tungstenite::client::IntoClientRequest;
+    let mut request = config.url.as_str().into_client_request().map_err(|e| ProviderError::InvalidUrl(e.to_string()))?;
+    if config.msgpack && config.protocol == Protocol::Alpaca {
+        request.headers_mut().insert(tungstenite::http::header::CONTENT_TYPE, tungstenite::http::HeaderValue::from_static("application/msgpack"));
+    }
+    Ok(request)
+}
+
+/// Updates the counters for one parsed frame and logs its control
+/// messages. Returns the frame's events.
+fn handle_frame(frame: Frame, stats: &ProviderStats, url: &str) -> Vec<SymbolEvent> {
     stats.frames.fetch_add(1, Ordering::Relaxed);
     ProviderStats::add(&stats.malformed, frame.malformed);
     if frame.malformed > 0 {
@@ -745,6 +771,7 @@ mod tests {
             minute_bars: true,
             daily_bars: false,
             updated_bars: false,
+            msgpack: false,
         }
     }
 
