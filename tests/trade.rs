@@ -1177,6 +1177,21 @@ fn a_fill_of_an_order_placed_by_a_consumer_that_died_is_recorded() {
         assert_eq!((t.algo_name.as_str(), t.operation.as_str()), ("limit-dip", "buy"));
         assert!(t.indicators.contains(&mark), "{t:?}");
     }
+    // Nothing of the session stays open at the broker, the dead consumer's resting orders included.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let open: Vec<serde_json::Value> = rt.block_on(async {
+        let response = reqwest::Client::new()
+            .get(format!("{rest}/v2/orders?status=open&limit=500"))
+            .header("APCA-API-KEY-ID", KEY)
+            .header("APCA-API-SECRET-KEY", SECRET)
+            .send()
+            .await
+            .unwrap();
+        response.json().await.unwrap()
+    });
+    let prefix = format!("{}-", &batch[..8]);
+    let left: Vec<_> = open.iter().filter(|o| o["client_order_id"].as_str().is_some_and(|c| c.starts_with(&prefix))).collect();
+    assert!(left.is_empty(), "orders of the session left open: {left:?}\n{text}");
 }
 
 /// One symbol, BRK, whose bars take limit-dip's bracket through its take

@@ -205,6 +205,7 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         runners,
         db,
         symbols: Vec::new(),
+        owned: 0,
         stale_dropped: 0,
         processed: 0,
         fills: 0,
@@ -330,6 +331,8 @@ struct Session {
     db: BatchWriter,
     /// Names of the symbols this consumer owns, by id.
     symbols: Vec<String>,
+    /// How many symbols this consumer owns.
+    owned: usize,
     stale_dropped: u64,
     processed: u64,
     /// Fills handed to the database writer.
@@ -416,6 +419,7 @@ impl Session {
                 self.symbols.resize(id as usize + 1, String::new());
             }
             self.symbols[id as usize] = name.clone();
+            self.owned += 1;
             for r in &mut self.runners {
                 r.add_symbol(id, &name);
             }
@@ -533,7 +537,7 @@ impl Session {
             }
             None => self.step = Some(Step { time, bars: 0, done: false }),
         }
-        let owned = self.symbols.iter().filter(|s| !s.is_empty()).count();
+        let owned = self.owned;
         if let Some(step) = &mut self.step {
             step.bars += 1;
             if step.bars >= owned {

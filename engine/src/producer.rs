@@ -463,6 +463,11 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
     for supervisor in supervisors {
         let _ = supervisor.await;
     }
+    // No order of this session stays open at the broker after it: those of
+    // consumers that died, which no process cancels, are cancelled here.
+    if let (BrokerKind::Alpaca, Some((key, secret))) = (plan.broker.kind, &credentials.alpaca) {
+        cancel_leftover_orders(&broker_url(plan), key, secret, &config.batch_id).await;
+    }
     // Every consumer has exited: its last frames (the results) are read once its reader ends.
     let readers: Vec<_> = shared.readers.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default();
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, futures_util::future::join_all(readers)).await;
@@ -564,6 +569,26 @@ impl Warmup {
 /// The Alpaca trading API orders go to.
 fn broker_url(plan: &TradePlan) -> String {
     plan.broker.base_url.clone().unwrap_or_else(|| ALPACA_PAPER_API.to_owned())
+}
+
+/// Cancels the session's orders still open at Alpaca (their
+/// `client_order_id`s start with the batch's prefix, see the consumer).
+async fn cancel_leftover_orders(base_url: &str, key: &str, secret: &str, batch_id: &str) {
+    let prefix = format!("{}-", batch_id.get(..8).unwrap_or(batch_id));
+    let client = match crate::broker::alpaca::AlpacaClient::new(base_url, key, secret) {
+        Ok(c) => c,
+        Err(e) => return tracing::warn!(url = base_url, "cannot check for orders left open: {e}"),
+    };
+    let open = match client.open_orders().await {
+        Ok(open) => open,
+        Err(e) => return tracing::warn!(url = base_url, "cannot check for orders left open: {e}"),
+    };
+    for order in open.iter().filter(|o| o.client_order_id.starts_with(&prefix)) {
+        match client.cancel_order(&order.id).await {
+            Ok(()) => tracing::info!(client_order_id = %order.client_order_id, symbol = %order.symbol, "cancelled an order of this session left open at the broker"),
+            Err(e) => tracing::warn!(client_order_id = %order.client_order_id, "cannot cancel an order left open: {e}"),
+        }
+    }
 }
 
 /// Reads the Alpaca account and its positions before trading: logs the

@@ -44,7 +44,10 @@
 //!   takes frames of up to `batch` messages (one bar's messages are never
 //!   split across frames), each bar stamped so that it ends the moment it is
 //!   sent, with one trade (the close, the whole volume) and one quote then.
-//!   `dailyBars` subscriptions are accepted and listed but get no data.
+//! - Alpaca's daily bars (`d`, `dailyBars` subscribers, minute data only):
+//!   after each minute bar, the day so far (open of the day's first bar,
+//!   high, low, last close, volume), stamped with the day's start, New York
+//!   midnight, as Alpaca sends the daily bar in progress every minute.
 //! - at the end of the source the connection stays open and idle, or with
 //!   `repeat` the replay starts over (prices jump back to the start).
 
@@ -512,6 +515,7 @@ const BAR: u8 = 1;
 const TRADE: u8 = 2;
 const QUOTE: u8 = 4;
 const UPDATED_BAR: u8 = 8;
+const DAILY_BAR: u8 = 16;
 
 /// Every this many bars of a symbol, one gets a late-reported trade and an
 /// updated bar.
@@ -570,8 +574,10 @@ struct Session<'a> {
     bars: Channel,
     updated_bars: Channel,
     daily_bars: Channel,
-    /// Per symbol id: which of BAR | TRADE | QUOTE to send.
+    /// Per symbol id: which of BAR | TRADE | QUOTE | UPDATED_BAR | DAILY_BAR to send.
     mask: Vec<u8>,
+    /// Per symbol id: the day so far (stamped New York midnight), for `d`.
+    days: Vec<Option<Bar>>,
     /// Some symbol of the source is subscribed.
     active: bool,
     /// Next event to send.
@@ -602,6 +608,7 @@ impl<'a> Session<'a> {
             updated_bars: Channel::default(),
             daily_bars: Channel::default(),
             mask: vec![0; shared.data.symbols.len()],
+            days: vec![None; shared.data.symbols.len()],
             active: false,
             cursor: 0,
             finished: shared.data.events.is_empty(),
@@ -732,7 +739,8 @@ impl<'a> Session<'a> {
             *m = (u8::from(bars.contains(name)) * BAR)
                 | (u8::from(self.trades.contains(name)) * TRADE)
                 | (u8::from(self.quotes.contains(name)) * QUOTE)
-                | (u8::from(self.updated_bars.contains(name)) * UPDATED_BAR);
+                | (u8::from(self.updated_bars.contains(name)) * UPDATED_BAR)
+                | (u8::from(self.daily_bars.contains(name)) * DAILY_BAR);
         }
         self.active = self.mask.iter().any(|&m| m != 0);
     }
@@ -791,6 +799,7 @@ impl<'a> Session<'a> {
         }
         let bar = Bar { time: now - shared.period, ..e.bar };
         self.write_bar(id, BAR, &bar)
+            + self.write_daily(id, &bar)
             + self.write_trade(id, &Trade { time: now, price: bar.close, size: bar.volume })
             + self.write_quote(id, &quote_at(bar.close, now))
     }
@@ -822,6 +831,27 @@ impl<'a> Session<'a> {
                 }
             }
         }
+        1
+    }
+
+    /// Alpaca's daily bar (`d`) of symbol `id` after its minute bar `bar`,
+    /// if subscribed: the day so far, stamped with the day's start (New York
+    /// midnight), sent after every minute bar as Alpaca sends it.
+    fn write_daily(&mut self, id: usize, bar: &Bar) -> usize {
+        let (sym, mask) = self.subscribed(id);
+        if mask & DAILY_BAR == 0 || self.dialect != Dialect::Alpaca || self.shared.data.timeframe == Timeframe::Day {
+            return 0;
+        }
+        let start = crate::standin::ny_midnight(bar.time);
+        let day = match self.days[id] {
+            Some(mut day) if day.time == start => {
+                day.extend_with(bar);
+                day
+            }
+            _ => Bar { time: start, ..*bar },
+        };
+        self.days[id] = Some(day);
+        self.frame.bar(b"d", sym, &day);
         1
     }
 
@@ -946,7 +976,7 @@ impl<'a> Session<'a> {
                     if let Some(board) = &shared.board {
                         board.update(&shared.data.symbols[id], &bar, step.start + period);
                     }
-                    let written = self.write_bar(id, BAR, &bar);
+                    let written = self.write_bar(id, BAR, &bar) + self.write_daily(id, &bar);
                     if corrected {
                         // A trade made before the close but reported after the
                         // bar went out: the updated bar counts it.
@@ -1432,6 +1462,40 @@ mod tests {
         assert!(*at >= time(update) + MIN + MIN / 2, "30 seconds after the bar's end: {update} at {at}");
         assert_eq!(update["v"].as_f64().unwrap(), original["v"].as_f64().unwrap() + LATE_TRADE_SIZE);
         assert_eq!((&update["o"], &update["c"]), (&original["o"], &original["c"]));
+    }
+
+    /// Alpaca's daily bars: after each minute bar, the day so far, stamped
+    /// New York midnight.
+    #[tokio::test]
+    async fn daily_bars_follow_each_minute_bar_with_the_day_so_far() {
+        let mut cfg = config(Speed::Max, None);
+        cfg.source = SimSource::RandomWalk { symbols: 2, bars: 50, seed: 7 };
+        let (addr, task) = start(cfg).await;
+        let (mut ws, clock) = subscribed(
+            addr,
+            "/v2/iex",
+            r#"{"action":"auth","key":"a","secret":"b"}"#,
+            r#"{"action":"subscribe","bars":["SYM000"],"dailyBars":["SYM000"]}"#,
+        )
+        .await;
+        let got = receive(&mut ws, &clock, |got| got.iter().filter(|(_, m)| m["T"] == "d").count() >= 5).await;
+        task.abort();
+        let time = |m: &serde_json::Value| parse_rfc3339(m["t"].as_str().unwrap()).unwrap();
+        let num = |m: &serde_json::Value, k: &str| m[k].as_f64().unwrap();
+        let msgs: Vec<&serde_json::Value> = got.iter().map(|(_, m)| m).collect();
+        let mut day: Option<(Timestamp, f64, f64, f64, f64)> = None;
+        for pair in msgs.chunks(2).take(5) {
+            let (bar, daily) = (pair[0], pair[1]);
+            assert_eq!((bar["T"].as_str(), daily["T"].as_str()), (Some("b"), Some("d")), "a daily bar after each bar: {pair:?}");
+            let midnight = crate::standin::ny_midnight(time(bar));
+            let (o, h, l, v) = match day {
+                Some((t, o, h, l, v)) if t == midnight => (o, h.max(num(bar, "h")), l.min(num(bar, "l")), v + num(bar, "v")),
+                _ => (num(bar, "o"), num(bar, "h"), num(bar, "l"), num(bar, "v")),
+            };
+            day = Some((midnight, o, h, l, v));
+            assert_eq!(time(daily), midnight, "stamped with the day's start: {daily}");
+            assert_eq!((num(daily, "o"), num(daily, "h"), num(daily, "l"), num(daily, "c"), num(daily, "v")), (o, h, l, num(bar, "c"), v));
+        }
     }
 
     /// Polygon's per-minute aggregates: `s` the window's start, `e` its end,

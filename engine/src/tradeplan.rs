@@ -73,8 +73,8 @@ pub struct ProviderConfig {
     pub rest_url: Option<String>,
     /// Event kinds to subscribe to, in the order written. Default `[Minute]`.
     pub events: Vec<EventKind>,
-    /// Alpaca only: the stream's frames in MessagePack instead of JSON
-    /// (`encoding = "msgpack"`; both are Alpaca's).
+    /// Alpaca only: the stream's frames in MessagePack (`encoding =
+    /// "msgpack"`, the default) or JSON (`"json"`); both are Alpaca's.
     pub msgpack: bool,
 }
 
@@ -648,8 +648,11 @@ impl Doc<'_> {
             }
             None => vec![EventKind::Minute],
         };
+        // MessagePack by default where the provider has it: the producer reads
+        // it faster (bench/RESULTS.md, "Producer ingest").
         let msgpack = match (kind, table.get("encoding")) {
-            (_, None) => false,
+            (ProviderKind::Alpaca, None) => true,
+            (ProviderKind::Polygon, None) => false,
             (ProviderKind::Alpaca, Some(f)) => match f.str()? {
                 "json" => false,
                 "msgpack" => true,
@@ -1241,7 +1244,7 @@ component = \"s.wasm\"
                     url: None,
                     rest_url: None,
                     events: vec![EventKind::Minute, EventKind::Trade, EventKind::Quote],
-                    msgpack: false,
+                    msgpack: true,
                 },
                 broker: BrokerConfig {
                     kind: BrokerKind::Paper,
@@ -1309,8 +1312,8 @@ component = \"s.wasm\"
     #[test]
     fn encoding_and_warmup_are_checked() {
         let scratch = Scratch::new();
-        let plan = scratch.load(&MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nencoding = \"msgpack\"")).unwrap();
-        assert!(plan.provider.msgpack);
+        let plan = scratch.load(&MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nencoding = \"json\"")).unwrap();
+        assert!(!plan.provider.msgpack);
         assert_err(
             &MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nencoding = \"xml\""),
             "tradeplan.toml:6:12: `provider.encoding`: unknown encoding \"xml\"",
@@ -1346,6 +1349,7 @@ component = \"s.wasm\"
         assert_eq!(plan.warmup_minutes, DEFAULT_WARMUP_MINUTES);
         assert_eq!(plan.warmup_bars(), DEFAULT_WARMUP_MINUTES);
         assert_eq!(plan.provider.events, vec![EventKind::Minute]);
+        assert!(plan.provider.msgpack, "alpaca's stream in MessagePack");
         assert_eq!(plan.provider.feed, "iex");
         assert_eq!(plan.provider.url, None);
         assert_eq!(

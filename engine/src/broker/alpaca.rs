@@ -666,6 +666,12 @@ impl AlpacaClient {
         self.json(self.http.get(url).query(&[("client_order_id", client_order_id)]), "order").await
     }
 
+    /// `GET /v2/orders?status=open&limit=500`: the open orders, newest first.
+    pub async fn open_orders(&self) -> Result<Vec<AlpacaOrder>, AlpacaError> {
+        let request = self.http.get(self.url(&["v2", "orders"])).query(&[("status", "open"), ("limit", "500")]);
+        self.json(request, "orders").await
+    }
+
     /// `GET /v2/account`.
     pub async fn account(&self) -> Result<AlpacaAccount, AlpacaError> {
         self.json(self.http.get(self.url(&["v2", "account"])), "account").await

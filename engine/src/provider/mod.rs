@@ -653,8 +653,12 @@ async fn await_control(
             Ok(Some(Err(e))) => return Ok(Err(format!("read: {e}"))),
             Ok(Some(Ok(m))) => m,
         };
-        let text = match msg {
-            Message::Text(t) => t,
+        let frame = match msg {
+            Message::Text(t) => parse(protocol, &t),
+            Message::Binary(b) => match parse_binary(protocol, &b) {
+                Some(frame) => frame,
+                None => continue,
+            },
             Message::Close(f) => {
                 return Ok(Err(format!(
                     "server closed before \"{what}\"{}",
@@ -664,7 +668,6 @@ async fn await_control(
             }
             _ => continue,
         };
-        let frame = parse(protocol, &text);
         stats.frames.fetch_add(1, Ordering::Relaxed);
         ProviderStats::add(&stats.malformed, frame.malformed);
         let mut found = false;

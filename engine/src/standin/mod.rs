@@ -119,3 +119,15 @@ fn ny_day(time: Timestamp) -> i64 {
     let local = chrono::DateTime::from_timestamp_nanos(time).with_timezone(&chrono_tz::America::New_York);
     i64::from(local.num_days_from_ce())
 }
+
+/// New York midnight of the day of `time`, in ns since the epoch: the time
+/// Alpaca stamps a daily bar with.
+pub fn ny_midnight(time: Timestamp) -> Timestamp {
+    use chrono::TimeZone;
+    let ny = chrono_tz::America::New_York;
+    let date = chrono::DateTime::from_timestamp_nanos(time).with_timezone(&ny).date_naive();
+    ny.from_local_datetime(&date.and_time(chrono::NaiveTime::MIN))
+        .earliest()
+        .and_then(|t| t.timestamp_nanos_opt())
+        .unwrap_or(time)
+}

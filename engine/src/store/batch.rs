@@ -580,6 +580,59 @@ mod tests {
         })
     }
 
+    /// A journal left behind is written by the next writer of its database
+    /// (`Store::write_journals`, which `trade` and `db migrate` run) and
+    /// removed; replayed again (a writer that died before removing it), or
+    /// holding rows the database already has, it adds nothing twice.
+    #[test]
+    fn a_journal_is_written_once_however_often_it_is_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        // SAFETY: nextest runs each test in a process of its own.
+        unsafe { std::env::set_var("LIU_JOURNAL_DIR", dir.path().join("journal")) };
+        let target = DbTarget::Sqlite(dir.path().join("live.db"));
+        let writer = BatchWriter::start(&target, "batch", vec![run()], vec!["AAA".into()], Commit::AsTheyCome).unwrap();
+        writer.fills(0, (0..3).map(fill).collect());
+        writer.finish(vec![end()]).unwrap();
+        assert_eq!(trade_rows(&target), (3, 3));
+
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let store = runtime.block_on(Store::open(&target)).unwrap();
+        let (run_id, last_seq) = runtime.block_on(async {
+            let mut tx = store.begin().await.unwrap();
+            (
+                sql_scalar!(i64, tx, "SELECT MAX(algo_run_id) FROM new_trades").unwrap(),
+                sql_scalar!(i64, tx, "SELECT MAX(fill_seq) FROM new_trades").unwrap(),
+            )
+        });
+        // The last fill again (already stored) and two the database never got.
+        let row = |seq: i64| TradeRow {
+            algo_run_id: run_id,
+            fill_seq: seq,
+            symbol: "AAA".into(),
+            operation: "buy".into(),
+            qty: 1.0,
+            price: 200.0,
+            indicators: "{}".into(),
+            client_time: "2025-11-24T16:00:00Z".into(),
+            stop_price: None,
+            target_price: None,
+            fee: 0.0,
+            order_id: seq,
+        };
+        let mut journal = Journal::new("batch", &target);
+        journal.append(&[last_seq, last_seq + 1, last_seq + 2].map(|s| JournalEntry::Trade(row(s)))).unwrap();
+        let copy = dir.path().join("copy.jsonl");
+        std::fs::copy(journal.path(), &copy).unwrap();
+
+        assert_eq!(runtime.block_on(store.write_journals()).unwrap(), 3, "its rows were read");
+        assert!(!journal.path().exists(), "and the journal removed");
+        assert_eq!(trade_rows(&target), (5, 5), "the stored fill is not stored twice");
+        std::fs::copy(&copy, journal.path()).unwrap();
+        runtime.block_on(store.write_journals()).unwrap();
+        assert_eq!(trade_rows(&target), (5, 5), "replayed again, nothing is added");
+        assert!(!journal.path().exists());
+    }
+
     #[test]
     fn a_live_writer_commits_a_lone_fill_without_waiting_for_more() {
         let dir = tempfile::tempdir().unwrap();
