@@ -332,6 +332,19 @@ fn a_restarted_consumer_carries_on_the_positions_its_predecessor_recorded() {
     assert!(!held.is_empty(), "the killed consumer held no position; {fills:?}");
     assert!(fills.iter().any(|(run, symbol, _)| *run == restarted && held.contains_key(symbol.as_str())), "{fills:?}");
 
+    // Exactly: the restart booked, symbol by symbol, the positions the killed
+    // run had recorded (its log line per symbol: `positions=["sma-cross: Q"]`).
+    let mut booked: HashMap<String, f64> = HashMap::new();
+    for line in lines.iter().filter(|l| l.contains("booked the fills recorded earlier") && l.contains("consumer=1")) {
+        let field = |name: &str| line.split(&format!(" {name}=")).nth(1).map(|rest| rest.split(' ').next().unwrap().trim_matches('"').to_owned());
+        let symbol = field("symbol").expect("a symbol field");
+        let qty = line.split("sma-cross: ").nth(1).map_or(0.0, |rest| rest.split('"').next().unwrap().parse::<f64>().unwrap());
+        booked.insert(symbol, qty);
+    }
+    booked.retain(|_, q| q.abs() > 1e-9);
+    let held_owned: HashMap<String, f64> = held.iter().map(|(s, q)| (s.to_string(), *q)).collect();
+    assert_eq!(booked, held_owned, "the restart's positions are exactly the killed run's");
+
     // sma-cross moves each symbol to +1 or -1 share: across the batch, the
     // recorded position of a symbol never goes beyond that. A restart that
     // started flat would double up on the next cross the way it was held.
