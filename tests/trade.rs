@@ -1322,7 +1322,11 @@ fn positions_the_session_did_not_open_are_reported_and_left_alone() {
 #[test]
 fn run_all_follows_each_step_of_the_owned_symbols_and_a_rejected_symbol_stays_away() {
     let dir = tempfile::tempdir().unwrap();
-    let (_sim, url) = simulator("127.0.0.1:0", "600");
+    // Frames of at most 3 messages: a step's bars arrive over several frames,
+    // so a run-all per frame (not per step) would show up as partial counts.
+    let mut sim = Proc::spawn(&["simulate", "--listen", "127.0.0.1:0", "--symbols", "20", "--bars", "100000", "--speed", "600", "--batch", "3"], &[]);
+    let line = sim.wait_for(Duration::from_secs(30), |l| l.starts_with("simulator listening on "));
+    let url = line.trim_start_matches("simulator listening on ").to_owned();
     let extra = format!("[[strategies]]\ncomponent = \"{}\"\nparams = {{ reject = \"SYM004\", run-all = true }}\n", component("probe").display());
     let plan = write_plan(dir.path(), &url, 5.0, &extra);
     let db = dir.path().join("liu.db");

@@ -731,22 +731,8 @@ impl Session {
         if runner >= self.runners.len() {
             return;
         }
-        let indicators = serde_json::json!({ "bracket_leg": leg, "parent_client_order_id": report.client_order_id }).to_string();
-        let fills = self.runners[runner].inherit(&Execution {
-            order_id: order,
-            symbol: symbol as SymbolId,
-            side: report.side,
-            qty: report.qty,
-            price: report.price,
-            fee: 0.0,
-            time: report.time,
-            stop_loss: None,
-            take_profit: None,
-            indicators: &indicators,
-        });
-        self.fills += fills.len() as u64;
-        self.fills_by_runner[runner] += fills.len() as u64;
-        self.db.fills(runner, fills);
+        let indicators = serde_json::json!({ "bracket_leg": leg, "parent_client_order_id": report.client_order_id });
+        self.book_reported_fill(runner, order, symbol as SymbolId, report, &indicators.to_string());
     }
 
     /// A fill of an order that an earlier process of this consumer placed
@@ -765,11 +751,17 @@ impl Session {
         }
         let indicators = serde_json::json!({ "placed_by_earlier_process": report.client_order_id }).to_string();
         tracing::info!(consumer = self.id, client_order_id = %report.client_order_id, "recording a fill of an order placed by an earlier process");
-        // Booked like any fill (a flip is a close and an open), so the
-        // recorded operations follow the inherited position.
+        self.book_reported_fill(runner, order, symbol as SymbolId, report, &indicators);
+        true
+    }
+
+    /// Books an outside broker's fill that no open order of the strategy
+    /// holds into its account, like any fill (a flip is a close and an
+    /// open, so the recorded operations follow the position), and records it.
+    fn book_reported_fill(&mut self, runner: usize, order: OrderId, symbol: SymbolId, report: &BrokerReport, indicators: &str) {
         let fills = self.runners[runner].inherit(&Execution {
             order_id: order,
-            symbol: symbol as SymbolId,
+            symbol,
             side: report.side,
             qty: report.qty,
             price: report.price,
@@ -777,12 +769,11 @@ impl Session {
             time: report.time,
             stop_loss: None,
             take_profit: None,
-            indicators: &indicators,
+            indicators,
         });
         self.fills += fills.len() as u64;
         self.fills_by_runner[runner] += fills.len() as u64;
         self.db.fills(runner, fills);
-        true
     }
 
     fn flush_records(&mut self) {

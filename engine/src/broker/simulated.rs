@@ -705,15 +705,25 @@ mod tests {
     }
 
     /// A long bracket: buy 10 at the next open (100), stop loss 95, take profit 110.
-    fn bracket(next: Bar) -> (Portfolio, Vec<Fill>, Vec<OrderUpdate>, SimulatedBroker) {
+    type Books = (MarketState, Portfolio, SimulatedBroker, Vec<Fill>, Vec<OrderUpdate>);
+
+    /// A long bracket entered: buy 10 with stop loss 95 and take profit 110,
+    /// filled at the open (100) of `entry`.
+    fn entered_bracket(entry: Bar) -> Books {
         let (market, mut p, mut b) = setup();
         let (mut fills, mut updates) = (Vec::new(), Vec::new());
         let mut r = request(Side::Buy, 10.0, OrderKind::Market, None, None);
         (r.stop_loss, r.take_profit) = (Some(95.0), Some(110.0));
         b.submit(r, &market, &mut p, &mut fills, &mut updates).unwrap();
-        // The entry's own bar dips to 94: its legs are live only from the next bar.
-        b.on_bar(0, &bar(1, 100.0, 101.0, 94.0, 100.0), &mut p, &mut fills, &mut updates);
+        b.on_bar(0, &entry, &mut p, &mut fills, &mut updates);
         assert_eq!((fills.len(), p.position(0).unwrap().qty), (1, 10.0));
+        (market, p, b, fills, updates)
+    }
+
+    /// [`entered_bracket`] and then the bar `next`.
+    fn bracket(next: Bar) -> (Portfolio, Vec<Fill>, Vec<OrderUpdate>, SimulatedBroker) {
+        // The entry's own bar dips to 94: its legs are live only from the next bar.
+        let (_, mut p, mut b, mut fills, mut updates) = entered_bracket(bar(1, 100.0, 101.0, 94.0, 100.0));
         b.on_bar(0, &next, &mut p, &mut fills, &mut updates);
         (p, fills, updates, b)
     }
@@ -745,12 +755,7 @@ mod tests {
 
     #[test]
     fn shares_held_by_exits_cannot_be_sold_by_another_order() {
-        let (market, mut p, mut b) = setup();
-        let (mut fills, mut updates) = (Vec::new(), Vec::new());
-        let mut r = request(Side::Buy, 10.0, OrderKind::Market, None, None);
-        (r.stop_loss, r.take_profit) = (Some(95.0), Some(110.0));
-        b.submit(r, &market, &mut p, &mut fills, &mut updates).unwrap();
-        b.on_bar(0, &bar(1, 100.0, 101.0, 99.0, 100.0), &mut p, &mut fills, &mut updates);
+        let (market, mut p, mut b, mut fills, mut updates) = entered_bracket(bar(1, 100.0, 101.0, 99.0, 100.0));
         let refused = b.submit(request(Side::Sell, 4.0, OrderKind::Market, None, None), &market, &mut p, &mut fills, &mut updates);
         assert!(matches!(&refused, Err(Rejection::LimitExceeded(m)) if m.contains("held by open bracket exit orders")), "{refused:?}");
         // Buying more is not held back.
@@ -759,12 +764,7 @@ mod tests {
 
     #[test]
     fn exits_die_with_the_position_they_would_close() {
-        let (market, mut p, mut b) = setup();
-        let (mut fills, mut updates) = (Vec::new(), Vec::new());
-        let mut r = request(Side::Buy, 10.0, OrderKind::Market, None, None);
-        (r.stop_loss, r.take_profit) = (Some(95.0), Some(110.0));
-        b.submit(r, &market, &mut p, &mut fills, &mut updates).unwrap();
-        b.on_bar(0, &bar(1, 100.0, 101.0, 99.0, 100.0), &mut p, &mut fills, &mut updates);
+        let (_, mut p, mut b, mut fills, mut updates) = entered_bracket(bar(1, 100.0, 101.0, 99.0, 100.0));
         // The position goes some other way (a fill booked from elsewhere, as
         // a restarted consumer books its predecessor's): the legs must not open a short.
         let sold = Execution { order_id: 99, symbol: 0, side: Side::Sell, qty: 10.0, price: 100.0, fee: 0.0, time: 2, stop_loss: None, take_profit: None, indicators: "" };

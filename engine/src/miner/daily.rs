@@ -11,11 +11,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::America::New_York;
-use reqwest::Url;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Api, Client, MineError, path_segment};
+use super::{AlpacaBar, Api, Client, MineError, PolygonAggs, decode, next_page, path_segment};
 use crate::data::{LoadOptions, MarketData};
 use crate::domain::{Bar, Timeframe};
 use crate::fincalcs;
@@ -212,17 +211,6 @@ pub fn daily_bars(data: &MarketData) -> BTreeMap<String, Vec<DailyBar>> {
     out
 }
 
-/// An Alpaca bar: `t` is RFC 3339 (New York midnight for daily bars).
-#[derive(Deserialize)]
-struct AlpacaBar {
-    t: String,
-    o: f64,
-    h: f64,
-    l: f64,
-    c: f64,
-    v: f64,
-}
-
 #[derive(Deserialize)]
 struct AlpacaBars {
     /// `null` when there are none.
@@ -269,25 +257,6 @@ async fn alpaca_bars(client: &Client, symbol: &str, from: NaiveDate, to: NaiveDa
     Ok((bars, first.to_string()))
 }
 
-/// A Polygon aggregate: `t` is the start of the window in ms (New York
-/// midnight for daily aggregates).
-#[derive(Deserialize)]
-struct PolygonAgg {
-    t: i64,
-    o: f64,
-    h: f64,
-    l: f64,
-    c: f64,
-    v: f64,
-}
-
-#[derive(Deserialize)]
-struct PolygonAggs {
-    status: Option<String>,
-    results: Option<Vec<PolygonAgg>>,
-    next_url: Option<String>,
-}
-
 /// Polygon's split-adjusted daily aggregates, following `next_url` (on the
 /// same host only: the API key goes with it).
 async fn polygon_bars(client: &Client, symbol: &str, from: NaiveDate, to: NaiveDate) -> Result<(Vec<DailyBar>, String), MineError> {
@@ -300,29 +269,16 @@ async fn polygon_bars(client: &Client, symbol: &str, from: NaiveDate, to: NaiveD
     let mut seen = std::collections::HashSet::new();
     loop {
         let page: PolygonAggs = client.get(symbol, &url).await?;
-        if let Some(status) = page.status.as_deref().filter(|s| !matches!(*s, "OK" | "DELAYED")) {
-            return Err(decode(symbol, &url, format!("status {status:?}")));
-        }
-        for agg in page.results.unwrap_or_default() {
+        let next = page.next_url.clone();
+        for agg in page.into_results(symbol, &url)? {
             let time = DateTime::from_timestamp_millis(agg.t).ok_or_else(|| decode(symbol, &url, format!("bar time {}", agg.t)))?;
             let date = time.with_timezone(&New_York).date_naive();
             bars.push(DailyBar { date, open: agg.o, high: agg.h, low: agg.l, close: agg.c, volume: agg.v });
         }
-        let Some(next) = page.next_url.filter(|n| !n.is_empty()) else { break };
-        let next = Url::parse(&next).map_err(|e| decode(symbol, &url, format!("next_url: {e}")))?;
-        if next.origin() != first.origin() {
-            return Err(decode(symbol, &url, format!("next_url leaves {}", first.origin().ascii_serialization())));
-        }
-        if !seen.insert(next.to_string()) {
-            return Err(decode(symbol, &url, "next_url repeats".to_owned()));
-        }
-        url = next;
+        let Some(next) = next.filter(|n| !n.is_empty()) else { break };
+        url = next_page(symbol, &first, &url, &next, &mut seen)?;
     }
     Ok((bars, first.to_string()))
-}
-
-fn decode(symbol: &str, url: &Url, message: String) -> MineError {
-    MineError::Decode { symbol: symbol.to_owned(), url: url.to_string(), message }
 }
 
 #[cfg(test)]
@@ -383,7 +339,7 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
-        let api = Api::Polygon { base_url: Url::parse(&format!("http://{addr}/")).unwrap(), api_key: "pk-SECRET".into() };
+        let api = Api::Polygon { base_url: reqwest::Url::parse(&format!("http://{addr}/")).unwrap(), api_key: "pk-SECRET".into() };
         let source = DailySource::Api(Client::new(api).unwrap());
         let (from, to) = ("2024-01-02".parse().unwrap(), "2024-01-31".parse().unwrap());
         let err = source.fetch("XYZ", from, to).await.unwrap_err();

@@ -292,8 +292,68 @@ pub fn check_symbol(symbol: &str) -> Result<String, MineError> {
     Ok(symbol.to_owned())
 }
 
+/// An Alpaca bar as its REST API sends it: `t` is the bar's start in
+/// RFC 3339 (New York midnight for daily bars).
+#[derive(serde::Deserialize)]
+pub(crate) struct AlpacaBar {
+    pub t: String,
+    pub o: f64,
+    pub h: f64,
+    pub l: f64,
+    pub c: f64,
+    pub v: f64,
+}
+
+/// A Polygon aggregate: `t` is the start of the window in ms.
+#[derive(serde::Deserialize)]
+pub(crate) struct PolygonAgg {
+    pub t: i64,
+    pub o: f64,
+    pub h: f64,
+    pub l: f64,
+    pub c: f64,
+    pub v: f64,
+}
+
+/// A page of Polygon aggregates.
+#[derive(serde::Deserialize)]
+pub(crate) struct PolygonAggs {
+    pub status: Option<String>,
+    /// Absent when the window holds none.
+    pub results: Option<Vec<PolygonAgg>>,
+    pub next_url: Option<String>,
+}
+
+impl PolygonAggs {
+    /// The page's aggregates, unless its `status` says it failed.
+    pub(crate) fn into_results(self, symbol: &str, url: &Url) -> Result<Vec<PolygonAgg>, MineError> {
+        match self.status.as_deref() {
+            Some(status) if !matches!(status, "OK" | "DELAYED") => Err(decode(symbol, url, format!("status {status:?}"))),
+            _ => Ok(self.results.unwrap_or_default()),
+        }
+    }
+}
+
+/// A response that is not the documented JSON.
+pub(crate) fn decode(symbol: &str, url: &Url, message: String) -> MineError {
+    MineError::Decode { symbol: symbol.to_owned(), url: url.to_string(), message }
+}
+
+/// Polygon's `next_url`, checked: on the first page's origin only (the
+/// client adds the API key to it) and never seen before (a loop).
+pub(crate) fn next_page(symbol: &str, first: &Url, current: &Url, next: &str, seen: &mut std::collections::HashSet<String>) -> Result<Url, MineError> {
+    let next = Url::parse(next).map_err(|e| decode(symbol, current, format!("next_url: {e}")))?;
+    if next.origin() != first.origin() {
+        return Err(decode(symbol, current, format!("next_url leaves {}", first.origin().ascii_serialization())));
+    }
+    if !seen.insert(next.to_string()) {
+        return Err(decode(symbol, current, "next_url repeats".to_owned()));
+    }
+    Ok(next)
+}
+
 /// A checked symbol as one URL path segment.
-fn path_segment(symbol: &str) -> String {
+pub(crate) fn path_segment(symbol: &str) -> String {
     symbol.replace('/', "%2F")
 }
 

@@ -24,8 +24,8 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use crate::domain::{Bar, NANOS_PER_SECOND, Timeframe, Timestamp};
-use crate::miner::{Api, Client, MineError};
-use crate::provider::alpaca::{parse_rfc3339, write_rfc3339};
+use crate::miner::{AlpacaBar, Api, Client, MineError, PolygonAggs, next_page, path_segment};
+use crate::provider::alpaca::{format_rfc3339, parse_rfc3339};
 
 /// Calendar days searched beyond the bars wanted: a long weekend.
 pub const LOOKBACK_DAYS: i64 = 4;
@@ -102,29 +102,13 @@ struct AlpacaPage {
     next_page_token: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct AlpacaBar {
-    t: String,
-    o: f64,
-    h: f64,
-    l: f64,
-    c: f64,
-    v: f64,
-}
-
-fn rfc3339(t: Timestamp) -> String {
-    let mut text = Vec::new();
-    write_rfc3339(&mut text, t);
-    String::from_utf8_lossy(&text).into_owned()
-}
-
 async fn alpaca(client: &Client, request: &HistoryRequest<'_>, symbols: &[String]) -> History {
     let label = symbols.join(",");
     let mut query = vec![
         ("symbols", label.clone()),
         ("timeframe", "1Min".to_owned()),
-        ("start", rfc3339(request.start())),
-        ("end", rfc3339(request.end)),
+        ("start", format_rfc3339(request.start())),
+        ("end", format_rfc3339(request.end)),
         ("limit", ALPACA_PAGE.to_string()),
         ("adjustment", "raw".to_owned()),
     ];
@@ -182,40 +166,25 @@ fn fail_all(symbols: &[String], error: &MineError) -> History {
         .collect()
 }
 
-#[derive(Deserialize)]
-struct PolygonPage {
-    /// Absent when the window holds no bars.
-    #[serde(default)]
-    results: Vec<PolygonBar>,
-    next_url: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct PolygonBar {
-    t: i64,
-    o: f64,
-    h: f64,
-    l: f64,
-    c: f64,
-    v: f64,
-}
-
 async fn polygon(client: &Client, request: &HistoryRequest<'_>, symbol: &str) -> Result<Vec<Bar>, MineError> {
     let to_millis = |t: Timestamp| (t.div_euclid(1_000_000)).to_string();
     let path = format!(
         "v2/aggs/ticker/{}/range/1/minute/{}/{}",
-        symbol.replace('/', "%2F"),
+        path_segment(symbol),
         to_millis(request.start()),
         to_millis(request.end)
     );
     // One more than wanted: the newest may be the minute still in progress.
     let wanted = request.count + 1;
     let query = [("adjusted", "true".to_owned()), ("sort", "desc".to_owned()), ("limit", wanted.min(POLYGON_PAGE).to_string())];
-    let mut url = client.url(&path, &query)?;
+    let first = client.url(&path, &query)?;
+    let mut url = first.clone();
     let mut bars = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     loop {
-        let page: PolygonPage = client.get(symbol, &url).await?;
-        bars.extend(page.results.iter().map(|b| Bar {
+        let page: PolygonAggs = client.get(symbol, &url).await?;
+        let next = page.next_url.clone();
+        bars.extend(page.into_results(symbol, &url)?.iter().map(|b| Bar {
             time: b.t * 1_000_000,
             open: b.o,
             high: b.h,
@@ -223,14 +192,8 @@ async fn polygon(client: &Client, request: &HistoryRequest<'_>, symbol: &str) ->
             close: b.c,
             volume: b.v,
         }));
-        match page.next_url {
-            Some(next) if bars.len() < wanted => {
-                url = reqwest::Url::parse(&next).map_err(|e| MineError::Decode {
-                    symbol: symbol.to_owned(),
-                    url: url.to_string(),
-                    message: format!("next_url `{next}`: {e}"),
-                })?;
-            }
+        match next.filter(|n| !n.is_empty()) {
+            Some(next) if bars.len() < wanted => url = next_page(symbol, &first, &url, &next, &mut seen)?,
             _ => break,
         }
     }

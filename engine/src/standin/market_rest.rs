@@ -117,8 +117,10 @@ fn unprocessable(message: impl Into<String>) -> Response {
     alpaca_error(StatusCode::UNPROCESSABLE_ENTITY, error_code::UNPROCESSABLE, message)
 }
 
+/// The query of Alpaca's bars endpoints (`symbols` for the several-symbol one).
 #[derive(Deserialize)]
 struct AlpacaBarsQuery {
+    symbols: Option<String>,
     timeframe: Option<String>,
     start: Option<String>,
     end: Option<String>,
@@ -143,17 +145,6 @@ fn alpaca_refusal(state: &MarketRest, headers: &HeaderMap) -> Option<Response> {
     (!authorized).then(|| alpaca_error(StatusCode::UNAUTHORIZED, error_code::UNAUTHORIZED, "request is not authorized"))
 }
 
-#[derive(Deserialize)]
-struct AlpacaMultiBarsQuery {
-    symbols: Option<String>,
-    timeframe: Option<String>,
-    start: Option<String>,
-    end: Option<String>,
-    limit: Option<String>,
-    page_token: Option<String>,
-    sort: Option<String>,
-}
-
 fn time_of(t: Timestamp) -> DateTime<Utc> {
     DateTime::from_timestamp_nanos(t)
 }
@@ -161,7 +152,7 @@ fn time_of(t: Timestamp) -> DateTime<Utc> {
 /// `GET /v2/stocks/bars`: minute bars of several symbols, sorted by symbol
 /// then time, `limit` bars a page across symbols. The page token is opaque
 /// to clients: here the symbol and time of the next page's first bar.
-async fn alpaca_minute_bars(State(state): State<MarketRest>, headers: HeaderMap, Query(query): Query<AlpacaMultiBarsQuery>) -> Response {
+async fn alpaca_minute_bars(State(state): State<MarketRest>, headers: HeaderMap, Query(query): Query<AlpacaBarsQuery>) -> Response {
     if let Some(refusal) = alpaca_refusal(&state, &headers) {
         return refusal;
     }
@@ -169,28 +160,9 @@ async fn alpaca_minute_bars(State(state): State<MarketRest>, headers: HeaderMap,
         Some(list) if !list.trim().is_empty() => list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect(),
         _ => return unprocessable("symbols is required"),
     };
-    match query.timeframe.as_deref() {
-        Some("1Min" | "1T") => {}
-        Some(_) => return unprocessable("invalid timeframe (the stand-in serves 1Min bars here)"),
-        None => return unprocessable("timeframe is required"),
-    }
-    let bound = |text: &Option<String>, name: &str| match text.as_deref() {
-        None => Ok(None),
-        Some(t) => alpaca_time(t).map(Some).ok_or_else(|| unprocessable(format!("invalid {name}"))),
-    };
-    let (start, end) = match (bound(&query.start, "start"), bound(&query.end, "end")) {
-        (Ok(start), Ok(end)) => (start, end),
-        (Err(response), _) | (_, Err(response)) => return response,
-    };
-    let limit = match query.limit.as_deref().map(str::parse::<usize>) {
-        None => ALPACA_DEFAULT_LIMIT,
-        Some(Ok(n)) if (1..=ALPACA_MAX_LIMIT).contains(&n) => n,
-        Some(_) => return unprocessable("invalid limit"),
-    };
-    let descending = match query.sort.as_deref() {
-        None | Some("asc") => false,
-        Some("desc") => true,
-        Some(_) => return unprocessable("invalid sort"),
+    let AlpacaWindow { start, end, limit, descending } = match alpaca_window(&query, &["1Min", "1T"], "1Min bars here") {
+        Ok(window) => window,
+        Err(response) => return response,
     };
     let token = match query.page_token.as_deref() {
         None => None,
@@ -238,6 +210,42 @@ fn minute_page(page: &[(&str, &Bar)], next: Option<(&str, &Bar)>) -> Response {
     Json(json!({ "bars": bars, "next_page_token": next.map(|(s, b)| format!("{s}:{}", b.time)) })).into_response()
 }
 
+/// What an Alpaca bars request asks for besides its symbols.
+struct AlpacaWindow {
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+    limit: usize,
+    descending: bool,
+}
+
+/// Reads `timeframe` (one of `timeframes`, which the stand-in serves as
+/// `served`), `start`, `end`, `limit` and `sort` as Alpaca checks them: a
+/// bad one gets its 422.
+#[allow(clippy::result_large_err)] // the error is the response itself
+fn alpaca_window(query: &AlpacaBarsQuery, timeframes: &[&str], served: &str) -> Result<AlpacaWindow, Response> {
+    match query.timeframe.as_deref() {
+        Some(tf) if timeframes.contains(&tf) => {}
+        Some(_) => return Err(unprocessable(format!("invalid timeframe (the stand-in serves {served})"))),
+        None => return Err(unprocessable("timeframe is required")),
+    }
+    let bound = |text: &Option<String>, name: &str| match text.as_deref() {
+        None => Ok(None),
+        Some(t) => alpaca_time(t).map(Some).ok_or_else(|| unprocessable(format!("invalid {name}"))),
+    };
+    let (start, end) = (bound(&query.start, "start")?, bound(&query.end, "end")?);
+    let limit = match query.limit.as_deref().map(str::parse::<usize>) {
+        None => ALPACA_DEFAULT_LIMIT,
+        Some(Ok(n)) if (1..=ALPACA_MAX_LIMIT).contains(&n) => n,
+        Some(_) => return Err(unprocessable("invalid limit")),
+    };
+    let descending = match query.sort.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => return Err(unprocessable("invalid sort")),
+    };
+    Ok(AlpacaWindow { start, end, limit, descending })
+}
+
 async fn alpaca_bars(
     State(state): State<MarketRest>,
     headers: HeaderMap,
@@ -247,28 +255,9 @@ async fn alpaca_bars(
     if let Some(refusal) = alpaca_refusal(&state, &headers) {
         return refusal;
     }
-    match query.timeframe.as_deref() {
-        Some("1Day" | "1D") => {}
-        Some(_) => return unprocessable("invalid timeframe (the stand-in serves 1Day bars only)"),
-        None => return unprocessable("timeframe is required"),
-    }
-    let bound = |text: &Option<String>, name: &str| match text.as_deref() {
-        None => Ok(None),
-        Some(t) => alpaca_time(t).map(Some).ok_or_else(|| unprocessable(format!("invalid {name}"))),
-    };
-    let (start, end) = match (bound(&query.start, "start"), bound(&query.end, "end")) {
-        (Ok(start), Ok(end)) => (start, end),
-        (Err(response), _) | (_, Err(response)) => return response,
-    };
-    let limit = match query.limit.as_deref().map(str::parse::<usize>) {
-        None => ALPACA_DEFAULT_LIMIT,
-        Some(Ok(n)) if (1..=ALPACA_MAX_LIMIT).contains(&n) => n,
-        Some(_) => return unprocessable("invalid limit"),
-    };
-    let descending = match query.sort.as_deref() {
-        None | Some("asc") => false,
-        Some("desc") => true,
-        Some(_) => return unprocessable("invalid sort"),
+    let AlpacaWindow { start, end, limit, descending } = match alpaca_window(&query, &["1Day", "1D"], "1Day bars only") {
+        Ok(window) => window,
+        Err(response) => return response,
     };
     let Some(bars) = state.history.get(&symbol) else {
         return alpaca_error(StatusCode::NOT_FOUND, error_code::NOT_FOUND, format!("symbol not found: {symbol}"));
