@@ -101,3 +101,39 @@ fn an_unreachable_postgres_server_is_one_clear_error_without_credentials() {
     assert!(!err.contains("hunter2"), "the password leaked: {err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// The open orders a live writer saves for a restarted consumer: the last
+/// state per strategy and symbol, an emptied symbol gone, the same on both
+/// backends.
+#[test]
+fn open_orders_are_saved_per_strategy_and_symbol_on_both_backends() {
+    use liu_engine::store::{BatchWriter, Commit, RunEnd, RunStart};
+    let dir = tempfile::tempdir().unwrap();
+    let pg = PgDb::new();
+    let run = |name: &str| RunStart {
+        algo_name: name.into(),
+        algo_env: "PAPER".into(),
+        parameters: serde_json::json!({}),
+        start_time: chrono::Utc::now(),
+        strategy_digest: String::new(),
+    };
+    let mut seen = Vec::new();
+    for db in [TestDb::Sqlite(dir.path().join("live.db")), TestDb::Postgres(pg.url.clone())] {
+        let target: DbTarget = db.arg().parse().unwrap();
+        let writer = BatchWriter::start(&target, "batch-1", vec![run("a"), run("b")], vec!["AAA".into(), "BBB".into()], Commit::AsTheyCome).unwrap();
+        writer.open_orders(1, 0, r#"[{"id":1}]"#.into());
+        writer.open_orders(0, 1, r#"[{"id":2}]"#.into());
+        writer.open_orders(0, 1, r#"[{"id":2},{"id":3}]"#.into());
+        writer.open_orders(1, 0, "[]".into());
+        writer.finish(vec![RunEnd { end_time: chrono::Utc::now(), end_reason: "shutdown".into(), fuel_used: 0 }; 2]).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let saved = rt.block_on(async {
+            let store = Store::open(&target).await.unwrap();
+            (store.batch_open_orders("batch-1", "PAPER").await.unwrap(), store.batch_open_orders("batch-1", "PROD").await.unwrap())
+        });
+        assert_eq!(saved.0, [(0, "BBB".to_owned(), r#"[{"id":2},{"id":3}]"#.to_owned())], "{db:?}");
+        assert!(saved.1.is_empty(), "another environment's are not read");
+        seen.push(saved);
+    }
+    assert_eq!(seen[0], seen[1]);
+}

@@ -148,6 +148,58 @@ fn run_trade(plan: &Path, db: &Path, secs: &str) -> (String, Vec<String>) {
     (batch_of(&lines), lines)
 }
 
+/// Stops a running `trade` as a user would, with Ctrl-C (SIGINT to the
+/// producer, which shuts its consumers down); returns how it ended and its output.
+fn stop(trade: Proc) -> (std::process::ExitStatus, Vec<String>) {
+    kill(trade.child.id() as i32, libc::SIGINT);
+    trade.finish()
+}
+
+/// Polls `look` on the live database until `ready` holds, at most `limit`:
+/// how a test waits for the session to reach a state (fills recorded)
+/// before it stops it.
+fn wait_until<T: std::fmt::Debug>(limit: Duration, what: &str, look: impl Fn() -> T, ready: impl Fn(&T) -> bool) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        let seen = look();
+        if ready(&seen) {
+            return seen;
+        }
+        assert!(Instant::now() < deadline, "{what}: not reached after {limit:?}; last seen {seen:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Symbols with fills per algo_run, over the whole database (one batch).
+fn symbols_by_run_now(db: &Path) -> HashMap<i64, BTreeSet<String>> {
+    let rows: Vec<(i64, String)> =
+        query(db, async |c| sqlx::query_as("SELECT DISTINCT algo_run_id, symbol FROM new_trades").fetch_all(c).await.unwrap());
+    let mut out: HashMap<i64, BTreeSet<String>> = HashMap::new();
+    for (run, symbol) in rows {
+        out.entry(run).or_default().insert(symbol);
+    }
+    out
+}
+
+/// Runs `trade` on `plan` until the database shows `ready` (see
+/// [`symbols_by_run_now`]), then stops it; it must end well without printing
+/// a credential. Returns the batch id and the output.
+fn trade_until(plan: &Path, db: &Path, what: &str, ready: impl Fn(&HashMap<i64, BTreeSet<String>>) -> bool) -> (String, Vec<String>) {
+    let mut trade = spawn_trade(plan, db, "60");
+    trade.wait_for(Duration::from_secs(30), |l| l.contains("market-data subscription confirmed"));
+    wait_until(Duration::from_secs(40), what, || symbols_by_run_now(db), ready);
+    let (status, lines) = stop(trade);
+    let text = lines.join("\n");
+    assert!(status.success(), "{text}");
+    assert!(!text.contains(SECRET) && !text.contains(KEY) && !text.contains(POLYGON_KEY), "credentials leaked into output");
+    (batch_of(&lines), lines)
+}
+
+/// Traded symbols, over every run.
+fn traded(by_run: &HashMap<i64, BTreeSet<String>>) -> BTreeSet<&str> {
+    by_run.values().flatten().map(String::as_str).collect()
+}
+
 /// Waits until both consumers of a two-consumer `trade` have connected;
 /// returns each one's "consumer connected" line, by `consumer=N`.
 fn both_connected(trade: &mut Proc) -> BTreeMap<&'static str, String> {
@@ -220,7 +272,14 @@ fn two_consumers_trade_twenty_symbols_each_symbol_on_exactly_one_consumer() {
     let (_sim, url) = simulator("127.0.0.1:0", "600");
     let plan = write_plan(dir.path(), &url, 5.0, "");
     let db = dir.path().join("liu.db");
-    let (batch, _) = run_trade(&plan, &db, "5");
+    let mut trade = spawn_trade(&plan, &db, "60");
+    both_connected(&mut trade);
+    wait_until(Duration::from_secs(30), "most symbols traded on both consumers", || symbols_by_run_now(&db), |by_run| {
+        by_run.len() == 2 && by_run.values().map(BTreeSet::len).sum::<usize>() >= 16
+    });
+    let (status, lines) = stop(trade);
+    assert!(status.success(), "{}", lines.join("\n"));
+    let batch = batch_of(&lines);
     let runs = runs(&db, &batch);
     assert_eq!(runs.len(), 2, "one algo_run per strategy per consumer: {runs:?}");
     for r in &runs {
@@ -244,13 +303,18 @@ fn a_killed_consumer_is_restarted_and_its_symbols_resume() {
     let (_sim, url) = simulator("127.0.0.1:0", "600");
     let plan = write_plan(dir.path(), &url, 5.0, "");
     let db = dir.path().join("liu.db");
-    let mut trade = spawn_trade(&plan, &db, "8");
+    let mut trade = spawn_trade(&plan, &db, "60");
     let first = trade.wait_for(Duration::from_secs(30), |l| l.contains("consumer connected") && l.contains("consumer=1"));
     let old_pid = pid_of(&first);
     kill(old_pid as i32, libc::SIGKILL);
     let again = trade.wait_for(Duration::from_secs(30), |l| l.contains("consumer connected") && l.contains("consumer=1"));
     assert_ne!(pid_of(&again), old_pid);
-    let (status, lines) = trade.finish();
+    // Stop once the restarted process (the last run) and consumer 0 have traded.
+    let last_run = || query(&db, async |c| sqlx::query_scalar::<_, i64>("SELECT max(algo_run_id) FROM algo_run").fetch_one(c).await.unwrap());
+    wait_until(Duration::from_secs(30), "fills from the restarted consumer and from consumer 0", || (last_run(), symbols_by_run_now(&db)), |(last, by_run)| {
+        by_run.contains_key(last) && by_run.keys().any(|run| run != last)
+    });
+    let (status, lines) = stop(trade);
     assert!(status.success(), "{}", lines.join("\n"));
     let batch = batch_of(&lines);
     let summary_restarts = lines.iter().any(|l| l.contains("\"restarts\"")) && lines.join("\n").contains("\"restarts\": [\n    0,\n    1\n  ]");
@@ -300,22 +364,23 @@ fn a_restarted_consumer_carries_on_the_positions_its_predecessor_recorded() {
     let (_sim, url) = simulator("127.0.0.1:0", "600");
     let plan = write_plan(dir.path(), &url, 5.0, "");
     let db = dir.path().join("liu.db");
-    let mut trade = spawn_trade(&plan, &db, "10");
+    let mut trade = spawn_trade(&plan, &db, "60");
     let connected = both_connected(&mut trade);
     let old_pid = pid_of(&connected["consumer=1"]);
     // Kill consumer 1 once both consumers' fills are in the database, so it
     // dies holding recorded positions.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while query(&db, async |c| sqlx::query_scalar::<_, i64>("SELECT count(DISTINCT algo_run_id) FROM new_trades").fetch_one(c).await.unwrap()) < 2 {
-        assert!(Instant::now() < deadline, "no fills from both consumers after 30 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(Duration::from_secs(30), "fills from both consumers", || symbols_by_run_now(&db), |by_run| by_run.len() == 2);
     kill(old_pid as i32, libc::SIGKILL);
     // The restart books what its predecessor recorded: some position is open.
     trade.wait_for(Duration::from_secs(30), |l| {
         l.contains("booked the fills recorded earlier") && l.contains("consumer=1") && !l.contains("positions=[]")
     });
-    let (status, lines) = trade.finish();
+    // Stop once the restarted process (the last run) has traded a symbol its predecessor held.
+    let last_run = || query(&db, async |c| sqlx::query_scalar::<_, i64>("SELECT max(algo_run_id) FROM algo_run").fetch_one(c).await.unwrap());
+    wait_until(Duration::from_secs(30), "the restart trading a symbol it took over", || (last_run(), symbols_by_run_now(&db)), |(last, by_run)| {
+        by_run.get(last).is_some_and(|mine| by_run.iter().any(|(run, theirs)| run != last && !theirs.is_disjoint(mine)))
+    });
+    let (status, lines) = stop(trade);
     assert!(status.success(), "{}", lines.join("\n"));
     let batch = batch_of(&lines);
     let fills = signed_fills(&db, &batch);
@@ -356,6 +421,118 @@ fn a_restarted_consumer_carries_on_the_positions_its_predecessor_recorded() {
     }
 }
 
+/// The saved open orders of strategy `strategy`: symbol -> (algo_run_id, orders).
+fn saved_orders(db: &Path, strategy: i64) -> BTreeMap<String, (i64, Vec<serde_json::Value>)> {
+    let rows: Vec<(String, i64, String)> = query(db, async |c| {
+        sqlx::query_as("SELECT symbol, algo_run_id, orders FROM open_orders WHERE strategy = ?").bind(strategy).fetch_all(c).await.unwrap()
+    });
+    rows.into_iter().map(|(symbol, run, orders)| (symbol, (run, serde_json::from_str(&orders).unwrap()))).collect()
+}
+
+/// An order's request without what a restart rightly changes (its indicators).
+fn request_of(order: &serde_json::Value) -> serde_json::Value {
+    let mut request = order["request"].clone();
+    request.as_object_mut().unwrap().remove("indicators");
+    request
+}
+
+/// A killed consumer's open orders are put back into the restarted
+/// consumer's books: the probe's resting limit orders (one per symbol, far
+/// under the price) come back for exactly the killed consumer's symbols,
+/// unchanged, marked as the earlier process's. The session's orders end
+/// with it.
+#[test]
+fn a_restarted_consumer_puts_back_the_orders_its_predecessor_had_open() {
+    open_orders_survive_a_restart("paper");
+}
+
+/// With the Alpaca broker, the orders put back are those the broker still
+/// holds, matched by the `client_order_id` they were placed with; at the end
+/// the restarted consumer cancels them under that id, and the broker's
+/// reports close them (no order is left waiting).
+#[test]
+fn a_restarted_consumer_takes_back_its_predecessors_orders_open_at_alpaca() {
+    open_orders_survive_a_restart("alpaca");
+}
+
+fn open_orders_survive_a_restart(broker: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, url, rest) = simulator_with_rest(&["--symbols", "20", "--bars", "100000"]);
+    let probe = format!(
+        "[[strategies]]\ncomponent = \"{}\"\nparams = {{ tif = \"gtc\", limit-offset-pct = -50.0, qty = 1.0 }}\n",
+        component("probe").display()
+    );
+    let plan = write_plan(dir.path(), &url, 5.0, &probe);
+    if broker == "alpaca" {
+        let text = std::fs::read_to_string(&plan).unwrap() + &format!("\n[broker]\nkind = \"alpaca\"\nbase_url = \"{rest}\"\n");
+        std::fs::write(&plan, text).unwrap();
+    }
+    let db = dir.path().join("liu.db");
+    // Stopped by a signal once the restart's orders are saved; the duration is a backstop.
+    let mut trade = spawn_trade(&plan, &db, "120");
+    let connected = both_connected(&mut trade);
+    let old_pid = pid_of(&connected["consumer=1"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let before = loop {
+        let saved = if db.exists() { saved_orders(&db, 1) } else { BTreeMap::new() };
+        if saved.len() == 20 {
+            break saved;
+        }
+        assert!(Instant::now() < deadline, "the probe's 20 resting orders were not saved: {saved:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    kill(old_pid as i32, libc::SIGKILL);
+    let again = trade.wait_for(Duration::from_secs(30), |l| l.contains("consumer connected") && l.contains("consumer=1"));
+    assert_ne!(pid_of(&again), old_pid);
+
+    // The restart saves its books under its own run: wait until every
+    // symbol it took over has both the put-back order and the new probe's.
+    let old_runs: BTreeSet<i64> = before.values().map(|(run, _)| *run).collect();
+    let after = loop {
+        let saved = saved_orders(&db, 1);
+        let moved: BTreeMap<_, _> = saved.iter().filter(|(_, (run, _))| !old_runs.contains(run)).collect();
+        if !moved.is_empty() && moved.values().all(|(_, orders)| orders.len() == 2) && moved.len() == 10 {
+            break saved;
+        }
+        assert!(Instant::now() < deadline, "the restart's books were not saved: {saved:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let moved: BTreeSet<&String> = after.iter().filter(|(_, (run, _))| !old_runs.contains(run)).map(|(s, _)| s).collect();
+    let killed_run = before[*moved.iter().next().unwrap()].0;
+    let killed: BTreeSet<&String> = before.iter().filter(|(_, (run, _))| *run == killed_run).map(|(s, _)| s).collect();
+    assert_eq!(moved, killed, "the restart took over exactly the killed consumer's symbols");
+    for symbol in &killed {
+        let (old, new) = (&before[*symbol].1, &after[*symbol].1);
+        assert_eq!(old.len(), 1);
+        assert_eq!(request_of(&new[0]), request_of(&old[0]), "{symbol}: the put-back order is the killed one's");
+        let marks: serde_json::Value = serde_json::from_str(new[0]["request"]["indicators"].as_str().unwrap()).unwrap();
+        if broker == "alpaca" {
+            // Known to the broker by the id it was placed with, by the killed process.
+            let placed_as = old[0]["placed_as"].as_str().unwrap();
+            assert!(placed_as.contains(&format!("-1.{old_pid}-1-")), "{placed_as}");
+            assert_eq!(new[0]["placed_as"], old[0]["placed_as"], "{symbol}");
+            assert_eq!(marks["placed_by_earlier_process"], old[0]["placed_as"], "{symbol}");
+            assert_ne!(new[1]["placed_as"], old[0]["placed_as"], "{symbol}");
+        } else {
+            assert_eq!(marks["placed_by_earlier_process"], old[0]["id"], "{symbol}");
+        }
+    }
+    // The other consumer's orders were left where they were (they go on
+    // living: `first_day` is set by their first bar).
+    for (symbol, (run, orders)) in before.iter().filter(|(s, _)| !killed.contains(s)) {
+        let (run_after, orders_after) = &after[symbol];
+        assert_eq!((run_after, orders_after.iter().map(request_of).collect::<Vec<_>>()), (run, orders.iter().map(request_of).collect()), "{symbol}");
+    }
+
+    kill(trade.child.id() as i32, libc::SIGINT);
+    let (status, lines) = trade.finish();
+    assert!(status.success(), "{}", lines.join("\n"));
+    let put_back = lines.iter().filter(|l| l.contains("put back the orders open when the earlier process ended") && l.contains("strategy=\"probe\"")).count();
+    assert_eq!(put_back, 10, "one line per symbol taken over");
+    assert!(!lines.iter().any(|l| l.contains("orders still open at the broker")), "every cancel was confirmed:\n{}", lines.join("\n"));
+    assert!(saved_orders(&db, 1).is_empty(), "the session's orders end with it");
+}
+
 fn run_count(db: &Path) -> i64 {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
@@ -386,12 +563,17 @@ fn the_producer_reconnects_and_resubscribes_when_the_stream_drops() {
     let addr = url.trim_start_matches("ws://").split('/').next().unwrap().to_owned();
     let plan = write_plan(dir.path(), &url, 5.0, "");
     let db = dir.path().join("liu.db");
-    let mut trade = spawn_trade(&plan, &db, "8");
+    let mut trade = spawn_trade(&plan, &db, "60");
     trade.wait_for(Duration::from_secs(30), |l| l.contains("market-data subscription confirmed"));
     drop(sim); // kills the simulator: the stream drops
     let (_sim2, _) = simulator(&addr, "600");
     let restarted_at = now_nanos();
-    let (status, lines) = trade.finish();
+    // Stop once a fill stamped after the stream came back is recorded.
+    let latest = || query(&db, async |c| sqlx::query_scalar::<_, Option<String>>("SELECT max(client_time) FROM new_trades").fetch_one(c).await.unwrap());
+    wait_until(Duration::from_secs(30), "a fill after the stream came back", latest, |t| {
+        t.as_deref().and_then(liu_engine::data::parse_timestamp).is_some_and(|t| t > restarted_at)
+    });
+    let (status, lines) = stop(trade);
     assert!(status.success(), "{}", lines.join("\n"));
     let text = lines.join("\n");
     let reconnects: u64 = text
@@ -414,16 +596,25 @@ fn the_producer_reconnects_and_resubscribes_when_the_stream_drops() {
 #[test]
 fn a_slow_strategy_puts_only_its_consumer_out_of_sync_and_it_catches_up() {
     let dir = tempfile::tempdir().unwrap();
-    let (_sim, url) = simulator("127.0.0.1:0", "600");
     let slow = component("hostile-slow-symbol");
-    // SYM003 is owned by consumer 1 (sorted names, round robin).
+    // SYM003 is owned by consumer 1 (sorted names, round robin): consumer 0
+    // owns the even-numbered symbols.
     let extra = format!(
         "[[strategies]]\ncomponent = \"{}\"\nparams = {{ symbol = \"SYM003\", spin = 150000000 }}\n[strategies.limits]\nfuel_per_event = 4000000000\ndeadline_ms = 5000\n",
         slow.display()
     );
-    let plan = write_plan(dir.path(), &url, 0.5, &extra);
-    let db = dir.path().join("liu.db");
-    let (_, lines) = run_trade(&plan, &db, "6");
+    // The same finite replay at 600x, with and without the slow strategy.
+    let replay = || Replay { bars: 60, speed: "600", stale_secs: 0.5, encoding: "json" };
+    let (batch, lines) = trade_replay(dir.path(), &extra, replay());
+    let alone_dir = tempfile::tempdir().unwrap();
+    let (alone_batch, _) = trade_replay(alone_dir.path(), "", replay());
+    let consumer0 = |fills: HashMap<String, Vec<(String, f64, f64)>>| -> BTreeMap<String, Vec<(String, f64, f64)>> {
+        fills.into_iter().filter(|(symbol, _)| symbol[3..].parse::<u32>().unwrap() % 2 == 0).collect()
+    };
+    let with_slow = consumer0(sma_fills_by_symbol(&dir.path().join("liu.db"), &batch));
+    let alone = consumer0(sma_fills_by_symbol(&alone_dir.path().join("liu.db"), &alone_batch));
+    assert!(alone.len() >= 8, "most of consumer 0's symbols traded: {alone:?}");
+    assert_eq!(with_slow, alone, "consumer 0 trades as if the slow strategy were not there");
     let out_of_sync: Vec<_> = lines.iter().filter(|l| l.contains("out of sync w")).collect();
     assert!(!out_of_sync.is_empty(), "{}", lines.join("\n"));
     assert!(out_of_sync.iter().all(|l| l.contains("consumer 1 ")), "only consumer 1 is slow: {out_of_sync:?}");
@@ -647,8 +838,12 @@ fn the_polygon_stream_feeds_the_consumers_like_alpaca() {
     let text = std::fs::read_to_string(&plan).unwrap().replace("kind = \"alpaca\"\nfeed = \"test\"", "kind = \"polygon\"");
     std::fs::write(&plan, text).unwrap();
     let db = dir.path().join("liu.db");
-    let (batch, lines) = run_trade(&plan, &db, "4");
-    assert!(lines.iter().any(|l| l.contains("market-data subscription confirmed") && l.contains("subscribed to: AM.SYM000")), "{}", lines.join("\n"));
+    let mut trade = spawn_trade(&plan, &db, "60");
+    trade.wait_for(Duration::from_secs(30), |l| l.contains("market-data subscription confirmed") && l.contains("subscribed to: AM.SYM000"));
+    wait_until(Duration::from_secs(30), "fills from both consumers", || symbols_by_run_now(&db), |by_run| by_run.len() == 2);
+    let (status, lines) = stop(trade);
+    assert!(status.success(), "{}", lines.join("\n"));
+    let batch = batch_of(&lines);
     let by_run = symbols_by_run(&db, &batch);
     assert_eq!(by_run.len(), 2, "both consumers traded on Polygon minute aggregates: {by_run:?}");
     let sets: Vec<_> = by_run.values().collect();
@@ -736,7 +931,7 @@ fn the_momentum_scanner_picks_symbols_records_them_and_only_they_trade() {
     let (_sim, url, rest) = simulator_with_rest(&["--data", data.to_str().unwrap(), "--repeat"]);
     let plan = momentum_scanner_plan(dir.path(), &url, &rest, "max_symbols = 10");
     let db = dir.path().join("liu.db");
-    let (batch, lines) = run_trade(&plan, &db, "5");
+    let (batch, lines) = trade_until(&plan, &db, "both picks traded", |by_run| traded(by_run).is_superset(&BTreeSet::from(["GOOD1", "GOOD2"])));
     let picks = trending(&db, &batch);
     assert_eq!(picks, [("GOOD1".to_owned(), "momentum".to_owned()), ("GOOD2".to_owned(), "momentum".to_owned())], "{}", lines.join("\n"));
     let traded: BTreeSet<String> = symbols_by_run(&db, &batch).into_values().flatten().collect();
@@ -751,7 +946,7 @@ fn the_alpaca_broker_trades_through_the_trading_api_and_its_trade_updates() {
     let text = std::fs::read_to_string(&plan).unwrap() + &format!("\n[broker]\nkind = \"alpaca\"\nbase_url = \"{rest}\"\n");
     std::fs::write(&plan, text).unwrap();
     let db = dir.path().join("liu.db");
-    let (batch, lines) = run_trade(&plan, &db, "5");
+    let (batch, lines) = trade_until(&plan, &db, "fills from the broker on both consumers", |by_run| by_run.len() == 2);
     let rows = trades(&db, &batch);
     assert!(!rows.is_empty(), "no fill came back from the broker\n{}", lines.join("\n"));
     // What the database recorded is what the broker holds.
@@ -788,18 +983,47 @@ fn trade_whole_replay(dir: &Path, extra_strategies: &str) -> (String, Vec<String
 
 /// [`trade_whole_replay`] with the stream in `encoding` (`json`, `msgpack`).
 fn trade_whole_replay_in(dir: &Path, extra_strategies: &str, encoding: &str) -> (String, Vec<String>) {
-    let mut sim = Proc::spawn(&["simulate", "--listen", "127.0.0.1:0", "--symbols", "20", "--bars", "300", "--speed", "max"], &[]);
+    let (batch, lines) = trade_replay(dir, extra_strategies, Replay { bars: 300, speed: "max", stale_secs: 3600.0, encoding });
+    assert_eq!(json_summary(&lines)["dropped_full"], serde_json::json!([0, 0]), "nothing dropped:\n{}", lines.join("\n"));
+    (batch, lines)
+}
+
+/// A finite replay of 20 symbols for [`trade_replay`].
+struct Replay<'a> {
+    bars: u32,
+    speed: &'a str,
+    stale_secs: f64,
+    encoding: &'a str,
+}
+
+/// `trade` over the whole of a finite replay; the summary must show every
+/// bar received.
+fn trade_replay(dir: &Path, extra_strategies: &str, replay: Replay<'_>) -> (String, Vec<String>) {
+    let bars = replay.bars.to_string();
+    let mut sim = Proc::spawn(&["simulate", "--listen", "127.0.0.1:0", "--symbols", "20", "--bars", &bars, "--speed", replay.speed], &[]);
     let line = sim.wait_for(Duration::from_secs(30), |l| l.starts_with("simulator listening on "));
     let url = line.trim_start_matches("simulator listening on ").to_owned();
-    let plan = write_plan(dir, &url, 3600.0, extra_strategies);
+    let plan = write_plan(dir, &url, replay.stale_secs, extra_strategies);
+    let encoding = replay.encoding;
     let text = std::fs::read_to_string(&plan).unwrap().replace("events = [\"minute\"]", &format!("events = [\"minute\"]\nencoding = \"{encoding}\""));
     std::fs::write(&plan, text).unwrap();
-    let (batch, lines) = run_trade(&plan, &dir.join("liu.db"), "8");
+    // Stopped by a signal once the producer has received the whole replay
+    // (its trace line counts the events); the duration is a backstop.
+    let db = dir.join("liu.db");
+    let mut trade = Proc::spawn(
+        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", db.to_str().unwrap(), "--duration-secs", "90", "--json"],
+        &[("POLYGON_API_KEY", POLYGON_KEY), ("LIU_LOG", "info,liu_engine::producer=trace")],
+    );
+    let all = format!("events={}", 20 * replay.bars);
+    trade.wait_for(Duration::from_secs(90), |l| l.contains("market events received") && l.split_whitespace().any(|w| w == all));
+    kill(trade.child.id() as i32, libc::SIGINT);
+    let (status, lines) = trade.finish();
     let text = lines.join("\n");
+    assert!(status.success(), "{text}");
+    assert!(!text.contains(SECRET) && !text.contains(KEY) && !text.contains(POLYGON_KEY), "credentials leaked into output");
     let field = |name: &str| text.split(&format!("\"{name}\": ")).nth(1).map(|s| s.split(|c: char| c == ',' || c == '\n').next().unwrap().to_owned());
-    assert_eq!(field("events").as_deref(), Some("6000"), "the whole replay was received:\n{text}");
-    assert!(text.contains("\"dropped_full\": [\n    0,\n    0\n  ]"), "nothing dropped:\n{text}");
-    (batch, lines)
+    assert_eq!(field("events"), Some((20 * replay.bars).to_string()), "the whole replay was received:\n{text}");
+    (batch_of(&lines), lines)
 }
 
 /// Alpaca's two encodings of the same replay give the same fills: the
@@ -900,7 +1124,7 @@ fn credentials_reach_neither_consumers_nor_logs_nor_the_database() {
     let (_sim, url) = simulator("127.0.0.1:0", "600");
     let plan = write_plan(dir.path(), &url, 5.0, "");
     let db = dir.path().join("liu.db");
-    let mut trade = spawn_trade(&plan, &db, "4");
+    let mut trade = spawn_trade(&plan, &db, "60");
     for (consumer, line) in both_connected(&mut trade) {
         let environ = std::fs::read(format!("/proc/{}/environ", pid_of(&line))).expect("consumer environment");
         let environ = String::from_utf8_lossy(&environ);
@@ -909,7 +1133,8 @@ fn credentials_reach_neither_consumers_nor_logs_nor_the_database() {
         }
         assert!(!environ.contains("APCA_") && !environ.contains("POLYGON_API_KEY"), "{consumer}: {environ}");
     }
-    let (status, lines) = trade.finish();
+    wait_until(Duration::from_secs(30), "fills recorded", || symbols_by_run_now(&db), |by_run| by_run.len() == 2);
+    let (status, lines) = stop(trade);
     assert!(status.success(), "{}", lines.join("\n"));
     let text = lines.join("\n");
     let batch = batch_of(&lines);
@@ -1008,7 +1233,7 @@ fn killing_the_database_mid_run_loses_no_trade() {
     let (_sim, url) = simulator("127.0.0.1:0", "600");
     let plan = write_plan(dir.path(), &url, 5.0, "");
     let mut trade = Proc::spawn(
-        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", &pg.url(), "--duration-secs", "10", "--json"],
+        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", &pg.url(), "--duration-secs", "60", "--json"],
         &[("LIU_JOURNAL_DIR", journal.to_str().unwrap())],
     );
     // Both consumers have their runs recorded before the database goes.
@@ -1017,7 +1242,7 @@ fn killing_the_database_mid_run_loses_no_trade() {
     trade.wait_for(Duration::from_secs(30), |l| l.contains("database write failed"));
     pg.start();
     trade.wait_for(Duration::from_secs(30), |l| l.contains("database reachable again"));
-    let (status, lines) = trade.finish();
+    let (status, lines) = stop(trade);
     let text = lines.join("\n");
     assert!(status.success(), "{text}");
     let made: u64 = lines
@@ -1042,11 +1267,13 @@ fn trade_records_runs_and_fills_in_postgres() {
     let dir = tempfile::tempdir().unwrap();
     let (_sim, url) = simulator("127.0.0.1:0", "600");
     let plan = write_plan(dir.path(), &url, 5.0, "");
-    let (status, lines) = Proc::spawn(
-        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", &pg.url, "--duration-secs", "4", "--json"],
-        &[],
-    )
-    .finish();
+    let mut trade = Proc::spawn(&["trade", "--tradeplan", plan.to_str().unwrap(), "--db", &pg.url, "--duration-secs", "60", "--json"], &[]);
+    both_connected(&mut trade);
+    let runs_with_fills = || {
+        pg_query(&pg.url, async |c| sqlx::query_scalar::<_, i64>("SELECT count(DISTINCT algo_run_id) FROM new_trades").fetch_one(c).await.unwrap())
+    };
+    wait_until(Duration::from_secs(30), "fills from both consumers", runs_with_fills, |n| *n == 2);
+    let (status, lines) = stop(trade);
     assert!(status.success(), "{}", lines.join("\n"));
     let batch = batch_of(&lines);
     let db = TestDb::Postgres(pg.url.clone());
@@ -1084,7 +1311,16 @@ fn a_strategys_state_is_kept_in_the_keystore_across_sessions() {
     let extra: String = counters.iter().map(|name| format!("[[strategies]]\ncomponent = \"{}\"\n", component(name).display())).collect();
     let plan = write_plan(dir.path(), &url, 5.0, &extra);
     let db = dir.path().join("liu.db");
-    let (_, first) = run_trade(&plan, &db, "3");
+    // A session that stops once `ready` holds for the counters' keystores.
+    let session = |what: &str, ready: &dyn Fn(&[BTreeMap<String, String>]) -> bool| -> Vec<String> {
+        let mut trade = spawn_trade(&plan, &db, "60");
+        trade.wait_for(Duration::from_secs(30), |l| l.contains("market-data subscription confirmed"));
+        wait_until(Duration::from_secs(40), what, || counters.iter().map(|name| keystore(&db, name)).collect::<Vec<_>>(), |kept| ready(kept));
+        let (status, lines) = stop(trade);
+        assert!(status.success(), "{}", lines.join("\n"));
+        lines
+    };
+    let first = session("every counter keeps a count per symbol", &|kept| kept.iter().all(|k| k.len() == 20));
     assert!(!first.iter().any(|l| l.contains(": resuming")), "the first session starts empty");
     let kept: Vec<_> = counters.iter().map(|name| keystore(&db, name)).collect();
     for (name, kept) in counters.iter().zip(&kept) {
@@ -1092,7 +1328,10 @@ fn a_strategys_state_is_kept_in_the_keystore_across_sessions() {
         assert!(kept.values().all(|v| v.parse::<u64>().unwrap() > 0), "{name}: {kept:?}");
     }
 
-    let (_, second) = run_trade(&plan, &db, "3");
+    let count = |v: &String| v.parse::<u64>().unwrap();
+    let second = session("every count went on", &|now| {
+        now.iter().zip(&kept).all(|(now, kept)| kept.iter().all(|(key, value)| now.get(key).is_some_and(|v| count(v) > count(value))))
+    });
     for (name, kept) in counters.iter().zip(&kept) {
         for (key, value) in kept {
             let symbol = key.trim_start_matches("bars:");
@@ -1147,7 +1386,7 @@ fn a_recurring_scan_picks_a_symbol_that_qualifies_later_and_it_trades() {
     let (_sim, url, rest) = simulator_with_rest(&["--data", folder.to_str().unwrap(), "--repeat"]);
     let plan = momentum_scanner_plan(dir.path(), &url, &rest, "recurrence_minutes = 0.02");
     let db = dir.path().join("liu.db");
-    let (batch, lines) = run_trade(&plan, &db, "6");
+    let (batch, lines) = trade_until(&plan, &db, "LATE traded", |by_run| traded(by_run).contains("LATE"));
     let text = lines.join("\n");
     let picks = trending_at(&db, &batch);
     assert_eq!(picks.first().map(|p| p.0.as_str()), Some("GOOD1"), "{text}");
@@ -1173,7 +1412,7 @@ fn a_fill_of_an_order_placed_by_a_consumer_that_died_is_recorded() {
     std::fs::write(&plan, text).unwrap();
     let db = dir.path().join("liu.db");
     let mut trade = Proc::spawn(
-        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", db.to_str().unwrap(), "--duration-secs", "10", "--json"],
+        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", db.to_str().unwrap(), "--duration-secs", "60", "--json"],
         &[("LIU_LOG", "info,liu_engine::broker::routing=debug")],
     );
     let first = trade.wait_for(Duration::from_secs(30), |l| l.contains("consumer connected") && l.contains("consumer=1"));
@@ -1182,7 +1421,13 @@ fn a_fill_of_an_order_placed_by_a_consumer_that_died_is_recorded() {
     let mark = format!("-1.{pid}-1-");
     trade.wait_for(Duration::from_secs(30), |l| l.contains("order accepted by alpaca") && l.contains(&mark));
     kill(pid as i32, libc::SIGKILL);
-    let (status, lines) = trade.finish();
+    let marked = || {
+        query(&db, async |c| {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM new_trades WHERE indicators LIKE '%placed_by_earlier_process%'").fetch_one(c).await.unwrap()
+        })
+    };
+    wait_until(Duration::from_secs(40), "a fill of the dead consumer's order recorded", marked, |n| *n > 0);
+    let (status, lines) = stop(trade);
     let text = lines.join("\n");
     assert!(status.success(), "{text}");
     let batch = batch_of(&lines);
@@ -1308,7 +1553,7 @@ fn positions_the_session_did_not_open_are_reported_and_left_alone() {
     let text = std::fs::read_to_string(&plan).unwrap() + &format!("\n[broker]\nkind = \"alpaca\"\nbase_url = \"{rest}\"\n");
     std::fs::write(&plan, text).unwrap();
     let db = dir.path().join("liu.db");
-    let (batch, lines) = run_trade(&plan, &db, "4");
+    let (batch, lines) = trade_until(&plan, &db, "ten symbols traded", |by_run| traded(by_run).len() >= 10);
     let text = lines.join("\n");
     assert!(lines.iter().any(|l| l.contains("the account holds a position this session did not open") && l.contains("SYM003")), "{text}");
     assert!(lines.iter().any(|l| l.contains("not trading SYM003")), "{text}");

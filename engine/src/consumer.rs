@@ -8,7 +8,7 @@
 //! stale events are queued, to catch up with the market.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
@@ -170,6 +170,11 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
     for fill in store.batch_fills(&config.batch_id, &config.env).await? {
         inherited.entry(fill.symbol.clone()).or_default().push(fill);
     }
+    // And the orders it had open, put back when their symbol is assigned.
+    let mut inherited_orders: HashMap<String, Vec<(usize, String)>> = HashMap::new();
+    for (strategy, symbol, orders) in store.batch_open_orders(&config.batch_id, &config.env).await? {
+        inherited_orders.entry(symbol).or_default().push((strategy, orders));
+    }
     drop(store);
 
     let (mut reader, mut writer) = transport::unix::connect(&config.socket)
@@ -218,6 +223,9 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         link: writer,
         routed: plan.broker.kind == BrokerKind::Alpaca,
         inherited,
+        inherited_orders,
+        open_at_broker: None,
+        restored: HashMap::new(),
     };
     let end_reason = session.serve(&mut frames).await;
     // The strategies' results go to the producer for `trade`'s summary.
@@ -357,6 +365,15 @@ struct Session {
     /// Fills earlier processes of this batch recorded, by symbol, not yet
     /// booked: a symbol's are booked when it is assigned here.
     inherited: HashMap<String, Vec<RecordedFill>>,
+    /// Orders earlier processes of this batch saved as open, by symbol
+    /// (strategy index, JSON array), not yet put back.
+    inherited_orders: HashMap<String, Vec<(usize, String)>>,
+    /// Routed out: the `client_order_id`s of this consumer's orders the
+    /// outside broker holds open, as the producer reported them at connect.
+    open_at_broker: Option<HashSet<String>>,
+    /// Orders put back from an earlier process, routed out: the
+    /// `client_order_id` they were placed with, both ways.
+    restored: HashMap<String, (usize, OrderId)>,
 }
 
 impl Session {
@@ -384,6 +401,7 @@ impl Session {
                     self.assign(symbols);
                 }
                 Some(ToConsumer::Clock(clock)) => self.clock = clock,
+                Some(ToConsumer::OpenAtBroker(ids)) => self.open_at_broker = Some(ids.into_iter().collect()),
                 Some(ToConsumer::History(history)) => self.warm_up(history),
                 Some(ToConsumer::Events { received_at, events }) => {
                     if self.process(received_at, events) {
@@ -426,7 +444,42 @@ impl Session {
             if let Some(fills) = self.inherited.remove(&name) {
                 self.inherit(id, &name, &fills);
             }
+            if let Some(orders) = self.inherited_orders.remove(&name) {
+                self.restore_orders(id, &name, &orders);
+            }
         }
+    }
+
+    /// Puts the orders an earlier process of this consumer saved as open in
+    /// `symbol` back into the books of the strategies that placed them.
+    /// Routed out, only those the broker still holds open (matched by
+    /// `client_order_id`); reports on them then reach their strategy.
+    fn restore_orders(&mut self, symbol: SymbolId, name: &str, saved: &[(usize, String)]) {
+        let at_broker = self.open_at_broker.as_ref();
+        let routed = self.routed;
+        let keep = |placed_as: Option<&str>| !routed || placed_as.is_some_and(|id| at_broker.is_some_and(|open| open.contains(id)));
+        for (strategy, orders) in saved {
+            let Some(runner) = self.runners.get_mut(*strategy) else { continue };
+            match runner.restore_open_orders(symbol, orders, keep) {
+                Ok(restored) => {
+                    for order in &restored {
+                        if let Some(placed_as) = &order.placed_as {
+                            self.restored.insert(placed_as.clone(), (*strategy, order.id));
+                        }
+                    }
+                    tracing::info!(consumer = self.id, symbol = name, strategy = runner.name(), orders = restored.len(), "put back the orders open when the earlier process ended");
+                }
+                Err(e) => tracing::warn!(consumer = self.id, symbol = name, strategy = runner.name(), "cannot put back the saved open orders: {e}"),
+            }
+        }
+    }
+
+    /// The `client_order_id` order `id` of strategy `runner` goes by at the broker.
+    fn placed_as(&self, runner: usize, id: OrderId) -> String {
+        self.restored
+            .iter()
+            .find(|(_, placed)| **placed == (runner, id))
+            .map_or_else(|| client_order_id(&self.order_prefix, runner, id), |(client_order_id, _)| client_order_id.clone())
     }
 
     /// Puts the recent minute bars of owned symbols into the market's
@@ -615,6 +668,7 @@ impl Session {
                 }
                 ToConsumer::Assign(symbols) => self.assign(symbols),
                 ToConsumer::Clock(clock) => self.clock = clock,
+                ToConsumer::OpenAtBroker(ids) => self.open_at_broker = Some(ids.into_iter().collect()),
                 ToConsumer::History(history) => self.warm_up(history),
                 ToConsumer::BrokerReports(reports) => self.apply_reports(&reports),
                 ToConsumer::Shutdown => {
@@ -632,12 +686,15 @@ impl Session {
     /// broker's reports, so every fill it makes is recorded.
     async fn settle(&mut self, frames: &mut mpsc::Receiver<ToConsumer>) {
         let open = |s: &Self| s.runners.iter().any(StrategyRunner::has_open_orders);
-        if !self.routed || !open(self) {
+        if !open(self) {
             return;
         }
         let now = wall_clock();
         for r in &mut self.runners {
             r.cancel_open_orders(now, "the session ended");
+        }
+        if !self.routed {
+            return; // the paper broker's orders end with the session
         }
         if let Err(e) = self.send_routed().await {
             tracing::warn!(consumer = self.id, "cannot cancel open orders at the broker: {e}");
@@ -665,18 +722,20 @@ impl Session {
 
     /// Hands the strategies' orders for the outside broker to the producer.
     async fn send_routed(&mut self) -> Result<(), TransportError> {
-        let mut requests = Vec::new();
+        let mut taken = Vec::new();
         for (index, runner) in self.runners.iter_mut().enumerate() {
-            for routed in runner.take_routed() {
+            taken.extend(runner.take_routed().into_iter().map(|routed| (index, routed)));
+        }
+        let mut requests = Vec::with_capacity(taken.len());
+        for (index, routed) in taken {
+            {
                 requests.push(match routed {
                     RoutedRequest::Submit { id, request } => BrokerRequest::Submit {
                         client_order_id: client_order_id(&self.order_prefix, index, id),
                         symbol: self.symbols.get(request.symbol as usize).cloned().unwrap_or_default(),
                         request,
                     },
-                    RoutedRequest::Cancel { id } => {
-                        BrokerRequest::Cancel { client_order_id: client_order_id(&self.order_prefix, index, id) }
-                    }
+                    RoutedRequest::Cancel { id } => BrokerRequest::Cancel { client_order_id: self.placed_as(index, id) },
                 });
             }
         }
@@ -693,7 +752,8 @@ impl Session {
                 self.record_leg(report, leg);
                 continue;
             }
-            let applied = match parse_client_order_id(&self.order_prefix, &report.client_order_id) {
+            let placed = self.restored.get(&report.client_order_id).copied();
+            let applied = match placed.or_else(|| parse_client_order_id(&self.order_prefix, &report.client_order_id)) {
                 Some((runner, order)) if runner < self.runners.len() => self.runners[runner].on_broker_report(order, report),
                 _ => false,
             };
@@ -787,6 +847,11 @@ impl Session {
             let changes = r.take_state_changes();
             if !changes.is_empty() {
                 self.db.state(index, changes);
+            }
+            // Saved with the fills, so a restart finds books that agree with them.
+            let (prefix, routed) = (&self.order_prefix, self.routed);
+            for (symbol, orders) in r.take_open_order_changes(|id| routed.then(|| client_order_id(prefix, index, id))) {
+                self.db.open_orders(index, symbol, orders);
             }
         }
     }

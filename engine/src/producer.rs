@@ -232,6 +232,12 @@ struct Shared {
     results: Mutex<std::collections::BTreeMap<u32, Vec<SessionResult>>>,
     /// The tasks reading from consumers; they end when their consumer exits.
     readers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Broker reports for a consumer that is down, delivered when it is back
+    /// (locked after `slots`, never before).
+    parked: Mutex<Vec<Vec<BrokerReport>>>,
+    /// The outside broker, to tell a (re)connecting consumer which of its
+    /// orders are still open there.
+    broker: Option<(AlpacaRoute, String)>,
 }
 
 impl Shared {
@@ -319,6 +325,13 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
         history: Mutex::new(history),
         results: Mutex::default(),
         readers: Mutex::default(),
+        parked: Mutex::new(vec![Vec::new(); consumers]),
+        broker: match (plan.broker.kind, &credentials.alpaca) {
+            (BrokerKind::Alpaca, Some((key, secret))) => {
+                Some((AlpacaRoute { base_url: broker_url(plan), key: key.clone(), secret: secret.clone() }, config.batch_id.clone()))
+            }
+            _ => None,
+        },
     });
     tracing::info!(batch_id = %config.batch_id, consumers, symbols = symbols.len(), "producer starting");
 
@@ -327,14 +340,9 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
     let (broker_tx, broker_rx) = mpsc::channel::<Vec<BrokerRequest>>(1024);
     let (reports_tx, reports_rx) = mpsc::channel::<BrokerReport>(1024);
     let (stop_broker, broker_stopped) = watch::channel(false);
-    let broker_task = match (plan.broker.kind, &credentials.alpaca) {
-        (BrokerKind::Alpaca, Some((key, secret))) => {
-            let route = AlpacaRoute {
-                base_url: broker_url(plan),
-                key: key.clone(),
-                secret: secret.clone(),
-            };
-            tokio::spawn(routing::run_alpaca(route, broker_rx, reports_tx, broker_stopped));
+    let broker_task = match &shared.broker {
+        Some((route, _)) => {
+            tokio::spawn(routing::run_alpaca(route.clone(), broker_rx, reports_tx, broker_stopped));
             Some(tokio::spawn(route_reports(reports_rx, table.clone(), shared.clone())))
         }
         _ => None,
@@ -571,6 +579,26 @@ fn broker_url(plan: &TradePlan) -> String {
     plan.broker.base_url.clone().unwrap_or_else(|| ALPACA_PAPER_API.to_owned())
 }
 
+/// The `client_order_id`s of consumer `consumer`'s orders (any of its
+/// processes') open at Alpaca, or `None` when they cannot be read (logged).
+async fn open_at_broker(route: &AlpacaRoute, batch_id: &str, consumer: u32) -> Option<Vec<String>> {
+    let prefix = format!("{}-{consumer}.", batch_id.get(..8).unwrap_or(batch_id));
+    let client = crate::broker::alpaca::AlpacaClient::new(&route.base_url, &route.key, &route.secret);
+    match client {
+        Ok(client) => match client.open_orders().await {
+            Ok(open) => Some(open.into_iter().map(|o| o.client_order_id).filter(|id| id.starts_with(&prefix)).collect()),
+            Err(e) => {
+                tracing::warn!(consumer, url = %route.base_url, "cannot read the open orders; the consumer's saved orders are not put back: {e}");
+                None
+            }
+        },
+        Err(e) => {
+            tracing::warn!(consumer, url = %route.base_url, "{e}");
+            None
+        }
+    }
+}
+
 /// Cancels the session's orders still open at Alpaca (their
 /// `client_order_id`s start with the batch's prefix, see the consumer).
 async fn cancel_leftover_orders(base_url: &str, key: &str, secret: &str, batch_id: &str) {
@@ -739,6 +767,8 @@ fn route(
     summary: &mut ProducerSummary,
 ) {
     summary.events += frame.events.len() as u64;
+    // For tests and debugging: how far the stream got (a finite replay's end).
+    tracing::trace!(events = summary.events, "market events received");
     let received_at = frame.received_at;
     {
         let Ok(table) = table.lock() else { return };
@@ -802,6 +832,11 @@ async fn accept_consumers(
         tracing::info!(consumer, pid, symbols = assignment.len(), "consumer connected");
         let clock = shared.clock.lock().map(|c| *c).unwrap_or_default();
         let _ = sender.try_send(ToConsumer::Clock(clock));
+        if let Some((route, batch_id)) = &shared.broker
+            && let Some(open) = open_at_broker(route, batch_id, consumer).await
+        {
+            let _ = sender.try_send(ToConsumer::OpenAtBroker(open));
+        }
         let warm = shared.history_frames(&assignment);
         let _ = sender.try_send(ToConsumer::Assign(assignment));
         for frame in warm {
@@ -811,6 +846,13 @@ async fn accept_consumers(
         if let Ok(mut slots) = shared.slots.lock()
             && let Some(slot) = slots.get_mut(consumer as usize)
         {
+            // What the broker reported while the consumer was down comes
+            // first, before any report routed through the new slot.
+            let parked = shared.parked.lock().map(|mut p| std::mem::take(&mut p[consumer as usize])).unwrap_or_default();
+            if !parked.is_empty() {
+                tracing::info!(consumer, reports = parked.len(), "delivering the broker reports that came while the consumer was down");
+                let _ = sender.try_send(ToConsumer::BrokerReports(parked));
+            }
             *slot = Some(Slot { sender, generation });
         }
         shared.connected.notify_waiters();
@@ -859,7 +901,22 @@ async fn read_from_consumer(
 async fn route_reports(mut reports: mpsc::Receiver<BrokerReport>, table: Arc<Mutex<SymbolTable>>, shared: Arc<Shared>) {
     while let Some(report) = reports.recv().await {
         let owner = table.lock().ok().and_then(|t| t.partition.owner(*t.ids.get(&report.symbol)?));
-        let sender = owner.and_then(|o| shared.slots.lock().ok()?.get(o as usize)?.as_ref().map(|s| s.sender.clone()));
+        let sender = match (owner, shared.slots.lock()) {
+            (Some(owner), Ok(slots)) => match slots.get(owner as usize) {
+                Some(Some(slot)) => Some(slot.sender.clone()),
+                Some(None) => {
+                    // Down: kept for its restart (under the slots' lock, so
+                    // a connect in between takes it with the parked ones).
+                    tracing::info!(consumer = owner, client_order_id = %report.client_order_id, "broker report for a consumer that is down; kept for its restart");
+                    if let Ok(mut parked) = shared.parked.lock() {
+                        parked[owner as usize].push(report);
+                    }
+                    continue;
+                }
+                None => None,
+            },
+            _ => None,
+        };
         match sender {
             Some(sender) => {
                 if let Err(e) = sender.send(ToConsumer::BrokerReports(vec![report])).await {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use crate::account::Account;
-use crate::broker::RoutedRequest;
+use crate::broker::{RestoreError, RestoredOrder, RoutedRequest};
 use crate::domain::{Bar, BrokerReport, Fill, OrderId, SymbolId, Timeframe, Timestamp, Trade};
 use crate::market::MarketState;
 use crate::params::{self, ParamArg, ParamError};
@@ -237,6 +237,24 @@ impl StrategyRunner {
     pub fn drain_fills(&mut self) -> Vec<Fill> {
         self.taken = 0;
         std::mem::take(&mut self.instance.state_mut().account.fills)
+    }
+
+    /// The symbols whose open orders changed since the previous call, with
+    /// their open orders now (see [`crate::broker::SimulatedBroker::take_open_order_changes`]).
+    pub fn take_open_order_changes(&mut self, placed_as: impl Fn(OrderId) -> Option<String>) -> Vec<(SymbolId, String)> {
+        self.instance.state_mut().account.broker.take_open_order_changes(placed_as)
+    }
+
+    /// Puts back the open orders an earlier process of this consumer saved
+    /// for `symbol` (see [`crate::broker::SimulatedBroker::restore_open_orders`]); the
+    /// strategy is not told.
+    pub fn restore_open_orders(
+        &mut self,
+        symbol: SymbolId,
+        saved: &str,
+        keep: impl Fn(Option<&str>) -> bool,
+    ) -> Result<Vec<RestoredOrder>, RestoreError> {
+        self.instance.state_mut().account.broker.restore_open_orders(symbol, saved, keep)
     }
 
     /// Requests for the outside broker since the previous call (routed mode).

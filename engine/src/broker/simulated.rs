@@ -49,7 +49,9 @@ impl Commission {
     }
 }
 
-#[derive(Clone, Debug)]
+/// An order the broker holds; serialized as a restarted consumer reads it
+/// back (`open_orders`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 struct OpenOrder {
     id: OrderId,
     request: OrderRequest,
@@ -64,13 +66,39 @@ struct OpenOrder {
     /// Matched only against bars after this time (a leg, from the bar after
     /// its parent filled).
     active_after: Timestamp,
+    /// Routed out: the `client_order_id` the outside broker knows it by,
+    /// once saved (a restored order keeps the one it was placed with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    placed_as: Option<String>,
 }
 
 impl OpenOrder {
     fn new(id: OrderId, request: OrderRequest) -> Self {
-        Self { id, request, triggered: false, first_day: None, cancel_sent: false, leg_of: None, active_after: Timestamp::MIN }
+        Self {
+            id,
+            request,
+            triggered: false,
+            first_day: None,
+            cancel_sent: false,
+            leg_of: None,
+            active_after: Timestamp::MIN,
+            placed_as: None,
+        }
     }
 }
+
+/// A restored order: its id in this process, and the `client_order_id` it
+/// was placed with when routed out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RestoredOrder {
+    pub id: OrderId,
+    pub placed_as: Option<String>,
+}
+
+/// Why saved orders could not be restored.
+#[derive(Debug, thiserror::Error)]
+#[error("saved open orders are not readable: {0}")]
+pub struct RestoreError(#[from] serde_json::Error);
 
 /// Orders a strategy may submit per event-time minute unless told otherwise:
 /// ten a second, far above what a strategy trading on bars needs.
@@ -129,6 +157,9 @@ pub struct SimulatedBroker {
     violations: u32,
     /// `Some` when orders go to an outside broker: requests not yet sent.
     routed: Option<Vec<RoutedRequest>>,
+    /// The open orders per symbol as [`Self::take_open_order_changes`] last
+    /// reported them.
+    reported: std::collections::HashMap<SymbolId, Vec<OpenOrder>>,
 }
 
 /// A request for the outside broker, in the order the strategy made them.
@@ -163,7 +194,78 @@ impl SimulatedBroker {
             orders_this_minute: 0,
             violations: 0,
             routed: None,
+            reported: std::collections::HashMap::new(),
         }
+    }
+
+    /// The symbols whose open orders changed since the previous call, each
+    /// with its open orders now as a JSON array (`[]`: none left), for a
+    /// live session to save. `placed_as` names an order routed out by this
+    /// process to the outside broker.
+    pub fn take_open_order_changes(&mut self, placed_as: impl Fn(OrderId) -> Option<String>) -> Vec<(SymbolId, String)> {
+        if self.open.is_empty() && self.reported.is_empty() {
+            return Vec::new();
+        }
+        let mut now: std::collections::HashMap<SymbolId, Vec<OpenOrder>> = std::collections::HashMap::new();
+        for order in &self.open {
+            let mut saved = order.clone();
+            if saved.placed_as.is_none() {
+                saved.placed_as = placed_as(order.id);
+            }
+            saved.cancel_sent = false;
+            now.entry(order.request.symbol).or_default().push(saved);
+        }
+        let mut changed: Vec<SymbolId> = now.iter().filter(|(s, o)| self.reported.get(s) != Some(o)).map(|(s, _)| *s).collect();
+        changed.extend(self.reported.keys().filter(|s| !now.contains_key(s)));
+        changed.sort_unstable();
+        let out = changed
+            .into_iter()
+            .map(|symbol| {
+                let orders = now.get(&symbol).map_or(&[][..], Vec::as_slice);
+                (symbol, serde_json::to_string(orders).unwrap_or_else(|_| "[]".to_owned()))
+            })
+            .collect();
+        self.reported = now;
+        out
+    }
+
+    /// Puts back the open orders of `symbol` an earlier process saved (see
+    /// [`Self::take_open_order_changes`]), under new ids; `keep` chooses
+    /// which (routed out: those the outside broker still holds). Legs stay
+    /// attached to their parent. Returns the restored orders.
+    pub fn restore_open_orders(
+        &mut self,
+        symbol: SymbolId,
+        saved: &str,
+        keep: impl Fn(Option<&str>) -> bool,
+    ) -> Result<Vec<RestoredOrder>, RestoreError> {
+        let orders: Vec<OpenOrder> = serde_json::from_str(saved)?;
+        let mut new_ids: Vec<(OrderId, OrderId)> = Vec::new();
+        let mut restored = Vec::new();
+        for mut order in orders.into_iter().filter(|o| keep(o.placed_as.as_deref())) {
+            let id = self.next_id;
+            self.next_id += 1;
+            new_ids.push((order.id, id));
+            // Its fills say whose order it was, as the fills of an earlier
+            // process's order the broker reports do.
+            let earlier = order.placed_as.clone().map_or_else(|| serde_json::Value::from(order.id), serde_json::Value::from);
+            order.request.indicators = with_indicator(&order.request.indicators, "placed_by_earlier_process", earlier);
+            order.id = id;
+            order.request.symbol = symbol;
+            // A leg's parent has filled and is gone: its siblings still share one new parent id.
+            if let Some(parent) = order.leg_of {
+                let known = new_ids.iter().find(|(old, _)| *old == parent).map(|(_, new)| *new);
+                order.leg_of = Some(known.unwrap_or_else(|| {
+                    let fresh = self.next_id;
+                    self.next_id += 1;
+                    new_ids.push((parent, fresh));
+                    fresh
+                }));
+            }
+            restored.push(RestoredOrder { id, placed_as: order.placed_as.clone() });
+            self.open.push(order);
+        }
+        Ok(restored)
     }
 
     /// Sends accepted orders to an outside broker (see [`Self::take_routed`])
@@ -588,6 +690,13 @@ impl SimulatedBroker {
     }
 }
 
+/// `indicators` (a JSON object, or empty) with `key` set to `value`.
+fn with_indicator(indicators: &str, key: &str, value: serde_json::Value) -> String {
+    let mut object = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(indicators).unwrap_or_default();
+    object.insert(key.to_owned(), value);
+    serde_json::Value::Object(object).to_string()
+}
+
 /// Largest `indicators` document accepted with an order.
 const MAX_INDICATORS: usize = 64 << 10;
 
@@ -942,5 +1051,55 @@ mod tests {
         assert!(b.on_routed_update(id, OrderStatus::Canceled, 0.0, 0.0, 5, None, &mut p, &mut f, &mut u));
         assert!(!b.has_open_orders());
         assert!(!b.on_routed_update(id, OrderStatus::Filled, 1.0, 90.0, 6, None, &mut p, &mut f, &mut u));
+    }
+
+    #[test]
+    fn open_orders_are_reported_when_they_change_and_a_new_broker_restores_them() {
+        let (market, mut p, mut b, mut fills, mut updates) = entered_bracket(bar(1, 100.0, 101.0, 99.0, 100.0));
+        b.submit(request(Side::Buy, 3.0, OrderKind::Limit, Some(97.0), None), &market, &mut p, &mut fills, &mut updates).unwrap();
+        let changes = b.take_open_order_changes(|_| None);
+        assert_eq!(changes.len(), 1);
+        assert!(b.take_open_order_changes(|_| None).is_empty(), "nothing changed since");
+
+        // A restarted process: the position is booked from the fills, the orders from what was saved.
+        let (market, mut p2, _) = setup();
+        let mut restored = SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0);
+        let sold_before = Execution { order_id: 1, symbol: 0, side: Side::Buy, qty: 10.0, price: 100.0, fee: 0.0, time: 1, stop_loss: None, take_profit: None, indicators: "" };
+        p2.apply(&sold_before, &mut Vec::new());
+        let back = restored.restore_open_orders(0, &changes[0].1, |_| true).unwrap();
+        assert_eq!(back.len(), 3, "the bracket's two legs and the limit order");
+        // The legs still hold the shares, and still cancel each other.
+        let refused = restored.submit(request(Side::Sell, 1.0, OrderKind::Market, None, None), &market, &mut p2, &mut fills, &mut updates);
+        assert!(matches!(refused, Err(Rejection::LimitExceeded(_))), "{refused:?}");
+        let (mut fills, mut updates) = (Vec::new(), Vec::new());
+        restored.on_bar(0, &bar(2, 105.0, 111.0, 96.0, 108.0), &mut p2, &mut fills, &mut updates);
+        // In the order they were placed: the legs before the limit order.
+        assert_eq!(fills.iter().map(|f| (f.qty, f.price)).collect::<Vec<_>>(), [(10.0, 110.0), (3.0, 97.0)]);
+        let earlier: serde_json::Value = serde_json::from_str(&fills[1].indicators).unwrap();
+        assert_eq!(earlier["placed_by_earlier_process"], 4, "the limit order was order 4 of the earlier process");
+        assert!(!restored.has_open_orders(), "the stop went with the take-profit");
+        // Every symbol that changed is reported, and an emptied one as `[]`.
+        assert_eq!(restored.take_open_order_changes(|_| None), []);
+        assert_eq!(b.take_open_order_changes(|_| None), []);
+        b.cancel_all(3, "the session ended", &mut updates);
+        assert_eq!(b.take_open_order_changes(|_| None), [(0, "[]".to_owned())]);
+    }
+
+    #[test]
+    fn restoring_keeps_only_what_the_caller_keeps_and_names_routed_orders_as_placed() {
+        let (market, mut p, b) = setup();
+        let mut b = b.routed_out();
+        let (mut fills, mut updates) = (Vec::new(), Vec::new());
+        for limit in [97.0, 98.0] {
+            b.submit(request(Side::Buy, 1.0, OrderKind::Limit, Some(limit), None), &market, &mut p, &mut fills, &mut updates).unwrap();
+        }
+        let saved = b.take_open_order_changes(|id| Some(format!("old-{id}")));
+        let mut restored = SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0).routed_out();
+        let back = restored.restore_open_orders(0, &saved[0].1, |placed| placed == Some("old-2")).unwrap();
+        assert_eq!(back, [RestoredOrder { id: 1, placed_as: Some("old-2".into()) }]);
+        // Saved again under the name the broker knows it by.
+        let again = restored.take_open_order_changes(|id| Some(format!("new-{id}")));
+        assert!(again[0].1.contains("old-2") && !again[0].1.contains("new-"), "{again:?}");
+        assert!(restored.restore_open_orders(0, "{not json", |_| true).is_err());
     }
 }

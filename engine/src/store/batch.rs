@@ -70,6 +70,7 @@ enum WriterMessage {
     Symbol { id: u32, name: String },
     Fills { run: usize, fills: Vec<Fill> },
     State { run: usize, changes: Vec<(String, Option<String>)> },
+    OpenOrders { run: usize, symbol: u32, orders: String },
     Finish(Vec<RunEnd>),
 }
 
@@ -125,6 +126,14 @@ impl BatchWriter {
     /// Queues changes to the `state` store of run `run`'s strategy (`None` deletes).
     pub fn state(&self, run: usize, changes: Vec<(String, Option<String>)>) {
         let _ = self.sender.send(WriterMessage::State { run, changes });
+    }
+
+    /// Queues the open orders now of run `run`'s strategy in `symbol` (a
+    /// JSON array; `[]` when none is left), replacing those saved before:
+    /// what a restarted consumer puts back. Runs are the plan's strategies
+    /// in order.
+    pub fn open_orders(&self, run: usize, symbol: u32, orders: String) {
+        let _ = self.sender.send(WriterMessage::OpenOrders { run, symbol, orders });
     }
 
     /// Writes the end of each run and commits; returns the `algo_run_id`s.
@@ -219,6 +228,17 @@ impl Writer<'_> {
             .collect()
     }
 
+    fn open_orders_entry(&self, runs: &[RunStart], ids: &[i64], run: usize, symbol: u32, orders: String) -> JournalEntry {
+        JournalEntry::OpenOrders {
+            batch_id: self.batch_id.to_owned(),
+            algo_env: runs[run].algo_env.clone(),
+            strategy: run as i64,
+            symbol: self.symbols.get(symbol as usize).cloned().unwrap_or_default(),
+            algo_run_id: ids[run],
+            orders,
+        }
+    }
+
     fn name_symbol(&mut self, id: u32, name: String) {
         let index = id as usize;
         if self.symbols.len() <= index {
@@ -250,6 +270,10 @@ impl Writer<'_> {
                     for entry in state_entries(&runs[run], changes) {
                         write_state(&mut tx, &entry, &written).await?;
                     }
+                }
+                WriterMessage::OpenOrders { run, symbol, orders } => {
+                    let entry = self.open_orders_entry(runs, ids, run, symbol, orders);
+                    write_open_orders(&mut tx, &entry, &written).await?;
                 }
                 WriterMessage::Finish(ends) => {
                     for (id, end) in ids.iter().zip(&ends) {
@@ -313,6 +337,7 @@ impl Writer<'_> {
                         arrived.extend(self.rows(ids[run], &mut seqs[run], &fills).into_iter().map(JournalEntry::Trade));
                     }
                     WriterMessage::State { run, changes } => arrived.extend(state_entries(&runs[run], changes)),
+                    WriterMessage::OpenOrders { run, symbol, orders } => arrived.push(self.open_orders_entry(runs, ids, run, symbol, orders)),
                     WriterMessage::Finish(ends) => {
                         arrived.extend(ids.iter().zip(ends).map(|(&algo_run_id, end)| JournalEntry::End { algo_run_id, end }));
                         finish_deadline = Some(Instant::now() + FINISH_RETRY_LIMIT);
@@ -380,7 +405,7 @@ pub(super) async fn write_entries(store: &Store, entries: &[JournalEntry]) -> Re
         .iter()
         .filter_map(|e| match e {
             JournalEntry::Trade(row) => Some(row.clone()),
-            JournalEntry::State { .. } | JournalEntry::End { .. } => None,
+            JournalEntry::State { .. } | JournalEntry::End { .. } | JournalEntry::OpenOrders { .. } => None,
         })
         .collect();
     insert_trades(&mut tx, &trades, &written).await?;
@@ -388,6 +413,7 @@ pub(super) async fn write_entries(store: &Store, entries: &[JournalEntry]) -> Re
         match entry {
             JournalEntry::Trade(_) => {}
             JournalEntry::State { .. } => write_state(&mut tx, entry, &written).await?,
+            JournalEntry::OpenOrders { .. } => write_open_orders(&mut tx, entry, &written).await?,
             JournalEntry::End { algo_run_id, end } => update_run_end(&mut tx, *algo_run_id, end).await?,
         }
     }
@@ -432,6 +458,37 @@ async fn write_state(tx: &mut Tx, entry: &JournalEntry, written: &str) -> Result
         )?,
         None => sql_execute!(tx, "DELETE FROM keystore WHERE algo_name = ? AND context = ? AND key = ?", algo_name, context, key)?,
     };
+    Ok(())
+}
+
+/// Replaces the saved open orders of one strategy in one symbol.
+async fn write_open_orders(tx: &mut Tx, entry: &JournalEntry, written: &str) -> Result<(), StoreError> {
+    let JournalEntry::OpenOrders { batch_id, algo_env, strategy, symbol, algo_run_id, orders } = entry else { return Ok(()) };
+    if orders == "[]" {
+        sql_execute!(
+            tx,
+            "DELETE FROM open_orders WHERE batch_id = ? AND algo_env = ? AND strategy = ? AND symbol = ?",
+            batch_id,
+            algo_env,
+            *strategy,
+            symbol,
+        )?;
+    } else {
+        sql_execute!(
+            tx,
+            "INSERT INTO open_orders (batch_id, algo_env, strategy, symbol, algo_run_id, orders, modify_tstamp)
+             VALUES (?, ?, ?, ?, ?, ?, ?::timestamptz)
+             ON CONFLICT (batch_id, algo_env, strategy, symbol)
+             DO UPDATE SET algo_run_id = excluded.algo_run_id, orders = excluded.orders, modify_tstamp = excluded.modify_tstamp",
+            batch_id,
+            algo_env,
+            *strategy,
+            symbol,
+            *algo_run_id,
+            orders,
+            written,
+        )?;
+    }
     Ok(())
 }
 

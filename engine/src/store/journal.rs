@@ -20,6 +20,9 @@ pub enum JournalEntry {
     /// A `keystore` change; `None` deletes the key.
     State { algo_name: String, context: String, key: String, value: Option<String> },
     End { algo_run_id: i64, end: RunEnd },
+    /// The open orders of one strategy (its index in the plan) in one
+    /// symbol, replacing the saved ones; `[]` deletes them.
+    OpenOrders { batch_id: String, algo_env: String, strategy: i64, symbol: String, algo_run_id: i64, orders: String },
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]

@@ -394,6 +394,16 @@ impl Store {
             .collect()
     }
 
+    /// The open orders saved in `batch_id` under `env` (see
+    /// [`BatchWriter::open_orders`]): (strategy index, symbol, JSON array),
+    /// what a restarted consumer puts back into its strategies' books.
+    pub async fn batch_open_orders(&self, batch_id: &str, env: &str) -> Result<Vec<(usize, String, String)>, StoreError> {
+        const SQL: &str = "SELECT strategy, symbol, orders FROM open_orders WHERE batch_id = ? AND algo_env = ? ORDER BY strategy, symbol";
+        let mut tx = self.begin().await?;
+        let rows = crate::sql_fetch_all!((i64, String, String), tx, SQL, batch_id, env)?;
+        Ok(rows.into_iter().map(|(strategy, symbol, orders)| (strategy as usize, symbol, orders)).collect())
+    }
+
     /// Records a scanner's picks in `trending_tickers`, in one transaction.
     pub async fn record_trending(&self, batch_id: &str, scanner: &str, symbols: &[String], at: DateTime<Utc>) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;

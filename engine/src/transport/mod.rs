@@ -32,6 +32,10 @@ pub enum ToConsumer {
     Events { received_at: i64, events: Vec<(SymbolId, MarketEvent)> },
     /// The outside broker's reports on orders of owned symbols.
     BrokerReports(Vec<BrokerReport>),
+    /// The `client_order_id`s of this consumer's orders (placed by any of
+    /// its processes) that the outside broker holds open: sent before
+    /// `Assign`, so a restarted consumer puts back only what is still open.
+    OpenAtBroker(Vec<String>),
     /// Finish the queued events, record the end of the run, and exit.
     Shutdown,
 }
