@@ -1657,3 +1657,85 @@ fn polygon_api_client_reads_the_simulators_aggregates() {
         assert!(windows.windows(2).all(|w| w[1].0 - w[0].0 == 60_000), "{windows:?}");
     }
 }
+
+/// Fills of a batch per (strategy, symbol), in the order they were made:
+/// (operation, qty, price, event time).
+fn fills_by_strategy_and_symbol(db: &Path, batch: &str) -> BTreeMap<(String, String), Vec<(String, f64, f64, String)>> {
+    let mut out: BTreeMap<_, Vec<_>> = BTreeMap::new();
+    for t in trades(db, batch) {
+        out.entry((t.algo_name, t.symbol)).or_default().push((t.operation, t.qty, t.price, t.client_time));
+    }
+    out
+}
+
+/// A paper session of 20 symbols recorded with `trade --record` and
+/// replayed with `backtest --replay` into the same database: every fill is
+/// the same (strategy, symbol, side, qty, price, event time, in order) and
+/// so is every strategy's result. sma-cross trades at market, limit-dip
+/// with bracket orders (limit entries, stop and take-profit legs).
+#[test]
+fn a_recorded_session_replayed_through_the_backtester_makes_the_same_fills() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, url) = simulator("127.0.0.1:0", "600");
+    let extra = format!("[[strategies]]\ncomponent = \"{}\"\nparams = {{ pct = 0.1, stop-pct = 0.5, target-pct = 0.3 }}\n", component("limit-dip").display());
+    let plan = write_plan(dir.path(), &url, 5.0, &extra);
+    let db = dir.path().join("liu.db");
+    let recording = dir.path().join("recording");
+    let mut trade = Proc::spawn(
+        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", db.to_str().unwrap(), "--duration-secs", "60", "--json", "--record", recording.to_str().unwrap()],
+        &[],
+    );
+    both_connected(&mut trade);
+    let fill_count = || query(&db, async |c| sqlx::query_scalar::<_, i64>("SELECT count(*) FROM new_trades").fetch_one(c).await.unwrap());
+    wait_until(Duration::from_secs(40), "a few hundred fills", fill_count, |n| *n >= 300);
+    let (status, lines) = stop(trade);
+    assert!(status.success(), "{}", lines.join("\n"));
+    let live_batch = batch_of(&lines);
+    let live = json_summary(&lines);
+
+    let out = liu(&["backtest", "--replay", recording.to_str().unwrap(), "--db", db.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let replay: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let replay_batch = replay["batch_id"].as_str().unwrap();
+    assert_ne!(replay_batch, live_batch);
+    assert_eq!(replay["recordings"].as_array().unwrap().len(), 2, "one recording per consumer");
+
+    let (live_fills, replay_fills) = (fills_by_strategy_and_symbol(&db, &live_batch), fills_by_strategy_and_symbol(&db, replay_batch));
+    assert!(live_fills.keys().any(|(s, _)| s == "limit-dip") && live_fills.len() >= 30, "both strategies traded most symbols: {:?}", live_fills.keys());
+    assert_eq!(replay_fills, live_fills);
+    let results = |summary: &serde_json::Value| -> Vec<serde_json::Value> {
+        summary["strategies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| serde_json::json!([s["name"], s["fills"], s["realized_pnl"], s["unrealized_pnl"], s["fees"], s["equity"], s["open_positions"]]))
+            .collect()
+    };
+    assert_eq!(results(&replay), results(&live));
+    let runs = runs(&db, replay_batch);
+    assert_eq!(runs.len(), 4, "two strategies on each of two recorded consumers: {runs:?}");
+    assert!(runs.iter().all(|r| r.algo_env == "BACKTEST" && r.end_reason.as_deref() == Some("replayed")), "{runs:?}");
+
+    // Bad recordings: one clear error naming the file (and the offset), nothing written.
+    let file = std::fs::read_dir(&recording).unwrap().flatten().map(|e| e.path()).min().unwrap();
+    let bytes = std::fs::read(&file).unwrap();
+    let before = run_count(&db);
+    let replay_err = |args: &[&str]| {
+        let mut all = vec!["backtest", "--replay", recording.to_str().unwrap(), "--db", db.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let out = liu(&all);
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(run_count(&db), before, "nothing written: {err}");
+        err
+    };
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    let err = replay_err(&[]);
+    assert!(err.contains(&file.display().to_string()) && err.contains("truncated at byte offset"), "{err}");
+    std::fs::write(&file, &bytes).unwrap();
+    let other = dir.path().join("other.toml");
+    std::fs::write(&other, std::fs::read_to_string(&plan).unwrap().replace("portfolio_value = 100000.0", "portfolio_value = 5000.0")).unwrap();
+    let err = replay_err(&["--tradeplan", other.to_str().unwrap()]);
+    assert!(err.contains("plan digest") && err.contains("other.toml"), "{err}");
+}

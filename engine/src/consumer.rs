@@ -25,6 +25,8 @@ use crate::domain::{
 use crate::market::MarketState;
 use crate::params::{self, ParamArg};
 use crate::portfolio::{Execution, Portfolio};
+use crate::producer::{StrategySummary, summarize};
+use crate::recording::{self, Header, Record, Recorder, RecordingError, RecordingReader};
 use crate::runner::{StartError, StrategyRunner};
 use crate::sandbox::{KeyStore, Limits, LoadedStrategy, Sandbox, SandboxConfig, SandboxError};
 use crate::store::{BatchWriter, Commit, DbTarget, RecordedFill, RunEnd, RunStart, Store, StoreError};
@@ -56,6 +58,10 @@ pub enum ConsumerError {
     Transport { id: u32, source: TransportError },
     #[error("consumer {id}: the producer closed the connection before assigning symbols")]
     NoAssignment { id: u32 },
+    #[error(transparent)]
+    Recording(#[from] RecordingError),
+    #[error(transparent)]
+    Plan(#[from] crate::tradeplan::TradePlanError),
 }
 
 #[derive(Clone, Debug)]
@@ -63,6 +69,12 @@ pub struct ConsumerConfig {
     pub id: u32,
     pub socket: PathBuf,
     pub plan: TradePlan,
+    /// The tradeplan file (a recording keeps its text).
+    pub plan_path: PathBuf,
+    /// `trade --record DIR`: record what this process's strategies see there.
+    pub record: Option<PathBuf>,
+    /// This process replaces one of the batch that died.
+    pub restarted: bool,
     pub db: DbTarget,
     pub batch_id: String,
     pub env: String,
@@ -176,6 +188,28 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         inherited_orders.entry(symbol).or_default().push((strategy, orders));
     }
     drop(store);
+    let recorder = match &config.record {
+        Some(dir) => {
+            let plan_text = std::fs::read_to_string(&config.plan_path)
+                .map_err(|source| RecordingError::Io { path: config.plan_path.clone(), source })?;
+            let header = Header {
+                format: recording::FORMAT_VERSION,
+                consumer: id,
+                pid: std::process::id(),
+                batch_id: config.batch_id.clone(),
+                plan_digest: recording::plan_digest(&plan_text),
+                plan_text,
+                plan_path: config.plan_path.clone(),
+                strategy_digests: loaded.iter().map(|l| l.digest.clone()).collect(),
+                kept_state: kept.clone(),
+                restarted: config.restarted,
+            };
+            let recorder = Recorder::create(dir, header)?;
+            tracing::info!(consumer = id, path = %recorder.path().display(), "recording the session");
+            Some(recorder)
+        }
+        None => None,
+    };
 
     let (mut reader, mut writer) = transport::unix::connect(&config.socket)
         .await
@@ -201,37 +235,25 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         }
     });
 
-    let mut session = Session {
-        id,
-        stale_limit: (plan.stale_event_secs * 1e9) as Timestamp,
-        step: None,
-        clock: FeedClock::WALL,
-        market,
-        runners,
-        db,
-        symbols: Vec::new(),
-        owned: 0,
-        stale_dropped: 0,
-        processed: 0,
-        fills: 0,
-        fills_by_runner: vec![0; plan.strategies.len()],
-        order_latencies: latency_histogram(),
-        delivery_latencies: latency_histogram(),
-        strategies: plan.strategies.clone(),
-        schedule_minute: None,
-        order_prefix: format!("{}-{id}.{}", config.batch_id.get(..8).unwrap_or(&config.batch_id), std::process::id()),
-        link: writer,
-        routed: plan.broker.kind == BrokerKind::Alpaca,
-        inherited,
-        inherited_orders,
-        open_at_broker: None,
-        restored: HashMap::new(),
-    };
+    let mut session = Session::new(id, plan, market, runners, db, &config.batch_id);
+    session.stale_limit = (plan.stale_event_secs * 1e9) as Timestamp;
+    session.link = Some(writer);
+    session.routed = plan.broker.kind == BrokerKind::Alpaca;
+    session.inherited = inherited;
+    session.inherited_orders = inherited_orders;
+    session.recorder = recorder;
     let end_reason = session.serve(&mut frames).await;
     // The strategies' results go to the producer for `trade`'s summary.
     session.flush_records();
+    if let Some(recorder) = session.recorder.take()
+        && let Err(e) = recorder.finish()
+    {
+        tracing::error!(consumer = id, "the recording is incomplete: {e}");
+    }
     let results = session.results(plan.portfolio_value);
-    if let Err(e) = transport::write_frame(&mut session.link, &ToProducer::Results(results)).await {
+    if let Some(link) = &mut session.link
+        && let Err(e) = transport::write_frame(link, &ToProducer::Results(results)).await
+    {
         tracing::debug!(consumer = id, "cannot send the session's results: {e}");
     }
     // After a shutdown the link is still open: stop reading it.
@@ -251,6 +273,111 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         tracing::info!(consumer = id, "delivery latency: {report}");
     }
     session.finish(failure.unwrap_or(end_reason))
+}
+
+/// What `backtest --replay` replays.
+#[derive(Clone, Debug)]
+pub struct ReplayConfig {
+    /// A recording file, or the folder `trade --record` wrote.
+    pub recording: PathBuf,
+    /// The tradeplan to run; it must be the recorded one (same digest).
+    /// Default: the plan text the recording holds.
+    pub plan: Option<PathBuf>,
+    pub db: DbTarget,
+}
+
+/// What a replay did.
+#[derive(Debug, serde::Serialize)]
+pub struct ReplaySummary {
+    pub batch_id: String,
+    pub recordings: Vec<PathBuf>,
+    /// Events replayed, over every recording.
+    pub events: u64,
+    /// Per strategy, summed over the recorded consumers, as `trade` reports it.
+    pub strategies: Vec<StrategySummary>,
+}
+
+/// Replays a recorded session: each consumer's recording through that
+/// consumer's strategies, runner, checks, limits, schedule windows and paper
+/// fill rule, as the live session ran them, into a new batch (`BACKTEST`).
+/// Every recording is read through and checked, and every strategy loaded
+/// and matched against the recorded digests, before anything is written.
+pub fn replay(config: &ReplayConfig, progress: &dyn Fn(u64)) -> Result<ReplaySummary, ConsumerError> {
+    let files = recording::recordings_at(&config.recording)?;
+    let mut headers = Vec::with_capacity(files.len());
+    let mut total = 0;
+    for file in &files {
+        let (header, events) = RecordingReader::check(file)?;
+        total += events;
+        headers.push(header);
+    }
+    // One plan for all: the given one, or the recorded one.
+    let first = &headers[0];
+    let (plan_text, plan_path) = match &config.plan {
+        Some(path) => (std::fs::read_to_string(path).map_err(|source| RecordingError::Io { path: path.clone(), source })?, path.clone()),
+        None => (first.plan_text.clone(), first.plan_path.clone()),
+    };
+    let digest = recording::plan_digest(&plan_text);
+    for (file, header) in files.iter().zip(&headers) {
+        if header.plan_digest != digest {
+            return Err(RecordingError::PlanMismatch { path: file.clone(), plan: plan_path, recorded: header.plan_digest.clone(), given: digest }.into());
+        }
+    }
+    let plan = crate::tradeplan::parse(&plan_text, &plan_path)?;
+    let mut partitions = Vec::with_capacity(files.len());
+    for (file, header) in files.iter().zip(headers) {
+        let (loaded, runners, market) = start_strategies(&plan, &header.kept_state)?;
+        for (index, (l, recorded)) in loaded.iter().zip(&header.strategy_digests).enumerate() {
+            if l.digest != *recorded {
+                let component = plan.strategies[index].component.clone();
+                return Err(RecordingError::StrategyMismatch { path: file.clone(), index, component, recorded: recorded.clone(), given: l.digest.clone() }.into());
+            }
+        }
+        if header.restarted {
+            tracing::warn!(recording = %file.display(), "this consumer process replaced one that died: it started from the fills and orders its predecessor recorded, which the replay does not have; its fills may differ");
+        }
+        partitions.push((file, header, loaded, runners, market));
+    }
+
+    let batch_id = uuid::Uuid::new_v4().to_string();
+    let start_time = Utc::now();
+    let mut results = std::collections::BTreeMap::new();
+    let mut replayed = 0u64;
+    for (file, header, loaded, runners, market) in partitions {
+        let runs = runners
+            .iter()
+            .zip(&loaded)
+            .map(|(r, l)| RunStart {
+                algo_name: r.name().to_owned(),
+                algo_env: "BACKTEST".to_owned(),
+                parameters: r.parameters().clone(),
+                start_time,
+                strategy_digest: l.digest.clone(),
+            })
+            .collect();
+        let db = BatchWriter::start(&config.db, &batch_id, runs, Vec::new(), Commit::AtEnd)?;
+        let mut session = Session::new(header.consumer, &plan, market, runners, db, &batch_id);
+        let (_, mut reader) = RecordingReader::open(file)?;
+        while let Some(record) = reader.next_record()? {
+            match record {
+                Record::Assign(symbols) => session.assign(symbols),
+                Record::History(history) => session.warm_up(history),
+                Record::Events(events) => {
+                    replayed += events.len() as u64;
+                    session.process(wall_clock(), events);
+                    session.flush_records();
+                    progress(replayed);
+                }
+                Record::Header(_) | Record::End => {}
+            }
+        }
+        session.cancel_all_orders();
+        session.flush_records();
+        results.insert(header.consumer, session.results(plan.portfolio_value));
+        session.finish("replayed".to_owned())?;
+    }
+    debug_assert_eq!(replayed, total);
+    Ok(ReplaySummary { batch_id, recordings: files, events: replayed, strategies: summarize(&results) })
 }
 
 /// Minutes since the regular session's 9:30 open in New York on the event's
@@ -358,8 +485,10 @@ struct Session {
     /// Start of this process's `client_order_id`s: batch, consumer id and
     /// pid, so a restarted consumer never reuses an id.
     order_prefix: String,
-    /// To the producer: orders for an outside broker.
-    link: tokio::net::unix::OwnedWriteHalf,
+    /// To the producer: orders for an outside broker (none in a replay).
+    link: Option<tokio::net::unix::OwnedWriteHalf>,
+    /// `trade --record`: where what the strategies see is written.
+    recorder: Option<Recorder>,
     /// Orders go to an outside broker (through the producer).
     routed: bool,
     /// Fills earlier processes of this batch recorded, by symbol, not yet
@@ -377,6 +506,49 @@ struct Session {
 }
 
 impl Session {
+    /// A session of the plan's strategies with nothing assigned yet: paper
+    /// orders, no stale limit, no producer link (the caller sets those).
+    fn new(id: u32, plan: &TradePlan, market: Rc<RefCell<MarketState>>, runners: Vec<StrategyRunner>, db: BatchWriter, batch_id: &str) -> Self {
+        Session {
+            id,
+            stale_limit: Timestamp::MAX,
+            step: None,
+            clock: FeedClock::WALL,
+            market,
+            runners,
+            db,
+            symbols: Vec::new(),
+            owned: 0,
+            stale_dropped: 0,
+            processed: 0,
+            fills: 0,
+            fills_by_runner: vec![0; plan.strategies.len()],
+            order_latencies: latency_histogram(),
+            delivery_latencies: latency_histogram(),
+            strategies: plan.strategies.clone(),
+            schedule_minute: None,
+            order_prefix: format!("{}-{id}.{}", batch_id.get(..8).unwrap_or(batch_id), std::process::id()),
+            link: None,
+            recorder: None,
+            routed: false,
+            inherited: HashMap::new(),
+            inherited_orders: HashMap::new(),
+            open_at_broker: None,
+            restored: HashMap::new(),
+        }
+    }
+
+    /// Appends `record` to the recording, if any; a recording that cannot
+    /// be written is given up (logged), never the session.
+    fn record(&mut self, record: impl FnOnce() -> Record) {
+        if let Some(recorder) = &mut self.recorder
+            && let Err(e) = recorder.write(&record())
+        {
+            tracing::error!(consumer = self.id, "recording stopped: {e}");
+            self.recorder = None;
+        }
+    }
+
     /// Processes frames until shutdown; returns why it stopped.
     async fn serve(&mut self, frames: &mut mpsc::Receiver<ToConsumer>) -> String {
         use tokio::signal::unix::{SignalKind, signal};
@@ -428,6 +600,7 @@ impl Session {
 
     fn assign(&mut self, symbols: Vec<(SymbolId, String)>) {
         tracing::info!(consumer = self.id, symbols = symbols.len(), "serving symbols");
+        self.record(|| Record::Assign(symbols.clone()));
         for (id, name) in symbols {
             if !self.market.borrow_mut().add_symbol(id, &name) {
                 continue;
@@ -486,6 +659,7 @@ impl Session {
     /// history, where `market-data` reads them; strategies are not called
     /// for them (they are the past, not events).
     fn warm_up(&mut self, history: Vec<(SymbolId, Vec<Bar>)>) {
+        self.record(|| Record::History(history.clone()));
         let mut market = self.market.borrow_mut();
         let (mut symbols, mut bars) = (0, 0);
         for (symbol, recent) in history {
@@ -540,6 +714,8 @@ impl Session {
         let mut stale = false;
         self.delivery_latencies.saturating_record((wall_clock() - received_at).max(1) as u64);
         let mut last_time = None;
+        // What the strategies process, for the recording.
+        let mut seen = self.recorder.as_ref().map(|_| Vec::with_capacity(events.len()));
         for (symbol, event) in events {
             // Age counts from when the event became complete (a bar's end),
             // on the feed's clock, in real time.
@@ -552,6 +728,9 @@ impl Session {
                 stale = true;
                 self.stale_dropped += 1;
                 continue;
+            }
+            if let Some(seen) = &mut seen {
+                seen.push((symbol, event));
             }
             self.follow_schedule(event.time());
             let orders_before = self.accepted_orders();
@@ -566,6 +745,9 @@ impl Session {
             for r in &mut self.runners {
                 r.cancel_if_disabled(time);
             }
+        }
+        if let Some(seen) = seen {
+            self.record(|| Record::Events(seen));
         }
         stale
     }
@@ -689,10 +871,7 @@ impl Session {
         if !open(self) {
             return;
         }
-        let now = wall_clock();
-        for r in &mut self.runners {
-            r.cancel_open_orders(now, "the session ended");
-        }
+        self.cancel_all_orders();
         if !self.routed {
             return; // the paper broker's orders end with the session
         }
@@ -720,6 +899,15 @@ impl Session {
         }
     }
 
+    /// Cancels every open order: a paper order ends with its session (routed
+    /// out, this asks the broker to cancel).
+    fn cancel_all_orders(&mut self) {
+        let now = wall_clock();
+        for r in &mut self.runners {
+            r.cancel_open_orders(now, "the session ended");
+        }
+    }
+
     /// Hands the strategies' orders for the outside broker to the producer.
     async fn send_routed(&mut self) -> Result<(), TransportError> {
         let mut taken = Vec::new();
@@ -742,7 +930,10 @@ impl Session {
         if requests.is_empty() {
             return Ok(());
         }
-        transport::write_frame(&mut self.link, &ToProducer::Broker(requests)).await
+        match &mut self.link {
+            Some(link) => transport::write_frame(link, &ToProducer::Broker(requests)).await,
+            None => Ok(()),
+        }
     }
 
     /// Applies the outside broker's reports to the strategies that placed the orders.

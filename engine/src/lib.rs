@@ -23,6 +23,7 @@ pub mod params;
 pub mod portfolio;
 pub mod producer;
 pub mod provider;
+pub mod recording;
 pub mod runner;
 pub mod sandbox;
 pub mod scanner;

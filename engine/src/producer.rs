@@ -81,6 +81,8 @@ pub struct ProducerConfig {
     pub duration: Option<Duration>,
     /// Folder for the consumers' socket.
     pub socket_dir: PathBuf,
+    /// `trade --record DIR`: each consumer process records what its strategies see there.
+    pub record: Option<PathBuf>,
 }
 
 /// Counters reported when the producer stops.
@@ -353,7 +355,7 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
     let restarts: Arc<Vec<AtomicU64>> = Arc::new((0..consumers).map(|_| AtomicU64::new(0)).collect());
     let mut supervisors = Vec::with_capacity(consumers);
     for id in 0..consumers as u32 {
-        let child = spawn_consumer(&config, id, &socket)?;
+        let child = spawn_consumer(&config, id, &socket, false)?;
         supervisors.push(tokio::spawn(supervise(config.clone(), id, socket.clone(), child, shared.clone(), restarts.clone())));
     }
 
@@ -1012,9 +1014,10 @@ async fn write_to_consumer(
     }
 }
 
-fn spawn_consumer(config: &ProducerConfig, id: u32, socket: &std::path::Path) -> Result<tokio::process::Child, ProducerError> {
+fn spawn_consumer(config: &ProducerConfig, id: u32, socket: &std::path::Path, restarted: bool) -> Result<tokio::process::Child, ProducerError> {
     let exe = std::env::current_exe().map_err(|source| ProducerError::Spawn { id, source })?;
-    tokio::process::Command::new(exe)
+    let mut command = tokio::process::Command::new(exe);
+    command
         .arg("consumer")
         .args(["--id", &id.to_string()])
         .arg("--socket")
@@ -1028,9 +1031,14 @@ fn spawn_consumer(config: &ProducerConfig, id: u32, socket: &std::path::Path) ->
         .env_remove("APCA_API_KEY_ID")
         .env_remove("APCA_API_SECRET_KEY")
         .env_remove("POLYGON_API_KEY")
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|source| ProducerError::Spawn { id, source })
+        .kill_on_drop(true);
+    if let Some(dir) = &config.record {
+        command.arg("--record").arg(dir);
+    }
+    if restarted {
+        command.arg("--restarted");
+    }
+    command.spawn().map_err(|source| ProducerError::Spawn { id, source })
 }
 
 /// Waits for a consumer to exit; restarts it unless shutting down.
@@ -1058,7 +1066,7 @@ async fn supervise(
         if shared.shutting_down.load(Ordering::SeqCst) {
             return;
         }
-        match spawn_consumer(&config, id, &socket) {
+        match spawn_consumer(&config, id, &socket, true) {
             Ok(c) => {
                 child = c;
                 started = tokio::time::Instant::now();

@@ -9,6 +9,7 @@ use chrono::Utc;
 use clap::Args;
 use liu_engine::backtest::{self, BacktestConfig, BacktestReport};
 use liu_engine::broker::{Commission, DEFAULT_MAX_ORDERS_PER_MINUTE, FillAt, OrderChecks};
+use liu_engine::consumer::ReplayConfig;
 use liu_engine::data::{self, LoadOptions};
 use liu_engine::params::ParamArg;
 use liu_engine::sandbox::{Limits, Sandbox, SandboxConfig};
@@ -22,13 +23,22 @@ use super::import::TimeframeArg;
 #[derive(Args)]
 pub struct BacktestArgs {
     /// A strategy component (.wasm); repeat for several.
-    #[arg(long = "strategy", required = true)]
+    #[arg(long = "strategy", required_unless_present = "replay", conflicts_with = "replay")]
     strategies: Vec<PathBuf>,
+    /// Replay a session `trade --record DIR` recorded (the folder, or one
+    /// file): the tradeplan's strategies over exactly the events each
+    /// consumer's strategies saw, with the paper broker's rules, into a new batch.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["data", "from_db"])]
+    replay: Option<PathBuf>,
+    /// With --replay: the tradeplan to run (it must be the recorded one);
+    /// default: the plan the recording holds.
+    #[arg(long, requires = "replay")]
+    tradeplan: Option<PathBuf>,
     /// A parameter: name=value (every strategy declaring it) or strategy.name=value.
     #[arg(long = "param")]
     params: Vec<ParamArg>,
     /// Bars: a CSV file or a folder of CSV files.
-    #[arg(long, required_unless_present = "from_db", conflicts_with = "from_db")]
+    #[arg(long, required_unless_present_any = ["from_db", "replay"], conflicts_with = "from_db")]
     data: Option<PathBuf>,
     /// Bars: those of each --symbol in the database's `bars` table (see `import bars`).
     #[arg(long, requires = "symbol")]
@@ -89,6 +99,9 @@ pub struct BacktestArgs {
 }
 
 pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
+    if let Some(recording) = &args.replay {
+        return replay(recording, &args);
+    }
     for (name, v) in [("--cash", args.cash), ("--leverage", args.leverage)] {
         anyhow::ensure!(v.is_finite() && v > 0.0, "{name} must be a positive number, got {v}");
     }
@@ -310,4 +323,40 @@ fn truncate(s: &str, n: usize) -> &str {
         Some((i, _)) => &s[..i],
         None => s,
     }
+}
+
+/// `backtest --replay`: see [`liu_engine::consumer::replay`].
+fn replay(recording: &std::path::Path, args: &BacktestArgs) -> anyhow::Result<()> {
+    let config = ReplayConfig { recording: recording.to_owned(), plan: args.tradeplan.clone(), db: args.db.clone() };
+    let started = Instant::now();
+    let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(indicatif::ProgressStyle::with_template("{spinner} replaying: {pos} events ({per_sec})").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
+        bar
+    });
+    let progress = |events: u64| {
+        if let Some(bar) = &bar {
+            bar.set_position(events);
+        }
+    };
+    let summary = liu_engine::consumer::replay(&config, &progress)?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let elapsed = started.elapsed();
+    if args.json {
+        let mut value = serde_json::to_value(&summary)?;
+        value["elapsed_secs"] = json!(elapsed.as_secs_f64());
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!(
+            "replay {}: {} events from {} recording(s) in {:.2} s",
+            summary.batch_id,
+            summary.events,
+            summary.recordings.len(),
+            elapsed.as_secs_f64()
+        );
+        super::live::print_strategies(&summary.strategies);
+    }
+    Ok(())
 }

@@ -30,6 +30,10 @@ pub struct TradeArgs {
     /// Print the final summary as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Record what each consumer's strategies see into this folder (one
+    /// file per consumer process), for `backtest --replay`.
+    #[arg(long, value_name = "DIR")]
+    record: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -46,6 +50,11 @@ pub struct ConsumerArgs {
     env: String,
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     db: DbTarget,
+    #[arg(long)]
+    record: Option<PathBuf>,
+    /// This process replaces one of the batch that died.
+    #[arg(long)]
+    restarted: bool,
 }
 
 #[derive(Args)]
@@ -104,6 +113,7 @@ pub fn trade(args: TradeArgs) -> anyhow::Result<()> {
         batch_id,
         env,
         duration,
+        record: args.record,
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let summary = runtime.block_on(producer::run(config))?;
@@ -127,7 +137,7 @@ pub fn trade(args: TradeArgs) -> anyhow::Result<()> {
 
 /// Per strategy, as `backtest` prints it: fills, realised and unrealised
 /// P&L, equity (summed over the consumers, each trading its own cash).
-fn print_strategies(strategies: &[producer::StrategySummary]) {
+pub(super) fn print_strategies(strategies: &[producer::StrategySummary]) {
     if strategies.is_empty() {
         return;
     }
@@ -160,6 +170,9 @@ pub fn consumer(args: ConsumerArgs) -> anyhow::Result<()> {
         id: args.id,
         socket: args.socket,
         plan,
+        plan_path: args.tradeplan,
+        record: args.record,
+        restarted: args.restarted,
         db: args.db,
         batch_id: args.batch_id,
         env: args.env,
