@@ -115,6 +115,7 @@ bench: strategies
     ./bench/languages.sh
     ./bench/db.sh
     ./bench/warmup.sh
+    ./bench/replay.sh
 
 # Live trading against the local market simulator for 20 s (paper broker, two consumers).
 trade-demo: strategies

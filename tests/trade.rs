@@ -255,10 +255,14 @@ fn symbols_by_run(db: &Path, batch: &str) -> HashMap<String, BTreeSet<String>> {
 }
 
 /// The `--json` summary among a run's output lines (it is printed last, pretty).
+/// Log lines (stderr, read on another thread) may land among its lines:
+/// they are left out (the JSON's own lines are `{`, `}` or indented).
 fn json_summary(lines: &[String]) -> serde_json::Value {
-    let start = lines.iter().position(|l| l == "{").expect("a JSON summary");
-    let end = start + lines[start..].iter().position(|l| l == "}").expect("the end of the JSON summary");
-    serde_json::from_str(&lines[start..=end].join("\n")).expect("the summary is JSON")
+    let json: Vec<&String> = lines.iter().filter(|l| *l == "{" || *l == "}" || l.starts_with(' ')).collect();
+    let start = json.iter().position(|l| *l == "{").expect("a JSON summary");
+    let end = start + json[start..].iter().position(|l| *l == "}").expect("the end of the JSON summary");
+    let text: Vec<&str> = json[start..=end].iter().map(|l| l.as_str()).collect();
+    serde_json::from_str(&text.join("\n")).expect("the summary is JSON")
 }
 
 fn batch_of(lines: &[String]) -> String {
@@ -317,8 +321,7 @@ fn a_killed_consumer_is_restarted_and_its_symbols_resume() {
     let (status, lines) = stop(trade);
     assert!(status.success(), "{}", lines.join("\n"));
     let batch = batch_of(&lines);
-    let summary_restarts = lines.iter().any(|l| l.contains("\"restarts\"")) && lines.join("\n").contains("\"restarts\": [\n    0,\n    1\n  ]");
-    assert!(summary_restarts, "{}", lines.join("\n"));
+    assert_eq!(json_summary(&lines)["restarts"], serde_json::json!([0, 1]), "{}", lines.join("\n"));
     // Three runs: consumer 0, the killed consumer 1 (never finished) and its restart.
     let runs = runs(&db, &batch);
     assert_eq!(runs.len(), 3, "{runs:?}");
@@ -1021,8 +1024,7 @@ fn trade_replay(dir: &Path, extra_strategies: &str, replay: Replay<'_>) -> (Stri
     let text = lines.join("\n");
     assert!(status.success(), "{text}");
     assert!(!text.contains(SECRET) && !text.contains(KEY) && !text.contains(POLYGON_KEY), "credentials leaked into output");
-    let field = |name: &str| text.split(&format!("\"{name}\": ")).nth(1).map(|s| s.split(|c: char| c == ',' || c == '\n').next().unwrap().to_owned());
-    assert_eq!(field("events"), Some((20 * replay.bars).to_string()), "the whole replay was received:\n{text}");
+    assert_eq!(json_summary(&lines)["events"], 20 * replay.bars, "the whole replay was received:\n{text}");
     (batch_of(&lines), lines)
 }
 
@@ -1068,7 +1070,7 @@ fn hostile_strategies_in_trade_are_contained_and_sma_cross_trades_as_alone() {
     let (mixed_batch, lines) = trade_whole_replay(mixed_dir.path(), &extra);
     let db = mixed_dir.path().join("liu.db");
     let text = lines.join("\n");
-    assert!(text.contains("\"restarts\": [\n    0,\n    0\n  ]"), "no consumer died:\n{text}");
+    assert_eq!(json_summary(&lines)["restarts"], serde_json::json!([0, 0]), "no consumer died:\n{text}");
     assert_eq!(sma_fills_by_symbol(&db, &mixed_batch), alone);
 
     let runs = runs(&db, &mixed_batch);

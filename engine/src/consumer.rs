@@ -60,6 +60,8 @@ pub enum ConsumerError {
     NoAssignment { id: u32 },
     #[error(transparent)]
     Recording(#[from] RecordingError),
+    #[error("{plan}: none of the tradeplan's symbols is in the data (it has {data})")]
+    NoSymbols { plan: PathBuf, data: String },
     #[error(transparent)]
     Plan(#[from] crate::tradeplan::TradePlanError),
 }
@@ -344,19 +346,7 @@ pub fn replay(config: &ReplayConfig, progress: &dyn Fn(u64)) -> Result<ReplaySum
     let mut results = std::collections::BTreeMap::new();
     let mut replayed = 0u64;
     for (file, header, loaded, runners, market) in partitions {
-        let runs = runners
-            .iter()
-            .zip(&loaded)
-            .map(|(r, l)| RunStart {
-                algo_name: r.name().to_owned(),
-                algo_env: "BACKTEST".to_owned(),
-                parameters: r.parameters().clone(),
-                start_time,
-                strategy_digest: l.digest.clone(),
-            })
-            .collect();
-        let db = BatchWriter::start(&config.db, &batch_id, runs, Vec::new(), Commit::AtEnd)?;
-        let mut session = Session::new(header.consumer, &plan, market, runners, db, &batch_id);
+        let mut session = Session::for_backtest(header.consumer, &plan, &loaded, runners, market, &config.db, &batch_id, start_time)?;
         let (_, mut reader) = RecordingReader::open(file)?;
         while let Some(record) = reader.next_record()? {
             match record {
@@ -371,13 +361,45 @@ pub fn replay(config: &ReplayConfig, progress: &dyn Fn(u64)) -> Result<ReplaySum
                 Record::Header(_) | Record::End => {}
             }
         }
-        session.cancel_all_orders();
-        session.flush_records();
-        results.insert(header.consumer, session.results(plan.portfolio_value));
-        session.finish("replayed".to_owned())?;
+        results.insert(header.consumer, session.end_backtest(plan.portfolio_value, "replayed")?);
     }
     debug_assert_eq!(replayed, total);
     Ok(ReplaySummary { batch_id, recordings: files, events: replayed, strategies: summarize(&results) })
+}
+
+/// `backtest --tradeplan plan.toml --data FILE`: the plan's strategies over
+/// historical bars, run as one `trade` consumer owning every symbol runs
+/// them (runner, checks, limits, schedule windows, paper fill rule), each
+/// bar time one frame, into a new batch (`BACKTEST`). Symbols: those of
+/// the plan the data has (every symbol of the data if the plan lists none).
+pub fn backtest_plan(plan_path: &std::path::Path, data: &crate::data::MarketData, db: &DbTarget, progress: &dyn Fn(u64)) -> Result<ReplaySummary, ConsumerError> {
+    let plan = crate::tradeplan::load(plan_path)?;
+    let symbols: Vec<(SymbolId, String)> = data
+        .symbols
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| plan.symbols.is_empty() || plan.symbols.contains(s))
+        .map(|(i, s)| (i as SymbolId, s.clone()))
+        .collect();
+    if symbols.is_empty() {
+        return Err(ConsumerError::NoSymbols { plan: plan_path.to_owned(), data: data.symbols.join(", ") });
+    }
+    let (loaded, runners, market) = start_strategies(&plan, &KeptState::new())?;
+    let batch_id = uuid::Uuid::new_v4().to_string();
+    let mut session = Session::for_backtest(0, &plan, &loaded, runners, market, db, &batch_id, Utc::now())?;
+    session.assign(symbols);
+    let timeframe = data.timeframe;
+    let mut done = 0u64;
+    // One frame per bar time, as the feed delivers a minute's bars.
+    for step in data.events.chunk_by(|a, b| a.bar.time == b.bar.time) {
+        let events = step.iter().map(|e| (e.symbol, MarketEvent::Bar { timeframe, bar: e.bar })).collect();
+        session.process(wall_clock(), events);
+        session.flush_records();
+        done += step.len() as u64;
+        progress(done);
+    }
+    let results = std::collections::BTreeMap::from([(0, session.end_backtest(plan.portfolio_value, "completed")?)]);
+    Ok(ReplaySummary { batch_id, recordings: Vec::new(), events: done, strategies: summarize(&results) })
 }
 
 /// Minutes since the regular session's 9:30 open in New York on the event's
@@ -536,6 +558,44 @@ impl Session {
             open_at_broker: None,
             restored: HashMap::new(),
         }
+    }
+
+    /// A session of a backtest (a replay, or a plan over history): its runs
+    /// (`BACKTEST`) are written in one transaction when it ends.
+    #[allow(clippy::too_many_arguments)]
+    fn for_backtest(
+        id: u32,
+        plan: &TradePlan,
+        loaded: &[LoadedStrategy],
+        runners: Vec<StrategyRunner>,
+        market: Rc<RefCell<MarketState>>,
+        db: &DbTarget,
+        batch_id: &str,
+        start_time: chrono::DateTime<Utc>,
+    ) -> Result<Self, ConsumerError> {
+        let runs = runners
+            .iter()
+            .zip(loaded)
+            .map(|(r, l)| RunStart {
+                algo_name: r.name().to_owned(),
+                algo_env: "BACKTEST".to_owned(),
+                parameters: r.parameters().clone(),
+                start_time,
+                strategy_digest: l.digest.clone(),
+            })
+            .collect();
+        let writer = BatchWriter::start(db, batch_id, runs, Vec::new(), Commit::AtEnd)?;
+        Ok(Self::new(id, plan, market, runners, writer, batch_id))
+    }
+
+    /// Ends a backtest session: open orders end with it, its runs are
+    /// written; returns its strategies' results.
+    fn end_backtest(mut self, starting_cash: f64, reason: &str) -> Result<Vec<SessionResult>, ConsumerError> {
+        self.cancel_all_orders();
+        self.flush_records();
+        let results = self.results(starting_cash);
+        self.finish(reason.to_owned())?;
+        Ok(results)
     }
 
     /// Appends `record` to the recording, if any; a recording that cannot

@@ -23,16 +23,18 @@ use super::import::TimeframeArg;
 #[derive(Args)]
 pub struct BacktestArgs {
     /// A strategy component (.wasm); repeat for several.
-    #[arg(long = "strategy", required_unless_present = "replay", conflicts_with = "replay")]
+    #[arg(long = "strategy", required_unless_present_any = ["replay", "tradeplan"], conflicts_with_all = ["replay", "tradeplan"])]
     strategies: Vec<PathBuf>,
     /// Replay a session `trade --record DIR` recorded (the folder, or one
     /// file): the tradeplan's strategies over exactly the events each
     /// consumer's strategies saw, with the paper broker's rules, into a new batch.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["data", "from_db"])]
     replay: Option<PathBuf>,
-    /// With --replay: the tradeplan to run (it must be the recorded one);
-    /// default: the plan the recording holds.
-    #[arg(long, requires = "replay")]
+    /// Run a tradeplan's strategies as `trade` runs them (its parameters,
+    /// limits, schedules and the paper broker), over --data / --from-db
+    /// bars of its symbols. With --replay: the plan to replay, which must
+    /// be the recorded one (default: the plan the recording holds).
+    #[arg(long)]
     tradeplan: Option<PathBuf>,
     /// A parameter: name=value (every strategy declaring it) or strategy.name=value.
     #[arg(long = "param")]
@@ -122,6 +124,10 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         }
     };
     let loaded_in = started.elapsed();
+    if let Some(plan) = &args.tradeplan {
+        let db = args.db.clone();
+        return report_session(&args, started, |progress| liu_engine::consumer::backtest_plan(plan, &market_data, &db, progress));
+    }
 
     let limits = Limits {
         fuel_per_event: args.fuel,
@@ -328,10 +334,19 @@ fn truncate(s: &str, n: usize) -> &str {
 /// `backtest --replay`: see [`liu_engine::consumer::replay`].
 fn replay(recording: &std::path::Path, args: &BacktestArgs) -> anyhow::Result<()> {
     let config = ReplayConfig { recording: recording.to_owned(), plan: args.tradeplan.clone(), db: args.db.clone() };
-    let started = Instant::now();
+    report_session(args, Instant::now(), |progress| liu_engine::consumer::replay(&config, progress))
+}
+
+/// Runs a plan's session backtest (`run`, given a progress callback) with a
+/// progress spinner on a terminal, and prints what it did as `trade` does.
+fn report_session(
+    args: &BacktestArgs,
+    started: Instant,
+    run: impl FnOnce(&dyn Fn(u64)) -> Result<liu_engine::consumer::ReplaySummary, liu_engine::consumer::ConsumerError>,
+) -> anyhow::Result<()> {
     let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(indicatif::ProgressStyle::with_template("{spinner} replaying: {pos} events ({per_sec})").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
+        bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {pos} events ({per_sec})").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
         bar
     });
     let progress = |events: u64| {
@@ -339,7 +354,7 @@ fn replay(recording: &std::path::Path, args: &BacktestArgs) -> anyhow::Result<()
             bar.set_position(events);
         }
     };
-    let summary = liu_engine::consumer::replay(&config, &progress)?;
+    let summary = run(&progress)?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -349,13 +364,7 @@ fn replay(recording: &std::path::Path, args: &BacktestArgs) -> anyhow::Result<()
         value["elapsed_secs"] = json!(elapsed.as_secs_f64());
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        println!(
-            "replay {}: {} events from {} recording(s) in {:.2} s",
-            summary.batch_id,
-            summary.events,
-            summary.recordings.len(),
-            elapsed.as_secs_f64()
-        );
+        println!("backtest {}: {} events ({} recording(s)) in {:.2} s", summary.batch_id, summary.events, summary.recordings.len(), elapsed.as_secs_f64());
         super::live::print_strategies(&summary.strategies);
     }
     Ok(())

@@ -5,9 +5,10 @@
 //!
 //! It is a small simulation of one paper account: market orders fill at
 //! once at the [`Board`]'s last price; limit, stop and stop-limit orders rest
-//! until [`TradingState::on_price`] sees a price that crosses them, and then
-//! fill at their own price (the limit, or the stop), as if the market had
-//! traded through it, like the backtest broker. Bracket and OTO orders get
+//! until a replayed bar ([`TradingState::on_bar`]) trades through them, and
+//! fill by the engine's one fill rule ([`crate::broker::fill_price`], the
+//! paper broker's and the backtest's): at their own price, or at the bar's
+//! open when it gaps through. Bracket and OTO orders get
 //! their exit legs once the entry fills (a bracket's legs cancel each
 //! other). Day orders expire when a price arrives on a later New York day
 //! than their first. Buying power is 1x: equity not already committed to
@@ -38,7 +39,8 @@ use crate::broker::alpaca::{
     PositionSide, SECRET_KEY_HEADER, StreamMessage, Streams, TRADE_UPDATES, TradeEvent, TradeUpdate, error_code,
     format_timestamp,
 };
-use crate::domain::{Timestamp, wall_clock};
+use crate::broker::{RestingOrder, fill_price};
+use crate::domain::{Bar, OrderKind, Side, TimeInForce, Timestamp, wall_clock};
 
 /// Frames a listening client may fall behind by before it is disconnected.
 const STREAM_BUFFER: usize = 4096;
@@ -212,22 +214,32 @@ fn check_price(name: &str, price: f64) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Whether a resting order executes at `price` (a stop-limit's stop, once
-/// hit, is remembered in `triggered`).
-fn crosses(order: &AlpacaOrder, triggered: &mut bool, price: f64) -> bool {
-    let buy = order.side == AlpacaSide::Buy;
-    let limit_ok = |limit: Option<f64>| limit.is_some_and(|l| if buy { price <= l } else { price >= l });
-    let stop_hit = |stop: Option<f64>| stop.is_some_and(|s| if buy { price >= s } else { price <= s });
-    match order.kind() {
-        Some(AlpacaOrderType::Market) => true,
-        Some(AlpacaOrderType::Limit) => limit_ok(order.limit_price),
-        Some(AlpacaOrderType::Stop) => stop_hit(order.stop_price),
-        Some(AlpacaOrderType::StopLimit) => {
-            *triggered = *triggered || stop_hit(order.stop_price);
-            *triggered && limit_ok(order.limit_price)
-        }
-        Some(AlpacaOrderType::TrailingStop) | None => false,
-    }
+/// The price a resting order fills at on `bar`, by the engine's one fill
+/// rule ([`fill_price`]); a trailing stop never fills here.
+fn fill_at(order: &AlpacaOrder, triggered: &mut bool, bar: &Bar) -> Option<f64> {
+    let kind = match order.kind()? {
+        AlpacaOrderType::Market => OrderKind::Market,
+        AlpacaOrderType::Limit => OrderKind::Limit,
+        AlpacaOrderType::Stop => OrderKind::Stop,
+        AlpacaOrderType::StopLimit => OrderKind::StopLimit,
+        AlpacaOrderType::TrailingStop => return None,
+    };
+    let time_in_force = match order.time_in_force {
+        AlpacaTimeInForce::Day => TimeInForce::Day,
+        AlpacaTimeInForce::Gtc => TimeInForce::Gtc,
+        AlpacaTimeInForce::Opg => TimeInForce::Opg,
+        AlpacaTimeInForce::Cls => TimeInForce::Cls,
+        AlpacaTimeInForce::Ioc => TimeInForce::Ioc,
+        AlpacaTimeInForce::Fok => TimeInForce::Fok,
+    };
+    let side = if order.side == AlpacaSide::Buy { Side::Buy } else { Side::Sell };
+    let resting = RestingOrder { side, kind, time_in_force, limit_price: order.limit_price, stop_price: order.stop_price };
+    fill_price(&resting, triggered, bar)
+}
+
+/// A trade print at `price`, as the fill rule reads it: a bar of one price.
+fn print_bar(price: f64, time: Timestamp) -> Bar {
+    Bar { time, open: price, high: price, low: price, close: price, volume: 0.0 }
 }
 
 /// Checks a request's shape and drops prices its type does not use; the
@@ -502,10 +514,20 @@ impl TradingState {
         }
     }
 
-    /// A new trade at `price` of `symbol` at `time`: expires day orders of
-    /// an earlier New York day, then fills the open orders it crosses.
+    /// A trade print at `price` of `symbol` at `time`, the market having
+    /// moved there from the board's last price: every price in between
+    /// traded (see [`Self::on_bar`]).
     pub fn on_price(&self, symbol: &str, price: f64, time: Timestamp) {
-        if !price.is_finite() || price <= 0.0 {
+        let from = self.last_price(symbol).unwrap_or(price);
+        let bar = Bar { time, open: from, high: from.max(price), low: from.min(price), close: price, volume: 0.0 };
+        self.on_bar(symbol, &bar, time);
+    }
+
+    /// A new bar of `symbol`, complete at `time`: expires day orders of an
+    /// earlier New York day, then fills the open orders it trades through,
+    /// by the engine's one fill rule (as the paper broker would).
+    pub fn on_bar(&self, symbol: &str, bar: &Bar, time: Timestamp) {
+        if ![bar.open, bar.high, bar.low, bar.close].iter().all(|p| p.is_finite() && *p > 0.0) {
             return;
         }
         let day = ny_day(time);
@@ -522,8 +544,7 @@ impl TradingState {
             let first_day = *entry.first_day.get_or_insert(day);
             if day > first_day && is_day_order(entry.order.time_in_force) {
                 book.close(index, AlpacaOrderStatus::Expired, time);
-            } else if crosses(&entry.order, &mut entry.triggered, price) {
-                let at = entry.order.limit_price.or(entry.order.stop_price).unwrap_or(price);
+            } else if let Some(at) = fill_at(&entry.order, &mut entry.triggered, bar) {
                 book.fill(index, at, time);
             }
         }
@@ -665,8 +686,8 @@ impl TradingState {
         book.orders[index].order.status = AlpacaOrderStatus::New;
         book.event(index, TradeEvent::New, time);
         let entry = &mut book.orders[index];
-        if crosses(&entry.order, &mut entry.triggered, last) {
-            book.fill(index, last, time);
+        if let Some(at) = fill_at(&entry.order, &mut entry.triggered, &print_bar(last, time)) {
+            book.fill(index, at, time);
         } else if matches!(req.time_in_force, AlpacaTimeInForce::Ioc | AlpacaTimeInForce::Fok) {
             book.close(index, AlpacaOrderStatus::Canceled, time);
         }
@@ -1037,8 +1058,8 @@ async fn stream_session(state: Arc<TradingState>, mut socket: WebSocket) {
 }
 
 impl super::PriceListener for TradingState {
-    fn on_price(&self, symbol: &str, price: f64, time: Timestamp) {
-        TradingState::on_price(self, symbol, price, time);
+    fn on_bar(&self, symbol: &str, bar: &Bar, time: Timestamp) {
+        TradingState::on_bar(self, symbol, bar, time);
     }
 }
 
@@ -1324,16 +1345,15 @@ mod tests {
             assert_eq!(server.order(order(id, extra)).await.0, 200);
             assert_eq!(events(&mut rx, 1).await, [ev(E::New, id, S::New)]);
         }
-        // 107 sets off both stops; the stop-limit then waits for its limit.
+        // The market goes from 100 to 107, through 105: both stops trigger
+        // there, and 105 is within the stop-limit's limit (the engine's fill rule).
         server.state.on_price("AAPL", 107.0, T0 + MINUTE);
-        assert_eq!(events(&mut rx, 1).await, [ev(E::Fill, "stop", S::Filled)]);
-        server.state.on_price("AAPL", 105.5, T0 + 2 * MINUTE);
-        assert_eq!(events(&mut rx, 1).await, [ev(E::Fill, "stoplimit", S::Filled)]);
+        assert_eq!(events(&mut rx, 2).await, [ev(E::Fill, "stop", S::Filled), ev(E::Fill, "stoplimit", S::Filled)]);
         // The next New York day: the day order expires before anything fills.
         server.state.on_price("AAPL", 89.0, T0 + 24 * 60 * MINUTE);
         assert_eq!(events(&mut rx, 2).await, [ev(E::Expired, "day", S::Expired), ev(E::Fill, "gtc", S::Filled)]);
         // Each filled at its own price, as if the market traded through it.
-        for (id, price) in [("stop", 105.0), ("stoplimit", 106.0), ("gtc", 90.0)] {
+        for (id, price) in [("stop", 105.0), ("stoplimit", 105.0), ("gtc", 90.0)] {
             assert_eq!(server.client.get_order_by_client_id(id).await.unwrap().filled_avg_price, Some(price), "{id}");
         }
 

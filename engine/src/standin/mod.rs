@@ -52,7 +52,8 @@ pub struct Board {
 
 /// Something that reacts to each new price on the [`Board`].
 pub trait PriceListener: Send + Sync {
-    fn on_price(&self, symbol: &str, price: f64, time: Timestamp);
+    /// A bar of `symbol`, complete at `time`.
+    fn on_bar(&self, symbol: &str, bar: &Bar, time: Timestamp);
 }
 
 impl std::fmt::Debug for Board {
@@ -86,7 +87,7 @@ impl Board {
     pub fn update(&self, symbol: &str, bar: &Bar, time: Timestamp) {
         self.record(symbol, bar, time);
         if let Some(listener) = self.listener.get() {
-            listener.on_price(symbol, bar.close, time);
+            listener.on_bar(symbol, bar, time);
         }
     }
 
