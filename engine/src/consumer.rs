@@ -244,6 +244,7 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
     session.inherited = inherited;
     session.inherited_orders = inherited_orders;
     session.recorder = recorder;
+    session.save_open_orders = true;
     let end_reason = session.serve(&mut frames).await;
     // The strategies' results go to the producer for `trade`'s summary.
     session.flush_records();
@@ -276,6 +277,11 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
     }
     session.finish(failure.unwrap_or(end_reason))
 }
+
+/// Events between two hand-overs of a backtest session's fills to its
+/// writer: large batches make large INSERTs (a live session hands them
+/// over after every frame, to make them durable at once).
+const BACKTEST_FLUSH_EVERY: u64 = 1 << 16;
 
 /// What `backtest --replay` replays.
 #[derive(Clone, Debug)]
@@ -353,10 +359,13 @@ pub fn replay(config: &ReplayConfig, progress: &dyn Fn(u64)) -> Result<ReplaySum
                 Record::Assign(symbols) => session.assign(symbols),
                 Record::History(history) => session.warm_up(history),
                 Record::Events(events) => {
+                    let before = replayed;
                     replayed += events.len() as u64;
                     session.process(wall_clock(), events);
-                    session.flush_records();
-                    progress(replayed);
+                    if before / BACKTEST_FLUSH_EVERY != replayed / BACKTEST_FLUSH_EVERY {
+                        session.flush_records();
+                        progress(replayed);
+                    }
                 }
                 Record::Header(_) | Record::End => {}
             }
@@ -394,9 +403,12 @@ pub fn backtest_plan(plan_path: &std::path::Path, data: &crate::data::MarketData
     for step in data.events.chunk_by(|a, b| a.bar.time == b.bar.time) {
         let events = step.iter().map(|e| (e.symbol, MarketEvent::Bar { timeframe, bar: e.bar })).collect();
         session.process(wall_clock(), events);
-        session.flush_records();
+        let before = done;
         done += step.len() as u64;
-        progress(done);
+        if before / BACKTEST_FLUSH_EVERY != done / BACKTEST_FLUSH_EVERY {
+            session.flush_records();
+            progress(done);
+        }
     }
     let results = std::collections::BTreeMap::from([(0, session.end_backtest(plan.portfolio_value, "completed")?)]);
     Ok(ReplaySummary { batch_id, recordings: Vec::new(), events: done, strategies: summarize(&results) })
@@ -511,6 +523,8 @@ struct Session {
     link: Option<tokio::net::unix::OwnedWriteHalf>,
     /// `trade --record`: where what the strategies see is written.
     recorder: Option<Recorder>,
+    /// A live session saves its strategies' open orders for a restart.
+    save_open_orders: bool,
     /// Orders go to an outside broker (through the producer).
     routed: bool,
     /// Fills earlier processes of this batch recorded, by symbol, not yet
@@ -552,6 +566,7 @@ impl Session {
             order_prefix: format!("{}-{id}.{}", batch_id.get(..8).unwrap_or(batch_id), std::process::id()),
             link: None,
             recorder: None,
+            save_open_orders: false,
             routed: false,
             inherited: HashMap::new(),
             inherited_orders: HashMap::new(),
@@ -1100,9 +1115,11 @@ impl Session {
                 self.db.state(index, changes);
             }
             // Saved with the fills, so a restart finds books that agree with them.
-            let (prefix, routed) = (&self.order_prefix, self.routed);
-            for (symbol, orders) in r.take_open_order_changes(|id| routed.then(|| client_order_id(prefix, index, id))) {
-                self.db.open_orders(index, symbol, orders);
+            if self.save_open_orders {
+                let (prefix, routed) = (&self.order_prefix, self.routed);
+                for (symbol, orders) in r.take_open_order_changes(|id| routed.then(|| client_order_id(prefix, index, id))) {
+                    self.db.open_orders(index, symbol, orders);
+                }
             }
         }
     }
