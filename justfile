@@ -105,6 +105,11 @@ demo: strategies
 test: strategies
     cargo nextest run --release --workspace --no-fail-fast
 
+# Formatting and lints, as CI checks them.
+lint:
+    cargo fmt --all --check
+    cargo clippy --release --workspace --all-targets -- -D warnings
+
 # Benchmarks (figures in the closing note / README).
 bench: strategies
     cargo bench -p liu-engine --bench sandbox --bench ingest

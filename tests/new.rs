@@ -23,19 +23,26 @@ fn build(dir: &Path) -> Result<(), String> {
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("build.sh failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), stderr(&out)))
+        Err(format!(
+            "build.sh failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(&out)
+        ))
     }
 }
 
 fn audit_passes(component: &Path) -> Result<(), String> {
     let out = liu(&["audit", "--json", component.to_str().unwrap()]);
-    let report: serde_json::Value =
-        serde_json::from_slice(&out.stdout).map_err(|e| format!("no audit report ({e}): {}", stderr(&out)))?;
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("no audit report ({e}): {}", stderr(&out)))?;
     if out.status.code() != Some(0) {
         return Err(format!("audit failed: {}", report["reasons"]));
     }
     // The template buys on the first bar, so its name and its order show up.
-    assert!(report["strategy"].as_str().unwrap().starts_with("my-first-"), "{}", report["strategy"]);
+    assert!(
+        report["strategy"].as_str().unwrap().starts_with("my-first-"),
+        "{}",
+        report["strategy"]
+    );
     assert!(report["runs"][0]["orders"].as_u64().unwrap() > 0, "{report}");
     Ok(())
 }
@@ -45,7 +52,12 @@ fn each_language_scaffold_builds_into_a_component_that_passes_the_audit() {
     let tmp = tempfile::tempdir().unwrap();
     // Every language is tried so that one failure does not hide another.
     let mut failures = Vec::new();
-    for (lang, source) in [("rust", "src/lib.rs"), ("python", "app.py"), ("js", "strategy.js"), ("c", "strategy.c")] {
+    for (lang, source) in [
+        ("rust", "src/lib.rs"),
+        ("python", "app.py"),
+        ("js", "strategy.js"),
+        ("c", "strategy.c"),
+    ] {
         let name = format!("my-first-{lang}");
         let dir = tmp.path().join(&name);
         let out = scaffold(&dir, &name, lang);
@@ -105,7 +117,17 @@ fn bad_names_languages_and_roots_are_refused_without_creating_anything() {
         assert!(!dir.exists(), "{name:?} created {}", dir.display());
     }
     let dir = tmp.path().join("rootless");
-    let out = liu(&["new", "strategy", "rootless", "--lang", "c", "--dir", dir.to_str().unwrap(), "--root", tmp.path().to_str().unwrap()]);
+    let out = liu(&[
+        "new",
+        "strategy",
+        "rootless",
+        "--lang",
+        "c",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--root",
+        tmp.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("is not a liu-engine checkout"), "{}", stderr(&out));
     assert!(!dir.exists());
@@ -113,6 +135,9 @@ fn bad_names_languages_and_roots_are_refused_without_creating_anything() {
     let out = scaffold(&dir, "cobol", "cobol");
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("invalid value 'cobol'") && err.contains("rust, python, js, c"), "{err}");
+    assert!(
+        err.contains("invalid value 'cobol'") && err.contains("rust, python, js, c"),
+        "{err}"
+    );
     assert!(!dir.exists());
 }

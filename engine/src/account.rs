@@ -24,6 +24,14 @@ pub struct Account {
 
 impl Account {
     pub fn new(portfolio: Portfolio, broker: SimulatedBroker) -> Self {
-        Self { portfolio, broker, fills: Vec::new(), pending_updates: Vec::new(), rejected_orders: 0, invalid_orders: 0, accepted_orders: 0 }
+        Self {
+            portfolio,
+            broker,
+            fills: Vec::new(),
+            pending_updates: Vec::new(),
+            rejected_orders: 0,
+            invalid_orders: 0,
+            accepted_orders: 0,
+        }
     }
 }

@@ -20,7 +20,8 @@ use tokio::sync::mpsc;
 use crate::account::Account;
 use crate::broker::{Commission, DEFAULT_MAX_ORDERS_PER_MINUTE, FillAt, OrderChecks, RoutedRequest, SimulatedBroker};
 use crate::domain::{
-    Bar, BrokerReport, BrokerRequest, FeedClock, MarketEvent, NANOS_PER_SECOND, OpenPosition, OrderId, OrderStatus, SessionResult, SymbolId, Timeframe, Timestamp, wall_clock,
+    Bar, BrokerReport, BrokerRequest, FeedClock, MarketEvent, NANOS_PER_SECOND, OpenPosition, OrderId, OrderStatus, SessionResult,
+    SymbolId, Timeframe, Timestamp, wall_clock,
 };
 use crate::market::MarketState;
 use crate::params::{self, ParamArg};
@@ -111,37 +112,67 @@ pub fn run(config: ConsumerConfig) -> Result<(), ConsumerError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|source| ConsumerError::Connect { id: config.id, path: config.socket.clone(), source })?;
+        .map_err(|source| ConsumerError::Connect {
+            id: config.id,
+            path: config.socket.clone(),
+            source,
+        })?;
     runtime.block_on(run_async(config))
 }
 
 /// What earlier runs kept in the strategies' `state` stores, by strategy name.
 type KeptState = HashMap<String, BTreeMap<String, String>>;
 
+/// A plan's strategies, loaded and started over one market state.
+type Started = (Vec<LoadedStrategy>, Vec<StrategyRunner>, Rc<RefCell<MarketState>>);
+
 /// Loads and initialises the tradeplan's strategies, as each consumer runs them.
-fn start_strategies(plan: &TradePlan, kept: &KeptState) -> Result<(Vec<LoadedStrategy>, Vec<StrategyRunner>, Rc<RefCell<MarketState>>), ConsumerError> {
-    let max_memory = plan.strategies.iter().map(|s| limits_of(s).memory_bytes).max().unwrap_or(Limits::default().memory_bytes);
+fn start_strategies(plan: &TradePlan, kept: &KeptState) -> Result<Started, ConsumerError> {
+    let max_memory = plan
+        .strategies
+        .iter()
+        .map(|s| limits_of(s).memory_bytes)
+        .max()
+        .unwrap_or(Limits::default().memory_bytes);
     let sandbox = Sandbox::new(SandboxConfig {
         max_instances: plan.strategies.len() as u32 + 1,
         max_memory_bytes: max_memory,
         ..SandboxConfig::default()
     })?;
-    let loaded = plan.strategies.iter().map(|s| sandbox.load(&s.component)).collect::<Result<Vec<_>, _>>()?;
+    let loaded = plan
+        .strategies
+        .iter()
+        .map(|s| sandbox.load(&s.component))
+        .collect::<Result<Vec<_>, _>>()?;
 
     let market = Rc::new(RefCell::new(MarketState::default().with_history_limit(LIVE_HISTORY_BARS)));
     let mut runners = Vec::with_capacity(loaded.len());
     for (strategy, config_of) in loaded.iter().zip(&plan.strategies) {
-        let args: Vec<ParamArg> =
-            config_of.params.iter().map(|(name, value)| ParamArg { strategy: None, name: name.clone(), value: value.clone() }).collect();
+        let args: Vec<ParamArg> = config_of
+            .params
+            .iter()
+            .map(|(name, value)| ParamArg {
+                strategy: None,
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect();
         let mut used = vec![false; args.len()];
         let mut broker = SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0).with_checks(checks_of(plan, config_of));
         if plan.broker.kind == BrokerKind::Alpaca {
             broker = broker.routed_out();
         }
         let account = Account::new(Portfolio::new(plan.portfolio_value, 0), broker);
-        let runner = StrategyRunner::start(strategy, &sandbox, market.clone(), account, limits_of(config_of), &args, &mut used, &|name| {
-            KeyStore::with_values(kept.get(name).cloned().unwrap_or_default())
-        })?;
+        let runner = StrategyRunner::start(
+            strategy,
+            &sandbox,
+            market.clone(),
+            account,
+            limits_of(config_of),
+            &args,
+            &mut used,
+            &|name| KeyStore::with_values(kept.get(name).cloned().unwrap_or_default()),
+        )?;
         params::check_all_used(&args, &used, &[runner.info()])?;
         runners.push(runner);
     }
@@ -192,8 +223,10 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
     drop(store);
     let recorder = match &config.record {
         Some(dir) => {
-            let plan_text = std::fs::read_to_string(&config.plan_path)
-                .map_err(|source| RecordingError::Io { path: config.plan_path.clone(), source })?;
+            let plan_text = std::fs::read_to_string(&config.plan_path).map_err(|source| RecordingError::Io {
+                path: config.plan_path.clone(),
+                source,
+            })?;
             let header = Header {
                 format: recording::FORMAT_VERSION,
                 consumer: id,
@@ -215,10 +248,20 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
 
     let (mut reader, mut writer) = transport::unix::connect(&config.socket)
         .await
-        .map_err(|source| ConsumerError::Connect { id, path: config.socket.clone(), source })?;
-    transport::write_frame(&mut writer, &ToProducer::Hello { consumer: id, pid: std::process::id() })
-        .await
-        .map_err(|source| ConsumerError::Transport { id, source })?;
+        .map_err(|source| ConsumerError::Connect {
+            id,
+            path: config.socket.clone(),
+            source,
+        })?;
+    transport::write_frame(
+        &mut writer,
+        &ToProducer::Hello {
+            consumer: id,
+            pid: std::process::id(),
+        },
+    )
+    .await
+    .map_err(|source| ConsumerError::Transport { id, source })?;
 
     // Read frames on their own task so a busy strategy never stalls the socket.
     let (frames_tx, mut frames) = mpsc::channel::<ToConsumer>(READ_AHEAD_FRAMES);
@@ -322,13 +365,25 @@ pub fn replay(config: &ReplayConfig, progress: &dyn Fn(u64)) -> Result<ReplaySum
     // One plan for all: the given one, or the recorded one.
     let first = &headers[0];
     let (plan_text, plan_path) = match &config.plan {
-        Some(path) => (std::fs::read_to_string(path).map_err(|source| RecordingError::Io { path: path.clone(), source })?, path.clone()),
+        Some(path) => (
+            std::fs::read_to_string(path).map_err(|source| RecordingError::Io {
+                path: path.clone(),
+                source,
+            })?,
+            path.clone(),
+        ),
         None => (first.plan_text.clone(), first.plan_path.clone()),
     };
     let digest = recording::plan_digest(&plan_text);
     for (file, header) in files.iter().zip(&headers) {
         if header.plan_digest != digest {
-            return Err(RecordingError::PlanMismatch { path: file.clone(), plan: plan_path, recorded: header.plan_digest.clone(), given: digest }.into());
+            return Err(RecordingError::PlanMismatch {
+                path: file.clone(),
+                plan: plan_path,
+                recorded: header.plan_digest.clone(),
+                given: digest,
+            }
+            .into());
         }
     }
     let plan = crate::tradeplan::parse(&plan_text, &plan_path)?;
@@ -338,7 +393,14 @@ pub fn replay(config: &ReplayConfig, progress: &dyn Fn(u64)) -> Result<ReplaySum
         for (index, (l, recorded)) in loaded.iter().zip(&header.strategy_digests).enumerate() {
             if l.digest != *recorded {
                 let component = plan.strategies[index].component.clone();
-                return Err(RecordingError::StrategyMismatch { path: file.clone(), index, component, recorded: recorded.clone(), given: l.digest.clone() }.into());
+                return Err(RecordingError::StrategyMismatch {
+                    path: file.clone(),
+                    index,
+                    component,
+                    recorded: recorded.clone(),
+                    given: l.digest.clone(),
+                }
+                .into());
             }
         }
         if header.restarted {
@@ -373,7 +435,12 @@ pub fn replay(config: &ReplayConfig, progress: &dyn Fn(u64)) -> Result<ReplaySum
         results.insert(header.consumer, session.end_backtest(plan.portfolio_value, "replayed")?);
     }
     debug_assert_eq!(replayed, total);
-    Ok(ReplaySummary { batch_id, recordings: files, events: replayed, strategies: summarize(&results) })
+    Ok(ReplaySummary {
+        batch_id,
+        recordings: files,
+        events: replayed,
+        strategies: summarize(&results),
+    })
 }
 
 /// `backtest --tradeplan plan.toml --data FILE`: the plan's strategies over
@@ -381,7 +448,12 @@ pub fn replay(config: &ReplayConfig, progress: &dyn Fn(u64)) -> Result<ReplaySum
 /// them (runner, checks, limits, schedule windows, paper fill rule), each
 /// bar time one frame, into a new batch (`BACKTEST`). Symbols: those of
 /// the plan the data has (every symbol of the data if the plan lists none).
-pub fn backtest_plan(plan_path: &std::path::Path, data: &crate::data::MarketData, db: &DbTarget, progress: &dyn Fn(u64)) -> Result<ReplaySummary, ConsumerError> {
+pub fn backtest_plan(
+    plan_path: &std::path::Path,
+    data: &crate::data::MarketData,
+    db: &DbTarget,
+    progress: &dyn Fn(u64),
+) -> Result<ReplaySummary, ConsumerError> {
     let plan = crate::tradeplan::load(plan_path)?;
     let symbols: Vec<(SymbolId, String)> = data
         .symbols
@@ -391,7 +463,10 @@ pub fn backtest_plan(plan_path: &std::path::Path, data: &crate::data::MarketData
         .map(|(i, s)| (i as SymbolId, s.clone()))
         .collect();
     if symbols.is_empty() {
-        return Err(ConsumerError::NoSymbols { plan: plan_path.to_owned(), data: data.symbols.join(", ") });
+        return Err(ConsumerError::NoSymbols {
+            plan: plan_path.to_owned(),
+            data: data.symbols.join(", "),
+        });
     }
     let (loaded, runners, market) = start_strategies(&plan, &KeptState::new())?;
     let batch_id = uuid::Uuid::new_v4().to_string();
@@ -401,7 +476,10 @@ pub fn backtest_plan(plan_path: &std::path::Path, data: &crate::data::MarketData
     let mut done = 0u64;
     // One frame per bar time, as the feed delivers a minute's bars.
     for step in data.events.chunk_by(|a, b| a.bar.time == b.bar.time) {
-        let events = step.iter().map(|e| (e.symbol, MarketEvent::Bar { timeframe, bar: e.bar })).collect();
+        let events = step
+            .iter()
+            .map(|e| (e.symbol, MarketEvent::Bar { timeframe, bar: e.bar }))
+            .collect();
         session.process(wall_clock(), events);
         let before = done;
         done += step.len() as u64;
@@ -411,7 +489,12 @@ pub fn backtest_plan(plan_path: &std::path::Path, data: &crate::data::MarketData
         }
     }
     let results = std::collections::BTreeMap::from([(0, session.end_backtest(plan.portfolio_value, "completed")?)]);
-    Ok(ReplaySummary { batch_id, recordings: Vec::new(), events: done, strategies: summarize(&results) })
+    Ok(ReplaySummary {
+        batch_id,
+        recordings: Vec::new(),
+        events: done,
+        strategies: summarize(&results),
+    })
 }
 
 /// Minutes since the regular session's 9:30 open in New York on the event's
@@ -544,7 +627,14 @@ struct Session {
 impl Session {
     /// A session of the plan's strategies with nothing assigned yet: paper
     /// orders, no stale limit, no producer link (the caller sets those).
-    fn new(id: u32, plan: &TradePlan, market: Rc<RefCell<MarketState>>, runners: Vec<StrategyRunner>, db: BatchWriter, batch_id: &str) -> Self {
+    fn new(
+        id: u32,
+        plan: &TradePlan,
+        market: Rc<RefCell<MarketState>>,
+        runners: Vec<StrategyRunner>,
+        db: BatchWriter,
+        batch_id: &str,
+    ) -> Self {
         Session {
             id,
             stale_limit: Timestamp::MAX,
@@ -715,19 +805,30 @@ impl Session {
                             self.restored.insert(placed_as.clone(), (*strategy, order.id));
                         }
                     }
-                    tracing::info!(consumer = self.id, symbol = name, strategy = runner.name(), orders = restored.len(), "put back the orders open when the earlier process ended");
+                    tracing::info!(
+                        consumer = self.id,
+                        symbol = name,
+                        strategy = runner.name(),
+                        orders = restored.len(),
+                        "put back the orders open when the earlier process ended"
+                    );
                 }
-                Err(e) => tracing::warn!(consumer = self.id, symbol = name, strategy = runner.name(), "cannot put back the saved open orders: {e}"),
+                Err(e) => tracing::warn!(
+                    consumer = self.id,
+                    symbol = name,
+                    strategy = runner.name(),
+                    "cannot put back the saved open orders: {e}"
+                ),
             }
         }
     }
 
     /// The `client_order_id` order `id` of strategy `runner` goes by at the broker.
     fn placed_as(&self, runner: usize, id: OrderId) -> String {
-        self.restored
-            .iter()
-            .find(|(_, placed)| **placed == (runner, id))
-            .map_or_else(|| client_order_id(&self.order_prefix, runner, id), |(client_order_id, _)| client_order_id.clone())
+        self.restored.iter().find(|(_, placed)| **placed == (runner, id)).map_or_else(
+            || client_order_id(&self.order_prefix, runner, id),
+            |(client_order_id, _)| client_order_id.clone(),
+        )
     }
 
     /// Puts the recent minute bars of owned symbols into the market's
@@ -756,7 +857,11 @@ impl Session {
     fn inherit(&mut self, symbol: SymbolId, name: &str, fills: &[RecordedFill]) {
         let mut booked = 0;
         for fill in fills {
-            let Some(index) = self.runners.iter().position(|r| r.name() == fill.algo_name && *r.parameters() == fill.parameters) else {
+            let Some(index) = self
+                .runners
+                .iter()
+                .position(|r| r.name() == fill.algo_name && *r.parameters() == fill.parameters)
+            else {
                 continue;
             };
             let runner = &mut self.runners[index];
@@ -778,7 +883,13 @@ impl Session {
         let positions: Vec<String> = self
             .runners
             .iter()
-            .filter_map(|r| r.account().portfolio.position(symbol).filter(|p| p.qty != 0.0).map(|p| format!("{}: {}", r.name(), p.qty)))
+            .filter_map(|r| {
+                r.account()
+                    .portfolio
+                    .position(symbol)
+                    .filter(|p| p.qty != 0.0)
+                    .map(|p| format!("{}: {}", r.name(), p.qty))
+            })
             .collect();
         tracing::info!(consumer = self.id, symbol = name, fills = booked, positions = ?positions, "booked the fills recorded earlier in this batch");
     }
@@ -787,7 +898,8 @@ impl Session {
     /// event was met (the caller then drains the queue).
     fn process(&mut self, received_at: Timestamp, events: Vec<(SymbolId, MarketEvent)>) -> bool {
         let mut stale = false;
-        self.delivery_latencies.saturating_record((wall_clock() - received_at).max(1) as u64);
+        self.delivery_latencies
+            .saturating_record((wall_clock() - received_at).max(1) as u64);
         let mut last_time = None;
         // What the strategies process, for the recording.
         let mut seen = self.recorder.as_ref().map(|_| Vec::with_capacity(events.len()));
@@ -843,9 +955,19 @@ impl Session {
                 if !step.done {
                     self.run_all(step.time);
                 }
-                self.step = Some(Step { time, bars: 0, done: false });
+                self.step = Some(Step {
+                    time,
+                    bars: 0,
+                    done: false,
+                });
             }
-            None => self.step = Some(Step { time, bars: 0, done: false }),
+            None => {
+                self.step = Some(Step {
+                    time,
+                    bars: 0,
+                    done: false,
+                })
+            }
         }
         let owned = self.owned;
         if let Some(step) = &mut self.step {
@@ -934,7 +1056,11 @@ impl Session {
                 }
             }
         }
-        tracing::info!(consumer = self.id, dropped = self.stale_dropped - before, "caught up after falling behind");
+        tracing::info!(
+            consumer = self.id,
+            dropped = self.stale_dropped - before,
+            "caught up after falling behind"
+        );
         control
     }
 
@@ -998,7 +1124,9 @@ impl Session {
                         symbol: self.symbols.get(request.symbol as usize).cloned().unwrap_or_default(),
                         request,
                     },
-                    RoutedRequest::Cancel { id } => BrokerRequest::Cancel { client_order_id: self.placed_as(index, id) },
+                    RoutedRequest::Cancel { id } => BrokerRequest::Cancel {
+                        client_order_id: self.placed_as(index, id),
+                    },
                 });
             }
         }
@@ -1070,8 +1198,12 @@ impl Session {
         if !matches!(report.status, OrderStatus::Filled | OrderStatus::PartiallyFilled) {
             return false;
         }
-        let Some((runner, order)) = parse_earlier_client_order_id(&self.order_prefix, &report.client_order_id) else { return false };
-        let Some(symbol) = self.symbols.iter().position(|s| *s == report.symbol) else { return false };
+        let Some((runner, order)) = parse_earlier_client_order_id(&self.order_prefix, &report.client_order_id) else {
+            return false;
+        };
+        let Some(symbol) = self.symbols.iter().position(|s| *s == report.symbol) else {
+            return false;
+        };
         if runner >= self.runners.len() {
             return false;
         }
@@ -1185,7 +1317,8 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::{
-        checks_of, client_order_id, latency_histogram, latency_report, limits_of, minutes_from_open, parse_client_order_id, parse_earlier_client_order_id,
+        checks_of, client_order_id, latency_histogram, latency_report, limits_of, minutes_from_open, parse_client_order_id,
+        parse_earlier_client_order_id,
     };
     use crate::broker::DEFAULT_MAX_ORDERS_PER_MINUTE;
 

@@ -14,10 +14,7 @@ use crate::domain::Bar;
 
 /// Index of the first non-`NaN` value, or `values.len()` when there is none.
 fn first_valid(values: &[f64]) -> usize {
-    values
-        .iter()
-        .position(|v| !v.is_nan())
-        .unwrap_or(values.len())
+    values.iter().position(|v| !v.is_nan()).unwrap_or(values.len())
 }
 
 /// Calls `emit(i, mean, population_variance)` for every index `i` whose
@@ -29,11 +26,7 @@ fn rolling_moments(values: &[f64], period: usize, mut emit: impl FnMut(usize, f6
     if period == 0 || period > values.len() {
         return;
     }
-    let shift = values
-        .iter()
-        .copied()
-        .find(|v| v.is_finite())
-        .unwrap_or(0.0);
+    let shift = values.iter().copied().find(|v| v.is_finite()).unwrap_or(0.0);
     let p = period as f64;
     let (mut s1, mut s2, mut bad) = (0.0_f64, 0.0_f64, 0_usize);
     let add = |x: f64, s1: &mut f64, s2: &mut f64, bad: &mut usize, sign: f64| {
@@ -119,12 +112,7 @@ fn ema_seeded(values: &[f64], period: usize, seed_at: usize, out: &mut [f64]) {
 pub fn ema(values: &[f64], period: usize) -> Vec<f64> {
     let mut out = vec![f64::NAN; values.len()];
     if period > 0 {
-        ema_seeded(
-            values,
-            period,
-            first_valid(values).saturating_add(period - 1),
-            &mut out,
-        );
+        ema_seeded(values, period, first_valid(values).saturating_add(period - 1), &mut out);
     }
     out
 }
@@ -153,11 +141,7 @@ pub fn rsi(values: &[f64], period: usize) -> Vec<f64> {
     gain /= p;
     loss /= p;
     let value = |g: f64, l: f64| {
-        if is_zero(g + l) {
-            0.0
-        } else {
-            100.0 * (g / (g + l))
-        }
+        if is_zero(g + l) { 0.0 } else { 100.0 * (g / (g + l)) }
     };
     out[start + period] = value(gain, loss);
     for i in start + period + 1..n {
@@ -204,11 +188,7 @@ pub fn macd(values: &[f64], fast: usize, slow: usize, signal: usize) -> Macd {
         signal: vec![f64::NAN; n],
         histogram: vec![f64::NAN; n],
     };
-    let (fast, slow) = if fast > slow {
-        (slow, fast)
-    } else {
-        (fast, slow)
-    };
+    let (fast, slow) = if fast > slow { (slow, fast) } else { (fast, slow) };
     if fast == 0 || signal == 0 {
         return out;
     }
@@ -223,12 +203,7 @@ pub fn macd(values: &[f64], fast: usize, slow: usize, signal: usize) -> Macd {
     for i in seed_at..n {
         out.macd[i] = fast_ema[i] - slow_ema[i];
     }
-    ema_seeded(
-        &out.macd,
-        signal,
-        seed_at.saturating_add(signal - 1),
-        &mut out.signal,
-    );
+    ema_seeded(&out.macd, signal, seed_at.saturating_add(signal - 1), &mut out.signal);
     for i in seed_at..n {
         out.histogram[i] = out.macd[i] - out.signal[i];
     }
@@ -337,11 +312,7 @@ pub fn linear_trend(values: &[f64]) -> Trend {
         syy += dy * dy;
     }
     let slope = sxy / sxx;
-    let r_squared = if syy == 0.0 {
-        1.0
-    } else {
-        sxy * sxy / (sxx * syy)
-    };
+    let r_squared = if syy == 0.0 { 1.0 } else { sxy * sxy / (sxx * syy) };
     Trend {
         slope,
         intercept: y_mean - slope * x_mean,
@@ -384,12 +355,7 @@ pub mod candle {
 /// A bar with a non-finite price gets 0.
 pub fn candle(bar: &Bar) -> u8 {
     let cents = |x: f64| (x * 100.0).round();
-    let (o, h, l, c) = (
-        cents(bar.open),
-        cents(bar.high),
-        cents(bar.low),
-        cents(bar.close),
-    );
+    let (o, h, l, c) = (cents(bar.open), cents(bar.high), cents(bar.low), cents(bar.close));
     if !(o.is_finite() && h.is_finite() && l.is_finite() && c.is_finite()) {
         return 0;
     }
@@ -461,11 +427,7 @@ fn swing_points(series: &[f64], window: usize, better: impl Fn(f64, f64) -> bool
             let centre = j - window;
             let clean = last_nan.is_none_or(|k| k + span <= j);
             // The centre qualifies if nothing in the window beats it (ties allowed).
-            if clean
-                && deque
-                    .front()
-                    .is_some_and(|&k| !better(series[k], series[centre]))
-            {
+            if clean && deque.front().is_some_and(|&k| !better(series[k], series[centre])) {
                 found.push(centre);
             }
         }
@@ -508,18 +470,10 @@ pub fn support_resistance(bars: &[Bar], window: usize) -> Levels {
 
 /// `NaN`-propagating max / min.
 fn nan_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else {
-        a.max(b)
-    }
+    if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) }
 }
 fn nan_min(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else {
-        a.min(b)
-    }
+    if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) }
 }
 
 /// Aggregates time-sorted `bars` into bars of `seconds`, with buckets aligned
@@ -580,11 +534,7 @@ mod tests {
     fn assert_series(actual: &[f64], expected: &[f64], what: &str) {
         assert_eq!(actual.len(), expected.len(), "{what}: length");
         for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
-            let ok = if e.is_nan() {
-                a.is_nan()
-            } else {
-                close_to(a, e)
-            };
+            let ok = if e.is_nan() { a.is_nan() } else { close_to(a, e) };
             assert!(ok, "{what}[{i}]: got {a}, expected {e}");
         }
     }
@@ -683,11 +633,7 @@ mod tests {
         assert!(m.macd[25..].iter().all(|x| x.is_finite()));
         let talib_defined = 33;
         assert!(MACD_LINE[talib_defined - 1].is_nan() && !MACD_LINE[talib_defined].is_nan());
-        assert_series(
-            &m.macd[talib_defined..],
-            &MACD_LINE[talib_defined..],
-            "macd line",
-        );
+        assert_series(&m.macd[talib_defined..], &MACD_LINE[talib_defined..], "macd line");
         assert_series(&m.signal, &MACD_SIGNAL, "macd signal");
         assert_series(&m.histogram, &MACD_HIST, "macd histogram");
         // Swapped fast/slow behave like TA-Lib (which swaps them too).
@@ -695,11 +641,7 @@ mod tests {
         assert_series(&macd(&closes(), 26, 12, 9).signal, &MACD_SIGNAL, "swapped");
         let mut c = closes();
         c[..3].fill(NAN);
-        assert_series(
-            &macd(&c, 12, 26, 9).signal,
-            &MACD_SIGNAL_LEADING_NAN,
-            "leading NaN",
-        );
+        assert_series(&macd(&c, 12, 26, 9).signal, &MACD_SIGNAL_LEADING_NAN, "leading NaN");
     }
 
     #[test]
@@ -724,11 +666,7 @@ mod tests {
     fn rolling_windows_recover_after_nan() {
         let v = [1.0, 2.0, NAN, 4.0, 5.0, 6.0, 7.0];
         assert_series(&sma(&v, 2), &[NAN, 1.5, NAN, NAN, 4.5, 5.5, 6.5], "sma NaN");
-        assert_series(
-            &stddev(&v, 2),
-            &[NAN, 0.5, NAN, NAN, 0.5, 0.5, 0.5],
-            "stddev NaN",
-        );
+        assert_series(&stddev(&v, 2), &[NAN, 0.5, NAN, NAN, 0.5, 0.5, 0.5], "stddev NaN");
         // A NaN after warm-up poisons the recursive indicators, as in TA-Lib.
         assert!(ema(&v, 2)[6].is_nan());
         assert!(!ema(&[1.0, 2.0, 3.0], 2)[2].is_nan());
@@ -742,19 +680,13 @@ mod tests {
         assert_eq!(a.len(), 50);
         assert!(all_nan(&a[..10]));
         // At the anchor the VWAP is that bar's typical price.
-        assert!(close_to(
-            a[10],
-            (b[10].high + b[10].low + b[10].close) / 3.0
-        ));
+        assert!(close_to(a[10], (b[10].high + b[10].low + b[10].close) / 3.0));
         assert!(close_to(a[49], AVWAP_10_LAST));
         assert!(close_to(anchored_vwap(&b, 0)[49], VWAP_ALL));
         assert!(all_nan(&anchored_vwap(&b, 50)));
         assert!(vwap(&[]).is_nan());
         assert!(vwap(&[bar(0, 1.0, 2.0, 0.5, 1.5, 0.0)]).is_nan());
-        let zero_then = [
-            bar(0, 1.0, 1.0, 1.0, 1.0, 0.0),
-            bar(1, 3.0, 3.0, 3.0, 3.0, 2.0),
-        ];
+        let zero_then = [bar(0, 1.0, 1.0, 1.0, 1.0, 0.0), bar(1, 3.0, 3.0, 3.0, 3.0, 2.0)];
         let a = anchored_vwap(&zero_then, 0);
         assert!(a[0].is_nan() && a[1] == 3.0);
     }
@@ -763,10 +695,7 @@ mod tests {
     fn linear_trend_exact_and_noisy() {
         let line: Vec<f64> = (0..20).map(|i| 3.5 - 0.25 * i as f64).collect();
         let t = linear_trend(&line);
-        assert!(
-            close_to(t.slope, -0.25) && close_to(t.intercept, 3.5),
-            "{t:?}"
-        );
+        assert!(close_to(t.slope, -0.25) && close_to(t.intercept, 3.5), "{t:?}");
         assert!(close_to(t.r_squared, 1.0));
         let t = linear_trend(&closes());
         assert!(close_to(t.slope, POLY_SLOPE), "{t:?}");
@@ -867,11 +796,7 @@ mod tests {
             }
         );
         assert!(support_resistance(&series, 6).support.is_empty());
-        assert!(
-            support_resistance(&series, usize::MAX)
-                .resistance
-                .is_empty()
-        );
+        assert!(support_resistance(&series, usize::MAX).resistance.is_empty());
         assert!(support_resistance(&[], 2).support.is_empty());
     }
 

@@ -47,11 +47,7 @@ pub struct Metrics {
 
 /// NaN → 0, ±inf → ±`f64::MAX`.
 fn finite(x: f64) -> f64 {
-    if x.is_nan() {
-        0.0
-    } else {
-        x.clamp(-f64::MAX, f64::MAX)
-    }
+    if x.is_nan() { 0.0 } else { x.clamp(-f64::MAX, f64::MAX) }
 }
 
 /// The nearest-rank `q` quantile (0 to 1) of `sorted` samples; 0 when empty.
@@ -80,24 +76,14 @@ pub fn nearest_rank(sorted: &[u64], q: f64) -> u64 {
 ///   Both are 0 when undefined: fewer than 2 returns, a zero span, zero
 ///   (or numerically negligible) deviation. A return after a non-positive
 ///   equity point is undefined and skipped.
-pub fn compute(
-    initial_equity: f64,
-    times: &[Timestamp],
-    equity: &[f64],
-    steps_in_market: usize,
-    round_trips: &[RoundTrip],
-) -> Metrics {
+pub fn compute(initial_equity: f64, times: &[Timestamp], equity: &[f64], steps_in_market: usize, round_trips: &[RoundTrip]) -> Metrics {
     let n = times.len().min(equity.len());
     let (times, equity) = (&times[..n], &equity[..n]);
     let final_equity = equity.last().copied().unwrap_or(initial_equity);
 
     let valid_initial = initial_equity.is_finite() && initial_equity > 0.0;
     let growth = final_equity / initial_equity;
-    let total_return_pct = if valid_initial {
-        (growth - 1.0) * 100.0
-    } else {
-        0.0
-    };
+    let total_return_pct = if valid_initial { (growth - 1.0) * 100.0 } else { 0.0 };
 
     let years = match (times.first(), times.last()) {
         (Some(&a), Some(&b)) if b > a => (b as f64 - a as f64) / NANOS_PER_YEAR,
@@ -143,11 +129,7 @@ pub fn compute(
         // constant return, not risk.
         let negligible = |d: f64| d == 0.0 || d <= 1e-12 * mean.abs();
         let sharpe = if negligible(sd) { 0.0 } else { mean / sd * ann };
-        let sortino = if negligible(downside) {
-            0.0
-        } else {
-            mean / downside * ann
-        };
+        let sortino = if negligible(downside) { 0.0 } else { mean / downside * ann };
         (sharpe, sortino)
     } else {
         (0.0, 0.0)
@@ -155,16 +137,8 @@ pub fn compute(
 
     // Trades.
     let winners = round_trips.iter().filter(|t| t.pnl > 0.0).count();
-    let gross_profit: f64 = round_trips
-        .iter()
-        .filter(|t| t.pnl > 0.0)
-        .map(|t| t.pnl)
-        .sum();
-    let gross_loss: f64 = -round_trips
-        .iter()
-        .filter(|t| t.pnl < 0.0)
-        .map(|t| t.pnl)
-        .sum::<f64>();
+    let gross_profit: f64 = round_trips.iter().filter(|t| t.pnl > 0.0).map(|t| t.pnl).sum();
+    let gross_loss: f64 = -round_trips.iter().filter(|t| t.pnl < 0.0).map(|t| t.pnl).sum::<f64>();
     let win_rate_pct = if round_trips.is_empty() {
         0.0
     } else {
@@ -295,10 +269,7 @@ mod tests {
         assert!(close(m.win_rate_pct, 50.0));
         // No trades.
         let m = compute(100.0, &[0], &[100.0], 0, &[]);
-        assert_eq!(
-            (m.win_rate_pct, m.profit_factor, m.round_trips),
-            (0.0, None, 0)
-        );
+        assert_eq!((m.win_rate_pct, m.profit_factor, m.round_trips), (0.0, None, 0));
     }
 
     #[test]
@@ -323,13 +294,7 @@ mod tests {
             compute(0.0, &[], &[], 5, &[]),
             compute(100.0, &[0, 60 * NANOS_PER_SECOND], &[100.0, 1e6], 1, &[]), // huge CAGR
             compute(100.0, &[0, DAY, 2 * DAY], &[100.0, 0.0, -50.0], 1, &[]),
-            compute(
-                f64::NAN,
-                &[0, DAY],
-                &[f64::NAN, f64::INFINITY],
-                9,
-                &[rt(f64::INFINITY), rt(-1.0)],
-            ),
+            compute(f64::NAN, &[0, DAY], &[f64::NAN, f64::INFINITY], 9, &[rt(f64::INFINITY), rt(-1.0)]),
             compute(100.0, &[0, DAY], &[100.0], 0, &[]), // length mismatch
         ];
         for m in &cases {
@@ -342,9 +307,6 @@ mod tests {
         assert!(close(m.cagr_pct, -100.0));
         // Empty curve: final = initial.
         let m = compute(100.0, &[], &[], 0, &[]);
-        assert_eq!(
-            (m.final_equity, m.total_return_pct, m.exposure_pct),
-            (100.0, 0.0, 0.0)
-        );
+        assert_eq!((m.final_equity, m.total_return_pct, m.exposure_pct), (100.0, 0.0, 0.0));
     }
 }

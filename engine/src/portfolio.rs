@@ -201,7 +201,11 @@ mod tests {
         let ops: Vec<_> = fills.iter().map(|f| (f.operation, f.qty, f.fee)).collect();
         assert_eq!(
             ops,
-            vec![(Operation::Buy, 10.0, 1.0), (Operation::Sell, 10.0, 1.0), (Operation::SellShort, 10.0, 1.0)]
+            vec![
+                (Operation::Buy, 10.0, 1.0),
+                (Operation::Sell, 10.0, 1.0),
+                (Operation::SellShort, 10.0, 1.0)
+            ]
         );
         assert_eq!(p.realized_pnl, 100.0);
         assert_eq!(p.round_trips().len(), 1);

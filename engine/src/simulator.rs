@@ -68,9 +68,7 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 
 use crate::data::MarketData;
 use crate::domain::{Bar, FeedClock, Quote, Timeframe, Timestamp, Trade, wall_clock};
-use crate::provider::alpaca::{
-    ClientMessage, ServerMessage, Subscriptions, error_code, write_rfc3339,
-};
+use crate::provider::alpaca::{ClientMessage, ServerMessage, Subscriptions, error_code, write_rfc3339};
 use crate::provider::polygon;
 use crate::standin::Board;
 
@@ -107,11 +105,7 @@ pub enum SimSource {
     /// Loaded market data (e.g. from [`crate::data::load`]).
     Data(MarketData),
     /// [`crate::data::synthetic::random_walk`] minute bars for symbols `SYM000`, `SYM001`, …
-    RandomWalk {
-        symbols: usize,
-        bars: usize,
-        seed: u64,
-    },
+    RandomWalk { symbols: usize, bars: usize, seed: u64 },
 }
 
 /// Replay pace.
@@ -144,7 +138,10 @@ pub fn take_history(data: &mut MarketData, steps: usize, end: Timestamp) -> crat
             break;
         }
         let time = end - (steps - step) as Timestamp * period;
-        history.entry(data.symbols[e.symbol as usize].clone()).or_default().push(Bar { time, ..e.bar });
+        history
+            .entry(data.symbols[e.symbol as usize].clone())
+            .or_default()
+            .push(Bar { time, ..e.bar });
         taken += 1;
     }
     data.events.drain(..taken);
@@ -155,10 +152,7 @@ pub fn take_history(data: &mut MarketData, steps: usize, end: Timestamp) -> crat
 /// connections until the future is dropped (dropping it closes every
 /// connection) or the process ends. Errors only when binding fails or the
 /// speed factor is invalid.
-pub async fn serve(
-    config: SimulatorConfig,
-    ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
-) -> io::Result<()> {
+pub async fn serve(config: SimulatorConfig, ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>) -> io::Result<()> {
     if let Speed::Factor(f) = config.speed
         && !(f.is_finite() && f > 0.0)
     {
@@ -169,25 +163,14 @@ pub async fn serve(
     }
     let data = match config.source {
         SimSource::Data(d) => d,
-        SimSource::RandomWalk {
-            symbols,
-            bars,
-            seed,
-        } => crate::data::synthetic::random_walk(bars, symbols, seed),
+        SimSource::RandomWalk { symbols, bars, seed } => crate::data::synthetic::random_walk(bars, symbols, seed),
     };
     if let Some(board) = &config.board {
         for e in &data.events {
             board.update(&data.symbols[e.symbol as usize], &e.bar, e.bar.time);
         }
     }
-    let mut shared = Shared::new(
-        data,
-        config.speed,
-        config.repeat,
-        config.key,
-        config.secret,
-        config.batch.max(1),
-    );
+    let mut shared = Shared::new(data, config.speed, config.repeat, config.key, config.secret, config.batch.max(1));
     shared.polygon_key = config.polygon_key;
     shared.board = config.board;
     let shared = Arc::new(shared);
@@ -242,14 +225,7 @@ struct Shared {
 }
 
 impl Shared {
-    fn new(
-        data: MarketData,
-        speed: Speed,
-        repeat: bool,
-        key: Option<String>,
-        secret: Option<String>,
-        batch: usize,
-    ) -> Self {
+    fn new(data: MarketData, speed: Speed, repeat: bool, key: Option<String>, secret: Option<String>, batch: usize) -> Self {
         let symbol_json = data
             .symbols
             .iter()
@@ -282,14 +258,21 @@ async fn handle_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shar
     let mut path = String::new();
     let mut msgpack = false;
     let now = wall_clock();
-    let clock = FeedClock { feed_origin: now, wall_origin: now, speed: shared.speed };
+    let clock = FeedClock {
+        feed_origin: now,
+        wall_origin: now,
+        speed: shared.speed,
+    };
     // The signature is tungstenite's callback type.
     #[allow(clippy::result_large_err)]
     let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
         path = req.uri().path().to_string();
         // Alpaca's stream speaks MessagePack to clients that ask for it with
         // `Content-Type: application/msgpack` (as alpaca-py does), JSON otherwise.
-        msgpack = req.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/msgpack"));
+        msgpack = req
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/msgpack"));
         if let Ok(value) = clock.header_value().parse() {
             resp.headers_mut().insert(FeedClock::HEADER, value);
         }
@@ -302,8 +285,16 @@ async fn handle_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shar
             return;
         }
     };
-    let dialect = if path.trim_end_matches('/').ends_with("/stocks") { Dialect::Polygon } else { Dialect::Alpaca };
-    let encoding = if msgpack && dialect == Dialect::Alpaca { Encoding::MessagePack } else { Encoding::Json };
+    let dialect = if path.trim_end_matches('/').ends_with("/stocks") {
+        Dialect::Polygon
+    } else {
+        Dialect::Alpaca
+    };
+    let encoding = if msgpack && dialect == Dialect::Alpaca {
+        Encoding::MessagePack
+    } else {
+        Encoding::Json
+    };
     tracing::info!(%peer, path = %path, ?dialect, ?encoding, "simulator: client connected");
     let reason = match run_connection(&mut ws, &shared, dialect, encoding, clock).await {
         Ok(reason) => reason,
@@ -466,10 +457,7 @@ fn control(msgs: &[ServerMessage]) -> Message {
 }
 
 fn error(code: u16, msg: &str) -> Message {
-    control(&[ServerMessage::Error {
-        code,
-        msg: msg.into(),
-    }])
+    control(&[ServerMessage::Error { code, msg: msg.into() }])
 }
 
 /// The symbols of one channel.
@@ -624,10 +612,7 @@ impl<'a> Session<'a> {
         if self.dialect == Dialect::Polygon {
             return self.on_polygon_message(text);
         }
-        let ok = |message| Reply {
-            message,
-            close: false,
-        };
+        let ok = |message| Reply { message, close: false };
         let msg: ClientMessage = match serde_json::from_str(text) {
             Ok(m) => m,
             Err(_) => return ok(error(error_code::INVALID_SYNTAX, "invalid syntax")),
@@ -635,13 +620,9 @@ impl<'a> Session<'a> {
         match msg {
             ClientMessage::Auth { key, secret } => {
                 if self.authenticated {
-                    return ok(error(
-                        error_code::ALREADY_AUTHENTICATED,
-                        "already authenticated",
-                    ));
+                    return ok(error(error_code::ALREADY_AUTHENTICATED, "already authenticated"));
                 }
-                let matches =
-                    |want: &Option<String>, got: &str| want.as_deref().is_none_or(|w| w == got);
+                let matches = |want: &Option<String>, got: &str| want.as_deref().is_none_or(|w| w == got);
                 if matches(&self.shared.key, &key) && matches(&self.shared.secret, &secret) {
                     self.authenticated = true;
                     ok(control(&[ServerMessage::Success {
@@ -659,15 +640,11 @@ impl<'a> Session<'a> {
             }
             ClientMessage::Subscribe(s) => {
                 self.apply(&s, true);
-                ok(control(&[ServerMessage::Subscription(
-                    self.subscriptions(),
-                )]))
+                ok(control(&[ServerMessage::Subscription(self.subscriptions())]))
             }
             ClientMessage::Unsubscribe(s) => {
                 self.apply(&s, false);
-                ok(control(&[ServerMessage::Subscription(
-                    self.subscriptions(),
-                )]))
+                ok(control(&[ServerMessage::Subscription(self.subscriptions())]))
             }
         }
     }
@@ -716,7 +693,10 @@ impl<'a> Session<'a> {
             polygon::write_status(&mut out, statuses::SUCCESS, &format!("{verb}: {entry}"));
         }
         out.push(b']');
-        Reply { message: Message::text(String::from_utf8(out).unwrap_or_default()), close: false }
+        Reply {
+            message: Message::text(String::from_utf8(out).unwrap_or_default()),
+            close: false,
+        }
     }
 
     fn apply(&mut self, s: &Subscriptions, add: bool) {
@@ -797,10 +777,20 @@ impl<'a> Session<'a> {
         if let Some(board) = &shared.board {
             board.update(&shared.data.symbols[id], &e.bar, now);
         }
-        let bar = Bar { time: now - shared.period, ..e.bar };
+        let bar = Bar {
+            time: now - shared.period,
+            ..e.bar
+        };
         self.write_bar(id, BAR, &bar)
             + self.write_daily(id, &bar)
-            + self.write_trade(id, &Trade { time: now, price: bar.close, size: bar.volume })
+            + self.write_trade(
+                id,
+                &Trade {
+                    time: now,
+                    price: bar.close,
+                    size: bar.volume,
+                },
+            )
             + self.write_quote(id, &quote_at(bar.close, now))
     }
 
@@ -822,7 +812,10 @@ impl<'a> Session<'a> {
             Dialect::Alpaca => self.frame.bar(if channel == UPDATED_BAR { b"u" } else { b"b" }, sym, bar),
             Dialect::Polygon if channel == UPDATED_BAR => return 0,
             Dialect::Polygon => {
-                let stats = polygon::AggregateStats { vwap: bar.close, ..Default::default() };
+                let stats = polygon::AggregateStats {
+                    vwap: bar.close,
+                    ..Default::default()
+                };
                 let out = self.frame.object();
                 if self.shared.data.timeframe == Timeframe::Second {
                     polygon::write_second_agg(out, sym, bar, &stats);
@@ -894,8 +887,18 @@ impl<'a> Session<'a> {
         let time = events[from].bar.time;
         let to = from + events[from..].iter().take_while(|e| e.bar.time == time).count();
         Some(match prev {
-            Some(p) => Step { from, to, start: p.start + self.shared.period, index: p.index + 1 },
-            None => Step { from, to, start: first_start, index: 0 },
+            Some(p) => Step {
+                from,
+                to,
+                start: p.start + self.shared.period,
+                index: p.index + 1,
+            },
+            None => Step {
+                from,
+                to,
+                start: first_start,
+                index: 0,
+            },
         })
     }
 
@@ -905,7 +908,11 @@ impl<'a> Session<'a> {
         let period = self.shared.period;
         let now = self.clock.now();
         let first = self.step_after(None, now - now.rem_euclid(period));
-        self.timeline = first.map(|current| Timeline { current, next: self.step_after(Some(&current), 0), phase: Phase::Open });
+        self.timeline = first.map(|current| Timeline {
+            current,
+            next: self.step_after(Some(&current), 0),
+            phase: Phase::Open,
+        });
         if self.timeline.is_none() {
             self.finished = true;
         }
@@ -957,7 +964,11 @@ impl<'a> Session<'a> {
         let margin = period / 1200;
         let due = self.next_due().unwrap_or(now);
         let mut written = 0;
-        let step = if t.phase == Phase::NextOpen { t.next.unwrap_or(t.current) } else { t.current };
+        let step = if t.phase == Phase::NextOpen {
+            t.next.unwrap_or(t.current)
+        } else {
+            t.current
+        };
         for e in &shared.data.events[step.from..step.to] {
             let id = e.symbol as usize;
             let b = e.bar;
@@ -965,11 +976,24 @@ impl<'a> Session<'a> {
             let corrected = (step.index + u64::from(e.symbol)) % CORRECTED_EVERY == 0;
             written += match t.phase {
                 Phase::Open | Phase::NextOpen => {
-                    self.write_trade(id, &Trade { time: due, price: b.open, size: opening }) + self.write_quote(id, &quote_at(b.open, due))
+                    self.write_trade(
+                        id,
+                        &Trade {
+                            time: due,
+                            price: b.open,
+                            size: opening,
+                        },
+                    ) + self.write_quote(id, &quote_at(b.open, due))
                 }
                 Phase::Close => {
-                    self.write_trade(id, &Trade { time: due, price: b.close, size: b.volume - opening })
-                        + self.write_quote(id, &quote_at(b.close, due))
+                    self.write_trade(
+                        id,
+                        &Trade {
+                            time: due,
+                            price: b.close,
+                            size: b.volume - opening,
+                        },
+                    ) + self.write_quote(id, &quote_at(b.close, due))
                 }
                 Phase::Bar => {
                     let bar = Bar { time: step.start, ..b };
@@ -980,12 +1004,28 @@ impl<'a> Session<'a> {
                     if corrected {
                         // A trade made before the close but reported after the
                         // bar went out: the updated bar counts it.
-                        written + self.write_trade(id, &Trade { time: step.start + period - 5 * margin, price: b.close, size: LATE_TRADE_SIZE })
+                        written
+                            + self.write_trade(
+                                id,
+                                &Trade {
+                                    time: step.start + period - 5 * margin,
+                                    price: b.close,
+                                    size: LATE_TRADE_SIZE,
+                                },
+                            )
                     } else {
                         written
                     }
                 }
-                Phase::Update if corrected => self.write_bar(id, UPDATED_BAR, &Bar { time: step.start, volume: b.volume + LATE_TRADE_SIZE, ..b }),
+                Phase::Update if corrected => self.write_bar(
+                    id,
+                    UPDATED_BAR,
+                    &Bar {
+                        time: step.start,
+                        volume: b.volume + LATE_TRADE_SIZE,
+                        ..b
+                    },
+                ),
                 Phase::Update => 0,
             };
         }
@@ -1021,10 +1061,7 @@ impl<'a> Session<'a> {
                 break;
             }
             let e = self.shared.data.events[self.cursor];
-            let need = self
-                .mask
-                .get(e.symbol as usize)
-                .map_or(0, |m| m.count_ones() as usize);
+            let need = self.mask.get(e.symbol as usize).map_or(0, |m| m.count_ones() as usize);
             if count > 0 && count + need > batch {
                 break;
             }
@@ -1038,7 +1075,6 @@ impl<'a> Session<'a> {
         }
         self.frame.finish()
     }
-
 }
 
 /// The quote the simulator makes at a price: a cent either side, one share
@@ -1046,7 +1082,13 @@ impl<'a> Session<'a> {
 fn quote_at(price: f64, time: Timestamp) -> Quote {
     // Rounded to micro-units so cent prices stay short decimals.
     let round = |p: f64| (p * 1e6).round() / 1e6;
-    Quote { time, bid_price: round(price - 0.01).max(0.0), bid_size: 1.0, ask_price: round(price + 0.01), ask_size: 1.0 }
+    Quote {
+        time,
+        bid_price: round(price - 0.01).max(0.0),
+        bid_size: 1.0,
+        ask_price: round(price + 0.01),
+        ask_size: 1.0,
+    }
 }
 
 /// Builds one frame's JSON array in a buffer, without intermediate values.
@@ -1194,18 +1236,14 @@ mod tests {
         }
     }
 
-    async fn start(
-        config: SimulatorConfig,
-    ) -> (SocketAddr, tokio::task::JoinHandle<io::Result<()>>) {
+    async fn start(config: SimulatorConfig) -> (SocketAddr, tokio::task::JoinHandle<io::Result<()>>) {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(serve(config, Some(tx)));
         (rx.await.unwrap(), task)
     }
 
     async fn connect(addr: SocketAddr) -> Client {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/v2/test"))
-            .await
-            .unwrap();
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/v2/test")).await.unwrap();
         ws
     }
 
@@ -1236,10 +1274,7 @@ mod tests {
     }
 
     fn err(code: u16, msg: &str) -> ControlMessage {
-        ControlMessage::Error {
-            code,
-            msg: msg.into(),
-        }
+        ControlMessage::Error { code, msg: msg.into() }
     }
 
     #[tokio::test]
@@ -1253,17 +1288,9 @@ mod tests {
         assert_eq!(control(&mut ws).await, err(400, "invalid syntax"));
         send(&mut ws, r#"{"action":"dance"}"#).await;
         assert_eq!(control(&mut ws).await, err(400, "invalid syntax"));
-        send(
-            &mut ws,
-            r#"{"action":"auth","key":"k","secret":"k-secret"}"#,
-        )
-        .await;
+        send(&mut ws, r#"{"action":"auth","key":"k","secret":"k-secret"}"#).await;
         assert_eq!(control(&mut ws).await, ControlMessage::Authenticated);
-        send(
-            &mut ws,
-            r#"{"action":"auth","key":"k","secret":"k-secret"}"#,
-        )
-        .await;
+        send(&mut ws, r#"{"action":"auth","key":"k","secret":"k-secret"}"#).await;
         assert_eq!(control(&mut ws).await, err(403, "already authenticated"));
         send(
             &mut ws,
@@ -1306,16 +1333,8 @@ mod tests {
             r#"{"action":"subscribe","bars":["SYM001"],"trades":["SYM001"],"quotes":["SYM001","SYM003"]}"#,
         )
         .await;
-        assert!(matches!(
-            control(&mut ws).await,
-            ControlMessage::Subscription(_)
-        ));
-        let want: Vec<Bar> = data
-            .events
-            .iter()
-            .filter(|e| e.symbol == 1)
-            .map(|e| e.bar)
-            .collect();
+        assert!(matches!(control(&mut ws).await, ControlMessage::Subscription(_)));
+        let want: Vec<Bar> = data.events.iter().filter(|e| e.symbol == 1).map(|e| e.bar).collect();
         let mut got = Vec::new();
         let mut last_time = 0;
         while got.len() < 50 * 4 {
@@ -1340,19 +1359,9 @@ mod tests {
             let t = chunk[0].event.completed_at();
             assert!(chunk.iter().all(|e| e.event.completed_at() == t));
             match (&chunk[0].event, &chunk[1].event, &chunk[2].event) {
-                (
-                    MarketEvent::Bar { timeframe, bar },
-                    MarketEvent::Trade(tr),
-                    MarketEvent::Quote(q),
-                ) => {
+                (MarketEvent::Bar { timeframe, bar }, MarketEvent::Trade(tr), MarketEvent::Quote(q)) => {
                     assert_eq!(*timeframe, Timeframe::Minute);
-                    assert_eq!(
-                        Bar {
-                            time: b.time,
-                            ..*bar
-                        },
-                        b
-                    );
+                    assert_eq!(Bar { time: b.time, ..*bar }, b);
                     assert_eq!((tr.price, tr.size), (b.close, b.volume));
                     assert!((q.bid_price - (b.close - 0.01)).abs() < 1e-9);
                     assert!((q.ask_price - (b.close + 0.01)).abs() < 1e-9);
@@ -1391,7 +1400,12 @@ mod tests {
     /// client and the clock the server announced.
     async fn subscribed(addr: SocketAddr, path: &str, auth: &str, subscribe: &str) -> (Client, FeedClock) {
         let (mut ws, response) = tokio_tungstenite::connect_async(format!("ws://{addr}{path}")).await.unwrap();
-        let clock = response.headers().get(FeedClock::HEADER).and_then(|v| v.to_str().ok()).and_then(FeedClock::parse_header).expect("clock header");
+        let clock = response
+            .headers()
+            .get(FeedClock::HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(FeedClock::parse_header)
+            .expect("clock header");
         for text in [auth, subscribe] {
             ws.next().await.unwrap().unwrap();
             send(&mut ws, text).await;
@@ -1401,12 +1415,20 @@ mod tests {
     }
 
     /// Messages as received, each with the feed time of its arrival.
-    async fn receive(ws: &mut Client, clock: &FeedClock, until: impl Fn(&[(Timestamp, serde_json::Value)]) -> bool) -> Vec<(Timestamp, serde_json::Value)> {
+    async fn receive(
+        ws: &mut Client,
+        clock: &FeedClock,
+        until: impl Fn(&[(Timestamp, serde_json::Value)]) -> bool,
+    ) -> Vec<(Timestamp, serde_json::Value)> {
         let mut got = Vec::new();
         while !until(&got) {
-            let Some(Ok(Message::Text(t))) = ws.next().await else { panic!("stream ended") };
+            let Some(Ok(Message::Text(t))) = ws.next().await else {
+                panic!("stream ended")
+            };
             let at = clock.now();
-            let serde_json::Value::Array(msgs) = serde_json::from_str(&t).unwrap() else { panic!("{t}") };
+            let serde_json::Value::Array(msgs) = serde_json::from_str(&t).unwrap() else {
+                panic!("{t}")
+            };
             got.extend(msgs.into_iter().map(|m| (at, m)));
         }
         got
@@ -1422,7 +1444,11 @@ mod tests {
     #[tokio::test]
     async fn factor_speed_follows_alpacas_documented_bar_timing() {
         let mut cfg = config(Speed::Factor(60.0), None);
-        cfg.source = SimSource::RandomWalk { symbols: 3, bars: 50, seed: 7 };
+        cfg.source = SimSource::RandomWalk {
+            symbols: 3,
+            bars: 50,
+            seed: 7,
+        };
         let (addr, task) = start(cfg).await;
         let (mut ws, clock) = subscribed(
             addr,
@@ -1440,26 +1466,47 @@ mod tests {
         })
         .await;
         task.abort();
-        let bars: Vec<(usize, Timestamp, &serde_json::Value)> = got.iter().enumerate().filter(|(_, (_, m))| kind(m) == "b").map(|(i, (at, m))| (i, *at, m)).collect();
+        let bars: Vec<(usize, Timestamp, &serde_json::Value)> = got
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, m))| kind(m) == "b")
+            .map(|(i, (at, m))| (i, *at, m))
+            .collect();
         for (i, at, bar) in &bars {
             let start = time(bar);
             assert_eq!(start.rem_euclid(MIN), 0, "labelled with the minute's start: {bar}");
             assert!(*at >= start + MIN, "sent after its minute closed: {bar} at {at}");
-            assert!(*at < start + 2 * MIN, "sent just after its minute closed, not a minute late: {bar} at {at}");
+            assert!(
+                *at < start + 2 * MIN,
+                "sent just after its minute closed, not a minute late: {bar} at {at}"
+            );
             // The next minute's opening trade of the symbol came first (but
             // not for the last step, whose next minute may not have begun).
-            let next_trade = got[..*i].iter().any(|(_, m)| kind(m) == "t" && m["S"] == bar["S"] && time(m) >= start + MIN);
+            let next_trade = got[..*i]
+                .iter()
+                .any(|(_, m)| kind(m) == "t" && m["S"] == bar["S"] && time(m) >= start + MIN);
             let later_bar = bars.iter().any(|(_, _, b)| b["S"] == bar["S"] && time(b) > start);
             assert!(next_trade || !later_bar, "the next minute's first trade precedes {bar}");
         }
-        let sym0: Vec<Timestamp> = bars.iter().filter(|(_, _, b)| b["S"] == "SYM000").map(|(_, _, b)| time(b)).collect();
+        let sym0: Vec<Timestamp> = bars
+            .iter()
+            .filter(|(_, _, b)| b["S"] == "SYM000")
+            .map(|(_, _, b)| time(b))
+            .collect();
         assert!(sym0.windows(2).all(|w| w[1] - w[0] == MIN), "{sym0:?}");
         for (at, trade) in got.iter().filter(|(_, m)| kind(m) == "t") {
             assert!(time(trade) <= *at, "a trade is stamped when it happened: {trade} at {at}");
         }
         let (at, update) = got.iter().find(|(_, m)| kind(m) == "u").unwrap();
-        let original = bars.iter().find(|(_, _, b)| b["S"] == update["S"] && b["t"] == update["t"]).expect("corrects a bar sent before").2;
-        assert!(*at >= time(update) + MIN + MIN / 2, "30 seconds after the bar's end: {update} at {at}");
+        let original = bars
+            .iter()
+            .find(|(_, _, b)| b["S"] == update["S"] && b["t"] == update["t"])
+            .expect("corrects a bar sent before")
+            .2;
+        assert!(
+            *at >= time(update) + MIN + MIN / 2,
+            "30 seconds after the bar's end: {update} at {at}"
+        );
         assert_eq!(update["v"].as_f64().unwrap(), original["v"].as_f64().unwrap() + LATE_TRADE_SIZE);
         assert_eq!((&update["o"], &update["c"]), (&original["o"], &original["c"]));
     }
@@ -1469,7 +1516,11 @@ mod tests {
     #[tokio::test]
     async fn daily_bars_follow_each_minute_bar_with_the_day_so_far() {
         let mut cfg = config(Speed::Max, None);
-        cfg.source = SimSource::RandomWalk { symbols: 2, bars: 50, seed: 7 };
+        cfg.source = SimSource::RandomWalk {
+            symbols: 2,
+            bars: 50,
+            seed: 7,
+        };
         let (addr, task) = start(cfg).await;
         let (mut ws, clock) = subscribed(
             addr,
@@ -1486,7 +1537,11 @@ mod tests {
         let mut day: Option<(Timestamp, f64, f64, f64, f64)> = None;
         for pair in msgs.chunks(2).take(5) {
             let (bar, daily) = (pair[0], pair[1]);
-            assert_eq!((bar["T"].as_str(), daily["T"].as_str()), (Some("b"), Some("d")), "a daily bar after each bar: {pair:?}");
+            assert_eq!(
+                (bar["T"].as_str(), daily["T"].as_str()),
+                (Some("b"), Some("d")),
+                "a daily bar after each bar: {pair:?}"
+            );
             let midnight = crate::standin::ny_midnight(time(bar));
             let (o, h, l, v) = match day {
                 Some((t, o, h, l, v)) if t == midnight => (o, h.max(num(bar, "h")), l.min(num(bar, "l")), v + num(bar, "v")),
@@ -1494,7 +1549,10 @@ mod tests {
             };
             day = Some((midnight, o, h, l, v));
             assert_eq!(time(daily), midnight, "stamped with the day's start: {daily}");
-            assert_eq!((num(daily, "o"), num(daily, "h"), num(daily, "l"), num(daily, "c"), num(daily, "v")), (o, h, l, num(bar, "c"), v));
+            assert_eq!(
+                (num(daily, "o"), num(daily, "h"), num(daily, "l"), num(daily, "c"), num(daily, "v")),
+                (o, h, l, num(bar, "c"), v)
+            );
         }
     }
 
@@ -1503,9 +1561,19 @@ mod tests {
     #[tokio::test]
     async fn factor_speed_sends_polygon_aggregates_after_their_window() {
         let mut cfg = config(Speed::Factor(60.0), None);
-        cfg.source = SimSource::RandomWalk { symbols: 2, bars: 50, seed: 7 };
+        cfg.source = SimSource::RandomWalk {
+            symbols: 2,
+            bars: 50,
+            seed: 7,
+        };
         let (addr, task) = start(cfg).await;
-        let (mut ws, clock) = subscribed(addr, "/stocks", r#"{"action":"auth","params":"k"}"#, r#"{"action":"subscribe","params":"AM.*,T.*"}"#).await;
+        let (mut ws, clock) = subscribed(
+            addr,
+            "/stocks",
+            r#"{"action":"auth","params":"k"}"#,
+            r#"{"action":"subscribe","params":"AM.*,T.*"}"#,
+        )
+        .await;
         let got = receive(&mut ws, &clock, |got| got.iter().filter(|(_, m)| m["ev"] == "AM").count() >= 4).await;
         task.abort();
         let ms = 1_000_000;
@@ -1536,7 +1604,15 @@ mod tests {
         };
         let t = 1_704_205_800_000_000_001;
         w.bar(b"b", b"\"A\\\"B\"", &bar);
-        w.trade(b"\"A\\\"B\"", 9, &Trade { time: t, price: bar.close, size: bar.volume });
+        w.trade(
+            b"\"A\\\"B\"",
+            9,
+            &Trade {
+                time: t,
+                price: bar.close,
+                size: bar.volume,
+            },
+        );
         w.quote(b"\"A\\\"B\"", &quote_at(bar.close, t));
         let Some(Message::Text(text)) = w.finish() else {
             panic!("no frame")
@@ -1545,10 +1621,7 @@ mod tests {
         assert_eq!(msgs.len(), 3);
         match &msgs[2] {
             ServerMessage::Quote(q) => {
-                assert_eq!(
-                    (q.symbol.as_str(), q.bid_price, q.ask_price),
-                    ("A\"B", 100.09, 100.11)
-                );
+                assert_eq!((q.symbol.as_str(), q.bid_price, q.ask_price), ("A\"B", 100.09, 100.11));
                 assert_eq!(parse_rfc3339(&q.timestamp), Some(1_704_205_800_000_000_001));
             }
             other => panic!("{other:?}"),
@@ -1556,17 +1629,7 @@ mod tests {
         assert!(w.finish().is_none());
 
         // Numbers parse back exactly.
-        for v in [
-            0.01,
-            -0.07,
-            100.1,
-            99.99,
-            1.07219,
-            1e300,
-            -3.0,
-            123456789.12,
-            0.1 + 0.2,
-        ] {
+        for v in [0.01, -0.07, 100.1, 99.99, 1.07219, 1e300, -3.0, 123456789.12, 0.1 + 0.2] {
             w.num(b"x", v);
             let text = String::from_utf8(std::mem::take(&mut w.buf)).unwrap();
             let back: f64 = text[5..].parse().unwrap();

@@ -184,14 +184,22 @@ impl TradePlan {
     /// Alpaca's paper host, a stand-in).
     pub fn algo_env(&self) -> &'static str {
         let live = self.broker.kind == BrokerKind::Alpaca
-            && self.broker.base_url.as_deref().and_then(|u| reqwest::Url::parse(u).ok()).is_some_and(|u| u.host_str() == Some(ALPACA_LIVE_HOST));
+            && self
+                .broker
+                .base_url
+                .as_deref()
+                .and_then(|u| reqwest::Url::parse(u).ok())
+                .is_some_and(|u| u.host_str() == Some(ALPACA_LIVE_HOST));
         if live { "PROD" } else { "PAPER" }
     }
 
     /// Minute bars to load per symbol before its first live event: the most
     /// that the plan or any strategy asks for (the history is shared).
     pub fn warmup_bars(&self) -> u32 {
-        self.strategies.iter().filter_map(|s| s.warmup_minutes).fold(self.warmup_minutes, u32::max)
+        self.strategies
+            .iter()
+            .filter_map(|s| s.warmup_minutes)
+            .fold(self.warmup_minutes, u32::max)
     }
 }
 
@@ -215,8 +223,7 @@ pub struct ScheduleWindow {
 impl ScheduleWindow {
     /// Whether `minute_from_open` falls in `[start, start + duration)`.
     pub fn contains(&self, minute_from_open: u32) -> bool {
-        minute_from_open >= self.start_minute
-            && minute_from_open - self.start_minute < self.duration_minutes
+        minute_from_open >= self.start_minute && minute_from_open - self.start_minute < self.duration_minutes
     }
 }
 
@@ -286,9 +293,7 @@ impl TradePlanError {
     pub fn location(&self) -> Option<(usize, usize)> {
         match self {
             Self::Read { .. } => None,
-            Self::Syntax { line, column, .. } | Self::Invalid { line, column, .. } => {
-                Some((*line, *column))
-            }
+            Self::Syntax { line, column, .. } | Self::Invalid { line, column, .. } => Some((*line, *column)),
         }
     }
 }
@@ -329,13 +334,7 @@ pub fn parse(text: &str, path: &Path) -> Result<TradePlan, TradePlanError> {
     if let Some(key) = find_credential(root.get_ref()) {
         return Err(doc.error(key.span(), CREDENTIALS_MESSAGE));
     }
-    doc.plan(&Table::new(
-        &doc,
-        String::new(),
-        root.span(),
-        root.get_ref(),
-        ROOT_KEYS,
-    )?)
+    doc.plan(&Table::new(&doc, String::new(), root.span(), root.get_ref(), ROOT_KEYS)?)
 }
 
 /// toml's message, naming the key when it is a duplicate.
@@ -396,10 +395,7 @@ fn find_credential<'a, 'i>(table: &'a DeTable<'i>) -> Option<&'a Spanned<DeStrin
     fn in_value<'a, 'i>(value: &'a DeValue<'i>) -> Option<&'a Spanned<DeString<'i>>> {
         match value {
             DeValue::Table(t) => find_credential(t),
-            DeValue::Array(a) => a
-                .iter()
-                .filter_map(|v| in_value(v.get_ref()))
-                .min_by_key(|k| k.span().start),
+            DeValue::Array(a) => a.iter().filter_map(|v| in_value(v.get_ref())).min_by_key(|k| k.span().start),
             _ => None,
         }
     }
@@ -448,15 +444,9 @@ impl Doc<'_> {
     fn line_col(&self, offset: usize) -> (usize, usize) {
         let bytes = self.text.as_bytes();
         let before = &bytes[..offset.min(bytes.len())];
-        let line_start = before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
+        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
-        let column = 1 + before[line_start..]
-            .iter()
-            .filter(|&&b| b & 0xC0 != 0x80)
-            .count();
+        let column = 1 + before[line_start..].iter().filter(|&&b| b & 0xC0 != 0x80).count();
         (line, column)
     }
 
@@ -494,9 +484,7 @@ impl Doc<'_> {
             Some(f) => f.uint(1, MAX_CONSUMERS as u64)? as usize,
             None => default_consumers(),
         };
-        let symbols = root
-            .get("symbols")
-            .map_or(Ok(Vec::new()), |f| self.symbols(&f))?;
+        let symbols = root.get("symbols").map_or(Ok(Vec::new()), |f| self.symbols(&f))?;
         let provider = self.provider(&root.require_table("provider", PROVIDER_KEYS)?)?;
         let broker = match root.get("broker") {
             Some(f) => self.broker(&f.table(BROKER_KEYS)?)?,
@@ -514,11 +502,7 @@ impl Doc<'_> {
             },
         };
         let scanners = match root.get("scanners") {
-            Some(f) => f
-                .tables(SCANNER_KEYS)?
-                .iter()
-                .map(|t| self.scanner(t))
-                .collect::<Result<_, _>>()?,
+            Some(f) => f.tables(SCANNER_KEYS)?.iter().map(|t| self.scanner(t)).collect::<Result<_, _>>()?,
             None => Vec::new(),
         };
         let strategies: Vec<StrategyConfig> = match root.get("strategies") {
@@ -527,23 +511,15 @@ impl Doc<'_> {
                 if tables.is_empty() {
                     return Err(f.error("add at least one [[strategies]] table"));
                 }
-                tables
-                    .iter()
-                    .map(|t| self.strategy(t))
-                    .collect::<Result<_, _>>()?
+                tables.iter().map(|t| self.strategy(t)).collect::<Result<_, _>>()?
             }
             None => {
                 return Err(root.missing("no strategies: add at least one [[strategies]] table"));
             }
         };
         if symbols.is_empty() && scanners.is_empty() {
-            let span = root
-                .get("symbols")
-                .map_or(root.span.clone(), |f| f.value.span());
-            return Err(self.error(
-                span,
-                "nothing to trade: `symbols` is empty and there are no [[scanners]]",
-            ));
+            let span = root.get("symbols").map_or(root.span.clone(), |f| f.value.span());
+            return Err(self.error(span, "nothing to trade: `symbols` is empty and there are no [[scanners]]"));
         }
         Ok(TradePlan {
             portfolio_value,
@@ -565,13 +541,8 @@ impl Doc<'_> {
         for item in field.items()? {
             let raw = item.str()?;
             let symbol = raw.trim().to_ascii_uppercase();
-            let valid = symbol
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphanumeric())
-                && symbol
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+            let valid = symbol.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+                && symbol.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
             if !valid {
                 return Err(item.error(format!(
                     "invalid symbol {raw:?}: a symbol is letters, digits, '.' and '-', starting with a letter or digit"
@@ -579,9 +550,7 @@ impl Doc<'_> {
             }
             if let Some((_, first)) = symbols.iter().find(|(s, _)| *s == symbol) {
                 let (line, _) = self.line_col(first.start);
-                return Err(item.error(format!(
-                    "duplicate symbol {symbol:?} (first at line {line})"
-                )));
+                return Err(item.error(format!("duplicate symbol {symbol:?} (first at line {line})")));
             }
             symbols.push((symbol, item.value.span()));
         }
@@ -594,9 +563,7 @@ impl Doc<'_> {
             "alpaca" => ProviderKind::Alpaca,
             "polygon" => ProviderKind::Polygon,
             other => {
-                return Err(kind_field.error(format!(
-                    "unknown value {other:?}, expected \"alpaca\" or \"polygon\""
-                )));
+                return Err(kind_field.error(format!("unknown value {other:?}, expected \"alpaca\" or \"polygon\"")));
             }
         };
         let feed = match (kind, table.get("feed")) {
@@ -604,22 +571,14 @@ impl Doc<'_> {
             (ProviderKind::Alpaca, Some(f)) => match f.str()? {
                 feed @ ("iex" | "sip" | "test") => feed.to_string(),
                 other => {
-                    return Err(f.error(format!(
-                        "unknown alpaca feed {other:?}, expected \"iex\", \"sip\" or \"test\""
-                    )));
+                    return Err(f.error(format!("unknown alpaca feed {other:?}, expected \"iex\", \"sip\" or \"test\"")));
                 }
             },
             (ProviderKind::Polygon, None) => String::new(),
             (ProviderKind::Polygon, Some(f)) => f.str()?.to_string(),
         };
-        let url = table
-            .get("url")
-            .map(|f| f.url(&["ws://", "wss://"]))
-            .transpose()?;
-        let rest_url = table
-            .get("rest_url")
-            .map(|f| f.url(&["http://", "https://"]))
-            .transpose()?;
+        let url = table.get("url").map(|f| f.url(&["ws://", "wss://"])).transpose()?;
+        let rest_url = table.get("rest_url").map(|f| f.url(&["http://", "https://"])).transpose()?;
         let events = match table.get("events") {
             Some(f) => {
                 let items = f.items()?;
@@ -677,9 +636,7 @@ impl Doc<'_> {
                 "paper" => BrokerKind::Paper,
                 "alpaca" => BrokerKind::Alpaca,
                 other => {
-                    return Err(f.error(format!(
-                        "unknown value {other:?}, expected \"paper\" or \"alpaca\""
-                    )));
+                    return Err(f.error(format!("unknown value {other:?}, expected \"paper\" or \"alpaca\"")));
                 }
             },
         };
@@ -695,10 +652,7 @@ impl Doc<'_> {
 
     fn limits(&self, table: &Table<'_, '_>) -> Result<OrderLimits, TradePlanError> {
         Ok(OrderLimits {
-            max_position_notional: table
-                .get("max_position_notional")
-                .map(|f| f.positive_f64())
-                .transpose()?,
+            max_position_notional: table.get("max_position_notional").map(|f| f.positive_f64()).transpose()?,
             max_open_positions: table
                 .get("max_open_positions")
                 .map(|f| f.uint(1, u32::MAX.into()).map(|n| n as usize))
@@ -712,9 +666,7 @@ impl Doc<'_> {
         let kind = match kind_field.str()? {
             "momentum" => ScannerKind::Momentum,
             other => {
-                return Err(
-                    kind_field.error(format!("unknown value {other:?}, expected \"momentum\""))
-                );
+                return Err(kind_field.error(format!("unknown value {other:?}, expected \"momentum\"")));
             }
         };
         let non_negative = |name: &str, default: f64| -> Result<f64, TradePlanError> {
@@ -747,21 +699,14 @@ impl Doc<'_> {
             min_price,
             max_price,
             min_volume: non_negative("min_volume", 30000.0)?,
-            min_day_change_pct: table
-                .get("min_day_change_pct")
-                .map_or(Ok(3.5), |f| f.f64())?,
+            min_day_change_pct: table.get("min_day_change_pct").map_or(Ok(3.5), |f| f.f64())?,
             min_prev_day_dollar_volume: non_negative("min_prev_day_dollar_volume", 500000.0)?,
-            max_symbols: table
-                .get("max_symbols")
-                .map_or(Ok(40), |f| f.uint(1, u32::MAX.into()))? as usize,
+            max_symbols: table.get("max_symbols").map_or(Ok(40), |f| f.uint(1, u32::MAX.into()))? as usize,
         };
         Ok(ScannerConfig {
             kind,
             filter,
-            recurrence_minutes: table
-                .get("recurrence_minutes")
-                .map(|f| f.positive_f64())
-                .transpose()?,
+            recurrence_minutes: table.get("recurrence_minutes").map(|f| f.positive_f64()).transpose()?,
         })
     }
 
@@ -797,9 +742,7 @@ impl Doc<'_> {
                     DeValue::Boolean(b) => b.to_string(),
                     DeValue::Datetime(d) => d.to_string(),
                     DeValue::Array(_) | DeValue::Table(_) => {
-                        return Err(
-                            field.key_error("arrays/tables are not allowed as parameter values")
-                        );
+                        return Err(field.key_error("arrays/tables are not allowed as parameter values"));
                     }
                 };
                 if name.is_empty() {
@@ -840,16 +783,10 @@ impl Doc<'_> {
                     deadline_ms: get("deadline_ms", u64::MAX)?,
                     memory_mb: get("memory_mb", MAX_MEMORY_MB as u64)?.map(|n| n as usize),
                     log_bytes: get("log_bytes", usize_max)?.map(|n| n as usize),
-                    log_bytes_per_minute: get("log_bytes_per_minute", usize_max)?
-                        .map(|n| n as usize),
-                    max_orders_per_minute: get("max_orders_per_minute", u32::MAX.into())?
-                        .map(|n| n as u32),
-                    max_position_notional: t
-                        .get("max_position_notional")
-                        .map(|f| f.positive_f64())
-                        .transpose()?,
-                    max_open_positions: get("max_open_positions", u32::MAX.into())?
-                        .map(|n| n as usize),
+                    log_bytes_per_minute: get("log_bytes_per_minute", usize_max)?.map(|n| n as usize),
+                    max_orders_per_minute: get("max_orders_per_minute", u32::MAX.into())?.map(|n| n as u32),
+                    max_position_notional: t.get("max_position_notional").map(|f| f.positive_f64()).transpose()?,
+                    max_open_positions: get("max_open_positions", u32::MAX.into())?.map(|n| n as usize),
                     allowed_symbols: t
                         .get("allowed_symbols")
                         .map(|f| {
@@ -890,19 +827,8 @@ type Entry<'a, 'i> = (&'a Spanned<DeString<'i>>, &'a Spanned<DeValue<'i>>);
 impl<'a, 'i> Table<'a, 'i> {
     /// Wraps `table`, refusing keys outside `allowed` (unless `allowed` is
     /// empty, which accepts any key).
-    fn new(
-        doc: &'a Doc<'a>,
-        name: String,
-        span: Range<usize>,
-        table: &'a DeTable<'i>,
-        allowed: &[&str],
-    ) -> Result<Self, TradePlanError> {
-        let this = Self {
-            doc,
-            name,
-            span,
-            table,
-        };
+    fn new(doc: &'a Doc<'a>, name: String, span: Range<usize>, table: &'a DeTable<'i>, allowed: &[&str]) -> Result<Self, TradePlanError> {
+        let this = Self { doc, name, span, table };
         let unknown = this
             .entries()
             .into_iter()
@@ -914,10 +840,7 @@ impl<'a, 'i> Table<'a, 'i> {
             }
             return Err(doc.error(
                 key.span(),
-                format!(
-                    "unknown key `{}`, expected one of {expected}",
-                    this.key(key.get_ref())
-                ),
+                format!("unknown key `{}`, expected one of {expected}", this.key(key.get_ref())),
             ));
         }
         Ok(this)
@@ -932,11 +855,7 @@ impl<'a, 'i> Table<'a, 'i> {
 
     /// The dotted name of `key` in this table.
     fn key(&self, key: &str) -> String {
-        let key = if !key.is_empty()
-            && key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
+        let key = if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
             key.to_string()
         } else {
             format!("{key:?}")
@@ -948,11 +867,7 @@ impl<'a, 'i> Table<'a, 'i> {
         }
     }
 
-    fn field(
-        &self,
-        key: &'a Spanned<DeString<'i>>,
-        value: &'a Spanned<DeValue<'i>>,
-    ) -> Field<'a, 'i> {
+    fn field(&self, key: &'a Spanned<DeString<'i>>, value: &'a Spanned<DeValue<'i>>) -> Field<'a, 'i> {
         Field {
             doc: self.doc,
             name: self.key(key.get_ref()),
@@ -997,21 +912,16 @@ struct Field<'a, 'i> {
 impl<'a, 'i> Field<'a, 'i> {
     /// An error at the value: "`name`: message".
     fn error(&self, message: impl std::fmt::Display) -> TradePlanError {
-        self.doc
-            .error(self.value.span(), format!("`{}`: {message}", self.name))
+        self.doc.error(self.value.span(), format!("`{}`: {message}", self.name))
     }
 
     /// An error at the key: "`name`: message".
     fn key_error(&self, message: impl std::fmt::Display) -> TradePlanError {
-        self.doc
-            .error(self.key_span.clone(), format!("`{}`: {message}", self.name))
+        self.doc.error(self.key_span.clone(), format!("`{}`: {message}", self.name))
     }
 
     fn expected(&self, what: &str) -> TradePlanError {
-        self.error(format!(
-            "expected {what}, got {}",
-            article(self.value.get_ref().type_str())
-        ))
+        self.error(format!("expected {what}, got {}", article(self.value.get_ref().type_str())))
     }
 
     fn str(&self) -> Result<&'a str, TradePlanError> {
@@ -1030,8 +940,9 @@ impl<'a, 'i> Field<'a, 'i> {
 
     fn int(&self) -> Result<i64, TradePlanError> {
         match self.value.get_ref() {
-            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
-                .map_err(|_| self.error(format!("integer {i} is out of range"))),
+            DeValue::Integer(i) => {
+                i64::from_str_radix(i.as_str(), i.radix()).map_err(|_| self.error(format!("integer {i} is out of range")))
+            }
             _ => Err(self.expected("an integer")),
         }
     }
@@ -1049,18 +960,14 @@ impl<'a, 'i> Field<'a, 'i> {
 
     /// A range error: "`name` must …".
     fn must(&self, message: impl std::fmt::Display) -> TradePlanError {
-        self.doc
-            .error(self.value.span(), format!("`{}` {message}", self.name))
+        self.doc.error(self.value.span(), format!("`{}` {message}", self.name))
     }
 
     /// A finite number; integers are accepted.
     fn f64(&self) -> Result<f64, TradePlanError> {
         let v = match self.value.get_ref() {
             DeValue::Integer(_) => self.int()? as f64,
-            DeValue::Float(f) => f
-                .as_str()
-                .parse::<f64>()
-                .map_err(|_| self.error(format!("invalid number {f}")))?,
+            DeValue::Float(f) => f.as_str().parse::<f64>().map_err(|_| self.error(format!("invalid number {f}")))?,
             _ => return Err(self.expected("a number")),
         };
         if !v.is_finite() {
@@ -1079,12 +986,9 @@ impl<'a, 'i> Field<'a, 'i> {
 
     fn url(&self, schemes: &[&str]) -> Result<String, TradePlanError> {
         let url = self.str()?;
-        let ok = schemes.iter().any(|s| {
-            url.len() > s.len()
-                && url
-                    .get(..s.len())
-                    .is_some_and(|p| p.eq_ignore_ascii_case(s))
-        });
+        let ok = schemes
+            .iter()
+            .any(|s| url.len() > s.len() && url.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s)));
         if !ok {
             return Err(self.error(format!("{url:?} is not a {} URL", schemes.join(" or "))));
         }
@@ -1093,9 +997,7 @@ impl<'a, 'i> Field<'a, 'i> {
 
     fn table(&self, allowed: &[&str]) -> Result<Table<'a, 'i>, TradePlanError> {
         match self.value.get_ref() {
-            DeValue::Table(t) => {
-                Table::new(self.doc, self.name.clone(), self.value.span(), t, allowed)
-            }
+            DeValue::Table(t) => Table::new(self.doc, self.name.clone(), self.value.span(), t, allowed),
             _ => Err(self.expected("a table")),
         }
     }
@@ -1131,10 +1033,7 @@ impl<'a, 'i> Field<'a, 'i> {
                 article(self.value.get_ref().type_str())
             )));
         }
-        self.items()?
-            .iter()
-            .map(|item| item.table(allowed))
-            .collect()
+        self.items()?.iter().map(|item| item.table(allowed)).collect()
     }
 }
 
@@ -1217,10 +1116,7 @@ component = \"s.wasm\"
 
     fn assert_err(text: &str, expected_start: &str) {
         let shown = err(text);
-        assert!(
-            shown.starts_with(expected_start),
-            "got: {shown}\nexpected: {expected_start}…"
-        );
+        assert!(shown.starts_with(expected_start), "got: {shown}\nexpected: {expected_start}…");
     }
 
     #[test]
@@ -1312,7 +1208,9 @@ component = \"s.wasm\"
     #[test]
     fn encoding_and_warmup_are_checked() {
         let scratch = Scratch::new();
-        let plan = scratch.load(&MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nencoding = \"json\"")).unwrap();
+        let plan = scratch
+            .load(&MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nencoding = \"json\""))
+            .unwrap();
         assert!(!plan.provider.msgpack);
         assert_err(
             &MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nencoding = \"xml\""),
@@ -1334,8 +1232,14 @@ component = \"s.wasm\"
         let env_of = |broker: &str| scratch.load(&format!("{MINIMAL}\n{broker}")).unwrap().algo_env();
         assert_eq!(env_of(""), "PAPER");
         assert_eq!(env_of("[broker]\nkind = \"alpaca\""), "PAPER", "the default host is the paper one");
-        assert_eq!(env_of("[broker]\nkind = \"alpaca\"\nbase_url = \"https://paper-api.alpaca.markets\""), "PAPER");
-        assert_eq!(env_of("[broker]\nkind = \"alpaca\"\nbase_url = \"https://api.alpaca.markets\""), "PROD");
+        assert_eq!(
+            env_of("[broker]\nkind = \"alpaca\"\nbase_url = \"https://paper-api.alpaca.markets\""),
+            "PAPER"
+        );
+        assert_eq!(
+            env_of("[broker]\nkind = \"alpaca\"\nbase_url = \"https://api.alpaca.markets\""),
+            "PROD"
+        );
         assert_eq!(env_of("[broker]\nkind = \"alpaca\"\nbase_url = \"http://127.0.0.1:9301\""), "PAPER");
     }
 
@@ -1385,10 +1289,7 @@ component = \"s.wasm\"
         assert!(plan.strategies[0].component.starts_with(&plan_dir));
 
         // An absolute component path is kept as is.
-        let text = MINIMAL.replace(
-            "s.wasm",
-            &component.display().to_string().replace('\\', "\\\\"),
-        );
+        let text = MINIMAL.replace("s.wasm", &component.display().to_string().replace('\\', "\\\\"));
         std::fs::write(&path, &text).unwrap();
         assert_eq!(load(&path).unwrap().strategies[0].component, component);
     }
@@ -1526,17 +1427,11 @@ component = \"s.wasm\"
             "tradeplan.toml:6:7: `provider.url`: \"http://x\" is not a ws:// or wss:// URL",
         );
         assert_err(
-            &MINIMAL.replace(
-                "kind = \"alpaca\"",
-                "kind = \"alpaca\"\nevents = [\"minute\", \"bars\"]",
-            ),
+            &MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nevents = [\"minute\", \"bars\"]"),
             "tradeplan.toml:6:21: `provider.events[1]`: unknown event \"bars\"",
         );
         assert_err(
-            &MINIMAL.replace(
-                "kind = \"alpaca\"",
-                "kind = \"alpaca\"\nevents = [\"minute\", \"minute\"]",
-            ),
+            &MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nevents = [\"minute\", \"minute\"]"),
             "tradeplan.toml:6:21: `provider.events[1]`: listed twice",
         );
         assert_err(
@@ -1657,8 +1552,7 @@ component = \"s.wasm\"
             "tradeplan.toml:8:13: `strategies[0].component`: must not be empty",
         );
         assert_err(
-            &format!("strategies = []\n{MINIMAL}")
-                .replace("[[strategies]]\ncomponent = \"s.wasm\"\n", ""),
+            &format!("strategies = []\n{MINIMAL}").replace("[[strategies]]\ncomponent = \"s.wasm\"\n", ""),
             "tradeplan.toml:1:14: `strategies`: add at least one",
         );
     }
@@ -1670,11 +1564,7 @@ component = \"s.wasm\"
                 "{MINIMAL}params = {{ z = 1, a = 10.5, b = 10.0, s = \"x y\", t = true, h = 0x10, n = -2, at = 15:45:00 }}\n"
             ))
             .unwrap();
-        let params: Vec<(&str, &str)> = plan.strategies[0]
-            .params
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
+        let params: Vec<(&str, &str)> = plan.strategies[0].params.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         assert_eq!(
             params,
             vec![
@@ -1709,7 +1599,9 @@ component = \"s.wasm\"
     #[test]
     fn schedule() {
         let plan = Scratch::new()
-            .load(&format!("{MINIMAL}schedule = [{{ start = 0, duration = 30 }}, {{ start = 360, duration = 30 }}]\n"))
+            .load(&format!(
+                "{MINIMAL}schedule = [{{ start = 0, duration = 30 }}, {{ start = 360, duration = 30 }}]\n"
+            ))
             .unwrap();
         let s = &plan.strategies[0];
         assert_eq!(
@@ -1719,24 +1611,12 @@ component = \"s.wasm\"
                 duration_minutes: 30
             }
         );
-        assert!(
-            s.active_at(0)
-                && s.active_at(29)
-                && !s.active_at(30)
-                && s.active_at(389)
-                && !s.active_at(390)
-        );
+        assert!(s.active_at(0) && s.active_at(29) && !s.active_at(30) && s.active_at(389) && !s.active_at(390));
         let w = ScheduleWindow {
             start_minute: 15,
             duration_minutes: 150,
         };
-        assert!(
-            !w.contains(14)
-                && w.contains(15)
-                && w.contains(164)
-                && !w.contains(165)
-                && !w.contains(u32::MAX)
-        );
+        assert!(!w.contains(14) && w.contains(15) && w.contains(164) && !w.contains(165) && !w.contains(u32::MAX));
         assert_err(
             &format!("{MINIMAL}schedule = [{{ start = 15, duration = 0 }}]\n"),
             "tradeplan.toml:9:38: `strategies[0].schedule[0].duration` must be at least 1, got 0",
@@ -1757,17 +1637,10 @@ component = \"s.wasm\"
 
     #[test]
     fn strategy_limits() {
-        for (key, col) in [
-            ("fuel_per_event", 18),
-            ("deadline_ms", 15),
-            ("memory_mb", 13),
-            ("log_bytes", 13),
-        ] {
+        for (key, col) in [("fuel_per_event", 18), ("deadline_ms", 15), ("memory_mb", 13), ("log_bytes", 13)] {
             assert_err(
                 &format!("{MINIMAL}[strategies.limits]\n{key} = 0\n"),
-                &format!(
-                    "tradeplan.toml:10:{col}: `strategies[0].limits.{key}` must be at least 1, got 0"
-                ),
+                &format!("tradeplan.toml:10:{col}: `strategies[0].limits.{key}` must be at least 1, got 0"),
             );
         }
         assert_err(
@@ -1796,9 +1669,7 @@ component = \"s.wasm\"
         ] {
             assert_err(
                 &format!("{MINIMAL}[strategies.limits]\n{key} = 0\n"),
-                &format!(
-                    "tradeplan.toml:10:{col}: `strategies[0].limits.{key}` must be at least 1, got 0"
-                ),
+                &format!("tradeplan.toml:10:{col}: `strategies[0].limits.{key}` must be at least 1, got 0"),
             );
         }
         assert_err(
@@ -1837,12 +1708,10 @@ component = \"s.wasm\"
 
     #[test]
     fn credentials_are_refused() {
-        let expected_message = "credentials are read from the environment (APCA_API_KEY_ID / APCA_API_SECRET_KEY, POLYGON_API_KEY), not from the tradeplan";
+        let expected_message =
+            "credentials are read from the environment (APCA_API_KEY_ID / APCA_API_SECRET_KEY, POLYGON_API_KEY), not from the tradeplan";
         assert_eq!(
-            err(&MINIMAL.replace(
-                "kind = \"alpaca\"",
-                "kind = \"alpaca\"\napi_key = \"PK123\""
-            )),
+            err(&MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\napi_key = \"PK123\"")),
             format!("tradeplan.toml:6:1: {expected_message}")
         );
         assert_eq!(
@@ -1850,9 +1719,7 @@ component = \"s.wasm\"
             format!("tradeplan.toml:1:1: {expected_message}")
         );
         assert_eq!(
-            err(&format!(
-                "{MINIMAL}params = {{ fast = 1, password = \"hunter2\" }}\n"
-            )),
+            err(&format!("{MINIMAL}params = {{ fast = 1, password = \"hunter2\" }}\n")),
             format!("tradeplan.toml:9:22: {expected_message}")
         );
         assert_eq!(
@@ -1884,24 +1751,15 @@ component = \"s.wasm\"
         let scratch = Scratch::new();
         let missing = scratch.0.join("absent.toml");
         let shown = load(&missing).unwrap_err().to_string();
-        assert!(
-            shown.starts_with(&format!("{}: cannot read: ", missing.display())),
-            "{shown}"
-        );
+        assert!(shown.starts_with(&format!("{}: cannot read: ", missing.display())), "{shown}");
 
-        let e = scratch
-            .load("portfolio_value = 1\nrisk = = 2\n")
-            .unwrap_err();
+        let e = scratch.load("portfolio_value = 1\nrisk = = 2\n").unwrap_err();
         assert!(matches!(e, TradePlanError::Syntax { .. }), "{e:?}");
         assert_eq!(e.location().map(|(line, _)| line), Some(2), "{e}");
 
         let e = scratch.load("a = 1\na = 2\n").unwrap_err();
         assert_eq!(e.location(), Some((2, 1)), "{e}");
-        assert!(
-            e.to_string()
-                .ends_with("tradeplan.toml:2:1: duplicate key `a`"),
-            "{e}"
-        );
+        assert!(e.to_string().ends_with("tradeplan.toml:2:1: duplicate key `a`"), "{e}");
     }
 
     #[test]

@@ -35,6 +35,7 @@
 //! and then trap; the engine disables the instance and records the message.
 
 #[doc(hidden)]
+#[allow(clippy::too_many_arguments)] // generated: the world's functions as declared
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
@@ -49,8 +50,8 @@ pub mod rolling;
 
 pub use bindings::liu::engine::fincalcs;
 pub use bindings::liu::engine::types::{
-    Account, Bar, OrderKind, OrderStatus, OrderUpdate, ParamKind, ParamValue, Position, Quote,
-    Side, StrategyInfo, SymbolId, TimeInForce, Timeframe, Timestamp, Trade, Verdict,
+    Account, Bar, OrderKind, OrderStatus, OrderUpdate, ParamKind, ParamValue, Position, Quote, Side, StrategyInfo, SymbolId, TimeInForce,
+    Timeframe, Timestamp, Trade, Verdict,
 };
 pub use rolling::DeterministicMap;
 
@@ -134,8 +135,8 @@ pub mod state {
 /// Everything a strategy file usually needs.
 pub mod prelude {
     pub use crate::{
-        Bar, OrderUpdate, ParamSpec, Params, Quote, Side, Strategy, SymbolId, Timeframe,
-        Timestamp, Trade, Verdict, export_strategy, fincalcs, log, market, orders, state,
+        Bar, OrderUpdate, ParamSpec, Params, Quote, Side, Strategy, SymbolId, Timeframe, Timestamp, Trade, Verdict, export_strategy,
+        fincalcs, log, market, orders, state,
     };
 }
 
@@ -255,9 +256,15 @@ pub mod __private {
     pub struct Slot<S>(RefCell<Option<S>>);
     // SAFETY: wasm32 components run on one thread; the slot is never shared.
     unsafe impl<S> Sync for Slot<S> {}
+
     impl<S> Slot<S> {
         pub const fn new() -> Self {
             Self(RefCell::new(None))
+        }
+    }
+    impl<S> Default for Slot<S> {
+        fn default() -> Self {
+            Self::new()
         }
     }
 

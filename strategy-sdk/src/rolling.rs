@@ -24,7 +24,11 @@ impl Window {
     /// If `len` is zero.
     pub fn new(len: usize) -> Self {
         assert!(len > 0, "window length must be positive");
-        Self { values: vec![0.0; len], next: 0, filled: false }
+        Self {
+            values: vec![0.0; len],
+            next: 0,
+            filled: false,
+        }
     }
 
     pub fn push(&mut self, value: f64) {

@@ -19,9 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::domain::{
-    OrderId, OrderKind, OrderRequest, OrderStatus, OrderUpdate, Side, SymbolId, TimeInForce, Timestamp,
-};
+use crate::domain::{OrderId, OrderKind, OrderRequest, OrderStatus, OrderUpdate, Side, SymbolId, TimeInForce, Timestamp};
 
 /// Header carrying the API key id.
 pub const KEY_ID_HEADER: &str = "apca-api-key-id";
@@ -93,8 +91,16 @@ impl AlpacaError {
             401 => AlpacaError::Unauthorized,
             404 => AlpacaError::NotFound,
             400..=499 => match serde_json::from_slice::<ApiError>(body) {
-                Ok(e) => AlpacaError::Rejected { status, code: e.code, message: e.message },
-                Err(_) => AlpacaError::Rejected { status, code: 0, message: excerpt(body) },
+                Ok(e) => AlpacaError::Rejected {
+                    status,
+                    code: e.code,
+                    message: e.message,
+                },
+                Err(_) => AlpacaError::Rejected {
+                    status,
+                    code: 0,
+                    message: excerpt(body),
+                },
             },
             _ => AlpacaError::Server(status, excerpt(body)),
         }
@@ -146,7 +152,11 @@ mod num {
                     }
                 }
                 fn visit_f64<E: de::Error>(self, v: f64) -> Result<Num, E> {
-                    if v.is_finite() { Ok(Num(v)) } else { Err(E::invalid_value(Unexpected::Float(v), &self)) }
+                    if v.is_finite() {
+                        Ok(Num(v))
+                    } else {
+                        Err(E::invalid_value(Unexpected::Float(v), &self))
+                    }
                 }
                 fn visit_i64<E: de::Error>(self, v: i64) -> Result<Num, E> {
                     Ok(Num(v as f64))
@@ -574,8 +584,12 @@ pub fn order_request_wire(req: &OrderRequest, symbol: &str, client_order_id: &st
         _ => None,
     };
     let with_exits = order_class.is_some();
-    let limit_price = matches!(req.kind, OrderKind::Limit | OrderKind::StopLimit).then_some(req.limit_price).flatten();
-    let stop_price = matches!(req.kind, OrderKind::Stop | OrderKind::StopLimit).then_some(req.stop_price).flatten();
+    let limit_price = matches!(req.kind, OrderKind::Limit | OrderKind::StopLimit)
+        .then_some(req.limit_price)
+        .flatten();
+    let stop_price = matches!(req.kind, OrderKind::Stop | OrderKind::StopLimit)
+        .then_some(req.stop_price)
+        .flatten();
     OrderRequestWire {
         symbol: symbol.to_owned(),
         qty: req.qty,
@@ -586,11 +600,13 @@ pub fn order_request_wire(req: &OrderRequest, symbol: &str, client_order_id: &st
         stop_price: stop_price.map(round_to_tick),
         client_order_id: Some(client_order_id.to_owned()),
         order_class,
-        take_profit: req.take_profit.filter(|_| with_exits).map(|p| TakeProfit { limit_price: round_to_tick(p) }),
-        stop_loss: req
-            .stop_loss
-            .filter(|_| with_exits)
-            .map(|p| StopLoss { stop_price: round_to_tick(p), limit_price: None }),
+        take_profit: req.take_profit.filter(|_| with_exits).map(|p| TakeProfit {
+            limit_price: round_to_tick(p),
+        }),
+        stop_loss: req.stop_loss.filter(|_| with_exits).map(|p| StopLoss {
+            stop_price: round_to_tick(p),
+            limit_price: None,
+        }),
     }
 }
 
@@ -609,7 +625,9 @@ pub struct AlpacaClient {
 /// (sensitive) default headers.
 impl fmt::Debug for AlpacaClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AlpacaClient").field("base_url", &self.base_url.as_str()).finish_non_exhaustive()
+        f.debug_struct("AlpacaClient")
+            .field("base_url", &self.base_url.as_str())
+            .finish_non_exhaustive()
     }
 }
 
@@ -617,8 +635,7 @@ impl AlpacaClient {
     /// A client of `base_url` (e.g. `https://paper-api.alpaca.markets`)
     /// authenticating with the given key id and secret.
     pub fn new(base_url: &str, key_id: &str, secret: &str) -> Result<Self, AlpacaError> {
-        let mut base = reqwest::Url::parse(base_url)
-            .map_err(|e| AlpacaError::Http(format!("invalid base URL {base_url:?}: {e}")))?;
+        let mut base = reqwest::Url::parse(base_url).map_err(|e| AlpacaError::Http(format!("invalid base URL {base_url:?}: {e}")))?;
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
             return Err(AlpacaError::Http(format!("base URL must be http(s)://host[:port]: {base_url:?}")));
         }
@@ -663,12 +680,16 @@ impl AlpacaClient {
     /// `GET /v2/orders:by_client_order_id?client_order_id=…`.
     pub async fn get_order_by_client_id(&self, client_order_id: &str) -> Result<AlpacaOrder, AlpacaError> {
         let url = self.url(&["v2", "orders:by_client_order_id"]);
-        self.json(self.http.get(url).query(&[("client_order_id", client_order_id)]), "order").await
+        self.json(self.http.get(url).query(&[("client_order_id", client_order_id)]), "order")
+            .await
     }
 
     /// `GET /v2/orders?status=open&limit=500`: the open orders, newest first.
     pub async fn open_orders(&self) -> Result<Vec<AlpacaOrder>, AlpacaError> {
-        let request = self.http.get(self.url(&["v2", "orders"])).query(&[("status", "open"), ("limit", "500")]);
+        let request = self
+            .http
+            .get(self.url(&["v2", "orders"]))
+            .query(&[("status", "open"), ("limit", "500")]);
         self.json(request, "orders").await
     }
 
@@ -689,15 +710,20 @@ impl AlpacaClient {
 
     /// `GET /v2/assets?status=active&asset_class=us_equity`.
     pub async fn list_assets(&self) -> Result<Vec<AlpacaAsset>, AlpacaError> {
-        let request =
-            self.http.get(self.url(&["v2", "assets"])).query(&[("status", "active"), ("asset_class", "us_equity")]);
+        let request = self
+            .http
+            .get(self.url(&["v2", "assets"]))
+            .query(&[("status", "active"), ("asset_class", "us_equity")]);
         self.json(request, "assets").await
     }
 
     /// The base URL with `segments` appended (each percent-encoded).
     fn url(&self, segments: &[&str]) -> reqwest::Url {
         let mut url = self.base_url.clone();
-        url.path_segments_mut().expect("checked in new: the base URL has a path").pop_if_empty().extend(segments);
+        url.path_segments_mut()
+            .expect("checked in new: the base URL has a path")
+            .pop_if_empty()
+            .extend(segments);
         url
     }
 
@@ -706,7 +732,11 @@ impl AlpacaClient {
         let response = request.send().await.map_err(|e| AlpacaError::Http(error_chain(&e)))?;
         let status = response.status();
         let body = response.bytes().await.map_err(|e| AlpacaError::Http(error_chain(&e)))?;
-        if status.is_success() { Ok(body.to_vec()) } else { Err(AlpacaError::from_response(status.as_u16(), &body)) }
+        if status.is_success() {
+            Ok(body.to_vec())
+        } else {
+            Err(AlpacaError::from_response(status.as_u16(), &body))
+        }
     }
 
     async fn json<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder, what: &str) -> Result<T, AlpacaError> {
@@ -787,9 +817,10 @@ pub fn order_update(update: &TradeUpdate, order_id: OrderId, symbol: SymbolId) -
     let status = update.event.order_status()?;
     let order = &update.order;
     let (fill_qty, fill_price) = match status {
-        OrderStatus::Filled | OrderStatus::PartiallyFilled => {
-            (update.qty.unwrap_or(order.filled_qty), update.price.or(order.filled_avg_price).unwrap_or(0.0))
-        }
+        OrderStatus::Filled | OrderStatus::PartiallyFilled => (
+            update.qty.unwrap_or(order.filled_qty),
+            update.price.or(order.filled_avg_price).unwrap_or(0.0),
+        ),
         _ => (0.0, 0.0),
     };
     let reason = match update.event {
@@ -805,7 +836,11 @@ pub fn order_update(update: &TradeUpdate, order_id: OrderId, symbol: SymbolId) -
         status,
         fill_qty,
         fill_price,
-        remaining_qty: if status == OrderStatus::Filled { 0.0 } else { order.remaining_qty() },
+        remaining_qty: if status == OrderStatus::Filled {
+            0.0
+        } else {
+            order.remaining_qty()
+        },
         time: update.timestamp,
         reason,
     })
@@ -924,13 +959,7 @@ pub async fn run_trade_updates(
 }
 
 /// One connection: connect, authenticate, listen, then forward updates.
-async fn session(
-    url: &str,
-    key: &str,
-    secret: &str,
-    tx: &mpsc::Sender<TradeUpdate>,
-    backoff: &mut Duration,
-) -> SessionEnd {
+async fn session(url: &str, key: &str, secret: &str, tx: &mpsc::Sender<TradeUpdate>, backoff: &mut Duration) -> SessionEnd {
     let mut ws = match tokio::time::timeout(HANDSHAKE_TIMEOUT, tokio_tungstenite::connect_async(url)).await {
         Ok(Ok((ws, _))) => ws,
         Ok(Err(e)) => return SessionEnd::Dropped(format!("connecting: {}", error_chain(&e))),
@@ -966,13 +995,22 @@ async fn session(
 
 /// `auth` then `listen`, each awaiting its acknowledgement.
 async fn handshake(ws: &mut WsStream, key: &str, secret: &str) -> Result<(), SessionEnd> {
-    send(ws, &ClientMessage::Auth { key: key.to_owned(), secret: secret.to_owned() }).await?;
+    send(
+        ws,
+        &ClientMessage::Auth {
+            key: key.to_owned(),
+            secret: secret.to_owned(),
+        },
+    )
+    .await?;
     match expect(ws).await? {
         StreamMessage::Authorization(a) if a.status == AuthStatus::Authorized => {}
         StreamMessage::Authorization(_) => return Err(SessionEnd::Unauthorized),
         other => return Err(SessionEnd::Dropped(format!("expected an authorization, got {other:?}"))),
     }
-    let listen = Streams { streams: vec![TRADE_UPDATES.to_owned()] };
+    let listen = Streams {
+        streams: vec![TRADE_UPDATES.to_owned()],
+    };
     send(ws, &ClientMessage::Listen { data: listen }).await?;
     match expect(ws).await? {
         StreamMessage::Listening(l) if l.streams.iter().any(|s| s == TRADE_UPDATES) => Ok(()),
@@ -983,7 +1021,9 @@ async fn handshake(ws: &mut WsStream, key: &str, secret: &str) -> Result<(), Ses
 
 async fn send(ws: &mut WsStream, message: &ClientMessage) -> Result<(), SessionEnd> {
     let text = serde_json::to_string(message).map_err(|e| SessionEnd::Dropped(e.to_string()))?;
-    ws.send(Message::text(text)).await.map_err(|e| SessionEnd::Dropped(format!("sending: {}", error_chain(&e))))
+    ws.send(Message::text(text))
+        .await
+        .map_err(|e| SessionEnd::Dropped(format!("sending: {}", error_chain(&e))))
 }
 
 /// The next well-formed server message, within the handshake timeout.
@@ -1052,7 +1092,14 @@ mod tests {
     }
 
     fn bar(price: f64) -> Bar {
-        Bar { time: T0, open: price, high: price, low: price, close: price, volume: 1_000.0 }
+        Bar {
+            time: T0,
+            open: price,
+            high: price,
+            low: price,
+            close: price,
+            volume: 1_000.0,
+        }
     }
 
     struct Server {
@@ -1085,20 +1132,29 @@ mod tests {
         /// Starts `run_trade_updates` and waits until it listens.
         async fn stream(
             &self,
-        ) -> (mpsc::Receiver<TradeUpdate>, watch::Sender<bool>, tokio::task::JoinHandle<Result<(), AlpacaError>>)
-        {
+        ) -> (
+            mpsc::Receiver<TradeUpdate>,
+            watch::Sender<bool>,
+            tokio::task::JoinHandle<Result<(), AlpacaError>>,
+        ) {
             let (tx, rx) = mpsc::channel(64);
             let (stop, shutdown) = watch::channel(false);
             let mut listens = self.state.listens();
             let before = *listens.borrow();
             let task = tokio::spawn(run_trade_updates(self.url.clone(), KEY.into(), SECRET.into(), tx, shutdown));
-            tokio::time::timeout(WAIT, listens.wait_for(|n| *n > before)).await.unwrap().unwrap();
+            tokio::time::timeout(WAIT, listens.wait_for(|n| *n > before))
+                .await
+                .unwrap()
+                .unwrap();
             (rx, stop, task)
         }
     }
 
     async fn next(rx: &mut mpsc::Receiver<TradeUpdate>) -> TradeUpdate {
-        tokio::time::timeout(WAIT, rx.recv()).await.expect("a trade update in time").expect("stream open")
+        tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .expect("a trade update in time")
+            .expect("stream open")
     }
 
     // -- wire conversions ---------------------------------------------------
@@ -1162,11 +1218,12 @@ mod tests {
         assert!(v.get("order_class").is_none() && v.get("limit_price").is_none());
 
         // The wire form reads back as written (numbers may also come as numbers).
-        let back: OrderRequestWire =
-            serde_json::from_value(serde_json::to_value(order_request_wire(&both, "AAPL", "b")).unwrap()).unwrap();
+        let back: OrderRequestWire = serde_json::from_value(serde_json::to_value(order_request_wire(&both, "AAPL", "b")).unwrap()).unwrap();
         assert_eq!(back, order_request_wire(&both, "AAPL", "b"));
-        let numeric: OrderRequestWire =
-            serde_json::from_value(json!({"symbol": "AAPL", "qty": 2, "side": "buy", "type": "limit", "time_in_force": "day", "limit_price": 99.5})).unwrap();
+        let numeric: OrderRequestWire = serde_json::from_value(
+            json!({"symbol": "AAPL", "qty": 2, "side": "buy", "type": "limit", "time_in_force": "day", "limit_price": 99.5}),
+        )
+        .unwrap();
         assert_eq!((numeric.qty, numeric.limit_price), (2.0, Some(99.5)));
     }
 
@@ -1215,8 +1272,14 @@ mod tests {
     fn documented_order_object() {
         let o: AlpacaOrder = serde_json::from_str(DOCUMENTED_ORDER).unwrap();
         assert_eq!(o.id, "61e69015-8549-4bfd-b9c3-01e75843f47d");
-        assert_eq!((o.symbol.as_str(), o.side, o.time_in_force), ("AAPL", AlpacaSide::Buy, AlpacaTimeInForce::Day));
-        assert_eq!((o.notional, o.qty, o.filled_qty, o.filled_avg_price), (Some(500.0), None, 0.0, None));
+        assert_eq!(
+            (o.symbol.as_str(), o.side, o.time_in_force),
+            ("AAPL", AlpacaSide::Buy, AlpacaTimeInForce::Day)
+        );
+        assert_eq!(
+            (o.notional, o.qty, o.filled_qty, o.filled_avg_price),
+            (Some(500.0), None, 0.0, None)
+        );
         assert_eq!(
             (o.kind(), o.order_class, o.status),
             (Some(AlpacaOrderType::Market), AlpacaOrderClass::Simple, AlpacaOrderStatus::Accepted)
@@ -1232,7 +1295,10 @@ mod tests {
         assert_eq!(serde_json::from_value::<AlpacaOrder>(v).unwrap(), o);
         // A status this client does not know does not spoil the order.
         let odd = DOCUMENTED_ORDER.replace(r#""status": "accepted""#, r#""status": "pending_review""#);
-        assert_eq!(serde_json::from_str::<AlpacaOrder>(&odd).unwrap().status, AlpacaOrderStatus::Unknown);
+        assert_eq!(
+            serde_json::from_str::<AlpacaOrder>(&odd).unwrap().status,
+            AlpacaOrderStatus::Unknown
+        );
     }
 
     /// The `trade_updates` fill example of Alpaca's WebSocket streaming page.
@@ -1312,8 +1378,7 @@ mod tests {
         );
 
         // Round trip through the stand-in's serialization.
-        let again: StreamMessage =
-            serde_json::from_slice(&serde_json::to_vec(&StreamMessage::TradeUpdates(u.clone())).unwrap()).unwrap();
+        let again: StreamMessage = serde_json::from_slice(&serde_json::to_vec(&StreamMessage::TradeUpdates(u.clone())).unwrap()).unwrap();
         assert_eq!(again, StreamMessage::TradeUpdates(u));
     }
 
@@ -1345,7 +1410,9 @@ mod tests {
         }
 
         // A partial fill reports this execution and what is left; a cancel nothing filled.
-        let StreamMessage::TradeUpdates(mut u) = serde_json::from_str(DOCUMENTED_FILL).unwrap() else { unreachable!() };
+        let StreamMessage::TradeUpdates(mut u) = serde_json::from_str(DOCUMENTED_FILL).unwrap() else {
+            unreachable!()
+        };
         u.event = TradeEvent::PartialFill;
         u.order.qty = Some(2_000.0);
         u.qty = Some(90.86);
@@ -1366,13 +1433,19 @@ mod tests {
         assert_eq!(parse_timestamp("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_timestamp("2021-03-16T18:38:01Z"), Some(1_615_919_881_000_000_000));
         assert_eq!(parse_timestamp("2021-03-16T14:38:01.5-04:00"), Some(1_615_919_881_500_000_000));
-        assert_eq!(parse_timestamp("2021-03-16T18:38:01.123456789+00:00"), Some(1_615_919_881_123_456_789));
+        assert_eq!(
+            parse_timestamp("2021-03-16T18:38:01.123456789+00:00"),
+            Some(1_615_919_881_123_456_789)
+        );
         for bad in ["", "2021-03-16", "2021-03-16T18:38:01", "yesterday"] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }
         assert_eq!(format_timestamp(1_615_919_881_942_282_000), "2021-03-16T18:38:01.942282Z");
         assert_eq!(format_timestamp(1_615_919_881_000_000_000), "2021-03-16T18:38:01Z");
-        assert_eq!(parse_timestamp(&format_timestamp(1_650_390_305_024_916_716)), Some(1_650_390_305_024_916_716));
+        assert_eq!(
+            parse_timestamp(&format_timestamp(1_650_390_305_024_916_716)),
+            Some(1_650_390_305_024_916_716)
+        );
     }
 
     #[test]
@@ -1381,7 +1454,10 @@ mod tests {
             "symbol": "AAPL", "qty": -5, "side": "short", "avg_entry_price": "100.5", "market_value": null, "unknown": [1]
         }))
         .unwrap();
-        assert_eq!((p.qty, p.avg_entry_price, p.side, p.market_value), (-5.0, 100.5, PositionSide::Short, None));
+        assert_eq!(
+            (p.qty, p.avg_entry_price, p.side, p.market_value),
+            (-5.0, 100.5, PositionSide::Short, None)
+        );
         for bad in [json!("NaN"), json!("ten"), json!(true)] {
             let v = json!({"symbol": "AAPL", "qty": bad, "side": "long", "avg_entry_price": "1"});
             assert!(serde_json::from_value::<AlpacaPosition>(v).is_err());
@@ -1406,9 +1482,16 @@ mod tests {
         assert_eq!(AlpacaError::from_response(404, b"Not Found"), AlpacaError::NotFound);
         assert_eq!(
             AlpacaError::from_response(422, b"oops"),
-            AlpacaError::Rejected { status: 422, code: 0, message: "oops".into() }
+            AlpacaError::Rejected {
+                status: 422,
+                code: 0,
+                message: "oops".into()
+            }
         );
-        assert_eq!(AlpacaError::from_response(503, &[b'x'; 2_000]), AlpacaError::Server(503, "x".repeat(BODY_EXCERPT)));
+        assert_eq!(
+            AlpacaError::from_response(503, &[b'x'; 2_000]),
+            AlpacaError::Server(503, "x".repeat(BODY_EXCERPT))
+        );
     }
 
     #[test]
@@ -1420,7 +1503,10 @@ mod tests {
             "{shown}"
         );
         assert_eq!(client.base_url(), "https://paper-api.alpaca.markets");
-        let auth = ClientMessage::Auth { key: KEY.into(), secret: SECRET.into() };
+        let auth = ClientMessage::Auth {
+            key: KEY.into(),
+            secret: SECRET.into(),
+        };
         let shown = format!("{auth:?}");
         assert!(!shown.contains(KEY) && !shown.contains(SECRET), "{shown}");
         let e = AlpacaClient::new("http://localhost", "bad\nkey", SECRET).unwrap_err().to_string();
@@ -1430,7 +1516,10 @@ mod tests {
 
     #[test]
     fn stream_urls() {
-        assert_eq!(stream_url("https://paper-api.alpaca.markets").unwrap(), "wss://paper-api.alpaca.markets/stream");
+        assert_eq!(
+            stream_url("https://paper-api.alpaca.markets").unwrap(),
+            "wss://paper-api.alpaca.markets/stream"
+        );
         assert_eq!(stream_url("http://127.0.0.1:9301/").unwrap(), "ws://127.0.0.1:9301/stream");
         assert!(stream_url("paper-api.alpaca.markets").is_err());
     }
@@ -1445,7 +1534,10 @@ mod tests {
 
         let wire = order_request_wire(&request(OrderKind::Market, Side::Buy, 10.0), "AAPL", "m-1");
         let accepted = client.submit_order(&wire).await.unwrap();
-        assert_eq!((accepted.client_order_id.as_str(), accepted.status), ("m-1", AlpacaOrderStatus::Accepted));
+        assert_eq!(
+            (accepted.client_order_id.as_str(), accepted.status),
+            ("m-1", AlpacaOrderStatus::Accepted)
+        );
 
         let new = next(&mut rx).await;
         assert_eq!(
@@ -1476,7 +1568,10 @@ mod tests {
             ("AAPL", 10.0, PositionSide::Long, 100.0, Some(1_000.0))
         );
         let account = client.account().await.unwrap();
-        assert_eq!((account.cash, account.equity, account.buying_power), (99_000.0, 100_000.0, 99_000.0));
+        assert_eq!(
+            (account.cash, account.equity, account.buying_power),
+            (99_000.0, 100_000.0, 99_000.0)
+        );
         assert_eq!(account.status, "ACTIVE");
 
         let by_client = client.get_order_by_client_id("m-1").await.unwrap();
@@ -1506,7 +1601,10 @@ mod tests {
         server.state.on_price("AAPL", 97.5, T0 + 120_000_000_000);
         let fill = next(&mut rx).await;
         assert_eq!((fill.event, fill.order.id.as_str()), (TradeEvent::Fill, order.id.as_str()));
-        assert_eq!((fill.price, fill.qty, fill.timestamp), (Some(98.0), Some(5.0), T0 + 120_000_000_000));
+        assert_eq!(
+            (fill.price, fill.qty, fill.timestamp),
+            (Some(98.0), Some(5.0), T0 + 120_000_000_000)
+        );
         assert_eq!(client.order(&order.id).await.unwrap().status, AlpacaOrderStatus::Filled);
         assert_eq!(client.account().await.unwrap().cash, 100_000.0 - 490.0);
     }
@@ -1523,11 +1621,18 @@ mod tests {
         assert_eq!(next(&mut rx).await.event, TradeEvent::New);
         client.cancel_order(&order.id).await.unwrap();
         let canceled = next(&mut rx).await;
-        assert_eq!((canceled.event, canceled.order.status), (TradeEvent::Canceled, AlpacaOrderStatus::Canceled));
+        assert_eq!(
+            (canceled.event, canceled.order.status),
+            (TradeEvent::Canceled, AlpacaOrderStatus::Canceled)
+        );
         assert_eq!(order_update(&canceled, 1, 0).unwrap().status, OrderStatus::Canceled);
 
         match client.cancel_order(&order.id).await {
-            Err(AlpacaError::Rejected { status: 422, code, message }) => {
+            Err(AlpacaError::Rejected {
+                status: 422,
+                code,
+                message,
+            }) => {
                 assert_eq!(
                     (code, message.as_str()),
                     (error_code::UNPROCESSABLE, "order is already in \"canceled\" state")
@@ -1546,13 +1651,21 @@ mod tests {
         let big = order_request_wire(&request(OrderKind::Market, Side::Buy, 11.0), "AAPL", "r-1");
         assert_eq!(
             client.submit_order(&big).await,
-            Err(AlpacaError::Rejected { status: 403, code: 40_310_000, message: "insufficient buying power".into() })
+            Err(AlpacaError::Rejected {
+                status: 403,
+                code: 40_310_000,
+                message: "insufficient buying power".into()
+            })
         );
 
         let unknown = order_request_wire(&request(OrderKind::Market, Side::Buy, 1.0), "XYZ", "r-2");
         assert_eq!(
             client.submit_order(&unknown).await,
-            Err(AlpacaError::Rejected { status: 422, code: 42_210_000, message: "asset \"XYZ\" not found".into() })
+            Err(AlpacaError::Rejected {
+                status: 422,
+                code: 42_210_000,
+                message: "asset \"XYZ\" not found".into()
+            })
         );
         assert_eq!(client.asset("XYZ").await, Err(AlpacaError::NotFound));
 
@@ -1572,7 +1685,13 @@ mod tests {
         let client = server.client();
         let aapl = client.asset("AAPL").await.unwrap();
         assert_eq!(
-            (aapl.symbol.as_str(), aapl.class.as_str(), aapl.tradable, aapl.shortable, aapl.easy_to_borrow),
+            (
+                aapl.symbol.as_str(),
+                aapl.class.as_str(),
+                aapl.tradable,
+                aapl.shortable,
+                aapl.easy_to_borrow
+            ),
             ("AAPL", "us_equity", true, true, true)
         );
         let all = client.list_assets().await.unwrap();
@@ -1596,7 +1715,10 @@ mod tests {
         let mut listens = server.state.listens();
         let before = *listens.borrow_and_update();
         server.state.disconnect_streams();
-        tokio::time::timeout(WAIT, listens.wait_for(|n| *n > before)).await.unwrap().unwrap();
+        tokio::time::timeout(WAIT, listens.wait_for(|n| *n > before))
+            .await
+            .unwrap()
+            .unwrap();
 
         client
             .submit_order(&order_request_wire(&request(OrderKind::Market, Side::Sell, 1.0), "AAPL", "d-2"))
@@ -1620,18 +1742,18 @@ mod tests {
         let server = tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
             let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
-            let auth: serde_json::Value =
-                serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+            let auth: serde_json::Value = serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
             assert_eq!(auth, json!({"action": "auth", "key": KEY, "secret": SECRET}));
             ws.send(Message::text(
                 r#"{"stream":"authorization","data":{"status":"authorized","action":"authenticate"}}"#,
             ))
             .await
             .unwrap();
-            let listen: serde_json::Value =
-                serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+            let listen: serde_json::Value = serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
             assert_eq!(listen, json!({"action": "listen", "data": {"streams": ["trade_updates"]}}));
-            ws.send(Message::text(r#"{"stream":"listening","data":{"streams":["trade_updates"]}}"#)).await.unwrap();
+            ws.send(Message::text(r#"{"stream":"listening","data":{"streams":["trade_updates"]}}"#))
+                .await
+                .unwrap();
             for junk in [
                 "not json",
                 r#"{"stream":"trade_updates","data":{"event":"fill"}}"#,

@@ -9,6 +9,6 @@ pub mod routing;
 pub mod simulated;
 
 pub use simulated::{
-    Commission, DEFAULT_MAX_ORDERS_PER_MINUTE, FillAt, MAX_VIOLATIONS_IN_A_ROW, OrderChecks, RestingOrder, RestoreError, RestoredOrder, RoutedRequest,
-    SimulatedBroker, fill_price,
+    Commission, DEFAULT_MAX_ORDERS_PER_MINUTE, FillAt, MAX_VIOLATIONS_IN_A_ROW, OrderChecks, RestingOrder, RestoreError, RestoredOrder,
+    RoutedRequest, SimulatedBroker, fill_price,
 };

@@ -11,9 +11,9 @@ use liu_engine::backtest::{self, BacktestConfig, BacktestReport};
 use liu_engine::broker::{Commission, DEFAULT_MAX_ORDERS_PER_MINUTE, FillAt, OrderChecks};
 use liu_engine::consumer::ReplayConfig;
 use liu_engine::data::{self, LoadOptions};
+use liu_engine::domain::Fill;
 use liu_engine::params::ParamArg;
 use liu_engine::sandbox::{Limits, Sandbox, SandboxConfig};
-use liu_engine::domain::Fill;
 use liu_engine::store::bars::BarQuery;
 use liu_engine::store::{self, BatchWriter, Commit, DbTarget, RunEnd, RunStart, Store};
 use serde_json::json;
@@ -107,7 +107,10 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
     for (name, v) in [("--cash", args.cash), ("--leverage", args.leverage)] {
         anyhow::ensure!(v.is_finite() && v > 0.0, "{name} must be a positive number, got {v}");
     }
-    for (name, v) in [("--commission-per-share", args.commission_per_share), ("--commission-pct", args.commission_pct)] {
+    for (name, v) in [
+        ("--commission-per-share", args.commission_per_share),
+        ("--commission-pct", args.commission_pct),
+    ] {
         anyhow::ensure!(v.is_finite() && v >= 0.0, "{name} must be zero or positive, got {v}");
     }
     let from = args.from.as_deref().map(|s| parse_time("--from", s)).transpose()?;
@@ -115,18 +118,35 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let market_data = match &args.data {
         Some(path) => {
-            anyhow::ensure!(args.symbol.len() <= 1, "with --data, --symbol names the symbol of a file without a symbol column: give it once");
-            data::load(path, &LoadOptions { symbol: args.symbol.first().cloned(), from, to })?
+            anyhow::ensure!(
+                args.symbol.len() <= 1,
+                "with --data, --symbol names the symbol of a file without a symbol column: give it once"
+            );
+            data::load(
+                path,
+                &LoadOptions {
+                    symbol: args.symbol.first().cloned(),
+                    from,
+                    to,
+                },
+            )?
         }
         None => {
-            let query = BarQuery { symbols: args.symbol.clone(), timeframe: args.timeframe.and_then(TimeframeArg::fixed), from, to };
+            let query = BarQuery {
+                symbols: args.symbol.clone(),
+                timeframe: args.timeframe.and_then(TimeframeArg::fixed),
+                from,
+                to,
+            };
             bars_from_db(&args.db, &query)?
         }
     };
     let loaded_in = started.elapsed();
     if let Some(plan) = &args.tradeplan {
         let db = args.db.clone();
-        return report_session(&args, started, |progress| liu_engine::consumer::backtest_plan(plan, &market_data, &db, progress));
+        return report_session(&args, started, |progress| {
+            liu_engine::consumer::backtest_plan(plan, &market_data, &db, progress)
+        });
     }
 
     let limits = Limits {
@@ -145,11 +165,17 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
     let strategies = args.strategies.iter().map(|p| sandbox.load(p)).collect::<Result<Vec<_>, _>>()?;
     let config = BacktestConfig {
         cash: args.cash,
-        commission: Commission { per_share: args.commission_per_share, percent: args.commission_pct },
+        commission: Commission {
+            per_share: args.commission_per_share,
+            percent: args.commission_pct,
+        },
         fill_at: args.fill_at,
         leverage: args.leverage,
         limits,
-        checks: OrderChecks { max_orders_per_minute: args.max_orders_per_minute, ..OrderChecks::default() },
+        checks: OrderChecks {
+            max_orders_per_minute: args.max_orders_per_minute,
+            ..OrderChecks::default()
+        },
     };
 
     let backtest = backtest::prepare(&sandbox, &strategies, &args.params, &market_data, &config)?;
@@ -185,9 +211,15 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
     let ends = report
         .strategies
         .iter()
-        .map(|s| RunEnd { end_time, end_reason: s.end_reason.clone(), fuel_used: s.fuel_used })
+        .map(|s| RunEnd {
+            end_time,
+            end_reason: s.end_reason.clone(),
+            fuel_used: s.fuel_used,
+        })
         .collect();
-    writer.finish(ends).with_context(|| format!("recording the backtest in {}", args.db))?;
+    writer
+        .finish(ends)
+        .with_context(|| format!("recording the backtest in {}", args.db))?;
     let written_in = end_time.signed_duration_since(Utc::now()).abs();
 
     if args.json {
@@ -285,7 +317,11 @@ fn print_summary(batch_id: &str, db: &DbTarget, report: &BacktestReport) {
         (Some(a), Some(b)) => format!("{} .. {}", &store::event_time(a)[..10], &store::event_time(b)[..10]),
         _ => String::new(),
     };
-    let symbols = if report.symbols.len() <= 5 { report.symbols.join(", ") } else { format!("{} symbols", report.symbols.len()) };
+    let symbols = if report.symbols.len() <= 5 {
+        report.symbols.join(", ")
+    } else {
+        format!("{} symbols", report.symbols.len())
+    };
     println!("backtest {batch_id}  ({symbols}; {} bars; {span})  recorded in {db}", report.bars);
     println!();
     println!(
@@ -333,7 +369,11 @@ fn truncate(s: &str, n: usize) -> &str {
 
 /// `backtest --replay`: see [`liu_engine::consumer::replay`].
 fn replay(recording: &std::path::Path, args: &BacktestArgs) -> anyhow::Result<()> {
-    let config = ReplayConfig { recording: recording.to_owned(), plan: args.tradeplan.clone(), db: args.db.clone() };
+    let config = ReplayConfig {
+        recording: recording.to_owned(),
+        plan: args.tradeplan.clone(),
+        db: args.db.clone(),
+    };
     report_session(args, Instant::now(), |progress| liu_engine::consumer::replay(&config, progress))
 }
 
@@ -346,7 +386,10 @@ fn report_session(
 ) -> anyhow::Result<()> {
     let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {pos} events ({per_sec})").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos} events ({per_sec})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
         bar
     });
     let progress = |events: u64| {
@@ -364,7 +407,13 @@ fn report_session(
         value["elapsed_secs"] = json!(elapsed.as_secs_f64());
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        println!("backtest {}: {} events ({} recording(s)) in {:.2} s", summary.batch_id, summary.events, summary.recordings.len(), elapsed.as_secs_f64());
+        println!(
+            "backtest {}: {} events ({} recording(s)) in {:.2} s",
+            summary.batch_id,
+            summary.events,
+            summary.recordings.len(),
+            elapsed.as_secs_f64()
+        );
         super::live::print_strategies(&summary.strategies);
     }
     Ok(())

@@ -41,11 +41,19 @@ struct File {
 }
 
 const fn file(path: &'static str, text: &'static str) -> File {
-    File { path, text, executable: false }
+    File {
+        path,
+        text,
+        executable: false,
+    }
 }
 
 const fn script(path: &'static str, text: &'static str) -> File {
-    File { path, text, executable: true }
+    File {
+        path,
+        text,
+        executable: true,
+    }
 }
 
 const RUST: &[File] = &[
@@ -112,9 +120,7 @@ pub fn run(args: NewStrategyArgs) -> anyhow::Result<()> {
         .canonicalize()
         .ok()
         .filter(|r| r.join("wit/strategy.wit").is_file() && r.join("strategy-sdk").is_dir())
-        .with_context(|| {
-            format!("{} is not a liu-engine checkout (no wit/strategy.wit); pass --root", root.display())
-        })?;
+        .with_context(|| format!("{} is not a liu-engine checkout (no wit/strategy.wit); pass --root", root.display()))?;
     let engine = std::env::current_exe().context("locating the liu-engine binary")?;
     let dir = args.dir.unwrap_or_else(|| PathBuf::from(&args.name));
     if dir.exists() {
@@ -146,6 +152,11 @@ pub fn run(args: NewStrategyArgs) -> anyhow::Result<()> {
         }
     }
     let lang = format!("{:?}", args.lang).to_lowercase();
-    eprintln!("created {lang} strategy {} in {}; build it with {}/build.sh", args.name, dir.display(), dir.display());
+    eprintln!(
+        "created {lang} strategy {} in {}; build it with {}/build.sh",
+        args.name,
+        dir.display(),
+        dir.display()
+    );
     Ok(())
 }

@@ -170,32 +170,21 @@ fn columns(path: &Path, headers: &ByteRecord) -> Result<Columns, DataError> {
         }
         if let Some(k) = TIME_NAMES.iter().position(|t| *t == name) {
             if let Some(prev) = time_slots[k] {
-                return Err(bad(format!(
-                    "columns {} and {} are both named \"{name}\"",
-                    prev + 1,
-                    i + 1
-                )));
+                return Err(bad(format!("columns {} and {} are both named \"{name}\"", prev + 1, i + 1)));
             }
             time_slots[k] = Some(i);
         } else if let Some(k) = NAMES.iter().position(|t| *t == name) {
             if let Some(prev) = slots[k] {
-                return Err(bad(format!(
-                    "columns {} and {} are both \"{}\"",
-                    prev + 1,
-                    i + 1,
-                    NAMES[k]
-                )));
+                return Err(bad(format!("columns {} and {} are both \"{}\"", prev + 1, i + 1, NAMES[k])));
             }
             slots[k] = Some(i);
         }
     }
 
     let [ts, datetime, short_ts, date, time, _] = time_slots;
-    if ts.is_none() && datetime.is_none() && short_ts.is_none() && date.is_some() && time.is_some()
-    {
+    if ts.is_none() && datetime.is_none() && short_ts.is_none() && date.is_some() && time.is_some() {
         return Err(bad(
-            "separate \"date\" and \"time\" columns are not supported; combine them into one timestamp column"
-                .to_string(),
+            "separate \"date\" and \"time\" columns are not supported; combine them into one timestamp column".to_string(),
         ));
     }
     let missing = |column: &'static str| DataError::MissingColumn {
@@ -203,10 +192,7 @@ fn columns(path: &Path, headers: &ByteRecord) -> Result<Columns, DataError> {
         column,
         header: header_names(headers),
     };
-    let time = time_slots
-        .iter()
-        .find_map(|s| *s)
-        .ok_or_else(|| missing("timestamp"))?;
+    let time = time_slots.iter().find_map(|s| *s).ok_or_else(|| missing("timestamp"))?;
     Ok(Columns {
         n: headers.len(),
         time,
@@ -241,16 +227,12 @@ fn bad_number(column: &str, field: &[u8]) -> String {
 
 #[cold]
 fn not_finite(column: &str, field: &[u8]) -> String {
-    format!(
-        "column \"{column}\": \"{}\" is not a finite number",
-        show(field)
-    )
+    format!("column \"{column}\": \"{}\" is not a finite number", show(field))
 }
 
 /// Exact powers of ten representable in an `f64`.
 const POW10: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
 /// Parses a finite decimal number. Plain `[-]digits[.digits]` with at most 17 digits
@@ -287,9 +269,7 @@ fn parse_f64(s: &[u8]) -> Option<f64> {
             return Some(if neg { -v } else { v });
         }
     }
-    fast_float2::parse::<f64, _>(s)
-        .ok()
-        .filter(|v| v.is_finite())
+    fast_float2::parse::<f64, _>(s).ok().filter(|v| v.is_finite())
 }
 
 /// A split CSV row: the csv crate's `ByteRecord` or the fast path's line.
@@ -345,11 +325,7 @@ fn number<R: Fields>(rec: &R, i: usize, column: &'static str) -> Result<f64, Str
 #[inline(always)]
 fn parse_row<R: Fields>(rec: &R, c: &Columns) -> Result<Bar, String> {
     if rec.count() != c.n {
-        return Err(format!(
-            "row has {} fields, the header has {}",
-            rec.count(),
-            c.n
-        ));
+        return Err(format!("row has {} fields, the header has {}", rec.count(), c.n));
     }
     let tf = rec.field(c.time).trim_ascii();
     let Some(time) = parse_ts(tf) else {
@@ -380,7 +356,13 @@ fn parse_row<R: Fields>(rec: &R, c: &Columns) -> Result<Bar, String> {
 /// The consistency checks of [`parse_row`], for bars read from other formats
 /// (Parquet), so that every source accepts the same bars.
 pub(super) fn check_bar(b: &Bar) -> Result<(), String> {
-    let fields = [("open", b.open), ("high", b.high), ("low", b.low), ("close", b.close), ("volume", b.volume)];
+    let fields = [
+        ("open", b.open),
+        ("high", b.high),
+        ("low", b.low),
+        ("close", b.close),
+        ("volume", b.volume),
+    ];
     if let Some((column, v)) = fields.iter().find(|(_, v)| !v.is_finite()) {
         return Err(format!("column \"{column}\": {v} is not a finite number"));
     }
@@ -458,16 +440,9 @@ struct FileState<'a> {
 const SAMPLE_ROWS: usize = 256;
 
 impl<'a> FileState<'a> {
-    fn new(
-        path: &'a Path,
-        headers: &ByteRecord,
-        opts: &LoadOptions,
-        sink: &mut Sink,
-    ) -> Result<Self, DataError> {
+    fn new(path: &'a Path, headers: &ByteRecord, opts: &LoadOptions, sink: &mut Sink) -> Result<Self, DataError> {
         if headers.is_empty() || (headers.len() == 1 && headers[0].trim_ascii().is_empty()) {
-            return Err(DataError::Empty {
-                path: path.to_path_buf(),
-            });
+            return Err(DataError::Empty { path: path.to_path_buf() });
         }
         let cols = columns(path, headers)?;
         let fixed_name = match cols.symbol {
@@ -528,8 +503,7 @@ impl<'a> FileState<'a> {
                 let mut w = [0u8; 8];
                 w[..s.len()].copy_from_slice(s);
                 let key = u64::from_le_bytes(w);
-                if let Some(&(_, _, id)) = self.recent.iter().find(|r| r.0 == key && r.1 == s.len())
-                {
+                if let Some(&(_, _, id)) = self.recent.iter().find(|r| r.0 == key && r.1 == s.len()) {
                     id
                 } else {
                     let id = sink.intern(s);
@@ -729,9 +703,7 @@ fn read_fast(path: &Path, opts: &LoadOptions, sink: &mut Sink) -> Result<bool, D
         }
     }
     if state.is_none() {
-        return Err(DataError::Empty {
-            path: path.to_path_buf(),
-        });
+        return Err(DataError::Empty { path: path.to_path_buf() });
     }
     Ok(true)
 }
@@ -856,9 +828,7 @@ fn parse_epoch(s: &[u8]) -> Option<Timestamp> {
         _ => return None,
     };
     // `frac` is in billionths of the unit.
-    let v = int
-        .checked_mul(scale)?
-        .checked_add(frac * scale / NANOS_PER_SECOND)?;
+    let v = int.checked_mul(scale)?.checked_add(frac * scale / NANOS_PER_SECOND)?;
     Some(if neg { -v } else { v })
 }
 
@@ -929,12 +899,7 @@ pub fn format_timestamp(t: Timestamp) -> String {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    let mut out = format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-        sod / 3600,
-        sod / 60 % 60,
-        sod % 60
-    );
+    let mut out = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", sod / 3600, sod / 60 % 60, sod % 60);
     if nanos != 0 {
         let frac = format!("{nanos:09}");
         out.push('.');
@@ -955,38 +920,14 @@ mod tests {
         assert_eq!(parse_timestamp("1704205800"), Some(1_704_205_800 * S));
         assert_eq!(parse_timestamp(" 1704205800 "), Some(1_704_205_800 * S));
         assert_eq!(parse_timestamp("0"), Some(0));
-        assert_eq!(
-            parse_timestamp("1704205800.25"),
-            Some(1_704_205_800 * S + S / 4)
-        );
+        assert_eq!(parse_timestamp("1704205800.25"), Some(1_704_205_800 * S + S / 4));
         assert_eq!(parse_timestamp("-1.5"), Some(-3 * S / 2));
         // 13 digits: milliseconds; 16: microseconds; 19: nanoseconds.
-        assert_eq!(
-            parse_timestamp("1704205800123"),
-            Some(1_704_205_800_123_000_000)
-        );
-        assert_eq!(
-            parse_timestamp("1704205800123.5"),
-            Some(1_704_205_800_123_500_000)
-        );
-        assert_eq!(
-            parse_timestamp("1704205800123456"),
-            Some(1_704_205_800_123_456_000)
-        );
-        assert_eq!(
-            parse_timestamp("1704205800123456789"),
-            Some(1_704_205_800_123_456_789)
-        );
-        for bad in [
-            "",
-            "-",
-            "1.",
-            ".5",
-            "12a",
-            "1e9",
-            "17042058001234567890",
-            "9999999999999999999",
-        ] {
+        assert_eq!(parse_timestamp("1704205800123"), Some(1_704_205_800_123_000_000));
+        assert_eq!(parse_timestamp("1704205800123.5"), Some(1_704_205_800_123_500_000));
+        assert_eq!(parse_timestamp("1704205800123456"), Some(1_704_205_800_123_456_000));
+        assert_eq!(parse_timestamp("1704205800123456789"), Some(1_704_205_800_123_456_789));
+        for bad in ["", "-", "1.", ".5", "12a", "1e9", "17042058001234567890", "9999999999999999999"] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }
     }
@@ -1001,14 +942,8 @@ mod tests {
         assert_eq!(parse_timestamp("2024-01-02 14:30:00"), Some(t));
         assert_eq!(parse_timestamp("2024-01-02T14:30:00Z"), Some(t));
         assert_eq!(parse_timestamp("2024-01-02 14:30:00.5"), Some(t + S / 2));
-        assert_eq!(
-            parse_timestamp("2024-01-02 14:30:00.123456789"),
-            Some(t + 123_456_789)
-        );
-        assert_eq!(
-            parse_timestamp("2024-01-02 14:30:00.1234567891"),
-            Some(t + 123_456_789)
-        );
+        assert_eq!(parse_timestamp("2024-01-02 14:30:00.123456789"), Some(t + 123_456_789));
+        assert_eq!(parse_timestamp("2024-01-02 14:30:00.1234567891"), Some(t + 123_456_789));
         assert_eq!(parse_timestamp("2024-01-02T14:30:00.250Z"), Some(t + S / 4));
         assert_eq!(parse_timestamp("2024-01-02 15:30:00+01:00"), Some(t));
         assert_eq!(parse_timestamp("2024-01-02T09:30:00-05:00"), Some(t));
@@ -1045,13 +980,7 @@ mod tests {
 
     #[test]
     fn format_round_trips() {
-        for t in [
-            0,
-            -S,
-            1_704_205_800 * S,
-            1_704_205_800 * S + 250_000_000,
-            951_868_800 * S + 7,
-        ] {
+        for t in [0, -S, 1_704_205_800 * S, 1_704_205_800 * S + 250_000_000, 951_868_800 * S + 7] {
             let s = format_timestamp(t);
             assert_eq!(parse_timestamp(&s), Some(t), "{s}");
         }

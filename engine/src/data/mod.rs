@@ -62,11 +62,7 @@ pub enum DataError {
     },
     /// A bad data row; `line` is the 1-based physical line (the header is line 1).
     #[error("{}:{line}: {message}", path.display())]
-    Malformed {
-        path: PathBuf,
-        line: u64,
-        message: String,
-    },
+    Malformed { path: PathBuf, line: u64, message: String },
     /// A Parquet file the parquet crate cannot read.
     #[error("{}: {source}", path.display())]
     Parquet {
@@ -78,11 +74,7 @@ pub enum DataError {
     ParquetCodec { path: PathBuf, codec: &'static str },
     /// A bad Parquet row; `row` is 1-based, counted over the whole file.
     #[error("{}: row {row}: {message}", path.display())]
-    BadRow {
-        path: PathBuf,
-        row: u64,
-        message: String,
-    },
+    BadRow { path: PathBuf, row: u64, message: String },
     #[error("{}: no bars{}", path.display(), range_text(*from, *to))]
     NoBars {
         path: PathBuf,
@@ -96,17 +88,12 @@ fn range_text(from: Option<Timestamp>, to: Option<Timestamp>) -> String {
         (None, None) => String::new(),
         (Some(f), None) => format!(" from {}", format_timestamp(f)),
         (None, Some(t)) => format!(" up to {}", format_timestamp(t)),
-        (Some(f), Some(t)) => format!(
-            " between {} and {}",
-            format_timestamp(f),
-            format_timestamp(t)
-        ),
+        (Some(f), Some(t)) => format!(" between {} and {}", format_timestamp(f), format_timestamp(t)),
     }
 }
 
 fn is_csv(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"))
 }
 
 /// The files to read: `path` itself, or every `*.csv` in the folder by file name.
@@ -118,9 +105,7 @@ fn list_files(path: &Path) -> Result<Vec<PathBuf>, DataError> {
     let meta = std::fs::metadata(path).map_err(io)?;
     if !meta.is_dir() {
         if !is_csv(path) {
-            return Err(DataError::NotCsv {
-                path: path.to_path_buf(),
-            });
+            return Err(DataError::NotCsv { path: path.to_path_buf() });
         }
         return Ok(vec![path.to_path_buf()]);
     }
@@ -133,9 +118,7 @@ fn list_files(path: &Path) -> Result<Vec<PathBuf>, DataError> {
         }
     }
     if files.is_empty() {
-        return Err(DataError::NoCsvInFolder {
-            path: path.to_path_buf(),
-        });
+        return Err(DataError::NoCsvInFolder { path: path.to_path_buf() });
     }
     files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
     Ok(files)
@@ -163,18 +146,13 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, DataError> {
 
     // Renumber symbols alphabetically, dropping those without bars.
     let used = &sink.used;
-    let mut order: Vec<usize> = (0..sink.names.len())
-        .filter(|&i| used.get(i).copied().unwrap_or(false))
-        .collect();
+    let mut order: Vec<usize> = (0..sink.names.len()).filter(|&i| used.get(i).copied().unwrap_or(false)).collect();
     order.sort_by(|&a, &b| sink.names[a].cmp(&sink.names[b]));
     let mut remap = vec![0 as SymbolId; sink.names.len()];
     for (new, &old) in order.iter().enumerate() {
         remap[old] = new as SymbolId;
     }
-    let symbols: Vec<String> = order
-        .iter()
-        .map(|&i| std::mem::take(&mut sink.names[i]))
-        .collect();
+    let symbols: Vec<String> = order.iter().map(|&i| std::mem::take(&mut sink.names[i])).collect();
     let mut events = sink.events;
     if remap.iter().enumerate().any(|(i, &r)| i != r as usize) {
         for e in &mut events {
@@ -188,11 +166,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, DataError> {
         .windows(2)
         .all(|w| (w[0].bar.time, w[0].symbol) < (w[1].bar.time, w[1].symbol));
     if !strictly_sorted {
-        let mut keys: Vec<(Timestamp, SymbolId, usize)> = events
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.bar.time, e.symbol, i))
-            .collect();
+        let mut keys: Vec<(Timestamp, SymbolId, usize)> = events.iter().enumerate().map(|(i, e)| (e.bar.time, e.symbol, i)).collect();
         // The index makes the unstable sort stable.
         keys.sort_unstable();
         for w in keys.windows(2) {
@@ -339,10 +313,7 @@ mod tests {
             ("2024-01-02T09:30:00.5-05:00", T0 * S + S / 2),
         ];
         for (text, want) in cases {
-            let d = ok(
-                "A.csv",
-                &format!("timestamp,open,high,low,close,volume\n{text},1,2,0.5,1.5,10\n"),
-            );
+            let d = ok("A.csv", &format!("timestamp,open,high,low,close,volume\n{text},1,2,0.5,1.5,10\n"));
             assert_eq!(d.events[0].bar.time, want, "{text}");
         }
     }
@@ -359,10 +330,7 @@ mod tests {
         assert_eq!(d.symbols, ["GOOG"]);
         assert_eq!(d.events.len(), 4);
         let t = parse_timestamp("2004-08-19").unwrap();
-        assert_eq!(
-            d.events[0].bar,
-            bar(t, 100.0, 104.06, 95.96, 100.34, 22_351_900.0)
-        );
+        assert_eq!(d.events[0].bar, bar(t, 100.0, 104.06, 95.96, 100.34, 22_351_900.0));
         assert_eq!(d.timeframe, Timeframe::Day);
 
         let eurusd = ",Open,High,Low,Close,Volume\n\
@@ -391,10 +359,7 @@ mod tests {
         assert_eq!(d.events[1].bar.time, (T0 + 60) * S);
         // Every timestamp column name.
         for name in ["timestamp", "Time", "DATE", "datetime", "ts", ""] {
-            let d = ok(
-                "x.csv",
-                &format!("{name},open,high,low,close\n{T0},1,1,1,1\n"),
-            );
+            let d = ok("x.csv", &format!("{name},open,high,low,close\n{T0},1,1,1,1\n"));
             assert_eq!(d.events[0].bar.time, T0 * S, "{name:?}");
         }
         // Empty volume value → 0.
@@ -404,61 +369,24 @@ mod tests {
 
     #[test]
     fn header_errors() {
-        let e = load_text(
-            "GOOG.csv",
-            "date,open,high,low\n2024-01-02,1,1,1\n",
-            &LoadOptions::default(),
-        )
-        .unwrap_err();
-        assert!(
-            matches!(
-                e,
-                DataError::MissingColumn {
-                    column: "close",
-                    ..
-                }
-            ),
-            "{e:?}"
-        );
+        let e = load_text("GOOG.csv", "date,open,high,low\n2024-01-02,1,1,1\n", &LoadOptions::default()).unwrap_err();
+        assert!(matches!(e, DataError::MissingColumn { column: "close", .. }), "{e:?}");
         let msg = e.to_string();
-        assert!(
-            msg.contains("GOOG.csv") && msg.contains("\"close\""),
-            "{msg}"
-        );
+        assert!(msg.contains("GOOG.csv") && msg.contains("\"close\""), "{msg}");
         // Headerless file: first row taken as header → missing column.
         let e = load_text("x.csv", "2024-01-02,1,1,1,1\n", &LoadOptions::default()).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                DataError::MissingColumn {
-                    column: "timestamp",
-                    ..
-                }
-            ),
-            "{e:?}"
-        );
+        assert!(matches!(e, DataError::MissingColumn { column: "timestamp", .. }), "{e:?}");
         // Empty file.
         let e = load_text("x.csv", "", &LoadOptions::default()).unwrap_err();
         assert!(matches!(e, DataError::Empty { .. }), "{e:?}");
         // Duplicate column.
-        let e = load_text(
-            "x.csv",
-            "ts,open,Open,high,low,close\n",
-            &LoadOptions::default(),
-        )
-        .unwrap_err();
+        let e = load_text("x.csv", "ts,open,Open,high,low,close\n", &LoadOptions::default()).unwrap_err();
         assert!(matches!(e, DataError::BadHeader { .. }), "{e:?}");
         // Separate date and time.
-        let e = load_text(
-            "x.csv",
-            "date,time,open,high,low,close\n",
-            &LoadOptions::default(),
-        )
-        .unwrap_err();
+        let e = load_text("x.csv", "date,time,open,high,low,close\n", &LoadOptions::default()).unwrap_err();
         assert!(matches!(e, DataError::BadHeader { .. }), "{e:?}");
         // Header only → no bars.
-        let e =
-            load_text("x.csv", "ts,open,high,low,close\n", &LoadOptions::default()).unwrap_err();
+        let e = load_text("x.csv", "ts,open,high,low,close\n", &LoadOptions::default()).unwrap_err();
         assert!(matches!(e, DataError::NoBars { .. }), "{e:?}");
     }
 
@@ -472,19 +400,12 @@ mod tests {
             symbol: Some("MSFT".into()),
             ..Default::default()
         };
-        assert_eq!(
-            load_text("goog.csv", plain, &opts).unwrap().symbols,
-            ["MSFT"]
-        );
+        assert_eq!(load_text("goog.csv", plain, &opts).unwrap().symbols, ["MSFT"]);
         // A symbol column wins over both; ids alphabetical; events by (time, id).
         let text = "symbol,ts,open,high,low,close\nZZ,2,1,1,1,1\nZZ,1,1,1,1,1\nAA,2,1,1,1,1\nMM,1,1,1,1,1\n";
         let d = load_text("goog.csv", text, &opts).unwrap();
         assert_eq!(d.symbols, ["AA", "MM", "ZZ"]);
-        let order: Vec<(i64, u32)> = d
-            .events
-            .iter()
-            .map(|e| (e.bar.time / S, e.symbol))
-            .collect();
+        let order: Vec<(i64, u32)> = d.events.iter().map(|e| (e.bar.time / S, e.symbol)).collect();
         assert_eq!(order, [(1, 1), (1, 2), (2, 0), (2, 2)]);
         // Empty symbol value.
         let (line, msg) = malformed("symbol,ts,open,high,low,close\nA,1,1,1,1,1\n ,2,1,1,1,1\n");
@@ -495,25 +416,13 @@ mod tests {
     #[test]
     fn folder_of_files() {
         let dir = temp_dir("folder");
-        write(
-            &dir,
-            "b.csv",
-            "ts,open,high,low,close\n60,2,2,2,2\n0,2,2,2,2\n",
-        );
-        write(
-            &dir,
-            "A.CSV",
-            "ts,open,high,low,close\n0,1,1,1,1\n60,1,1,1,1\n",
-        );
+        write(&dir, "b.csv", "ts,open,high,low,close\n60,2,2,2,2\n0,2,2,2,2\n");
+        write(&dir, "A.CSV", "ts,open,high,low,close\n0,1,1,1,1\n60,1,1,1,1\n");
         write(&dir, "notes.txt", "not data");
         std::fs::create_dir(dir.join("sub.csv")).unwrap();
         let d = load(&dir, &LoadOptions::default()).unwrap();
         assert_eq!(d.symbols, ["A", "B"]);
-        let got: Vec<(i64, u32, f64)> = d
-            .events
-            .iter()
-            .map(|e| (e.bar.time / S, e.symbol, e.bar.open))
-            .collect();
+        let got: Vec<(i64, u32, f64)> = d.events.iter().map(|e| (e.bar.time / S, e.symbol, e.bar.open)).collect();
         assert_eq!(got, [(0, 0, 1.0), (0, 1, 2.0), (60, 0, 1.0), (60, 1, 2.0)]);
         assert_eq!(d.timeframe, Timeframe::Minute);
 
@@ -523,11 +432,7 @@ mod tests {
             ..Default::default()
         };
         match load(&dir, &opts) {
-            Err(DataError::Malformed {
-                path,
-                line,
-                message,
-            }) => {
+            Err(DataError::Malformed { path, line, message }) => {
                 assert!(path.ends_with("b.csv"), "{path:?}");
                 assert_eq!(line, 3);
                 assert!(message.contains("A.CSV:2"), "{message}");
@@ -559,31 +464,16 @@ mod tests {
         let h = "timestamp,open,high,low,close,volume\n";
         let good = "2024-01-02,1,2,0.5,1.5,10\n";
         let cases: [(&str, &str); 11] = [
-            (
-                "2024-01-03,1,2,0.5,abc,10\n",
-                "column \"close\": \"abc\" is not a number",
-            ),
+            ("2024-01-03,1,2,0.5,abc,10\n", "column \"close\": \"abc\" is not a number"),
             ("2024-01-03,1,2,0.5,,10\n", "column \"close\": empty value"),
-            (
-                "2024-01-03,1,2,0.5,NaN,10\n",
-                "column \"close\": \"NaN\" is not a finite number",
-            ),
-            (
-                "2024-01-03,1,0.4,0.5,0.45,10\n",
-                "high 0.4 is below low 0.5",
-            ),
+            ("2024-01-03,1,2,0.5,NaN,10\n", "column \"close\": \"NaN\" is not a finite number"),
+            ("2024-01-03,1,0.4,0.5,0.45,10\n", "high 0.4 is below low 0.5"),
             ("2024-01-03,3,2,0.5,1.5,10\n", "high 2 is below open 3"),
             ("2024-01-03,1,2,0.5,2.5,10\n", "high 2 is below close 2.5"),
             ("2024-01-03,0.4,2,0.5,1.5,10\n", "low 0.5 is above open 0.4"),
             ("2024-01-03,1,2,0.5,0.4,10\n", "low 0.5 is above close 0.4"),
-            (
-                "2024-01-03,1,2,0.5,1.5,-1\n",
-                "column \"volume\": -1 is negative",
-            ),
-            (
-                "2024-01-03,1,2,0.5,1.5\n",
-                "row has 5 fields, the header has 6",
-            ),
+            ("2024-01-03,1,2,0.5,1.5,-1\n", "column \"volume\": -1 is negative"),
+            ("2024-01-03,1,2,0.5,1.5\n", "row has 5 fields, the header has 6"),
             (
                 "2024-13-03,1,2,0.5,1.5,10\n",
                 "column \"timestamp\": \"2024-13-03\" is not a valid timestamp",
@@ -596,17 +486,9 @@ mod tests {
             assert!(msg.starts_with(want), "{msg:?} should start with {want:?}");
         }
         // Display.
-        let e = load_text(
-            "GOOG.csv",
-            &format!("{h}{good}2024-01-03,1,2,0.5,abc,1\n"),
-            &LoadOptions::default(),
-        )
-        .unwrap_err();
+        let e = load_text("GOOG.csv", &format!("{h}{good}2024-01-03,1,2,0.5,abc,1\n"), &LoadOptions::default()).unwrap_err();
         let s = e.to_string();
-        assert!(
-            s.ends_with("GOOG.csv:3: column \"close\": \"abc\" is not a number"),
-            "{s}"
-        );
+        assert!(s.ends_with("GOOG.csv:3: column \"close\": \"abc\" is not a number"), "{s}");
         // Equality at the bounds is fine.
         ok("x.csv", &format!("{h}2024-01-03,1,1,1,1,0\n"));
         // Malformed rows outside from/to are still errors.
@@ -623,11 +505,7 @@ mod tests {
     #[test]
     fn line_endings_bom_and_quotes() {
         let want = |d: &MarketData| {
-            let t: Vec<(i64, f64)> = d
-                .events
-                .iter()
-                .map(|e| (e.bar.time / S, e.bar.close))
-                .collect();
+            let t: Vec<(i64, f64)> = d.events.iter().map(|e| (e.bar.time / S, e.bar.close)).collect();
             assert_eq!(t, [(0, 1.5), (60, 1.25)]);
         };
         // CRLF, BOM, blank lines.
@@ -636,15 +514,9 @@ mod tests {
             "\u{feff}ts,open,high,low,close\r\n0,1,2,1,1.5\r\n\r\n60,1,2,1,1.25\r\n",
         ));
         // No final newline.
-        want(&ok(
-            "x.csv",
-            "ts,open,high,low,close\n0,1,2,1,1.5\n60,1,2,1,1.25",
-        ));
+        want(&ok("x.csv", "ts,open,high,low,close\n0,1,2,1,1.5\n60,1,2,1,1.25"));
         // Bare CR line ends and quoted fields (the general csv-crate reader).
-        want(&ok(
-            "x.csv",
-            "ts,open,high,low,close\r0,1,2,1,1.5\r60,1,2,1,1.25\r",
-        ));
+        want(&ok("x.csv", "ts,open,high,low,close\r0,1,2,1,1.5\r60,1,2,1,1.25\r"));
         let d = ok(
             "x.csv",
             "\"symbol\",\"ts\",open,high,low,close\n\"A,B\",0,1,2,1,1.5\n\"A,B\",60,1,2,1,\"1.25\"\n",
@@ -653,16 +525,10 @@ mod tests {
         want(&d);
         // Physical line numbers through a quoted multi-line field (lines 3-4) and
         // a blank line (5): the bad row is on line 6.
-        let (line, msg) = malformed(
-            "symbol,ts,open,high,low,close\nA,0,1,1,1,1\n\"B\nC\",0,1,1,1,1\n\nA,60,1,1,1,x\n",
-        );
-        assert_eq!(
-            (line, msg.as_str()),
-            (6, "column \"close\": \"x\" is not a number")
-        );
+        let (line, msg) = malformed("symbol,ts,open,high,low,close\nA,0,1,1,1,1\n\"B\nC\",0,1,1,1,1\n\nA,60,1,1,1,x\n");
+        assert_eq!((line, msg.as_str()), (6, "column \"close\": \"x\" is not a number"));
         // A quote late in the file switches readers; errors before it are the same.
-        let (line, _) =
-            malformed("ts,open,high,low,close\n0,1,1,1,1\n60,1,1,1,z\n120,\"1\",1,1,1\n");
+        let (line, _) = malformed("ts,open,high,low,close\n0,1,1,1,1\n60,1,1,1,z\n120,\"1\",1,1,1\n");
         assert_eq!(line, 3);
     }
 
@@ -691,15 +557,9 @@ mod tests {
             "ts,open,high,low,close\n0,1,1,1,1\n60,1,1,1,1\n120,1,1,1,1\n2024-01-01T00:01:00Z,1,1,1,1\n1970-01-01 00:01,1,1,1,1\n",
         );
         assert_eq!(line, 6);
-        assert!(
-            msg.contains("line 3") && msg.contains("1970-01-01T00:01:00Z"),
-            "{msg}"
-        );
+        assert!(msg.contains("line 3") && msg.contains("1970-01-01T00:01:00Z"), "{msg}");
         // Same time, different symbols: fine.
-        let d = ok(
-            "x.csv",
-            "symbol,ts,open,high,low,close\nA,0,1,1,1,1\nB,0,1,1,1,1\n",
-        );
+        let d = ok("x.csv", "symbol,ts,open,high,low,close\nA,0,1,1,1,1\nB,0,1,1,1,1\n");
         assert_eq!(d.events.len(), 2);
     }
 
@@ -730,10 +590,7 @@ mod tests {
             ),
             "{e:?}"
         );
-        assert!(
-            e.to_string().contains("no bars from 1970-01-01T00:16:40Z"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("no bars from 1970-01-01T00:16:40Z"), "{e}");
     }
 
     #[test]
@@ -757,16 +614,10 @@ mod tests {
             return;
         }
         let goog = load(&dir.join("GOOG.csv"), &LoadOptions::default()).unwrap();
-        assert_eq!(
-            (goog.symbols.as_slice(), goog.events.len()),
-            (&["GOOG".to_string()][..], 2148)
-        );
+        assert_eq!((goog.symbols.as_slice(), goog.events.len()), (&["GOOG".to_string()][..], 2148));
         assert_eq!(goog.timeframe, Timeframe::Day);
         let eur = load(&dir.join("EURUSD.csv"), &LoadOptions::default()).unwrap();
-        assert_eq!(
-            (eur.symbols.as_slice(), eur.events.len()),
-            (&["EURUSD".to_string()][..], 5000)
-        );
+        assert_eq!((eur.symbols.as_slice(), eur.events.len()), (&["EURUSD".to_string()][..], 5000));
         assert_eq!(eur.timeframe, Timeframe::Minute);
         assert!(eur.events.windows(2).all(|w| w[0].bar.time < w[1].bar.time));
     }

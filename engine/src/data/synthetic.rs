@@ -98,25 +98,11 @@ pub fn random_walk(bars_per_symbol: usize, symbols: usize, seed: u64) -> MarketD
 /// back identical bars.
 pub fn write_csv(data: &MarketData, path: &Path) -> std::io::Result<()> {
     let file = std::fs::File::create(path)?;
-    let mut w = ::csv::WriterBuilder::new()
-        .buffer_capacity(1 << 18)
-        .from_writer(file);
-    w.write_record([
-        "symbol",
-        "timestamp",
-        "open",
-        "high",
-        "low",
-        "close",
-        "volume",
-    ])?;
+    let mut w = ::csv::WriterBuilder::new().buffer_capacity(1 << 18).from_writer(file);
+    w.write_record(["symbol", "timestamp", "open", "high", "low", "close", "volume"])?;
     let mut fields: [String; 6] = Default::default();
     for e in &data.events {
-        let symbol = data
-            .symbols
-            .get(e.symbol as usize)
-            .map(String::as_str)
-            .unwrap_or("");
+        let symbol = data.symbols.get(e.symbol as usize).map(String::as_str).unwrap_or("");
         let b = &e.bar;
         for f in fields.iter_mut() {
             f.clear();
@@ -137,9 +123,7 @@ pub fn write_csv(data: &MarketData, path: &Path) -> std::io::Result<()> {
         write_fmt(&mut fields[3], format_args!("{}", b.low));
         write_fmt(&mut fields[4], format_args!("{}", b.close));
         write_fmt(&mut fields[5], format_args!("{}", b.volume));
-        w.write_record([
-            symbol, &fields[0], &fields[1], &fields[2], &fields[3], &fields[4], &fields[5],
-        ])?;
+        w.write_record([symbol, &fields[0], &fields[1], &fields[2], &fields[3], &fields[4], &fields[5]])?;
     }
     w.flush()?;
     let mut inner = w.into_inner().map_err(|e| e.into_error())?;
@@ -167,10 +151,7 @@ mod tests {
         assert_eq!(random_walk(1, 1001, 0).symbols[999], "SYM0999");
         assert_eq!(a.events.len(), 1500);
         assert_eq!(a.events[0].bar.time, START_SECONDS * NANOS_PER_SECOND);
-        assert_eq!(
-            crate::data::format_timestamp(a.events[0].bar.time),
-            "2024-01-02T14:30:00Z"
-        );
+        assert_eq!(crate::data::format_timestamp(a.events[0].bar.time), "2024-01-02T14:30:00Z");
         // Pinned values: the generator must not change silently (or differ by platform).
         let b = |time: i64, o: f64, h: f64, l: f64, c: f64, v: f64| Bar {
             time: time * NANOS_PER_SECOND,
@@ -180,38 +161,16 @@ mod tests {
             close: c,
             volume: v,
         };
-        assert_eq!(
-            a.events[0].bar,
-            b(START_SECONDS, 100.0, 100.09, 99.78, 99.8, 235.0)
-        );
-        assert_eq!(
-            a.events[2].bar,
-            b(START_SECONDS, 100.0, 100.08, 99.93, 100.01, 723.0)
-        );
-        assert_eq!(
-            a.events[3].bar,
-            b(START_SECONDS + 60, 99.8, 99.85, 99.69, 99.74, 9491.0)
-        );
+        assert_eq!(a.events[0].bar, b(START_SECONDS, 100.0, 100.09, 99.78, 99.8, 235.0));
+        assert_eq!(a.events[2].bar, b(START_SECONDS, 100.0, 100.08, 99.93, 100.01, 723.0));
+        assert_eq!(a.events[3].bar, b(START_SECONDS + 60, 99.8, 99.85, 99.69, 99.74, 9491.0));
         let last = a.events[1499].bar;
-        assert_eq!(
-            last,
-            b(
-                START_SECONDS + 499 * 60,
-                105.4,
-                105.49,
-                105.3,
-                105.38,
-                9568.0
-            )
-        );
+        assert_eq!(last, b(START_SECONDS + 499 * 60, 105.4, 105.49, 105.3, 105.38, 9568.0));
         let mut prev_close = [100.0; 3];
         for (i, e) in a.events.iter().enumerate() {
             let b = e.bar;
             assert_eq!(e.symbol as usize, i % 3);
-            assert_eq!(
-                b.time,
-                (START_SECONDS + 60 * (i / 3) as i64) * NANOS_PER_SECOND
-            );
+            assert_eq!(b.time, (START_SECONDS + 60 * (i / 3) as i64) * NANOS_PER_SECOND);
             assert_eq!(b.open, prev_close[i % 3]);
             assert!(b.high >= b.open.max(b.close) && b.low <= b.open.min(b.close) && b.low > 0.0);
             assert!((100.0..=10_000.0).contains(&b.volume) && b.volume.fract() == 0.0);

@@ -39,7 +39,10 @@ pub enum TickerSource {
 impl TickerSource {
     /// Reads a `.json` or `.csv` reference file.
     pub fn file(path: &Path) -> Result<Self, MineError> {
-        let file_error = |message: String| MineError::File { path: path.to_owned(), message };
+        let file_error = |message: String| MineError::File {
+            path: path.to_owned(),
+            message,
+        };
         let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
         let records: Vec<FileRecord> = match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
             Some("json") => serde_json::from_str(&text).map_err(|e| file_error(e.to_string()))?,
@@ -71,7 +74,10 @@ impl TickerSource {
                 return Err(file_error(format!("{symbol} appears twice")));
             }
         }
-        Ok(TickerSource::File { path: path.to_owned(), rows })
+        Ok(TickerSource::File {
+            path: path.to_owned(),
+            rows,
+        })
     }
 
     pub async fn fetch(&self, symbol: &str) -> Result<TickerRow, MineError> {
@@ -80,9 +86,10 @@ impl TickerSource {
                 Api::Polygon { .. } => polygon_ticker(client, symbol).await,
                 Api::Alpaca { .. } => alpaca_asset(client, symbol).await,
             },
-            TickerSource::File { path, rows } => {
-                rows.get(symbol).cloned().ok_or_else(|| MineError::NotInFile { symbol: symbol.to_owned(), path: path.clone() })
-            }
+            TickerSource::File { path, rows } => rows.get(symbol).cloned().ok_or_else(|| MineError::NotInFile {
+                symbol: symbol.to_owned(),
+                path: path.clone(),
+            }),
         }
     }
 }
@@ -90,7 +97,10 @@ impl TickerSource {
 /// Fetches `symbol`'s reference data and upserts it.
 pub async fn mine_symbol(store: &Store, source: &TickerSource, symbol: &str) -> Result<TickerRow, MineError> {
     let row = source.fetch(symbol).await?;
-    let store_error = |source| MineError::Store { symbol: symbol.to_owned(), source };
+    let store_error = |source| MineError::Store {
+        symbol: symbol.to_owned(),
+        source,
+    };
     let mut tx = store.begin().await.map_err(store_error)?;
     upsert_ticker(&mut tx, &row, Utc::now()).await.map_err(store_error)?;
     tx.commit().await.map_err(store_error)?;
@@ -128,9 +138,11 @@ struct PolygonRelatedTicker {
 async fn polygon_ticker(client: &Client, symbol: &str) -> Result<TickerRow, MineError> {
     let url = client.url(&format!("v3/reference/tickers/{}", path_segment(symbol)), &[])?;
     let details: PolygonDetails = client.get(symbol, &url).await?;
-    let ticker = details
-        .results
-        .ok_or_else(|| MineError::Decode { symbol: symbol.to_owned(), url: url.to_string(), message: "no `results`".into() })?;
+    let ticker = details.results.ok_or_else(|| MineError::Decode {
+        symbol: symbol.to_owned(),
+        url: url.to_string(),
+        message: "no `results`".into(),
+    })?;
     let related_url = client.url(&format!("v1/related-companies/{}", path_segment(symbol)), &[])?;
     let similar_tickers = match client.get::<PolygonRelated>(symbol, &related_url).await {
         Ok(related) => related.results.unwrap_or_default().into_iter().map(|r| r.ticker).collect(),
@@ -145,7 +157,11 @@ async fn polygon_ticker(client: &Client, symbol: &str) -> Result<TickerRow, Mine
         sector: ticker.sic_code.as_deref().and_then(sic_division).map(str::to_owned),
         exchange: ticker.primary_exchange.filter(|e| !e.is_empty()),
         similar_tickers,
-        tags: [ticker.market, ticker.kind].into_iter().flatten().filter(|t| !t.is_empty()).collect(),
+        tags: [ticker.market, ticker.kind]
+            .into_iter()
+            .flatten()
+            .filter(|t| !t.is_empty())
+            .collect(),
         short_ratio: None,
     })
 }
@@ -244,7 +260,12 @@ struct CsvRecord {
 impl From<CsvRecord> for FileRecord {
     fn from(r: CsvRecord) -> Self {
         let list = |s: Option<String>| -> Vec<String> {
-            s.unwrap_or_default().split(';').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect()
+            s.unwrap_or_default()
+                .split(';')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect()
         };
         let text = |s: Option<String>| s.filter(|t| !t.is_empty());
         FileRecord {
@@ -278,7 +299,11 @@ mod tests {
     fn csv_and_json_reference_files_read_alike() {
         let dir = tempfile::tempdir().unwrap();
         let csv = dir.path().join("ref.csv");
-        std::fs::write(&csv, "symbol,name,sector,similar_tickers,tags,short_ratio\nAAA,Aaa Corp,Tech,BBB; CCC,x,1.5\nBBB,,,,,\n").unwrap();
+        std::fs::write(
+            &csv,
+            "symbol,name,sector,similar_tickers,tags,short_ratio\nAAA,Aaa Corp,Tech,BBB; CCC,x,1.5\nBBB,,,,,\n",
+        )
+        .unwrap();
         let json = dir.path().join("ref.json");
         std::fs::write(
             &json,

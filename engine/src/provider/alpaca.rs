@@ -24,8 +24,7 @@ use super::flat::{self, Flat, FlatMember};
 use super::frame::{Converted, JStr, Skip, need};
 
 use crate::domain::{
-    Bar, MarketEvent, NANOS_PER_SECOND, Quote, SymbolEvent, Timeframe, Timestamp, Trade, civil_from_days,
-    days_from_civil, days_in_month,
+    Bar, MarketEvent, NANOS_PER_SECOND, Quote, SymbolEvent, Timeframe, Timestamp, Trade, civil_from_days, days_from_civil, days_in_month,
 };
 
 /// Error codes of the stream's `{"T":"error"}` messages.
@@ -103,9 +102,7 @@ pub enum ClientMessage {
 impl fmt::Debug for ClientMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ClientMessage::Auth { .. } => {
-                f.write_str("Auth { key: <redacted>, secret: <redacted> }")
-            }
+            ClientMessage::Auth { .. } => f.write_str("Auth { key: <redacted>, secret: <redacted> }"),
             ClientMessage::Subscribe(s) => f.debug_tuple("Subscribe").field(s).finish(),
             ClientMessage::Unsubscribe(s) => f.debug_tuple("Unsubscribe").field(s).finish(),
         }
@@ -325,7 +322,23 @@ impl<'a> FlatMember<'a> for RawMessage<'a> {
     fn empty() -> Self {
         let n = f64::NAN;
         RawMessage {
-            kind: None, symbol: None, time: None, time_ns: None, p: n, s: n, bp: n, bs: n, ap: n, ask_size: n, o: n, h: n, l: n, c: None, v: n, code: None, msg: None,
+            kind: None,
+            symbol: None,
+            time: None,
+            time_ns: None,
+            p: n,
+            s: n,
+            bp: n,
+            bs: n,
+            ap: n,
+            ask_size: n,
+            o: n,
+            h: n,
+            l: n,
+            c: None,
+            v: n,
+            code: None,
+            msg: None,
         }
     }
 
@@ -383,8 +396,7 @@ fn timestamp(raw: &RawMessage<'_>, kind: &str) -> Result<Timestamp, Skip> {
         return Ok(t);
     }
     let t = need(raw.time.as_ref(), kind, "t")?;
-    parse_rfc3339(&t.0)
-        .ok_or_else(|| Skip::Malformed(format!("\"{kind}\" message with bad timestamp {:?}", t.0)))
+    parse_rfc3339(&t.0).ok_or_else(|| Skip::Malformed(format!("\"{kind}\" message with bad timestamp {:?}", t.0)))
 }
 
 pub(super) fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessage>, Skip> {
@@ -409,17 +421,11 @@ pub(super) fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessa
             let close = match &raw.c {
                 Some(CField::Number(c)) => *c,
                 _ => {
-                    return Err(Skip::Malformed(format!(
-                        "\"{kind}\" message without numeric \"c\""
-                    )));
+                    return Err(Skip::Malformed(format!("\"{kind}\" message without numeric \"c\"")));
                 }
             };
             MarketEvent::Bar {
-                timeframe: if kind == "d" {
-                    Timeframe::Day
-                } else {
-                    Timeframe::Minute
-                },
+                timeframe: if kind == "d" { Timeframe::Day } else { Timeframe::Minute },
                 bar: Bar {
                     time: timestamp(raw, kind)?,
                     open: num(raw.o, kind, "o")?,
@@ -469,8 +475,11 @@ impl super::frame::Wire for Wire {
 
     /// `subscription` messages are rare: read from a tree.
     fn from_tree(member: &serde_json::Value) -> Option<Result<ControlMessage, String>> {
-        (member.get("T").and_then(serde_json::Value::as_str) == Some("subscription"))
-            .then(|| Subscriptions::deserialize(member).map(ControlMessage::Subscription).map_err(|e| e.to_string()))
+        (member.get("T").and_then(serde_json::Value::as_str) == Some("subscription")).then(|| {
+            Subscriptions::deserialize(member)
+                .map(ControlMessage::Subscription)
+                .map_err(|e| e.to_string())
+        })
     }
 }
 
@@ -525,13 +534,7 @@ pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
     let minute = two(b, 14)?;
     expect(b, 16, b':')?;
     let second = two(b, 17)?;
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 60 {
         return None;
     }
     let mut i = 19;
@@ -572,8 +575,7 @@ pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
     if i != b.len() {
         return None;
     }
-    let secs =
-        days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
     secs.checked_mul(NANOS_PER_SECOND)?.checked_add(nanos)
 }
 
@@ -617,20 +619,15 @@ mod tests {
 
     fn one_event(frame: &str) -> SymbolEvent {
         let p = parse_frame(frame);
-        assert_eq!(
-            (p.malformed, p.ignored, p.control.len()),
-            (0, 0, 0),
-            "{p:?}"
-        );
+        assert_eq!((p.malformed, p.ignored, p.control.len()), (0, 0, 0), "{p:?}");
         assert_eq!(p.events.len(), 1, "{p:?}");
         p.events.into_iter().next().unwrap()
     }
 
     #[test]
     fn documented_data_messages() {
-        let trade = one_event(
-            r#"[{"T":"t","S":"AAPL","i":96921,"x":"V","p":126.55,"s":1,"t":"2021-02-22T15:51:44.208Z","c":["@","I"],"z":"C"}]"#,
-        );
+        let trade =
+            one_event(r#"[{"T":"t","S":"AAPL","i":96921,"x":"V","p":126.55,"s":1,"t":"2021-02-22T15:51:44.208Z","c":["@","I"],"z":"C"}]"#);
         assert_eq!(
             trade,
             SymbolEvent {
@@ -663,11 +660,7 @@ mod tests {
             close: 126.55,
             volume: 3046.0,
         };
-        for (kind, tf) in [
-            ("b", Timeframe::Minute),
-            ("u", Timeframe::Minute),
-            ("d", Timeframe::Day),
-        ] {
+        for (kind, tf) in [("b", Timeframe::Minute), ("u", Timeframe::Minute), ("d", Timeframe::Day)] {
             let e = one_event(&format!(
                 r#"[{{"T":"{kind}","S":"SPY","o":126.545,"h":126.6,"l":126.5,"c":126.55,"v":3046,"t":"2021-02-22T15:51:00Z","n":42,"vw":126.56}}]"#
             ));
@@ -736,18 +729,9 @@ mod tests {
 
     #[test]
     fn non_array_and_broken_frames() {
-        for frame in [
-            r#"{"T":"success","msg":"connected"}"#,
-            "hello",
-            "",
-            r#"[{"T":"t","S":"AAPL""#,
-        ] {
+        for frame in [r#"{"T":"success","msg":"connected"}"#, "hello", "", r#"[{"T":"t","S":"AAPL""#] {
             let p = parse_frame(frame);
-            assert_eq!(
-                (p.events.len(), p.control.len(), p.malformed),
-                (0, 0, 1),
-                "{frame}"
-            );
+            assert_eq!((p.events.len(), p.control.len(), p.malformed), (0, 0, 1), "{frame}");
         }
         assert_eq!(parse_frame("[]"), ParsedFrame::default());
     }
@@ -771,10 +755,7 @@ mod tests {
             ("2021-02-22T17:51:44.5+02:00", Some(s + 500_000_000)),
             ("1970-01-01T00:00:00Z", Some(0)),
             ("1969-12-31T23:59:59.5Z", Some(-500_000_000)),
-            (
-                "2024-02-29T00:00:00Z",
-                Some(1_709_164_800 * NANOS_PER_SECOND),
-            ),
+            ("2024-02-29T00:00:00Z", Some(1_709_164_800 * NANOS_PER_SECOND)),
             ("2023-02-29T00:00:00Z", None),
             ("2021-13-01T00:00:00Z", None),
             ("2021-02-22T24:00:00Z", None),
@@ -837,9 +818,7 @@ mod tests {
         let json = serde_json::to_string(&auth).unwrap();
         assert_eq!(json, r#"{"action":"auth","key":"k","secret":"s3cret"}"#);
         assert!(!format!("{auth:?}").contains("s3cret"));
-        let sub: ClientMessage =
-            serde_json::from_str(r#"{"action":"subscribe","trades":["AAPL"],"bars":["*"]}"#)
-                .unwrap();
+        let sub: ClientMessage = serde_json::from_str(r#"{"action":"subscribe","trades":["AAPL"],"bars":["*"]}"#).unwrap();
         assert_eq!(
             sub,
             ClientMessage::Subscribe(Subscriptions {
@@ -885,16 +864,10 @@ mod tests {
         let start = std::time::Instant::now();
         let mut n = 0;
         for _ in 0..rounds {
-            n += std::hint::black_box(parse_frame(std::hint::black_box(&frame)))
-                .events
-                .len();
+            n += std::hint::black_box(parse_frame(std::hint::black_box(&frame))).events.len();
         }
         let secs = start.elapsed().as_secs_f64();
         assert_eq!(n, rounds * 1000);
-        println!(
-            "parse_frame: {:.2} M events/s ({} bytes/frame)",
-            n as f64 / secs / 1e6,
-            frame.len()
-        );
+        println!("parse_frame: {:.2} M events/s ({} bytes/frame)", n as f64 / secs / 1e6, frame.len());
     }
 }

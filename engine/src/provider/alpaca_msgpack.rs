@@ -35,7 +35,11 @@ impl<'a> Reader<'a> {
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], Broken> {
-        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or_else(|| Broken("frame ends inside a value".into()))?;
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| Broken("frame ends inside a value".into()))?;
         let out = &self.bytes[self.at..end];
         self.at = end;
         Ok(out)
@@ -53,7 +57,12 @@ impl<'a> Reader<'a> {
             (false, 0x90..=0x9f) => usize::from(m & 0x0f),
             (true, 0xde) | (false, 0xdc) => self.be(2)? as usize,
             (true, 0xdf) | (false, 0xdd) => self.be(4)? as usize,
-            _ => return Err(Broken(format!("expected {}, found marker 0x{m:02x}", if maps { "a map" } else { "an array" }))),
+            _ => {
+                return Err(Broken(format!(
+                    "expected {}, found marker 0x{m:02x}",
+                    if maps { "a map" } else { "an array" }
+                )));
+            }
         })
     }
 
@@ -169,10 +178,30 @@ impl<'a> Reader<'a> {
             0xc7 => self.be(1)? as usize + 1,
             0xc8 => self.be(2)? as usize + 1,
             0xc9 => self.be(4)? as usize + 1,
-            0xdc => return { let n = self.be(2)? as usize; self.skip_values(n) },
-            0xdd => return { let n = self.be(4)? as usize; self.skip_values(n) },
-            0xde => return { let n = self.be(2)? as usize; self.skip_values(2 * n) },
-            0xdf => return { let n = self.be(4)? as usize; self.skip_values(2 * n) },
+            0xdc => {
+                return {
+                    let n = self.be(2)? as usize;
+                    self.skip_values(n)
+                };
+            }
+            0xdd => {
+                return {
+                    let n = self.be(4)? as usize;
+                    self.skip_values(n)
+                };
+            }
+            0xde => {
+                return {
+                    let n = self.be(2)? as usize;
+                    self.skip_values(2 * n)
+                };
+            }
+            0xdf => {
+                return {
+                    let n = self.be(4)? as usize;
+                    self.skip_values(2 * n)
+                };
+            }
             _ => return Err(Broken(format!("marker 0x{m:02x} is not MessagePack"))),
         };
         self.take(skip).map(|_| ())
@@ -359,14 +388,34 @@ mod tests {
         let packed = parse_frame(&pack(frame));
         let json = super::super::alpaca::parse_frame(frame);
         assert_eq!(packed, json);
-        assert_eq!((packed.events.len(), packed.control.len(), packed.ignored, packed.malformed), (4, 3, 1, 0));
+        assert_eq!(
+            (packed.events.len(), packed.control.len(), packed.ignored, packed.malformed),
+            (4, 3, 1, 0)
+        );
         assert_eq!(
             packed.events[0].event,
-            MarketEvent::Trade(Trade { time: parse_rfc3339("2021-02-22T15:51:44.208Z").unwrap(), price: 126.55, size: 1.0 })
+            MarketEvent::Trade(Trade {
+                time: parse_rfc3339("2021-02-22T15:51:44.208Z").unwrap(),
+                price: 126.55,
+                size: 1.0
+            })
         );
         assert!(matches!(packed.events[1].event, MarketEvent::Quote(Quote { ask_size, .. }) if ask_size == 4.0));
-        let bar = Bar { time: parse_rfc3339("2021-02-22T19:15:00Z").unwrap(), open: 388.985, high: 389.13, low: 388.975, close: 389.12, volume: 49378.0 };
-        assert_eq!(packed.events[2].event, MarketEvent::Bar { timeframe: Timeframe::Minute, bar });
+        let bar = Bar {
+            time: parse_rfc3339("2021-02-22T19:15:00Z").unwrap(),
+            open: 388.985,
+            high: 389.13,
+            low: 388.975,
+            close: 389.12,
+            volume: 49378.0,
+        };
+        assert_eq!(
+            packed.events[2].event,
+            MarketEvent::Bar {
+                timeframe: Timeframe::Minute,
+                bar
+            }
+        );
     }
 
     #[test]
@@ -377,7 +426,11 @@ mod tests {
         let parsed = parse_frame(&pack(frame));
         assert_eq!((parsed.events.len(), parsed.malformed), (1, 2));
         assert_eq!(parsed.events[0].symbol, "OK");
-        assert!(parsed.first_error.as_deref().is_some_and(|e| e.starts_with("BAD:")), "{:?}", parsed.first_error);
+        assert!(
+            parsed.first_error.as_deref().is_some_and(|e| e.starts_with("BAD:")),
+            "{:?}",
+            parsed.first_error
+        );
         // Cut short, or not an array at all.
         let bytes = pack(frame);
         for cut in 1..bytes.len() {

@@ -146,8 +146,14 @@ enum Control {
     Connected,
     Authenticated,
     /// Credentials or plan refused: retrying cannot help.
-    Fatal { code: u16, msg: String },
-    Error { code: u16, msg: String },
+    Fatal {
+        code: u16,
+        msg: String,
+    },
+    Error {
+        code: u16,
+        msg: String,
+    },
     /// A subscription confirmed (described for the log).
     Subscribed(String),
     Other(String),
@@ -177,7 +183,13 @@ fn alpaca_frame(f: frame::ParsedFrame<ControlMessage>) -> Frame {
             other => Control::Other(format!("{other:?}")),
         })
         .collect();
-    Frame { events: f.events, control, malformed: f.malformed, first_error: f.first_error, ignored: f.ignored }
+    Frame {
+        events: f.events,
+        control,
+        malformed: f.malformed,
+        first_error: f.first_error,
+        ignored: f.ignored,
+    }
 }
 
 /// A binary frame: Alpaca's MessagePack; `None` where binary frames mean nothing.
@@ -202,7 +214,13 @@ fn parse(protocol: Protocol, text: &str) -> Frame {
                     polygon::ControlMessage::Other { status, message } => Control::Other(format!("{status}: {message}")),
                 })
                 .collect();
-            Frame { events: f.events, control, malformed: f.malformed, first_error: f.first_error, ignored: f.ignored }
+            Frame {
+                events: f.events,
+                control,
+                malformed: f.malformed,
+                first_error: f.first_error,
+                ignored: f.ignored,
+            }
         }
     }
 }
@@ -366,10 +384,7 @@ pub async fn run_stream(
                 tracing::info!(url = %url, "market-data stream stopped");
                 return Ok(());
             }
-            SessionEnd::Lost {
-                established,
-                reason,
-            } => (established, reason),
+            SessionEnd::Lost { established, reason } => (established, reason),
         };
         if established {
             backoff = BACKOFF_INITIAL;
@@ -424,12 +439,7 @@ async fn run_session(
         })
     };
     tracing::debug!(url = %url, "connecting to market-data stream");
-    let mut ws = match tokio::time::timeout(
-        HANDSHAKE_TIMEOUT,
-        tokio_tungstenite::connect_async(handshake(config)?),
-    )
-    .await
-    {
+    let mut ws = match tokio::time::timeout(HANDSHAKE_TIMEOUT, tokio_tungstenite::connect_async(handshake(config)?)).await {
         Ok(Ok((ws, response))) => {
             // The simulator announces its clock; providers follow the wall clock.
             let clock = response
@@ -452,11 +462,7 @@ async fn run_session(
     };
 
     // Greeting, then auth.
-    if let Err(reason) = await_control(&mut ws, config.protocol, stats, "connected", |c| {
-        matches!(c, Control::Connected)
-    })
-    .await?
-    {
+    if let Err(reason) = await_control(&mut ws, config.protocol, stats, "connected", |c| matches!(c, Control::Connected)).await? {
         return lost(reason);
     }
     if let Err(e) = ws.send(Message::text(config.auth_message())).await {
@@ -476,12 +482,7 @@ async fn run_session(
     stats.connected.store(true, Ordering::Relaxed);
     tracing::info!(url = %url, symbols = symbols.len(), "market-data stream authenticated");
 
-    let established = |reason: String| {
-        Ok(SessionEnd::Lost {
-            established: true,
-            reason,
-        })
-    };
+    let established = |reason: String| Ok(SessionEnd::Lost { established: true, reason });
     let (clock, _) = stats.clock();
     let mut ahead_warned = BTreeSet::new();
     let all: Vec<String> = symbols.iter().cloned().collect();
@@ -554,9 +555,16 @@ async fn run_session(
 /// `Content-Type: application/msgpack` (its streaming documents), JSON otherwise.
 fn handshake(config: &StreamConfig) -> Result<tungstenite::handshake::client::Request, ProviderError> {
     use tungstenite::client::IntoClientRequest;
-    let mut request = config.url.as_str().into_client_request().map_err(|e| ProviderError::InvalidUrl(e.to_string()))?;
+    let mut request = config
+        .url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| ProviderError::InvalidUrl(e.to_string()))?;
     if config.msgpack && config.protocol == Protocol::Alpaca {
-        request.headers_mut().insert(tungstenite::http::header::CONTENT_TYPE, tungstenite::http::HeaderValue::from_static("application/msgpack"));
+        request.headers_mut().insert(
+            tungstenite::http::header::CONTENT_TYPE,
+            tungstenite::http::HeaderValue::from_static("application/msgpack"),
+        );
     }
     Ok(request)
 }
@@ -611,7 +619,14 @@ fn warn_of_events_ahead(
 ) {
     let now = clock.feed_at(received_at) + CLOCK_TOLERANCE;
     for e in events {
-        if matches!(e.event, MarketEvent::Bar { timeframe: Timeframe::Day, .. }) || e.event.completed_at() <= now {
+        if matches!(
+            e.event,
+            MarketEvent::Bar {
+                timeframe: Timeframe::Day,
+                ..
+            }
+        ) || e.event.completed_at() <= now
+        {
             continue;
         }
         if warned.insert(e.symbol.clone()) {
@@ -630,9 +645,7 @@ fn warn_of_events_ahead(
 fn is_fatal(code: u16) -> bool {
     matches!(
         code,
-        error_code::NOT_AUTHENTICATED
-            | error_code::AUTH_FAILED
-            | error_code::INSUFFICIENT_SUBSCRIPTION
+        error_code::NOT_AUTHENTICATED | error_code::AUTH_FAILED | error_code::INSUFFICIENT_SUBSCRIPTION
     )
 }
 
@@ -662,8 +675,7 @@ async fn await_control(
             Message::Close(f) => {
                 return Ok(Err(format!(
                     "server closed before \"{what}\"{}",
-                    f.map(|f| format!(": {} {}", f.code, f.reason))
-                        .unwrap_or_default()
+                    f.map(|f| format!(": {} {}", f.code, f.reason)).unwrap_or_default()
                 )));
             }
             _ => continue,
@@ -695,11 +707,7 @@ async fn await_control(
     }
 }
 
-async fn subscribe(
-    ws: &mut Ws,
-    config: &StreamConfig,
-    symbols: &[String],
-) -> tungstenite::Result<()> {
+async fn subscribe(ws: &mut Ws, config: &StreamConfig, symbols: &[String]) -> tungstenite::Result<()> {
     match config.subscribe_message(symbols) {
         Some(text) => ws.send(Message::text(text)).await,
         None => Ok(()),
@@ -734,12 +742,7 @@ mod tests {
     /// Guard against hangs only; nothing waits on this for synchronisation.
     const GUARD: Duration = Duration::from_secs(30);
 
-    fn sim_config(
-        listen: SocketAddr,
-        source: SimSource,
-        speed: Speed,
-        repeat: bool,
-    ) -> SimulatorConfig {
+    fn sim_config(listen: SocketAddr, source: SimSource, speed: Speed, repeat: bool) -> SimulatorConfig {
         SimulatorConfig {
             listen,
             source,
@@ -753,9 +756,7 @@ mod tests {
         }
     }
 
-    async fn start_sim(
-        config: SimulatorConfig,
-    ) -> (SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>) {
+    async fn start_sim(config: SimulatorConfig) -> (SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>) {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(simulator::serve(config, Some(tx)));
         (rx.await.expect("simulator started"), task)
@@ -809,10 +810,7 @@ mod tests {
 
         async fn shutdown(self) {
             self.commands.send(ProviderCommand::Shutdown).await.unwrap();
-            let result = tokio::time::timeout(GUARD, self.task)
-                .await
-                .unwrap()
-                .unwrap();
+            let result = tokio::time::timeout(GUARD, self.task).await.unwrap().unwrap();
             assert!(result.is_ok(), "{result:?}");
         }
     }
@@ -857,23 +855,12 @@ mod tests {
         assert_eq!(keys, wanted);
         for (sym, got) in &per_symbol {
             let id = data.symbols.iter().position(|s| s == sym).unwrap() as u32;
-            let want: Vec<f64> = data
-                .events
-                .iter()
-                .filter(|e| e.symbol == id)
-                .map(|e| e.bar.close)
-                .collect();
+            let want: Vec<f64> = data.events.iter().filter(|e| e.symbol == id).map(|e| e.bar.close).collect();
             assert_eq!(got.iter().map(|g| g.1).collect::<Vec<_>>(), want, "{sym}");
-            assert!(
-                got.windows(2).all(|w| w[0].0 < w[1].0),
-                "{sym}: times increase"
-            );
+            assert!(got.windows(2).all(|w| w[0].0 < w[1].0), "{sym}: times increase");
         }
         let stats = client.stats.snapshot();
-        assert_eq!(
-            (stats.events, stats.malformed, stats.reconnects),
-            (900, 0, 0)
-        );
+        assert_eq!((stats.events, stats.malformed, stats.reconnects), (900, 0, 0));
         assert!(stats.connected);
         client.shutdown().await;
         sim.abort();
@@ -889,10 +876,7 @@ mod tests {
         let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let (addr, sim) = start_sim(sim_config(any, source, Speed::Max, false)).await;
         let client = start_client(stream_config(addr, &["SYM000"], "wrong"));
-        let result = tokio::time::timeout(GUARD, client.task)
-            .await
-            .unwrap()
-            .unwrap();
+        let result = tokio::time::timeout(GUARD, client.task).await.unwrap().unwrap();
         match result {
             Err(ProviderError::Auth { code: 402, msg }) => assert_eq!(msg, "auth failed"),
             other => panic!("expected an auth error, got {other:?}"),
@@ -907,10 +891,7 @@ mod tests {
         let mut config = stream_config("127.0.0.1:1".parse().unwrap(), &[], "x");
         config.url = "http://example.invalid/".into();
         let result = run_stream(config, cmd_rx, tx, Arc::default()).await;
-        assert!(
-            matches!(result, Err(ProviderError::InvalidUrl(_))),
-            "{result:?}"
-        );
+        assert!(matches!(result, Err(ProviderError::InvalidUrl(_))), "{result:?}");
     }
 
     /// Random-walk data with every price shifted up by `shift`.
@@ -930,8 +911,7 @@ mod tests {
         // 1 ms per minute bar, forever.
         let speed = Speed::Factor(60_000.0);
         let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let (addr, first) =
-            start_sim(sim_config(any, SimSource::Data(shifted(0.0)), speed, true)).await;
+        let (addr, first) = start_sim(sim_config(any, SimSource::Data(shifted(0.0)), speed, true)).await;
         let mut client = start_client(stream_config(addr, &["SYM001", "SYM002"], "the-secret"));
         let batch = client.batch().await;
         assert!(batch.iter().all(|e| bar_close(e) < 5_000.0));
@@ -940,13 +920,7 @@ mod tests {
         // the same port with prices shifted by 10,000.
         first.abort();
         assert!(first.await.unwrap_err().is_cancelled());
-        let (addr2, second) = start_sim(sim_config(
-            addr,
-            SimSource::Data(shifted(10_000.0)),
-            speed,
-            true,
-        ))
-        .await;
+        let (addr2, second) = start_sim(sim_config(addr, SimSource::Data(shifted(10_000.0)), speed, true)).await;
         assert_eq!(addr2, addr);
 
         let mut seen = BTreeSet::new();
@@ -981,19 +955,12 @@ mod tests {
 
         client
             .commands
-            .send(ProviderCommand::Subscribe(vec![
-                "SYM002".into(),
-                "SYM000".into(),
-            ]))
+            .send(ProviderCommand::Subscribe(vec!["SYM002".into(), "SYM000".into()]))
             .await
             .unwrap();
         loop {
             let batch = client.batch().await;
-            assert!(
-                batch
-                    .iter()
-                    .all(|e| e.symbol == "SYM000" || e.symbol == "SYM002")
-            );
+            assert!(batch.iter().all(|e| e.symbol == "SYM000" || e.symbol == "SYM002"));
             if batch.iter().any(|e| e.symbol == "SYM002") {
                 break;
             }
@@ -1014,10 +981,7 @@ mod tests {
         let mut client = start_client(stream_config(addr, &["*"], "the-secret"));
         client.batch().await;
         drop(client.events);
-        let result = tokio::time::timeout(GUARD, client.task)
-            .await
-            .unwrap()
-            .unwrap();
+        let result = tokio::time::timeout(GUARD, client.task).await.unwrap().unwrap();
         assert!(result.is_ok(), "{result:?}");
         sim.abort();
     }

@@ -77,9 +77,7 @@ pub enum ParamsError {
 impl Subscriptions {
     /// True when no channel lists a symbol.
     pub fn is_empty(&self) -> bool {
-        self.channels()
-            .iter()
-            .all(|(_, symbols)| symbols.is_empty())
+        self.channels().iter().all(|(_, symbols)| symbols.is_empty())
     }
 
     /// The `params` string: `PREFIX.SYMBOL` entries joined by commas, trades
@@ -147,16 +145,12 @@ pub enum ClientMessage {
 impl ClientMessage {
     /// A `subscribe` of `subs`.
     pub fn subscribe(subs: &Subscriptions) -> Self {
-        ClientMessage::Subscribe {
-            params: subs.to_params(),
-        }
+        ClientMessage::Subscribe { params: subs.to_params() }
     }
 
     /// An `unsubscribe` of `subs`.
     pub fn unsubscribe(subs: &Subscriptions) -> Self {
-        ClientMessage::Unsubscribe {
-            params: subs.to_params(),
-        }
+        ClientMessage::Unsubscribe { params: subs.to_params() }
     }
 }
 
@@ -165,13 +159,8 @@ impl fmt::Debug for ClientMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ClientMessage::Auth { .. } => f.write_str("Auth { params: <redacted> }"),
-            ClientMessage::Subscribe { params } => {
-                f.debug_struct("Subscribe").field("params", params).finish()
-            }
-            ClientMessage::Unsubscribe { params } => f
-                .debug_struct("Unsubscribe")
-                .field("params", params)
-                .finish(),
+            ClientMessage::Subscribe { params } => f.debug_struct("Subscribe").field("params", params).finish(),
+            ClientMessage::Unsubscribe { params } => f.debug_struct("Unsubscribe").field("params", params).finish(),
         }
     }
 }
@@ -298,7 +287,22 @@ struct RawMessage<'a> {
 impl<'a> FlatMember<'a> for RawMessage<'a> {
     fn empty() -> Self {
         RawMessage {
-            ev: None, sym: None, status: None, message: None, t: None, p: None, s: None, bp: None, bs: None, ap: None, ask_size: None, o: None, h: None, l: None, c: None, v: None,
+            ev: None,
+            sym: None,
+            status: None,
+            message: None,
+            t: None,
+            p: None,
+            s: None,
+            bp: None,
+            bs: None,
+            ap: None,
+            ask_size: None,
+            o: None,
+            h: None,
+            l: None,
+            c: None,
+            v: None,
         }
     }
 
@@ -351,11 +355,7 @@ fn millis(v: Option<Num>, kind: &str, field: &str) -> Result<Timestamp, Skip> {
         Num::Int(ms) => ms.checked_mul(NANOS_PER_MILLI),
         _ => None,
     }
-    .ok_or_else(|| {
-        Skip::Malformed(format!(
-            "\"{kind}\" message with \"{field}\" not a millisecond time"
-        ))
-    })
+    .ok_or_else(|| Skip::Malformed(format!("\"{kind}\" message with \"{field}\" not a millisecond time")))
 }
 
 fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessage>, Skip> {
@@ -377,11 +377,7 @@ fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessage>, Skip> 
             ask_size: num(raw.ask_size, kind, "as")?,
         }),
         "A" | "AM" => MarketEvent::Bar {
-            timeframe: if kind == "A" {
-                Timeframe::Second
-            } else {
-                Timeframe::Minute
-            },
+            timeframe: if kind == "A" { Timeframe::Second } else { Timeframe::Minute },
             bar: Bar {
                 time: millis(raw.s, kind, "s")?,
                 open: num(raw.o, kind, "o")?,
@@ -393,11 +389,7 @@ fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessage>, Skip> 
         },
         "status" => {
             let status = need(raw.status.take(), kind, "status")?.0;
-            let message = raw
-                .message
-                .take()
-                .map(|m| m.0.into_owned())
-                .unwrap_or_default();
+            let message = raw.message.take().map(|m| m.0.into_owned()).unwrap_or_default();
             return Ok(Converted::Control(match &*status {
                 statuses::CONNECTED => ControlMessage::Connected,
                 statuses::AUTH_SUCCESS => ControlMessage::Authenticated,
@@ -551,14 +543,7 @@ pub fn write_minute_agg(out: &mut Vec<u8>, symbol_json: &[u8], bar: &Bar, stats:
     write_agg(out, b"AM", 60_000, symbol_json, bar, stats);
 }
 
-fn write_agg(
-    out: &mut Vec<u8>,
-    ev: &[u8],
-    window_ms: i64,
-    symbol_json: &[u8],
-    bar: &Bar,
-    stats: &AggregateStats,
-) {
+fn write_agg(out: &mut Vec<u8>, ev: &[u8], window_ms: i64, symbol_json: &[u8], bar: &Bar, stats: &AggregateStats) {
     begin(out, ev, symbol_json);
     number(out, b"v", bar.volume);
     number(out, b"av", stats.day_volume);
@@ -570,12 +555,7 @@ fn write_agg(
     number(out, b"l", bar.low);
     number(out, b"a", stats.day_vwap);
     time_ms(out, b"s", bar.time);
-    time_ms(
-        out,
-        b"e",
-        bar.time
-            .saturating_add(window_ms.saturating_mul(NANOS_PER_MILLI)),
-    );
+    time_ms(out, b"e", bar.time.saturating_add(window_ms.saturating_mul(NANOS_PER_MILLI)));
     out.push(b'}');
 }
 
@@ -606,11 +586,7 @@ mod tests {
 
     fn one_event(frame: &str) -> SymbolEvent {
         let p = parse_frame(frame);
-        assert_eq!(
-            (p.malformed, p.ignored, p.control.len()),
-            (0, 0, 0),
-            "{p:?}"
-        );
+        assert_eq!((p.malformed, p.ignored, p.control.len()), (0, 0, 0), "{p:?}");
         assert_eq!(p.events.len(), 1, "{p:?}");
         p.events.into_iter().next().unwrap()
     }
@@ -621,9 +597,8 @@ mod tests {
 
     #[test]
     fn documented_trades() {
-        let e = one_event(
-            r#"[{"ev":"T","sym":"MSFT","x":4,"i":"12345","z":3,"p":114.125,"s":100,"c":[0,12],"t":1536036818784,"q":3681328}]"#,
-        );
+        let e =
+            one_event(r#"[{"ev":"T","sym":"MSFT","x":4,"i":"12345","z":3,"p":114.125,"s":100,"c":[0,12],"t":1536036818784,"q":3681328}]"#);
         assert_eq!(
             e,
             SymbolEvent {
@@ -636,9 +611,7 @@ mod tests {
             }
         );
         // Without tape, sequence number or with a one-element condition list.
-        let e = one_event(
-            r#"[{ "ev": "T", "sym": "AAPL", "x": 4, "i": "12345", "p": 192.31, "s": 100, "c": [12], "t": 1748476801234 }]"#,
-        );
+        let e = one_event(r#"[{ "ev": "T", "sym": "AAPL", "x": 4, "i": "12345", "p": 192.31, "s": 100, "c": [12], "t": 1748476801234 }]"#);
         assert_eq!(
             e.event,
             MarketEvent::Trade(Trade {
@@ -720,23 +693,11 @@ mod tests {
                 {"ev":"A","sym":"AAPL","v":5,"o":1,"c":2,"h":3,"l":0.5,"s":61000,"e":62000}]"#,
         );
         assert_eq!((p.malformed, p.ignored), (0, 2), "{p:?}");
-        assert_eq!(
-            p.control,
-            vec![ControlMessage::Success("subscribed to: T.AAPL".into())]
-        );
-        let got: Vec<(&str, Timestamp)> = p
-            .events
-            .iter()
-            .map(|e| (e.symbol.as_str(), e.event.time()))
-            .collect();
+        assert_eq!(p.control, vec![ControlMessage::Success("subscribed to: T.AAPL".into())]);
+        let got: Vec<(&str, Timestamp)> = p.events.iter().map(|e| (e.symbol.as_str(), e.event.time())).collect();
         assert_eq!(
             got,
-            vec![
-                ("AAPL", ms(1000)),
-                ("MSFT", ms(2000)),
-                ("AAPL", ms(60_000)),
-                ("AAPL", ms(61_000))
-            ]
+            vec![("AAPL", ms(1000)), ("MSFT", ms(2000)), ("AAPL", ms(60_000)), ("AAPL", ms(61_000))]
         );
         assert!(matches!(p.events[0].event, MarketEvent::Trade(_)));
         assert!(matches!(p.events[1].event, MarketEvent::Quote(_)));
@@ -795,11 +756,7 @@ mod tests {
             r#"{"ev":"FMV","sym":7,"fmv":1.5}"#,
         ] {
             let p = parse_frame(&format!("[{good},{other}]"));
-            assert_eq!(
-                (p.events.len(), p.malformed, p.ignored),
-                (1, 0, 1),
-                "{other}"
-            );
+            assert_eq!((p.events.len(), p.malformed, p.ignored), (1, 0, 1), "{other}");
         }
     }
 
@@ -814,11 +771,7 @@ mod tests {
             r#"[{"ev":"T","sym":"AAPL","p":1,"s":1,"t":1}] trailing"#,
         ] {
             let p = parse_frame(frame);
-            assert_eq!(
-                (p.events.len(), p.control.len(), p.malformed, p.ignored),
-                (0, 0, 1, 0),
-                "{frame}"
-            );
+            assert_eq!((p.events.len(), p.control.len(), p.malformed, p.ignored), (0, 0, 1, 0), "{frame}");
         }
         assert_eq!(parse_frame("[]"), ParsedFrame::default());
         assert_eq!(parse_frame(" [ ] "), ParsedFrame::default());
@@ -860,10 +813,7 @@ mod tests {
         let e = one_event(r#"[{"ev":"T","sym":"BRK\/B","p":1,"s":1,"t":1}]"#);
         assert_eq!(e.symbol, "BRK/B");
         let p = parse_frame(r#"[{"ev":"status","status":"error","message":"bad \"params\""}]"#);
-        assert_eq!(
-            p.control,
-            vec![ControlMessage::Error(r#"bad "params""#.into())]
-        );
+        assert_eq!(p.control, vec![ControlMessage::Error(r#"bad "params""#.into())]);
     }
 
     #[test]
@@ -894,10 +844,7 @@ mod tests {
             day_open: 0.4372,
             day_vwap: 0.4352,
         };
-        let symbols: Vec<Vec<u8>> = ["MSFT", "BRK.B", "A\"B"]
-            .iter()
-            .map(|s| serde_json::to_vec(s).unwrap())
-            .collect();
+        let symbols: Vec<Vec<u8>> = ["MSFT", "BRK.B", "A\"B"].iter().map(|s| serde_json::to_vec(s).unwrap()).collect();
         let mut out = Vec::new();
         out.push(b'[');
         write_trade(&mut out, &symbols[0], &trade, 7);
@@ -940,10 +887,7 @@ mod tests {
             ],
             "{text}"
         );
-        assert_eq!(
-            p.control,
-            vec![ControlMessage::Success("subscribed to: T.MSFT".into())]
-        );
+        assert_eq!(p.control, vec![ControlMessage::Success("subscribed to: T.MSFT".into())]);
 
         // The documented field shapes, as a generic JSON reader sees them.
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -987,16 +931,9 @@ mod tests {
             connected,
             r#"[{"ev":"status","status":"connected","message":"Connected Successfully"}]"#
         );
-        assert_eq!(
-            parse_frame(&connected).control,
-            vec![ControlMessage::Connected]
-        );
+        assert_eq!(parse_frame(&connected).control, vec![ControlMessage::Connected]);
         for (s, m, want) in [
-            (
-                statuses::AUTH_SUCCESS,
-                "authenticated",
-                ControlMessage::Authenticated,
-            ),
+            (statuses::AUTH_SUCCESS, "authenticated", ControlMessage::Authenticated),
             (
                 statuses::AUTH_FAILED,
                 "authentication failed",
@@ -1044,16 +981,9 @@ mod tests {
         let err = Subscriptions::from_params("T.AAPL,XQ.BTC-USD").unwrap_err();
         assert_eq!(err, ParamsError::UnknownChannel("XQ".into()));
         assert!(err.to_string().contains("\"XQ\""), "{err}");
-        assert_eq!(
-            Subscriptions::from_params("t.AAPL"),
-            Err(ParamsError::UnknownChannel("t".into()))
-        );
+        assert_eq!(Subscriptions::from_params("t.AAPL"), Err(ParamsError::UnknownChannel("t".into())));
         for bad in ["AAPL", "T.", ".AAPL"] {
-            assert_eq!(
-                Subscriptions::from_params(bad),
-                Err(ParamsError::Malformed(bad.into())),
-                "{bad}"
-            );
+            assert_eq!(Subscriptions::from_params(bad), Err(ParamsError::Malformed(bad.into())), "{bad}");
         }
     }
 
@@ -1075,27 +1005,18 @@ mod tests {
         };
         let sub = ClientMessage::subscribe(&subs);
         let json = serde_json::to_string(&sub).unwrap();
-        assert_eq!(
-            json,
-            r#"{"action":"subscribe","params":"T.AAPL,Q.AAPL,AM.AAPL"}"#
-        );
-        assert_eq!(
-            format!("{sub:?}"),
-            r#"Subscribe { params: "T.AAPL,Q.AAPL,AM.AAPL" }"#
-        );
+        assert_eq!(json, r#"{"action":"subscribe","params":"T.AAPL,Q.AAPL,AM.AAPL"}"#);
+        assert_eq!(format!("{sub:?}"), r#"Subscribe { params: "T.AAPL,Q.AAPL,AM.AAPL" }"#);
         match serde_json::from_str(r#"{"action":"unsubscribe","params":"T.AMD"}"#).unwrap() {
-            ClientMessage::Unsubscribe { params } => assert_eq!(
-                Subscriptions::from_params(&params).unwrap().trades,
-                vec!["AMD".to_string()]
-            ),
+            ClientMessage::Unsubscribe { params } => {
+                assert_eq!(Subscriptions::from_params(&params).unwrap().trades, vec!["AMD".to_string()])
+            }
             other => panic!("expected an unsubscribe, got {other:?}"),
         }
         assert_eq!(
             serde_json::to_string(&ClientMessage::unsubscribe(&subs)).unwrap(),
             r#"{"action":"unsubscribe","params":"T.AAPL,Q.AAPL,AM.AAPL"}"#
         );
-        assert!(
-            serde_json::from_str::<ClientMessage>(r#"{"action":"listen","params":"x"}"#).is_err()
-        );
+        assert!(serde_json::from_str::<ClientMessage>(r#"{"action":"listen","params":"x"}"#).is_err());
     }
 }

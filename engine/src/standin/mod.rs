@@ -99,7 +99,14 @@ impl Board {
             if entry.last_bar.is_some() {
                 entry.prev_day = Some(entry.day);
             }
-            entry.day = DayBar { open: bar.open, high: bar.high, low: bar.low, close: bar.close, volume: 0.0, vwap: 0.0 };
+            entry.day = DayBar {
+                open: bar.open,
+                high: bar.high,
+                low: bar.low,
+                close: bar.close,
+                volume: 0.0,
+                vwap: 0.0,
+            };
         }
         let day = &mut entry.day;
         let notional = day.vwap * day.volume + bar.close * bar.volume;

@@ -33,17 +33,22 @@ const NANOS_PER_MILLI: i64 = 1_000_000;
 pub fn polygon_router(board: Arc<Board>, api_key: Option<String>) -> Router {
     Router::new()
         .route("/v2/snapshot/locale/us/markets/stocks/tickers", get(polygon_tickers))
-        .with_state(PolygonState { board, api_key: api_key.map(Arc::from) })
+        .with_state(PolygonState {
+            board,
+            api_key: api_key.map(Arc::from),
+        })
 }
 
 /// Alpaca's `GET /v2/stocks/snapshots`. With `key` or `secret`, requests must
 /// carry them in `APCA-API-KEY-ID` and `APCA-API-SECRET-KEY`.
 pub fn alpaca_data_router(board: Arc<Board>, key: Option<String>, secret: Option<String>) -> Router {
-    Router::new().route("/v2/stocks/snapshots", get(alpaca_snapshots)).with_state(AlpacaState {
-        board,
-        key: key.map(Arc::from),
-        secret: secret.map(Arc::from),
-    })
+    Router::new()
+        .route("/v2/stocks/snapshots", get(alpaca_snapshots))
+        .with_state(AlpacaState {
+            board,
+            key: key.map(Arc::from),
+            secret: secret.map(Arc::from),
+        })
 }
 
 #[derive(Clone)]
@@ -73,7 +78,13 @@ async fn polygon_tickers(State(state): State<PolygonState>, Query(query): Query<
             return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
         }
     }
-    let wanted: Vec<&str> = query.tickers.as_deref().unwrap_or_default().split(',').filter(|t| !t.is_empty()).collect();
+    let wanted: Vec<&str> = query
+        .tickers
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .filter(|t| !t.is_empty())
+        .collect();
     let tickers: Vec<Value> = state
         .board
         .all()
@@ -90,8 +101,11 @@ async fn polygon_tickers(State(state): State<PolygonState>, Query(query): Query<
 fn polygon_ticker(symbol: &str, board: &SymbolBoard) -> Value {
     let prev = board.prev_day.unwrap_or_default();
     let last = board.last_price;
-    let (change, change_pct) =
-        if prev.close > 0.0 { (last - prev.close, (last / prev.close - 1.0) * 100.0) } else { (0.0, 0.0) };
+    let (change, change_pct) = if prev.close > 0.0 {
+        (last - prev.close, (last / prev.close - 1.0) * 100.0)
+    } else {
+        (0.0, 0.0)
+    };
     let mut ticker = json!({
         "ticker": symbol,
         "todaysChange": change,
@@ -129,11 +143,7 @@ struct AlpacaQuery {
     symbols: Option<String>,
 }
 
-async fn alpaca_snapshots(
-    State(state): State<AlpacaState>,
-    headers: HeaderMap,
-    Query(query): Query<AlpacaQuery>,
-) -> Response {
+async fn alpaca_snapshots(State(state): State<AlpacaState>, headers: HeaderMap, Query(query): Query<AlpacaQuery>) -> Response {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let authorized = state.key.as_deref().is_none_or(|k| header(KEY_ID_HEADER) == Some(k))
         && state.secret.as_deref().is_none_or(|s| header(SECRET_KEY_HEADER) == Some(s));
@@ -141,14 +151,21 @@ async fn alpaca_snapshots(
         let body = json!({ "code": 40110000, "message": "request is not authorized" });
         return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
     }
-    let symbols: Vec<&str> =
-        query.symbols.as_deref().unwrap_or_default().split(',').filter(|s| !s.is_empty()).collect();
+    let symbols: Vec<&str> = query
+        .symbols
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .collect();
     if symbols.is_empty() {
         let body = json!({ "code": 40010001, "message": "symbols is required" });
         return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     }
-    let snapshots: BTreeMap<&str, Value> =
-        symbols.into_iter().filter_map(|s| Some((s, alpaca_snapshot(&state.board.get(s)?)))).collect();
+    let snapshots: BTreeMap<&str, Value> = symbols
+        .into_iter()
+        .filter_map(|s| Some((s, alpaca_snapshot(&state.board.get(s)?))))
+        .collect();
     Json(snapshots).into_response()
 }
 
@@ -214,11 +231,21 @@ mod tests {
 
     /// 2024-03-`day` at `hour`:`minute` New York time (EST), in ns.
     fn ny(day: u32, hour: u32, minute: u32) -> Timestamp {
-        Utc.with_ymd_and_hms(2024, 3, day, hour + 5, minute, 0).unwrap().timestamp_nanos_opt().unwrap()
+        Utc.with_ymd_and_hms(2024, 3, day, hour + 5, minute, 0)
+            .unwrap()
+            .timestamp_nanos_opt()
+            .unwrap()
     }
 
     fn bar(time: Timestamp, close: f64, volume: f64) -> Bar {
-        Bar { time, open: close, high: close + 0.5, low: close - 0.5, close, volume }
+        Bar {
+            time,
+            open: close,
+            high: close + 0.5,
+            low: close - 0.5,
+            close,
+            volume,
+        }
     }
 
     /// BUSY traded on Monday 4 and Tuesday 5 March 2024; NEW only on the 5th.
@@ -275,7 +302,10 @@ mod tests {
         assert_eq!(busy["min"]["av"], 200_000.0);
         let new = &body["tickers"][1];
         assert_eq!(new["ticker"], "NEW");
-        assert_eq!(new["prevDay"], json!({ "o": 0.0, "h": 0.0, "l": 0.0, "c": 0.0, "v": 0.0, "vw": 0.0 }));
+        assert_eq!(
+            new["prevDay"],
+            json!({ "o": 0.0, "h": 0.0, "l": 0.0, "c": 0.0, "v": 0.0, "vw": 0.0 })
+        );
         assert_eq!(new["todaysChangePerc"], 0.0);
     }
 
@@ -350,8 +380,7 @@ mod tests {
         ] {
             assert_eq!(get_json(request).await, (StatusCode::UNAUTHORIZED, unauthorized.clone()));
         }
-        let (status, body) =
-            get_json(client.get(&url).header("APCA-API-KEY-ID", "AK").header("APCA-API-SECRET-KEY", "SK")).await;
+        let (status, body) = get_json(client.get(&url).header("APCA-API-KEY-ID", "AK").header("APCA-API-SECRET-KEY", "SK")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(body["message"], "symbols is required");
     }

@@ -18,11 +18,26 @@ use super::{DbTarget, Store, StoreError};
 pub enum JournalEntry {
     Trade(TradeRow),
     /// A `keystore` change; `None` deletes the key.
-    State { algo_name: String, context: String, key: String, value: Option<String> },
-    End { algo_run_id: i64, end: RunEnd },
+    State {
+        algo_name: String,
+        context: String,
+        key: String,
+        value: Option<String>,
+    },
+    End {
+        algo_run_id: i64,
+        end: RunEnd,
+    },
     /// The open orders of one strategy (its index in the plan) in one
     /// symbol, replacing the saved ones; `[]` deletes them.
-    OpenOrders { batch_id: String, algo_env: String, strategy: i64, symbol: String, algo_run_id: i64, orders: String },
+    OpenOrders {
+        batch_id: String,
+        algo_env: String,
+        strategy: i64,
+        symbol: String,
+        algo_run_id: i64,
+        orders: String,
+    },
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -33,7 +48,9 @@ struct Header {
 
 /// Where journals live: `$LIU_JOURNAL_DIR`, or `liu-journal` in the working directory.
 pub fn journal_dir() -> PathBuf {
-    std::env::var_os("LIU_JOURNAL_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("liu-journal"))
+    std::env::var_os("LIU_JOURNAL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("liu-journal"))
 }
 
 /// A writer's journal file, created on the first append.
@@ -49,7 +66,10 @@ impl Journal {
         let name = format!("{batch_id}-{}-{}.jsonl", std::process::id(), SERIAL.fetch_add(1, Ordering::Relaxed));
         Self {
             path: journal_dir().join(name),
-            header: Header { database: target.to_string(), batch_id: batch_id.to_owned() },
+            header: Header {
+                database: target.to_string(),
+                batch_id: batch_id.to_owned(),
+            },
             file: None,
         }
     }
@@ -63,7 +83,10 @@ impl Journal {
         if entries.is_empty() {
             return Ok(());
         }
-        let error = |e: &dyn std::fmt::Display| StoreError::Journal { path: self.path.clone(), message: e.to_string() };
+        let error = |e: &dyn std::fmt::Display| StoreError::Journal {
+            path: self.path.clone(),
+            message: e.to_string(),
+        };
         let mut out = Vec::new();
         if self.file.is_none() {
             std::fs::create_dir_all(journal_dir()).map_err(|e| error(&e))?;
@@ -77,7 +100,11 @@ impl Journal {
         let file = match &mut self.file {
             Some(f) => f,
             None => self.file.insert(
-                std::fs::OpenOptions::new().create(true).append(true).open(&self.path).map_err(|e| error(&e))?,
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)
+                    .map_err(|e| error(&e))?,
             ),
         };
         file.write_all(&out).and_then(|()| file.sync_data()).map_err(|e| error(&e))
@@ -94,9 +121,10 @@ impl Journal {
 
 fn remove(path: &Path) -> Result<(), StoreError> {
     match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(StoreError::Journal { path: path.to_owned(), message: format!("cannot remove: {e}") })
-        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Journal {
+            path: path.to_owned(),
+            message: format!("cannot remove: {e}"),
+        }),
         _ => Ok(()),
     }
 }
@@ -106,8 +134,10 @@ pub(super) async fn replay_journals(store: &Store) -> Result<usize, StoreError> 
     let Ok(dir) = std::fs::read_dir(journal_dir()) else { return Ok(0) };
     let mut rows = 0;
     let database = store.target().to_string();
-    let mut files: Vec<PathBuf> =
-        dir.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
+    let mut files: Vec<PathBuf> = dir
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
     files.sort();
     for path in files {
         let Some((header, entries)) = read(&path)? else { continue };
@@ -127,13 +157,24 @@ fn read(path: &Path) -> Result<Option<(Header, Vec<JournalEntry>)>, StoreError> 
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(StoreError::Journal { path: path.to_owned(), message: e.to_string() }),
+        Err(e) => {
+            return Err(StoreError::Journal {
+                path: path.to_owned(),
+                message: e.to_string(),
+            });
+        }
     };
     let lines: Vec<String> = std::io::BufReader::new(file)
         .lines()
         .collect::<Result<_, _>>()
-        .map_err(|e| StoreError::Journal { path: path.to_owned(), message: e.to_string() })?;
-    let bad = |line: usize, e: serde_json::Error| StoreError::Journal { path: path.to_owned(), message: format!("line {line}: {e}") };
+        .map_err(|e| StoreError::Journal {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+    let bad = |line: usize, e: serde_json::Error| StoreError::Journal {
+        path: path.to_owned(),
+        message: format!("line {line}: {e}"),
+    };
     let Some(first) = lines.first() else { return Ok(None) };
     let header: Header = serde_json::from_str(first).map_err(|e| bad(1, e))?;
     let mut entries = Vec::with_capacity(lines.len());
@@ -142,7 +183,9 @@ fn read(path: &Path) -> Result<Option<(Header, Vec<JournalEntry>)>, StoreError> 
             Ok(entry) => entries.push(entry),
             // A process killed mid-append leaves a torn last line; the
             // lines before it are whole.
-            Err(e) if i + 1 == lines.len() && e.is_eof() => tracing::warn!(journal = %path.display(), line = i + 1, "torn last line skipped"),
+            Err(e) if i + 1 == lines.len() && e.is_eof() => {
+                tracing::warn!(journal = %path.display(), line = i + 1, "torn last line skipped")
+            }
             Err(e) => return Err(bad(i + 1, e)),
         }
     }
