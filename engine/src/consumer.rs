@@ -387,6 +387,12 @@ pub fn replay(config: &ReplayConfig, progress: &dyn Fn(u64)) -> Result<ReplaySum
         }
     }
     let plan = crate::tradeplan::parse(&plan_text, &plan_path)?;
+    if plan.broker.kind == BrokerKind::Alpaca {
+        tracing::warn!(
+            plan = %plan_path.display(),
+            "the recorded session traded through Alpaca, whose fills came from the broker; the replay fills by the paper broker's rule, so its fills may differ"
+        );
+    }
     let mut partitions = Vec::with_capacity(files.len());
     for (file, header) in files.iter().zip(headers) {
         let (loaded, runners, market) = start_strategies(&plan, &header.kept_state)?;
