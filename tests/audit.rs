@@ -13,13 +13,7 @@ fn audit(name: &str) -> (i32, serde_json::Value) {
 }
 
 fn reasons(report: &serde_json::Value) -> String {
-    report["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_str().unwrap())
-        .collect::<Vec<_>>()
-        .join("\n")
+    report["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect::<Vec<_>>().join("\n")
 }
 
 #[test]
@@ -63,26 +57,13 @@ fn every_hostile_strategy_fails_with_the_right_reason() {
         assert_eq!(code, 1, "{name} must fail the audit");
         assert_eq!(report["passed"], false);
         let text = reasons(&report);
-        assert!(
-            text.contains(reason),
-            "{name}: expected a reason containing {reason:?}, got:\n{text}"
-        );
+        assert!(text.contains(reason), "{name}: expected a reason containing {reason:?}, got:\n{text}");
     }
     // The clock is refused too, and each forbidden import is listed.
     let (_, report) = audit("hostile-env-clock");
     assert!(reasons(&report).contains("wall clock"), "{}", reasons(&report));
-    let forbidden: Vec<_> = report["imports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| i["status"] == "forbidden")
-        .collect();
-    assert!(
-        forbidden
-            .iter()
-            .any(|i| i["name"].as_str().unwrap().starts_with("wasi:cli/environment")),
-        "{forbidden:?}"
-    );
+    let forbidden: Vec<_> = report["imports"].as_array().unwrap().iter().filter(|i| i["status"] == "forbidden").collect();
+    assert!(forbidden.iter().any(|i| i["name"].as_str().unwrap().starts_with("wasi:cli/environment")), "{forbidden:?}");
 }
 
 #[test]

@@ -48,23 +48,13 @@ fn sma_cross_on_goog_trades_the_hand_checked_crosses() {
     let batch = summary["batch_id"].as_str().unwrap();
     let rows = trades(dir.path().join("liu.db").as_path(), batch);
     assert_eq!(rows.len(), 131);
-    let first: Vec<_> = rows[..3]
-        .iter()
-        .map(|r| (r.operation.as_str(), r.qty, r.price, &r.client_time[..10]))
-        .collect();
+    let first: Vec<_> = rows[..3].iter().map(|r| (r.operation.as_str(), r.qty, r.price, &r.client_time[..10])).collect();
     assert_eq!(
         first,
-        vec![
-            ("sell_short", 100.0, 180.36, "2004-11-29"),
-            ("buy_short", 100.0, 186.31, "2004-12-21"),
-            ("buy", 100.0, 186.31, "2004-12-21"),
-        ]
+        vec![("sell_short", 100.0, 180.36, "2004-11-29"), ("buy_short", 100.0, 186.31, "2004-12-21"), ("buy", 100.0, 186.31, "2004-12-21"),]
     );
     let last = rows.last().unwrap();
-    assert_eq!(
-        (last.operation.as_str(), last.price, &last.client_time[..10]),
-        ("buy", 695.0, "2012-12-04")
-    );
+    assert_eq!((last.operation.as_str(), last.price, &last.client_time[..10]), ("buy", 695.0, "2012-12-04"));
 
     // Equity = cash + marked position; with no commission it is 100000 plus
     // realized plus unrealized PnL, which the rows let us recompute.
@@ -74,11 +64,7 @@ fn sma_cross_on_goog_trades_the_hand_checked_crosses() {
     });
     let last_close = 806.19; // GOOG close on 2013-03-01, the last row of the file
     let final_equity = s["final_equity"].as_f64().unwrap();
-    assert!(
-        (final_equity - (cash + 100.0 * last_close)).abs() < 1e-6,
-        "{final_equity} vs {}",
-        cash + 100.0 * last_close
-    );
+    assert!((final_equity - (cash + 100.0 * last_close)).abs() < 1e-6, "{final_equity} vs {}", cash + 100.0 * last_close);
 
     let run = &runs(dir.path().join("liu.db").as_path(), batch)[0];
     assert_eq!(run.algo_env, "BACKTEST");
@@ -98,21 +84,11 @@ fn momentum_long_enters_on_the_hand_checked_signal_and_records_its_reasons() {
     let db = db_in(&dir);
     let momentum = component("momentum-long");
     let goog = data("GOOG.csv");
-    let summary = backtest_json(&[
-        "--strategy",
-        momentum.to_str().unwrap(),
-        "--data",
-        goog.to_str().unwrap(),
-        "--db",
-        &db,
-    ]);
+    let summary = backtest_json(&["--strategy", momentum.to_str().unwrap(), "--data", goog.to_str().unwrap(), "--db", &db]);
     let batch = summary["batch_id"].as_str().unwrap();
     let rows = trades(dir.path().join("liu.db").as_path(), batch);
     let entry = &rows[0];
-    assert_eq!(
-        (entry.operation.as_str(), entry.qty, entry.price, &entry.client_time[..10]),
-        ("buy", 100.0, 186.31, "2004-12-21")
-    );
+    assert_eq!((entry.operation.as_str(), entry.qty, entry.price, &entry.client_time[..10]), ("buy", 100.0, 186.31, "2004-12-21"));
     let ind: serde_json::Value = serde_json::from_str(&entry.indicators).unwrap();
     assert!((ind["macd"].as_f64().unwrap() - 2.8215924793590546).abs() < 1e-9);
     assert!((ind["macd_signal"].as_f64().unwrap() - 2.6977757711201313).abs() < 1e-9);
@@ -170,23 +146,11 @@ fn same_inputs_give_identical_trades_and_equity() {
     let b = backtest_json(&args);
     assert_ne!(a["batch_id"], b["batch_id"]);
     let path = dir.path().join("liu.db");
-    let (ta, tb) = (
-        trades(&path, a["batch_id"].as_str().unwrap()),
-        trades(&path, b["batch_id"].as_str().unwrap()),
-    );
+    let (ta, tb) = (trades(&path, a["batch_id"].as_str().unwrap()), trades(&path, b["batch_id"].as_str().unwrap()));
     assert!(ta.len() > 50, "expected a real number of fills, got {}", ta.len());
     assert_eq!(ta, tb);
     for (x, y) in a["strategies"].as_array().unwrap().iter().zip(b["strategies"].as_array().unwrap()) {
-        for key in [
-            "final_equity",
-            "return_pct",
-            "max_drawdown_pct",
-            "sharpe",
-            "sortino",
-            "trades",
-            "fills",
-            "fuel_used",
-        ] {
+        for key in ["final_equity", "return_pct", "max_drawdown_pct", "sharpe", "sortino", "trades", "fills", "fuel_used"] {
             assert_eq!(x[key], y[key], "{key} differs between identical runs");
         }
     }
@@ -198,11 +162,7 @@ fn same_inputs_give_identical_trades_and_equity() {
 fn trapping_and_looping_strategies_are_disabled_and_the_others_finish() {
     let dir = tempfile::tempdir().unwrap();
     let db = db_in(&dir);
-    let (sma, looping, panics) = (
-        component("sma-cross"),
-        component("hostile-infinite-loop"),
-        component("hostile-panic"),
-    );
+    let (sma, looping, panics) = (component("sma-cross"), component("hostile-infinite-loop"), component("hostile-panic"));
     let goog = data("GOOG.csv");
     let alone = backtest_json(&["--strategy", sma.to_str().unwrap(), "--data", goog.to_str().unwrap(), "--db", &db]);
     let mixed = backtest_json(&[
@@ -217,15 +177,7 @@ fn trapping_and_looping_strategies_are_disabled_and_the_others_finish() {
         "--db",
         &db,
     ]);
-    let by_name = |name: &str| {
-        mixed["strategies"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == name)
-            .unwrap()
-            .clone()
-    };
+    let by_name = |name: &str| mixed["strategies"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap().clone();
     let looped = by_name("hostile-infinite-loop");
     let reason = looped["end_reason"].as_str().unwrap();
     assert!(reason.starts_with("out of fuel"), "{reason}");
@@ -233,10 +185,7 @@ fn trapping_and_looping_strategies_are_disabled_and_the_others_finish() {
     assert_eq!(looped["fills"], 1);
     let panicked = by_name("hostile-panic");
     let reason = panicked["end_reason"].as_str().unwrap();
-    assert!(
-        reason.contains("unreachable") && reason.contains("panic") && reason.contains("deliberate failure"),
-        "{reason}"
-    );
+    assert!(reason.contains("unreachable") && reason.contains("panic") && reason.contains("deliberate failure"), "{reason}");
 
     let sma_mixed = by_name("sma-cross");
     assert_eq!(sma_mixed["end_reason"], "completed");
@@ -245,10 +194,8 @@ fn trapping_and_looping_strategies_are_disabled_and_the_others_finish() {
     }
     let path = dir.path().join("liu.db");
     let alone_trades: Vec<_> = trades(&path, alone["batch_id"].as_str().unwrap());
-    let mixed_trades: Vec<_> = trades(&path, mixed["batch_id"].as_str().unwrap())
-        .into_iter()
-        .filter(|t| t.algo_name == "sma-cross")
-        .collect();
+    let mixed_trades: Vec<_> =
+        trades(&path, mixed["batch_id"].as_str().unwrap()).into_iter().filter(|t| t.algo_name == "sma-cross").collect();
     assert_eq!(alone_trades, mixed_trades);
     let stored = runs(&path, mixed["batch_id"].as_str().unwrap());
     let stored_reason = |name: &str| stored.iter().find(|r| r.algo_name == name).unwrap().end_reason.clone().unwrap();
@@ -284,15 +231,7 @@ fn a_component_importing_wasi_filesystem_is_refused_at_load_naming_the_import() 
     let db = db_in(&dir);
     let fs = component("hostile-wasi-filesystem");
     let goog = data("GOOG.csv");
-    let out = liu(&[
-        "backtest",
-        "--strategy",
-        fs.to_str().unwrap(),
-        "--data",
-        goog.to_str().unwrap(),
-        "--db",
-        &db,
-    ]);
+    let out = liu(&["backtest", "--strategy", fs.to_str().unwrap(), "--data", goog.to_str().unwrap(), "--db", &db]);
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains("imports `wasi:"), "{err}");
@@ -312,15 +251,7 @@ fn a_malformed_csv_row_names_file_and_line_and_writes_nothing() {
     lines[41] = format!("{},{},{},{},not-a-price,{}", fields[0], fields[1], fields[2], fields[3], fields[5]);
     std::fs::write(&csv, lines.join("\n")).unwrap();
     let sma = component("sma-cross");
-    let out = liu(&[
-        "backtest",
-        "--strategy",
-        sma.to_str().unwrap(),
-        "--data",
-        csv.to_str().unwrap(),
-        "--db",
-        &db,
-    ]);
+    let out = liu(&["backtest", "--strategy", sma.to_str().unwrap(), "--data", csv.to_str().unwrap(), "--db", &db]);
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains(&format!("{}:42", csv.display())), "{err}");
@@ -341,11 +272,7 @@ fn bad_invocations_fail_with_a_clear_error() {
     assert!(stderr(&out).contains("unknown parameter `slowness`"), "{}", stderr(&out));
 
     let out = liu(&["backtest", "--strategy", sma, "--data", goog, "--param", "fast=ten", "--db", &db]);
-    assert!(
-        stderr(&out).contains("parameter `fast` of strategy sma-cross: expected an integer, got `ten`"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("parameter `fast` of strategy sma-cross: expected an integer, got `ten`"), "{}", stderr(&out));
 
     // The strategy's own check refuses fast >= slow in init.
     let out = liu(&["backtest", "--strategy", sma, "--data", goog, "--param", "fast=40", "--db", &db]);
@@ -354,11 +281,7 @@ fn bad_invocations_fail_with_a_clear_error() {
 
     let out = liu(&["backtest", "--strategy", "no/such/strategy.wasm", "--data", goog, "--db", &db]);
     assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("cannot read strategy no/such/strategy.wasm"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("cannot read strategy no/such/strategy.wasm"), "{}", stderr(&out));
 
     let out = liu(&["backtest", "--strategy", sma, "--data", "no/such/data.csv", "--db", &db]);
     assert!(!out.status.success());
@@ -368,11 +291,7 @@ fn bad_invocations_fail_with_a_clear_error() {
     let core = repo().join("sample-strategies/target/wasm32-unknown-unknown/release/sma_cross.wasm");
     let out = liu(&["backtest", "--strategy", core.to_str().unwrap(), "--data", goog, "--db", &db]);
     assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("is a core WebAssembly module, not a component"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("is a core WebAssembly module, not a component"), "{}", stderr(&out));
 
     let text = dir.path().join("notes.wasm");
     std::fs::write(&text, "hello").unwrap();
@@ -447,15 +366,7 @@ fn order_spam_is_throttled_to_its_rate_and_sma_cross_beside_it_trades_as_alone()
         &db,
     ]);
     let bars = mixed["bars"].as_u64().unwrap();
-    let by_name = |name: &str| {
-        mixed["strategies"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == name)
-            .unwrap()
-            .clone()
-    };
+    let by_name = |name: &str| mixed["strategies"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap().clone();
     let spammer = by_name("hostile-order-spam");
     assert_eq!(spammer["end_reason"], "completed");
     assert_eq!(spammer["rejected_orders"].as_u64().unwrap(), 40 * bars);
@@ -463,16 +374,11 @@ fn order_spam_is_throttled_to_its_rate_and_sma_cross_beside_it_trades_as_alone()
     assert_eq!(spammer["fills"].as_u64().unwrap(), 10 * (bars - 1));
 
     let path = dir.path().join("liu.db");
-    let spam_fills = trades(&path, mixed["batch_id"].as_str().unwrap())
-        .into_iter()
-        .filter(|t| t.algo_name == "hostile-order-spam")
-        .count();
+    let spam_fills = trades(&path, mixed["batch_id"].as_str().unwrap()).into_iter().filter(|t| t.algo_name == "hostile-order-spam").count();
     assert_eq!(spam_fills as u64, 10 * (bars - 1));
     let alone_trades = trades(&path, alone["batch_id"].as_str().unwrap());
-    let mixed_trades: Vec<_> = trades(&path, mixed["batch_id"].as_str().unwrap())
-        .into_iter()
-        .filter(|t| t.algo_name == "sma-cross")
-        .collect();
+    let mixed_trades: Vec<_> =
+        trades(&path, mixed["batch_id"].as_str().unwrap()).into_iter().filter(|t| t.algo_name == "sma-cross").collect();
     assert_eq!(alone_trades.len(), 131);
     assert_eq!(alone_trades, mixed_trades);
 }
@@ -588,10 +494,7 @@ fn each_time_in_force_fills_as_documented_and_pays_its_fee() {
             assert!((row.fee - fee).abs() < 1e-9, "{tif} {offset}%: fee {} != {fee}", row.fee);
             assert_eq!((row.operation.as_str(), row.qty), ("buy", 10.0));
         }
-        assert!(
-            log.contains(&format!("update {ending} ")),
-            "{tif} {offset}%: no `{ending}` update\n{log}"
-        );
+        assert!(log.contains(&format!("update {ending} ")), "{tif} {offset}%: no `{ending}` update\n{log}");
     }
 }
 
@@ -629,10 +532,7 @@ fn a_rejected_symbol_never_arrives_and_run_all_follows_each_step() {
     }
     let step = ["bar AAA", "bar CCC", "run-all after 2"];
     assert_eq!(seen, [step, step, step].concat(), "{log}");
-    assert!(
-        steps.windows(2).all(|w| w[0] < w[1]),
-        "one run-all per step, in time order: {steps:?}"
-    );
+    assert!(steps.windows(2).all(|w| w[0] < w[1]), "one run-all per step, in time order: {steps:?}");
 }
 
 /// `backtest --tradeplan` runs a tradeplan's strategies on history as a
@@ -680,15 +580,7 @@ fn a_tradeplan_backtests_on_history_as_trade_runs_it() {
     let elsewhere = dir.path().join("elsewhere.toml");
     std::fs::write(&elsewhere, text.replace("[\"GOOG\"]", "[\"MSFT\"]")).unwrap();
     let runs_before = runs_in(&db);
-    let out = liu(&[
-        "backtest",
-        "--tradeplan",
-        elsewhere.to_str().unwrap(),
-        "--data",
-        goog.to_str().unwrap(),
-        "--db",
-        &db,
-    ]);
+    let out = liu(&["backtest", "--tradeplan", elsewhere.to_str().unwrap(), "--data", goog.to_str().unwrap(), "--db", &db]);
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains("elsewhere.toml") && err.contains("GOOG"), "{err}");
@@ -696,10 +588,5 @@ fn a_tradeplan_backtests_on_history_as_trade_runs_it() {
 }
 
 fn runs_in(db: &str) -> i64 {
-    query(std::path::Path::new(db), async |c| {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM algo_run")
-            .fetch_one(c)
-            .await
-            .unwrap()
-    })
+    query(std::path::Path::new(db), async |c| sqlx::query_scalar::<_, i64>("SELECT count(*) FROM algo_run").fetch_one(c).await.unwrap())
 }

@@ -43,14 +43,7 @@ fn backtest(
     data: &std::path::Path,
     params: &[&str],
 ) -> (serde_json::Value, Vec<TradeRow>) {
-    let mut args = vec![
-        "--strategy",
-        strategy.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--db",
-        db.to_str().unwrap(),
-    ];
+    let mut args = vec!["--strategy", strategy.to_str().unwrap(), "--data", data.to_str().unwrap(), "--db", db.to_str().unwrap()];
     for p in params {
         args.extend(["--param", p]);
     }
@@ -92,18 +85,7 @@ fn every_language_fills_several_symbols_exactly_like_rust() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("liu.db");
     let bars = dir.path().join("bars.csv");
-    let out = liu(&[
-        "data",
-        "generate",
-        "--bars",
-        "3000",
-        "--symbols",
-        "3",
-        "--seed",
-        "11",
-        "-o",
-        bars.to_str().unwrap(),
-    ]);
+    let out = liu(&["data", "generate", "--bars", "3000", "--symbols", "3", "--seed", "11", "-o", bars.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let params = ["fast=3", "slow=8", "qty=10"];
     let rust = backtest(&db, &component("sma-cross"), &bars, &params);
@@ -130,26 +112,15 @@ fn every_language_declares_and_refuses_parameters_like_rust() {
     };
     // The engine prints the strategy's refusal after naming its file.
     let refusal = |path: &std::path::Path, params: &[&str]| {
-        let mut args = vec![
-            "backtest",
-            "--strategy",
-            path.to_str().unwrap(),
-            "--data",
-            goog.to_str().unwrap(),
-            "--db",
-            db.to_str().unwrap(),
-        ];
+        let mut args =
+            vec!["backtest", "--strategy", path.to_str().unwrap(), "--data", goog.to_str().unwrap(), "--db", db.to_str().unwrap()];
         for p in params {
             args.extend(["--param", p]);
         }
         let out = liu(&args);
         assert_eq!(out.status.code(), Some(1), "{params:?} should be refused");
         let err = stderr(&out);
-        err.split_once("refused to start: ")
-            .unwrap_or_else(|| panic!("no refusal in: {err}"))
-            .1
-            .trim()
-            .to_owned()
+        err.split_once("refused to start: ").unwrap_or_else(|| panic!("no refusal in: {err}")).1.trim().to_owned()
     };
     let bad = [&["fast=30", "slow=10"][..], &["fast=0"][..], &["qty=-2.5"][..], &["qty=0"][..]];
     let rust = component("sma-cross");

@@ -37,19 +37,9 @@ fn a_backtest_into_postgres_and_into_sqlite_gives_identical_rows() {
     let (lite_summary, lite_trades, lite_runs) = backtest_into(&TestDb::Sqlite(dir.path().join("liu.db")));
     let (pg_summary, pg_trades, pg_runs) = backtest_into(&TestDb::Postgres(pg.url.clone()));
     assert!(lite_trades.len() > 100, "both strategies trade: {}", lite_trades.len());
-    assert!(
-        lite_trades.iter().any(|t| t.algo_name == "momentum-long" && t.indicators != "{}"),
-        "reasons are recorded"
-    );
+    assert!(lite_trades.iter().any(|t| t.algo_name == "momentum-long" && t.indicators != "{}"), "reasons are recorded");
     assert_eq!(lite_trades, pg_trades);
-    let strip_batch = |runs: Vec<RunRow>| {
-        runs.into_iter()
-            .map(|r| RunRow {
-                batch_id: String::new(),
-                ..r
-            })
-            .collect::<Vec<_>>()
-    };
+    let strip_batch = |runs: Vec<RunRow>| runs.into_iter().map(|r| RunRow { batch_id: String::new(), ..r }).collect::<Vec<_>>();
     assert_eq!(strip_batch(lite_runs), strip_batch(pg_runs));
     for key in ["final_equity", "fills", "trades"] {
         assert_eq!(lite_summary["strategies"][0][key], pg_summary["strategies"][0][key], "{key}");
@@ -57,10 +47,7 @@ fn a_backtest_into_postgres_and_into_sqlite_gives_identical_rows() {
 
     // What a restarted consumer reads back to carry on its positions: the
     // same fills from either backend, each as recorded.
-    let lite_fills = batch_fills(
-        &TestDb::Sqlite(dir.path().join("liu.db")),
-        lite_summary["batch_id"].as_str().unwrap(),
-    );
+    let lite_fills = batch_fills(&TestDb::Sqlite(dir.path().join("liu.db")), lite_summary["batch_id"].as_str().unwrap());
     let pg_fills = batch_fills(&TestDb::Postgres(pg.url.clone()), pg_summary["batch_id"].as_str().unwrap());
     assert_eq!(lite_fills, pg_fills);
     assert_eq!(lite_fills.len(), lite_trades.len());
@@ -69,19 +56,13 @@ fn a_backtest_into_postgres_and_into_sqlite_gives_identical_rows() {
         let trades = lite_trades.iter().filter(|t| t.algo_name == name);
         for (f, t) in fills.zip(trades) {
             let side = if t.operation.starts_with("buy") { Side::Buy } else { Side::Sell };
-            assert_eq!(
-                (&f.symbol, f.side, f.qty, f.price, f.fee),
-                (&t.symbol, side, t.qty, t.price, t.fee),
-                "{t:?}"
-            );
+            assert_eq!((&f.symbol, f.side, f.qty, f.price, f.fee), (&t.symbol, side, t.qty, t.price, t.fee), "{t:?}");
             assert_eq!(Some(f.time), liu_engine::data::parse_timestamp(&t.client_time), "{t:?}");
         }
     }
     assert!(
         lite_fills.iter().any(|f| f.side == Side::Sell)
-            && lite_fills
-                .iter()
-                .any(|f| f.algo_name == "sma-cross" && f.parameters.get("fast").is_some())
+            && lite_fills.iter().any(|f| f.algo_name == "sma-cross" && f.parameters.get("fast").is_some())
     );
 }
 
@@ -99,11 +80,7 @@ fn db_status_lists_pending_migrations_and_db_migrate_applies_them_on_both_backen
         let status = |args: &[&str]| -> Vec<serde_json::Value> {
             let out = liu(args);
             assert!(out.status.success(), "{}", stderr(&out));
-            serde_json::from_slice::<serde_json::Value>(&out.stdout)
-                .unwrap()
-                .as_array()
-                .unwrap()
-                .clone()
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap().as_array().unwrap().clone()
         };
         let before = status(&["db", "status", "--db", &db, "--json"]);
         assert!(before.len() >= 4, "{before:?}");
@@ -158,35 +135,17 @@ fn open_orders_are_saved_per_strategy_and_symbol_on_both_backends() {
     let mut seen = Vec::new();
     for db in [TestDb::Sqlite(dir.path().join("live.db")), TestDb::Postgres(pg.url.clone())] {
         let target: DbTarget = db.arg().parse().unwrap();
-        let writer = BatchWriter::start(
-            &target,
-            "batch-1",
-            vec![run("a"), run("b")],
-            vec!["AAA".into(), "BBB".into()],
-            Commit::AsTheyCome,
-        )
-        .unwrap();
+        let writer =
+            BatchWriter::start(&target, "batch-1", vec![run("a"), run("b")], vec!["AAA".into(), "BBB".into()], Commit::AsTheyCome).unwrap();
         writer.open_orders(1, 0, r#"[{"id":1}]"#.into());
         writer.open_orders(0, 1, r#"[{"id":2}]"#.into());
         writer.open_orders(0, 1, r#"[{"id":2},{"id":3}]"#.into());
         writer.open_orders(1, 0, "[]".into());
-        writer
-            .finish(vec![
-                RunEnd {
-                    end_time: chrono::Utc::now(),
-                    end_reason: "shutdown".into(),
-                    fuel_used: 0
-                };
-                2
-            ])
-            .unwrap();
+        writer.finish(vec![RunEnd { end_time: chrono::Utc::now(), end_reason: "shutdown".into(), fuel_used: 0 }; 2]).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let saved = rt.block_on(async {
             let store = Store::open(&target).await.unwrap();
-            (
-                store.batch_open_orders("batch-1", "PAPER").await.unwrap(),
-                store.batch_open_orders("batch-1", "PROD").await.unwrap(),
-            )
+            (store.batch_open_orders("batch-1", "PAPER").await.unwrap(), store.batch_open_orders("batch-1", "PROD").await.unwrap())
         });
         assert_eq!(saved.0, [(0, "BBB".to_owned(), r#"[{"id":2},{"id":3}]"#.to_owned())], "{db:?}");
         assert!(saved.1.is_empty(), "another environment's are not read");

@@ -22,9 +22,7 @@ fn stored_bars(db: &TestDb) -> Vec<StoredBar> {
             use sqlx::Connection;
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async {
-                let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-                    .await
-                    .unwrap();
+                let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
                 sqlx::query_as(ALL_BARS).fetch_all(&mut c).await.unwrap()
             })
         }
@@ -61,16 +59,7 @@ fn expected_rows(file: &Path, timeframe: &str) -> Vec<StoredBar> {
         .iter()
         .map(|e| {
             let b = e.bar;
-            (
-                data.symbols[e.symbol as usize].clone(),
-                timeframe.to_owned(),
-                b.time,
-                b.open,
-                b.high,
-                b.low,
-                b.close,
-                b.volume,
-            )
+            (data.symbols[e.symbol as usize].clone(), timeframe.to_owned(), b.time, b.open, b.high, b.low, b.close, b.volume)
         })
         .collect();
     rows.sort_by(|a, b| (&a.0, a.2).cmp(&(&b.0, b.2)));
@@ -78,12 +67,7 @@ fn expected_rows(file: &Path, timeframe: &str) -> Vec<StoredBar> {
 }
 
 fn data_lines(file: &Path) -> usize {
-    std::fs::read_to_string(file)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .filter(|l| !l.trim().is_empty())
-        .count()
+    std::fs::read_to_string(file).unwrap().lines().skip(1).filter(|l| !l.trim().is_empty()).count()
 }
 
 #[test]
@@ -150,11 +134,7 @@ fn a_bad_row_names_file_and_line_and_nothing_of_its_file_is_imported() {
         assert!(err.contains("nothing from") && err.contains("stays imported"), "{err}");
         assert!(!err.contains("panicked"), "{err}");
         let symbols: std::collections::BTreeSet<String> = stored_bars(db).into_iter().map(|b| b.0).collect();
-        assert_eq!(
-            symbols.into_iter().collect::<Vec<_>>(),
-            ["SYA"],
-            "{db:?}: only the file before the bad one is imported"
-        );
+        assert_eq!(symbols.into_iter().collect::<Vec<_>>(), ["SYA"], "{db:?}: only the file before the bad one is imported");
         assert_eq!(stored_bars(db).len(), 40_000);
     }
 }
@@ -174,11 +154,7 @@ fn write_parquet(path: &Path, schema: &str, columns: Vec<Column>) {
 fn write_parquet_compressed(path: &Path, schema: &str, columns: Vec<Column>, compression: parquet::basic::Compression) {
     use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
     let schema = Arc::new(parquet::schema::parser::parse_message_type(schema).unwrap());
-    let props = Arc::new(
-        parquet::file::properties::WriterProperties::builder()
-            .set_compression(compression)
-            .build(),
-    );
+    let props = Arc::new(parquet::file::properties::WriterProperties::builder().set_compression(compression).build());
     let mut writer = parquet::file::writer::SerializedFileWriter::new(std::fs::File::create(path).unwrap(), schema, props).unwrap();
     let mut group = writer.next_row_group().unwrap();
     for column in columns {
@@ -222,18 +198,7 @@ fn parquet_files_import_like_their_csv() {
     );
     // Several symbols, nanosecond timestamps, integer volumes, symbol column.
     let minute_csv = dir.path().join("minute.csv");
-    let out = liu(&[
-        "data",
-        "generate",
-        "--bars",
-        "500",
-        "--symbols",
-        "3",
-        "--seed",
-        "9",
-        "-o",
-        minute_csv.to_str().unwrap(),
-    ]);
+    let out = liu(&["data", "generate", "--bars", "500", "--symbols", "3", "--seed", "9", "-o", minute_csv.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let minute = liu_engine::data::load(&minute_csv, &Default::default()).unwrap();
     let minute_parquet = dir.path().join("minute.parquet");
@@ -342,12 +307,7 @@ fn assert_same_backtest(from_csv: &(serde_json::Value, Vec<TradeRow>), from_db: 
     for key in ["symbols", "bars", "from", "to"] {
         assert_eq!(from_csv.0[key], from_db.0[key], "{key}");
     }
-    for (a, b) in from_csv.0["strategies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .zip(from_db.0["strategies"].as_array().unwrap())
-    {
+    for (a, b) in from_csv.0["strategies"].as_array().unwrap().iter().zip(from_db.0["strategies"].as_array().unwrap()) {
         for key in ["final_equity", "fills", "trades", "max_drawdown_pct", "open_positions"] {
             assert_eq!(a[key], b[key], "{key}");
         }
@@ -359,18 +319,7 @@ fn a_backtest_of_imported_bars_trades_exactly_like_the_backtest_of_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let goog = data("GOOG.csv");
     let minute = dir.path().join("three.csv");
-    let out = liu(&[
-        "data",
-        "generate",
-        "--bars",
-        "3000",
-        "--symbols",
-        "3",
-        "--seed",
-        "11",
-        "-o",
-        minute.to_str().unwrap(),
-    ]);
+    let out = liu(&["data", "generate", "--bars", "3000", "--symbols", "3", "--seed", "11", "-o", minute.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
 
     let (_d, _pg, dbs) = both_backends();

@@ -62,14 +62,7 @@ fn write_bars(dir: &Path) -> BTreeMap<String, Vec<SourceBar>> {
                 // What the test compares with: the text written, read back.
                 let line = csv.lines().last().unwrap().split(',').map(|f| f.to_owned()).collect::<Vec<_>>();
                 let number = |i: usize| line[i].parse::<f64>().unwrap();
-                bars.push(SourceBar {
-                    date,
-                    open: number(1),
-                    high: number(2),
-                    low: number(3),
-                    close: number(4),
-                    volume: number(5),
-                });
+                bars.push(SourceBar { date, open: number(1), high: number(2), low: number(3), close: number(4), volume: number(5) });
                 price = close;
             }
             date = date.succ_opt().unwrap();
@@ -89,15 +82,7 @@ struct Simulator {
 impl Simulator {
     fn start(data: &Path) -> Simulator {
         let mut child = Command::new(env!("CARGO_BIN_EXE_liu-engine"))
-            .args([
-                "simulate",
-                "--listen",
-                "127.0.0.1:0",
-                "--rest-listen",
-                "127.0.0.1:0",
-                "--speed",
-                "1",
-            ])
+            .args(["simulate", "--listen", "127.0.0.1:0", "--rest-listen", "127.0.0.1:0", "--speed", "1"])
             .arg("--data")
             .arg(data)
             .env("APCA_API_KEY_ID", KEY)
@@ -126,10 +111,7 @@ impl Simulator {
                 }
             }
         }
-        Simulator {
-            child,
-            rest: rest.unwrap(),
-        }
+        Simulator { child, rest: rest.unwrap() }
     }
 }
 
@@ -183,31 +165,14 @@ fn polygon() -> Vec<(&'static str, &'static str)> {
 }
 
 fn assert_ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "mine failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        stderr(out)
-    );
+    assert!(out.status.success(), "mine failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), stderr(out));
 }
 
 /// `mine daily-ohlc` over the test's window.
 fn mine_daily(db: &TestDb, source: &str, symbols: &str, location: &[&str], credentials: &[(&str, &str)]) -> Output {
     let warmup = WARMUP_DAYS.to_string();
     let db = db.arg();
-    let mut args = vec![
-        "daily-ohlc",
-        "--source",
-        source,
-        "--from",
-        FROM,
-        "--to",
-        TO,
-        "--warmup-days",
-        &warmup,
-        "--db",
-        &db,
-    ];
+    let mut args = vec!["daily-ohlc", "--source", source, "--from", FROM, "--to", TO, "--warmup-days", &warmup, "--db", &db];
     if !symbols.is_empty() {
         args.extend(["--symbols", symbols]);
     }
@@ -259,21 +224,16 @@ fn sqlite<T>(path: &Path, f: impl AsyncFnOnce(&mut sqlx::SqliteConnection) -> T)
     use sqlx::Connection;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .expect("open test db");
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.expect("open test db");
         f(&mut conn).await
     })
 }
 
 fn ohlc_rows(db: &TestDb) -> Vec<Ohlc> {
     let rows: Vec<OhlcRow> = match db {
-        TestDb::Sqlite(path) => sqlite(path, async |c| {
-            sqlx::query_as("SELECT * FROM stock_ohlc ORDER BY symbol, symbol_date")
-                .fetch_all(c)
-                .await
-                .unwrap()
-        }),
+        TestDb::Sqlite(path) => {
+            sqlite(path, async |c| sqlx::query_as("SELECT * FROM stock_ohlc ORDER BY symbol, symbol_date").fetch_all(c).await.unwrap())
+        }
         TestDb::Postgres(url) => pg_query(url, async |c| {
             sqlx::query_as(
                 "SELECT symbol, symbol_date::text AS symbol_date, open, high, low, close, volume, indicators::text AS indicators,
@@ -325,12 +285,9 @@ struct Ticker {
 
 fn ticker_rows(db: &TestDb) -> BTreeMap<String, Ticker> {
     let rows: Vec<TickerRow> = match db {
-        TestDb::Sqlite(path) => sqlite(path, async |c| {
-            sqlx::query_as("SELECT * FROM ticker_data ORDER BY symbol")
-                .fetch_all(c)
-                .await
-                .unwrap()
-        }),
+        TestDb::Sqlite(path) => {
+            sqlite(path, async |c| sqlx::query_as("SELECT * FROM ticker_data ORDER BY symbol").fetch_all(c).await.unwrap())
+        }
         TestDb::Postgres(url) => pg_query(url, async |c| {
             sqlx::query_as(
                 "SELECT symbol, name, description, industry, sector, exchange, similar_tickers::text AS similar_tickers,
@@ -379,25 +336,14 @@ fn assert_matches_source(rows: &[Ohlc], symbol: &str, source: &[SourceBar]) {
     assert!(expected.len() > MAX_PAGE, "the window must span several stand-in pages");
     assert_eq!(stored.len(), expected.len(), "{symbol}: one row per source bar");
     for (row, bar) in stored.iter().zip(&expected) {
-        assert_eq!(
-            (row.date, row.ohlcv),
-            (bar.date, [bar.open, bar.high, bar.low, bar.close, bar.volume]),
-            "{symbol}"
-        );
+        assert_eq!((row.date, row.ohlcv), (bar.date, [bar.open, bar.high, bar.low, bar.close, bar.volume]), "{symbol}");
     }
     let fetched_from = date(FROM).checked_sub_days(Days::new(WARMUP_DAYS)).unwrap();
     let history: Vec<&SourceBar> = source.iter().filter(|b| (fetched_from..=date(TO)).contains(&b.date)).collect();
     let closes: Vec<f64> = history.iter().map(|b| b.close).collect();
     let ohlc: Vec<liu_engine::domain::Bar> = history
         .iter()
-        .map(|b| liu_engine::domain::Bar {
-            time: 0,
-            open: b.open,
-            high: b.high,
-            low: b.low,
-            close: b.close,
-            volume: b.volume,
-        })
+        .map(|b| liu_engine::domain::Bar { time: 0, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume })
         .collect();
     let offset = history.len() - stored.len();
     let macd = fincalcs::macd(&closes, 12, 26, 9);
@@ -461,12 +407,7 @@ fn daily_bars_from_either_provider_match_the_source_on_both_backends() {
         assert_eq!(content(&after), content(before), "{db:?}: same rows, same values");
         for (a, b) in after.iter().zip(before.iter()) {
             assert_eq!(a.created, b.created);
-            assert!(
-                a.modified > b.modified,
-                "{db:?}: modify_tstamp moves on ({} then {})",
-                b.modified,
-                a.modified
-            );
+            assert!(a.modified > b.modified, "{db:?}: modify_tstamp moves on ({} then {})", b.modified, a.modified);
         }
     }
 }
@@ -495,18 +436,12 @@ fn tickers_upsert_by_symbol_from_polygon_alpaca_and_files_on_both_backends() {
     let pg = PgDb::new();
     let dbs = [TestDb::Sqlite(dir.path().join("tickers.db")), TestDb::Postgres(pg.url.clone())];
     let reference = dir.path().join("reference.json");
-    std::fs::write(
-        &reference,
-        r#"[{"symbol":"CCC","name":"Ccc Holdings","sector":"Energy","similar_tickers":["AAA"],"short_ratio":2.5}]"#,
-    )
-    .unwrap();
+    std::fs::write(&reference, r#"[{"symbol":"CCC","name":"Ccc Holdings","sector":"Energy","similar_tickers":["AAA"],"short_ratio":2.5}]"#)
+        .unwrap();
     let mut per_backend = Vec::new();
     for db in &dbs {
         let arg = db.arg();
-        let out = mine(
-            &["tickers", "--symbols", "AAA,BBB,CCC", "--base-url", &sim.rest, "--db", &arg],
-            &polygon(),
-        );
+        let out = mine(&["tickers", "--symbols", "AAA,BBB,CCC", "--base-url", &sim.rest, "--db", &arg], &polygon());
         assert_ok(&out);
         let rows = ticker_rows(db);
         assert_eq!(rows.len(), 3);
@@ -523,42 +458,19 @@ fn tickers_upsert_by_symbol_from_polygon_alpaca_and_files_on_both_backends() {
         let polygon_rows = rows;
 
         // Alpaca's asset, then a file, replace their symbols' rows.
-        let out = mine(
-            &[
-                "tickers",
-                "--source",
-                "alpaca",
-                "--symbols",
-                "AAA",
-                "--base-url",
-                &sim.rest,
-                "--db",
-                &arg,
-            ],
-            &alpaca(),
-        );
+        let out = mine(&["tickers", "--source", "alpaca", "--symbols", "AAA", "--base-url", &sim.rest, "--db", &arg], &alpaca());
         assert_ok(&out);
-        let out = mine(
-            &["tickers", "--source", "file", "--data", reference.to_str().unwrap(), "--db", &arg],
-            &[],
-        );
+        let out = mine(&["tickers", "--source", "file", "--data", reference.to_str().unwrap(), "--db", &arg], &[]);
         assert_ok(&out);
         let rows = ticker_rows(db);
         assert_eq!(rows.len(), 3, "upserts, no new rows");
         let aaa = &rows["AAA"];
         assert_eq!((aaa.row.name.as_str(), aaa.row.description.as_deref()), ("AAA", None));
-        assert!(
-            aaa.similar.is_empty() && aaa.tags.contains(&"shortable".to_owned()),
-            "{:?}",
-            aaa.tags
-        );
+        assert!(aaa.similar.is_empty() && aaa.tags.contains(&"shortable".to_owned()), "{:?}", aaa.tags);
         assert_eq!(aaa.created, polygon_rows["AAA"].created);
         assert!(aaa.modified > polygon_rows["AAA"].modified);
         let ccc = &rows["CCC"];
-        assert_eq!(
-            (ccc.row.name.as_str(), ccc.row.sector.as_deref(), ccc.row.short_ratio),
-            ("Ccc Holdings", Some("Energy"), Some(2.5))
-        );
+        assert_eq!((ccc.row.name.as_str(), ccc.row.sector.as_deref(), ccc.row.short_ratio), ("Ccc Holdings", Some("Energy"), Some(2.5)));
         assert_eq!(ccc.similar, ["AAA"]);
         assert_eq!(rows["BBB"], polygon_rows["BBB"], "BBB untouched");
         per_backend.push(rows.into_values().map(|t| (t.row, t.similar, t.tags)).collect::<Vec<_>>());
@@ -575,98 +487,49 @@ fn failures_are_one_clear_error_and_keep_what_was_mined_before() {
     let path = dir.path().join("errors.db");
     let db = TestDb::Sqlite(path.clone());
     let base = ["--base-url", sim.rest.as_str()];
-    let error_lines = |out: &Output| {
-        stderr(out)
-            .lines()
-            .filter(|l| l.starts_with("error:"))
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
+    let error_lines = |out: &Output| stderr(out).lines().filter(|l| l.starts_with("error:")).map(str::to_owned).collect::<Vec<_>>();
 
     // No credentials: refused before anything is opened or asked.
     let out = mine_daily(&db, "alpaca", "AAA", &base, &[]);
     assert!(!out.status.success());
     let errors = error_lines(&out);
     assert_eq!(errors.len(), 1, "{}", stderr(&out));
-    assert!(
-        errors[0].contains("APCA_API_KEY_ID and APCA_API_SECRET_KEY must be set"),
-        "{}",
-        errors[0]
-    );
+    assert!(errors[0].contains("APCA_API_KEY_ID and APCA_API_SECRET_KEY must be set"), "{}", errors[0]);
     assert!(!path.exists(), "nothing was written");
     let out = mine(&["tickers", "--symbols", "AAA", "--base-url", &sim.rest, "--db", &db.arg()], &[]);
-    assert!(
-        !out.status.success() && stderr(&out).contains("POLYGON_API_KEY must be set"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(!out.status.success() && stderr(&out).contains("POLYGON_API_KEY must be set"), "{}", stderr(&out));
 
     // Wrong credentials: the service's 401, no secret in the message.
-    let out = mine_daily(
-        &db,
-        "alpaca",
-        "AAA",
-        &base,
-        &[("APCA_API_KEY_ID", KEY), ("APCA_API_SECRET_KEY", "wrong-secret-xyz")],
-    );
+    let out = mine_daily(&db, "alpaca", "AAA", &base, &[("APCA_API_KEY_ID", KEY), ("APCA_API_SECRET_KEY", "wrong-secret-xyz")]);
     assert!(!out.status.success());
     let errors = error_lines(&out);
     assert_eq!(errors.len(), 1, "{}", stderr(&out));
-    assert!(
-        errors[0].contains("not authorized (answered 401") && errors[0].contains("/v2/stocks/AAA/bars"),
-        "{}",
-        errors[0]
-    );
-    assert!(
-        !stderr(&out).contains("wrong-secret-xyz"),
-        "the secret was printed: {}",
-        stderr(&out)
-    );
+    assert!(errors[0].contains("not authorized (answered 401") && errors[0].contains("/v2/stocks/AAA/bars"), "{}", errors[0]);
+    assert!(!stderr(&out).contains("wrong-secret-xyz"), "the secret was printed: {}", stderr(&out));
     let out = mine_daily(&db, "polygon", "AAA", &base, &[("POLYGON_API_KEY", "wrong-polygon-key-xyz")]);
     assert!(!out.status.success());
     let text = stderr(&out);
-    assert!(
-        text.contains("Unknown API Key") && text.contains("/v2/aggs/ticker/AAA/range/1/day/"),
-        "{text}"
-    );
+    assert!(text.contains("Unknown API Key") && text.contains("/v2/aggs/ticker/AAA/range/1/day/"), "{text}");
     assert!(!text.contains("wrong-polygon-key-xyz"), "the key was printed: {text}");
 
     // An unknown symbol stops the run with its URL; the symbol before it stays.
-    for (source, credentials, path) in [
-        ("alpaca", alpaca(), "/v2/stocks/ZZZ/bars"),
-        ("polygon", polygon(), "/v2/aggs/ticker/ZZZ/"),
-    ] {
+    for (source, credentials, path) in [("alpaca", alpaca(), "/v2/stocks/ZZZ/bars"), ("polygon", polygon(), "/v2/aggs/ticker/ZZZ/")] {
         let out = mine_daily(&db, source, "AAA,ZZZ,BBB", &base, &credentials);
         assert!(!out.status.success());
         let errors = error_lines(&out);
         assert_eq!(errors.len(), 1, "{}", stderr(&out));
         assert!(errors[0].contains("ZZZ: GET http://") && errors[0].contains(path), "{}", errors[0]);
-        assert!(
-            errors[0].contains("unknown symbol") && errors[0].contains("stays stored: AAA"),
-            "{}",
-            errors[0]
-        );
+        assert!(errors[0].contains("unknown symbol") && errors[0].contains("stays stored: AAA"), "{}", errors[0]);
         assert!(!errors[0].contains(POLYGON_KEY), "{}", errors[0]);
     }
     let rows = ohlc_rows(&db);
     assert!(rows.iter().any(|r| r.symbol == "AAA"));
     assert!(rows.iter().all(|r| r.symbol == "AAA"), "nothing after the unknown symbol");
 
-    let out = mine(
-        &["tickers", "--symbols", "ZZZ", "--base-url", &sim.rest, "--db", &db.arg()],
-        &polygon(),
-    );
+    let out = mine(&["tickers", "--symbols", "ZZZ", "--base-url", &sim.rest, "--db", &db.arg()], &polygon());
     let errors = error_lines(&out);
     assert!(!out.status.success() && errors.len() == 1, "{}", stderr(&out));
-    assert!(
-        errors[0].contains("/v3/reference/tickers/ZZZ") && errors[0].contains("nothing was stored"),
-        "{}",
-        errors[0]
-    );
+    assert!(errors[0].contains("/v3/reference/tickers/ZZZ") && errors[0].contains("nothing was stored"), "{}", errors[0]);
     let out = mine_daily(&db, "file", "AAA,ZZZ", &["--data", data.to_str().unwrap()], &[]);
-    assert!(
-        !out.status.success() && stderr(&out).contains("ZZZ: unknown symbol: not in"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(!out.status.success() && stderr(&out).contains("ZZZ: unknown symbol: not in"), "{}", stderr(&out));
 }

@@ -16,19 +16,9 @@ fn scaffold(dir: &Path, name: &str, lang: &str) -> std::process::Output {
 /// Runs the project's build.sh; Rust builds share one target directory
 /// across test runs so only the first pays for compiling the SDK.
 fn build(dir: &Path) -> Result<(), String> {
-    let out = Command::new(dir.join("build.sh"))
-        .env("CARGO_TARGET_DIR", repo().join("target/scaffold-test"))
-        .output()
-        .expect("run build.sh");
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "build.sh failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            stderr(&out)
-        ))
-    }
+    let out =
+        Command::new(dir.join("build.sh")).env("CARGO_TARGET_DIR", repo().join("target/scaffold-test")).output().expect("run build.sh");
+    if out.status.success() { Ok(()) } else { Err(format!("build.sh failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), stderr(&out))) }
 }
 
 fn audit_passes(component: &Path) -> Result<(), String> {
@@ -38,11 +28,7 @@ fn audit_passes(component: &Path) -> Result<(), String> {
         return Err(format!("audit failed: {}", report["reasons"]));
     }
     // The template buys on the first bar, so its name and its order show up.
-    assert!(
-        report["strategy"].as_str().unwrap().starts_with("my-first-"),
-        "{}",
-        report["strategy"]
-    );
+    assert!(report["strategy"].as_str().unwrap().starts_with("my-first-"), "{}", report["strategy"]);
     assert!(report["runs"][0]["orders"].as_u64().unwrap() > 0, "{report}");
     Ok(())
 }
@@ -52,12 +38,7 @@ fn each_language_scaffold_builds_into_a_component_that_passes_the_audit() {
     let tmp = tempfile::tempdir().unwrap();
     // Every language is tried so that one failure does not hide another.
     let mut failures = Vec::new();
-    for (lang, source) in [
-        ("rust", "src/lib.rs"),
-        ("python", "app.py"),
-        ("js", "strategy.js"),
-        ("c", "strategy.c"),
-    ] {
+    for (lang, source) in [("rust", "src/lib.rs"), ("python", "app.py"), ("js", "strategy.js"), ("c", "strategy.c")] {
         let name = format!("my-first-{lang}");
         let dir = tmp.path().join(&name);
         let out = scaffold(&dir, &name, lang);
@@ -117,17 +98,7 @@ fn bad_names_languages_and_roots_are_refused_without_creating_anything() {
         assert!(!dir.exists(), "{name:?} created {}", dir.display());
     }
     let dir = tmp.path().join("rootless");
-    let out = liu(&[
-        "new",
-        "strategy",
-        "rootless",
-        "--lang",
-        "c",
-        "--dir",
-        dir.to_str().unwrap(),
-        "--root",
-        tmp.path().to_str().unwrap(),
-    ]);
+    let out = liu(&["new", "strategy", "rootless", "--lang", "c", "--dir", dir.to_str().unwrap(), "--root", tmp.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("is not a liu-engine checkout"), "{}", stderr(&out));
     assert!(!dir.exists());
@@ -135,9 +106,6 @@ fn bad_names_languages_and_roots_are_refused_without_creating_anything() {
     let out = scaffold(&dir, "cobol", "cobol");
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(
-        err.contains("invalid value 'cobol'") && err.contains("rust, python, js, c"),
-        "{err}"
-    );
+    assert!(err.contains("invalid value 'cobol'") && err.contains("rust, python, js, c"), "{err}");
     assert!(!dir.exists());
 }

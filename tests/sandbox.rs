@@ -14,19 +14,11 @@ use liu_engine::portfolio::Portfolio;
 use liu_engine::sandbox::{Limits, ParamValue, Sandbox, SandboxConfig, SandboxError, Verdict};
 
 fn sandbox(cache: &std::path::Path) -> Sandbox {
-    Sandbox::new(SandboxConfig {
-        cache_dir: Some(cache.to_owned()),
-        max_instances: 4,
-        ..SandboxConfig::default()
-    })
-    .unwrap()
+    Sandbox::new(SandboxConfig { cache_dir: Some(cache.to_owned()), max_instances: 4, ..SandboxConfig::default() }).unwrap()
 }
 
 fn account() -> Account {
-    Account::new(
-        Portfolio::new(100_000.0, 1),
-        SimulatedBroker::new(Default::default(), Default::default(), 1.0),
-    )
+    Account::new(Portfolio::new(100_000.0, 1), SimulatedBroker::new(Default::default(), Default::default(), 1.0))
 }
 
 #[test]
@@ -41,11 +33,7 @@ fn compiled_components_are_cached_on_disk_and_reused() {
     let modified = std::fs::metadata(&entries[0]).unwrap().modified().unwrap();
     let second = sb.load(&common::component("sma-cross")).unwrap();
     assert_eq!(first.digest, second.digest);
-    assert_eq!(
-        std::fs::metadata(&entries[0]).unwrap().modified().unwrap(),
-        modified,
-        "the cache entry was rewritten"
-    );
+    assert_eq!(std::fs::metadata(&entries[0]).unwrap().modified().unwrap(), modified, "the cache entry was rewritten");
 }
 
 #[test]
@@ -94,23 +82,13 @@ fn an_instance_describes_itself_counts_its_fuel_and_trades_through_its_account()
     // Falling then rising closes: on the last bar SMA(2) goes from 7.5 < 8 to 8.5 > 8.33.
     let closes = [10.0, 9.0, 8.0, 7.0, 10.0];
     for (i, close) in closes.iter().enumerate() {
-        let bar = Bar {
-            time: i as i64 * 60_000_000_000,
-            open: *close,
-            high: close + 0.5,
-            low: close - 0.5,
-            close: *close,
-            volume: 100.0,
-        };
+        let bar = Bar { time: i as i64 * 60_000_000_000, open: *close, high: close + 0.5, low: close - 0.5, close: *close, volume: 100.0 };
         market.borrow_mut().push_bar(0, Timeframe::Minute, bar);
         inst.state_mut().account.portfolio.mark(0, *close);
         assert_eq!(inst.on_bar(0, Timeframe::Minute, &bar), Some(Verdict::Keep));
     }
     assert!(inst.fuel_used() > 0);
-    assert!(
-        inst.state().account.broker.has_open_orders(),
-        "the up-cross should have placed a buy"
-    );
+    assert!(inst.state().account.broker.has_open_orders(), "the up-cross should have placed a buy");
     assert!(inst.disabled().is_none());
 }
 
@@ -120,17 +98,10 @@ fn a_tiny_fuel_budget_disables_the_instance_with_the_reason() {
     let sb = sandbox(cache.path());
     let loaded = sb.load(&common::component("sma-cross")).unwrap();
     let market = Rc::new(RefCell::new(MarketState::new(&["AAA".to_string()])));
-    let limits = Limits {
-        fuel_per_event: 10,
-        ..Limits::default()
-    };
+    let limits = Limits { fuel_per_event: 10, ..Limits::default() };
     let mut inst = loaded.instantiate(&sb, market, account(), limits).unwrap();
     assert!(inst.describe().is_none());
-    assert!(
-        inst.disabled().unwrap().starts_with("out of fuel: exceeded 10 fuel"),
-        "{:?}",
-        inst.disabled()
-    );
+    assert!(inst.disabled().unwrap().starts_with("out of fuel: exceeded 10 fuel"), "{:?}", inst.disabled());
     // Disabled stays disabled: later calls do nothing.
     assert!(inst.add_symbol(0, "AAA").is_none());
 }

@@ -44,10 +44,7 @@ impl Proc {
     fn from_command(mut cmd: Command) -> Proc {
         let mut child = cmd.spawn().expect("spawn");
         let (tx, lines) = std::sync::mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
+        for stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(child.stderr.take().unwrap())] {
             let tx = tx.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
@@ -57,11 +54,7 @@ impl Proc {
                 }
             });
         }
-        Proc {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
+        Proc { child, lines, seen: Vec::new() }
     }
 
     /// Waits (up to `limit`) for a line satisfying `pred`; returns it.
@@ -98,20 +91,7 @@ impl Drop for Proc {
 }
 
 fn simulator(listen: &str, speed: &str) -> (Proc, String) {
-    let mut sim = Proc::spawn(
-        &[
-            "simulate",
-            "--listen",
-            listen,
-            "--symbols",
-            "20",
-            "--bars",
-            "100000",
-            "--speed",
-            speed,
-        ],
-        &[],
-    );
+    let mut sim = Proc::spawn(&["simulate", "--listen", listen, "--symbols", "20", "--bars", "100000", "--speed", speed], &[]);
     let line = sim.wait_for(Duration::from_secs(30), |l| l.starts_with("simulator listening on "));
     let url = line.trim_start_matches("simulator listening on ").to_owned();
     (sim, url)
@@ -153,16 +133,7 @@ params = {{ fast = 2, slow = 4, qty = 1 }}
 /// `trade --json` on `plan` into `db` for `secs` seconds.
 fn spawn_trade(plan: &Path, db: &Path, secs: &str) -> Proc {
     Proc::spawn(
-        &[
-            "trade",
-            "--tradeplan",
-            plan.to_str().unwrap(),
-            "--db",
-            db.to_str().unwrap(),
-            "--duration-secs",
-            secs,
-            "--json",
-        ],
+        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", db.to_str().unwrap(), "--duration-secs", secs, "--json"],
         &[("POLYGON_API_KEY", POLYGON_KEY)],
     )
 }
@@ -173,10 +144,7 @@ fn run_trade(plan: &Path, db: &Path, secs: &str) -> (String, Vec<String>) {
     let (status, lines) = spawn_trade(plan, db, secs).finish();
     assert!(status.success(), "{}", lines.join("\n"));
     let text = lines.join("\n");
-    assert!(
-        !text.contains(SECRET) && !text.contains(KEY) && !text.contains(POLYGON_KEY),
-        "credentials leaked into output"
-    );
+    assert!(!text.contains(SECRET) && !text.contains(KEY) && !text.contains(POLYGON_KEY), "credentials leaked into output");
     (batch_of(&lines), lines)
 }
 
@@ -204,12 +172,8 @@ fn wait_until<T: std::fmt::Debug>(limit: Duration, what: &str, look: impl Fn() -
 
 /// Symbols with fills per algo_run, over the whole database (one batch).
 fn symbols_by_run_now(db: &Path) -> HashMap<i64, BTreeSet<String>> {
-    let rows: Vec<(i64, String)> = query(db, async |c| {
-        sqlx::query_as("SELECT DISTINCT algo_run_id, symbol FROM new_trades")
-            .fetch_all(c)
-            .await
-            .unwrap()
-    });
+    let rows: Vec<(i64, String)> =
+        query(db, async |c| sqlx::query_as("SELECT DISTINCT algo_run_id, symbol FROM new_trades").fetch_all(c).await.unwrap());
     let mut out: HashMap<i64, BTreeSet<String>> = HashMap::new();
     for (run, symbol) in rows {
         out.entry(run).or_default().insert(symbol);
@@ -227,10 +191,7 @@ fn trade_until(plan: &Path, db: &Path, what: &str, ready: impl Fn(&HashMap<i64, 
     let (status, lines) = stop(trade);
     let text = lines.join("\n");
     assert!(status.success(), "{text}");
-    assert!(
-        !text.contains(SECRET) && !text.contains(KEY) && !text.contains(POLYGON_KEY),
-        "credentials leaked into output"
-    );
+    assert!(!text.contains(SECRET) && !text.contains(KEY) && !text.contains(POLYGON_KEY), "credentials leaked into output");
     (batch_of(&lines), lines)
 }
 
@@ -252,10 +213,7 @@ fn both_connected(trade: &mut Proc) -> BTreeMap<&'static str, String> {
 }
 
 fn now_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as i64
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64
 }
 
 fn pid_of(line: &str) -> u32 {
@@ -280,9 +238,7 @@ fn symbols_by_run(db: &Path, batch: &str) -> HashMap<String, BTreeSet<String>> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         use sqlx::Connection;
-        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
         let rows: Vec<(i64, String)> = sqlx::query_as(
             "SELECT DISTINCT t.algo_run_id, t.symbol FROM new_trades t JOIN algo_run r USING (algo_run_id) WHERE r.batch_id = ?",
         )
@@ -310,10 +266,7 @@ fn json_summary(lines: &[String]) -> serde_json::Value {
 }
 
 fn batch_of(lines: &[String]) -> String {
-    let line = lines
-        .iter()
-        .find(|l| l.contains("\"batch_id\""))
-        .expect("JSON summary with batch_id");
+    let line = lines.iter().find(|l| l.contains("\"batch_id\"")).expect("JSON summary with batch_id");
     line.split('"').nth(3).unwrap().to_owned()
 }
 
@@ -358,24 +311,14 @@ fn a_killed_consumer_is_restarted_and_its_symbols_resume() {
     let plan = write_plan(dir.path(), &url, 5.0, "");
     let db = dir.path().join("liu.db");
     let mut trade = spawn_trade(&plan, &db, "60");
-    let first = trade.wait_for(Duration::from_secs(30), |l| {
-        l.contains("consumer connected") && l.contains("consumer=1")
-    });
+    let first = trade.wait_for(Duration::from_secs(30), |l| l.contains("consumer connected") && l.contains("consumer=1"));
     let old_pid = pid_of(&first);
     kill(old_pid as i32, libc::SIGKILL);
-    let again = trade.wait_for(Duration::from_secs(30), |l| {
-        l.contains("consumer connected") && l.contains("consumer=1")
-    });
+    let again = trade.wait_for(Duration::from_secs(30), |l| l.contains("consumer connected") && l.contains("consumer=1"));
     assert_ne!(pid_of(&again), old_pid);
     // Stop once the restarted process (the last run) and consumer 0 have traded.
-    let last_run = || {
-        query(&db, async |c| {
-            sqlx::query_scalar::<_, i64>("SELECT max(algo_run_id) FROM algo_run")
-                .fetch_one(c)
-                .await
-                .unwrap()
-        })
-    };
+    let last_run =
+        || query(&db, async |c| sqlx::query_scalar::<_, i64>("SELECT max(algo_run_id) FROM algo_run").fetch_one(c).await.unwrap());
     wait_until(
         Duration::from_secs(30),
         "fills from the restarted consumer and from consumer 0",
@@ -389,34 +332,19 @@ fn a_killed_consumer_is_restarted_and_its_symbols_resume() {
     // Three runs: consumer 0, the killed consumer 1 (never finished) and its restart.
     let runs = runs(&db, &batch);
     assert_eq!(runs.len(), 3, "{runs:?}");
-    assert_eq!(
-        runs.iter().filter(|r| r.end_reason.as_deref() == Some("shutdown")).count(),
-        2,
-        "{runs:?}"
-    );
+    assert_eq!(runs.iter().filter(|r| r.end_reason.as_deref() == Some("shutdown")).count(), 2, "{runs:?}");
     // The killed run never recorded an end; the restart is the last run.
     let by_run = symbols_by_run(&db, &batch);
     let ids = run_ids(&db, &batch);
     let none = BTreeSet::new();
     let set = |id: i64| by_run.get(&id.to_string()).unwrap_or(&none);
-    let killed_id = ids
-        .iter()
-        .find(|(_, end)| end.is_none())
-        .expect("the killed run has no end_reason")
-        .0;
+    let killed_id = ids.iter().find(|(_, end)| end.is_none()).expect("the killed run has no end_reason").0;
     let restarted_id = ids.last().unwrap().0;
-    let consumer0_id = ids
-        .iter()
-        .map(|(id, _)| *id)
-        .find(|id| *id != killed_id && *id != restarted_id)
-        .unwrap();
+    let consumer0_id = ids.iter().map(|(id, _)| *id).find(|id| *id != killed_id && *id != restarted_id).unwrap();
     let (consumer0, killed, restarted) = (set(consumer0_id), set(killed_id), set(restarted_id));
     assert!(!restarted.is_empty(), "the restarted consumer's symbols resumed trading");
     assert!(!consumer0.is_empty());
-    assert!(
-        consumer0.is_disjoint(restarted) && consumer0.is_disjoint(killed),
-        "{consumer0:?} / {killed:?} / {restarted:?}"
-    );
+    assert!(consumer0.is_disjoint(restarted) && consumer0.is_disjoint(killed), "{consumer0:?} / {killed:?} / {restarted:?}");
 }
 
 /// (algo_run_id, symbol, signed qty) of every fill of the batch, in the
@@ -451,35 +379,20 @@ fn a_restarted_consumer_carries_on_the_positions_its_predecessor_recorded() {
     let old_pid = pid_of(&connected["consumer=1"]);
     // Kill consumer 1 once both consumers' fills are in the database, so it
     // dies holding recorded positions.
-    wait_until(
-        Duration::from_secs(30),
-        "fills from both consumers",
-        || symbols_by_run_now(&db),
-        |by_run| by_run.len() == 2,
-    );
+    wait_until(Duration::from_secs(30), "fills from both consumers", || symbols_by_run_now(&db), |by_run| by_run.len() == 2);
     kill(old_pid as i32, libc::SIGKILL);
     // The restart books what its predecessor recorded: some position is open.
     trade.wait_for(Duration::from_secs(30), |l| {
         l.contains("booked the fills recorded earlier") && l.contains("consumer=1") && !l.contains("positions=[]")
     });
     // Stop once the restarted process (the last run) has traded a symbol its predecessor held.
-    let last_run = || {
-        query(&db, async |c| {
-            sqlx::query_scalar::<_, i64>("SELECT max(algo_run_id) FROM algo_run")
-                .fetch_one(c)
-                .await
-                .unwrap()
-        })
-    };
+    let last_run =
+        || query(&db, async |c| sqlx::query_scalar::<_, i64>("SELECT max(algo_run_id) FROM algo_run").fetch_one(c).await.unwrap());
     wait_until(
         Duration::from_secs(30),
         "the restart trading a symbol it took over",
         || (last_run(), symbols_by_run_now(&db)),
-        |(last, by_run)| {
-            by_run
-                .get(last)
-                .is_some_and(|mine| by_run.iter().any(|(run, theirs)| run != last && !theirs.is_disjoint(mine)))
-        },
+        |(last, by_run)| by_run.get(last).is_some_and(|mine| by_run.iter().any(|(run, theirs)| run != last && !theirs.is_disjoint(mine))),
     );
     let (status, lines) = stop(trade);
     assert!(status.success(), "{}", lines.join("\n"));
@@ -496,30 +409,16 @@ fn a_restarted_consumer_carries_on_the_positions_its_predecessor_recorded() {
     }
     held.retain(|_, q| q.abs() > 1e-9);
     assert!(!held.is_empty(), "the killed consumer held no position; {fills:?}");
-    assert!(
-        fills
-            .iter()
-            .any(|(run, symbol, _)| *run == restarted && held.contains_key(symbol.as_str())),
-        "{fills:?}"
-    );
+    assert!(fills.iter().any(|(run, symbol, _)| *run == restarted && held.contains_key(symbol.as_str())), "{fills:?}");
 
     // Exactly: the restart booked, symbol by symbol, the positions the killed
     // run had recorded (its log line per symbol: `positions=["sma-cross: Q"]`).
     let mut booked: HashMap<String, f64> = HashMap::new();
-    for line in lines
-        .iter()
-        .filter(|l| l.contains("booked the fills recorded earlier") && l.contains("consumer=1"))
-    {
-        let field = |name: &str| {
-            line.split(&format!(" {name}="))
-                .nth(1)
-                .map(|rest| rest.split(' ').next().unwrap().trim_matches('"').to_owned())
-        };
+    for line in lines.iter().filter(|l| l.contains("booked the fills recorded earlier") && l.contains("consumer=1")) {
+        let field =
+            |name: &str| line.split(&format!(" {name}=")).nth(1).map(|rest| rest.split(' ').next().unwrap().trim_matches('"').to_owned());
         let symbol = field("symbol").expect("a symbol field");
-        let qty = line
-            .split("sma-cross: ")
-            .nth(1)
-            .map_or(0.0, |rest| rest.split('"').next().unwrap().parse::<f64>().unwrap());
+        let qty = line.split("sma-cross: ").nth(1).map_or(0.0, |rest| rest.split('"').next().unwrap().parse::<f64>().unwrap());
         booked.insert(symbol, qty);
     }
     booked.retain(|_, q| q.abs() > 1e-9);
@@ -540,15 +439,9 @@ fn a_restarted_consumer_carries_on_the_positions_its_predecessor_recorded() {
 /// The saved open orders of strategy `strategy`: symbol -> (algo_run_id, orders).
 fn saved_orders(db: &Path, strategy: i64) -> BTreeMap<String, (i64, Vec<serde_json::Value>)> {
     let rows: Vec<(String, i64, String)> = query(db, async |c| {
-        sqlx::query_as("SELECT symbol, algo_run_id, orders FROM open_orders WHERE strategy = ?")
-            .bind(strategy)
-            .fetch_all(c)
-            .await
-            .unwrap()
+        sqlx::query_as("SELECT symbol, algo_run_id, orders FROM open_orders WHERE strategy = ?").bind(strategy).fetch_all(c).await.unwrap()
     });
-    rows.into_iter()
-        .map(|(symbol, run, orders)| (symbol, (run, serde_json::from_str(&orders).unwrap())))
-        .collect()
+    rows.into_iter().map(|(symbol, run, orders)| (symbol, (run, serde_json::from_str(&orders).unwrap()))).collect()
 }
 
 /// An order's request without what a restart rightly changes (its indicators).
@@ -604,9 +497,7 @@ fn open_orders_survive_a_restart(broker: &str) {
         std::thread::sleep(Duration::from_millis(50));
     };
     kill(old_pid as i32, libc::SIGKILL);
-    let again = trade.wait_for(Duration::from_secs(30), |l| {
-        l.contains("consumer connected") && l.contains("consumer=1")
-    });
+    let again = trade.wait_for(Duration::from_secs(30), |l| l.contains("consumer connected") && l.contains("consumer=1"));
     assert_ne!(pid_of(&again), old_pid);
 
     // The restart saves its books under its own run: wait until every
@@ -621,22 +512,14 @@ fn open_orders_survive_a_restart(broker: &str) {
         assert!(Instant::now() < deadline, "the restart's books were not saved: {saved:?}");
         std::thread::sleep(Duration::from_millis(50));
     };
-    let moved: BTreeSet<&String> = after
-        .iter()
-        .filter(|(_, (run, _))| !old_runs.contains(run))
-        .map(|(s, _)| s)
-        .collect();
+    let moved: BTreeSet<&String> = after.iter().filter(|(_, (run, _))| !old_runs.contains(run)).map(|(s, _)| s).collect();
     let killed_run = before[*moved.iter().next().unwrap()].0;
     let killed: BTreeSet<&String> = before.iter().filter(|(_, (run, _))| *run == killed_run).map(|(s, _)| s).collect();
     assert_eq!(moved, killed, "the restart took over exactly the killed consumer's symbols");
     for symbol in &killed {
         let (old, new) = (&before[*symbol].1, &after[*symbol].1);
         assert_eq!(old.len(), 1);
-        assert_eq!(
-            request_of(&new[0]),
-            request_of(&old[0]),
-            "{symbol}: the put-back order is the killed one's"
-        );
+        assert_eq!(request_of(&new[0]), request_of(&old[0]), "{symbol}: the put-back order is the killed one's");
         let marks: serde_json::Value = serde_json::from_str(new[0]["request"]["indicators"].as_str().unwrap()).unwrap();
         if broker == "alpaca" {
             // Known to the broker by the id it was placed with, by the killed process.
@@ -668,11 +551,7 @@ fn open_orders_survive_a_restart(broker: &str) {
         .filter(|l| l.contains("put back the orders open when the earlier process ended") && l.contains("strategy=\"probe\""))
         .count();
     assert_eq!(put_back, 10, "one line per symbol taken over");
-    assert!(
-        !lines.iter().any(|l| l.contains("orders still open at the broker")),
-        "every cancel was confirmed:\n{}",
-        lines.join("\n")
-    );
+    assert!(!lines.iter().any(|l| l.contains("orders still open at the broker")), "every cancel was confirmed:\n{}", lines.join("\n"));
     assert!(saved_orders(&db, 1).is_empty(), "the session's orders end with it");
 }
 
@@ -680,9 +559,7 @@ fn run_count(db: &Path) -> i64 {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         use sqlx::Connection;
-        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
         sqlx::query_scalar("SELECT count(*) FROM algo_run").fetch_one(&mut c).await.unwrap()
     })
 }
@@ -692,9 +569,7 @@ fn run_ids(db: &Path, batch: &str) -> Vec<(i64, Option<String>)> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         use sqlx::Connection;
-        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
         sqlx::query_as("SELECT algo_run_id, end_reason FROM algo_run WHERE batch_id = ? ORDER BY algo_run_id")
             .bind(batch)
             .fetch_all(&mut c)
@@ -717,17 +592,10 @@ fn the_producer_reconnects_and_resubscribes_when_the_stream_drops() {
     let restarted_at = now_nanos();
     // Stop once a fill stamped after the stream came back is recorded.
     let latest = || {
-        query(&db, async |c| {
-            sqlx::query_scalar::<_, Option<String>>("SELECT max(client_time) FROM new_trades")
-                .fetch_one(c)
-                .await
-                .unwrap()
-        })
+        query(&db, async |c| sqlx::query_scalar::<_, Option<String>>("SELECT max(client_time) FROM new_trades").fetch_one(c).await.unwrap())
     };
     wait_until(Duration::from_secs(30), "a fill after the stream came back", latest, |t| {
-        t.as_deref()
-            .and_then(liu_engine::data::parse_timestamp)
-            .is_some_and(|t| t > restarted_at)
+        t.as_deref().and_then(liu_engine::data::parse_timestamp).is_some_and(|t| t > restarted_at)
     });
     let (status, lines) = stop(trade);
     assert!(status.success(), "{}", lines.join("\n"));
@@ -741,10 +609,7 @@ fn the_producer_reconnects_and_resubscribes_when_the_stream_drops() {
     assert!(reconnects >= 1, "{text}");
     // Events flowed again after the reconnect: fills stamped after the restart.
     let batch = batch_of(&lines);
-    let after = trades(&db, &batch)
-        .iter()
-        .filter(|t| liu_engine::data::parse_timestamp(&t.client_time).unwrap() > restarted_at)
-        .count();
+    let after = trades(&db, &batch).iter().filter(|t| liu_engine::data::parse_timestamp(&t.client_time).unwrap() > restarted_at).count();
     assert!(after > 0, "no fill after the stream came back\n{text}");
     assert_eq!(runs(&db, &batch).len(), 2);
 }
@@ -760,20 +625,12 @@ fn a_slow_strategy_puts_only_its_consumer_out_of_sync_and_it_catches_up() {
         slow.display()
     );
     // The same finite replay at 600x, with and without the slow strategy.
-    let replay = || Replay {
-        bars: 60,
-        speed: "600",
-        stale_secs: 0.5,
-        encoding: "json",
-    };
+    let replay = || Replay { bars: 60, speed: "600", stale_secs: 0.5, encoding: "json" };
     let (batch, lines) = trade_replay(dir.path(), &extra, replay());
     let alone_dir = tempfile::tempdir().unwrap();
     let (alone_batch, _) = trade_replay(alone_dir.path(), "", replay());
     let consumer0 = |fills: HashMap<String, Vec<(String, f64, f64)>>| -> BTreeMap<String, Vec<(String, f64, f64)>> {
-        fills
-            .into_iter()
-            .filter(|(symbol, _)| symbol[3..].parse::<u32>().unwrap() % 2 == 0)
-            .collect()
+        fills.into_iter().filter(|(symbol, _)| symbol[3..].parse::<u32>().unwrap() % 2 == 0).collect()
     };
     let with_slow = consumer0(sma_fills_by_symbol(&dir.path().join("liu.db"), &batch));
     let alone = consumer0(sma_fills_by_symbol(&alone_dir.path().join("liu.db"), &alone_batch));
@@ -781,15 +638,8 @@ fn a_slow_strategy_puts_only_its_consumer_out_of_sync_and_it_catches_up() {
     assert_eq!(with_slow, alone, "consumer 0 trades as if the slow strategy were not there");
     let out_of_sync: Vec<_> = lines.iter().filter(|l| l.contains("out of sync w")).collect();
     assert!(!out_of_sync.is_empty(), "{}", lines.join("\n"));
-    assert!(
-        out_of_sync.iter().all(|l| l.contains("consumer 1 ")),
-        "only consumer 1 is slow: {out_of_sync:?}"
-    );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("caught up after falling behind") && l.contains("consumer=1"))
-    );
+    assert!(out_of_sync.iter().all(|l| l.contains("consumer 1 ")), "only consumer 1 is slow: {out_of_sync:?}");
+    assert!(lines.iter().any(|l| l.contains("caught up after falling behind") && l.contains("consumer=1")));
     // The stale counters each consumer reports when it finishes.
     let dropped = |consumer: &str| -> u64 {
         let line = lines
@@ -807,11 +657,7 @@ fn a_slow_strategy_puts_only_its_consumer_out_of_sync_and_it_catches_up() {
 /// wall clock: the simulator's clock starts at the wall clock when a client
 /// connects.
 fn minutes_from_open_now() -> i64 {
-    let out = Command::new("date")
-        .args(["+%H %M"])
-        .env("TZ", "America/New_York")
-        .output()
-        .unwrap();
+    let out = Command::new("date").args(["+%H %M"]).env("TZ", "America/New_York").output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     let mut parts = text.split_whitespace().map(|p| p.parse::<i64>().unwrap());
     let (h, m) = (parts.next().unwrap(), parts.next().unwrap());
@@ -826,11 +672,7 @@ fn a_strategy_outside_its_schedule_window_sees_no_events() {
     // 10-minute window from now (when the session is open long enough for
     // one) is met and left. Otherwise any valid window (it must end by the
     // close, minute 390), which may or may not be met.
-    let (start, window_contains_now) = if (0..=380).contains(&now) {
-        (now, true)
-    } else {
-        ((now + 30).rem_euclid(381), false)
-    };
+    let (start, window_contains_now) = if (0..=380).contains(&now) { (now, true) } else { ((now + 30).rem_euclid(381), false) };
     let (_sim, url) = simulator("127.0.0.1:0", "600");
     let extra = format!(
         "[[strategies]]\ncomponent = \"{}\"\nparams = {{ fast = 2, slow = 4, qty = 7 }}\nschedule = [{{ start = {start}, duration = 10 }}]\n",
@@ -846,10 +688,7 @@ fn a_strategy_outside_its_schedule_window_sees_no_events() {
         use chrono::Timelike;
         i64::from(local.hour() * 60 + local.minute()) - (9 * 60 + 30)
     };
-    let outside: Vec<_> = rows
-        .iter()
-        .filter(|t| t.qty == 1.0 && !(start..=start + 10).contains(&minute_from_open(t)))
-        .collect();
+    let outside: Vec<_> = rows.iter().filter(|t| t.qty == 1.0 && !(start..=start + 10).contains(&minute_from_open(t))).collect();
     assert!(!outside.is_empty(), "the unscheduled strategy trades outside the window too");
     // A paper order fills on the next bar: an order of the window's last
     // minute fills in the minute after it.
@@ -932,11 +771,7 @@ fn write_warmup_data(dir: &Path, live: usize) -> PathBuf {
             (200.0 + k + if m == 40 { 0.0 } else { 0.25 }, 200.0 + k)
         };
         let (h, mm) = (9 + (30 + m) / 60, (30 + m) % 60);
-        csv.push_str(&format!(
-            "2024-03-05 {h:02}:{mm:02}:00,{open},{},{},{close},1000\n",
-            open.max(close) + 0.5,
-            open.min(close) - 0.5
-        ));
+        csv.push_str(&format!("2024-03-05 {h:02}:{mm:02}:00,{open},{},{},{close},1000\n", open.max(close) + 0.5, open.min(close) - 0.5));
     }
     std::fs::write(folder.join("WARM.csv"), csv).unwrap();
     folder
@@ -970,12 +805,7 @@ component = "{counter}"
 }
 
 fn count_rows(db: &Path, table: &str) -> i64 {
-    query(db, async |c| {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-            .fetch_one(c)
-            .await
-            .unwrap_or(0)
-    })
+    query(db, async |c| sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"))).fetch_one(c).await.unwrap_or(0))
 }
 
 /// Warm-up: the first 40 bars are history on the stand-in's REST bars, the
@@ -988,11 +818,7 @@ fn a_warm_session_trades_on_its_first_live_bar_and_a_cold_one_cannot() {
         let dir = tempfile::tempdir().unwrap();
         let data = write_warmup_data(dir.path(), 3);
         let (_sim, url, rest) = simulator_with_rest(&["--data", data.to_str().unwrap(), "--history-bars", "40", "--speed", "60"]);
-        let url = if kind == "polygon" {
-            url.replace("/v2/test", "/stocks")
-        } else {
-            url
-        };
+        let url = if kind == "polygon" { url.replace("/v2/test", "/stocks") } else { url };
         let db = dir.path().join("liu.db");
         let mut trade = spawn_trade(&warmup_plan(dir.path(), &url, &rest, kind, 40), &db, "120");
         trade.wait_for(Duration::from_secs(30), |l| l.contains("market-data subscription confirmed"));
@@ -1005,39 +831,17 @@ fn a_warm_session_trades_on_its_first_live_bar_and_a_cold_one_cannot() {
         let (status, lines) = trade.finish();
         let text = lines.join("\n");
         assert!(status.success(), "{text}");
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.contains("warm-up loaded") && l.contains("symbols=1") && l.contains("bars=40")),
-            "{kind}: {text}"
-        );
-        assert!(
-            lines.iter().any(|l| l.contains("history warmed up") && l.contains("bars=40")),
-            "{kind}: {text}"
-        );
-        let fills: Vec<_> = trades(&db, &batch_of(&lines))
-            .into_iter()
-            .filter(|t| t.algo_name == "sma-cross")
-            .collect();
-        let got: Vec<_> = fills
-            .iter()
-            .map(|t| (t.symbol.as_str(), t.operation.as_str(), t.qty, t.price))
-            .collect();
-        assert_eq!(
-            got,
-            [("WARM", "buy", 7.0, 201.25)],
-            "{kind}: ordered on the first live bar, filled at the next open"
-        );
+        assert!(lines.iter().any(|l| l.contains("warm-up loaded") && l.contains("symbols=1") && l.contains("bars=40")), "{kind}: {text}");
+        assert!(lines.iter().any(|l| l.contains("history warmed up") && l.contains("bars=40")), "{kind}: {text}");
+        let fills: Vec<_> = trades(&db, &batch_of(&lines)).into_iter().filter(|t| t.algo_name == "sma-cross").collect();
+        let got: Vec<_> = fills.iter().map(|t| (t.symbol.as_str(), t.operation.as_str(), t.qty, t.price)).collect();
+        assert_eq!(got, [("WARM", "buy", 7.0, 201.25)], "{kind}: ordered on the first live bar, filled at the next open");
 
         // Cold: every live bar reaches the strategies, and none trades.
         let dir = tempfile::tempdir().unwrap();
         let data = write_warmup_data(dir.path(), 3);
         let (_sim, url, rest) = simulator_with_rest(&["--data", data.to_str().unwrap(), "--history-bars", "40", "--speed", "60"]);
-        let url = if kind == "polygon" {
-            url.replace("/v2/test", "/stocks")
-        } else {
-            url
-        };
+        let url = if kind == "polygon" { url.replace("/v2/test", "/stocks") } else { url };
         let db = dir.path().join("liu.db");
         let mut trade = spawn_trade(&warmup_plan(dir.path(), &url, &rest, kind, 0), &db, "120");
         trade.wait_for(Duration::from_secs(30), |l| l.contains("market-data subscription confirmed"));
@@ -1049,11 +853,7 @@ fn a_warm_session_trades_on_its_first_live_bar_and_a_cold_one_cannot() {
         kill(trade.child.id() as i32, libc::SIGTERM);
         let (status, lines) = trade.finish();
         assert!(status.success(), "{}", lines.join("\n"));
-        assert_eq!(
-            count_rows(&db, "new_trades"),
-            0,
-            "{kind}: cold, sma-cross 10/30 cannot trade on 3 bars"
-        );
+        assert_eq!(count_rows(&db, "new_trades"), 0, "{kind}: cold, sma-cross 10/30 cannot trade on 3 bars");
     }
 }
 
@@ -1063,21 +863,12 @@ fn the_polygon_stream_feeds_the_consumers_like_alpaca() {
     let (_sim, url) = simulator("127.0.0.1:0", "600");
     let polygon_url = url.replace("/v2/test", "/stocks");
     let plan = write_plan(dir.path(), &polygon_url, 5.0, "");
-    let text = std::fs::read_to_string(&plan)
-        .unwrap()
-        .replace("kind = \"alpaca\"\nfeed = \"test\"", "kind = \"polygon\"");
+    let text = std::fs::read_to_string(&plan).unwrap().replace("kind = \"alpaca\"\nfeed = \"test\"", "kind = \"polygon\"");
     std::fs::write(&plan, text).unwrap();
     let db = dir.path().join("liu.db");
     let mut trade = spawn_trade(&plan, &db, "60");
-    trade.wait_for(Duration::from_secs(30), |l| {
-        l.contains("market-data subscription confirmed") && l.contains("subscribed to: AM.SYM000")
-    });
-    wait_until(
-        Duration::from_secs(30),
-        "fills from both consumers",
-        || symbols_by_run_now(&db),
-        |by_run| by_run.len() == 2,
-    );
+    trade.wait_for(Duration::from_secs(30), |l| l.contains("market-data subscription confirmed") && l.contains("subscribed to: AM.SYM000"));
+    wait_until(Duration::from_secs(30), "fills from both consumers", || symbols_by_run_now(&db), |by_run| by_run.len() == 2);
     let (status, lines) = stop(trade);
     assert!(status.success(), "{}", lines.join("\n"));
     let batch = batch_of(&lines);
@@ -1110,11 +901,7 @@ fn write_scanner_data(dir: &Path) -> PathBuf {
                 let wiggle = if m == 59 { 0.0 } else { 0.01 * from * (f64::from(m) / 3.0).sin() };
                 let close = from + (to - from) * f + wiggle;
                 let (h, mm) = (9 + (30 + m) / 60, (30 + m) % 60);
-                csv.push_str(&format!(
-                    "{day} {h:02}:{mm:02}:00,{close},{},{},{close},{volume}\n",
-                    close * 1.001,
-                    close * 0.999
-                ));
+                csv.push_str(&format!("{day} {h:02}:{mm:02}:00,{close},{},{},{close},{volume}\n", close * 1.001, close * 0.999));
             }
         }
         std::fs::write(folder.join(format!("{name}.csv")), csv).unwrap();
@@ -1126,9 +913,7 @@ fn trending(db: &Path, batch: &str) -> Vec<(String, String)> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         use sqlx::Connection;
-        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
         sqlx::query_as("SELECT symbol, scanner_name FROM trending_tickers WHERE batch_id = ? ORDER BY trending_id")
             .bind(batch)
             .fetch_all(&mut c)
@@ -1174,26 +959,12 @@ fn the_momentum_scanner_picks_symbols_records_them_and_only_they_trade() {
     let (_sim, url, rest) = simulator_with_rest(&["--data", data.to_str().unwrap(), "--repeat"]);
     let plan = momentum_scanner_plan(dir.path(), &url, &rest, "max_symbols = 10");
     let db = dir.path().join("liu.db");
-    let (batch, lines) = trade_until(&plan, &db, "both picks traded", |by_run| {
-        traded(by_run).is_superset(&BTreeSet::from(["GOOD1", "GOOD2"]))
-    });
+    let (batch, lines) =
+        trade_until(&plan, &db, "both picks traded", |by_run| traded(by_run).is_superset(&BTreeSet::from(["GOOD1", "GOOD2"])));
     let picks = trending(&db, &batch);
-    assert_eq!(
-        picks,
-        [
-            ("GOOD1".to_owned(), "momentum".to_owned()),
-            ("GOOD2".to_owned(), "momentum".to_owned())
-        ],
-        "{}",
-        lines.join("\n")
-    );
+    assert_eq!(picks, [("GOOD1".to_owned(), "momentum".to_owned()), ("GOOD2".to_owned(), "momentum".to_owned())], "{}", lines.join("\n"));
     let traded: BTreeSet<String> = symbols_by_run(&db, &batch).into_values().flatten().collect();
-    assert_eq!(
-        traded,
-        BTreeSet::from(["GOOD1".to_owned(), "GOOD2".to_owned()]),
-        "{}",
-        lines.join("\n")
-    );
+    assert_eq!(traded, BTreeSet::from(["GOOD1".to_owned(), "GOOD2".to_owned()]), "{}", lines.join("\n"));
 }
 
 #[test]
@@ -1210,25 +981,14 @@ fn the_alpaca_broker_trades_through_the_trading_api_and_its_trade_updates() {
     // What the database recorded is what the broker holds.
     let mut recorded: HashMap<String, f64> = HashMap::new();
     for t in &rows {
-        let sign = if t.operation == "buy" || t.operation == "buy_short" {
-            1.0
-        } else {
-            -1.0
-        };
+        let sign = if t.operation == "buy" || t.operation == "buy_short" { 1.0 } else { -1.0 };
         *recorded.entry(t.symbol.clone()).or_default() += sign * t.qty;
     }
     recorded.retain(|_, q| *q != 0.0);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let held: HashMap<String, f64> = rt.block_on(async {
         let client = liu_engine::broker::alpaca::AlpacaClient::new(&rest, KEY, SECRET).unwrap();
-        client
-            .positions()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|p| (p.symbol, p.qty))
-            .filter(|(_, q)| *q != 0.0)
-            .collect()
+        client.positions().await.unwrap().into_iter().map(|p| (p.symbol, p.qty)).filter(|(_, q)| *q != 0.0).collect()
     });
     assert_eq!(recorded, held, "{}", lines.join("\n"));
 }
@@ -1252,22 +1012,8 @@ fn trade_whole_replay(dir: &Path, extra_strategies: &str) -> (String, Vec<String
 
 /// [`trade_whole_replay`] with the stream in `encoding` (`json`, `msgpack`).
 fn trade_whole_replay_in(dir: &Path, extra_strategies: &str, encoding: &str) -> (String, Vec<String>) {
-    let (batch, lines) = trade_replay(
-        dir,
-        extra_strategies,
-        Replay {
-            bars: 300,
-            speed: "max",
-            stale_secs: 3600.0,
-            encoding,
-        },
-    );
-    assert_eq!(
-        json_summary(&lines)["dropped_full"],
-        serde_json::json!([0, 0]),
-        "nothing dropped:\n{}",
-        lines.join("\n")
-    );
+    let (batch, lines) = trade_replay(dir, extra_strategies, Replay { bars: 300, speed: "max", stale_secs: 3600.0, encoding });
+    assert_eq!(json_summary(&lines)["dropped_full"], serde_json::json!([0, 0]), "nothing dropped:\n{}", lines.join("\n"));
     (batch, lines)
 }
 
@@ -1283,62 +1029,30 @@ struct Replay<'a> {
 /// bar received.
 fn trade_replay(dir: &Path, extra_strategies: &str, replay: Replay<'_>) -> (String, Vec<String>) {
     let bars = replay.bars.to_string();
-    let mut sim = Proc::spawn(
-        &[
-            "simulate",
-            "--listen",
-            "127.0.0.1:0",
-            "--symbols",
-            "20",
-            "--bars",
-            &bars,
-            "--speed",
-            replay.speed,
-        ],
-        &[],
-    );
+    let mut sim = Proc::spawn(&["simulate", "--listen", "127.0.0.1:0", "--symbols", "20", "--bars", &bars, "--speed", replay.speed], &[]);
     let line = sim.wait_for(Duration::from_secs(30), |l| l.starts_with("simulator listening on "));
     let url = line.trim_start_matches("simulator listening on ").to_owned();
     let plan = write_plan(dir, &url, replay.stale_secs, extra_strategies);
     let encoding = replay.encoding;
-    let text = std::fs::read_to_string(&plan).unwrap().replace(
-        "events = [\"minute\"]",
-        &format!("events = [\"minute\"]\nencoding = \"{encoding}\""),
-    );
+    let text = std::fs::read_to_string(&plan)
+        .unwrap()
+        .replace("events = [\"minute\"]", &format!("events = [\"minute\"]\nencoding = \"{encoding}\""));
     std::fs::write(&plan, text).unwrap();
     // Stopped by a signal once the producer has received the whole replay
     // (its trace line counts the events); the duration is a backstop.
     let db = dir.join("liu.db");
     let mut trade = Proc::spawn(
-        &[
-            "trade",
-            "--tradeplan",
-            plan.to_str().unwrap(),
-            "--db",
-            db.to_str().unwrap(),
-            "--duration-secs",
-            "90",
-            "--json",
-        ],
+        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", db.to_str().unwrap(), "--duration-secs", "90", "--json"],
         &[("POLYGON_API_KEY", POLYGON_KEY), ("LIU_LOG", "info,liu_engine::producer=trace")],
     );
     let all = format!("events={}", 20 * replay.bars);
-    trade.wait_for(Duration::from_secs(90), |l| {
-        l.contains("market events received") && l.split_whitespace().any(|w| w == all)
-    });
+    trade.wait_for(Duration::from_secs(90), |l| l.contains("market events received") && l.split_whitespace().any(|w| w == all));
     kill(trade.child.id() as i32, libc::SIGINT);
     let (status, lines) = trade.finish();
     let text = lines.join("\n");
     assert!(status.success(), "{text}");
-    assert!(
-        !text.contains(SECRET) && !text.contains(KEY) && !text.contains(POLYGON_KEY),
-        "credentials leaked into output"
-    );
-    assert_eq!(
-        json_summary(&lines)["events"],
-        20 * replay.bars,
-        "the whole replay was received:\n{text}"
-    );
+    assert!(!text.contains(SECRET) && !text.contains(KEY) && !text.contains(POLYGON_KEY), "credentials leaked into output");
+    assert_eq!(json_summary(&lines)["events"], 20 * replay.bars, "the whole replay was received:\n{text}");
     (batch_of(&lines), lines)
 }
 
@@ -1378,28 +1092,18 @@ fn hostile_strategies_in_trade_are_contained_and_sma_cross_trades_as_alone() {
         "hostile-slow-burn",
         "hostile-snoop",
     ];
-    let extra: String = hostile
-        .iter()
-        .map(|name| format!("[[strategies]]\ncomponent = \"{}\"\n", component(name).display()))
-        .collect();
+    let extra: String = hostile.iter().map(|name| format!("[[strategies]]\ncomponent = \"{}\"\n", component(name).display())).collect();
     let mixed_dir = tempfile::tempdir().unwrap();
     let (mixed_batch, lines) = trade_whole_replay(mixed_dir.path(), &extra);
     let db = mixed_dir.path().join("liu.db");
     let text = lines.join("\n");
-    assert_eq!(
-        json_summary(&lines)["restarts"],
-        serde_json::json!([0, 0]),
-        "no consumer died:\n{text}"
-    );
+    assert_eq!(json_summary(&lines)["restarts"], serde_json::json!([0, 0]), "no consumer died:\n{text}");
     assert_eq!(sma_fills_by_symbol(&db, &mixed_batch), alone);
 
     let runs = runs(&db, &mixed_batch);
     assert_eq!(runs.len(), 2 * (hostile.len() + 1), "{runs:?}");
     let reasons = |name: &str| -> Vec<String> {
-        runs.iter()
-            .filter(|r| r.algo_name == name)
-            .map(|r| r.end_reason.clone().unwrap_or_default())
-            .collect()
+        runs.iter().filter(|r| r.algo_name == name).map(|r| r.end_reason.clone().unwrap_or_default()).collect()
     };
     let expect = [
         ("hostile-infinite-loop", "out of fuel"),
@@ -1412,20 +1116,14 @@ fn hostile_strategies_in_trade_are_contained_and_sma_cross_trades_as_alone() {
     for (name, reason) in expect {
         let got = reasons(name);
         assert_eq!(got.len(), 2);
-        assert!(
-            got.iter().all(|r| r.contains(reason)),
-            "{name}: expected {reason:?} in both consumers' runs, got {got:?}"
-        );
+        assert!(got.iter().all(|r| r.contains(reason)), "{name}: expected {reason:?} in both consumers' runs, got {got:?}");
     }
     // The others are contained without being disabled.
     for name in ["sma-cross", "hostile-snoop"] {
         assert_eq!(reasons(name), ["shutdown", "shutdown"], "{name}");
     }
     // The snoop checked bars in both consumers and never saw another strategy's state.
-    assert!(
-        lines.iter().filter(|l| l.contains("snoop:") && l.contains("bars checked")).count() >= 2,
-        "{text}"
-    );
+    assert!(lines.iter().filter(|l| l.contains("snoop:") && l.contains("bars checked")).count() >= 2, "{text}");
     assert!(!text.contains("FOREIGN"), "a strategy saw another's state:\n{text}");
     assert!(!trades(&db, &mixed_batch).iter().any(|t| t.algo_name == "hostile-snoop"));
 }
@@ -1435,10 +1133,7 @@ fn hostile_strategies_in_trade_are_contained_and_sma_cross_trades_as_alone() {
 #[test]
 fn trade_refuses_a_plan_with_a_wasi_importing_strategy() {
     let dir = tempfile::tempdir().unwrap();
-    let extra = format!(
-        "[[strategies]]\ncomponent = \"{}\"\n",
-        component("hostile-wasi-filesystem").display()
-    );
+    let extra = format!("[[strategies]]\ncomponent = \"{}\"\n", component("hostile-wasi-filesystem").display());
     let plan = write_plan(dir.path(), "ws://127.0.0.1:9/v2/test", 5.0, &extra);
     let db = dir.path().join("liu.db");
     let (status, lines) = spawn_trade(&plan, &db, "5").finish();
@@ -1468,17 +1163,9 @@ fn credentials_reach_neither_consumers_nor_logs_nor_the_database() {
         for secret in [KEY, SECRET, POLYGON_KEY] {
             assert!(!environ.contains(secret), "{consumer} has a credential in its environment");
         }
-        assert!(
-            !environ.contains("APCA_") && !environ.contains("POLYGON_API_KEY"),
-            "{consumer}: {environ}"
-        );
+        assert!(!environ.contains("APCA_") && !environ.contains("POLYGON_API_KEY"), "{consumer}: {environ}");
     }
-    wait_until(
-        Duration::from_secs(30),
-        "fills recorded",
-        || symbols_by_run_now(&db),
-        |by_run| by_run.len() == 2,
-    );
+    wait_until(Duration::from_secs(30), "fills recorded", || symbols_by_run_now(&db), |by_run| by_run.len() == 2);
     let (status, lines) = stop(trade);
     assert!(status.success(), "{}", lines.join("\n"));
     let text = lines.join("\n");
@@ -1506,38 +1193,23 @@ struct PrivatePostgres {
 impl PrivatePostgres {
     fn bin(name: &str) -> PathBuf {
         let root = Path::new("/usr/lib/postgresql");
-        let mut versions: Vec<_> = std::fs::read_dir(root)
-            .expect("PostgreSQL server binaries in /usr/lib/postgresql")
-            .flatten()
-            .collect();
+        let mut versions: Vec<_> = std::fs::read_dir(root).expect("PostgreSQL server binaries in /usr/lib/postgresql").flatten().collect();
         versions.sort_by_key(|e| e.file_name());
         versions.last().unwrap().path().join("bin").join(name)
     }
 
     fn as_postgres(program: &Path) -> Command {
         let mut cmd = Command::new("setpriv");
-        cmd.args(["--reuid=postgres", "--regid=postgres", "--init-groups", "--"])
-            .arg(program);
+        cmd.args(["--reuid=postgres", "--regid=postgres", "--init-groups", "--"]).arg(program);
         cmd
     }
 
     fn init() -> PrivatePostgres {
         let dir = tempfile::tempdir().unwrap();
-        let ok = Command::new("chown")
-            .args(["postgres:postgres", dir.path().to_str().unwrap()])
-            .status()
-            .unwrap()
-            .success();
+        let ok = Command::new("chown").args(["postgres:postgres", dir.path().to_str().unwrap()]).status().unwrap().success();
         assert!(ok, "chown the server's directory (the tests run as root)");
         let out = Self::as_postgres(&Self::bin("initdb"))
-            .args([
-                "-D",
-                dir.path().join("data").to_str().unwrap(),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--no-sync",
-            ])
+            .args(["-D", dir.path().join("data").to_str().unwrap(), "-U", "postgres", "--auth=trust", "--no-sync"])
             .output()
             .unwrap();
         assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
@@ -1556,22 +1228,13 @@ impl PrivatePostgres {
         use std::os::unix::process::CommandExt;
         let data = self.dir.path().join("data");
         let mut cmd = Self::as_postgres(&Self::bin("postgres"));
-        cmd.args([
-            "-D",
-            data.to_str().unwrap(),
-            "-p",
-            &self.port.to_string(),
-            "-k",
-            self.dir.path().to_str().unwrap(),
-        ])
-        .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
-        .process_group(0)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        cmd.args(["-D", data.to_str().unwrap(), "-p", &self.port.to_string(), "-k", self.dir.path().to_str().unwrap()])
+            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+            .process_group(0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut server = Proc::from_command(cmd);
-        server.wait_for(Duration::from_secs(60), |l| {
-            l.contains("database system is ready to accept connections")
-        });
+        server.wait_for(Duration::from_secs(60), |l| l.contains("database system is ready to accept connections"));
         self.server = Some(server);
     }
 
@@ -1602,16 +1265,7 @@ fn killing_the_database_mid_run_loses_no_trade() {
     let (_sim, url) = simulator("127.0.0.1:0", "600");
     let plan = write_plan(dir.path(), &url, 5.0, "");
     let mut trade = Proc::spawn(
-        &[
-            "trade",
-            "--tradeplan",
-            plan.to_str().unwrap(),
-            "--db",
-            &pg.url(),
-            "--duration-secs",
-            "60",
-            "--json",
-        ],
+        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", &pg.url(), "--duration-secs", "60", "--json"],
         &[("LIU_JOURNAL_DIR", journal.to_str().unwrap())],
     );
     // Both consumers have their runs recorded before the database goes.
@@ -1626,16 +1280,7 @@ fn killing_the_database_mid_run_loses_no_trade() {
     let made: u64 = lines
         .iter()
         .filter(|l| l.contains("consumer finished:"))
-        .map(|l| {
-            l.split("fills=")
-                .nth(1)
-                .unwrap()
-                .split(|c: char| !c.is_ascii_digit())
-                .next()
-                .unwrap()
-                .parse::<u64>()
-                .unwrap()
-        })
+        .map(|l| l.split("fills=").nth(1).unwrap().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse::<u64>().unwrap())
         .sum();
     assert!(made > 0, "{text}");
     let batch = batch_of(&lines);
@@ -1643,9 +1288,7 @@ fn killing_the_database_mid_run_loses_no_trade() {
     assert_eq!(stored.len() as u64, made, "every fill stored once\n{text}");
     let runs = TestDb::Postgres(pg.url()).runs(&batch);
     assert!(runs.iter().all(|r| r.end_reason.as_deref() == Some("shutdown")), "{runs:?}");
-    let left: Vec<_> = std::fs::read_dir(&journal)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
+    let left: Vec<_> = std::fs::read_dir(&journal).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
     assert!(left.is_empty(), "the journal is removed once written: {left:?}");
 }
 
@@ -1656,26 +1299,11 @@ fn trade_records_runs_and_fills_in_postgres() {
     let dir = tempfile::tempdir().unwrap();
     let (_sim, url) = simulator("127.0.0.1:0", "600");
     let plan = write_plan(dir.path(), &url, 5.0, "");
-    let mut trade = Proc::spawn(
-        &[
-            "trade",
-            "--tradeplan",
-            plan.to_str().unwrap(),
-            "--db",
-            &pg.url,
-            "--duration-secs",
-            "60",
-            "--json",
-        ],
-        &[],
-    );
+    let mut trade = Proc::spawn(&["trade", "--tradeplan", plan.to_str().unwrap(), "--db", &pg.url, "--duration-secs", "60", "--json"], &[]);
     both_connected(&mut trade);
     let runs_with_fills = || {
         pg_query(&pg.url, async |c| {
-            sqlx::query_scalar::<_, i64>("SELECT count(DISTINCT algo_run_id) FROM new_trades")
-                .fetch_one(c)
-                .await
-                .unwrap()
+            sqlx::query_scalar::<_, i64>("SELECT count(DISTINCT algo_run_id) FROM new_trades").fetch_one(c).await.unwrap()
         })
     };
     wait_until(Duration::from_secs(30), "fills from both consumers", runs_with_fills, |n| *n == 2);
@@ -1685,10 +1313,7 @@ fn trade_records_runs_and_fills_in_postgres() {
     let db = TestDb::Postgres(pg.url.clone());
     let runs = db.runs(&batch);
     assert_eq!(runs.len(), 2, "{runs:?}");
-    assert!(
-        runs.iter()
-            .all(|r| r.algo_env == "PAPER" && r.end_reason.as_deref() == Some("shutdown"))
-    );
+    assert!(runs.iter().all(|r| r.algo_env == "PAPER" && r.end_reason.as_deref() == Some("shutdown")));
     let trades = db.trades(&batch);
     assert!(!trades.is_empty());
     assert!(trades.iter().all(|t| t.algo_name == "sma-cross" && t.symbol.starts_with("SYM")));
@@ -1699,9 +1324,7 @@ fn keystore(db: &Path, algo_name: &str) -> BTreeMap<String, String> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         use sqlx::Connection;
-        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
         let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM keystore WHERE algo_name = ? AND context = 'PAPER'")
             .bind(algo_name)
             .fetch_all(&mut c)
@@ -1719,10 +1342,7 @@ fn a_strategys_state_is_kept_in_the_keystore_across_sessions() {
     let counters = ["bar-counter", "bar-counter-python", "bar-counter-js", "bar-counter-c"];
     let dir = tempfile::tempdir().unwrap();
     let (_sim, url) = simulator("127.0.0.1:0", "600");
-    let extra: String = counters
-        .iter()
-        .map(|name| format!("[[strategies]]\ncomponent = \"{}\"\n", component(name).display()))
-        .collect();
+    let extra: String = counters.iter().map(|name| format!("[[strategies]]\ncomponent = \"{}\"\n", component(name).display())).collect();
     let plan = write_plan(dir.path(), &url, 5.0, &extra);
     let db = dir.path().join("liu.db");
     // A session that stops once `ready` holds for the counters' keystores.
@@ -1750,10 +1370,7 @@ fn a_strategys_state_is_kept_in_the_keystore_across_sessions() {
 
     let count = |v: &String| v.parse::<u64>().unwrap();
     let second = session("every count went on", &|now| {
-        now.iter().zip(&kept).all(|(now, kept)| {
-            kept.iter()
-                .all(|(key, value)| now.get(key).is_some_and(|v| count(v) > count(value)))
-        })
+        now.iter().zip(&kept).all(|(now, kept)| kept.iter().all(|(key, value)| now.get(key).is_some_and(|v| count(v) > count(value))))
     });
     for (name, kept) in counters.iter().zip(&kept) {
         for (key, value) in kept {
@@ -1763,10 +1380,7 @@ fn a_strategys_state_is_kept_in_the_keystore_across_sessions() {
         }
         let after = keystore(&db, name);
         for (key, value) in kept {
-            assert!(
-                after[key].parse::<u64>().unwrap() > value.parse::<u64>().unwrap(),
-                "{name}: {key} kept counting"
-            );
+            assert!(after[key].parse::<u64>().unwrap() > value.parse::<u64>().unwrap(), "{name}: {key} kept counting");
         }
     }
 }
@@ -1776,9 +1390,7 @@ fn trending_at(db: &Path, batch: &str) -> Vec<(String, String)> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         use sqlx::Connection;
-        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
         sqlx::query_as("SELECT symbol, create_tstamp FROM trending_tickers WHERE batch_id = ? ORDER BY trending_id")
             .bind(batch)
             .fetch_all(&mut c)
@@ -1806,11 +1418,7 @@ fn a_recurring_scan_picks_a_symbol_that_qualifies_later_and_it_trades() {
                 let wiggle = 0.01 * price * (f64::from(m) / 3.0).sin();
                 let close = if day == "2024-03-05" && m == 59 { last } else { price + wiggle };
                 let (h, mm) = (9 + (30 + m) / 60, (30 + m) % 60);
-                csv.push_str(&format!(
-                    "{day} {h:02}:{mm:02}:00,{close},{},{},{close},2000\n",
-                    close * 1.001,
-                    close * 0.999
-                ));
+                csv.push_str(&format!("{day} {h:02}:{mm:02}:00,{close},{},{},{close},2000\n", close * 1.001, close * 0.999));
             }
         }
         std::fs::write(folder.join(format!("{name}.csv")), csv).unwrap();
@@ -1823,10 +1431,7 @@ fn a_recurring_scan_picks_a_symbol_that_qualifies_later_and_it_trades() {
     let picks = trending_at(&db, &batch);
     assert_eq!(picks.first().map(|p| p.0.as_str()), Some("GOOD1"), "{text}");
     let first_scan = &picks[0].1;
-    let late = picks
-        .iter()
-        .find(|p| p.0 == "LATE")
-        .unwrap_or_else(|| panic!("LATE never picked: {picks:?}\n{text}"));
+    let late = picks.iter().find(|p| p.0 == "LATE").unwrap_or_else(|| panic!("LATE never picked: {picks:?}\n{text}"));
     assert!(&late.1 > first_scan, "LATE is picked by a later scan: {picks:?}");
     assert!(!picks.iter().any(|p| p.0 == "LATE" && &p.1 == first_scan));
     let traded: BTreeSet<String> = symbols_by_run(&db, &batch).into_values().flatten().collect();
@@ -1841,36 +1446,20 @@ fn a_recurring_scan_picks_a_symbol_that_qualifies_later_and_it_trades() {
 fn a_fill_of_an_order_placed_by_a_consumer_that_died_is_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let (_sim, url, rest) = simulator_with_rest(&["--symbols", "20", "--bars", "100000"]);
-    let extra = format!(
-        "[[strategies]]\ncomponent = \"{}\"\nparams = {{ pct = 0.2 }}\n",
-        component("limit-dip").display()
-    );
+    let extra = format!("[[strategies]]\ncomponent = \"{}\"\nparams = {{ pct = 0.2 }}\n", component("limit-dip").display());
     let plan = write_plan(dir.path(), &url, 5.0, &extra);
     let text = std::fs::read_to_string(&plan).unwrap() + &format!("\n[broker]\nkind = \"alpaca\"\nbase_url = \"{rest}\"\n");
     std::fs::write(&plan, text).unwrap();
     let db = dir.path().join("liu.db");
     let mut trade = Proc::spawn(
-        &[
-            "trade",
-            "--tradeplan",
-            plan.to_str().unwrap(),
-            "--db",
-            db.to_str().unwrap(),
-            "--duration-secs",
-            "60",
-            "--json",
-        ],
+        &["trade", "--tradeplan", plan.to_str().unwrap(), "--db", db.to_str().unwrap(), "--duration-secs", "60", "--json"],
         &[("LIU_LOG", "info,liu_engine::broker::routing=debug")],
     );
-    let first = trade.wait_for(Duration::from_secs(30), |l| {
-        l.contains("consumer connected") && l.contains("consumer=1")
-    });
+    let first = trade.wait_for(Duration::from_secs(30), |l| l.contains("consumer connected") && l.contains("consumer=1"));
     let pid = pid_of(&first);
     // limit-dip is the second strategy: its orders from consumer 1 carry `-1.{pid}-1-`.
     let mark = format!("-1.{pid}-1-");
-    trade.wait_for(Duration::from_secs(30), |l| {
-        l.contains("order accepted by alpaca") && l.contains(&mark)
-    });
+    trade.wait_for(Duration::from_secs(30), |l| l.contains("order accepted by alpaca") && l.contains(&mark));
     kill(pid as i32, libc::SIGKILL);
     let marked = || {
         query(&db, async |c| {
@@ -1880,24 +1469,13 @@ fn a_fill_of_an_order_placed_by_a_consumer_that_died_is_recorded() {
                 .unwrap()
         })
     };
-    wait_until(
-        Duration::from_secs(40),
-        "a fill of the dead consumer's order recorded",
-        marked,
-        |n| *n > 0,
-    );
+    wait_until(Duration::from_secs(40), "a fill of the dead consumer's order recorded", marked, |n| *n > 0);
     let (status, lines) = stop(trade);
     let text = lines.join("\n");
     assert!(status.success(), "{text}");
     let batch = batch_of(&lines);
-    let orphans: Vec<_> = trades(&db, &batch)
-        .into_iter()
-        .filter(|t| t.indicators.contains("placed_by_earlier_process"))
-        .collect();
-    assert!(
-        !orphans.is_empty(),
-        "no fill of the dead consumer's resting orders was recorded\n{text}"
-    );
+    let orphans: Vec<_> = trades(&db, &batch).into_iter().filter(|t| t.indicators.contains("placed_by_earlier_process")).collect();
+    assert!(!orphans.is_empty(), "no fill of the dead consumer's resting orders was recorded\n{text}");
     for t in &orphans {
         assert_eq!((t.algo_name.as_str(), t.operation.as_str()), ("limit-dip", "buy"));
         assert!(t.indicators.contains(&mark), "{t:?}");
@@ -1915,10 +1493,7 @@ fn a_fill_of_an_order_placed_by_a_consumer_that_died_is_recorded() {
         response.json().await.unwrap()
     });
     let prefix = format!("{}-", &batch[..8]);
-    let left: Vec<_> = open
-        .iter()
-        .filter(|o| o["client_order_id"].as_str().is_some_and(|c| c.starts_with(&prefix)))
-        .collect();
+    let left: Vec<_> = open.iter().filter(|o| o["client_order_id"].as_str().is_some_and(|c| c.starts_with(&prefix))).collect();
     assert!(left.is_empty(), "orders of the session left open: {left:?}\n{text}");
 }
 
@@ -1970,10 +1545,7 @@ fn bracket_exits_are_recorded_alike_by_the_paper_and_the_alpaca_broker() {
         trade.wait_for(Duration::from_secs(30), |l| l.contains("market-data subscription confirmed"));
         let deadline = Instant::now() + Duration::from_secs(30);
         while count_rows(&db, "new_trades") < 2 {
-            assert!(
-                Instant::now() < deadline,
-                "{broker}: the entry and its exit were not both recorded within 30 s"
-            );
+            assert!(Instant::now() < deadline, "{broker}: the entry and its exit were not both recorded within 30 s");
             std::thread::sleep(Duration::from_millis(100));
         }
         kill(trade.child.id() as i32, libc::SIGTERM);
@@ -1992,28 +1564,15 @@ fn bracket_exits_are_recorded_alike_by_the_paper_and_the_alpaca_broker() {
             .collect();
         let want = [
             ("limit-dip".to_owned(), "buy".to_owned(), 5.0, 99.8, None),
-            (
-                "limit-dip".to_owned(),
-                "sell".to_owned(),
-                5.0,
-                100.3,
-                Some("take_profit".to_owned()),
-            ),
+            ("limit-dip".to_owned(), "sell".to_owned(), 5.0, 100.3, Some("take_profit".to_owned())),
         ];
         assert_eq!(got, want, "{broker}:\n{text}");
         assert_eq!((rows[0].stop_price, rows[0].target_price), (Some(98.8), Some(100.3)), "{broker}");
         // The summary: one strategy, flat, 2.50 realized.
         let summary = json_summary(&lines);
         let limit_dip = &summary["strategies"][0];
-        assert_eq!(
-            (limit_dip["name"].as_str(), limit_dip["fills"].as_u64()),
-            (Some("limit-dip"), Some(2)),
-            "{broker}: {summary}"
-        );
-        assert!(
-            (limit_dip["realized_pnl"].as_f64().unwrap() - 2.5).abs() < 1e-9,
-            "{broker}: {summary}"
-        );
+        assert_eq!((limit_dip["name"].as_str(), limit_dip["fills"].as_u64()), (Some("limit-dip"), Some(2)), "{broker}: {summary}");
+        assert!((limit_dip["realized_pnl"].as_f64().unwrap() - 2.5).abs() < 1e-9, "{broker}: {summary}");
         seen.push(got);
     }
     assert_eq!(seen[0], seen[1], "paper and Alpaca agree");
@@ -2047,18 +1606,10 @@ fn positions_the_session_did_not_open_are_reported_and_left_alone() {
     let db = dir.path().join("liu.db");
     let (batch, lines) = trade_until(&plan, &db, "ten symbols traded", |by_run| traded(by_run).len() >= 10);
     let text = lines.join("\n");
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("the account holds a position this session did not open") && l.contains("SYM003")),
-        "{text}"
-    );
+    assert!(lines.iter().any(|l| l.contains("the account holds a position this session did not open") && l.contains("SYM003")), "{text}");
     assert!(lines.iter().any(|l| l.contains("not trading SYM003")), "{text}");
     let traded: BTreeSet<String> = symbols_by_run(&db, &batch).into_values().flatten().collect();
-    assert!(
-        !traded.contains("SYM003") && traded.len() >= 10,
-        "SYM003 left alone, the others traded: {traded:?}"
-    );
+    assert!(!traded.contains("SYM003") && traded.len() >= 10, "SYM003 left alone, the others traded: {traded:?}");
 }
 
 /// Live as in a backtest: `run-all` runs once per time step, after the bars
@@ -2069,28 +1620,12 @@ fn run_all_follows_each_step_of_the_owned_symbols_and_a_rejected_symbol_stays_aw
     let dir = tempfile::tempdir().unwrap();
     // Frames of at most 3 messages: a step's bars arrive over several frames,
     // so a run-all per frame (not per step) would show up as partial counts.
-    let mut sim = Proc::spawn(
-        &[
-            "simulate",
-            "--listen",
-            "127.0.0.1:0",
-            "--symbols",
-            "20",
-            "--bars",
-            "100000",
-            "--speed",
-            "600",
-            "--batch",
-            "3",
-        ],
-        &[],
-    );
+    let mut sim =
+        Proc::spawn(&["simulate", "--listen", "127.0.0.1:0", "--symbols", "20", "--bars", "100000", "--speed", "600", "--batch", "3"], &[]);
     let line = sim.wait_for(Duration::from_secs(30), |l| l.starts_with("simulator listening on "));
     let url = line.trim_start_matches("simulator listening on ").to_owned();
-    let extra = format!(
-        "[[strategies]]\ncomponent = \"{}\"\nparams = {{ reject = \"SYM004\", run-all = true }}\n",
-        component("probe").display()
-    );
+    let extra =
+        format!("[[strategies]]\ncomponent = \"{}\"\nparams = {{ reject = \"SYM004\", run-all = true }}\n", component("probe").display());
     let plan = write_plan(dir.path(), &url, 5.0, &extra);
     let db = dir.path().join("liu.db");
     let mut trade = spawn_trade(&plan, &db, "120");
@@ -2104,19 +1639,10 @@ fn run_all_follows_each_step_of_the_owned_symbols_and_a_rejected_symbol_stays_aw
     let runs: Vec<&String> = lines.iter().filter(|l| l.contains("run-all ")).collect();
     assert!(runs.len() >= 8);
     // Each consumer owns ten symbols; SYM004's owner gets it, but the probe refused it.
-    let partial: Vec<_> = runs
-        .iter()
-        .filter(|l| !l.contains("after 10 bars") && !l.contains("after 9 bars"))
-        .collect();
+    let partial: Vec<_> = runs.iter().filter(|l| !l.contains("after 10 bars") && !l.contains("after 9 bars")).collect();
     assert!(partial.is_empty(), "run-all before a step's bars were all in: {partial:?}");
-    assert!(
-        runs.iter().any(|l| l.contains("after 9 bars")),
-        "the consumer owning SYM004 counts 9: {runs:?}"
-    );
-    assert!(
-        !lines.iter().any(|l| l.contains(" bar SYM004")),
-        "a rejected symbol's bar reached the strategy"
-    );
+    assert!(runs.iter().any(|l| l.contains("after 9 bars")), "the consumer owning SYM004 counts 9: {runs:?}");
+    assert!(!lines.iter().any(|l| l.contains(" bar SYM004")), "a rejected symbol's bar reached the strategy");
     assert!(lines.iter().any(|l| l.contains(" bar SYM003")));
 }
 
@@ -2159,17 +1685,12 @@ fn alpaca_py_reads_the_simulators_messagepack_stream() {
     for symbol in ["SYM000", "SYM001"] {
         let starts: Vec<f64> = bars.iter().filter(|(_, b)| b["symbol"] == symbol).map(|(_, b)| t(b)).collect();
         assert!(starts.len() >= 2, "{got:?}");
-        assert!(
-            starts.iter().all(|s| s.rem_euclid(60.0) == 0.0),
-            "labelled with the minute's start: {starts:?}"
-        );
+        assert!(starts.iter().all(|s| s.rem_euclid(60.0) == 0.0), "labelled with the minute's start: {starts:?}");
         assert!(starts.windows(2).all(|w| w[1] - w[0] == 60.0), "a minute apart: {starts:?}");
     }
     // Every bar but the first minute's comes after a trade of its symbol's next minute.
     for (i, bar) in bars.iter().skip(2) {
-        let next_trade_first = got[..*i]
-            .iter()
-            .any(|v| v["kind"] == "trade" && v["symbol"] == bar["symbol"] && t(v) >= t(bar) + 60.0);
+        let next_trade_first = got[..*i].iter().any(|v| v["kind"] == "trade" && v["symbol"] == bar["symbol"] && t(v) >= t(bar) + 60.0);
         assert!(next_trade_first, "the next minute's first trade precedes {bar}: {got:?}");
     }
 }
@@ -2182,11 +1703,8 @@ fn polygon_api_client_reads_the_simulators_aggregates() {
     let host = url.trim_start_matches("ws://").split('/').next().unwrap().to_owned();
     let got = provider_client("polygon_stream.py", &host, 6);
     for symbol in ["SYM000", "SYM001"] {
-        let windows: Vec<(i64, i64)> = got
-            .iter()
-            .filter(|v| v["symbol"] == symbol)
-            .map(|v| (v["start"].as_i64().unwrap(), v["end"].as_i64().unwrap()))
-            .collect();
+        let windows: Vec<(i64, i64)> =
+            got.iter().filter(|v| v["symbol"] == symbol).map(|v| (v["start"].as_i64().unwrap(), v["end"].as_i64().unwrap())).collect();
         assert!(windows.len() >= 2, "{got:?}");
         assert!(windows.iter().all(|(s, e)| s % 60_000 == 0 && e - s == 60_000), "{windows:?}");
         assert!(windows.windows(2).all(|w| w[1].0 - w[0].0 == 60_000), "{windows:?}");
@@ -2200,9 +1718,7 @@ type FillsBySymbol = BTreeMap<(String, String), Vec<(String, f64, f64, String)>>
 fn fills_by_strategy_and_symbol(db: &Path, batch: &str) -> FillsBySymbol {
     let mut out: BTreeMap<_, Vec<_>> = BTreeMap::new();
     for t in trades(db, batch) {
-        out.entry((t.algo_name, t.symbol))
-            .or_default()
-            .push((t.operation, t.qty, t.price, t.client_time));
+        out.entry((t.algo_name, t.symbol)).or_default().push((t.operation, t.qty, t.price, t.client_time));
     }
     out
 }
@@ -2239,38 +1755,21 @@ fn a_recorded_session_replayed_through_the_backtester_makes_the_same_fills() {
         &[],
     );
     both_connected(&mut trade);
-    let fill_count = || {
-        query(&db, async |c| {
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM new_trades")
-                .fetch_one(c)
-                .await
-                .unwrap()
-        })
-    };
+    let fill_count = || query(&db, async |c| sqlx::query_scalar::<_, i64>("SELECT count(*) FROM new_trades").fetch_one(c).await.unwrap());
     wait_until(Duration::from_secs(40), "a few hundred fills", fill_count, |n| *n >= 300);
     let (status, lines) = stop(trade);
     assert!(status.success(), "{}", lines.join("\n"));
     let live_batch = batch_of(&lines);
     let live = json_summary(&lines);
 
-    let out = liu(&[
-        "backtest",
-        "--replay",
-        recording.to_str().unwrap(),
-        "--db",
-        db.to_str().unwrap(),
-        "--json",
-    ]);
+    let out = liu(&["backtest", "--replay", recording.to_str().unwrap(), "--db", db.to_str().unwrap(), "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let replay: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let replay_batch = replay["batch_id"].as_str().unwrap();
     assert_ne!(replay_batch, live_batch);
     assert_eq!(replay["recordings"].as_array().unwrap().len(), 2, "one recording per consumer");
 
-    let (live_fills, replay_fills) = (
-        fills_by_strategy_and_symbol(&db, &live_batch),
-        fills_by_strategy_and_symbol(&db, replay_batch),
-    );
+    let (live_fills, replay_fills) = (fills_by_strategy_and_symbol(&db, &live_batch), fills_by_strategy_and_symbol(&db, replay_batch));
     assert!(
         live_fills.keys().any(|(s, _)| s == "limit-dip") && live_fills.len() >= 30,
         "both strategies traded most symbols: {:?}",
@@ -2298,11 +1797,7 @@ fn a_recorded_session_replayed_through_the_backtester_makes_the_same_fills() {
     assert_eq!(results(&replay), results(&live));
     let runs = runs(&db, replay_batch);
     assert_eq!(runs.len(), 4, "two strategies on each of two recorded consumers: {runs:?}");
-    assert!(
-        runs.iter()
-            .all(|r| r.algo_env == "BACKTEST" && r.end_reason.as_deref() == Some("replayed")),
-        "{runs:?}"
-    );
+    assert!(runs.iter().all(|r| r.algo_env == "BACKTEST" && r.end_reason.as_deref() == Some("replayed")), "{runs:?}");
 
     // Bad recordings: one clear error naming the file (and the offset), nothing written.
     let file = std::fs::read_dir(&recording).unwrap().flatten().map(|e| e.path()).min().unwrap();
@@ -2320,19 +1815,11 @@ fn a_recorded_session_replayed_through_the_backtester_makes_the_same_fills() {
     };
     std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
     let err = replay_err(&[]);
-    assert!(
-        err.contains(&file.display().to_string()) && err.contains("truncated at byte offset"),
-        "{err}"
-    );
+    assert!(err.contains(&file.display().to_string()) && err.contains("truncated at byte offset"), "{err}");
     std::fs::write(&file, &bytes).unwrap();
     let other = dir.path().join("other.toml");
-    std::fs::write(
-        &other,
-        std::fs::read_to_string(&plan)
-            .unwrap()
-            .replace("portfolio_value = 100000.0", "portfolio_value = 5000.0"),
-    )
-    .unwrap();
+    std::fs::write(&other, std::fs::read_to_string(&plan).unwrap().replace("portfolio_value = 100000.0", "portfolio_value = 5000.0"))
+        .unwrap();
     let err = replay_err(&["--tradeplan", other.to_str().unwrap()]);
     assert!(err.contains("plan digest") && err.contains("other.toml"), "{err}");
 }

@@ -64,38 +64,15 @@ fn parse(c: &mut Criterion) {
     assert_eq!(alpaca::parse_frame(&frame).events.len(), SYMBOLS);
     let mut group = c.benchmark_group("ingest");
     group.throughput(Throughput::Elements(SYMBOLS as u64));
-    group.bench_function("parse alpaca frame of 100 bars", |b| {
-        b.iter(|| alpaca::parse_frame(std::hint::black_box(&frame)))
-    });
+    group.bench_function("parse alpaca frame of 100 bars", |b| b.iter(|| alpaca::parse_frame(std::hint::black_box(&frame))));
     let packed = alpaca_bar_frame_msgpack();
-    assert_eq!(
-        alpaca_msgpack::parse_frame(&packed).events,
-        alpaca::parse_frame(&frame).events,
-        "the two encodings agree"
-    );
+    assert_eq!(alpaca_msgpack::parse_frame(&packed).events, alpaca::parse_frame(&frame).events, "the two encodings agree");
     group.bench_function("parse alpaca msgpack frame of 100 bars", |b| {
         b.iter(|| alpaca_msgpack::parse_frame(std::hint::black_box(&packed)))
     });
 
-    let bar = Bar {
-        time: 1_764_000_000_000_000_000,
-        open: 100.0,
-        high: 101.0,
-        low: 99.0,
-        close: 100.5,
-        volume: 1000.0,
-    };
-    let events: Vec<_> = (0..SYMBOLS as u32 / 2)
-        .map(|s| {
-            (
-                s,
-                MarketEvent::Bar {
-                    timeframe: Timeframe::Minute,
-                    bar,
-                },
-            )
-        })
-        .collect();
+    let bar = Bar { time: 1_764_000_000_000_000_000, open: 100.0, high: 101.0, low: 99.0, close: 100.5, volume: 1000.0 };
+    let events: Vec<_> = (0..SYMBOLS as u32 / 2).map(|s| (s, MarketEvent::Bar { timeframe: Timeframe::Minute, bar })).collect();
     let message = ToConsumer::Events { received_at: 1, events };
     let mut buf = Vec::with_capacity(1 << 16);
     group.throughput(Throughput::Elements(SYMBOLS as u64 / 2));

@@ -16,27 +16,17 @@ use liu_engine::portfolio::Portfolio;
 use liu_engine::sandbox::{Limits, Sandbox, SandboxConfig, StrategyInstance};
 
 fn component(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/strategies")
-        .join(format!("{name}.wasm"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/strategies").join(format!("{name}.wasm"));
     assert!(path.exists(), "{} is missing: run `just strategies`", path.display());
     path
 }
 
 fn account() -> Account {
-    Account::new(
-        Portfolio::new(100_000.0, 1),
-        SimulatedBroker::new(Default::default(), Default::default(), 1.0),
-    )
+    Account::new(Portfolio::new(100_000.0, 1), SimulatedBroker::new(Default::default(), Default::default(), 1.0))
 }
 
 fn sandbox(enforce_limits: bool) -> Sandbox {
-    Sandbox::new(SandboxConfig {
-        enforce_limits,
-        max_instances: 16,
-        ..SandboxConfig::default()
-    })
-    .unwrap()
+    Sandbox::new(SandboxConfig { enforce_limits, max_instances: 16, ..SandboxConfig::default() }).unwrap()
 }
 
 fn ready_instance(sb: &Sandbox, name: &str) -> StrategyInstance {
@@ -62,20 +52,11 @@ fn instantiation(c: &mut Criterion) {
 }
 
 fn event_call(c: &mut Criterion) {
-    let bar = Bar {
-        time: 0,
-        open: 100.0,
-        high: 101.0,
-        low: 99.0,
-        close: 100.5,
-        volume: 1000.0,
-    };
+    let bar = Bar { time: 0, open: 100.0, high: 101.0, low: 99.0, close: 100.5, volume: 1000.0 };
     for (label, enforce) in [("limits-on", true), ("limits-off", false)] {
         let sb = sandbox(enforce);
         let mut inst = ready_instance(&sb, "noop");
-        c.bench_function(&format!("on-bar/noop/{label}"), |b| {
-            b.iter(|| inst.on_bar(0, Timeframe::Minute, std::hint::black_box(&bar)))
-        });
+        c.bench_function(&format!("on-bar/noop/{label}"), |b| b.iter(|| inst.on_bar(0, Timeframe::Minute, std::hint::black_box(&bar))));
     }
 }
 

@@ -120,10 +120,7 @@ pub fn audit(sandbox: &Sandbox, path: &Path, params: &[ParamArg]) -> Result<Audi
         }
     };
     let data_sets = [
-        (
-            "synthetic: 5 symbols x 2,000 minute bars".to_owned(),
-            data::synthetic::random_walk(2_000, 5, 7),
-        ),
+        ("synthetic: 5 symbols x 2,000 minute bars".to_owned(), data::synthetic::random_walk(2_000, 5, 7)),
         ("bundled: GOOG daily".to_owned(), bundled_daily()?),
     ];
     for (name, market_data) in &data_sets {
@@ -137,9 +134,7 @@ pub fn audit(sandbox: &Sandbox, path: &Path, params: &[ParamArg]) -> Result<Audi
         if report.strategy.is_none() {
             report.strategy = Some(first.strategy.clone());
         }
-        let second = dry_run(sandbox, &loaded, params, market_data, limits)
-            .map_err(|e| report.reasons.push(format!("{name}: {e}")))
-            .ok();
+        let second = dry_run(sandbox, &loaded, params, market_data, limits).map_err(|e| report.reasons.push(format!("{name}: {e}"))).ok();
         let nondeterminism = second.and_then(|second| first_difference(&first.fills, &second.fills));
         let mut run = first.summary(name.clone());
         if let Some(trap) = &run.trap {
@@ -159,15 +154,12 @@ pub fn audit(sandbox: &Sandbox, path: &Path, params: &[ParamArg]) -> Result<Audi
             ));
         }
         if run.oversized_logs > 0 {
-            report
-                .reasons
-                .push(format!("{name}: {} oversized log messages passed to the host", run.oversized_logs));
+            report.reasons.push(format!("{name}: {} oversized log messages passed to the host", run.oversized_logs));
         }
         if run.log_lines_dropped > 0 {
-            report.reasons.push(format!(
-                "{name}: logs beyond its budget: {} lines dropped after {} bytes",
-                run.log_lines_dropped, run.log_bytes
-            ));
+            report
+                .reasons
+                .push(format!("{name}: logs beyond its budget: {} lines dropped after {} bytes", run.log_lines_dropped, run.log_bytes));
         }
         if let Some(diff) = &nondeterminism {
             report.reasons.push(format!("{name}: not deterministic: {diff}"));
@@ -183,10 +175,7 @@ pub fn audit(sandbox: &Sandbox, path: &Path, params: &[ParamArg]) -> Result<Audi
 fn bundled_daily() -> Result<MarketData, AuditError> {
     let dir = std::env::temp_dir().join(format!("liu-audit-{}", std::process::id()));
     let file = dir.join("GOOG.csv");
-    let io = |source| data::DataError::Io {
-        path: file.clone(),
-        source,
-    };
+    let io = |source| data::DataError::Io { path: file.clone(), source };
     std::fs::create_dir_all(&dir).map_err(io)?;
     std::fs::write(&file, BUNDLED_DAILY).map_err(io)?;
     let loaded = data::load(&file, &Default::default());
@@ -219,11 +208,7 @@ impl Observed {
         DryRun {
             data,
             events,
-            fuel_per_event: FuelStats {
-                p50: at(0.5),
-                p99: at(0.99),
-                max: self.fuel.last().copied().unwrap_or(0),
-            },
+            fuel_per_event: FuelStats { p50: at(0.5), p99: at(0.99), max: self.fuel.last().copied().unwrap_or(0) },
             peak_memory_bytes: self.peak_memory,
             orders: total,
             rejected_orders: self.rejected,
@@ -248,14 +233,10 @@ fn dry_run(
     limits: Limits,
 ) -> Result<Observed, StartError> {
     let market = Rc::new(RefCell::new(MarketState::new(&data.symbols)));
-    let account = Account::new(
-        Portfolio::new(100_000.0, data.symbols.len()),
-        SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0),
-    );
+    let account =
+        Account::new(Portfolio::new(100_000.0, data.symbols.len()), SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0));
     let mut used = vec![false; params.len()];
-    let mut runner = StrategyRunner::start(loaded, sandbox, market.clone(), account, limits, params, &mut used, &|_| {
-        KeyStore::default()
-    })?;
+    let mut runner = StrategyRunner::start(loaded, sandbox, market.clone(), account, limits, params, &mut used, &|_| KeyStore::default())?;
     for (id, name) in data.symbols.iter().enumerate() {
         runner.add_symbol(id as SymbolId, name);
     }
@@ -336,11 +317,7 @@ impl AuditReport {
                 r.log_bytes,
                 r.log_lines_dropped,
                 r.trap.as_deref().map_or_else(|| "no trap".to_owned(), |t| format!("TRAP: {t}")),
-                if r.nondeterminism.is_some() {
-                    "NOT deterministic"
-                } else {
-                    "deterministic"
-                },
+                if r.nondeterminism.is_some() { "NOT deterministic" } else { "deterministic" },
             );
         }
         if self.passed {

@@ -145,23 +145,10 @@ pub fn prepare<'a>(
             Portfolio::new(config.cash, data.symbols.len()),
             SimulatedBroker::new(config.fill_at, config.commission, config.leverage).with_checks(config.checks.clone()),
         );
-        let strategy = StrategyRunner::start(
-            loaded,
-            sandbox,
-            market.clone(),
-            account,
-            config.limits,
-            param_args,
-            &mut used,
-            &|_| KeyStore::default(),
-        )?;
-        runners.push(Runner {
-            strategy,
-            loaded_index: index,
-            times: Vec::new(),
-            equity: Vec::new(),
-            steps_in_market: 0,
-        });
+        let strategy = StrategyRunner::start(loaded, sandbox, market.clone(), account, config.limits, param_args, &mut used, &|_| {
+            KeyStore::default()
+        })?;
+        runners.push(Runner { strategy, loaded_index: index, times: Vec::new(), equity: Vec::new(), steps_in_market: 0 });
     }
     let infos: Vec<_> = runners.iter().map(|r| r.strategy.info()).collect();
     params::check_all_used(param_args, &used, &infos)?;
@@ -172,13 +159,7 @@ pub fn prepare<'a>(
         }
     }
 
-    Ok(Backtest {
-        market,
-        runners,
-        strategies,
-        data,
-        config,
-    })
+    Ok(Backtest { market, runners, strategies, data, config })
 }
 
 impl Backtest<'_> {

@@ -21,19 +21,10 @@ pub enum ComponentizeError {
 /// Wraps the core module at `input` into a component written to `output`.
 pub fn new_component(input: &Path, output: &Path) -> Result<(), ComponentizeError> {
     let path = input.display().to_string();
-    let core = std::fs::read(input).map_err(|source| ComponentizeError::Read {
-        path: path.clone(),
-        source,
-    })?;
+    let core = std::fs::read(input).map_err(|source| ComponentizeError::Read { path: path.clone(), source })?;
     let component = wit_component::ComponentEncoder::default()
         .module(&core)
         .and_then(|e| e.validate(true).encode())
-        .map_err(|e| ComponentizeError::Encode {
-            path,
-            message: format!("{e:#}"),
-        })?;
-    std::fs::write(output, component).map_err(|source| ComponentizeError::Write {
-        path: output.display().to_string(),
-        source,
-    })
+        .map_err(|e| ComponentizeError::Encode { path, message: format!("{e:#}") })?;
+    std::fs::write(output, component).map_err(|source| ComponentizeError::Write { path: output.display().to_string(), source })
 }

@@ -109,14 +109,11 @@ fn checks_of(plan: &TradePlan, s: &StrategyConfig) -> OrderChecks {
 
 /// Runs one consumer until the producer says shut down (or goes away).
 pub fn run(config: ConsumerConfig) -> Result<(), ConsumerError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| ConsumerError::Connect {
-            id: config.id,
-            path: config.socket.clone(),
-            source,
-        })?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|source| ConsumerError::Connect {
+        id: config.id,
+        path: config.socket.clone(),
+        source,
+    })?;
     runtime.block_on(run_async(config))
 }
 
@@ -128,51 +125,28 @@ type Started = (Vec<LoadedStrategy>, Vec<StrategyRunner>, Rc<RefCell<MarketState
 
 /// Loads and initialises the tradeplan's strategies, as each consumer runs them.
 fn start_strategies(plan: &TradePlan, kept: &KeptState) -> Result<Started, ConsumerError> {
-    let max_memory = plan
-        .strategies
-        .iter()
-        .map(|s| limits_of(s).memory_bytes)
-        .max()
-        .unwrap_or(Limits::default().memory_bytes);
+    let max_memory = plan.strategies.iter().map(|s| limits_of(s).memory_bytes).max().unwrap_or(Limits::default().memory_bytes);
     let sandbox = Sandbox::new(SandboxConfig {
         max_instances: plan.strategies.len() as u32 + 1,
         max_memory_bytes: max_memory,
         ..SandboxConfig::default()
     })?;
-    let loaded = plan
-        .strategies
-        .iter()
-        .map(|s| sandbox.load(&s.component))
-        .collect::<Result<Vec<_>, _>>()?;
+    let loaded = plan.strategies.iter().map(|s| sandbox.load(&s.component)).collect::<Result<Vec<_>, _>>()?;
 
     let market = Rc::new(RefCell::new(MarketState::default().with_history_limit(LIVE_HISTORY_BARS)));
     let mut runners = Vec::with_capacity(loaded.len());
     for (strategy, config_of) in loaded.iter().zip(&plan.strategies) {
-        let args: Vec<ParamArg> = config_of
-            .params
-            .iter()
-            .map(|(name, value)| ParamArg {
-                strategy: None,
-                name: name.clone(),
-                value: value.clone(),
-            })
-            .collect();
+        let args: Vec<ParamArg> =
+            config_of.params.iter().map(|(name, value)| ParamArg { strategy: None, name: name.clone(), value: value.clone() }).collect();
         let mut used = vec![false; args.len()];
         let mut broker = SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0).with_checks(checks_of(plan, config_of));
         if plan.broker.kind == BrokerKind::Alpaca {
             broker = broker.routed_out();
         }
         let account = Account::new(Portfolio::new(plan.portfolio_value, 0), broker);
-        let runner = StrategyRunner::start(
-            strategy,
-            &sandbox,
-            market.clone(),
-            account,
-            limits_of(config_of),
-            &args,
-            &mut used,
-            &|name| KeyStore::with_values(kept.get(name).cloned().unwrap_or_default()),
-        )?;
+        let runner = StrategyRunner::start(strategy, &sandbox, market.clone(), account, limits_of(config_of), &args, &mut used, &|name| {
+            KeyStore::with_values(kept.get(name).cloned().unwrap_or_default())
+        })?;
         params::check_all_used(&args, &used, &[runner.info()])?;
         runners.push(runner);
     }
@@ -223,10 +197,8 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
     drop(store);
     let recorder = match &config.record {
         Some(dir) => {
-            let plan_text = std::fs::read_to_string(&config.plan_path).map_err(|source| RecordingError::Io {
-                path: config.plan_path.clone(),
-                source,
-            })?;
+            let plan_text = std::fs::read_to_string(&config.plan_path)
+                .map_err(|source| RecordingError::Io { path: config.plan_path.clone(), source })?;
             let header = Header {
                 format: recording::FORMAT_VERSION,
                 consumer: id,
@@ -246,22 +218,14 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
         None => None,
     };
 
-    let (mut reader, mut writer) = transport::unix::connect(&config.socket)
+    let (mut reader, mut writer) = transport::unix::connect(&config.socket).await.map_err(|source| ConsumerError::Connect {
+        id,
+        path: config.socket.clone(),
+        source,
+    })?;
+    transport::write_frame(&mut writer, &ToProducer::Hello { consumer: id, pid: std::process::id() })
         .await
-        .map_err(|source| ConsumerError::Connect {
-            id,
-            path: config.socket.clone(),
-            source,
-        })?;
-    transport::write_frame(
-        &mut writer,
-        &ToProducer::Hello {
-            consumer: id,
-            pid: std::process::id(),
-        },
-    )
-    .await
-    .map_err(|source| ConsumerError::Transport { id, source })?;
+        .map_err(|source| ConsumerError::Transport { id, source })?;
 
     // Read frames on their own task so a busy strategy never stalls the socket.
     let (frames_tx, mut frames) = mpsc::channel::<ToConsumer>(READ_AHEAD_FRAMES);
@@ -365,13 +329,7 @@ pub fn replay(config: &ReplayConfig, progress: &dyn Fn(u64)) -> Result<ReplaySum
     // One plan for all: the given one, or the recorded one.
     let first = &headers[0];
     let (plan_text, plan_path) = match &config.plan {
-        Some(path) => (
-            std::fs::read_to_string(path).map_err(|source| RecordingError::Io {
-                path: path.clone(),
-                source,
-            })?,
-            path.clone(),
-        ),
+        Some(path) => (std::fs::read_to_string(path).map_err(|source| RecordingError::Io { path: path.clone(), source })?, path.clone()),
         None => (first.plan_text.clone(), first.plan_path.clone()),
     };
     let digest = recording::plan_digest(&plan_text);
@@ -441,12 +399,7 @@ pub fn replay(config: &ReplayConfig, progress: &dyn Fn(u64)) -> Result<ReplaySum
         results.insert(header.consumer, session.end_backtest(plan.portfolio_value, "replayed")?);
     }
     debug_assert_eq!(replayed, total);
-    Ok(ReplaySummary {
-        batch_id,
-        recordings: files,
-        events: replayed,
-        strategies: summarize(&results),
-    })
+    Ok(ReplaySummary { batch_id, recordings: files, events: replayed, strategies: summarize(&results) })
 }
 
 /// `backtest --tradeplan plan.toml --data FILE`: the plan's strategies over
@@ -469,10 +422,7 @@ pub fn backtest_plan(
         .map(|(i, s)| (i as SymbolId, s.clone()))
         .collect();
     if symbols.is_empty() {
-        return Err(ConsumerError::NoSymbols {
-            plan: plan_path.to_owned(),
-            data: data.symbols.join(", "),
-        });
+        return Err(ConsumerError::NoSymbols { plan: plan_path.to_owned(), data: data.symbols.join(", ") });
     }
     let (loaded, runners, market) = start_strategies(&plan, &KeptState::new())?;
     let batch_id = uuid::Uuid::new_v4().to_string();
@@ -482,10 +432,7 @@ pub fn backtest_plan(
     let mut done = 0u64;
     // One frame per bar time, as the feed delivers a minute's bars.
     for step in data.events.chunk_by(|a, b| a.bar.time == b.bar.time) {
-        let events = step
-            .iter()
-            .map(|e| (e.symbol, MarketEvent::Bar { timeframe, bar: e.bar }))
-            .collect();
+        let events = step.iter().map(|e| (e.symbol, MarketEvent::Bar { timeframe, bar: e.bar })).collect();
         session.process(wall_clock(), events);
         let before = done;
         done += step.len() as u64;
@@ -495,12 +442,7 @@ pub fn backtest_plan(
         }
     }
     let results = std::collections::BTreeMap::from([(0, session.end_backtest(plan.portfolio_value, "completed")?)]);
-    Ok(ReplaySummary {
-        batch_id,
-        recordings: Vec::new(),
-        events: done,
-        strategies: summarize(&results),
-    })
+    Ok(ReplaySummary { batch_id, recordings: Vec::new(), events: done, strategies: summarize(&results) })
 }
 
 /// Minutes since the regular session's 9:30 open in New York on the event's
@@ -831,10 +773,10 @@ impl Session {
 
     /// The `client_order_id` order `id` of strategy `runner` goes by at the broker.
     fn placed_as(&self, runner: usize, id: OrderId) -> String {
-        self.restored.iter().find(|(_, placed)| **placed == (runner, id)).map_or_else(
-            || client_order_id(&self.order_prefix, runner, id),
-            |(client_order_id, _)| client_order_id.clone(),
-        )
+        self.restored
+            .iter()
+            .find(|(_, placed)| **placed == (runner, id))
+            .map_or_else(|| client_order_id(&self.order_prefix, runner, id), |(client_order_id, _)| client_order_id.clone())
     }
 
     /// Puts the recent minute bars of owned symbols into the market's
@@ -863,11 +805,7 @@ impl Session {
     fn inherit(&mut self, symbol: SymbolId, name: &str, fills: &[RecordedFill]) {
         let mut booked = 0;
         for fill in fills {
-            let Some(index) = self
-                .runners
-                .iter()
-                .position(|r| r.name() == fill.algo_name && *r.parameters() == fill.parameters)
-            else {
+            let Some(index) = self.runners.iter().position(|r| r.name() == fill.algo_name && *r.parameters() == fill.parameters) else {
                 continue;
             };
             let runner = &mut self.runners[index];
@@ -889,13 +827,7 @@ impl Session {
         let positions: Vec<String> = self
             .runners
             .iter()
-            .filter_map(|r| {
-                r.account()
-                    .portfolio
-                    .position(symbol)
-                    .filter(|p| p.qty != 0.0)
-                    .map(|p| format!("{}: {}", r.name(), p.qty))
-            })
+            .filter_map(|r| r.account().portfolio.position(symbol).filter(|p| p.qty != 0.0).map(|p| format!("{}: {}", r.name(), p.qty)))
             .collect();
         tracing::info!(consumer = self.id, symbol = name, fills = booked, positions = ?positions, "booked the fills recorded earlier in this batch");
     }
@@ -904,8 +836,7 @@ impl Session {
     /// event was met (the caller then drains the queue).
     fn process(&mut self, received_at: Timestamp, events: Vec<(SymbolId, MarketEvent)>) -> bool {
         let mut stale = false;
-        self.delivery_latencies
-            .saturating_record((wall_clock() - received_at).max(1) as u64);
+        self.delivery_latencies.saturating_record((wall_clock() - received_at).max(1) as u64);
         let mut last_time = None;
         // What the strategies process, for the recording.
         let mut seen = self.recorder.as_ref().map(|_| Vec::with_capacity(events.len()));
@@ -961,19 +892,9 @@ impl Session {
                 if !step.done {
                     self.run_all(step.time);
                 }
-                self.step = Some(Step {
-                    time,
-                    bars: 0,
-                    done: false,
-                });
+                self.step = Some(Step { time, bars: 0, done: false });
             }
-            None => {
-                self.step = Some(Step {
-                    time,
-                    bars: 0,
-                    done: false,
-                })
-            }
+            None => self.step = Some(Step { time, bars: 0, done: false }),
         }
         let owned = self.owned;
         if let Some(step) = &mut self.step {
@@ -1062,11 +983,7 @@ impl Session {
                 }
             }
         }
-        tracing::info!(
-            consumer = self.id,
-            dropped = self.stale_dropped - before,
-            "caught up after falling behind"
-        );
+        tracing::info!(consumer = self.id, dropped = self.stale_dropped - before, "caught up after falling behind");
         control
     }
 
@@ -1130,9 +1047,7 @@ impl Session {
                         symbol: self.symbols.get(request.symbol as usize).cloned().unwrap_or_default(),
                         request,
                     },
-                    RoutedRequest::Cancel { id } => BrokerRequest::Cancel {
-                        client_order_id: self.placed_as(index, id),
-                    },
+                    RoutedRequest::Cancel { id } => BrokerRequest::Cancel { client_order_id: self.placed_as(index, id) },
                 });
             }
         }

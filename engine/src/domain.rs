@@ -17,11 +17,7 @@ pub const NANOS_PER_SECOND: i64 = 1_000_000_000;
 pub fn wall_clock() -> Timestamp {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| {
-            (d.as_secs() as i64)
-                .saturating_mul(NANOS_PER_SECOND)
-                .saturating_add(i64::from(d.subsec_nanos()))
-        })
+        .map(|d| (d.as_secs() as i64).saturating_mul(NANOS_PER_SECOND).saturating_add(i64::from(d.subsec_nanos())))
         .unwrap_or(0)
 }
 
@@ -50,25 +46,19 @@ impl Default for FeedClock {
 
 impl FeedClock {
     /// The wall clock itself: every real provider.
-    pub const WALL: FeedClock = FeedClock {
-        feed_origin: 0,
-        wall_origin: 0,
-        speed: 1.0,
-    };
+    pub const WALL: FeedClock = FeedClock { feed_origin: 0, wall_origin: 0, speed: 1.0 };
     /// The handshake response header carrying the simulator's clock
     /// (`feed=<ns>;wall=<ns>;speed=<factor>`).
     pub const HEADER: &'static str = "x-liu-sim-clock";
 
     /// Feed time at wall-clock time `wall`.
     pub fn feed_at(&self, wall: Timestamp) -> Timestamp {
-        self.feed_origin
-            .saturating_add(((wall - self.wall_origin) as f64 * self.speed) as i64)
+        self.feed_origin.saturating_add(((wall - self.wall_origin) as f64 * self.speed) as i64)
     }
 
     /// Wall-clock time at which the feed's clock reads `feed`.
     pub fn wall_at(&self, feed: Timestamp) -> Timestamp {
-        self.wall_origin
-            .saturating_add(((feed - self.feed_origin) as f64 / self.speed) as i64)
+        self.wall_origin.saturating_add(((feed - self.feed_origin) as f64 / self.speed) as i64)
     }
 
     /// Feed time now.
@@ -174,14 +164,7 @@ impl Trade {
     /// The print as a bar of one price (for fills and minute folding).
     pub fn as_bar(&self) -> Bar {
         let p = self.price;
-        Bar {
-            time: self.time,
-            open: p,
-            high: p,
-            low: p,
-            close: p,
-            volume: self.size,
-        }
+        Bar { time: self.time, open: p, high: p, low: p, close: p, volume: self.size }
     }
 }
 
@@ -303,27 +286,10 @@ impl<'de> Deserialize<'de> for MarketEvent {
                 Ok(match kind {
                     0..=2 => MarketEvent::Bar {
                         timeframe: [Timeframe::Second, Timeframe::Minute, Timeframe::Day][kind as usize],
-                        bar: Bar {
-                            time,
-                            open: n[0],
-                            high: n[1],
-                            low: n[2],
-                            close: n[3],
-                            volume: n[4],
-                        },
+                        bar: Bar { time, open: n[0], high: n[1], low: n[2], close: n[3], volume: n[4] },
                     },
-                    3 => MarketEvent::Trade(Trade {
-                        time,
-                        price: n[0],
-                        size: n[1],
-                    }),
-                    _ => MarketEvent::Quote(Quote {
-                        time,
-                        bid_price: n[0],
-                        bid_size: n[1],
-                        ask_price: n[2],
-                        ask_size: n[3],
-                    }),
+                    3 => MarketEvent::Trade(Trade { time, price: n[0], size: n[1] }),
+                    _ => MarketEvent::Quote(Quote { time, bid_price: n[0], bid_size: n[1], ask_price: n[2], ask_size: n[3] }),
                 })
             }
         }
@@ -433,9 +399,7 @@ impl Operation {
 
     /// The operation [`Operation::as_str`] names.
     pub fn from_name(name: &str) -> Option<Operation> {
-        [Operation::Buy, Operation::Sell, Operation::SellShort, Operation::BuyShort]
-            .into_iter()
-            .find(|op| op.as_str() == name)
+        [Operation::Buy, Operation::Sell, Operation::SellShort, Operation::BuyShort].into_iter().find(|op| op.as_str() == name)
     }
 
     /// The side of the order that made it.
@@ -516,14 +480,8 @@ pub enum Rejection {
 /// the producer: only the producer holds the broker's credentials.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum BrokerRequest {
-    Submit {
-        client_order_id: String,
-        symbol: String,
-        request: OrderRequest,
-    },
-    Cancel {
-        client_order_id: String,
-    },
+    Submit { client_order_id: String, symbol: String, request: OrderRequest },
+    Cancel { client_order_id: String },
 }
 
 /// What an outside broker reported about a routed order, as the producer
@@ -553,20 +511,11 @@ mod tests {
 
     #[test]
     fn a_feed_clock_round_trips_its_header_and_measures_age_in_real_time() {
-        let clock = FeedClock {
-            feed_origin: 1_000 * NANOS_PER_SECOND,
-            wall_origin: 10 * NANOS_PER_SECOND,
-            speed: 600.0,
-        };
+        let clock = FeedClock { feed_origin: 1_000 * NANOS_PER_SECOND, wall_origin: 10 * NANOS_PER_SECOND, speed: 600.0 };
         assert_eq!(FeedClock::parse_header(&clock.header_value()), Some(clock));
-        for bad in [
-            "",
-            "feed=1;wall=2",
-            "feed=1;wall=2;speed=0",
-            "feed=1;wall=2;speed=-3",
-            "feed=x;wall=2;speed=1",
-            "speed=inf;feed=1;wall=2",
-        ] {
+        for bad in
+            ["", "feed=1;wall=2", "feed=1;wall=2;speed=0", "feed=1;wall=2;speed=-3", "feed=x;wall=2;speed=1", "speed=inf;feed=1;wall=2"]
+        {
             assert_eq!(FeedClock::parse_header(bad), None, "{bad}");
         }
         // One wall second later the feed is ten minutes on.
@@ -580,39 +529,10 @@ mod tests {
 
     #[test]
     fn a_bar_completes_at_its_end_and_a_trade_at_its_time() {
-        let bar = Bar {
-            time: 120 * NANOS_PER_SECOND,
-            open: 1.0,
-            high: 1.0,
-            low: 1.0,
-            close: 1.0,
-            volume: 1.0,
-        };
-        assert_eq!(
-            MarketEvent::Bar {
-                timeframe: Timeframe::Minute,
-                bar
-            }
-            .completed_at(),
-            180 * NANOS_PER_SECOND
-        );
-        assert_eq!(
-            MarketEvent::Bar {
-                timeframe: Timeframe::Second,
-                bar
-            }
-            .completed_at(),
-            121 * NANOS_PER_SECOND
-        );
-        assert_eq!(
-            MarketEvent::Trade(Trade {
-                time: 7,
-                price: 1.0,
-                size: 1.0
-            })
-            .completed_at(),
-            7
-        );
+        let bar = Bar { time: 120 * NANOS_PER_SECOND, open: 1.0, high: 1.0, low: 1.0, close: 1.0, volume: 1.0 };
+        assert_eq!(MarketEvent::Bar { timeframe: Timeframe::Minute, bar }.completed_at(), 180 * NANOS_PER_SECOND);
+        assert_eq!(MarketEvent::Bar { timeframe: Timeframe::Second, bar }.completed_at(), 121 * NANOS_PER_SECOND);
+        assert_eq!(MarketEvent::Trade(Trade { time: 7, price: 1.0, size: 1.0 }).completed_at(), 7);
     }
 }
 

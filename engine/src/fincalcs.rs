@@ -183,11 +183,7 @@ pub struct Macd {
 /// series equal TA-Lib's.
 pub fn macd(values: &[f64], fast: usize, slow: usize, signal: usize) -> Macd {
     let n = values.len();
-    let mut out = Macd {
-        macd: vec![f64::NAN; n],
-        signal: vec![f64::NAN; n],
-        histogram: vec![f64::NAN; n],
-    };
+    let mut out = Macd { macd: vec![f64::NAN; n], signal: vec![f64::NAN; n], histogram: vec![f64::NAN; n] };
     let (fast, slow) = if fast > slow { (slow, fast) } else { (fast, slow) };
     if fast == 0 || signal == 0 {
         return out;
@@ -225,11 +221,7 @@ pub struct Bands {
 /// `nbdevup = nbdevdn = num_std`): SMA middle band, population std dev.
 pub fn bollinger(values: &[f64], period: usize, num_std: f64) -> Bands {
     let n = values.len();
-    let mut bands = Bands {
-        upper: vec![f64::NAN; n],
-        middle: vec![f64::NAN; n],
-        lower: vec![f64::NAN; n],
-    };
+    let mut bands = Bands { upper: vec![f64::NAN; n], middle: vec![f64::NAN; n], lower: vec![f64::NAN; n] };
     rolling_moments(values, period, |i, mean, var| {
         let width = num_std * var.sqrt();
         bands.upper[i] = mean + width;
@@ -296,11 +288,7 @@ pub struct Trend {
 pub fn linear_trend(values: &[f64]) -> Trend {
     let n = values.len();
     if n < 2 {
-        return Trend {
-            slope: f64::NAN,
-            intercept: f64::NAN,
-            r_squared: f64::NAN,
-        };
+        return Trend { slope: f64::NAN, intercept: f64::NAN, r_squared: f64::NAN };
     }
     let x_mean = (n - 1) as f64 / 2.0;
     let y_mean = values.iter().sum::<f64>() / n as f64;
@@ -313,11 +301,7 @@ pub fn linear_trend(values: &[f64]) -> Trend {
     }
     let slope = sxy / sxx;
     let r_squared = if syy == 0.0 { 1.0 } else { sxy * sxy / (sxx * syy) };
-    Trend {
-        slope,
-        intercept: y_mean - slope * x_mean,
-        r_squared,
-    }
+    Trend { slope, intercept: y_mean - slope * x_mean, r_squared }
 }
 
 /// Bit flags returned by [`candle`](fn@crate::fincalcs::candle).
@@ -442,27 +426,16 @@ fn swing_points(series: &[f64], window: usize, better: impl Fn(f64, f64) -> bool
 /// resistance the distinct swing highs strictly above it, ascending. Empty
 /// for `window == 0` or too few bars.
 pub fn support_resistance(bars: &[Bar], window: usize) -> Levels {
-    let mut levels = Levels {
-        support: Vec::new(),
-        resistance: Vec::new(),
-    };
+    let mut levels = Levels { support: Vec::new(), resistance: Vec::new() };
     let Some(last) = bars.last() else {
         return levels;
     };
     let lows: Vec<f64> = bars.iter().map(|b| b.low).collect();
     let highs: Vec<f64> = bars.iter().map(|b| b.high).collect();
-    levels.support = swing_points(&lows, window, |a, b| a < b)
-        .into_iter()
-        .map(|i| lows[i])
-        .filter(|&v| v < last.close)
-        .collect();
+    levels.support = swing_points(&lows, window, |a, b| a < b).into_iter().map(|i| lows[i]).filter(|&v| v < last.close).collect();
     levels.support.sort_by(|a, b| b.total_cmp(a));
     levels.support.dedup();
-    levels.resistance = swing_points(&highs, window, |a, b| a > b)
-        .into_iter()
-        .map(|i| highs[i])
-        .filter(|&v| v > last.close)
-        .collect();
+    levels.resistance = swing_points(&highs, window, |a, b| a > b).into_iter().map(|i| highs[i]).filter(|&v| v > last.close).collect();
     levels.resistance.sort_by(|a, b| a.total_cmp(b));
     levels.resistance.dedup();
     levels
@@ -511,14 +484,7 @@ mod tests {
     fn bars() -> Vec<Bar> {
         BARS.iter()
             .enumerate()
-            .map(|(i, &[open, high, low, close, volume])| Bar {
-                time: i as i64 * 86_400 * 1_000_000_000,
-                open,
-                high,
-                low,
-                close,
-                volume,
-            })
+            .map(|(i, &[open, high, low, close, volume])| Bar { time: i as i64 * 86_400 * 1_000_000_000, open, high, low, close, volume })
             .collect()
     }
 
@@ -544,14 +510,7 @@ mod tests {
     }
 
     fn bar(time: i64, open: f64, high: f64, low: f64, close: f64, volume: f64) -> Bar {
-        Bar {
-            time,
-            open,
-            high,
-            low,
-            close,
-            volume,
-        }
+        Bar { time, open, high, low, close, volume }
     }
 
     // GOOG daily OHLCV, first 50 rows of /work/shared/data/GOOG.csv (2004-08-19 ..).
@@ -702,14 +661,7 @@ mod tests {
         assert!(close_to(t.intercept, POLY_INTERCEPT), "{t:?}");
         assert!(close_to(t.r_squared, POLY_R2), "{t:?}");
         let flat = linear_trend(&[2.0, 2.0, 2.0]);
-        assert_eq!(
-            flat,
-            Trend {
-                slope: 0.0,
-                intercept: 2.0,
-                r_squared: 1.0
-            }
-        );
+        assert_eq!(flat, Trend { slope: 0.0, intercept: 2.0, r_squared: 1.0 });
         let one = linear_trend(&[1.0]);
         assert!(one.slope.is_nan() && one.intercept.is_nan() && one.r_squared.is_nan());
         assert!(linear_trend(&[]).slope.is_nan());
@@ -764,11 +716,7 @@ mod tests {
             (13.0, 10.0),
             (12.0, 9.0),
         ];
-        let series: Vec<Bar> = hl
-            .iter()
-            .enumerate()
-            .map(|(i, &(h, l))| bar(i as i64, l, h, l, (h + l) / 2.0, 1.0))
-            .collect();
+        let series: Vec<Bar> = hl.iter().enumerate().map(|(i, &(h, l))| bar(i as i64, l, h, l, (h + l) / 2.0, 1.0)).collect();
         // Last close 10.5: lows 8 and 6 below, highs 15 and 14 above.
         let lv = support_resistance(&series, 2);
         assert_eq!(lv.support, vec![8.0, 6.0]);
@@ -782,19 +730,9 @@ mod tests {
         let mut flat = series.clone();
         flat.last_mut().unwrap().close = 8.0;
         assert_eq!(support_resistance(&flat, 2).support, vec![6.0]);
-        let dup: Vec<Bar> = [5.0, 4.0, 5.0, 4.0, 5.0, 6.0]
-            .iter()
-            .enumerate()
-            .map(|(i, &l)| bar(i as i64, l, l + 1.0, l, l, 1.0))
-            .collect();
+        let dup: Vec<Bar> = [5.0, 4.0, 5.0, 4.0, 5.0, 6.0].iter().enumerate().map(|(i, &l)| bar(i as i64, l, l + 1.0, l, l, 1.0)).collect();
         assert_eq!(support_resistance(&dup, 1).support, vec![4.0]);
-        assert_eq!(
-            support_resistance(&series, 0),
-            Levels {
-                support: vec![],
-                resistance: vec![]
-            }
-        );
+        assert_eq!(support_resistance(&series, 0), Levels { support: vec![], resistance: vec![] });
         assert!(support_resistance(&series, 6).support.is_empty());
         assert!(support_resistance(&series, usize::MAX).resistance.is_empty());
         assert!(support_resistance(&[], 2).support.is_empty());
@@ -810,24 +748,11 @@ mod tests {
         let mins: Vec<Bar> = (0..7)
             .map(|k| {
                 let p = 100.0 + k as f64;
-                bar(
-                    bucket0 + (3 + k) * MIN,
-                    p,
-                    p + 2.0 - (k % 2) as f64,
-                    p - 1.0,
-                    p + 0.5,
-                    10.0 * (k + 1) as f64,
-                )
+                bar(bucket0 + (3 + k) * MIN, p, p + 2.0 - (k % 2) as f64, p - 1.0, p + 0.5, 10.0 * (k + 1) as f64)
             })
             .collect();
         let out = resample(&mins, 300);
-        assert_eq!(
-            out,
-            vec![
-                bar(bucket0, 100.0, 102.0, 99.0, 101.5, 30.0),
-                bar(bucket0 + 5 * MIN, 102.0, 108.0, 101.0, 106.5, 250.0),
-            ]
-        );
+        assert_eq!(out, vec![bar(bucket0, 100.0, 102.0, 99.0, 101.5, 30.0), bar(bucket0 + 5 * MIN, 102.0, 108.0, 101.0, 106.5, 250.0),]);
         assert!(resample(&mins, 0).is_empty());
         assert!(resample(&[], 60).is_empty());
         // Negative times floor towards -inf.

@@ -113,11 +113,8 @@ pub fn compute(initial_equity: f64, times: &[Timestamp], equity: &[f64], steps_i
     }
 
     // Per-step returns.
-    let returns: Vec<f64> = equity
-        .windows(2)
-        .filter(|w| w[0] > 0.0 && w[0].is_finite() && w[1].is_finite())
-        .map(|w| w[1] / w[0] - 1.0)
-        .collect();
+    let returns: Vec<f64> =
+        equity.windows(2).filter(|w| w[0] > 0.0 && w[0].is_finite() && w[1].is_finite()).map(|w| w[1] / w[0] - 1.0).collect();
     let (sharpe, sortino) = if returns.len() >= 2 && years > 0.0 {
         let m = returns.len() as f64;
         let mean = returns.iter().sum::<f64>() / m;
@@ -139,18 +136,10 @@ pub fn compute(initial_equity: f64, times: &[Timestamp], equity: &[f64], steps_i
     let winners = round_trips.iter().filter(|t| t.pnl > 0.0).count();
     let gross_profit: f64 = round_trips.iter().filter(|t| t.pnl > 0.0).map(|t| t.pnl).sum();
     let gross_loss: f64 = -round_trips.iter().filter(|t| t.pnl < 0.0).map(|t| t.pnl).sum::<f64>();
-    let win_rate_pct = if round_trips.is_empty() {
-        0.0
-    } else {
-        winners as f64 / round_trips.len() as f64 * 100.0
-    };
+    let win_rate_pct = if round_trips.is_empty() { 0.0 } else { winners as f64 / round_trips.len() as f64 * 100.0 };
     let profit_factor = (gross_loss > 0.0).then(|| finite(gross_profit / gross_loss));
 
-    let exposure_pct = if n == 0 {
-        0.0
-    } else {
-        (steps_in_market.min(n) as f64 / n as f64) * 100.0
-    };
+    let exposure_pct = if n == 0 { 0.0 } else { (steps_in_market.min(n) as f64 / n as f64) * 100.0 };
 
     Metrics {
         initial_equity: finite(initial_equity),
@@ -178,12 +167,7 @@ mod tests {
     }
 
     fn rt(pnl: f64) -> RoundTrip {
-        RoundTrip {
-            symbol: 0,
-            entry_time: 0,
-            exit_time: DAY,
-            pnl,
-        }
+        RoundTrip { symbol: 0, entry_time: 0, exit_time: DAY, pnl }
     }
 
     #[test]

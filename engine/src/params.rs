@@ -18,18 +18,9 @@ pub enum ParamError {
     #[error("--param `{0}`: expected name=value or strategy.name=value")]
     Syntax(String),
     #[error("parameter `{name}` of strategy {strategy}: expected {expected}, got `{value}`")]
-    BadValue {
-        strategy: String,
-        name: String,
-        expected: &'static str,
-        value: String,
-    },
+    BadValue { strategy: String, name: String, expected: &'static str, value: String },
     #[error("strategy {strategy} requires parameter `{name}` ({description})")]
-    Missing {
-        strategy: String,
-        name: String,
-        description: String,
-    },
+    Missing { strategy: String, name: String, description: String },
     #[error("unknown parameter `{name}`: no strategy declares it (declared: {declared})")]
     Unknown { name: String, declared: String },
     #[error("--param `{strategy}.{name}`: no strategy named `{strategy}` (loaded: {loaded})")]
@@ -48,21 +39,12 @@ impl std::str::FromStr for ParamArg {
         if name.is_empty() || strategy.as_deref() == Some("") {
             return Err(ParamError::Syntax(s.to_owned()));
         }
-        Ok(Self {
-            strategy,
-            name: name.to_owned(),
-            value: value.trim().to_owned(),
-        })
+        Ok(Self { strategy, name: name.to_owned(), value: value.trim().to_owned() })
     }
 }
 
 fn parse(strategy: &str, name: &str, kind: ParamKind, value: &str) -> Result<ParamValue, ParamError> {
-    let bad = |expected| ParamError::BadValue {
-        strategy: strategy.to_owned(),
-        name: name.to_owned(),
-        expected,
-        value: value.to_owned(),
-    };
+    let bad = |expected| ParamError::BadValue { strategy: strategy.to_owned(), name: name.to_owned(), expected, value: value.to_owned() };
     Ok(match kind {
         ParamKind::Integer => ParamValue::Integer(value.parse().map_err(|_| bad("an integer"))?),
         ParamKind::Float => {
@@ -127,27 +109,14 @@ pub fn check_all_used(args: &[ParamArg], used: &[bool], strategies: &[&StrategyI
         if let Some(s) = &arg.strategy
             && !names.contains(&s.as_str())
         {
-            return Err(ParamError::UnknownStrategy {
-                strategy: s.clone(),
-                name: arg.name.clone(),
-                loaded: names.join(", "),
-            });
+            return Err(ParamError::UnknownStrategy { strategy: s.clone(), name: arg.name.clone(), loaded: names.join(", ") });
         }
         let declared = strategies
             .iter()
-            .map(|s| {
-                format!(
-                    "{}: {}",
-                    s.name,
-                    s.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
-                )
-            })
+            .map(|s| format!("{}: {}", s.name, s.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")))
             .collect::<Vec<_>>()
             .join("; ");
-        return Err(ParamError::Unknown {
-            name: arg.name.clone(),
-            declared,
-        });
+        return Err(ParamError::Unknown { name: arg.name.clone(), declared });
     }
     Ok(())
 }
@@ -185,12 +154,7 @@ mod tests {
                     default: Some(ParamValue::Integer(10)),
                     description: String::new(),
                 },
-                ParamSpec {
-                    name: "qty".into(),
-                    kind: ParamKind::Float,
-                    default: None,
-                    description: "shares".into(),
-                },
+                ParamSpec { name: "qty".into(), kind: ParamKind::Float, default: None, description: "shares".into() },
             ],
         }
     }
@@ -204,36 +168,23 @@ mod tests {
         let a = args(&["qty=5", "sma-cross.qty=7", "other.qty=9"]);
         let mut used = vec![false; 3];
         let v = resolve(&info(), &a, &mut used).unwrap();
-        assert_eq!(
-            v,
-            vec![("fast".into(), ParamValue::Integer(10)), ("qty".into(), ParamValue::Float(7.0))]
-        );
+        assert_eq!(v, vec![("fast".into(), ParamValue::Integer(10)), ("qty".into(), ParamValue::Float(7.0))]);
         assert_eq!(used, vec![true, true, false]);
-        assert!(matches!(
-            check_all_used(&a, &used, &[&info()]),
-            Err(ParamError::UnknownStrategy { .. })
-        ));
+        assert!(matches!(check_all_used(&a, &used, &[&info()]), Err(ParamError::UnknownStrategy { .. })));
     }
 
     #[test]
     fn wrong_kinds_missing_and_unknown_parameters_are_errors() {
         let mut used = vec![false; 2];
         let err = resolve(&info(), &args(&["fast=abc", "qty=1"]), &mut used).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("parameter `fast` of strategy sma-cross: expected an integer, got `abc`"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("parameter `fast` of strategy sma-cross: expected an integer, got `abc`"), "{err}");
         let err = resolve(&info(), &[], &mut []).unwrap_err();
         assert!(matches!(err, ParamError::Missing { ref name, .. } if name == "qty"));
         let a = args(&["qty=1", "slowness=3"]);
         let mut used = vec![false; 2];
         resolve(&info(), &a, &mut used).unwrap();
         let err = check_all_used(&a, &used, &[&info()]).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "unknown parameter `slowness`: no strategy declares it (declared: sma-cross: fast, qty)"
-        );
+        assert_eq!(err.to_string(), "unknown parameter `slowness`: no strategy declares it (declared: sma-cross: fast, qty)");
         assert!("novalue".parse::<ParamArg>().is_err());
     }
 }

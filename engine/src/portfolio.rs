@@ -49,13 +49,7 @@ pub struct Portfolio {
 
 impl Portfolio {
     pub fn new(cash: f64, symbols: usize) -> Self {
-        Self {
-            cash,
-            realized_pnl: 0.0,
-            fees: 0.0,
-            positions: vec![PositionState::default(); symbols],
-            round_trips: Vec::new(),
-        }
+        Self { cash, realized_pnl: 0.0, fees: 0.0, positions: vec![PositionState::default(); symbols], round_trips: Vec::new() }
     }
 
     /// Makes room for symbol ids below `symbols` (live sessions add symbols).
@@ -146,12 +140,7 @@ impl Portfolio {
         pos.last_price = e.price;
         if pos.qty == 0.0 {
             pos.trip = None;
-            self.round_trips.push(RoundTrip {
-                symbol: e.symbol,
-                entry_time: start,
-                exit_time: e.time,
-                pnl: trip_pnl,
-            });
+            self.round_trips.push(RoundTrip { symbol: e.symbol, entry_time: start, exit_time: e.time, pnl: trip_pnl });
         } else {
             pos.trip = Some((start, trip_pnl));
         }
@@ -176,18 +165,7 @@ mod tests {
     use super::*;
 
     fn exec(side: Side, qty: f64, price: f64, fee: f64, time: i64) -> Execution<'static> {
-        Execution {
-            order_id: 1,
-            symbol: 0,
-            side,
-            qty,
-            price,
-            fee,
-            time,
-            stop_loss: None,
-            take_profit: None,
-            indicators: "",
-        }
+        Execution { order_id: 1, symbol: 0, side, qty, price, fee, time, stop_loss: None, take_profit: None, indicators: "" }
     }
 
     #[test]
@@ -199,14 +177,7 @@ mod tests {
         // Sell 20 at 110: closes 10 (+100 pnl) and opens a 10 short. Fee 2 split 1/1.
         p.apply(&exec(Side::Sell, 20.0, 110.0, 2.0, 2), &mut fills);
         let ops: Vec<_> = fills.iter().map(|f| (f.operation, f.qty, f.fee)).collect();
-        assert_eq!(
-            ops,
-            vec![
-                (Operation::Buy, 10.0, 1.0),
-                (Operation::Sell, 10.0, 1.0),
-                (Operation::SellShort, 10.0, 1.0)
-            ]
-        );
+        assert_eq!(ops, vec![(Operation::Buy, 10.0, 1.0), (Operation::Sell, 10.0, 1.0), (Operation::SellShort, 10.0, 1.0)]);
         assert_eq!(p.realized_pnl, 100.0);
         assert_eq!(p.round_trips().len(), 1);
         assert_eq!(p.round_trips()[0].pnl, 100.0 - 2.0);

@@ -43,11 +43,7 @@ const HEALTHY_RUN: Duration = Duration::from_secs(30);
 /// for `ran_for`, the previous pause having been `previous`: doubled while it
 /// keeps dying young, back to [`RESTART_DELAY`] after a healthy run.
 fn next_restart_delay(previous: Duration, ran_for: Duration) -> Duration {
-    if ran_for >= HEALTHY_RUN {
-        RESTART_DELAY
-    } else {
-        (previous * 2).min(MAX_RESTART_DELAY)
-    }
+    if ran_for >= HEALTHY_RUN { RESTART_DELAY } else { (previous * 2).min(MAX_RESTART_DELAY) }
 }
 /// How long the producer waits for consumers to connect before streaming.
 const CONNECT_GRACE: Duration = Duration::from_secs(30);
@@ -122,18 +118,11 @@ pub struct StrategySummary {
 pub fn summarize(results: &std::collections::BTreeMap<u32, Vec<SessionResult>>) -> Vec<StrategySummary> {
     let mut out: Vec<StrategySummary> = Vec::new();
     for r in results.values().flatten() {
-        let at = match out
-            .iter()
-            .position(|s| s.totals.name == r.name && s.totals.parameters == r.parameters)
-        {
+        let at = match out.iter().position(|s| s.totals.name == r.name && s.totals.parameters == r.parameters) {
             Some(at) => at,
             None => {
                 out.push(StrategySummary {
-                    totals: SessionResult {
-                        name: r.name.clone(),
-                        parameters: r.parameters.clone(),
-                        ..SessionResult::default()
-                    },
+                    totals: SessionResult { name: r.name.clone(), parameters: r.parameters.clone(), ..SessionResult::default() },
                     ..StrategySummary::default()
                 });
                 out.len() - 1
@@ -169,20 +158,12 @@ pub struct Partition {
 
 impl Partition {
     pub fn new(consumers: usize) -> Self {
-        Self {
-            owners: Vec::new(),
-            loads: vec![0; consumers.max(1)],
-        }
+        Self { owners: Vec::new(), loads: vec![0; consumers.max(1)] }
     }
 
     /// Assigns the next symbol id; returns its consumer.
     pub fn assign(&mut self) -> u32 {
-        let (consumer, _) = self
-            .loads
-            .iter()
-            .enumerate()
-            .min_by_key(|(i, load)| (**load, *i))
-            .unwrap_or((0, &0));
+        let (consumer, _) = self.loads.iter().enumerate().min_by_key(|(i, load)| (**load, *i)).unwrap_or((0, &0));
         self.loads[consumer] += 1;
         self.owners.push(consumer as u32);
         consumer as u32
@@ -194,11 +175,7 @@ impl Partition {
 
     /// The symbol ids a consumer owns.
     pub fn owned_by(&self, consumer: u32) -> impl Iterator<Item = SymbolId> + '_ {
-        self.owners
-            .iter()
-            .enumerate()
-            .filter(move |(_, c)| **c == consumer)
-            .map(|(s, _)| s as SymbolId)
+        self.owners.iter().enumerate().filter(move |(_, c)| **c == consumer).map(|(s, _)| s as SymbolId)
     }
 }
 
@@ -214,11 +191,7 @@ impl SymbolTable {
         let mut sorted = symbols.to_vec();
         sorted.sort();
         sorted.dedup();
-        let mut table = Self {
-            names: Vec::new(),
-            ids: HashMap::new(),
-            partition: Partition::new(consumers),
-        };
+        let mut table = Self { names: Vec::new(), ids: HashMap::new(), partition: Partition::new(consumers) };
         for name in sorted {
             table.add(name);
         }
@@ -234,10 +207,7 @@ impl SymbolTable {
     }
 
     fn assignment(&self, consumer: u32) -> Vec<(SymbolId, String)> {
-        self.partition
-            .owned_by(consumer)
-            .map(|s| (s, self.names[s as usize].clone()))
-            .collect()
+        self.partition.owned_by(consumer).map(|s| (s, self.names[s as usize].clone())).collect()
     }
 }
 
@@ -344,23 +314,11 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
 
     let consumers = plan.consumers;
     let table = Arc::new(Mutex::new(SymbolTable::new(&symbols, consumers)));
-    let history = table
-        .lock()
-        .map(|t| {
-            warm.into_iter()
-                .filter_map(|(name, bars)| Some((*t.ids.get(&name)?, bars)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let history =
+        table.lock().map(|t| warm.into_iter().filter_map(|(name, bars)| Some((*t.ids.get(&name)?, bars))).collect()).unwrap_or_default();
     let socket = config.socket_dir.join("producer.sock");
-    std::fs::create_dir_all(&config.socket_dir).map_err(|source| ProducerError::Listen {
-        path: socket.clone(),
-        source,
-    })?;
-    let transport = UnixTransport::bind(&socket).map_err(|source| ProducerError::Listen {
-        path: socket.clone(),
-        source,
-    })?;
+    std::fs::create_dir_all(&config.socket_dir).map_err(|source| ProducerError::Listen { path: socket.clone(), source })?;
+    let transport = UnixTransport::bind(&socket).map_err(|source| ProducerError::Listen { path: socket.clone(), source })?;
     let shared = Arc::new(Shared {
         slots: Mutex::new(vec![None; consumers]),
         connected: tokio::sync::Notify::new(),
@@ -372,14 +330,9 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
         readers: Mutex::default(),
         parked: Mutex::new(vec![Vec::new(); consumers]),
         broker: match (plan.broker.kind, &credentials.alpaca) {
-            (BrokerKind::Alpaca, Some((key, secret))) => Some((
-                AlpacaRoute {
-                    base_url: broker_url(plan),
-                    key: key.clone(),
-                    secret: secret.clone(),
-                },
-                config.batch_id.clone(),
-            )),
+            (BrokerKind::Alpaca, Some((key, secret))) => {
+                Some((AlpacaRoute { base_url: broker_url(plan), key: key.clone(), secret: secret.clone() }, config.batch_id.clone()))
+            }
             _ => None,
         },
     });
@@ -404,14 +357,7 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
     let mut supervisors = Vec::with_capacity(consumers);
     for id in 0..consumers as u32 {
         let child = spawn_consumer(&config, id, &socket, false)?;
-        supervisors.push(tokio::spawn(supervise(
-            config.clone(),
-            id,
-            socket.clone(),
-            child,
-            shared.clone(),
-            restarts.clone(),
-        )));
+        supervisors.push(tokio::spawn(supervise(config.clone(), id, socket.clone(), child, shared.clone(), restarts.clone())));
     }
 
     // Subscribe only once every consumer can take events, so none are lost at start.
@@ -476,13 +422,7 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
         .enumerate()
         .filter_map(|(index, scanner)| {
             let every = Duration::from_secs_f64(scanner.recurrence_minutes? * 60.0);
-            Some(tokio::spawn(scanning.clone().recur(
-                index,
-                scanner.clone(),
-                every,
-                store.clone(),
-                picks_tx.clone(),
-            )))
+            Some(tokio::spawn(scanning.clone().recur(index, scanner.clone(), every, store.clone(), picks_tx.clone())))
         })
         .collect();
     loop {
@@ -524,11 +464,7 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
     // Shut down: stop the stream, then let every consumer drain and finish.
     shared.shutting_down.store(true, Ordering::SeqCst);
     let _ = command_tx.send(ProviderCommand::Shutdown).await;
-    let senders: Vec<Slot> = shared
-        .slots
-        .lock()
-        .map(|s| s.iter().flatten().cloned().collect())
-        .unwrap_or_default();
+    let senders: Vec<Slot> = shared.slots.lock().map(|s| s.iter().flatten().cloned().collect()).unwrap_or_default();
     for slot in senders {
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, slot.sender.send(ToConsumer::Shutdown)).await;
     }
@@ -587,12 +523,7 @@ impl Warmup {
             (ProviderKind::Alpaca, feed @ ("iex" | "sip")) => Some(feed.to_owned()),
             _ => None,
         };
-        Self {
-            count: plan.warmup_bars() as usize,
-            store,
-            client,
-            feed,
-        }
+        Self { count: plan.warmup_bars() as usize, store, client, feed }
     }
 
     async fn load(&self, symbols: &[String]) -> WarmBars {
@@ -601,19 +532,10 @@ impl Warmup {
             return warm;
         }
         let started = std::time::Instant::now();
-        let request = HistoryRequest {
-            symbols,
-            end: wall_clock(),
-            count: self.count,
-            feed: self.feed.as_deref(),
-        };
+        let request = HistoryRequest { symbols, end: wall_clock(), count: self.count, feed: self.feed.as_deref() };
         let mut from_provider = Vec::new();
         for symbol in symbols {
-            match self
-                .store
-                .recent_bars(symbol, Timeframe::Minute, request.start(), request.end, self.count)
-                .await
-            {
+            match self.store.recent_bars(symbol, Timeframe::Minute, request.start(), request.end, self.count).await {
                 Ok(bars) if !bars.is_empty() => {
                     warm.insert(symbol.clone(), Arc::new(bars));
                 }
@@ -628,10 +550,7 @@ impl Warmup {
         if !from_provider.is_empty() {
             match &self.client {
                 Ok(client) => {
-                    let request = HistoryRequest {
-                        symbols: &from_provider,
-                        ..request
-                    };
+                    let request = HistoryRequest { symbols: &from_provider, ..request };
                     for (symbol, result) in recent_minute_bars(client, &request).await {
                         match result {
                             Ok(bars) if !bars.is_empty() => {
@@ -644,10 +563,9 @@ impl Warmup {
                         }
                     }
                 }
-                Err(why) => tracing::warn!(
-                    symbols = from_provider.len(),
-                    "warm-up: no provider REST API ({why}); these symbols start cold"
-                ),
+                Err(why) => {
+                    tracing::warn!(symbols = from_provider.len(), "warm-up: no provider REST API ({why}); these symbols start cold")
+                }
             }
         }
         let bars: usize = warm.values().map(|b| b.len()).sum();
@@ -675,12 +593,7 @@ async fn open_at_broker(route: &AlpacaRoute, batch_id: &str, consumer: u32) -> O
     let client = crate::broker::alpaca::AlpacaClient::new(&route.base_url, &route.key, &route.secret);
     match client {
         Ok(client) => match client.open_orders().await {
-            Ok(open) => Some(
-                open.into_iter()
-                    .map(|o| o.client_order_id)
-                    .filter(|id| id.starts_with(&prefix))
-                    .collect(),
-            ),
+            Ok(open) => Some(open.into_iter().map(|o| o.client_order_id).filter(|id| id.starts_with(&prefix)).collect()),
             Err(e) => {
                 tracing::warn!(consumer, url = %route.base_url, "cannot read the open orders; the consumer's saved orders are not put back: {e}");
                 None
@@ -720,10 +633,7 @@ async fn cancel_leftover_orders(base_url: &str, key: &str, secret: &str, batch_i
 /// them) and returns their symbols. An account that cannot be read stops
 /// `trade`: orders would go somewhere unverified.
 async fn alpaca_positions_at_start(base_url: &str, key: &str, secret: &str) -> Result<std::collections::HashSet<String>, ProducerError> {
-    let fail = |e: crate::broker::alpaca::AlpacaError| ProducerError::Broker {
-        url: base_url.to_owned(),
-        message: e.to_string(),
-    };
+    let fail = |e: crate::broker::alpaca::AlpacaError| ProducerError::Broker { url: base_url.to_owned(), message: e.to_string() };
     let client = crate::broker::alpaca::AlpacaClient::new(base_url, key, secret).map_err(fail)?;
     let account = client.account().await.map_err(fail)?;
     tracing::info!(url = base_url, status = %account.status, cash = account.cash, buying_power = account.buying_power, "alpaca account");
@@ -762,11 +672,7 @@ impl Credentials {
         } else {
             None
         };
-        let polygon = if plan.provider.kind == ProviderKind::Polygon {
-            Some(var("POLYGON_API_KEY")?)
-        } else {
-            None
-        };
+        let polygon = if plan.provider.kind == ProviderKind::Polygon { Some(var("POLYGON_API_KEY")?) } else { None };
         Ok(Self { alpaca, polygon })
     }
 
@@ -805,43 +711,24 @@ impl Scanning {
                 let (key, secret) = credentials.alpaca.clone().unwrap_or_default();
                 // Assets come from the trading API: the broker's, else the
                 // overridden REST host (a stand-in serves both), else Alpaca's.
-                let trading = plan
-                    .broker
-                    .base_url
-                    .clone()
-                    .or_else(|| rest.clone())
-                    .unwrap_or_else(|| ALPACA_PAPER_API.to_owned());
+                let trading = plan.broker.base_url.clone().or_else(|| rest.clone()).unwrap_or_else(|| ALPACA_PAPER_API.to_owned());
                 let source = SnapshotSource::Alpaca {
                     base_url: rest.unwrap_or_else(|| "https://data.alpaca.markets".to_owned()),
                     key: key.clone(),
                     secret: secret.clone(),
                     feed: plan.provider.feed.clone(),
                 };
-                (
-                    source,
-                    Some(AlpacaRoute {
-                        base_url: trading,
-                        key,
-                        secret,
-                    }),
-                )
+                (source, Some(AlpacaRoute { base_url: trading, key, secret }))
             }
         };
-        Self {
-            client: reqwest::Client::new(),
-            source,
-            assets,
-            batch_id: batch_id.to_owned(),
-        }
+        Self { client: reqwest::Client::new(), source, assets, batch_id: batch_id.to_owned() }
     }
 
     /// One scan; failures are logged and give no picks (trading goes on).
     async fn run(&self, index: usize, scanner: &ScannerConfig, store: &Store) -> Vec<String> {
         let name = scanner.kind.name();
         let picks = match self.universe().await {
-            Ok(universe) => scanner::scan(&self.client, &self.source, &universe, &scanner.filter)
-                .await
-                .map_err(|e| e.to_string()),
+            Ok(universe) => scanner::scan(&self.client, &self.source, &universe, &scanner.filter).await.map_err(|e| e.to_string()),
             Err(e) => Err(format!("cannot list assets: {e}")),
         };
         let picks = match picks {
@@ -863,13 +750,7 @@ impl Scanning {
     async fn universe(&self) -> Result<Vec<String>, crate::broker::alpaca::AlpacaError> {
         let Some(route) = &self.assets else { return Ok(Vec::new()) };
         let client = crate::broker::alpaca::AlpacaClient::new(&route.base_url, &route.key, &route.secret)?;
-        Ok(client
-            .list_assets()
-            .await?
-            .into_iter()
-            .filter(|a| a.tradable)
-            .map(|a| a.symbol)
-            .collect())
+        Ok(client.list_assets().await?.into_iter().filter(|a| a.tradable).map(|a| a.symbol).collect())
     }
 
     /// Scans every `every` and sends the picks, until `picks` closes.
@@ -901,11 +782,7 @@ fn route(
     {
         let Ok(table) = table.lock() else { return };
         for e in &frame.events {
-            match table
-                .ids
-                .get(e.symbol.as_str())
-                .and_then(|id| Some((*id, table.partition.owner(*id)?)))
-            {
+            match table.ids.get(e.symbol.as_str()).and_then(|id| Some((*id, table.partition.owner(*id)?))) {
                 Some((id, owner)) => batches[owner as usize].push((id, e.event)),
                 None => summary.unknown_symbol_events += 1,
             }
@@ -918,21 +795,14 @@ fn route(
         }
         let n = batch.len() as u64;
         match &slots[consumer] {
-            Some(slot) => match slot.sender.try_send(ToConsumer::Events {
-                received_at,
-                events: std::mem::take(batch),
-            }) {
+            Some(slot) => match slot.sender.try_send(ToConsumer::Events { received_at, events: std::mem::take(batch) }) {
                 Ok(()) => summary.routed += n,
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     let before = summary.dropped_full[consumer];
                     summary.dropped_full[consumer] += n;
                     // Log the first drop and then every ~10,000.
                     if before / 10_000 != summary.dropped_full[consumer] / 10_000 || before == 0 {
-                        tracing::warn!(
-                            consumer,
-                            dropped = summary.dropped_full[consumer],
-                            "consumer queue full: dropping events"
-                        );
+                        tracing::warn!(consumer, dropped = summary.dropped_full[consumer], "consumer queue full: dropping events");
                     }
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => summary.dropped_down[consumer] += n,
@@ -987,17 +857,9 @@ async fn accept_consumers(
         {
             // What the broker reported while the consumer was down comes
             // first, before any report routed through the new slot.
-            let parked = shared
-                .parked
-                .lock()
-                .map(|mut p| std::mem::take(&mut p[consumer as usize]))
-                .unwrap_or_default();
+            let parked = shared.parked.lock().map(|mut p| std::mem::take(&mut p[consumer as usize])).unwrap_or_default();
             if !parked.is_empty() {
-                tracing::info!(
-                    consumer,
-                    reports = parked.len(),
-                    "delivering the broker reports that came while the consumer was down"
-                );
+                tracing::info!(consumer, reports = parked.len(), "delivering the broker reports that came while the consumer was down");
                 let _ = sender.try_send(ToConsumer::BrokerReports(parked));
             }
             *slot = Some(Slot { sender, generation });
@@ -1111,11 +973,7 @@ async fn add_symbols(
     let added: Vec<String> = per_owner.values().flatten().map(|(_, n)| n.clone()).collect();
     tracing::info!(symbols = ?added, "scanner added symbols");
     for (owner, symbols) in per_owner {
-        let sender = shared
-            .slots
-            .lock()
-            .ok()
-            .and_then(|s| s.get(owner as usize)?.as_ref().map(|s| s.sender.clone()));
+        let sender = shared.slots.lock().ok().and_then(|s| s.get(owner as usize)?.as_ref().map(|s| s.sender.clone()));
         // A consumer that is down gets its whole assignment when it reconnects.
         if let Some(sender) = sender {
             let frames = shared.history_frames(&symbols);
@@ -1294,38 +1152,17 @@ mod tests {
                 .collect(),
         };
         let results = std::collections::BTreeMap::from([
-            (
-                0,
-                vec![
-                    result("sma", "{\"fast\":2}", 3, 1010.0, Some(("B", 4.0))),
-                    result("sma", "{\"fast\":3}", 1, 990.0, None),
-                ],
-            ),
-            (
-                1,
-                vec![
-                    result("sma", "{\"fast\":2}", 2, 1030.0, Some(("A", -2.0))),
-                    result("sma", "{\"fast\":3}", 0, 1000.0, None),
-                ],
-            ),
+            (0, vec![result("sma", "{\"fast\":2}", 3, 1010.0, Some(("B", 4.0))), result("sma", "{\"fast\":3}", 1, 990.0, None)]),
+            (1, vec![result("sma", "{\"fast\":2}", 2, 1030.0, Some(("A", -2.0))), result("sma", "{\"fast\":3}", 0, 1000.0, None)]),
         ]);
         let summary = summarize(&results);
         assert_eq!(summary.len(), 2, "one line per name and parameters");
         let first = &summary[0];
-        assert_eq!(
-            (first.totals.parameters.as_str(), first.consumers, first.totals.fills),
-            ("{\"fast\":2}", 2, 5)
-        );
-        assert_eq!(
-            (first.totals.starting_cash, first.totals.equity, first.totals.fees),
-            (2000.0, 2040.0, 2.0)
-        );
+        assert_eq!((first.totals.parameters.as_str(), first.consumers, first.totals.fills), ("{\"fast\":2}", 2, 5));
+        assert_eq!((first.totals.starting_cash, first.totals.equity, first.totals.fees), (2000.0, 2040.0, 2.0));
         assert_eq!((first.totals.realized_pnl, first.totals.unrealized_pnl), (38.0, 2.0));
         assert!((first.return_pct - 2.0).abs() < 1e-12);
-        assert_eq!(
-            first.totals.open_positions.iter().map(|p| p.symbol.as_str()).collect::<Vec<_>>(),
-            ["A", "B"]
-        );
+        assert_eq!(first.totals.open_positions.iter().map(|p| p.symbol.as_str()).collect::<Vec<_>>(), ["A", "B"]);
         assert!((summary[1].return_pct + 0.5).abs() < 1e-12);
     }
 

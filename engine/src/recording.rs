@@ -85,20 +85,9 @@ pub enum RecordingError {
     #[error("recording {path} has format version {found}; this build reads version {FORMAT_VERSION} (a newer liu-engine wrote it)")]
     NewerFormat { path: PathBuf, found: u32 },
     #[error("recording {path} was made with plan digest {recorded}; {plan} has digest {given}: not the same tradeplan")]
-    PlanMismatch {
-        path: PathBuf,
-        plan: PathBuf,
-        recorded: String,
-        given: String,
-    },
+    PlanMismatch { path: PathBuf, plan: PathBuf, recorded: String, given: String },
     #[error("recording {path}: strategy {index} ({component}) has digest {given}, the recorded session ran {recorded}")]
-    StrategyMismatch {
-        path: PathBuf,
-        index: usize,
-        component: PathBuf,
-        recorded: String,
-        given: String,
-    },
+    StrategyMismatch { path: PathBuf, index: usize, component: PathBuf, recorded: String, given: String },
     #[error("{path} holds no recording (no *.{EXTENSION} file)")]
     Empty { path: PathBuf },
 }
@@ -113,18 +102,11 @@ pub struct Recorder {
 impl Recorder {
     /// Creates `dir/consumer-{id}-{pid}.liurec` and writes the header.
     pub fn create(dir: &Path, header: Header) -> Result<Self, RecordingError> {
-        let io = |path: &Path, source| RecordingError::Io {
-            path: path.to_owned(),
-            source,
-        };
+        let io = |path: &Path, source| RecordingError::Io { path: path.to_owned(), source };
         std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
         let path = dir.join(format!("consumer-{}-{}.{EXTENSION}", header.consumer, header.pid));
         let file = std::fs::File::create(&path).map_err(|e| io(&path, e))?;
-        let mut recorder = Self {
-            out: BufWriter::with_capacity(1 << 16, file),
-            path,
-            buf: Vec::new(),
-        };
+        let mut recorder = Self { out: BufWriter::with_capacity(1 << 16, file), path, buf: Vec::new() };
         recorder.out.write_all(MAGIC).map_err(|e| io(&recorder.path, e))?;
         recorder.write(&Record::Header(Box::new(header)))?;
         Ok(recorder)
@@ -137,29 +119,18 @@ impl Recorder {
     /// Appends one record (buffered).
     pub fn write(&mut self, record: &Record) -> Result<(), RecordingError> {
         self.buf.clear();
-        rmp_serde::encode::write(&mut self.buf, record).map_err(|e| RecordingError::Io {
-            path: self.path.clone(),
-            source: std::io::Error::other(e),
-        })?;
+        rmp_serde::encode::write(&mut self.buf, record)
+            .map_err(|e| RecordingError::Io { path: self.path.clone(), source: std::io::Error::other(e) })?;
         let len = u32::try_from(self.buf.len()).unwrap_or(u32::MAX);
-        let io = |source| RecordingError::Io {
-            path: self.path.clone(),
-            source,
-        };
+        let io = |source| RecordingError::Io { path: self.path.clone(), source };
         self.out.write_all(&len.to_le_bytes()).map_err(io)?;
-        self.out.write_all(&self.buf).map_err(|source| RecordingError::Io {
-            path: self.path.clone(),
-            source,
-        })
+        self.out.write_all(&self.buf).map_err(|source| RecordingError::Io { path: self.path.clone(), source })
     }
 
     /// Writes the end record and flushes it all to the file.
     pub fn finish(mut self) -> Result<(), RecordingError> {
         self.write(&Record::End)?;
-        self.out.flush().map_err(|source| RecordingError::Io {
-            path: self.path.clone(),
-            source,
-        })
+        self.out.flush().map_err(|source| RecordingError::Io { path: self.path.clone(), source })
     }
 }
 
@@ -175,17 +146,9 @@ pub struct RecordingReader {
 impl RecordingReader {
     /// Opens `path` and reads its header.
     pub fn open(path: &Path) -> Result<(Header, Self), RecordingError> {
-        let file = std::fs::File::open(path).map_err(|source| RecordingError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let mut reader = Self {
-            input: BufReader::with_capacity(1 << 16, file),
-            path: path.to_owned(),
-            offset: 0,
-            buf: Vec::new(),
-            ended: false,
-        };
+        let file = std::fs::File::open(path).map_err(|source| RecordingError::Io { path: path.to_owned(), source })?;
+        let mut reader =
+            Self { input: BufReader::with_capacity(1 << 16, file), path: path.to_owned(), offset: 0, buf: Vec::new(), ended: false };
         let mut magic = [0u8; 8];
         if reader.read_exact(&mut magic).is_err() || &magic != MAGIC {
             return Err(RecordingError::NotARecording { path: path.to_owned() });
@@ -203,10 +166,7 @@ impl RecordingReader {
             }
         };
         if header.format > FORMAT_VERSION {
-            return Err(RecordingError::NewerFormat {
-                path: path.to_owned(),
-                found: header.format,
-            });
+            return Err(RecordingError::NewerFormat { path: path.to_owned(), found: header.format });
         }
         Ok((header, reader))
     }
@@ -230,20 +190,11 @@ impl RecordingReader {
         }
         let at = self.offset;
         let path = self.path.clone();
-        let truncated = |what: &str| RecordingError::Truncated {
-            path: path.clone(),
-            offset: at,
-            what: what.to_owned(),
-        };
+        let truncated = |what: &str| RecordingError::Truncated { path: path.clone(), offset: at, what: what.to_owned() };
         let mut len = [0u8; 4];
-        let got = self.read_exact(&mut len).map_err(|source| RecordingError::Io {
-            path: self.path.clone(),
-            source,
-        })?;
+        let got = self.read_exact(&mut len).map_err(|source| RecordingError::Io { path: self.path.clone(), source })?;
         if got == 0 {
-            return Err(truncated(
-                "the file ends without the end record (the session did not finish cleanly)",
-            ));
+            return Err(truncated("the file ends without the end record (the session did not finish cleanly)"));
         }
         if got < 4 {
             return Err(truncated("the file ends inside a record's length"));
@@ -258,10 +209,7 @@ impl RecordingReader {
         }
         let mut buf = std::mem::take(&mut self.buf);
         buf.resize(len as usize, 0);
-        let got = self.read_exact(&mut buf).map_err(|source| RecordingError::Io {
-            path: self.path.clone(),
-            source,
-        })?;
+        let got = self.read_exact(&mut buf).map_err(|source| RecordingError::Io { path: self.path.clone(), source })?;
         if got < buf.len() {
             return Err(truncated(&format!("the file ends inside a record of {len} bytes")));
         }
@@ -275,11 +223,7 @@ impl RecordingReader {
         if record == Record::End {
             self.ended = true;
             let mut rest = [0u8; 1];
-            if self.read_exact(&mut rest).map_err(|source| RecordingError::Io {
-                path: self.path.clone(),
-                source,
-            })? > 0
-            {
+            if self.read_exact(&mut rest).map_err(|source| RecordingError::Io { path: self.path.clone(), source })? > 0 {
                 return Err(RecordingError::Corrupt {
                     path: self.path.clone(),
                     offset: self.offset,
@@ -288,11 +232,7 @@ impl RecordingReader {
             }
         }
         if matches!(record, Record::Header(_)) && at != MAGIC.len() as u64 {
-            return Err(RecordingError::Corrupt {
-                path: self.path.clone(),
-                offset: at,
-                what: "a second header".into(),
-            });
+            return Err(RecordingError::Corrupt { path: self.path.clone(), offset: at, what: "a second header".into() });
         }
         Ok(Some(record))
     }
@@ -317,15 +257,8 @@ pub fn recordings_at(path: &Path) -> Result<Vec<PathBuf>, RecordingError> {
     if !path.is_dir() {
         return Ok(vec![path.to_owned()]);
     }
-    let entries = std::fs::read_dir(path).map_err(|source| RecordingError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let mut files: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == EXTENSION))
-        .collect();
+    let entries = std::fs::read_dir(path).map_err(|source| RecordingError::Io { path: path.to_owned(), source })?;
+    let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == EXTENSION)).collect();
     files.sort();
     if files.is_empty() {
         return Err(RecordingError::Empty { path: path.to_owned() });
@@ -356,22 +289,8 @@ mod tests {
     fn write_sample(dir: &Path) -> PathBuf {
         let mut r = Recorder::create(dir, header()).unwrap();
         r.write(&Record::Assign(vec![(0, "AAA".into())])).unwrap();
-        let bar = Bar {
-            time: 60,
-            open: 1.0,
-            high: 2.0,
-            low: 0.5,
-            close: 1.5,
-            volume: 10.0,
-        };
-        r.write(&Record::Events(vec![(
-            0,
-            MarketEvent::Bar {
-                timeframe: Timeframe::Minute,
-                bar,
-            },
-        )]))
-        .unwrap();
+        let bar = Bar { time: 60, open: 1.0, high: 2.0, low: 0.5, close: 1.5, volume: 10.0 };
+        r.write(&Record::Events(vec![(0, MarketEvent::Bar { timeframe: Timeframe::Minute, bar })])).unwrap();
         let path = r.path().to_owned();
         r.finish().unwrap();
         path
@@ -411,15 +330,7 @@ mod tests {
         std::fs::write(&path, b"not a recording").unwrap();
         assert!(matches!(RecordingReader::check(&path), Err(RecordingError::NotARecording { .. })));
         // A newer format.
-        let mut newer = Recorder::create(
-            dir.path(),
-            Header {
-                format: FORMAT_VERSION + 1,
-                pid: 43,
-                ..header()
-            },
-        )
-        .unwrap();
+        let mut newer = Recorder::create(dir.path(), Header { format: FORMAT_VERSION + 1, pid: 43, ..header() }).unwrap();
         let newer_path = newer.path().to_owned();
         newer.write(&Record::Assign(Vec::new())).unwrap();
         newer.finish().unwrap();

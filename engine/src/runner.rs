@@ -66,24 +66,12 @@ impl StrategyRunner {
         match instance.init(&values) {
             Some(Ok(())) => {}
             Some(Err(message)) => {
-                return Err(StartError::InitRefused {
-                    strategy: info.name,
-                    path: loaded.path.clone(),
-                    message,
-                });
+                return Err(StartError::InitRefused { strategy: info.name, path: loaded.path.clone(), message });
             }
             None => return Err(trapped(&instance)),
         }
         let wants_run_all = instance.wants_run_all();
-        Ok(Self {
-            instance,
-            info,
-            parameters: params::to_json(&values),
-            rejected: Vec::new(),
-            wants_run_all,
-            taken: 0,
-            paused: false,
-        })
+        Ok(Self { instance, info, parameters: params::to_json(&values), rejected: Vec::new(), wants_run_all, taken: 0, paused: false })
     }
 
     pub fn info(&self) -> &StrategyInfo {
@@ -176,8 +164,7 @@ impl StrategyRunner {
     pub fn on_trade(&mut self, symbol: SymbolId, trade: &Trade) {
         let print = trade.as_bar();
         let a = &mut self.instance.state_mut().account;
-        a.broker
-            .on_bar(symbol, &print, &mut a.portfolio, &mut a.fills, &mut a.pending_updates);
+        a.broker.on_bar(symbol, &print, &mut a.portfolio, &mut a.fills, &mut a.pending_updates);
         a.portfolio.mark(symbol, trade.price);
         if !self.listening(symbol) {
             return;

@@ -55,13 +55,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Every number finite and both prices positive.
     fn is_sane(&self) -> bool {
-        let numbers = [
-            self.last_price,
-            self.day_volume,
-            self.day_change_pct,
-            self.prev_day_close,
-            self.prev_day_volume,
-        ];
+        let numbers = [self.last_price, self.day_volume, self.day_change_pct, self.prev_day_close, self.prev_day_volume];
         numbers.iter().all(|n| n.is_finite()) && self.last_price > 0.0 && self.prev_day_close > 0.0
     }
 }
@@ -82,12 +76,7 @@ pub fn momentum_picks(filter: &MomentumFilter, snapshots: &[Snapshot]) -> Vec<St
     let mut passing: Vec<&Snapshot> = snapshots.iter().filter(|s| s.is_sane() && filter.passes(s)).collect();
     passing.sort_by(|a, b| b.day_volume.total_cmp(&a.day_volume).then_with(|| a.symbol.cmp(&b.symbol)));
     let mut seen = HashSet::new();
-    passing
-        .into_iter()
-        .filter(|s| seen.insert(s.symbol.as_str()))
-        .take(filter.max_symbols)
-        .map(|s| s.symbol.clone())
-        .collect()
+    passing.into_iter().filter(|s| seen.insert(s.symbol.as_str())).take(filter.max_symbols).map(|s| s.symbol.clone()).collect()
 }
 
 /// Where snapshots come from. `Debug` shows no credentials.
@@ -97,22 +86,15 @@ pub enum SnapshotSource {
     Polygon { base_url: String, api_key: String },
     /// Alpaca's multi-symbol snapshots of the given `feed` ("iex", "sip"; empty:
     /// Alpaca's default); the key and secret go in the `APCA-API-*` headers.
-    Alpaca {
-        base_url: String,
-        key: String,
-        secret: String,
-        feed: String,
-    },
+    Alpaca { base_url: String, key: String, secret: String, feed: String },
 }
 
 impl fmt::Debug for SnapshotSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SnapshotSource::Polygon { base_url, .. } => f
-                .debug_struct("Polygon")
-                .field("base_url", base_url)
-                .field("api_key", &"<redacted>")
-                .finish(),
+            SnapshotSource::Polygon { base_url, .. } => {
+                f.debug_struct("Polygon").field("base_url", base_url).field("api_key", &"<redacted>").finish()
+            }
             SnapshotSource::Alpaca { base_url, feed, .. } => f
                 .debug_struct("Alpaca")
                 .field("base_url", base_url)
@@ -188,12 +170,7 @@ pub async fn fetch_snapshots(client: &reqwest::Client, source: &SnapshotSource, 
             tracing::debug!(fetched, tradable = snapshots.len(), "polygon snapshots");
             Ok(snapshots)
         }
-        SnapshotSource::Alpaca {
-            base_url,
-            key,
-            secret,
-            feed,
-        } => {
+        SnapshotSource::Alpaca { base_url, key, secret, feed } => {
             let url = format!("{}{ALPACA_PATH}", base_url.trim_end_matches('/'));
             let mut symbols: Vec<&str> = universe.iter().map(String::as_str).filter(|s| !s.is_empty()).collect();
             symbols.sort_unstable();
@@ -204,11 +181,7 @@ pub async fn fetch_snapshots(client: &reqwest::Client, source: &SnapshotSource, 
                 if !feed.is_empty() {
                     query.push(("feed", feed.clone()));
                 }
-                let request = client
-                    .get(&url)
-                    .query(&query)
-                    .header(KEY_ID_HEADER, key.as_str())
-                    .header(SECRET_KEY_HEADER, secret.as_str());
+                let request = client.get(&url).query(&query).header(KEY_ID_HEADER, key.as_str()).header(SECRET_KEY_HEADER, secret.as_str());
                 snapshots.extend(parse_alpaca(&get(request, &secrets).await?)?);
             }
             tracing::debug!(requested = symbols.len(), fetched = snapshots.len(), "alpaca snapshots");
@@ -295,9 +268,7 @@ fn parse_polygon(body: &[u8]) -> Result<Vec<Snapshot>, serde_json::Error> {
         .filter_map(|value| {
             let symbol = value.get("ticker").and_then(|t| t.as_str()).unwrap_or_default().to_owned();
             let ticker = serde_json::from_value::<PolygonTicker>(value);
-            let parts = ticker
-                .ok()
-                .and_then(|t| Some((t.todays_change_perc?, t.day?, t.prev_day?, t.last_trade?)));
+            let parts = ticker.ok().and_then(|t| Some((t.todays_change_perc?, t.day?, t.prev_day?, t.last_trade?)));
             match parts {
                 Some((change, day, prev, trade)) if !symbol.is_empty() => Some(Snapshot {
                     symbol,
@@ -434,13 +405,8 @@ mod tests {
 
     #[test]
     fn picks_are_capped_at_max_symbols() {
-        let snapshots: Vec<Snapshot> = (0..10)
-            .map(|i| with(&format!("S{i}"), |s| s.day_volume = 40_000.0 + f64::from(i)))
-            .collect();
-        let capped = MomentumFilter {
-            max_symbols: 3,
-            ..filter()
-        };
+        let snapshots: Vec<Snapshot> = (0..10).map(|i| with(&format!("S{i}"), |s| s.day_volume = 40_000.0 + f64::from(i))).collect();
+        let capped = MomentumFilter { max_symbols: 3, ..filter() };
         assert_eq!(momentum_picks(&capped, &snapshots), ["S9", "S8", "S7"]);
     }
 
@@ -538,16 +504,9 @@ mod tests {
 
     #[test]
     fn debug_of_a_source_redacts_credentials() {
-        let polygon = SnapshotSource::Polygon {
-            base_url: "http://p".into(),
-            api_key: "pk-SECRET".into(),
-        };
-        let alpaca = SnapshotSource::Alpaca {
-            base_url: "http://a".into(),
-            key: "AK-SECRET".into(),
-            secret: "SK-SECRET".into(),
-            feed: "iex".into(),
-        };
+        let polygon = SnapshotSource::Polygon { base_url: "http://p".into(), api_key: "pk-SECRET".into() };
+        let alpaca =
+            SnapshotSource::Alpaca { base_url: "http://a".into(), key: "AK-SECRET".into(), secret: "SK-SECRET".into(), feed: "iex".into() };
         for text in [format!("{polygon:?}"), format!("{alpaca:?}")] {
             assert!(!text.contains("SECRET"), "{text}");
             assert!(text.contains("<redacted>"), "{text}");
@@ -556,21 +515,11 @@ mod tests {
 
     /// 2024-03-04 (a Monday) at `hour`:`minute` New York time (EST), in ns.
     fn ny(day: u32, hour: u32, minute: u32) -> i64 {
-        Utc.with_ymd_and_hms(2024, 3, day, hour + 5, minute, 0)
-            .unwrap()
-            .timestamp_nanos_opt()
-            .unwrap()
+        Utc.with_ymd_and_hms(2024, 3, day, hour + 5, minute, 0).unwrap().timestamp_nanos_opt().unwrap()
     }
 
     fn bar(time: i64, close: f64, volume: f64) -> Bar {
-        Bar {
-            time,
-            open: close,
-            high: close,
-            low: close,
-            close,
-            volume,
-        }
+        Bar { time, open: close, high: close, low: close, close, volume }
     }
 
     /// Two New York days of bars: (symbol, previous day's close and volume,
@@ -607,9 +556,7 @@ mod tests {
     }
 
     fn universe() -> Vec<String> {
-        ["BUSY", "GOOD", "CHEAP", "FLAT", "THIN", "ILLIQ", "NEW", "MISSING"]
-            .map(String::from)
-            .to_vec()
+        ["BUSY", "GOOD", "CHEAP", "FLAT", "THIN", "ILLIQ", "NEW", "MISSING"].map(String::from).to_vec()
     }
 
     async fn serve(router: axum::Router) -> SocketAddr {
@@ -620,19 +567,11 @@ mod tests {
     }
 
     fn polygon_at(addr: SocketAddr, api_key: &str) -> SnapshotSource {
-        SnapshotSource::Polygon {
-            base_url: format!("http://{addr}/"),
-            api_key: api_key.into(),
-        }
+        SnapshotSource::Polygon { base_url: format!("http://{addr}/"), api_key: api_key.into() }
     }
 
     fn alpaca_at(addr: SocketAddr, key: &str, secret: &str) -> SnapshotSource {
-        SnapshotSource::Alpaca {
-            base_url: format!("http://{addr}"),
-            key: key.into(),
-            secret: secret.into(),
-            feed: "iex".into(),
-        }
+        SnapshotSource::Alpaca { base_url: format!("http://{addr}"), key: key.into(), secret: secret.into(), feed: "iex".into() }
     }
 
     #[tokio::test]
@@ -651,12 +590,7 @@ mod tests {
         let client = reqwest::Client::new();
         let picks = scan(&client, &alpaca_at(addr, "AK", "SK"), &universe(), &filter()).await.unwrap();
         assert_eq!(picks, ["BUSY", "GOOD"]);
-        assert!(
-            fetch_snapshots(&client, &alpaca_at(addr, "AK", "SK"), &[])
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(fetch_snapshots(&client, &alpaca_at(addr, "AK", "SK"), &[]).await.unwrap().is_empty());
     }
 
     #[tokio::test]
@@ -665,22 +599,15 @@ mod tests {
         // Sorted, BUSY is first of the first chunk and GOOD in the second.
         let mut universe: Vec<String> = (0..1500).map(|i| format!("BZ{i:04}")).collect();
         universe.extend(self::universe());
-        let picks = scan(&reqwest::Client::new(), &alpaca_at(addr, "", ""), &universe, &filter())
-            .await
-            .unwrap();
+        let picks = scan(&reqwest::Client::new(), &alpaca_at(addr, "", ""), &universe, &filter()).await.unwrap();
         assert_eq!(picks, ["BUSY", "GOOD"]);
     }
 
     #[tokio::test]
     async fn wrong_polygon_key_is_a_401_that_does_not_show_the_key() {
         let addr = serve(polygon_router(two_day_board(), Some("pk-right".into()))).await;
-        let err = scan(&reqwest::Client::new(), &polygon_at(addr, "pk-WRONG-key"), &universe(), &filter())
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, ScanError::Status { status, .. } if status == reqwest::StatusCode::UNAUTHORIZED),
-            "{err}"
-        );
+        let err = scan(&reqwest::Client::new(), &polygon_at(addr, "pk-WRONG-key"), &universe(), &filter()).await.unwrap_err();
+        assert!(matches!(err, ScanError::Status { status, .. } if status == reqwest::StatusCode::UNAUTHORIZED), "{err}");
         for text in [err.to_string(), format!("{err:?}")] {
             assert!(!text.contains("pk-WRONG-key"), "{text}");
             assert!(text.contains("Unknown API Key"), "{text}");
@@ -689,18 +616,10 @@ mod tests {
 
     #[tokio::test]
     async fn wrong_alpaca_secret_is_a_401_that_does_not_show_the_credentials() {
-        let addr = serve(alpaca_data_router(
-            two_day_board(),
-            Some("AK-right".into()),
-            Some("SK-right".into()),
-        ))
-        .await;
+        let addr = serve(alpaca_data_router(two_day_board(), Some("AK-right".into()), Some("SK-right".into()))).await;
         let source = alpaca_at(addr, "AK-right", "SK-WRONG");
         let err = scan(&reqwest::Client::new(), &source, &universe(), &filter()).await.unwrap_err();
-        assert!(
-            matches!(err, ScanError::Status { status, .. } if status == reqwest::StatusCode::UNAUTHORIZED),
-            "{err}"
-        );
+        assert!(matches!(err, ScanError::Status { status, .. } if status == reqwest::StatusCode::UNAUTHORIZED), "{err}");
         for text in [err.to_string(), format!("{err:?}")] {
             assert!(!text.contains("AK-right") && !text.contains("SK-WRONG"), "{text}");
             assert!(text.contains("request is not authorized"), "{text}");
@@ -712,19 +631,12 @@ mod tests {
         let echo = axum::Router::new().route(
             "/v2/snapshot/locale/us/markets/stocks/tickers",
             axum::routing::get(|axum::extract::RawQuery(query): axum::extract::RawQuery| async move {
-                (
-                    axum::http::StatusCode::FORBIDDEN,
-                    format!("{}{}", query.unwrap_or_default(), "x".repeat(2000)),
-                )
+                (axum::http::StatusCode::FORBIDDEN, format!("{}{}", query.unwrap_or_default(), "x".repeat(2000)))
             }),
         );
         let addr = serve(echo).await;
-        let err = fetch_snapshots(&reqwest::Client::new(), &polygon_at(addr, "pk-echoed"), &[])
-            .await
-            .unwrap_err();
-        let ScanError::Status { status, body } = &err else {
-            panic!("{err}")
-        };
+        let err = fetch_snapshots(&reqwest::Client::new(), &polygon_at(addr, "pk-echoed"), &[]).await.unwrap_err();
+        let ScanError::Status { status, body } = &err else { panic!("{err}") };
         assert_eq!(*status, reqwest::StatusCode::FORBIDDEN);
         assert!(body.starts_with("apiKey=<redacted>x"), "{body}");
         assert_eq!(body.chars().count(), MAX_ERROR_BODY + 1);
@@ -735,9 +647,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         drop(listener);
-        let err = fetch_snapshots(&reqwest::Client::new(), &polygon_at(addr, "pk-in-url"), &[])
-            .await
-            .unwrap_err();
+        let err = fetch_snapshots(&reqwest::Client::new(), &polygon_at(addr, "pk-in-url"), &[]).await.unwrap_err();
         assert!(matches!(err, ScanError::Http(_)), "{err}");
         for text in [err.to_string(), format!("{err:?}")] {
             assert!(!text.contains("pk-in-url") && !text.contains("apiKey"), "{text}");

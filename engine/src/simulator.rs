@@ -138,10 +138,7 @@ pub fn take_history(data: &mut MarketData, steps: usize, end: Timestamp) -> crat
             break;
         }
         let time = end - (steps - step) as Timestamp * period;
-        history
-            .entry(data.symbols[e.symbol as usize].clone())
-            .or_default()
-            .push(Bar { time, ..e.bar });
+        history.entry(data.symbols[e.symbol as usize].clone()).or_default().push(Bar { time, ..e.bar });
         taken += 1;
     }
     data.events.drain(..taken);
@@ -156,10 +153,7 @@ pub async fn serve(config: SimulatorConfig, ready: Option<tokio::sync::oneshot::
     if let Speed::Factor(f) = config.speed
         && !(f.is_finite() && f > 0.0)
     {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("speed factor must be a positive number, not {f}"),
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("speed factor must be a positive number, not {f}")));
     }
     let data = match config.source {
         SimSource::Data(d) => d,
@@ -226,29 +220,13 @@ struct Shared {
 
 impl Shared {
     fn new(data: MarketData, speed: Speed, repeat: bool, key: Option<String>, secret: Option<String>, batch: usize) -> Self {
-        let symbol_json = data
-            .symbols
-            .iter()
-            .map(|s| serde_json::to_vec(s).unwrap_or_else(|_| b"\"\"".to_vec()))
-            .collect();
+        let symbol_json = data.symbols.iter().map(|s| serde_json::to_vec(s).unwrap_or_else(|_| b"\"\"".to_vec())).collect();
         let (max_speed, speed) = match speed {
             Speed::Max => (true, 1.0),
             Speed::Factor(f) => (false, f),
         };
         let period = data.timeframe.nanos();
-        Shared {
-            data,
-            symbol_json,
-            max_speed,
-            speed,
-            period,
-            repeat,
-            key,
-            secret,
-            batch,
-            polygon_key: None,
-            board: None,
-        }
+        Shared { data, symbol_json, max_speed, speed, period, repeat, key, secret, batch, polygon_key: None, board: None }
     }
 }
 
@@ -258,21 +236,14 @@ async fn handle_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shar
     let mut path = String::new();
     let mut msgpack = false;
     let now = wall_clock();
-    let clock = FeedClock {
-        feed_origin: now,
-        wall_origin: now,
-        speed: shared.speed,
-    };
+    let clock = FeedClock { feed_origin: now, wall_origin: now, speed: shared.speed };
     // The signature is tungstenite's callback type.
     #[allow(clippy::result_large_err)]
     let callback = |req: &Request, mut resp: Response| -> Result<Response, ErrorResponse> {
         path = req.uri().path().to_string();
         // Alpaca's stream speaks MessagePack to clients that ask for it with
         // `Content-Type: application/msgpack` (as alpaca-py does), JSON otherwise.
-        msgpack = req
-            .headers()
-            .get("content-type")
-            .is_some_and(|v| v.as_bytes().starts_with(b"application/msgpack"));
+        msgpack = req.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/msgpack"));
         if let Ok(value) = clock.header_value().parse() {
             resp.headers_mut().insert(FeedClock::HEADER, value);
         }
@@ -285,16 +256,8 @@ async fn handle_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shar
             return;
         }
     };
-    let dialect = if path.trim_end_matches('/').ends_with("/stocks") {
-        Dialect::Polygon
-    } else {
-        Dialect::Alpaca
-    };
-    let encoding = if msgpack && dialect == Dialect::Alpaca {
-        Encoding::MessagePack
-    } else {
-        Encoding::Json
-    };
+    let dialect = if path.trim_end_matches('/').ends_with("/stocks") { Dialect::Polygon } else { Dialect::Alpaca };
+    let encoding = if msgpack && dialect == Dialect::Alpaca { Encoding::MessagePack } else { Encoding::Json };
     tracing::info!(%peer, path = %path, ?dialect, ?encoding, "simulator: client connected");
     let reason = match run_connection(&mut ws, &shared, dialect, encoding, clock).await {
         Ok(reason) => reason,
@@ -625,14 +588,9 @@ impl<'a> Session<'a> {
                 let matches = |want: &Option<String>, got: &str| want.as_deref().is_none_or(|w| w == got);
                 if matches(&self.shared.key, &key) && matches(&self.shared.secret, &secret) {
                     self.authenticated = true;
-                    ok(control(&[ServerMessage::Success {
-                        msg: "authenticated".into(),
-                    }]))
+                    ok(control(&[ServerMessage::Success { msg: "authenticated".into() }]))
                 } else {
-                    Reply {
-                        message: error(error_code::AUTH_FAILED, "auth failed"),
-                        close: true,
-                    }
+                    Reply { message: error(error_code::AUTH_FAILED, "auth failed"), close: true }
                 }
             }
             ClientMessage::Subscribe(_) | ClientMessage::Unsubscribe(_) if !self.authenticated => {
@@ -651,10 +609,7 @@ impl<'a> Session<'a> {
 
     fn on_polygon_message(&mut self, text: &str) -> Reply {
         use polygon::statuses;
-        let reply = |status: &str, message: &str, close: bool| Reply {
-            message: Message::text(polygon::status(status, message)),
-            close,
-        };
+        let reply = |status: &str, message: &str, close: bool| Reply { message: Message::text(polygon::status(status, message)), close };
         let msg: polygon::ClientMessage = match serde_json::from_str(text) {
             Ok(m) => m,
             Err(_) => return reply(statuses::ERROR, "invalid syntax", false),
@@ -693,10 +648,7 @@ impl<'a> Session<'a> {
             polygon::write_status(&mut out, statuses::SUCCESS, &format!("{verb}: {entry}"));
         }
         out.push(b']');
-        Reply {
-            message: Message::text(String::from_utf8(out).unwrap_or_default()),
-            close: false,
-        }
+        Reply { message: Message::text(String::from_utf8(out).unwrap_or_default()), close: false }
     }
 
     fn apply(&mut self, s: &Subscriptions, add: bool) {
@@ -777,20 +729,10 @@ impl<'a> Session<'a> {
         if let Some(board) = &shared.board {
             board.update(&shared.data.symbols[id], &e.bar, now);
         }
-        let bar = Bar {
-            time: now - shared.period,
-            ..e.bar
-        };
+        let bar = Bar { time: now - shared.period, ..e.bar };
         self.write_bar(id, BAR, &bar)
             + self.write_daily(id, &bar)
-            + self.write_trade(
-                id,
-                &Trade {
-                    time: now,
-                    price: bar.close,
-                    size: bar.volume,
-                },
-            )
+            + self.write_trade(id, &Trade { time: now, price: bar.close, size: bar.volume })
             + self.write_quote(id, &quote_at(bar.close, now))
     }
 
@@ -812,10 +754,7 @@ impl<'a> Session<'a> {
             Dialect::Alpaca => self.frame.bar(if channel == UPDATED_BAR { b"u" } else { b"b" }, sym, bar),
             Dialect::Polygon if channel == UPDATED_BAR => return 0,
             Dialect::Polygon => {
-                let stats = polygon::AggregateStats {
-                    vwap: bar.close,
-                    ..Default::default()
-                };
+                let stats = polygon::AggregateStats { vwap: bar.close, ..Default::default() };
                 let out = self.frame.object();
                 if self.shared.data.timeframe == Timeframe::Second {
                     polygon::write_second_agg(out, sym, bar, &stats);
@@ -887,18 +826,8 @@ impl<'a> Session<'a> {
         let time = events[from].bar.time;
         let to = from + events[from..].iter().take_while(|e| e.bar.time == time).count();
         Some(match prev {
-            Some(p) => Step {
-                from,
-                to,
-                start: p.start + self.shared.period,
-                index: p.index + 1,
-            },
-            None => Step {
-                from,
-                to,
-                start: first_start,
-                index: 0,
-            },
+            Some(p) => Step { from, to, start: p.start + self.shared.period, index: p.index + 1 },
+            None => Step { from, to, start: first_start, index: 0 },
         })
     }
 
@@ -908,11 +837,7 @@ impl<'a> Session<'a> {
         let period = self.shared.period;
         let now = self.clock.now();
         let first = self.step_after(None, now - now.rem_euclid(period));
-        self.timeline = first.map(|current| Timeline {
-            current,
-            next: self.step_after(Some(&current), 0),
-            phase: Phase::Open,
-        });
+        self.timeline = first.map(|current| Timeline { current, next: self.step_after(Some(&current), 0), phase: Phase::Open });
         if self.timeline.is_none() {
             self.finished = true;
         }
@@ -964,11 +889,7 @@ impl<'a> Session<'a> {
         let margin = period / 1200;
         let due = self.next_due().unwrap_or(now);
         let mut written = 0;
-        let step = if t.phase == Phase::NextOpen {
-            t.next.unwrap_or(t.current)
-        } else {
-            t.current
-        };
+        let step = if t.phase == Phase::NextOpen { t.next.unwrap_or(t.current) } else { t.current };
         for e in &shared.data.events[step.from..step.to] {
             let id = e.symbol as usize;
             let b = e.bar;
@@ -976,24 +897,11 @@ impl<'a> Session<'a> {
             let corrected = (step.index + u64::from(e.symbol)) % CORRECTED_EVERY == 0;
             written += match t.phase {
                 Phase::Open | Phase::NextOpen => {
-                    self.write_trade(
-                        id,
-                        &Trade {
-                            time: due,
-                            price: b.open,
-                            size: opening,
-                        },
-                    ) + self.write_quote(id, &quote_at(b.open, due))
+                    self.write_trade(id, &Trade { time: due, price: b.open, size: opening }) + self.write_quote(id, &quote_at(b.open, due))
                 }
                 Phase::Close => {
-                    self.write_trade(
-                        id,
-                        &Trade {
-                            time: due,
-                            price: b.close,
-                            size: b.volume - opening,
-                        },
-                    ) + self.write_quote(id, &quote_at(b.close, due))
+                    self.write_trade(id, &Trade { time: due, price: b.close, size: b.volume - opening })
+                        + self.write_quote(id, &quote_at(b.close, due))
                 }
                 Phase::Bar => {
                     let bar = Bar { time: step.start, ..b };
@@ -1005,27 +913,14 @@ impl<'a> Session<'a> {
                         // A trade made before the close but reported after the
                         // bar went out: the updated bar counts it.
                         written
-                            + self.write_trade(
-                                id,
-                                &Trade {
-                                    time: step.start + period - 5 * margin,
-                                    price: b.close,
-                                    size: LATE_TRADE_SIZE,
-                                },
-                            )
+                            + self.write_trade(id, &Trade { time: step.start + period - 5 * margin, price: b.close, size: LATE_TRADE_SIZE })
                     } else {
                         written
                     }
                 }
-                Phase::Update if corrected => self.write_bar(
-                    id,
-                    UPDATED_BAR,
-                    &Bar {
-                        time: step.start,
-                        volume: b.volume + LATE_TRADE_SIZE,
-                        ..b
-                    },
-                ),
+                Phase::Update if corrected => {
+                    self.write_bar(id, UPDATED_BAR, &Bar { time: step.start, volume: b.volume + LATE_TRADE_SIZE, ..b })
+                }
                 Phase::Update => 0,
             };
         }
@@ -1082,13 +977,7 @@ impl<'a> Session<'a> {
 fn quote_at(price: f64, time: Timestamp) -> Quote {
     // Rounded to micro-units so cent prices stay short decimals.
     let round = |p: f64| (p * 1e6).round() / 1e6;
-    Quote {
-        time,
-        bid_price: round(price - 0.01).max(0.0),
-        bid_size: 1.0,
-        ask_price: round(price + 0.01),
-        ask_size: 1.0,
-    }
+    Quote { time, bid_price: round(price - 0.01).max(0.0), bid_size: 1.0, ask_price: round(price + 0.01), ask_size: 1.0 }
 }
 
 /// Builds one frame's JSON array in a buffer, without intermediate values.
@@ -1137,8 +1026,7 @@ impl FrameWriter {
             }
             let (whole, frac) = (c.unsigned_abs() / 100, c.unsigned_abs() % 100);
             let _ = CompactFormatter.write_u64(&mut self.buf, whole);
-            self.buf
-                .extend_from_slice(&[b'.', b'0' + (frac / 10) as u8, b'0' + (frac % 10) as u8]);
+            self.buf.extend_from_slice(&[b'.', b'0' + (frac / 10) as u8, b'0' + (frac % 10) as u8]);
             Ok(())
         } else {
             CompactFormatter.write_f64(&mut self.buf, v)
@@ -1221,11 +1109,7 @@ mod tests {
     fn config(speed: Speed, key: Option<&str>) -> SimulatorConfig {
         SimulatorConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
-            source: SimSource::RandomWalk {
-                symbols: 5,
-                bars: 50,
-                seed: 7,
-            },
+            source: SimSource::RandomWalk { symbols: 5, bars: 50, seed: 7 },
             speed,
             repeat: false,
             key: key.map(String::from),
@@ -1292,11 +1176,7 @@ mod tests {
         assert_eq!(control(&mut ws).await, ControlMessage::Authenticated);
         send(&mut ws, r#"{"action":"auth","key":"k","secret":"k-secret"}"#).await;
         assert_eq!(control(&mut ws).await, err(403, "already authenticated"));
-        send(
-            &mut ws,
-            r#"{"action":"subscribe","trades":["SYM001"],"quotes":["*"],"dailyBars":["X"]}"#,
-        )
-        .await;
+        send(&mut ws, r#"{"action":"subscribe","trades":["SYM001"],"quotes":["*"],"dailyBars":["X"]}"#).await;
         assert_eq!(
             control(&mut ws).await,
             ControlMessage::Subscription(Subscriptions {
@@ -1328,11 +1208,7 @@ mod tests {
         send(&mut ws, r#"{"action":"auth","key":"any","secret":"any"}"#).await;
         assert_eq!(control(&mut ws).await, ControlMessage::Authenticated);
         let before = wall_clock();
-        send(
-            &mut ws,
-            r#"{"action":"subscribe","bars":["SYM001"],"trades":["SYM001"],"quotes":["SYM001","SYM003"]}"#,
-        )
-        .await;
+        send(&mut ws, r#"{"action":"subscribe","bars":["SYM001"],"trades":["SYM001"],"quotes":["SYM001","SYM003"]}"#).await;
         assert!(matches!(control(&mut ws).await, ControlMessage::Subscription(_)));
         let want: Vec<Bar> = data.events.iter().filter(|e| e.symbol == 1).map(|e| e.bar).collect();
         let mut got = Vec::new();
@@ -1422,13 +1298,9 @@ mod tests {
     ) -> Vec<(Timestamp, serde_json::Value)> {
         let mut got = Vec::new();
         while !until(&got) {
-            let Some(Ok(Message::Text(t))) = ws.next().await else {
-                panic!("stream ended")
-            };
+            let Some(Ok(Message::Text(t))) = ws.next().await else { panic!("stream ended") };
             let at = clock.now();
-            let serde_json::Value::Array(msgs) = serde_json::from_str(&t).unwrap() else {
-                panic!("{t}")
-            };
+            let serde_json::Value::Array(msgs) = serde_json::from_str(&t).unwrap() else { panic!("{t}") };
             got.extend(msgs.into_iter().map(|m| (at, m)));
         }
         got
@@ -1444,11 +1316,7 @@ mod tests {
     #[tokio::test]
     async fn factor_speed_follows_alpacas_documented_bar_timing() {
         let mut cfg = config(Speed::Factor(60.0), None);
-        cfg.source = SimSource::RandomWalk {
-            symbols: 3,
-            bars: 50,
-            seed: 7,
-        };
+        cfg.source = SimSource::RandomWalk { symbols: 3, bars: 50, seed: 7 };
         let (addr, task) = start(cfg).await;
         let (mut ws, clock) = subscribed(
             addr,
@@ -1466,47 +1334,27 @@ mod tests {
         })
         .await;
         task.abort();
-        let bars: Vec<(usize, Timestamp, &serde_json::Value)> = got
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, m))| kind(m) == "b")
-            .map(|(i, (at, m))| (i, *at, m))
-            .collect();
+        let bars: Vec<(usize, Timestamp, &serde_json::Value)> =
+            got.iter().enumerate().filter(|(_, (_, m))| kind(m) == "b").map(|(i, (at, m))| (i, *at, m)).collect();
         for (i, at, bar) in &bars {
             let start = time(bar);
             assert_eq!(start.rem_euclid(MIN), 0, "labelled with the minute's start: {bar}");
             assert!(*at >= start + MIN, "sent after its minute closed: {bar} at {at}");
-            assert!(
-                *at < start + 2 * MIN,
-                "sent just after its minute closed, not a minute late: {bar} at {at}"
-            );
+            assert!(*at < start + 2 * MIN, "sent just after its minute closed, not a minute late: {bar} at {at}");
             // The next minute's opening trade of the symbol came first (but
             // not for the last step, whose next minute may not have begun).
-            let next_trade = got[..*i]
-                .iter()
-                .any(|(_, m)| kind(m) == "t" && m["S"] == bar["S"] && time(m) >= start + MIN);
+            let next_trade = got[..*i].iter().any(|(_, m)| kind(m) == "t" && m["S"] == bar["S"] && time(m) >= start + MIN);
             let later_bar = bars.iter().any(|(_, _, b)| b["S"] == bar["S"] && time(b) > start);
             assert!(next_trade || !later_bar, "the next minute's first trade precedes {bar}");
         }
-        let sym0: Vec<Timestamp> = bars
-            .iter()
-            .filter(|(_, _, b)| b["S"] == "SYM000")
-            .map(|(_, _, b)| time(b))
-            .collect();
+        let sym0: Vec<Timestamp> = bars.iter().filter(|(_, _, b)| b["S"] == "SYM000").map(|(_, _, b)| time(b)).collect();
         assert!(sym0.windows(2).all(|w| w[1] - w[0] == MIN), "{sym0:?}");
         for (at, trade) in got.iter().filter(|(_, m)| kind(m) == "t") {
             assert!(time(trade) <= *at, "a trade is stamped when it happened: {trade} at {at}");
         }
         let (at, update) = got.iter().find(|(_, m)| kind(m) == "u").unwrap();
-        let original = bars
-            .iter()
-            .find(|(_, _, b)| b["S"] == update["S"] && b["t"] == update["t"])
-            .expect("corrects a bar sent before")
-            .2;
-        assert!(
-            *at >= time(update) + MIN + MIN / 2,
-            "30 seconds after the bar's end: {update} at {at}"
-        );
+        let original = bars.iter().find(|(_, _, b)| b["S"] == update["S"] && b["t"] == update["t"]).expect("corrects a bar sent before").2;
+        assert!(*at >= time(update) + MIN + MIN / 2, "30 seconds after the bar's end: {update} at {at}");
         assert_eq!(update["v"].as_f64().unwrap(), original["v"].as_f64().unwrap() + LATE_TRADE_SIZE);
         assert_eq!((&update["o"], &update["c"]), (&original["o"], &original["c"]));
     }
@@ -1516,11 +1364,7 @@ mod tests {
     #[tokio::test]
     async fn daily_bars_follow_each_minute_bar_with_the_day_so_far() {
         let mut cfg = config(Speed::Max, None);
-        cfg.source = SimSource::RandomWalk {
-            symbols: 2,
-            bars: 50,
-            seed: 7,
-        };
+        cfg.source = SimSource::RandomWalk { symbols: 2, bars: 50, seed: 7 };
         let (addr, task) = start(cfg).await;
         let (mut ws, clock) = subscribed(
             addr,
@@ -1537,11 +1381,7 @@ mod tests {
         let mut day: Option<(Timestamp, f64, f64, f64, f64)> = None;
         for pair in msgs.chunks(2).take(5) {
             let (bar, daily) = (pair[0], pair[1]);
-            assert_eq!(
-                (bar["T"].as_str(), daily["T"].as_str()),
-                (Some("b"), Some("d")),
-                "a daily bar after each bar: {pair:?}"
-            );
+            assert_eq!((bar["T"].as_str(), daily["T"].as_str()), (Some("b"), Some("d")), "a daily bar after each bar: {pair:?}");
             let midnight = crate::standin::ny_midnight(time(bar));
             let (o, h, l, v) = match day {
                 Some((t, o, h, l, v)) if t == midnight => (o, h.max(num(bar, "h")), l.min(num(bar, "l")), v + num(bar, "v")),
@@ -1549,10 +1389,7 @@ mod tests {
             };
             day = Some((midnight, o, h, l, v));
             assert_eq!(time(daily), midnight, "stamped with the day's start: {daily}");
-            assert_eq!(
-                (num(daily, "o"), num(daily, "h"), num(daily, "l"), num(daily, "c"), num(daily, "v")),
-                (o, h, l, num(bar, "c"), v)
-            );
+            assert_eq!((num(daily, "o"), num(daily, "h"), num(daily, "l"), num(daily, "c"), num(daily, "v")), (o, h, l, num(bar, "c"), v));
         }
     }
 
@@ -1561,19 +1398,10 @@ mod tests {
     #[tokio::test]
     async fn factor_speed_sends_polygon_aggregates_after_their_window() {
         let mut cfg = config(Speed::Factor(60.0), None);
-        cfg.source = SimSource::RandomWalk {
-            symbols: 2,
-            bars: 50,
-            seed: 7,
-        };
+        cfg.source = SimSource::RandomWalk { symbols: 2, bars: 50, seed: 7 };
         let (addr, task) = start(cfg).await;
-        let (mut ws, clock) = subscribed(
-            addr,
-            "/stocks",
-            r#"{"action":"auth","params":"k"}"#,
-            r#"{"action":"subscribe","params":"AM.*,T.*"}"#,
-        )
-        .await;
+        let (mut ws, clock) =
+            subscribed(addr, "/stocks", r#"{"action":"auth","params":"k"}"#, r#"{"action":"subscribe","params":"AM.*,T.*"}"#).await;
         let got = receive(&mut ws, &clock, |got| got.iter().filter(|(_, m)| m["ev"] == "AM").count() >= 4).await;
         task.abort();
         let ms = 1_000_000;
@@ -1594,29 +1422,12 @@ mod tests {
     #[test]
     fn frame_writer_output_is_valid_json() {
         let mut w = FrameWriter::default();
-        let bar = Bar {
-            time: 0,
-            open: 100.0,
-            high: 100.25,
-            low: 99.5,
-            close: 100.1,
-            volume: 300.0,
-        };
+        let bar = Bar { time: 0, open: 100.0, high: 100.25, low: 99.5, close: 100.1, volume: 300.0 };
         let t = 1_704_205_800_000_000_001;
         w.bar(b"b", b"\"A\\\"B\"", &bar);
-        w.trade(
-            b"\"A\\\"B\"",
-            9,
-            &Trade {
-                time: t,
-                price: bar.close,
-                size: bar.volume,
-            },
-        );
+        w.trade(b"\"A\\\"B\"", 9, &Trade { time: t, price: bar.close, size: bar.volume });
         w.quote(b"\"A\\\"B\"", &quote_at(bar.close, t));
-        let Some(Message::Text(text)) = w.finish() else {
-            panic!("no frame")
-        };
+        let Some(Message::Text(text)) = w.finish() else { panic!("no frame") };
         let msgs: Vec<ServerMessage> = serde_json::from_str(&text).unwrap();
         assert_eq!(msgs.len(), 3);
         match &msgs[2] {

@@ -196,10 +196,7 @@ impl TradePlan {
     /// Minute bars to load per symbol before its first live event: the most
     /// that the plan or any strategy asks for (the history is shared).
     pub fn warmup_bars(&self) -> u32 {
-        self.strategies
-            .iter()
-            .filter_map(|s| s.warmup_minutes)
-            .fold(self.warmup_minutes, u32::max)
+        self.strategies.iter().filter_map(|s| s.warmup_minutes).fold(self.warmup_minutes, u32::max)
     }
 }
 
@@ -311,10 +308,7 @@ pub fn default_consumers() -> usize {
 
 /// Reads and validates the tradeplan at `path`.
 pub fn load(path: &Path) -> Result<TradePlan, TradePlanError> {
-    let text = std::fs::read_to_string(path).map_err(|source| TradePlanError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|source| TradePlanError::Read { path: path.to_path_buf(), source })?;
     parse(&text, path)
 }
 
@@ -324,12 +318,7 @@ pub fn parse(text: &str, path: &Path) -> Result<TradePlan, TradePlanError> {
     let doc = Doc { path, text };
     let root = DeTable::parse(text).map_err(|e| {
         let (line, column) = doc.line_col(e.span().map_or(0, |s| s.start));
-        TradePlanError::Syntax {
-            path: path.to_path_buf(),
-            line,
-            column,
-            message: syntax_message(text, &e),
-        }
+        TradePlanError::Syntax { path: path.to_path_buf(), line, column, message: syntax_message(text, &e) }
     })?;
     if let Some(key) = find_credential(root.get_ref()) {
         return Err(doc.error(key.span(), CREDENTIALS_MESSAGE));
@@ -340,10 +329,7 @@ pub fn parse(text: &str, path: &Path) -> Result<TradePlan, TradePlanError> {
 /// toml's message, naming the key when it is a duplicate.
 fn syntax_message(text: &str, error: &toml::de::Error) -> String {
     let message = error.message().trim();
-    let key = error
-        .span()
-        .and_then(|s| text.get(s))
-        .filter(|k| !k.is_empty() && k.len() <= 80 && !k.contains('\n'));
+    let key = error.span().and_then(|s| text.get(s)).filter(|k| !k.is_empty() && k.len() <= 80 && !k.contains('\n'));
     match key {
         Some(key) if message == "duplicate key" => format!("duplicate key `{}`", key.trim()),
         _ => message.to_string(),
@@ -401,36 +387,17 @@ fn find_credential<'a, 'i>(table: &'a DeTable<'i>) -> Option<&'a Spanned<DeStrin
     }
     table
         .iter()
-        .filter_map(|(k, v)| {
-            if is_credential(k.get_ref()) {
-                Some(k)
-            } else {
-                in_value(v.get_ref())
-            }
-        })
+        .filter_map(|(k, v)| if is_credential(k.get_ref()) { Some(k) } else { in_value(v.get_ref()) })
         .min_by_key(|k| k.span().start)
 }
 
 fn is_credential(key: &str) -> bool {
-    const NAMES: &[&str] = &[
-        "api_key",
-        "apikey",
-        "secret_key",
-        "access_key",
-        "private_key",
-        "key_id",
-        "secret",
-        "password",
-        "passwd",
-        "passphrase",
-        "token",
-    ];
+    const NAMES: &[&str] =
+        &["api_key", "apikey", "secret_key", "access_key", "private_key", "key_id", "secret", "password", "passwd", "passphrase", "token"];
     let key = key.to_ascii_lowercase().replace('-', "_");
     key == "key"
         || key.starts_with("apca_")
-        || NAMES
-            .iter()
-            .any(|n| key == *n || key.strip_suffix(n).is_some_and(|rest| rest.ends_with('_')))
+        || NAMES.iter().any(|n| key == *n || key.strip_suffix(n).is_some_and(|rest| rest.ends_with('_')))
 }
 
 /// The file being validated, for locating errors.
@@ -452,12 +419,7 @@ impl Doc<'_> {
 
     fn error(&self, span: Range<usize>, message: impl Into<String>) -> TradePlanError {
         let (line, column) = self.line_col(span.start);
-        TradePlanError::Invalid {
-            path: self.path.to_path_buf(),
-            line,
-            column,
-            message: message.into(),
-        }
+        TradePlanError::Invalid { path: self.path.to_path_buf(), line, column, message: message.into() }
     }
 
     fn plan(&self, root: &Table<'_, '_>) -> Result<TradePlan, TradePlanError> {
@@ -473,9 +435,7 @@ impl Doc<'_> {
             }
             None => DEFAULT_RISK,
         };
-        let stale_event_secs = root
-            .get("stale_event_secs")
-            .map_or(Ok(DEFAULT_STALE_EVENT_SECS), |f| f.positive_f64())?;
+        let stale_event_secs = root.get("stale_event_secs").map_or(Ok(DEFAULT_STALE_EVENT_SECS), |f| f.positive_f64())?;
         let warmup_minutes = match root.get("warmup_minutes") {
             Some(f) => f.uint(0, MAX_WARMUP_MINUTES.into())? as u32,
             None => DEFAULT_WARMUP_MINUTES,
@@ -488,18 +448,11 @@ impl Doc<'_> {
         let provider = self.provider(&root.require_table("provider", PROVIDER_KEYS)?)?;
         let broker = match root.get("broker") {
             Some(f) => self.broker(&f.table(BROKER_KEYS)?)?,
-            None => BrokerConfig {
-                kind: BrokerKind::Paper,
-                base_url: None,
-            },
+            None => BrokerConfig { kind: BrokerKind::Paper, base_url: None },
         };
         let limits = match root.get("limits") {
             Some(f) => self.limits(&f.table(LIMITS_KEYS)?)?,
-            None => OrderLimits {
-                max_position_notional: None,
-                max_open_positions: None,
-                shortable: true,
-            },
+            None => OrderLimits { max_position_notional: None, max_open_positions: None, shortable: true },
         };
         let scanners = match root.get("scanners") {
             Some(f) => f.tables(SCANNER_KEYS)?.iter().map(|t| self.scanner(t)).collect::<Result<_, _>>()?,
@@ -544,9 +497,8 @@ impl Doc<'_> {
             let valid = symbol.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
                 && symbol.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
             if !valid {
-                return Err(item.error(format!(
-                    "invalid symbol {raw:?}: a symbol is letters, digits, '.' and '-', starting with a letter or digit"
-                )));
+                return Err(item
+                    .error(format!("invalid symbol {raw:?}: a symbol is letters, digits, '.' and '-', starting with a letter or digit")));
             }
             if let Some((_, first)) = symbols.iter().find(|(s, _)| *s == symbol) {
                 let (line, _) = self.line_col(first.start);
@@ -593,9 +545,9 @@ impl Doc<'_> {
                         "second" => EventKind::Second,
                         "minute" => EventKind::Minute,
                         other => {
-                            return Err(item.error(format!(
-                                "unknown event {other:?}, expected \"trade\", \"quote\", \"second\" or \"minute\""
-                            )));
+                            return Err(
+                                item.error(format!("unknown event {other:?}, expected \"trade\", \"quote\", \"second\" or \"minute\""))
+                            );
                         }
                     };
                     if events.contains(&event) {
@@ -619,14 +571,7 @@ impl Doc<'_> {
             },
             (ProviderKind::Polygon, Some(f)) => return Err(f.error("Polygon's stream is JSON only; `encoding` is for alpaca")),
         };
-        Ok(ProviderConfig {
-            kind,
-            feed,
-            url,
-            rest_url,
-            events,
-            msgpack,
-        })
+        Ok(ProviderConfig { kind, feed, url, rest_url, events, msgpack })
     }
 
     fn broker(&self, table: &Table<'_, '_>) -> Result<BrokerConfig, TradePlanError> {
@@ -653,10 +598,7 @@ impl Doc<'_> {
     fn limits(&self, table: &Table<'_, '_>) -> Result<OrderLimits, TradePlanError> {
         Ok(OrderLimits {
             max_position_notional: table.get("max_position_notional").map(|f| f.positive_f64()).transpose()?,
-            max_open_positions: table
-                .get("max_open_positions")
-                .map(|f| f.uint(1, u32::MAX.into()).map(|n| n as usize))
-                .transpose()?,
+            max_open_positions: table.get("max_open_positions").map(|f| f.uint(1, u32::MAX.into()).map(|n| n as usize)).transpose()?,
             shortable: table.get("shortable").map_or(Ok(true), |f| f.bool())?,
         })
     }
@@ -688,11 +630,7 @@ impl Doc<'_> {
             let span = at.map_or(table.span.clone(), |f| f.value.span());
             return Err(self.error(
                 span,
-                format!(
-                    "`{}` ({min_price}) must not exceed `{}` ({max_price})",
-                    table.key("min_price"),
-                    table.key("max_price")
-                ),
+                format!("`{}` ({min_price}) must not exceed `{}` ({max_price})", table.key("min_price"), table.key("max_price")),
             ));
         }
         let filter = MomentumFilter {
@@ -703,11 +641,7 @@ impl Doc<'_> {
             min_prev_day_dollar_volume: non_negative("min_prev_day_dollar_volume", 500000.0)?,
             max_symbols: table.get("max_symbols").map_or(Ok(40), |f| f.uint(1, u32::MAX.into()))? as usize,
         };
-        Ok(ScannerConfig {
-            kind,
-            filter,
-            recurrence_minutes: table.get("recurrence_minutes").map(|f| f.positive_f64()).transpose()?,
-        })
+        Ok(ScannerConfig { kind, filter, recurrence_minutes: table.get("recurrence_minutes").map(|f| f.positive_f64()).transpose()? })
     }
 
     fn strategy(&self, table: &Table<'_, '_>) -> Result<StrategyConfig, TradePlanError> {
@@ -765,10 +699,7 @@ impl Doc<'_> {
                         start + duration
                     )));
                 }
-                schedule.push(ScheduleWindow {
-                    start_minute: start,
-                    duration_minutes: duration,
-                });
+                schedule.push(ScheduleWindow { start_minute: start, duration_minutes: duration });
             }
         }
 
@@ -800,17 +731,8 @@ impl Doc<'_> {
                 }
             }
         };
-        let warmup_minutes = table
-            .get("warmup_minutes")
-            .map(|f| f.uint(0, MAX_WARMUP_MINUTES.into()).map(|n| n as u32))
-            .transpose()?;
-        Ok(StrategyConfig {
-            component,
-            params,
-            schedule,
-            limits,
-            warmup_minutes,
-        })
+        let warmup_minutes = table.get("warmup_minutes").map(|f| f.uint(0, MAX_WARMUP_MINUTES.into()).map(|n| n as u32)).transpose()?;
+        Ok(StrategyConfig { component, params, schedule, limits, warmup_minutes })
     }
 }
 
@@ -829,19 +751,13 @@ impl<'a, 'i> Table<'a, 'i> {
     /// empty, which accepts any key).
     fn new(doc: &'a Doc<'a>, name: String, span: Range<usize>, table: &'a DeTable<'i>, allowed: &[&str]) -> Result<Self, TradePlanError> {
         let this = Self { doc, name, span, table };
-        let unknown = this
-            .entries()
-            .into_iter()
-            .find(|(k, _)| !allowed.is_empty() && !allowed.contains(&k.get_ref().as_ref()));
+        let unknown = this.entries().into_iter().find(|(k, _)| !allowed.is_empty() && !allowed.contains(&k.get_ref().as_ref()));
         if let Some((key, _)) = unknown {
             let mut expected = String::new();
             for (i, k) in allowed.iter().enumerate() {
                 let _ = write!(expected, "{}`{k}`", if i == 0 { "" } else { ", " });
             }
-            return Err(doc.error(
-                key.span(),
-                format!("unknown key `{}`, expected one of {expected}", this.key(key.get_ref())),
-            ));
+            return Err(doc.error(key.span(), format!("unknown key `{}`, expected one of {expected}", this.key(key.get_ref()))));
         }
         Ok(this)
     }
@@ -860,27 +776,15 @@ impl<'a, 'i> Table<'a, 'i> {
         } else {
             format!("{key:?}")
         };
-        if self.name.is_empty() {
-            key
-        } else {
-            format!("{}.{key}", self.name)
-        }
+        if self.name.is_empty() { key } else { format!("{}.{key}", self.name) }
     }
 
     fn field(&self, key: &'a Spanned<DeString<'i>>, value: &'a Spanned<DeValue<'i>>) -> Field<'a, 'i> {
-        Field {
-            doc: self.doc,
-            name: self.key(key.get_ref()),
-            key_span: key.span(),
-            value,
-        }
+        Field { doc: self.doc, name: self.key(key.get_ref()), key_span: key.span(), value }
     }
 
     fn get(&self, key: &str) -> Option<Field<'a, 'i>> {
-        self.table
-            .iter()
-            .find(|(k, _)| k.get_ref().as_ref() == key)
-            .map(|(k, v)| self.field(k, v))
+        self.table.iter().find(|(k, _)| k.get_ref().as_ref() == key).map(|(k, v)| self.field(k, v))
     }
 
     /// An error at this table's header (the top of the file for the root).
@@ -889,8 +793,7 @@ impl<'a, 'i> Table<'a, 'i> {
     }
 
     fn require(&self, key: &str) -> Result<Field<'a, 'i>, TradePlanError> {
-        self.get(key)
-            .ok_or_else(|| self.missing(&format!("missing key `{}`", self.key(key))))
+        self.get(key).ok_or_else(|| self.missing(&format!("missing key `{}`", self.key(key))))
     }
 
     fn require_table(&self, key: &str, allowed: &[&str]) -> Result<Table<'a, 'i>, TradePlanError> {
@@ -986,9 +889,7 @@ impl<'a, 'i> Field<'a, 'i> {
 
     fn url(&self, schemes: &[&str]) -> Result<String, TradePlanError> {
         let url = self.str()?;
-        let ok = schemes
-            .iter()
-            .any(|s| url.len() > s.len() && url.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s)));
+        let ok = schemes.iter().any(|s| url.len() > s.len() && url.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s)));
         if !ok {
             return Err(self.error(format!("{url:?} is not a {} URL", schemes.join(" or "))));
         }
@@ -1015,12 +916,7 @@ impl<'a, 'i> Field<'a, 'i> {
             .array()?
             .iter()
             .enumerate()
-            .map(|(i, value)| Field {
-                doc: self.doc,
-                name: format!("{}[{i}]", self.name),
-                key_span: value.span(),
-                value,
-            })
+            .map(|(i, value)| Field { doc: self.doc, name: format!("{}[{i}]", self.name), key_span: value.span(), value })
             .collect())
     }
 
@@ -1057,11 +953,8 @@ mod tests {
     impl Scratch {
         fn new() -> Self {
             static COUNTER: AtomicUsize = AtomicUsize::new(0);
-            let dir = std::env::temp_dir().join(format!(
-                "liu-tradeplan-test-{}-{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            ));
+            let dir =
+                std::env::temp_dir().join(format!("liu-tradeplan-test-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).unwrap();
             Self(dir)
@@ -1107,11 +1000,7 @@ component = \"s.wasm\"
         let e = scratch.load(text).expect_err("expected an error");
         let shown = e.to_string();
         let prefix = format!("{}", scratch.0.display());
-        shown
-            .strip_prefix(&prefix)
-            .map(|s| s.trim_start_matches(['/', '\\']))
-            .unwrap_or(&shown)
-            .to_string()
+        shown.strip_prefix(&prefix).map(|s| s.trim_start_matches(['/', '\\'])).unwrap_or(&shown).to_string()
     }
 
     fn assert_err(text: &str, expected_start: &str) {
@@ -1142,15 +1031,8 @@ component = \"s.wasm\"
                     events: vec![EventKind::Minute, EventKind::Trade, EventKind::Quote],
                     msgpack: true,
                 },
-                broker: BrokerConfig {
-                    kind: BrokerKind::Paper,
-                    base_url: None
-                },
-                limits: OrderLimits {
-                    max_position_notional: Some(50000.0),
-                    max_open_positions: Some(10),
-                    shortable: true
-                },
+                broker: BrokerConfig { kind: BrokerKind::Paper, base_url: None },
+                limits: OrderLimits { max_position_notional: Some(50000.0), max_open_positions: Some(10), shortable: true },
                 scanners: vec![ScannerConfig {
                     kind: ScannerKind::Momentum,
                     filter: MomentumFilter {
@@ -1166,15 +1048,8 @@ component = \"s.wasm\"
                 strategies: vec![
                     StrategyConfig {
                         component: sma,
-                        params: vec![
-                            ("fast".into(), "10".into()),
-                            ("slow".into(), "30".into()),
-                            ("qty".into(), "10".into())
-                        ],
-                        schedule: vec![ScheduleWindow {
-                            start_minute: 15,
-                            duration_minutes: 150
-                        }],
+                        params: vec![("fast".into(), "10".into()), ("slow".into(), "30".into()), ("qty".into(), "10".into())],
+                        schedule: vec![ScheduleWindow { start_minute: 15, duration_minutes: 150 }],
                         limits: StrategyLimits {
                             fuel_per_event: Some(10_000_000),
                             deadline_ms: Some(250),
@@ -1190,11 +1065,7 @@ component = \"s.wasm\"
                     },
                     StrategyConfig {
                         component: momentum,
-                        params: vec![
-                            ("qty".into(), "100".into()),
-                            ("lookback".into(), "60".into()),
-                            ("rsi-entry-max".into(), "75".into())
-                        ],
+                        params: vec![("qty".into(), "100".into()), ("lookback".into(), "60".into()), ("rsi-entry-max".into(), "75".into())],
                         schedule: vec![],
                         limits: StrategyLimits::default(),
                         warmup_minutes: Some(960),
@@ -1208,9 +1079,7 @@ component = \"s.wasm\"
     #[test]
     fn encoding_and_warmup_are_checked() {
         let scratch = Scratch::new();
-        let plan = scratch
-            .load(&MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nencoding = \"json\""))
-            .unwrap();
+        let plan = scratch.load(&MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nencoding = \"json\"")).unwrap();
         assert!(!plan.provider.msgpack);
         assert_err(
             &MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nencoding = \"xml\""),
@@ -1220,10 +1089,7 @@ component = \"s.wasm\"
             &MINIMAL.replace("kind = \"alpaca\"", "kind = \"polygon\"\nencoding = \"msgpack\""),
             "tradeplan.toml:6:12: `provider.encoding`: Polygon's stream is JSON only",
         );
-        assert_err(
-            &MINIMAL.replace("symbols", "warmup_minutes = 99999\nsymbols"),
-            "tradeplan.toml:2:18: `warmup_minutes`",
-        );
+        assert_err(&MINIMAL.replace("symbols", "warmup_minutes = 99999\nsymbols"), "tradeplan.toml:2:18: `warmup_minutes`");
     }
 
     #[test]
@@ -1232,14 +1098,8 @@ component = \"s.wasm\"
         let env_of = |broker: &str| scratch.load(&format!("{MINIMAL}\n{broker}")).unwrap().algo_env();
         assert_eq!(env_of(""), "PAPER");
         assert_eq!(env_of("[broker]\nkind = \"alpaca\""), "PAPER", "the default host is the paper one");
-        assert_eq!(
-            env_of("[broker]\nkind = \"alpaca\"\nbase_url = \"https://paper-api.alpaca.markets\""),
-            "PAPER"
-        );
-        assert_eq!(
-            env_of("[broker]\nkind = \"alpaca\"\nbase_url = \"https://api.alpaca.markets\""),
-            "PROD"
-        );
+        assert_eq!(env_of("[broker]\nkind = \"alpaca\"\nbase_url = \"https://paper-api.alpaca.markets\""), "PAPER");
+        assert_eq!(env_of("[broker]\nkind = \"alpaca\"\nbase_url = \"https://api.alpaca.markets\""), "PROD");
         assert_eq!(env_of("[broker]\nkind = \"alpaca\"\nbase_url = \"http://127.0.0.1:9301\""), "PAPER");
     }
 
@@ -1256,13 +1116,7 @@ component = \"s.wasm\"
         assert!(plan.provider.msgpack, "alpaca's stream in MessagePack");
         assert_eq!(plan.provider.feed, "iex");
         assert_eq!(plan.provider.url, None);
-        assert_eq!(
-            plan.broker,
-            BrokerConfig {
-                kind: BrokerKind::Paper,
-                base_url: None
-            }
-        );
+        assert_eq!(plan.broker, BrokerConfig { kind: BrokerKind::Paper, base_url: None });
         assert!(plan.limits.shortable);
         assert_eq!(plan.limits.max_position_notional, None);
         assert!(plan.scanners.is_empty());
@@ -1282,10 +1136,7 @@ component = \"s.wasm\"
         let text = MINIMAL.replace("s.wasm", "../strats/a.wasm");
         std::fs::write(&path, &text).unwrap();
         let plan = load(&path).unwrap();
-        assert_eq!(
-            std::fs::canonicalize(&plan.strategies[0].component).unwrap(),
-            std::fs::canonicalize(&component).unwrap()
-        );
+        assert_eq!(std::fs::canonicalize(&plan.strategies[0].component).unwrap(), std::fs::canonicalize(&component).unwrap());
         assert!(plan.strategies[0].component.starts_with(&plan_dir));
 
         // An absolute component path is kept as is.
@@ -1296,26 +1147,15 @@ component = \"s.wasm\"
 
     #[test]
     fn symbols_are_uppercased_and_checked() {
-        let plan = Scratch::new()
-            .load(&MINIMAL.replace("[\"AAPL\"]", "[\"aapl\", \"brk.b\"]"))
-            .unwrap();
+        let plan = Scratch::new().load(&MINIMAL.replace("[\"AAPL\"]", "[\"aapl\", \"brk.b\"]")).unwrap();
         assert_eq!(plan.symbols, vec!["AAPL", "BRK.B"]);
         assert_err(
             &MINIMAL.replace("[\"AAPL\"]", "[\"AAPL\", \"msft\", \"MSFT\"]"),
             "tradeplan.toml:2:28: `symbols[2]`: duplicate symbol \"MSFT\" (first at line 2)",
         );
-        assert_err(
-            &MINIMAL.replace("[\"AAPL\"]", "[\"AAPL\", \"A PL\"]"),
-            "tradeplan.toml:2:20: `symbols[1]`: invalid symbol \"A PL\"",
-        );
-        assert_err(
-            &MINIMAL.replace("[\"AAPL\"]", "[\"\"]"),
-            "tradeplan.toml:2:12: `symbols[0]`: invalid symbol \"\"",
-        );
-        assert_err(
-            &MINIMAL.replace("[\"AAPL\"]", "[1]"),
-            "tradeplan.toml:2:12: `symbols[0]`: expected a string, got an integer",
-        );
+        assert_err(&MINIMAL.replace("[\"AAPL\"]", "[\"AAPL\", \"A PL\"]"), "tradeplan.toml:2:20: `symbols[1]`: invalid symbol \"A PL\"");
+        assert_err(&MINIMAL.replace("[\"AAPL\"]", "[\"\"]"), "tradeplan.toml:2:12: `symbols[0]`: invalid symbol \"\"");
+        assert_err(&MINIMAL.replace("[\"AAPL\"]", "[1]"), "tradeplan.toml:2:12: `symbols[0]`: expected a string, got an integer");
         assert_err(
             &MINIMAL.replace("[\"AAPL\"]", "[]"),
             "tradeplan.toml:2:11: nothing to trade: `symbols` is empty and there are no [[scanners]]",
@@ -1344,55 +1184,28 @@ component = \"s.wasm\"
 
     #[test]
     fn top_level_values() {
-        assert_err(
-            &MINIMAL.replace("symbols", "consumers = 0\nsymbols"),
-            "tradeplan.toml:2:13: `consumers` must be at least 1, got 0",
-        );
-        assert_err(
-            &MINIMAL.replace("symbols", "consumers = -3\nsymbols"),
-            "tradeplan.toml:2:13: `consumers` must be at least 1, got -3",
-        );
+        assert_err(&MINIMAL.replace("symbols", "consumers = 0\nsymbols"), "tradeplan.toml:2:13: `consumers` must be at least 1, got 0");
+        assert_err(&MINIMAL.replace("symbols", "consumers = -3\nsymbols"), "tradeplan.toml:2:13: `consumers` must be at least 1, got -3");
         assert_err(
             &MINIMAL.replace("symbols", "consumers = 1.5\nsymbols"),
             "tradeplan.toml:2:13: `consumers`: expected an integer, got a float",
         );
-        assert_err(
-            &MINIMAL.replace("1000.0", "0"),
-            "tradeplan.toml:1:19: `portfolio_value` must be greater than 0, got 0",
-        );
-        assert_err(
-            &MINIMAL.replace("1000.0", "inf"),
-            "tradeplan.toml:1:19: `portfolio_value` must be a finite number, got inf",
-        );
-        assert_err(
-            &MINIMAL.replace("1000.0", "nan"),
-            "tradeplan.toml:1:19: `portfolio_value` must be a finite number, got NaN",
-        );
-        assert_err(
-            &MINIMAL.replace("1000.0", "\"lots\""),
-            "tradeplan.toml:1:19: `portfolio_value`: expected a number, got a string",
-        );
-        assert_err(
-            &MINIMAL.replace("portfolio_value = 1000.0\n", "\n"),
-            "tradeplan.toml:1:1: missing key `portfolio_value`",
-        );
+        assert_err(&MINIMAL.replace("1000.0", "0"), "tradeplan.toml:1:19: `portfolio_value` must be greater than 0, got 0");
+        assert_err(&MINIMAL.replace("1000.0", "inf"), "tradeplan.toml:1:19: `portfolio_value` must be a finite number, got inf");
+        assert_err(&MINIMAL.replace("1000.0", "nan"), "tradeplan.toml:1:19: `portfolio_value` must be a finite number, got NaN");
+        assert_err(&MINIMAL.replace("1000.0", "\"lots\""), "tradeplan.toml:1:19: `portfolio_value`: expected a number, got a string");
+        assert_err(&MINIMAL.replace("portfolio_value = 1000.0\n", "\n"), "tradeplan.toml:1:1: missing key `portfolio_value`");
         for bad in ["0", "1", "1.5", "-0.1"] {
             assert_err(
                 &MINIMAL.replace("symbols", &format!("risk = {bad}\nsymbols")),
-                &format!(
-                    "tradeplan.toml:2:8: `risk` must be between 0 and 1 (exclusive), got {}",
-                    bad.parse::<f64>().unwrap()
-                ),
+                &format!("tradeplan.toml:2:8: `risk` must be between 0 and 1 (exclusive), got {}", bad.parse::<f64>().unwrap()),
             );
         }
         assert_err(
             &MINIMAL.replace("symbols", "stale_event_secs = 0\nsymbols"),
             "tradeplan.toml:2:20: `stale_event_secs` must be greater than 0, got 0",
         );
-        assert_err(
-            &MINIMAL.replace("symbols", "consumers = 99999999999999999999\nsymbols"),
-            "tradeplan.toml:2:",
-        );
+        assert_err(&MINIMAL.replace("symbols", "consumers = 99999999999999999999\nsymbols"), "tradeplan.toml:2:");
     }
 
     #[test]
@@ -1401,23 +1214,14 @@ component = \"s.wasm\"
             &MINIMAL.replace("\"alpaca\"", "\"ibkr\""),
             "tradeplan.toml:5:8: `provider.kind`: unknown value \"ibkr\", expected \"alpaca\" or \"polygon\"",
         );
-        assert_err(
-            &MINIMAL.replace("[provider]\nkind = \"alpaca\"\n", ""),
-            "tradeplan.toml:1:1: missing table [provider]",
-        );
-        assert_err(
-            &MINIMAL.replace("kind = \"alpaca\"\n", ""),
-            "tradeplan.toml:4:1: missing key `provider.kind`",
-        );
+        assert_err(&MINIMAL.replace("[provider]\nkind = \"alpaca\"\n", ""), "tradeplan.toml:1:1: missing table [provider]");
+        assert_err(&MINIMAL.replace("kind = \"alpaca\"\n", ""), "tradeplan.toml:4:1: missing key `provider.kind`");
         assert_err(
             &MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nfeed = \"otc\""),
             "tradeplan.toml:6:8: `provider.feed`: unknown alpaca feed \"otc\", expected \"iex\", \"sip\" or \"test\"",
         );
         let plan = Scratch::new()
-            .load(&MINIMAL.replace(
-                "kind = \"alpaca\"",
-                "kind = \"polygon\"\nfeed = \"whatever\"\nurl = \"wss://x.test/stocks\"",
-            ))
+            .load(&MINIMAL.replace("kind = \"alpaca\"", "kind = \"polygon\"\nfeed = \"whatever\"\nurl = \"wss://x.test/stocks\""))
             .unwrap();
         assert_eq!(plan.provider.kind, ProviderKind::Polygon);
         assert_eq!(plan.provider.feed, "whatever");
@@ -1451,13 +1255,7 @@ component = \"s.wasm\"
                 "{MINIMAL}\n[broker]\nkind = \"alpaca\"\nbase_url = \"https://paper-api.alpaca.markets\"\n[limits]\nshortable = false\n"
             ))
             .unwrap();
-        assert_eq!(
-            plan.broker,
-            BrokerConfig {
-                kind: BrokerKind::Alpaca,
-                base_url: Some("https://paper-api.alpaca.markets".into())
-            }
-        );
+        assert_eq!(plan.broker, BrokerConfig { kind: BrokerKind::Alpaca, base_url: Some("https://paper-api.alpaca.markets".into()) });
         assert!(!plan.limits.shortable);
         // Lines 9.. of the appended text: 9 blank, 10 [broker], 11 kind, 12 base_url.
         assert_err(
@@ -1489,17 +1287,12 @@ component = \"s.wasm\"
         assert_eq!(plan.scanners[0].filter.max_symbols, 40);
         assert_eq!(plan.scanners[0].recurrence_minutes, None);
         // Scanners alone are enough to trade.
-        Scratch::new()
-            .load(&format!("{}{scanner}", MINIMAL.replace("[\"AAPL\"]", "[]")))
-            .unwrap();
+        Scratch::new().load(&format!("{}{scanner}", MINIMAL.replace("[\"AAPL\"]", "[]"))).unwrap();
         assert_err(
             &format!("{MINIMAL}{scanner}min_price = 25\nmax_price = 20\n"),
             "tradeplan.toml:13:13: `scanners[0].min_price` (25) must not exceed `scanners[0].max_price` (20)",
         );
-        assert_err(
-            &format!("{MINIMAL}{scanner}min_price = 25\n"),
-            "tradeplan.toml:12:13: `scanners[0].min_price` (25)",
-        );
+        assert_err(&format!("{MINIMAL}{scanner}min_price = 25\n"), "tradeplan.toml:12:13: `scanners[0].min_price` (25)");
         assert_err(
             &format!("{MINIMAL}{scanner}max_symbols = 0\n"),
             "tradeplan.toml:12:15: `scanners[0].max_symbols` must be at least 1, got 0",
@@ -1512,10 +1305,7 @@ component = \"s.wasm\"
             &format!("{MINIMAL}{scanner}\n[[scanners]]\nkind = \"gap\"\n"),
             "tradeplan.toml:14:8: `scanners[1].kind`: unknown value \"gap\", expected \"momentum\"",
         );
-        assert_err(
-            &format!("{MINIMAL}\n[[scanners]]\nmin_price = 1\n"),
-            "tradeplan.toml:10:1: missing key `scanners[0].kind`",
-        );
+        assert_err(&format!("{MINIMAL}\n[[scanners]]\nmin_price = 1\n"), "tradeplan.toml:10:1: missing key `scanners[0].kind`");
         assert_err(
             &format!("{MINIMAL}{scanner}min_volume = -5\n"),
             "tradeplan.toml:12:14: `scanners[0].min_volume` must not be negative, got -5",
@@ -1532,25 +1322,13 @@ component = \"s.wasm\"
             &MINIMAL.replace("[[strategies]]\ncomponent = \"s.wasm\"\n", ""),
             "tradeplan.toml:1:1: no strategies: add at least one [[strategies]] table",
         );
-        assert_err(
-            &MINIMAL.replace("component = \"s.wasm\"", "params = {}"),
-            "tradeplan.toml:7:1: missing key `strategies[0].component`",
-        );
+        assert_err(&MINIMAL.replace("component = \"s.wasm\"", "params = {}"), "tradeplan.toml:7:1: missing key `strategies[0].component`");
         let shown = err(&MINIMAL.replace("s.wasm", "nope.wasm"));
-        assert!(
-            shown.starts_with("tradeplan.toml:8:13: `strategies[0].component`: no such file: "),
-            "{shown}"
-        );
+        assert!(shown.starts_with("tradeplan.toml:8:13: `strategies[0].component`: no such file: "), "{shown}");
         assert!(shown.ends_with("nope.wasm"), "{shown}");
         let shown = err(&MINIMAL.replace("s.wasm", "."));
-        assert!(
-            shown.starts_with("tradeplan.toml:8:13: `strategies[0].component`: not a file: "),
-            "{shown}"
-        );
-        assert_err(
-            &MINIMAL.replace("\"s.wasm\"", "\"\""),
-            "tradeplan.toml:8:13: `strategies[0].component`: must not be empty",
-        );
+        assert!(shown.starts_with("tradeplan.toml:8:13: `strategies[0].component`: not a file: "), "{shown}");
+        assert_err(&MINIMAL.replace("\"s.wasm\"", "\"\""), "tradeplan.toml:8:13: `strategies[0].component`: must not be empty");
         assert_err(
             &format!("strategies = []\n{MINIMAL}").replace("[[strategies]]\ncomponent = \"s.wasm\"\n", ""),
             "tradeplan.toml:1:14: `strategies`: add at least one",
@@ -1560,23 +1338,12 @@ component = \"s.wasm\"
     #[test]
     fn params() {
         let plan = Scratch::new()
-            .load(&format!(
-                "{MINIMAL}params = {{ z = 1, a = 10.5, b = 10.0, s = \"x y\", t = true, h = 0x10, n = -2, at = 15:45:00 }}\n"
-            ))
+            .load(&format!("{MINIMAL}params = {{ z = 1, a = 10.5, b = 10.0, s = \"x y\", t = true, h = 0x10, n = -2, at = 15:45:00 }}\n"))
             .unwrap();
         let params: Vec<(&str, &str)> = plan.strategies[0].params.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         assert_eq!(
             params,
-            vec![
-                ("z", "1"),
-                ("a", "10.5"),
-                ("b", "10"),
-                ("s", "x y"),
-                ("t", "true"),
-                ("h", "16"),
-                ("n", "-2"),
-                ("at", "15:45:00")
-            ]
+            vec![("z", "1"), ("a", "10.5"), ("b", "10"), ("s", "x y"), ("t", "true"), ("h", "16"), ("n", "-2"), ("at", "15:45:00")]
         );
         assert_err(
             &format!("{MINIMAL}params = {{ slow = 3, fast = [1, 2] }}\n"),
@@ -1590,32 +1357,18 @@ component = \"s.wasm\"
             &format!("{MINIMAL}params = {{ x = nan }}\n"),
             "tradeplan.toml:9:16: `strategies[0].params.x` must be a finite number, got NaN",
         );
-        assert_err(
-            &format!("{MINIMAL}params = 3\n"),
-            "tradeplan.toml:9:10: `strategies[0].params`: expected a table, got an integer",
-        );
+        assert_err(&format!("{MINIMAL}params = 3\n"), "tradeplan.toml:9:10: `strategies[0].params`: expected a table, got an integer");
     }
 
     #[test]
     fn schedule() {
         let plan = Scratch::new()
-            .load(&format!(
-                "{MINIMAL}schedule = [{{ start = 0, duration = 30 }}, {{ start = 360, duration = 30 }}]\n"
-            ))
+            .load(&format!("{MINIMAL}schedule = [{{ start = 0, duration = 30 }}, {{ start = 360, duration = 30 }}]\n"))
             .unwrap();
         let s = &plan.strategies[0];
-        assert_eq!(
-            s.schedule[1],
-            ScheduleWindow {
-                start_minute: 360,
-                duration_minutes: 30
-            }
-        );
+        assert_eq!(s.schedule[1], ScheduleWindow { start_minute: 360, duration_minutes: 30 });
         assert!(s.active_at(0) && s.active_at(29) && !s.active_at(30) && s.active_at(389) && !s.active_at(390));
-        let w = ScheduleWindow {
-            start_minute: 15,
-            duration_minutes: 150,
-        };
+        let w = ScheduleWindow { start_minute: 15, duration_minutes: 150 };
         assert!(!w.contains(14) && w.contains(15) && w.contains(164) && !w.contains(165) && !w.contains(u32::MAX));
         assert_err(
             &format!("{MINIMAL}schedule = [{{ start = 15, duration = 0 }}]\n"),
@@ -1662,11 +1415,7 @@ component = \"s.wasm\"
         assert_eq!(l.max_open_positions, Some(3));
         assert_eq!(l.allowed_symbols.as_deref(), Some(&["AAPL".to_string(), "BRK.B".to_string()][..]));
         assert_eq!(l.log_bytes_per_minute, Some(4096));
-        for (key, col) in [
-            ("max_orders_per_minute", 25),
-            ("max_open_positions", 22),
-            ("log_bytes_per_minute", 24),
-        ] {
+        for (key, col) in [("max_orders_per_minute", 25), ("max_open_positions", 22), ("log_bytes_per_minute", 24)] {
             assert_err(
                 &format!("{MINIMAL}[strategies.limits]\n{key} = 0\n"),
                 &format!("tradeplan.toml:10:{col}: `strategies[0].limits.{key}` must be at least 1, got 0"),
@@ -1714,34 +1463,19 @@ component = \"s.wasm\"
             err(&MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\napi_key = \"PK123\"")),
             format!("tradeplan.toml:6:1: {expected_message}")
         );
-        assert_eq!(
-            err(&format!("secret = \"x\"\n{MINIMAL}")),
-            format!("tradeplan.toml:1:1: {expected_message}")
-        );
+        assert_eq!(err(&format!("secret = \"x\"\n{MINIMAL}")), format!("tradeplan.toml:1:1: {expected_message}"));
         assert_eq!(
             err(&format!("{MINIMAL}params = {{ fast = 1, password = \"hunter2\" }}\n")),
             format!("tradeplan.toml:9:22: {expected_message}")
         );
         assert_eq!(
-            err(&format!(
-                "{MINIMAL}\n[broker]\nkind = \"alpaca\"\nAPCA-API-SECRET-KEY = \"x\"\nkey = \"y\"\n"
-            )),
+            err(&format!("{MINIMAL}\n[broker]\nkind = \"alpaca\"\nAPCA-API-SECRET-KEY = \"x\"\nkey = \"y\"\n")),
             format!("tradeplan.toml:12:1: {expected_message}")
         );
         for ok in ["monkey", "keys", "key_level", "tokens_per_bar"] {
             assert!(!is_credential(ok), "{ok}");
         }
-        for bad in [
-            "key",
-            "KEY",
-            "api_key",
-            "api-key",
-            "secret_key",
-            "polygon_api_key",
-            "password",
-            "access_token",
-            "key_id",
-        ] {
+        for bad in ["key", "KEY", "api_key", "api-key", "secret_key", "polygon_api_key", "password", "access_token", "key_id"] {
             assert!(is_credential(bad), "{bad}");
         }
     }
@@ -1782,9 +1516,6 @@ component = \"s.wasm\"
             let _ = parse(text, Path::new(""));
         }
         // Multi-byte characters count as one column.
-        assert_err(
-            &format!("{MINIMAL}params = {{ 'é' = 1, 'ü' = [1] }}\n"),
-            "tradeplan.toml:9:21: `strategies[0].params.\"ü\"`",
-        );
+        assert_err(&format!("{MINIMAL}params = {{ 'é' = 1, 'ü' = [1] }}\n"), "tradeplan.toml:9:21: `strategies[0].params.\"ü\"`");
     }
 }

@@ -146,12 +146,7 @@ pub struct ParamSpec(bindings::liu::engine::types::ParamSpec);
 
 impl ParamSpec {
     fn new(name: &str, kind: ParamKind, default: Option<ParamValue>, description: &str) -> Self {
-        Self(bindings::liu::engine::types::ParamSpec {
-            name: name.to_owned(),
-            kind,
-            default,
-            description: description.to_owned(),
-        })
+        Self(bindings::liu::engine::types::ParamSpec { name: name.to_owned(), kind, default, description: description.to_owned() })
     }
     pub fn integer(name: &str, default: i64, description: &str) -> Self {
         Self::new(name, ParamKind::Integer, Some(ParamValue::Integer(default)), description)
@@ -276,11 +271,7 @@ pub mod __private {
     }
 
     pub fn describe<S: Strategy>() -> StrategyInfo {
-        StrategyInfo {
-            name: S::NAME.to_owned(),
-            version: S::VERSION.to_owned(),
-            params: S::params().into_iter().map(|p| p.0).collect(),
-        }
+        StrategyInfo { name: S::NAME.to_owned(), version: S::VERSION.to_owned(), params: S::params().into_iter().map(|p| p.0).collect() }
     }
 
     pub fn init<S: Strategy>(slot: &Slot<S>, params: Vec<(String, ParamValue)>) -> Result<(), String> {

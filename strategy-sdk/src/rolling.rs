@@ -24,11 +24,7 @@ impl Window {
     /// If `len` is zero.
     pub fn new(len: usize) -> Self {
         assert!(len > 0, "window length must be positive");
-        Self {
-            values: vec![0.0; len],
-            next: 0,
-            filled: false,
-        }
+        Self { values: vec![0.0; len], next: 0, filled: false }
     }
 
     pub fn push(&mut self, value: f64) {
@@ -53,8 +49,7 @@ impl Window {
 
     /// Arithmetic mean of a full window (summed oldest to newest), else `None`.
     pub fn mean(&self) -> Option<f64> {
-        self.filled
-            .then(|| self.iter().fold(0.0, |acc, v| acc + v) / self.values.len() as f64)
+        self.filled.then(|| self.iter().fold(0.0, |acc, v| acc + v) / self.values.len() as f64)
     }
 }
 

@@ -120,19 +120,13 @@ impl PgDb {
         let admin = postgres_admin_url();
         pg_admin(&admin, &format!("CREATE DATABASE {name}"));
         let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin);
-        PgDb {
-            url: format!("{base}/{name}"),
-            name,
-        }
+        PgDb { url: format!("{base}/{name}"), name }
     }
 }
 
 impl Drop for PgDb {
     fn drop(&mut self) {
-        pg_admin(
-            &postgres_admin_url(),
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        );
+        pg_admin(&postgres_admin_url(), &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
     }
 }
 
@@ -143,10 +137,7 @@ fn pg_admin(url: &str, statement: &str) {
         let mut c = sqlx::PgConnection::connect(url)
             .await
             .unwrap_or_else(|e| panic!("PostgreSQL at {url}: {e} (set LIU_TEST_POSTGRES_URL to point the tests at a server)"));
-        sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()))
-            .execute(&mut c)
-            .await
-            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned())).execute(&mut c).await.unwrap();
     });
 }
 
@@ -184,11 +175,7 @@ impl TestDb {
             }),
         };
         rows.into_iter()
-            .map(|t| TradeRow {
-                client_time: normal_time(&t.client_time),
-                indicators: normal_json(&t.indicators),
-                ..t
-            })
+            .map(|t| TradeRow { client_time: normal_time(&t.client_time), indicators: normal_json(&t.indicators), ..t })
             .collect()
     }
 
@@ -207,12 +194,7 @@ impl TestDb {
                 .unwrap()
             }),
         };
-        rows.into_iter()
-            .map(|r| RunRow {
-                parameters: normal_json(&r.parameters),
-                ..r
-            })
-            .collect()
+        rows.into_iter().map(|r| RunRow { parameters: normal_json(&r.parameters), ..r }).collect()
     }
 }
 
@@ -234,7 +216,5 @@ fn normal_time(s: &str) -> String {
 }
 
 fn normal_json(s: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(s)
-        .unwrap_or_else(|e| panic!("JSON {s:?}: {e}"))
-        .to_string()
+    serde_json::from_str::<serde_json::Value>(s).unwrap_or_else(|e| panic!("JSON {s:?}: {e}")).to_string()
 }

@@ -91,16 +91,8 @@ impl AlpacaError {
             401 => AlpacaError::Unauthorized,
             404 => AlpacaError::NotFound,
             400..=499 => match serde_json::from_slice::<ApiError>(body) {
-                Ok(e) => AlpacaError::Rejected {
-                    status,
-                    code: e.code,
-                    message: e.message,
-                },
-                Err(_) => AlpacaError::Rejected {
-                    status,
-                    code: 0,
-                    message: excerpt(body),
-                },
+                Ok(e) => AlpacaError::Rejected { status, code: e.code, message: e.message },
+                Err(_) => AlpacaError::Rejected { status, code: 0, message: excerpt(body) },
             },
             _ => AlpacaError::Server(status, excerpt(body)),
         }
@@ -152,11 +144,7 @@ mod num {
                     }
                 }
                 fn visit_f64<E: de::Error>(self, v: f64) -> Result<Num, E> {
-                    if v.is_finite() {
-                        Ok(Num(v))
-                    } else {
-                        Err(E::invalid_value(Unexpected::Float(v), &self))
-                    }
+                    if v.is_finite() { Ok(Num(v)) } else { Err(E::invalid_value(Unexpected::Float(v), &self)) }
                 }
                 fn visit_i64<E: de::Error>(self, v: i64) -> Result<Num, E> {
                     Ok(Num(v as f64))
@@ -584,12 +572,8 @@ pub fn order_request_wire(req: &OrderRequest, symbol: &str, client_order_id: &st
         _ => None,
     };
     let with_exits = order_class.is_some();
-    let limit_price = matches!(req.kind, OrderKind::Limit | OrderKind::StopLimit)
-        .then_some(req.limit_price)
-        .flatten();
-    let stop_price = matches!(req.kind, OrderKind::Stop | OrderKind::StopLimit)
-        .then_some(req.stop_price)
-        .flatten();
+    let limit_price = matches!(req.kind, OrderKind::Limit | OrderKind::StopLimit).then_some(req.limit_price).flatten();
+    let stop_price = matches!(req.kind, OrderKind::Stop | OrderKind::StopLimit).then_some(req.stop_price).flatten();
     OrderRequestWire {
         symbol: symbol.to_owned(),
         qty: req.qty,
@@ -600,13 +584,8 @@ pub fn order_request_wire(req: &OrderRequest, symbol: &str, client_order_id: &st
         stop_price: stop_price.map(round_to_tick),
         client_order_id: Some(client_order_id.to_owned()),
         order_class,
-        take_profit: req.take_profit.filter(|_| with_exits).map(|p| TakeProfit {
-            limit_price: round_to_tick(p),
-        }),
-        stop_loss: req.stop_loss.filter(|_| with_exits).map(|p| StopLoss {
-            stop_price: round_to_tick(p),
-            limit_price: None,
-        }),
+        take_profit: req.take_profit.filter(|_| with_exits).map(|p| TakeProfit { limit_price: round_to_tick(p) }),
+        stop_loss: req.stop_loss.filter(|_| with_exits).map(|p| StopLoss { stop_price: round_to_tick(p), limit_price: None }),
     }
 }
 
@@ -625,9 +604,7 @@ pub struct AlpacaClient {
 /// (sensitive) default headers.
 impl fmt::Debug for AlpacaClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AlpacaClient")
-            .field("base_url", &self.base_url.as_str())
-            .finish_non_exhaustive()
+        f.debug_struct("AlpacaClient").field("base_url", &self.base_url.as_str()).finish_non_exhaustive()
     }
 }
 
@@ -680,16 +657,12 @@ impl AlpacaClient {
     /// `GET /v2/orders:by_client_order_id?client_order_id=…`.
     pub async fn get_order_by_client_id(&self, client_order_id: &str) -> Result<AlpacaOrder, AlpacaError> {
         let url = self.url(&["v2", "orders:by_client_order_id"]);
-        self.json(self.http.get(url).query(&[("client_order_id", client_order_id)]), "order")
-            .await
+        self.json(self.http.get(url).query(&[("client_order_id", client_order_id)]), "order").await
     }
 
     /// `GET /v2/orders?status=open&limit=500`: the open orders, newest first.
     pub async fn open_orders(&self) -> Result<Vec<AlpacaOrder>, AlpacaError> {
-        let request = self
-            .http
-            .get(self.url(&["v2", "orders"]))
-            .query(&[("status", "open"), ("limit", "500")]);
+        let request = self.http.get(self.url(&["v2", "orders"])).query(&[("status", "open"), ("limit", "500")]);
         self.json(request, "orders").await
     }
 
@@ -710,20 +683,14 @@ impl AlpacaClient {
 
     /// `GET /v2/assets?status=active&asset_class=us_equity`.
     pub async fn list_assets(&self) -> Result<Vec<AlpacaAsset>, AlpacaError> {
-        let request = self
-            .http
-            .get(self.url(&["v2", "assets"]))
-            .query(&[("status", "active"), ("asset_class", "us_equity")]);
+        let request = self.http.get(self.url(&["v2", "assets"])).query(&[("status", "active"), ("asset_class", "us_equity")]);
         self.json(request, "assets").await
     }
 
     /// The base URL with `segments` appended (each percent-encoded).
     fn url(&self, segments: &[&str]) -> reqwest::Url {
         let mut url = self.base_url.clone();
-        url.path_segments_mut()
-            .expect("checked in new: the base URL has a path")
-            .pop_if_empty()
-            .extend(segments);
+        url.path_segments_mut().expect("checked in new: the base URL has a path").pop_if_empty().extend(segments);
         url
     }
 
@@ -732,11 +699,7 @@ impl AlpacaClient {
         let response = request.send().await.map_err(|e| AlpacaError::Http(error_chain(&e)))?;
         let status = response.status();
         let body = response.bytes().await.map_err(|e| AlpacaError::Http(error_chain(&e)))?;
-        if status.is_success() {
-            Ok(body.to_vec())
-        } else {
-            Err(AlpacaError::from_response(status.as_u16(), &body))
-        }
+        if status.is_success() { Ok(body.to_vec()) } else { Err(AlpacaError::from_response(status.as_u16(), &body)) }
     }
 
     async fn json<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder, what: &str) -> Result<T, AlpacaError> {
@@ -817,10 +780,9 @@ pub fn order_update(update: &TradeUpdate, order_id: OrderId, symbol: SymbolId) -
     let status = update.event.order_status()?;
     let order = &update.order;
     let (fill_qty, fill_price) = match status {
-        OrderStatus::Filled | OrderStatus::PartiallyFilled => (
-            update.qty.unwrap_or(order.filled_qty),
-            update.price.or(order.filled_avg_price).unwrap_or(0.0),
-        ),
+        OrderStatus::Filled | OrderStatus::PartiallyFilled => {
+            (update.qty.unwrap_or(order.filled_qty), update.price.or(order.filled_avg_price).unwrap_or(0.0))
+        }
         _ => (0.0, 0.0),
     };
     let reason = match update.event {
@@ -836,11 +798,7 @@ pub fn order_update(update: &TradeUpdate, order_id: OrderId, symbol: SymbolId) -
         status,
         fill_qty,
         fill_price,
-        remaining_qty: if status == OrderStatus::Filled {
-            0.0
-        } else {
-            order.remaining_qty()
-        },
+        remaining_qty: if status == OrderStatus::Filled { 0.0 } else { order.remaining_qty() },
         time: update.timestamp,
         reason,
     })
@@ -995,22 +953,13 @@ async fn session(url: &str, key: &str, secret: &str, tx: &mpsc::Sender<TradeUpda
 
 /// `auth` then `listen`, each awaiting its acknowledgement.
 async fn handshake(ws: &mut WsStream, key: &str, secret: &str) -> Result<(), SessionEnd> {
-    send(
-        ws,
-        &ClientMessage::Auth {
-            key: key.to_owned(),
-            secret: secret.to_owned(),
-        },
-    )
-    .await?;
+    send(ws, &ClientMessage::Auth { key: key.to_owned(), secret: secret.to_owned() }).await?;
     match expect(ws).await? {
         StreamMessage::Authorization(a) if a.status == AuthStatus::Authorized => {}
         StreamMessage::Authorization(_) => return Err(SessionEnd::Unauthorized),
         other => return Err(SessionEnd::Dropped(format!("expected an authorization, got {other:?}"))),
     }
-    let listen = Streams {
-        streams: vec![TRADE_UPDATES.to_owned()],
-    };
+    let listen = Streams { streams: vec![TRADE_UPDATES.to_owned()] };
     send(ws, &ClientMessage::Listen { data: listen }).await?;
     match expect(ws).await? {
         StreamMessage::Listening(l) if l.streams.iter().any(|s| s == TRADE_UPDATES) => Ok(()),
@@ -1021,9 +970,7 @@ async fn handshake(ws: &mut WsStream, key: &str, secret: &str) -> Result<(), Ses
 
 async fn send(ws: &mut WsStream, message: &ClientMessage) -> Result<(), SessionEnd> {
     let text = serde_json::to_string(message).map_err(|e| SessionEnd::Dropped(e.to_string()))?;
-    ws.send(Message::text(text))
-        .await
-        .map_err(|e| SessionEnd::Dropped(format!("sending: {}", error_chain(&e))))
+    ws.send(Message::text(text)).await.map_err(|e| SessionEnd::Dropped(format!("sending: {}", error_chain(&e))))
 }
 
 /// The next well-formed server message, within the handshake timeout.
@@ -1092,14 +1039,7 @@ mod tests {
     }
 
     fn bar(price: f64) -> Bar {
-        Bar {
-            time: T0,
-            open: price,
-            high: price,
-            low: price,
-            close: price,
-            volume: 1_000.0,
-        }
+        Bar { time: T0, open: price, high: price, low: price, close: price, volume: 1_000.0 }
     }
 
     struct Server {
@@ -1112,11 +1052,7 @@ mod tests {
             let board = Arc::new(Board::default());
             board.update("AAPL", &bar(100.0), T0);
             board.update("MSFT", &bar(400.0), T0);
-            let config = TradingConfig {
-                credentials: Some((KEY.into(), SECRET.into())),
-                starting_cash: cash,
-                ..TradingConfig::default()
-            };
+            let config = TradingConfig { credentials: Some((KEY.into(), SECRET.into())), starting_cash: cash, ..TradingConfig::default() };
             let state = Arc::new(TradingState::new(board, config));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let url = format!("http://{}", listener.local_addr().unwrap());
@@ -1130,31 +1066,19 @@ mod tests {
         }
 
         /// Starts `run_trade_updates` and waits until it listens.
-        async fn stream(
-            &self,
-        ) -> (
-            mpsc::Receiver<TradeUpdate>,
-            watch::Sender<bool>,
-            tokio::task::JoinHandle<Result<(), AlpacaError>>,
-        ) {
+        async fn stream(&self) -> (mpsc::Receiver<TradeUpdate>, watch::Sender<bool>, tokio::task::JoinHandle<Result<(), AlpacaError>>) {
             let (tx, rx) = mpsc::channel(64);
             let (stop, shutdown) = watch::channel(false);
             let mut listens = self.state.listens();
             let before = *listens.borrow();
             let task = tokio::spawn(run_trade_updates(self.url.clone(), KEY.into(), SECRET.into(), tx, shutdown));
-            tokio::time::timeout(WAIT, listens.wait_for(|n| *n > before))
-                .await
-                .unwrap()
-                .unwrap();
+            tokio::time::timeout(WAIT, listens.wait_for(|n| *n > before)).await.unwrap().unwrap();
             (rx, stop, task)
         }
     }
 
     async fn next(rx: &mut mpsc::Receiver<TradeUpdate>) -> TradeUpdate {
-        tokio::time::timeout(WAIT, rx.recv())
-            .await
-            .expect("a trade update in time")
-            .expect("stream open")
+        tokio::time::timeout(WAIT, rx.recv()).await.expect("a trade update in time").expect("stream open")
     }
 
     // -- wire conversions ---------------------------------------------------
@@ -1272,14 +1196,8 @@ mod tests {
     fn documented_order_object() {
         let o: AlpacaOrder = serde_json::from_str(DOCUMENTED_ORDER).unwrap();
         assert_eq!(o.id, "61e69015-8549-4bfd-b9c3-01e75843f47d");
-        assert_eq!(
-            (o.symbol.as_str(), o.side, o.time_in_force),
-            ("AAPL", AlpacaSide::Buy, AlpacaTimeInForce::Day)
-        );
-        assert_eq!(
-            (o.notional, o.qty, o.filled_qty, o.filled_avg_price),
-            (Some(500.0), None, 0.0, None)
-        );
+        assert_eq!((o.symbol.as_str(), o.side, o.time_in_force), ("AAPL", AlpacaSide::Buy, AlpacaTimeInForce::Day));
+        assert_eq!((o.notional, o.qty, o.filled_qty, o.filled_avg_price), (Some(500.0), None, 0.0, None));
         assert_eq!(
             (o.kind(), o.order_class, o.status),
             (Some(AlpacaOrderType::Market), AlpacaOrderClass::Simple, AlpacaOrderStatus::Accepted)
@@ -1288,17 +1206,11 @@ mod tests {
         assert_eq!(parse_timestamp(&o.created_at), Some(1_615_919_881_942_282_000));
         // Written back, numbers are strings and nulls stay null.
         let v = serde_json::to_value(&o).unwrap();
-        assert_eq!(
-            (&v["notional"], &v["qty"], &v["filled_qty"], &v["type"]),
-            (&json!("500"), &json!(null), &json!("0"), &json!("market"))
-        );
+        assert_eq!((&v["notional"], &v["qty"], &v["filled_qty"], &v["type"]), (&json!("500"), &json!(null), &json!("0"), &json!("market")));
         assert_eq!(serde_json::from_value::<AlpacaOrder>(v).unwrap(), o);
         // A status this client does not know does not spoil the order.
         let odd = DOCUMENTED_ORDER.replace(r#""status": "accepted""#, r#""status": "pending_review""#);
-        assert_eq!(
-            serde_json::from_str::<AlpacaOrder>(&odd).unwrap().status,
-            AlpacaOrderStatus::Unknown
-        );
+        assert_eq!(serde_json::from_str::<AlpacaOrder>(&odd).unwrap().status, AlpacaOrderStatus::Unknown);
     }
 
     /// The `trade_updates` fill example of Alpaca's WebSocket streaming page.
@@ -1351,9 +1263,7 @@ mod tests {
 
     #[test]
     fn documented_trade_update() {
-        let StreamMessage::TradeUpdates(u) = serde_json::from_str(DOCUMENTED_FILL).unwrap() else {
-            panic!("not a trade update")
-        };
+        let StreamMessage::TradeUpdates(u) = serde_json::from_str(DOCUMENTED_FILL).unwrap() else { panic!("not a trade update") };
         assert_eq!(u.event, TradeEvent::Fill);
         assert_eq!(u.execution_id.as_deref(), Some("2f63ea93-423d-4169-b3f6-3fdafc10c418"));
         assert_eq!((u.price, u.qty, u.position_qty), (Some(105.898_847_5), Some(1_790.86), Some(0.0)));
@@ -1410,17 +1320,12 @@ mod tests {
         }
 
         // A partial fill reports this execution and what is left; a cancel nothing filled.
-        let StreamMessage::TradeUpdates(mut u) = serde_json::from_str(DOCUMENTED_FILL).unwrap() else {
-            unreachable!()
-        };
+        let StreamMessage::TradeUpdates(mut u) = serde_json::from_str(DOCUMENTED_FILL).unwrap() else { unreachable!() };
         u.event = TradeEvent::PartialFill;
         u.order.qty = Some(2_000.0);
         u.qty = Some(90.86);
         let partial = order_update(&u, 1, 1).unwrap();
-        assert_eq!(
-            (partial.status, partial.fill_qty, partial.remaining_qty),
-            (OrderStatus::PartiallyFilled, 90.86, 2_000.0 - 1_790.86)
-        );
+        assert_eq!((partial.status, partial.fill_qty, partial.remaining_qty), (OrderStatus::PartiallyFilled, 90.86, 2_000.0 - 1_790.86));
         u.event = TradeEvent::Canceled;
         let canceled = order_update(&u, 1, 1).unwrap();
         assert_eq!((canceled.fill_qty, canceled.fill_price, canceled.reason), (0.0, 0.0, None));
@@ -1433,19 +1338,13 @@ mod tests {
         assert_eq!(parse_timestamp("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_timestamp("2021-03-16T18:38:01Z"), Some(1_615_919_881_000_000_000));
         assert_eq!(parse_timestamp("2021-03-16T14:38:01.5-04:00"), Some(1_615_919_881_500_000_000));
-        assert_eq!(
-            parse_timestamp("2021-03-16T18:38:01.123456789+00:00"),
-            Some(1_615_919_881_123_456_789)
-        );
+        assert_eq!(parse_timestamp("2021-03-16T18:38:01.123456789+00:00"), Some(1_615_919_881_123_456_789));
         for bad in ["", "2021-03-16", "2021-03-16T18:38:01", "yesterday"] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }
         assert_eq!(format_timestamp(1_615_919_881_942_282_000), "2021-03-16T18:38:01.942282Z");
         assert_eq!(format_timestamp(1_615_919_881_000_000_000), "2021-03-16T18:38:01Z");
-        assert_eq!(
-            parse_timestamp(&format_timestamp(1_650_390_305_024_916_716)),
-            Some(1_650_390_305_024_916_716)
-        );
+        assert_eq!(parse_timestamp(&format_timestamp(1_650_390_305_024_916_716)), Some(1_650_390_305_024_916_716));
     }
 
     #[test]
@@ -1454,10 +1353,7 @@ mod tests {
             "symbol": "AAPL", "qty": -5, "side": "short", "avg_entry_price": "100.5", "market_value": null, "unknown": [1]
         }))
         .unwrap();
-        assert_eq!(
-            (p.qty, p.avg_entry_price, p.side, p.market_value),
-            (-5.0, 100.5, PositionSide::Short, None)
-        );
+        assert_eq!((p.qty, p.avg_entry_price, p.side, p.market_value), (-5.0, 100.5, PositionSide::Short, None));
         for bad in [json!("NaN"), json!("ten"), json!(true)] {
             let v = json!({"symbol": "AAPL", "qty": bad, "side": "long", "avg_entry_price": "1"});
             assert!(serde_json::from_value::<AlpacaPosition>(v).is_err());
@@ -1469,44 +1365,24 @@ mod tests {
         let body = br#"{"code": 40310000, "message": "insufficient buying power"}"#;
         assert_eq!(
             AlpacaError::from_response(403, body),
-            AlpacaError::Rejected {
-                status: 403,
-                code: error_code::FORBIDDEN,
-                message: "insufficient buying power".into()
-            }
+            AlpacaError::Rejected { status: 403, code: error_code::FORBIDDEN, message: "insufficient buying power".into() }
         );
         assert_eq!(
             AlpacaError::from_response(401, br#"{"code":40110000,"message":"request is not authorized"}"#),
             AlpacaError::Unauthorized
         );
         assert_eq!(AlpacaError::from_response(404, b"Not Found"), AlpacaError::NotFound);
-        assert_eq!(
-            AlpacaError::from_response(422, b"oops"),
-            AlpacaError::Rejected {
-                status: 422,
-                code: 0,
-                message: "oops".into()
-            }
-        );
-        assert_eq!(
-            AlpacaError::from_response(503, &[b'x'; 2_000]),
-            AlpacaError::Server(503, "x".repeat(BODY_EXCERPT))
-        );
+        assert_eq!(AlpacaError::from_response(422, b"oops"), AlpacaError::Rejected { status: 422, code: 0, message: "oops".into() });
+        assert_eq!(AlpacaError::from_response(503, &[b'x'; 2_000]), AlpacaError::Server(503, "x".repeat(BODY_EXCERPT)));
     }
 
     #[test]
     fn credentials_are_never_printed() {
         let client = AlpacaClient::new("https://paper-api.alpaca.markets/", KEY, SECRET).unwrap();
         let shown = format!("{client:?}");
-        assert!(
-            shown.contains("paper-api.alpaca.markets") && !shown.contains(KEY) && !shown.contains(SECRET),
-            "{shown}"
-        );
+        assert!(shown.contains("paper-api.alpaca.markets") && !shown.contains(KEY) && !shown.contains(SECRET), "{shown}");
         assert_eq!(client.base_url(), "https://paper-api.alpaca.markets");
-        let auth = ClientMessage::Auth {
-            key: KEY.into(),
-            secret: SECRET.into(),
-        };
+        let auth = ClientMessage::Auth { key: KEY.into(), secret: SECRET.into() };
         let shown = format!("{auth:?}");
         assert!(!shown.contains(KEY) && !shown.contains(SECRET), "{shown}");
         let e = AlpacaClient::new("http://localhost", "bad\nkey", SECRET).unwrap_err().to_string();
@@ -1516,10 +1392,7 @@ mod tests {
 
     #[test]
     fn stream_urls() {
-        assert_eq!(
-            stream_url("https://paper-api.alpaca.markets").unwrap(),
-            "wss://paper-api.alpaca.markets/stream"
-        );
+        assert_eq!(stream_url("https://paper-api.alpaca.markets").unwrap(), "wss://paper-api.alpaca.markets/stream");
         assert_eq!(stream_url("http://127.0.0.1:9301/").unwrap(), "ws://127.0.0.1:9301/stream");
         assert!(stream_url("paper-api.alpaca.markets").is_err());
     }
@@ -1534,31 +1407,16 @@ mod tests {
 
         let wire = order_request_wire(&request(OrderKind::Market, Side::Buy, 10.0), "AAPL", "m-1");
         let accepted = client.submit_order(&wire).await.unwrap();
-        assert_eq!(
-            (accepted.client_order_id.as_str(), accepted.status),
-            ("m-1", AlpacaOrderStatus::Accepted)
-        );
+        assert_eq!((accepted.client_order_id.as_str(), accepted.status), ("m-1", AlpacaOrderStatus::Accepted));
 
         let new = next(&mut rx).await;
-        assert_eq!(
-            (new.event, new.order.id.as_str(), new.order.status),
-            (TradeEvent::New, accepted.id.as_str(), AlpacaOrderStatus::New)
-        );
+        assert_eq!((new.event, new.order.id.as_str(), new.order.status), (TradeEvent::New, accepted.id.as_str(), AlpacaOrderStatus::New));
         let fill = next(&mut rx).await;
         assert_eq!(fill.event, TradeEvent::Fill);
-        assert_eq!(
-            (fill.price, fill.qty, fill.position_qty, fill.timestamp),
-            (Some(100.0), Some(10.0), Some(10.0), T0)
-        );
-        assert_eq!(
-            (fill.order.status, fill.order.filled_qty, fill.order.filled_avg_price),
-            (AlpacaOrderStatus::Filled, 10.0, Some(100.0))
-        );
+        assert_eq!((fill.price, fill.qty, fill.position_qty, fill.timestamp), (Some(100.0), Some(10.0), Some(10.0), T0));
+        assert_eq!((fill.order.status, fill.order.filled_qty, fill.order.filled_avg_price), (AlpacaOrderStatus::Filled, 10.0, Some(100.0)));
         let update = order_update(&fill, 1, 0).unwrap();
-        assert_eq!(
-            (update.status, update.fill_qty, update.fill_price, update.remaining_qty),
-            (OrderStatus::Filled, 10.0, 100.0, 0.0)
-        );
+        assert_eq!((update.status, update.fill_qty, update.fill_price, update.remaining_qty), (OrderStatus::Filled, 10.0, 100.0, 0.0));
 
         let positions = client.positions().await.unwrap();
         assert_eq!(positions.len(), 1);
@@ -1568,10 +1426,7 @@ mod tests {
             ("AAPL", 10.0, PositionSide::Long, 100.0, Some(1_000.0))
         );
         let account = client.account().await.unwrap();
-        assert_eq!(
-            (account.cash, account.equity, account.buying_power),
-            (99_000.0, 100_000.0, 99_000.0)
-        );
+        assert_eq!((account.cash, account.equity, account.buying_power), (99_000.0, 100_000.0, 99_000.0));
         assert_eq!(account.status, "ACTIVE");
 
         let by_client = client.get_order_by_client_id("m-1").await.unwrap();
@@ -1601,10 +1456,7 @@ mod tests {
         server.state.on_price("AAPL", 97.5, T0 + 120_000_000_000);
         let fill = next(&mut rx).await;
         assert_eq!((fill.event, fill.order.id.as_str()), (TradeEvent::Fill, order.id.as_str()));
-        assert_eq!(
-            (fill.price, fill.qty, fill.timestamp),
-            (Some(98.0), Some(5.0), T0 + 120_000_000_000)
-        );
+        assert_eq!((fill.price, fill.qty, fill.timestamp), (Some(98.0), Some(5.0), T0 + 120_000_000_000));
         assert_eq!(client.order(&order.id).await.unwrap().status, AlpacaOrderStatus::Filled);
         assert_eq!(client.account().await.unwrap().cash, 100_000.0 - 490.0);
     }
@@ -1621,22 +1473,12 @@ mod tests {
         assert_eq!(next(&mut rx).await.event, TradeEvent::New);
         client.cancel_order(&order.id).await.unwrap();
         let canceled = next(&mut rx).await;
-        assert_eq!(
-            (canceled.event, canceled.order.status),
-            (TradeEvent::Canceled, AlpacaOrderStatus::Canceled)
-        );
+        assert_eq!((canceled.event, canceled.order.status), (TradeEvent::Canceled, AlpacaOrderStatus::Canceled));
         assert_eq!(order_update(&canceled, 1, 0).unwrap().status, OrderStatus::Canceled);
 
         match client.cancel_order(&order.id).await {
-            Err(AlpacaError::Rejected {
-                status: 422,
-                code,
-                message,
-            }) => {
-                assert_eq!(
-                    (code, message.as_str()),
-                    (error_code::UNPROCESSABLE, "order is already in \"canceled\" state")
-                );
+            Err(AlpacaError::Rejected { status: 422, code, message }) => {
+                assert_eq!((code, message.as_str()), (error_code::UNPROCESSABLE, "order is already in \"canceled\" state"));
             }
             other => panic!("{other:?}"),
         }
@@ -1651,21 +1493,13 @@ mod tests {
         let big = order_request_wire(&request(OrderKind::Market, Side::Buy, 11.0), "AAPL", "r-1");
         assert_eq!(
             client.submit_order(&big).await,
-            Err(AlpacaError::Rejected {
-                status: 403,
-                code: 40_310_000,
-                message: "insufficient buying power".into()
-            })
+            Err(AlpacaError::Rejected { status: 403, code: 40_310_000, message: "insufficient buying power".into() })
         );
 
         let unknown = order_request_wire(&request(OrderKind::Market, Side::Buy, 1.0), "XYZ", "r-2");
         assert_eq!(
             client.submit_order(&unknown).await,
-            Err(AlpacaError::Rejected {
-                status: 422,
-                code: 42_210_000,
-                message: "asset \"XYZ\" not found".into()
-            })
+            Err(AlpacaError::Rejected { status: 422, code: 42_210_000, message: "asset \"XYZ\" not found".into() })
         );
         assert_eq!(client.asset("XYZ").await, Err(AlpacaError::NotFound));
 
@@ -1685,13 +1519,7 @@ mod tests {
         let client = server.client();
         let aapl = client.asset("AAPL").await.unwrap();
         assert_eq!(
-            (
-                aapl.symbol.as_str(),
-                aapl.class.as_str(),
-                aapl.tradable,
-                aapl.shortable,
-                aapl.easy_to_borrow
-            ),
+            (aapl.symbol.as_str(), aapl.class.as_str(), aapl.tradable, aapl.shortable, aapl.easy_to_borrow),
             ("AAPL", "us_equity", true, true, true)
         );
         let all = client.list_assets().await.unwrap();
@@ -1705,25 +1533,16 @@ mod tests {
         let client = server.client();
         let (mut rx, stop, task) = server.stream().await;
 
-        client
-            .submit_order(&order_request_wire(&request(OrderKind::Market, Side::Buy, 1.0), "AAPL", "d-1"))
-            .await
-            .unwrap();
+        client.submit_order(&order_request_wire(&request(OrderKind::Market, Side::Buy, 1.0), "AAPL", "d-1")).await.unwrap();
         assert_eq!(next(&mut rx).await.event, TradeEvent::New);
         assert_eq!(next(&mut rx).await.event, TradeEvent::Fill);
 
         let mut listens = server.state.listens();
         let before = *listens.borrow_and_update();
         server.state.disconnect_streams();
-        tokio::time::timeout(WAIT, listens.wait_for(|n| *n > before))
-            .await
-            .unwrap()
-            .unwrap();
+        tokio::time::timeout(WAIT, listens.wait_for(|n| *n > before)).await.unwrap().unwrap();
 
-        client
-            .submit_order(&order_request_wire(&request(OrderKind::Market, Side::Sell, 1.0), "AAPL", "d-2"))
-            .await
-            .unwrap();
+        client.submit_order(&order_request_wire(&request(OrderKind::Market, Side::Sell, 1.0), "AAPL", "d-2")).await.unwrap();
         let new = next(&mut rx).await;
         assert_eq!((new.event, new.order.client_order_id.as_str()), (TradeEvent::New, "d-2"));
         let fill = next(&mut rx).await;
@@ -1744,21 +1563,11 @@ mod tests {
             let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
             let auth: serde_json::Value = serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
             assert_eq!(auth, json!({"action": "auth", "key": KEY, "secret": SECRET}));
-            ws.send(Message::text(
-                r#"{"stream":"authorization","data":{"status":"authorized","action":"authenticate"}}"#,
-            ))
-            .await
-            .unwrap();
+            ws.send(Message::text(r#"{"stream":"authorization","data":{"status":"authorized","action":"authenticate"}}"#)).await.unwrap();
             let listen: serde_json::Value = serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
             assert_eq!(listen, json!({"action": "listen", "data": {"streams": ["trade_updates"]}}));
-            ws.send(Message::text(r#"{"stream":"listening","data":{"streams":["trade_updates"]}}"#))
-                .await
-                .unwrap();
-            for junk in [
-                "not json",
-                r#"{"stream":"trade_updates","data":{"event":"fill"}}"#,
-                r#"{"stream":"account_updates","data":{}}"#,
-            ] {
+            ws.send(Message::text(r#"{"stream":"listening","data":{"streams":["trade_updates"]}}"#)).await.unwrap();
+            for junk in ["not json", r#"{"stream":"trade_updates","data":{"event":"fill"}}"#, r#"{"stream":"account_updates","data":{}}"#] {
                 ws.send(Message::text(junk)).await.unwrap();
             }
             ws.send(Message::text(DOCUMENTED_FILL)).await.unwrap();

@@ -35,13 +35,7 @@ pub async fn run_alpaca(
         }
     };
     let (updates_tx, mut updates) = mpsc::channel::<TradeUpdate>(1024);
-    let stream = tokio::spawn(run_trade_updates(
-        route.base_url.clone(),
-        route.key.clone(),
-        route.secret.clone(),
-        updates_tx,
-        shutdown,
-    ));
+    let stream = tokio::spawn(run_trade_updates(route.base_url.clone(), route.key.clone(), route.secret.clone(), updates_tx, shutdown));
     // client_order_id -> Alpaca's order id, for cancels.
     let mut ids: HashMap<String, String> = HashMap::new();
     // Alpaca's id of each bracket / OTO exit leg -> its parent's client_order_id and its kind.
@@ -84,11 +78,7 @@ async fn handle(
     legs: &mut HashMap<String, (String, &'static str)>,
 ) -> Option<BrokerReport> {
     match request {
-        BrokerRequest::Submit {
-            client_order_id,
-            symbol,
-            request,
-        } => {
+        BrokerRequest::Submit { client_order_id, symbol, request } => {
             let wire = order_request_wire(&request, &symbol, &client_order_id);
             match client.submit_order(&wire).await {
                 Ok(order) => {

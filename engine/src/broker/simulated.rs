@@ -215,11 +215,7 @@ impl SimulatedBroker {
             saved.cancel_sent = false;
             now.entry(order.request.symbol).or_default().push(saved);
         }
-        let mut changed: Vec<SymbolId> = now
-            .iter()
-            .filter(|(s, o)| self.reported.get(s) != Some(o))
-            .map(|(s, _)| *s)
-            .collect();
+        let mut changed: Vec<SymbolId> = now.iter().filter(|(s, o)| self.reported.get(s) != Some(o)).map(|(s, _)| *s).collect();
         changed.extend(self.reported.keys().filter(|s| !now.contains_key(s)));
         changed.sort_unstable();
         let out = changed
@@ -252,10 +248,7 @@ impl SimulatedBroker {
             new_ids.push((order.id, id));
             // Its fills say whose order it was, as the fills of an earlier
             // process's order the broker reports do.
-            let earlier = order
-                .placed_as
-                .clone()
-                .map_or_else(|| serde_json::Value::from(order.id), serde_json::Value::from);
+            let earlier = order.placed_as.clone().map_or_else(|| serde_json::Value::from(order.id), serde_json::Value::from);
             order.request.indicators = with_indicator(&order.request.indicators, "placed_by_earlier_process", earlier);
             order.id = id;
             order.request.symbol = symbol;
@@ -269,10 +262,7 @@ impl SimulatedBroker {
                     fresh
                 }));
             }
-            restored.push(RestoredOrder {
-                id,
-                placed_as: order.placed_as.clone(),
-            });
+            restored.push(RestoredOrder { id, placed_as: order.placed_as.clone() });
             self.open.push(order);
         }
         Ok(restored)
@@ -349,9 +339,7 @@ impl SimulatedBroker {
         fills: &mut Vec<Fill>,
         updates: &mut Vec<OrderUpdate>,
     ) -> Result<OrderId, Rejection> {
-        let result = self
-            .check_rate(market.now())
-            .and_then(|()| self.accept(request, market, portfolio, fills, updates));
+        let result = self.check_rate(market.now()).and_then(|()| self.accept(request, market, portfolio, fills, updates));
         match &result {
             Ok(_) => self.violations = 0,
             Err(Rejection::SymbolNotAllowed) => self.violations += 1,
@@ -388,20 +376,12 @@ impl SimulatedBroker {
         updates: &mut Vec<OrderUpdate>,
     ) -> Result<OrderId, Rejection> {
         if !(request.qty.is_finite() && request.qty > 0.0) {
-            return Err(Rejection::InvalidQuantity(format!(
-                "must be a positive finite number, got {}",
-                request.qty
-            )));
+            return Err(Rejection::InvalidQuantity(format!("must be a positive finite number, got {}", request.qty)));
         }
         let Some(name) = market.symbol_name(request.symbol) else {
             return Err(Rejection::UnknownSymbol);
         };
-        if self
-            .checks
-            .allowed_symbols
-            .as_ref()
-            .is_some_and(|allowed| !allowed.iter().any(|s| s == name))
-        {
+        if self.checks.allowed_symbols.as_ref().is_some_and(|allowed| !allowed.iter().any(|s| s == name)) {
             return Err(Rejection::SymbolNotAllowed);
         }
         match request.kind {
@@ -433,10 +413,7 @@ impl SimulatedBroker {
         let id = self.next_id;
         self.next_id += 1;
         if let Some(routed) = &mut self.routed {
-            routed.push(RoutedRequest::Submit {
-                id,
-                request: request.clone(),
-            });
+            routed.push(RoutedRequest::Submit { id, request: request.clone() });
             self.open.push(OpenOrder::new(id, request));
         } else if self.fill_at == FillAt::Close && request.kind == OrderKind::Market {
             let order = OpenOrder::new(id, request);
@@ -451,11 +428,7 @@ impl SimulatedBroker {
     /// Signed quantity of open orders in `symbol`; exit legs only close
     /// what is held, so they do not count.
     fn pending(&self, symbol: SymbolId) -> f64 {
-        self.open
-            .iter()
-            .filter(|o| o.request.symbol == symbol && o.leg_of.is_none())
-            .map(|o| o.request.side.sign() * o.request.qty)
-            .sum()
+        self.open.iter().filter(|o| o.request.symbol == symbol && o.leg_of.is_none()).map(|o| o.request.side.sign() * o.request.qty).sum()
     }
 
     /// After `order` filled at `time`: its exit legs, if it is a bracket or
@@ -464,10 +437,7 @@ impl SimulatedBroker {
         let r = &order.request;
         if order.leg_of.is_none() {
             // The stop leg first: when one bar touches both, it fills first.
-            let legs = [
-                ("stop_loss", r.stop_loss, OrderKind::Stop),
-                ("take_profit", r.take_profit, OrderKind::Limit),
-            ];
+            let legs = [("stop_loss", r.stop_loss, OrderKind::Stop), ("take_profit", r.take_profit, OrderKind::Limit)];
             for (name, price, kind) in legs {
                 let Some(price) = price else { continue };
                 let id = self.next_id;
@@ -479,20 +449,12 @@ impl SimulatedBroker {
                     kind,
                     limit_price: (kind == OrderKind::Limit).then_some(price),
                     stop_price: (kind == OrderKind::Stop).then_some(price),
-                    time_in_force: if r.time_in_force == TimeInForce::Day {
-                        TimeInForce::Day
-                    } else {
-                        TimeInForce::Gtc
-                    },
+                    time_in_force: if r.time_in_force == TimeInForce::Day { TimeInForce::Day } else { TimeInForce::Gtc },
                     stop_loss: None,
                     take_profit: None,
                     indicators: format!(r#"{{"bracket_leg":"{name}","parent_order_id":{}}}"#, order.id),
                 };
-                self.open.push(OpenOrder {
-                    leg_of: Some(order.id),
-                    active_after: time,
-                    ..OpenOrder::new(id, request)
-                });
+                self.open.push(OpenOrder { leg_of: Some(order.id), active_after: time, ..OpenOrder::new(id, request) });
             }
         }
         self.drop_orphan_legs(r.symbol, time, portfolio, updates);
@@ -507,14 +469,7 @@ impl SimulatedBroker {
             if o.leg_of.is_none() || o.request.symbol != symbol || closes {
                 return true;
             }
-            updates.push(update(
-                o,
-                OrderStatus::Canceled,
-                0.0,
-                0.0,
-                time,
-                Some("the position this exit would close is gone".into()),
-            ));
+            updates.push(update(o, OrderStatus::Canceled, 0.0, 0.0, time, Some("the position this exit would close is gone".into())));
             false
         });
     }
@@ -526,11 +481,7 @@ impl SimulatedBroker {
             return Ok(()); // the outside broker holds the legs, and checks
         }
         let mut held_by: Vec<(OrderId, f64)> = Vec::new();
-        for o in self
-            .open
-            .iter()
-            .filter(|o| o.request.symbol == request.symbol && o.request.side == request.side)
-        {
+        for o in self.open.iter().filter(|o| o.request.symbol == request.symbol && o.request.side == request.side) {
             if let Some(parent) = o.leg_of
                 && !held_by.iter().any(|(p, _)| *p == parent)
             {
@@ -572,10 +523,7 @@ impl SimulatedBroker {
             .sum();
         let available = portfolio.equity() * self.leverage - committed;
         if required > available {
-            return Err(Rejection::InsufficientBuyingPower(format!(
-                "order needs {required:.2}, {:.2} available",
-                available.max(0.0)
-            )));
+            return Err(Rejection::InsufficientBuyingPower(format!("order needs {required:.2}, {:.2} available", available.max(0.0))));
         }
         Ok(())
     }
@@ -594,9 +542,7 @@ impl SimulatedBroker {
         if let Some(max) = c.max_position_notional {
             let notional = after.abs() * request.limit_price.unwrap_or(last);
             if after.abs() > before.abs() && notional > max {
-                return Err(Rejection::LimitExceeded(format!(
-                    "position of {notional:.2} over the {max:.2} per-symbol limit"
-                )));
+                return Err(Rejection::LimitExceeded(format!("position of {notional:.2} over the {max:.2} per-symbol limit")));
             }
         }
         if let Some(max) = c.max_open_positions
@@ -621,14 +567,7 @@ impl SimulatedBroker {
             return Ok(());
         }
         let order = self.open.remove(index);
-        updates.push(update(
-            &order,
-            OrderStatus::Canceled,
-            0.0,
-            0.0,
-            now,
-            Some("canceled by strategy".into()),
-        ));
+        updates.push(update(&order, OrderStatus::Canceled, 0.0, 0.0, now, Some("canceled by strategy".into())));
         Ok(())
     }
 
@@ -671,12 +610,8 @@ impl SimulatedBroker {
         let today = day_of(bar.time);
         // By id: a fill may cancel other orders (a bracket's other leg) or
         // add some (its legs, live from the next bar).
-        let due: Vec<OrderId> = self
-            .open
-            .iter()
-            .filter(|o| o.request.symbol == symbol && bar.time > o.active_after)
-            .map(|o| o.id)
-            .collect();
+        let due: Vec<OrderId> =
+            self.open.iter().filter(|o| o.request.symbol == symbol && bar.time > o.active_after).map(|o| o.id).collect();
         for id in due {
             let Some(i) = self.open.iter().position(|o| o.id == id) else {
                 continue;
@@ -686,14 +621,7 @@ impl SimulatedBroker {
             let tif = order.request.time_in_force;
             if tif == TimeInForce::Day && today > first_day {
                 let order = self.open.remove(i);
-                updates.push(update(
-                    &order,
-                    OrderStatus::Expired,
-                    0.0,
-                    0.0,
-                    bar.time,
-                    Some("day order expired".into()),
-                ));
+                updates.push(update(&order, OrderStatus::Expired, 0.0, 0.0, bar.time, Some("day order expired".into())));
                 continue;
             }
             if let Some(price) = match_price(order, bar) {
@@ -788,10 +716,7 @@ fn check_indicators(indicators: &str) -> Result<(), Rejection> {
         return Ok(());
     }
     if indicators.len() > MAX_INDICATORS {
-        return Err(Rejection::InvalidIndicators(format!(
-            "{} bytes, limit is {MAX_INDICATORS}",
-            indicators.len()
-        )));
+        return Err(Rejection::InvalidIndicators(format!("{} bytes, limit is {MAX_INDICATORS}", indicators.len())));
     }
     match serde_json::from_str::<serde_json::Value>(indicators) {
         Ok(serde_json::Value::Object(_)) => Ok(()),
@@ -818,13 +743,8 @@ fn update(order: &OpenOrder, status: OrderStatus, qty: f64, price: f64, time: Ti
 /// The price an open order fills at on `bar`, if it fills.
 fn match_price(order: &mut OpenOrder, bar: &Bar) -> Option<f64> {
     let r = &order.request;
-    let resting = RestingOrder {
-        side: r.side,
-        kind: r.kind,
-        time_in_force: r.time_in_force,
-        limit_price: r.limit_price,
-        stop_price: r.stop_price,
-    };
+    let resting =
+        RestingOrder { side: r.side, kind: r.kind, time_in_force: r.time_in_force, limit_price: r.limit_price, stop_price: r.stop_price };
     fill_price(&resting, &mut order.triggered, bar)
 }
 
@@ -907,24 +827,13 @@ mod tests {
     use super::*;
 
     fn bar(time: i64, open: f64, high: f64, low: f64, close: f64) -> Bar {
-        Bar {
-            time,
-            open,
-            high,
-            low,
-            close,
-            volume: 1000.0,
-        }
+        Bar { time, open, high, low, close, volume: 1000.0 }
     }
 
     fn setup() -> (MarketState, Portfolio, SimulatedBroker) {
         let mut market = MarketState::new(&["AAA".to_string()]);
         market.push_bar(0, crate::domain::Timeframe::Day, bar(0, 100.0, 101.0, 99.0, 100.0));
-        (
-            market,
-            Portfolio::new(100_000.0, 1),
-            SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0),
-        )
+        (market, Portfolio::new(100_000.0, 1), SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0))
     }
 
     fn request(side: Side, qty: f64, kind: OrderKind, limit: Option<f64>, stop: Option<f64>) -> OrderRequest {
@@ -945,8 +854,7 @@ mod tests {
     fn run(kind: OrderKind, side: Side, limit: Option<f64>, stop: Option<f64>, next: Bar) -> Option<f64> {
         let (market, mut p, mut b) = setup();
         let (mut fills, mut updates) = (Vec::new(), Vec::new());
-        b.submit(request(side, 10.0, kind, limit, stop), &market, &mut p, &mut fills, &mut updates)
-            .unwrap();
+        b.submit(request(side, 10.0, kind, limit, stop), &market, &mut p, &mut fills, &mut updates).unwrap();
         b.on_bar(0, &next, &mut p, &mut fills, &mut updates);
         fills.first().map(|f| f.price)
     }
@@ -1007,26 +915,10 @@ mod tests {
     #[test]
     fn shares_held_by_exits_cannot_be_sold_by_another_order() {
         let (market, mut p, mut b, mut fills, mut updates) = entered_bracket(bar(1, 100.0, 101.0, 99.0, 100.0));
-        let refused = b.submit(
-            request(Side::Sell, 4.0, OrderKind::Market, None, None),
-            &market,
-            &mut p,
-            &mut fills,
-            &mut updates,
-        );
-        assert!(
-            matches!(&refused, Err(Rejection::LimitExceeded(m)) if m.contains("held by open bracket exit orders")),
-            "{refused:?}"
-        );
+        let refused = b.submit(request(Side::Sell, 4.0, OrderKind::Market, None, None), &market, &mut p, &mut fills, &mut updates);
+        assert!(matches!(&refused, Err(Rejection::LimitExceeded(m)) if m.contains("held by open bracket exit orders")), "{refused:?}");
         // Buying more is not held back.
-        b.submit(
-            request(Side::Buy, 5.0, OrderKind::Market, None, None),
-            &market,
-            &mut p,
-            &mut fills,
-            &mut updates,
-        )
-        .unwrap();
+        b.submit(request(Side::Buy, 5.0, OrderKind::Market, None, None), &market, &mut p, &mut fills, &mut updates).unwrap();
     }
 
     #[test]
@@ -1050,80 +942,35 @@ mod tests {
         b.on_bar(0, &bar(3, 100.0, 120.0, 80.0, 100.0), &mut p, &mut fills, &mut updates);
         assert_eq!((fills.len(), p.position(0).unwrap().qty), (2, 0.0), "no leg filled");
         assert!(!b.has_open_orders(), "both legs cancelled");
-        let gone = updates
-            .iter()
-            .filter(|u| u.reason.as_deref() == Some("the position this exit would close is gone"))
-            .count();
+        let gone = updates.iter().filter(|u| u.reason.as_deref() == Some("the position this exit would close is gone")).count();
         assert_eq!(gone, 2);
     }
 
     #[test]
     fn market_order_fills_at_next_open() {
-        assert_eq!(
-            run(OrderKind::Market, Side::Buy, None, None, bar(1, 102.0, 103.0, 101.0, 102.5)),
-            Some(102.0)
-        );
+        assert_eq!(run(OrderKind::Market, Side::Buy, None, None, bar(1, 102.0, 103.0, 101.0, 102.5)), Some(102.0));
     }
 
     #[test]
     fn limit_fills_at_price_when_traded_through_and_at_open_on_a_gap() {
-        assert_eq!(
-            run(OrderKind::Limit, Side::Buy, Some(99.0), None, bar(1, 100.0, 100.5, 98.0, 99.5)),
-            Some(99.0)
-        );
-        assert_eq!(
-            run(OrderKind::Limit, Side::Buy, Some(99.0), None, bar(1, 97.0, 98.0, 96.0, 97.5)),
-            Some(97.0)
-        );
-        assert_eq!(
-            run(OrderKind::Limit, Side::Buy, Some(99.0), None, bar(1, 100.0, 101.0, 99.5, 100.0)),
-            None
-        );
-        assert_eq!(
-            run(OrderKind::Limit, Side::Sell, Some(101.0), None, bar(1, 100.0, 101.5, 99.0, 100.0)),
-            Some(101.0)
-        );
+        assert_eq!(run(OrderKind::Limit, Side::Buy, Some(99.0), None, bar(1, 100.0, 100.5, 98.0, 99.5)), Some(99.0));
+        assert_eq!(run(OrderKind::Limit, Side::Buy, Some(99.0), None, bar(1, 97.0, 98.0, 96.0, 97.5)), Some(97.0));
+        assert_eq!(run(OrderKind::Limit, Side::Buy, Some(99.0), None, bar(1, 100.0, 101.0, 99.5, 100.0)), None);
+        assert_eq!(run(OrderKind::Limit, Side::Sell, Some(101.0), None, bar(1, 100.0, 101.5, 99.0, 100.0)), Some(101.0));
     }
 
     #[test]
     fn stop_fills_at_stop_or_at_open_on_a_gap() {
-        assert_eq!(
-            run(OrderKind::Stop, Side::Sell, None, Some(98.0), bar(1, 99.0, 99.5, 97.0, 97.5)),
-            Some(98.0)
-        );
-        assert_eq!(
-            run(OrderKind::Stop, Side::Sell, None, Some(98.0), bar(1, 95.0, 96.0, 94.0, 95.0)),
-            Some(95.0)
-        );
-        assert_eq!(
-            run(OrderKind::Stop, Side::Buy, None, Some(102.0), bar(1, 100.0, 101.0, 99.0, 100.0)),
-            None
-        );
+        assert_eq!(run(OrderKind::Stop, Side::Sell, None, Some(98.0), bar(1, 99.0, 99.5, 97.0, 97.5)), Some(98.0));
+        assert_eq!(run(OrderKind::Stop, Side::Sell, None, Some(98.0), bar(1, 95.0, 96.0, 94.0, 95.0)), Some(95.0));
+        assert_eq!(run(OrderKind::Stop, Side::Buy, None, Some(102.0), bar(1, 100.0, 101.0, 99.0, 100.0)), None);
     }
 
     #[test]
     fn stop_limit_does_not_fill_beyond_its_limit() {
         // Gaps above the limit: triggered but unfilled.
-        assert_eq!(
-            run(
-                OrderKind::StopLimit,
-                Side::Buy,
-                Some(103.0),
-                Some(102.0),
-                bar(1, 104.0, 105.0, 103.5, 104.0)
-            ),
-            None
-        );
-        assert_eq!(
-            run(
-                OrderKind::StopLimit,
-                Side::Buy,
-                Some(103.0),
-                Some(102.0),
-                bar(1, 101.0, 102.5, 100.0, 102.0)
-            ),
-            Some(102.0)
-        );
+        assert_eq!(run(OrderKind::StopLimit, Side::Buy, Some(103.0), Some(102.0), bar(1, 104.0, 105.0, 103.5, 104.0)), None);
+        assert_eq!(run(OrderKind::StopLimit, Side::Buy, Some(103.0), Some(102.0), bar(1, 101.0, 102.5, 100.0, 102.0)), Some(102.0));
     }
 
     #[test]
@@ -1131,39 +978,15 @@ mod tests {
         let (market, mut p, mut b) = setup();
         let (mut f, mut u) = (Vec::new(), Vec::new());
         for qty in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-            let r = b.submit(
-                request(Side::Buy, qty, OrderKind::Market, None, None),
-                &market,
-                &mut p,
-                &mut f,
-                &mut u,
-            );
+            let r = b.submit(request(Side::Buy, qty, OrderKind::Market, None, None), &market, &mut p, &mut f, &mut u);
             assert!(matches!(r, Err(Rejection::InvalidQuantity(_))), "{qty}: {r:?}");
         }
-        let r = b.submit(
-            request(Side::Buy, 1.0, OrderKind::Limit, Some(f64::NAN), None),
-            &market,
-            &mut p,
-            &mut f,
-            &mut u,
-        );
+        let r = b.submit(request(Side::Buy, 1.0, OrderKind::Limit, Some(f64::NAN), None), &market, &mut p, &mut f, &mut u);
         assert!(matches!(r, Err(Rejection::InvalidPrice(_))));
-        let r = b.submit(
-            request(Side::Buy, 1.0, OrderKind::Limit, None, None),
-            &market,
-            &mut p,
-            &mut f,
-            &mut u,
-        );
+        let r = b.submit(request(Side::Buy, 1.0, OrderKind::Limit, None, None), &market, &mut p, &mut f, &mut u);
         assert!(matches!(r, Err(Rejection::InvalidPrice(_))));
         // 100k equity at 1x buys at most 1000 shares at 100.
-        let r = b.submit(
-            request(Side::Buy, 1001.0, OrderKind::Market, None, None),
-            &market,
-            &mut p,
-            &mut f,
-            &mut u,
-        );
+        let r = b.submit(request(Side::Buy, 1001.0, OrderKind::Market, None, None), &market, &mut p, &mut f, &mut u);
         assert!(matches!(r, Err(Rejection::InsufficientBuyingPower(_))));
         assert!(!b.has_open_orders());
     }
@@ -1171,25 +994,15 @@ mod tests {
     #[test]
     fn tradeplan_limits_refuse_orders_with_typed_reasons() {
         let (market, mut p, b) = setup();
-        let checks = OrderChecks {
-            max_position_notional: Some(5_000.0),
-            shortable: false,
-            refuse_duplicates: true,
-            ..OrderChecks::default()
-        };
+        let checks =
+            OrderChecks { max_position_notional: Some(5_000.0), shortable: false, refuse_duplicates: true, ..OrderChecks::default() };
         let mut b = b.with_checks(checks);
         let (mut f, mut u) = (Vec::new(), Vec::new());
         let buy = |qty| request(Side::Buy, qty, OrderKind::Limit, Some(90.0), None);
         // 60 x 90 = 5,400 > 5,000.
-        assert!(matches!(
-            b.submit(buy(60.0), &market, &mut p, &mut f, &mut u),
-            Err(Rejection::LimitExceeded(_))
-        ));
+        assert!(matches!(b.submit(buy(60.0), &market, &mut p, &mut f, &mut u), Err(Rejection::LimitExceeded(_))));
         b.submit(buy(50.0), &market, &mut p, &mut f, &mut u).unwrap();
-        assert_eq!(
-            b.submit(buy(50.0), &market, &mut p, &mut f, &mut u),
-            Err(Rejection::DuplicateOpenOrder)
-        );
+        assert_eq!(b.submit(buy(50.0), &market, &mut p, &mut f, &mut u), Err(Rejection::DuplicateOpenOrder));
         // Selling more than the projected long would open a short.
         let sell = request(Side::Sell, 60.0, OrderKind::Market, None, None);
         assert_eq!(b.submit(sell, &market, &mut p, &mut f, &mut u), Err(Rejection::NotShortable));
@@ -1202,46 +1015,24 @@ mod tests {
             market.push_bar(s, crate::domain::Timeframe::Day, bar(0, 10.0, 10.0, 10.0, 10.0));
         }
         let mut p = Portfolio::new(100_000.0, 2);
-        let checks = OrderChecks {
-            max_open_positions: Some(1),
-            ..OrderChecks::default()
-        };
+        let checks = OrderChecks { max_open_positions: Some(1), ..OrderChecks::default() };
         let mut b = SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0).with_checks(checks);
         let (mut f, mut u) = (Vec::new(), Vec::new());
-        b.submit(
-            request(Side::Buy, 1.0, OrderKind::Market, None, None),
-            &market,
-            &mut p,
-            &mut f,
-            &mut u,
-        )
-        .unwrap();
+        b.submit(request(Side::Buy, 1.0, OrderKind::Market, None, None), &market, &mut p, &mut f, &mut u).unwrap();
         let mut other = request(Side::Buy, 1.0, OrderKind::Market, None, None);
         other.symbol = 1;
-        assert!(matches!(
-            b.submit(other, &market, &mut p, &mut f, &mut u),
-            Err(Rejection::LimitExceeded(_))
-        ));
+        assert!(matches!(b.submit(other, &market, &mut p, &mut f, &mut u), Err(Rejection::LimitExceeded(_))));
     }
 
     #[test]
     fn orders_over_the_rate_are_refused_until_the_next_event_minute() {
         let (mut market, mut p, b) = setup();
-        let mut b = b.with_checks(OrderChecks {
-            max_orders_per_minute: 3,
-            ..OrderChecks::default()
-        });
+        let mut b = b.with_checks(OrderChecks { max_orders_per_minute: 3, ..OrderChecks::default() });
         let (mut f, mut u) = (Vec::new(), Vec::new());
         let order = || request(Side::Buy, 1.0, OrderKind::Limit, Some(50.0), None);
         // Invalid orders count too: the rate is of submissions.
         assert!(matches!(
-            b.submit(
-                request(Side::Buy, 0.0, OrderKind::Market, None, None),
-                &market,
-                &mut p,
-                &mut f,
-                &mut u
-            ),
+            b.submit(request(Side::Buy, 0.0, OrderKind::Market, None, None), &market, &mut p, &mut f, &mut u),
             Err(Rejection::InvalidQuantity(_))
         ));
         for _ in 0..2 {
@@ -1253,20 +1044,9 @@ mod tests {
             assert_eq!(b.violations_in_a_row(), n);
         }
         // 59 s later is the same minute (the setup's bar is at 0); 60 s is the next.
-        market.push_bar(
-            0,
-            crate::domain::Timeframe::Day,
-            bar(59 * NANOS_PER_SECOND, 100.0, 101.0, 99.0, 100.0),
-        );
-        assert!(matches!(
-            b.submit(order(), &market, &mut p, &mut f, &mut u),
-            Err(Rejection::LimitExceeded(_))
-        ));
-        market.push_bar(
-            0,
-            crate::domain::Timeframe::Day,
-            bar(60 * NANOS_PER_SECOND, 100.0, 101.0, 99.0, 100.0),
-        );
+        market.push_bar(0, crate::domain::Timeframe::Day, bar(59 * NANOS_PER_SECOND, 100.0, 101.0, 99.0, 100.0));
+        assert!(matches!(b.submit(order(), &market, &mut p, &mut f, &mut u), Err(Rejection::LimitExceeded(_))));
+        market.push_bar(0, crate::domain::Timeframe::Day, bar(60 * NANOS_PER_SECOND, 100.0, 101.0, 99.0, 100.0));
         b.submit(order(), &market, &mut p, &mut f, &mut u).unwrap();
         assert_eq!(b.violations_in_a_row(), 0);
     }
@@ -1278,29 +1058,17 @@ mod tests {
             market.push_bar(s, crate::domain::Timeframe::Day, bar(0, 10.0, 10.0, 10.0, 10.0));
         }
         let mut p = Portfolio::new(100_000.0, 2);
-        let checks = OrderChecks {
-            allowed_symbols: Some(vec!["B".into()]),
-            ..OrderChecks::default()
-        };
+        let checks = OrderChecks { allowed_symbols: Some(vec!["B".into()]), ..OrderChecks::default() };
         let mut b = SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0).with_checks(checks);
         let (mut f, mut u) = (Vec::new(), Vec::new());
         let mut order = request(Side::Buy, 1.0, OrderKind::Market, None, None);
-        assert_eq!(
-            b.submit(order.clone(), &market, &mut p, &mut f, &mut u),
-            Err(Rejection::SymbolNotAllowed)
-        );
+        assert_eq!(b.submit(order.clone(), &market, &mut p, &mut f, &mut u), Err(Rejection::SymbolNotAllowed));
         assert_eq!(b.violations_in_a_row(), 1);
         // A position limit is feedback, not a violation: the count stays.
         order.qty = 1e9;
-        assert!(matches!(
-            b.submit(order.clone(), &market, &mut p, &mut f, &mut u),
-            Err(Rejection::SymbolNotAllowed)
-        ));
+        assert!(matches!(b.submit(order.clone(), &market, &mut p, &mut f, &mut u), Err(Rejection::SymbolNotAllowed)));
         order.symbol = 1;
-        assert!(matches!(
-            b.submit(order.clone(), &market, &mut p, &mut f, &mut u),
-            Err(Rejection::InsufficientBuyingPower(_))
-        ));
+        assert!(matches!(b.submit(order.clone(), &market, &mut p, &mut f, &mut u), Err(Rejection::InsufficientBuyingPower(_))));
         assert_eq!(b.violations_in_a_row(), 2);
         order.qty = 1.0;
         b.submit(order, &market, &mut p, &mut f, &mut u).unwrap();
@@ -1327,25 +1095,14 @@ mod tests {
         let (market, mut p, b) = setup();
         let mut b = b.routed_out();
         let (mut f, mut u) = (Vec::new(), Vec::new());
-        let id = b
-            .submit(
-                request(Side::Buy, 10.0, OrderKind::Market, None, None),
-                &market,
-                &mut p,
-                &mut f,
-                &mut u,
-            )
-            .unwrap();
+        let id = b.submit(request(Side::Buy, 10.0, OrderKind::Market, None, None), &market, &mut p, &mut f, &mut u).unwrap();
         assert!(matches!(b.take_routed().as_slice(), [RoutedRequest::Submit { id: i, .. }] if *i == id));
         // Bars no longer fill it; the outside broker does, in two parts.
         b.on_bar(0, &bar(1, 100.0, 101.0, 99.0, 100.0), &mut p, &mut f, &mut u);
         assert!(f.is_empty() && b.has_open_orders());
         assert!(b.on_routed_update(id, OrderStatus::PartiallyFilled, 4.0, 100.5, 2, None, &mut p, &mut f, &mut u));
         assert!(b.on_routed_update(id, OrderStatus::Filled, 6.0, 100.25, 3, None, &mut p, &mut f, &mut u));
-        assert_eq!(
-            f.iter().map(|x| (x.qty, x.price)).collect::<Vec<_>>(),
-            [(4.0, 100.5), (6.0, 100.25)]
-        );
+        assert_eq!(f.iter().map(|x| (x.qty, x.price)).collect::<Vec<_>>(), [(4.0, 100.5), (6.0, 100.25)]);
         assert_eq!(p.position(0).unwrap().qty, 10.0);
         assert_eq!(
             u.iter().map(|x| (x.status, x.remaining_qty)).collect::<Vec<_>>(),
@@ -1353,15 +1110,7 @@ mod tests {
         );
         assert!(!b.has_open_orders());
         // A cancel is only a request until the broker confirms it, sent once.
-        let id = b
-            .submit(
-                request(Side::Buy, 1.0, OrderKind::Limit, Some(90.0), None),
-                &market,
-                &mut p,
-                &mut f,
-                &mut u,
-            )
-            .unwrap();
+        let id = b.submit(request(Side::Buy, 1.0, OrderKind::Limit, Some(90.0), None), &market, &mut p, &mut f, &mut u).unwrap();
         b.take_routed();
         b.cancel(id, 4, &mut u).unwrap();
         b.cancel_all(4, "disabled", &mut u);
@@ -1375,14 +1124,7 @@ mod tests {
     #[test]
     fn open_orders_are_reported_when_they_change_and_a_new_broker_restores_them() {
         let (market, mut p, mut b, mut fills, mut updates) = entered_bracket(bar(1, 100.0, 101.0, 99.0, 100.0));
-        b.submit(
-            request(Side::Buy, 3.0, OrderKind::Limit, Some(97.0), None),
-            &market,
-            &mut p,
-            &mut fills,
-            &mut updates,
-        )
-        .unwrap();
+        b.submit(request(Side::Buy, 3.0, OrderKind::Limit, Some(97.0), None), &market, &mut p, &mut fills, &mut updates).unwrap();
         let changes = b.take_open_order_changes(|_| None);
         assert_eq!(changes.len(), 1);
         assert!(b.take_open_order_changes(|_| None).is_empty(), "nothing changed since");
@@ -1406,26 +1148,14 @@ mod tests {
         let back = restored.restore_open_orders(0, &changes[0].1, |_| true).unwrap();
         assert_eq!(back.len(), 3, "the bracket's two legs and the limit order");
         // The legs still hold the shares, and still cancel each other.
-        let refused = restored.submit(
-            request(Side::Sell, 1.0, OrderKind::Market, None, None),
-            &market,
-            &mut p2,
-            &mut fills,
-            &mut updates,
-        );
+        let refused = restored.submit(request(Side::Sell, 1.0, OrderKind::Market, None, None), &market, &mut p2, &mut fills, &mut updates);
         assert!(matches!(refused, Err(Rejection::LimitExceeded(_))), "{refused:?}");
         let (mut fills, mut updates) = (Vec::new(), Vec::new());
         restored.on_bar(0, &bar(2, 105.0, 111.0, 96.0, 108.0), &mut p2, &mut fills, &mut updates);
         // In the order they were placed: the legs before the limit order.
-        assert_eq!(
-            fills.iter().map(|f| (f.qty, f.price)).collect::<Vec<_>>(),
-            [(10.0, 110.0), (3.0, 97.0)]
-        );
+        assert_eq!(fills.iter().map(|f| (f.qty, f.price)).collect::<Vec<_>>(), [(10.0, 110.0), (3.0, 97.0)]);
         let earlier: serde_json::Value = serde_json::from_str(&fills[1].indicators).unwrap();
-        assert_eq!(
-            earlier["placed_by_earlier_process"], 4,
-            "the limit order was order 4 of the earlier process"
-        );
+        assert_eq!(earlier["placed_by_earlier_process"], 4, "the limit order was order 4 of the earlier process");
         assert!(!restored.has_open_orders(), "the stop went with the take-profit");
         // Every symbol that changed is reported, and an emptied one as `[]`.
         assert_eq!(restored.take_open_order_changes(|_| None), []);
@@ -1440,27 +1170,12 @@ mod tests {
         let mut b = b.routed_out();
         let (mut fills, mut updates) = (Vec::new(), Vec::new());
         for limit in [97.0, 98.0] {
-            b.submit(
-                request(Side::Buy, 1.0, OrderKind::Limit, Some(limit), None),
-                &market,
-                &mut p,
-                &mut fills,
-                &mut updates,
-            )
-            .unwrap();
+            b.submit(request(Side::Buy, 1.0, OrderKind::Limit, Some(limit), None), &market, &mut p, &mut fills, &mut updates).unwrap();
         }
         let saved = b.take_open_order_changes(|id| Some(format!("old-{id}")));
         let mut restored = SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0).routed_out();
-        let back = restored
-            .restore_open_orders(0, &saved[0].1, |placed| placed == Some("old-2"))
-            .unwrap();
-        assert_eq!(
-            back,
-            [RestoredOrder {
-                id: 1,
-                placed_as: Some("old-2".into())
-            }]
-        );
+        let back = restored.restore_open_orders(0, &saved[0].1, |placed| placed == Some("old-2")).unwrap();
+        assert_eq!(back, [RestoredOrder { id: 1, placed_as: Some("old-2".into()) }]);
         // Saved again under the name the broker knows it by.
         let again = restored.take_open_order_changes(|id| Some(format!("new-{id}")));
         assert!(again[0].1.contains("old-2") && !again[0].1.contains("new-"), "{again:?}");

@@ -107,10 +107,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
     for (name, v) in [("--cash", args.cash), ("--leverage", args.leverage)] {
         anyhow::ensure!(v.is_finite() && v > 0.0, "{name} must be a positive number, got {v}");
     }
-    for (name, v) in [
-        ("--commission-per-share", args.commission_per_share),
-        ("--commission-pct", args.commission_pct),
-    ] {
+    for (name, v) in [("--commission-per-share", args.commission_per_share), ("--commission-pct", args.commission_pct)] {
         anyhow::ensure!(v.is_finite() && v >= 0.0, "{name} must be zero or positive, got {v}");
     }
     let from = args.from.as_deref().map(|s| parse_time("--from", s)).transpose()?;
@@ -122,31 +119,17 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
                 args.symbol.len() <= 1,
                 "with --data, --symbol names the symbol of a file without a symbol column: give it once"
             );
-            data::load(
-                path,
-                &LoadOptions {
-                    symbol: args.symbol.first().cloned(),
-                    from,
-                    to,
-                },
-            )?
+            data::load(path, &LoadOptions { symbol: args.symbol.first().cloned(), from, to })?
         }
         None => {
-            let query = BarQuery {
-                symbols: args.symbol.clone(),
-                timeframe: args.timeframe.and_then(TimeframeArg::fixed),
-                from,
-                to,
-            };
+            let query = BarQuery { symbols: args.symbol.clone(), timeframe: args.timeframe.and_then(TimeframeArg::fixed), from, to };
             bars_from_db(&args.db, &query)?
         }
     };
     let loaded_in = started.elapsed();
     if let Some(plan) = &args.tradeplan {
         let db = args.db.clone();
-        return report_session(&args, started, |progress| {
-            liu_engine::consumer::backtest_plan(plan, &market_data, &db, progress)
-        });
+        return report_session(&args, started, |progress| liu_engine::consumer::backtest_plan(plan, &market_data, &db, progress));
     }
 
     let limits = Limits {
@@ -165,17 +148,11 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
     let strategies = args.strategies.iter().map(|p| sandbox.load(p)).collect::<Result<Vec<_>, _>>()?;
     let config = BacktestConfig {
         cash: args.cash,
-        commission: Commission {
-            per_share: args.commission_per_share,
-            percent: args.commission_pct,
-        },
+        commission: Commission { per_share: args.commission_per_share, percent: args.commission_pct },
         fill_at: args.fill_at,
         leverage: args.leverage,
         limits,
-        checks: OrderChecks {
-            max_orders_per_minute: args.max_orders_per_minute,
-            ..OrderChecks::default()
-        },
+        checks: OrderChecks { max_orders_per_minute: args.max_orders_per_minute, ..OrderChecks::default() },
     };
 
     let backtest = backtest::prepare(&sandbox, &strategies, &args.params, &market_data, &config)?;
@@ -208,18 +185,8 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         b.finish_and_clear();
     }
     let end_time = Utc::now();
-    let ends = report
-        .strategies
-        .iter()
-        .map(|s| RunEnd {
-            end_time,
-            end_reason: s.end_reason.clone(),
-            fuel_used: s.fuel_used,
-        })
-        .collect();
-    writer
-        .finish(ends)
-        .with_context(|| format!("recording the backtest in {}", args.db))?;
+    let ends = report.strategies.iter().map(|s| RunEnd { end_time, end_reason: s.end_reason.clone(), fuel_used: s.fuel_used }).collect();
+    writer.finish(ends).with_context(|| format!("recording the backtest in {}", args.db))?;
     let written_in = end_time.signed_duration_since(Utc::now()).abs();
 
     if args.json {
@@ -317,11 +284,7 @@ fn print_summary(batch_id: &str, db: &DbTarget, report: &BacktestReport) {
         (Some(a), Some(b)) => format!("{} .. {}", &store::event_time(a)[..10], &store::event_time(b)[..10]),
         _ => String::new(),
     };
-    let symbols = if report.symbols.len() <= 5 {
-        report.symbols.join(", ")
-    } else {
-        format!("{} symbols", report.symbols.len())
-    };
+    let symbols = if report.symbols.len() <= 5 { report.symbols.join(", ") } else { format!("{} symbols", report.symbols.len()) };
     println!("backtest {batch_id}  ({symbols}; {} bars; {span})  recorded in {db}", report.bars);
     println!();
     println!(
@@ -369,11 +332,7 @@ fn truncate(s: &str, n: usize) -> &str {
 
 /// `backtest --replay`: see [`liu_engine::consumer::replay`].
 fn replay(recording: &std::path::Path, args: &BacktestArgs) -> anyhow::Result<()> {
-    let config = ReplayConfig {
-        recording: recording.to_owned(),
-        plan: args.tradeplan.clone(),
-        db: args.db.clone(),
-    };
+    let config = ReplayConfig { recording: recording.to_owned(), plan: args.tradeplan.clone(), db: args.db.clone() };
     report_session(args, Instant::now(), |progress| liu_engine::consumer::replay(&config, progress))
 }
 

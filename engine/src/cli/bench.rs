@@ -51,12 +51,7 @@ pub fn warmup(args: BenchWarmupArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut times = Vec::with_capacity(args.rounds);
     for _ in 0..args.rounds.max(1) {
-        let request = HistoryRequest {
-            symbols: &symbols,
-            end: liu_engine::domain::wall_clock(),
-            count: args.minutes,
-            feed: None,
-        };
+        let request = HistoryRequest { symbols: &symbols, end: liu_engine::domain::wall_clock(), count: args.minutes, feed: None };
         let started = Instant::now();
         let history = runtime.block_on(recent_minute_bars(&client, &request));
         let elapsed = started.elapsed();
@@ -64,11 +59,7 @@ pub fn warmup(args: BenchWarmupArgs) -> anyhow::Result<()> {
         for (symbol, result) in history {
             bars += result.with_context(|| format!("warm-up of {symbol}"))?.len();
         }
-        anyhow::ensure!(
-            bars == args.symbols * args.minutes,
-            "expected {} bars, got {bars}",
-            args.symbols * args.minutes
-        );
+        anyhow::ensure!(bars == args.symbols * args.minutes, "expected {} bars, got {bars}", args.symbols * args.minutes);
         times.push(elapsed);
     }
     times.sort();
@@ -136,19 +127,10 @@ pub fn run(args: BenchWritesArgs) -> anyhow::Result<()> {
     for chunk in fills.chunks(args.per_message) {
         writer.fills(0, chunk.to_vec());
     }
-    let end = RunEnd {
-        end_time: Utc::now(),
-        end_reason: "completed".to_owned(),
-        fuel_used: 0,
-    };
+    let end = RunEnd { end_time: Utc::now(), end_reason: "completed".to_owned(), fuel_used: 0 };
     writer.finish(vec![end]).with_context(|| format!("writing to {}", args.db))?;
     let secs = started.elapsed().as_secs_f64();
-    println!(
-        "wrote {} new_trades rows to {} in {secs:.3} s: {:.0} rows/s",
-        args.rows,
-        args.db,
-        args.rows as f64 / secs.max(1e-9)
-    );
+    println!("wrote {} new_trades rows to {} in {secs:.3} s: {:.0} rows/s", args.rows, args.db, args.rows as f64 / secs.max(1e-9));
     Ok(())
 }
 
@@ -198,13 +180,8 @@ pub fn handoff(args: BenchHandoffArgs) -> anyhow::Result<()> {
             }
             Ok(one_way)
         });
-        let one_way = timing
-            .join()
-            .map_err(|_| anyhow::anyhow!("the timing thread panicked"))?
-            .context("ping")?;
-        echo.join()
-            .map_err(|_| anyhow::anyhow!("the echo thread panicked"))?
-            .context("echo")?;
+        let one_way = timing.join().map_err(|_| anyhow::anyhow!("the timing thread panicked"))?.context("ping")?;
+        echo.join().map_err(|_| anyhow::anyhow!("the echo thread panicked"))?.context("echo")?;
         let us = |q: f64| one_way.value_at_quantile(q) as f64 / 1000.0;
         println!(
             "{label} (CPU {sender_cpu} -> {receiver_cpu}): one hand-off p50 {:.1} µs p99 {:.1} µs p99.9 {:.1} µs max {:.1} µs ({rounds} round trips, {} µs apart)",
@@ -227,9 +204,7 @@ fn allowed_cpus() -> anyhow::Result<Vec<usize>> {
         return Err(std::io::Error::last_os_error()).context("reading the CPU affinity");
     }
     // SAFETY: CPU_ISSET reads `set` within CPU_SETSIZE.
-    let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
-        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
-        .collect();
+    let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize).filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) }).collect();
     anyhow::ensure!(!cpus.is_empty(), "no CPU is allowed to this process");
     Ok(cpus)
 }

@@ -45,12 +45,7 @@ pub fn run(command: DbCommand) -> anyhow::Result<()> {
                 } else {
                     println!("{db}");
                     for m in &status {
-                        println!(
-                            "  {} {:<10} {}",
-                            m.version,
-                            if m.applied { "applied" } else { "pending" },
-                            m.description
-                        );
+                        println!("  {} {:<10} {}", m.version, if m.applied { "applied" } else { "pending" }, m.description);
                     }
                 }
             }

@@ -88,13 +88,8 @@ fn list_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 async fn import(args: &ImportBarsArgs, files: &[PathBuf]) -> anyhow::Result<()> {
-    let store = Store::open(&args.db)
-        .await
-        .with_context(|| format!("opening the database {}", args.db))?;
-    let options = LoadOptions {
-        symbol: args.symbol.clone(),
-        ..LoadOptions::default()
-    };
+    let store = Store::open(&args.db).await.with_context(|| format!("opening the database {}", args.db))?;
+    let options = LoadOptions { symbol: args.symbol.clone(), ..LoadOptions::default() };
     let started = Instant::now();
     let mut imported: Vec<&Path> = Vec::new();
     let mut total = 0usize;
@@ -108,17 +103,8 @@ async fn import(args: &ImportBarsArgs, files: &[PathBuf]) -> anyhow::Result<()> 
             (Some(a), Some(b)) => format!("{} .. {}", data::format_timestamp(a.bar.time), data::format_timestamp(b.bar.time)),
             _ => String::new(),
         };
-        let symbols = if data.symbols.len() <= 5 {
-            data.symbols.join(", ")
-        } else {
-            format!("{} symbols", data.symbols.len())
-        };
-        println!(
-            "{}: {} {} bars of {symbols} ({span})",
-            file.display(),
-            data.events.len(),
-            timeframe_name(timeframe)
-        );
+        let symbols = if data.symbols.len() <= 5 { data.symbols.join(", ") } else { format!("{} symbols", data.symbols.len()) };
+        println!("{}: {} {} bars of {symbols} ({span})", file.display(), data.events.len(), timeframe_name(timeframe));
         total += data.events.len();
         imported.push(file);
     }
@@ -139,11 +125,7 @@ async fn import_file(
     options: &LoadOptions,
     timeframe: TimeframeArg,
 ) -> anyhow::Result<(MarketData, Timeframe)> {
-    let data = if data::parquet::is_parquet(file) {
-        data::parquet::load(file, options)?
-    } else {
-        data::load(file, options)?
-    };
+    let data = if data::parquet::is_parquet(file) { data::parquet::load(file, options)? } else { data::load(file, options)? };
     let timeframe = timeframe.fixed().unwrap_or(data.timeframe);
     let progress = indicatif::ProgressBar::new(data.events.len() as u64);
     progress.set_style(

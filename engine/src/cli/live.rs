@@ -200,11 +200,7 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
                 // The historical-bar stand-in serves the whole walk, so it is drawn up front.
                 SimSource::Data(liu_engine::data::synthetic::random_walk(args.bars, args.symbols, args.seed))
             } else {
-                SimSource::RandomWalk {
-                    symbols: args.symbols,
-                    bars: args.bars,
-                    seed: args.seed,
-                }
+                SimSource::RandomWalk { symbols: args.symbols, bars: args.bars, seed: args.seed }
             }
         }
     };
@@ -246,25 +242,14 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         if let (Some(addr), Some(board)) = (args.rest_listen, board) {
             let trading = Arc::new(TradingState::new(
                 board.clone(),
-                TradingConfig {
-                    credentials: key.clone().zip(secret.clone()),
-                    ..TradingConfig::default()
-                },
+                TradingConfig { credentials: key.clone().zip(secret.clone()), ..TradingConfig::default() },
             ));
             board.set_listener(trading.clone());
             let app = alpaca_trading::router(trading)
-                .merge(market_rest::router(
-                    history,
-                    minutes,
-                    key.clone(),
-                    secret.clone(),
-                    polygon_key.clone(),
-                ))
+                .merge(market_rest::router(history, minutes, key.clone(), secret.clone(), polygon_key.clone()))
                 .merge(snapshots::alpaca_data_router(board.clone(), key, secret))
                 .merge(snapshots::polygon_router(board, polygon_key));
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("--rest-listen {addr}"))?;
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("--rest-listen {addr}"))?;
             let bound = listener.local_addr()?;
             tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, app).await {
@@ -279,9 +264,6 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
             // Tests and scripts wait for this line.
             println!("simulator listening on ws://{addr}/v2/test");
         }
-        server
-            .await
-            .context("simulator task")?
-            .with_context(|| format!("serving on {}", args.listen))
+        server.await.context("simulator task")?.with_context(|| format!("serving on {}", args.listen))
     })
 }

@@ -90,17 +90,10 @@ async fn daily_ohlc(args: DailyArgs) -> anyhow::Result<()> {
     let to = args.to.unwrap_or_else(|| Utc::now().date_naive());
     let from = args.from.unwrap_or_else(|| to.checked_sub_months(Months::new(12)).unwrap_or(to));
     anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
-    let window = Window {
-        from,
-        to,
-        warmup_days: args.warmup_days,
-    };
+    let window = Window { from, to, warmup_days: args.warmup_days };
     let source = match args.source {
         Source::File => DailySource::files(data_path(&args.common, "bar CSV file or folder")?)?,
-        Source::Alpaca => DailySource::Api(Client::new(Api::alpaca_from_env(
-            AlpacaHost::Data,
-            args.common.base_url.as_deref(),
-        )?)?),
+        Source::Alpaca => DailySource::Api(Client::new(Api::alpaca_from_env(AlpacaHost::Data, args.common.base_url.as_deref())?)?),
         Source::Polygon => DailySource::Api(Client::new(Api::polygon_from_env(args.common.base_url.as_deref())?)?),
     };
     let symbols = match (&source, args.symbols.is_given()) {
@@ -111,9 +104,7 @@ async fn daily_ohlc(args: DailyArgs) -> anyhow::Result<()> {
     let store = Store::open(&args.common.db).await?;
     let mut done = Vec::new();
     for symbol in &symbols {
-        let mined = daily::mine_symbol(&store, &source, symbol, window)
-            .await
-            .map_err(|e| stopped(e, &done))?;
+        let mined = daily::mine_symbol(&store, &source, symbol, window).await.map_err(|e| stopped(e, &done))?;
         println!("{symbol}: {} daily bars, {} .. {}", mined.rows, mined.first, mined.last);
         done.push(symbol.as_str());
     }
@@ -124,10 +115,7 @@ async fn daily_ohlc(args: DailyArgs) -> anyhow::Result<()> {
 async fn ticker_data(args: TickerArgs) -> anyhow::Result<()> {
     let source = match args.source {
         Source::File => TickerSource::file(data_path(&args.common, "reference .json or .csv file")?)?,
-        Source::Alpaca => TickerSource::Api(Client::new(Api::alpaca_from_env(
-            AlpacaHost::Trading,
-            args.common.base_url.as_deref(),
-        )?)?),
+        Source::Alpaca => TickerSource::Api(Client::new(Api::alpaca_from_env(AlpacaHost::Trading, args.common.base_url.as_deref())?)?),
         Source::Polygon => TickerSource::Api(Client::new(Api::polygon_from_env(args.common.base_url.as_deref())?)?),
     };
     let symbols = match (&source, args.symbols.is_given()) {
@@ -146,19 +134,13 @@ async fn ticker_data(args: TickerArgs) -> anyhow::Result<()> {
 }
 
 fn data_path<'a>(common: &'a CommonArgs, what: &str) -> anyhow::Result<&'a Path> {
-    common
-        .data
-        .as_deref()
-        .with_context(|| format!("--source file needs --data (the {what})"))
+    common.data.as_deref().with_context(|| format!("--source file needs --data (the {what})"))
 }
 
 /// The error of the symbol mining stopped at, saying what stays stored.
 fn stopped(error: MineError, done: &[&str]) -> anyhow::Error {
-    let kept = if done.is_empty() {
-        "nothing was stored".to_owned()
-    } else {
-        format!("what was mined before stays stored: {}", done.join(", "))
-    };
+    let kept =
+        if done.is_empty() { "nothing was stored".to_owned() } else { format!("what was mined before stays stored: {}", done.join(", ")) };
     anyhow::Error::new(error).context(format!("mining stopped; {kept}"))
 }
 

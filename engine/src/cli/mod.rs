@@ -143,24 +143,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BenchWrites(args) => bench::run(args),
         Command::BenchHandoff(args) => bench::handoff(args),
         Command::BenchWarmup(args) => bench::warmup(args),
-        Command::Component {
-            command: ComponentCommand::New { input, output },
-        } => {
+        Command::Component { command: ComponentCommand::New { input, output } } => {
             liu_engine::component::new_component(&input, &output)?;
             Ok(())
         }
-        Command::New {
-            command: NewCommand::Strategy(args),
-        } => new::run(args),
-        Command::Data {
-            command:
-                DataCommand::Generate {
-                    bars,
-                    symbols,
-                    seed,
-                    output,
-                },
-        } => {
+        Command::New { command: NewCommand::Strategy(args) } => new::run(args),
+        Command::Data { command: DataCommand::Generate { bars, symbols, seed, output } } => {
             anyhow::ensure!(symbols > 0 && bars > 0, "--bars and --symbols must be at least 1");
             let data = liu_engine::data::synthetic::random_walk(bars, symbols, seed);
             liu_engine::data::synthetic::write_csv(&data, &output).with_context(|| format!("writing {}", output.display()))?;
@@ -172,10 +160,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn audit(path: &std::path::Path, params: &[liu_engine::params::ParamArg], json: bool) -> anyhow::Result<()> {
     use liu_engine::sandbox::{Sandbox, SandboxConfig};
-    let sandbox = Sandbox::new(SandboxConfig {
-        max_instances: 2,
-        ..SandboxConfig::default()
-    })?;
+    let sandbox = Sandbox::new(SandboxConfig { max_instances: 2, ..SandboxConfig::default() })?;
     let report = liu_engine::audit::audit(&sandbox, path, params)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -191,10 +176,7 @@ fn audit(path: &std::path::Path, params: &[liu_engine::params::ParamArg], json: 
 
 fn describe(path: &std::path::Path) -> anyhow::Result<()> {
     use liu_engine::sandbox::{Limits, ParamValue, Sandbox, SandboxConfig};
-    let sandbox = Sandbox::new(SandboxConfig {
-        max_instances: 1,
-        ..SandboxConfig::default()
-    })?;
+    let sandbox = Sandbox::new(SandboxConfig { max_instances: 1, ..SandboxConfig::default() })?;
     let loaded = sandbox.load(path)?;
     let market = std::rc::Rc::new(std::cell::RefCell::new(liu_engine::market::MarketState::new(&[])));
     let account = liu_engine::account::Account::new(
@@ -202,9 +184,8 @@ fn describe(path: &std::path::Path) -> anyhow::Result<()> {
         liu_engine::broker::SimulatedBroker::new(Default::default(), Default::default(), 1.0),
     );
     let mut instance = loaded.instantiate(&sandbox, market, account, Limits::default())?;
-    let info = instance
-        .describe()
-        .with_context(|| format!("{} failed in describe: {}", path.display(), instance.disabled().unwrap_or("")))?;
+    let info =
+        instance.describe().with_context(|| format!("{} failed in describe: {}", path.display(), instance.disabled().unwrap_or("")))?;
     println!("{} {}  ({})", info.name, info.version, loaded.digest);
     for p in &info.params {
         let default = match &p.default {
@@ -214,13 +195,7 @@ fn describe(path: &std::path::Path) -> anyhow::Result<()> {
             Some(ParamValue::Text(v)) => format!("default {v:?}"),
             Some(ParamValue::Flag(v)) => format!("default {v}"),
         };
-        println!(
-            "  {:<16} {:<8} {:<18} {}",
-            p.name,
-            format!("{:?}", p.kind).to_lowercase(),
-            default,
-            p.description
-        );
+        println!("  {:<16} {:<8} {:<18} {}", p.name, format!("{:?}", p.kind).to_lowercase(), default, p.description);
     }
     Ok(())
 }

@@ -41,19 +41,11 @@ struct File {
 }
 
 const fn file(path: &'static str, text: &'static str) -> File {
-    File {
-        path,
-        text,
-        executable: false,
-    }
+    File { path, text, executable: false }
 }
 
 const fn script(path: &'static str, text: &'static str) -> File {
-    File {
-        path,
-        text,
-        executable: true,
-    }
+    File { path, text, executable: true }
 }
 
 const RUST: &[File] = &[
@@ -62,10 +54,8 @@ const RUST: &[File] = &[
     script("build.sh", include_str!("../../templates/rust/build.sh")),
 ];
 
-const PYTHON: &[File] = &[
-    file("app.py", include_str!("../../templates/python/app.py")),
-    script("build.sh", include_str!("../../templates/python/build.sh")),
-];
+const PYTHON: &[File] =
+    &[file("app.py", include_str!("../../templates/python/app.py")), script("build.sh", include_str!("../../templates/python/build.sh"))];
 
 const JS: &[File] = &[
     file("strategy.js", include_str!("../../templates/js/strategy.js")),
@@ -75,10 +65,8 @@ const JS: &[File] = &[
     script("build.sh", include_str!("../../templates/js/build.sh")),
 ];
 
-const C: &[File] = &[
-    file("strategy.c", include_str!("../../templates/c/strategy.c")),
-    script("build.sh", include_str!("../../templates/c/build.sh")),
-];
+const C: &[File] =
+    &[file("strategy.c", include_str!("../../templates/c/strategy.c")), script("build.sh", include_str!("../../templates/c/build.sh"))];
 
 fn template(lang: Lang) -> &'static [File] {
     match lang {
@@ -152,11 +140,6 @@ pub fn run(args: NewStrategyArgs) -> anyhow::Result<()> {
         }
     }
     let lang = format!("{:?}", args.lang).to_lowercase();
-    eprintln!(
-        "created {lang} strategy {} in {}; build it with {}/build.sh",
-        args.name,
-        dir.display(),
-        dir.display()
-    );
+    eprintln!("created {lang} strategy {} in {}; build it with {}/build.sh", args.name, dir.display(), dir.display());
     Ok(())
 }

@@ -135,10 +135,7 @@ struct Columns {
 }
 
 fn header_names(headers: &ByteRecord) -> String {
-    let names: Vec<String> = headers
-        .iter()
-        .map(|h| String::from_utf8_lossy(h.trim_ascii()).into_owned())
-        .collect();
+    let names: Vec<String> = headers.iter().map(|h| String::from_utf8_lossy(h.trim_ascii()).into_owned()).collect();
     names.join(",")
 }
 
@@ -150,10 +147,7 @@ fn columns(path: &Path, headers: &ByteRecord) -> Result<Columns, DataError> {
     const NAMES: [&str; 6] = ["open", "high", "low", "close", "volume", "symbol"];
     let mut slots: [Option<usize>; 6] = [None; 6];
 
-    let bad = |message: String| DataError::BadHeader {
-        path: path.to_path_buf(),
-        message,
-    };
+    let bad = |message: String| DataError::BadHeader { path: path.to_path_buf(), message };
 
     for (i, raw) in headers.iter().enumerate() {
         let mut raw = raw;
@@ -183,15 +177,9 @@ fn columns(path: &Path, headers: &ByteRecord) -> Result<Columns, DataError> {
 
     let [ts, datetime, short_ts, date, time, _] = time_slots;
     if ts.is_none() && datetime.is_none() && short_ts.is_none() && date.is_some() && time.is_some() {
-        return Err(bad(
-            "separate \"date\" and \"time\" columns are not supported; combine them into one timestamp column".to_string(),
-        ));
+        return Err(bad("separate \"date\" and \"time\" columns are not supported; combine them into one timestamp column".to_string()));
     }
-    let missing = |column: &'static str| DataError::MissingColumn {
-        path: path.to_path_buf(),
-        column,
-        header: header_names(headers),
-    };
+    let missing = |column: &'static str| DataError::MissingColumn { path: path.to_path_buf(), column, header: header_names(headers) };
     let time = time_slots.iter().find_map(|s| *s).ok_or_else(|| missing("timestamp"))?;
     Ok(Columns {
         n: headers.len(),
@@ -231,9 +219,8 @@ fn not_finite(column: &str, field: &[u8]) -> String {
 }
 
 /// Exact powers of ten representable in an `f64`.
-const POW10: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-];
+const POW10: [f64; 23] =
+    [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
 /// Parses a finite decimal number. Plain `[-]digits[.digits]` with at most 17 digits
 /// takes Clinger's fast path (exact integer mantissa divided by an exact power
@@ -339,14 +326,7 @@ fn parse_row<R: Fields>(rec: &R, c: &Columns) -> Result<Bar, String> {
         Some(i) if !rec.field(i).trim_ascii().is_empty() => number(rec, i, "volume")?,
         _ => 0.0,
     };
-    let bar = Bar {
-        time,
-        open,
-        high,
-        low,
-        close,
-        volume,
-    };
+    let bar = Bar { time, open, high, low, close, volume };
     if volume < 0.0 || high < low || high < open || high < close || low > open || low > close {
         return Err(inconsistent(&bar));
     }
@@ -356,13 +336,7 @@ fn parse_row<R: Fields>(rec: &R, c: &Columns) -> Result<Bar, String> {
 /// The consistency checks of [`parse_row`], for bars read from other formats
 /// (Parquet), so that every source accepts the same bars.
 pub(super) fn check_bar(b: &Bar) -> Result<(), String> {
-    let fields = [
-        ("open", b.open),
-        ("high", b.high),
-        ("low", b.low),
-        ("close", b.close),
-        ("volume", b.volume),
-    ];
+    let fields = [("open", b.open), ("high", b.high), ("low", b.low), ("close", b.close), ("volume", b.volume)];
     if let Some((column, v)) = fields.iter().find(|(_, v)| !v.is_finite()) {
         return Err(format!("column \"{column}\": {v} is not a finite number"));
     }
@@ -405,15 +379,8 @@ fn csv_error(path: &Path, err: ::csv::Error) -> DataError {
     let line = err.position().map_or(0, |p| p.line());
     let message = err.to_string();
     match err.into_kind() {
-        ErrorKind::Io(source) => DataError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-        _ => DataError::Malformed {
-            path: path.to_path_buf(),
-            line,
-            message,
-        },
+        ErrorKind::Io(source) => DataError::Io { path: path.to_path_buf(), source },
+        _ => DataError::Malformed { path: path.to_path_buf(), line, message },
     }
 }
 
@@ -449,11 +416,7 @@ impl<'a> FileState<'a> {
             Some(_) => None,
             None => Some(match &opts.symbol {
                 Some(s) => s.as_bytes().to_vec(),
-                None => path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().to_uppercase())
-                    .unwrap_or_default()
-                    .into_bytes(),
+                None => path.file_stem().map(|s| s.to_string_lossy().to_uppercase()).unwrap_or_default().into_bytes(),
             }),
         };
         Ok(Self {
@@ -475,11 +438,7 @@ impl<'a> FileState<'a> {
 
     #[cold]
     fn malformed(&self, byte: u64, message: String) -> DataError {
-        DataError::Malformed {
-            path: self.path.to_path_buf(),
-            line: physical_line(self.path, byte),
-            message,
-        }
+        DataError::Malformed { path: self.path.to_path_buf(), line: physical_line(self.path, byte), message }
     }
 
     /// Validates one row starting at `byte` and keeps it if in range.
@@ -623,10 +582,7 @@ fn scan(bytes: &[u8], ends: &mut Vec<usize>) -> Scan {
 /// The fast reader; `Ok(false)` means "needs the full CSV parser".
 fn read_fast(path: &Path, opts: &LoadOptions, sink: &mut Sink) -> Result<bool, DataError> {
     use std::io::Read;
-    let io = |source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| DataError::Io { path: path.to_path_buf(), source };
     let mut file = File::open(path).map_err(io)?;
     let mut buf: Vec<u8> = vec![0; 1 << 20];
     let mut len = 0usize; // valid bytes in buf
@@ -684,10 +640,7 @@ fn read_fast(path: &Path, opts: &LoadOptions, sink: &mut Sink) -> Result<bool, D
             ends.push(i - pos);
         }
         let end_of_content = if cr { i - 1 } else { i };
-        let line = Line {
-            bytes: &buf[pos..end_of_content],
-            ends: &ends,
-        };
+        let line = Line { bytes: &buf[pos..end_of_content], ends: &ends };
         let byte = base + pos as u64;
         let blank = end_of_content == pos;
         pos = if complete { i + 1 } else { i };
@@ -710,15 +663,8 @@ fn read_fast(path: &Path, opts: &LoadOptions, sink: &mut Sink) -> Result<bool, D
 
 /// The general reader (quoted fields, bare `\r` line ends), via the `csv` crate.
 fn read_csv(path: &Path, opts: &LoadOptions, sink: &mut Sink) -> Result<(), DataError> {
-    let f = File::open(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut rdr = ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .buffer_capacity(1 << 18)
-        .from_reader(f);
+    let f = File::open(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
+    let mut rdr = ReaderBuilder::new().has_headers(true).flexible(true).buffer_capacity(1 << 18).from_reader(f);
     let headers = rdr.byte_headers().map_err(|e| csv_error(path, e))?.clone();
     let mut state = FileState::new(path, &headers, opts, sink)?;
     let mut rec = ByteRecord::new();
@@ -748,11 +694,7 @@ pub fn parse_timestamp(s: &str) -> Option<Timestamp> {
 
 #[inline]
 fn parse_ts(s: &[u8]) -> Option<Timestamp> {
-    if s.len() >= 10 && s[4] == b'-' {
-        parse_iso(s)
-    } else {
-        parse_epoch(s)
-    }
+    if s.len() >= 10 && s[4] == b'-' { parse_iso(s) } else { parse_epoch(s) }
 }
 
 #[inline(always)]

@@ -55,11 +55,7 @@ pub enum DataError {
     #[error("{}: bad header: {message}", path.display())]
     BadHeader { path: PathBuf, message: String },
     #[error("{}: missing column \"{column}\" (header: {header})", path.display())]
-    MissingColumn {
-        path: PathBuf,
-        column: &'static str,
-        header: String,
-    },
+    MissingColumn { path: PathBuf, column: &'static str, header: String },
     /// A bad data row; `line` is the 1-based physical line (the header is line 1).
     #[error("{}:{line}: {message}", path.display())]
     Malformed { path: PathBuf, line: u64, message: String },
@@ -76,11 +72,7 @@ pub enum DataError {
     #[error("{}: row {row}: {message}", path.display())]
     BadRow { path: PathBuf, row: u64, message: String },
     #[error("{}: no bars{}", path.display(), range_text(*from, *to))]
-    NoBars {
-        path: PathBuf,
-        from: Option<Timestamp>,
-        to: Option<Timestamp>,
-    },
+    NoBars { path: PathBuf, from: Option<Timestamp>, to: Option<Timestamp> },
 }
 
 fn range_text(from: Option<Timestamp>, to: Option<Timestamp>) -> String {
@@ -98,10 +90,7 @@ fn is_csv(path: &Path) -> bool {
 
 /// The files to read: `path` itself, or every `*.csv` in the folder by file name.
 fn list_files(path: &Path) -> Result<Vec<PathBuf>, DataError> {
-    let io = |source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| DataError::Io { path: path.to_path_buf(), source };
     let meta = std::fs::metadata(path).map_err(io)?;
     if !meta.is_dir() {
         if !is_csv(path) {
@@ -137,11 +126,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, DataError> {
         self::csv::read_file(file, opts, &mut sink)?;
     }
     if sink.events.is_empty() {
-        return Err(DataError::NoBars {
-            path: path.to_path_buf(),
-            from: opts.from,
-            to: opts.to,
-        });
+        return Err(DataError::NoBars { path: path.to_path_buf(), from: opts.from, to: opts.to });
     }
 
     // Renumber symbols alphabetically, dropping those without bars.
@@ -162,9 +147,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, DataError> {
 
     // Order by (time, symbol); the common already-sorted, duplicate-free case
     // skips the sort.
-    let strictly_sorted = events
-        .windows(2)
-        .all(|w| (w[0].bar.time, w[0].symbol) < (w[1].bar.time, w[1].symbol));
+    let strictly_sorted = events.windows(2).all(|w| (w[0].bar.time, w[0].symbol) < (w[1].bar.time, w[1].symbol));
     if !strictly_sorted {
         let mut keys: Vec<(Timestamp, SymbolId, usize)> = events.iter().enumerate().map(|(i, e)| (e.bar.time, e.symbol, i)).collect();
         // The index makes the unstable sort stable.
@@ -179,19 +162,12 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, DataError> {
                 };
                 let (first_path, later_path) = (file_of(a.2), file_of(b.2));
                 let first_line = self::csv::physical_line(first_path, sink.offsets[a.2]);
-                let earlier = if first_path == later_path {
-                    format!("line {first_line}")
-                } else {
-                    format!("{}:{first_line}", first_path.display())
-                };
+                let earlier =
+                    if first_path == later_path { format!("line {first_line}") } else { format!("{}:{first_line}", first_path.display()) };
                 return Err(DataError::Malformed {
                     path: later_path.clone(),
                     line: self::csv::physical_line(later_path, sink.offsets[b.2]),
-                    message: format!(
-                        "duplicate bar: {} at {} already given on {earlier}",
-                        symbols[a.1 as usize],
-                        format_timestamp(a.0)
-                    ),
+                    message: format!("duplicate bar: {} at {} already given on {earlier}", symbols[a.1 as usize], format_timestamp(a.0)),
                 });
             }
         }
@@ -199,11 +175,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, DataError> {
     }
 
     let timeframe = infer_timeframe(&events, symbols.len());
-    Ok(MarketData {
-        symbols,
-        events,
-        timeframe,
-    })
+    Ok(MarketData { symbols, events, timeframe })
 }
 
 /// Median spacing between consecutive bars of the same symbol: at least 20 hours
@@ -251,11 +223,7 @@ mod tests {
     /// A fresh empty folder under the system temp dir.
     fn temp_dir(name: &str) -> PathBuf {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "liu-data-test-{}-{}-{name}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
+        let dir = std::env::temp_dir().join(format!("liu-data-test-{}-{}-{name}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
@@ -287,14 +255,7 @@ mod tests {
     }
 
     fn bar(time: i64, o: f64, h: f64, l: f64, c: f64, v: f64) -> Bar {
-        Bar {
-            time,
-            open: o,
-            high: h,
-            low: l,
-            close: c,
-            volume: v,
-        }
+        Bar { time, open: o, high: h, low: l, close: c, volume: v }
     }
 
     #[test]
@@ -396,10 +357,7 @@ mod tests {
         // File stem, upper-cased.
         assert_eq!(ok("goog.csv", plain).symbols, ["GOOG"]);
         // --symbol overrides the stem.
-        let opts = LoadOptions {
-            symbol: Some("MSFT".into()),
-            ..Default::default()
-        };
+        let opts = LoadOptions { symbol: Some("MSFT".into()), ..Default::default() };
         assert_eq!(load_text("goog.csv", plain, &opts).unwrap().symbols, ["MSFT"]);
         // A symbol column wins over both; ids alphabetical; events by (time, id).
         let text = "symbol,ts,open,high,low,close\nZZ,2,1,1,1,1\nZZ,1,1,1,1,1\nAA,2,1,1,1,1\nMM,1,1,1,1,1\n";
@@ -427,10 +385,7 @@ mod tests {
         assert_eq!(d.timeframe, Timeframe::Minute);
 
         // Same symbol in two files with an overlapping bar → duplicate, naming both files.
-        let opts = LoadOptions {
-            symbol: Some("S".into()),
-            ..Default::default()
-        };
+        let opts = LoadOptions { symbol: Some("S".into()), ..Default::default() };
         match load(&dir, &opts) {
             Err(DataError::Malformed { path, line, message }) => {
                 assert!(path.ends_with("b.csv"), "{path:?}");
@@ -443,14 +398,8 @@ mod tests {
         // No CSV in a folder; a non-CSV file; a missing path.
         let empty = temp_dir("empty");
         write(&empty, "x.txt", "");
-        assert!(matches!(
-            load(&empty, &LoadOptions::default()),
-            Err(DataError::NoCsvInFolder { .. })
-        ));
-        assert!(matches!(
-            load(&empty.join("x.txt"), &LoadOptions::default()),
-            Err(DataError::NotCsv { .. })
-        ));
+        assert!(matches!(load(&empty, &LoadOptions::default()), Err(DataError::NoCsvInFolder { .. })));
+        assert!(matches!(load(&empty.join("x.txt"), &LoadOptions::default()), Err(DataError::NotCsv { .. })));
         let missing = dir.join("nope.csv");
         let e = load(&missing, &LoadOptions::default()).unwrap_err();
         assert!(matches!(e, DataError::Io { .. }));
@@ -474,10 +423,7 @@ mod tests {
             ("2024-01-03,1,2,0.5,0.4,10\n", "low 0.5 is above close 0.4"),
             ("2024-01-03,1,2,0.5,1.5,-1\n", "column \"volume\": -1 is negative"),
             ("2024-01-03,1,2,0.5,1.5\n", "row has 5 fields, the header has 6"),
-            (
-                "2024-13-03,1,2,0.5,1.5,10\n",
-                "column \"timestamp\": \"2024-13-03\" is not a valid timestamp",
-            ),
+            ("2024-13-03,1,2,0.5,1.5,10\n", "column \"timestamp\": \"2024-13-03\" is not a valid timestamp"),
         ];
         for (row, want) in cases {
             // Header line 1, good line 2, a blank line 3 (skipped but counted), bad line 4.
@@ -492,14 +438,8 @@ mod tests {
         // Equality at the bounds is fine.
         ok("x.csv", &format!("{h}2024-01-03,1,1,1,1,0\n"));
         // Malformed rows outside from/to are still errors.
-        let opts = LoadOptions {
-            from: Some(parse_timestamp("2030-01-01").unwrap()),
-            ..Default::default()
-        };
-        assert!(matches!(
-            load_text("x.csv", &format!("{h}2024-01-03,1,2,0.5,abc,1\n"), &opts),
-            Err(DataError::Malformed { line: 2, .. })
-        ));
+        let opts = LoadOptions { from: Some(parse_timestamp("2030-01-01").unwrap()), ..Default::default() };
+        assert!(matches!(load_text("x.csv", &format!("{h}2024-01-03,1,2,0.5,abc,1\n"), &opts), Err(DataError::Malformed { line: 2, .. })));
     }
 
     #[test]
@@ -509,18 +449,12 @@ mod tests {
             assert_eq!(t, [(0, 1.5), (60, 1.25)]);
         };
         // CRLF, BOM, blank lines.
-        want(&ok(
-            "x.csv",
-            "\u{feff}ts,open,high,low,close\r\n0,1,2,1,1.5\r\n\r\n60,1,2,1,1.25\r\n",
-        ));
+        want(&ok("x.csv", "\u{feff}ts,open,high,low,close\r\n0,1,2,1,1.5\r\n\r\n60,1,2,1,1.25\r\n"));
         // No final newline.
         want(&ok("x.csv", "ts,open,high,low,close\n0,1,2,1,1.5\n60,1,2,1,1.25"));
         // Bare CR line ends and quoted fields (the general csv-crate reader).
         want(&ok("x.csv", "ts,open,high,low,close\r0,1,2,1,1.5\r60,1,2,1,1.25\r"));
-        let d = ok(
-            "x.csv",
-            "\"symbol\",\"ts\",open,high,low,close\n\"A,B\",0,1,2,1,1.5\n\"A,B\",60,1,2,1,\"1.25\"\n",
-        );
+        let d = ok("x.csv", "\"symbol\",\"ts\",open,high,low,close\n\"A,B\",0,1,2,1,1.5\n\"A,B\",60,1,2,1,\"1.25\"\n");
         assert_eq!(d.symbols, ["A,B"]);
         want(&d);
         // Physical line numbers through a quoted multi-line field (lines 3-4) and
@@ -566,30 +500,13 @@ mod tests {
     #[test]
     fn from_to_filter_and_no_bars() {
         let text = "ts,open,high,low,close\n0,1,1,1,1\n60,1,1,1,1\n120,1,1,1,1\n180,1,1,1,1\n";
-        let opts = LoadOptions {
-            from: Some(60 * S),
-            to: Some(120 * S),
-            ..Default::default()
-        };
+        let opts = LoadOptions { from: Some(60 * S), to: Some(120 * S), ..Default::default() };
         let d = load_text("x.csv", text, &opts).unwrap();
         let times: Vec<i64> = d.events.iter().map(|e| e.bar.time / S).collect();
         assert_eq!(times, [60, 120]);
-        let opts = LoadOptions {
-            from: Some(1000 * S),
-            ..Default::default()
-        };
+        let opts = LoadOptions { from: Some(1000 * S), ..Default::default() };
         let e = load_text("x.csv", text, &opts).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                DataError::NoBars {
-                    from: Some(_),
-                    to: None,
-                    ..
-                }
-            ),
-            "{e:?}"
-        );
+        assert!(matches!(e, DataError::NoBars { from: Some(_), to: None, .. }), "{e:?}");
         assert!(e.to_string().contains("no bars from 1970-01-01T00:16:40Z"), "{e}");
     }
 

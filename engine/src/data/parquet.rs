@@ -51,28 +51,13 @@ struct Columns {
 /// Loads the bars of one Parquet file, validated, sorted by (time, symbol)
 /// with symbols numbered alphabetically, like [`super::load`] does for CSV.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, DataError> {
-    let parquet_error = |source| DataError::Parquet {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = File::open(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let parquet_error = |source| DataError::Parquet { path: path.to_path_buf(), source };
+    let file = File::open(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
     let reader = SerializedFileReader::new(file).map_err(parquet_error)?;
     // Every codec the parquet crate reads is compiled in (engine/Cargo.toml);
     // it has no LZO, which is refused up front rather than on the first page.
-    if reader
-        .metadata()
-        .row_groups()
-        .iter()
-        .flat_map(|g| g.columns())
-        .any(|c| c.compression() == Compression::LZO)
-    {
-        return Err(DataError::ParquetCodec {
-            path: path.to_path_buf(),
-            codec: "lzo",
-        });
+    if reader.metadata().row_groups().iter().flat_map(|g| g.columns()).any(|c| c.compression() == Compression::LZO) {
+        return Err(DataError::ParquetCodec { path: path.to_path_buf(), codec: "lzo" });
     }
     let schema = reader.metadata().file_metadata().schema_descr_ptr();
     let columns = columns(path, schema.root_schema().get_fields())?;
@@ -90,19 +75,8 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, DataError> {
     for (i, row) in reader.into_iter().enumerate() {
         let row = row.map_err(parquet_error)?;
         let number = i as u64 + 1;
-        let bad = |message: String| DataError::BadRow {
-            path: path.to_path_buf(),
-            row: number,
-            message,
-        };
-        let mut bar = Bar {
-            time: 0,
-            open: f64::NAN,
-            high: f64::NAN,
-            low: f64::NAN,
-            close: f64::NAN,
-            volume: 0.0,
-        };
+        let bad = |message: String| DataError::BadRow { path: path.to_path_buf(), row: number, message };
+        let mut bar = Bar { time: 0, open: f64::NAN, high: f64::NAN, low: f64::NAN, close: f64::NAN, volume: 0.0 };
         let mut symbol: Option<&str> = None;
         for (k, (_, field)) in row.get_column_iter().enumerate() {
             match columns.roles.get(k).copied().flatten() {
@@ -121,11 +95,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, DataError> {
         if bar.time < from || bar.time > to {
             continue;
         }
-        let name = if columns.has_symbol {
-            symbol.unwrap_or_default()
-        } else {
-            fixed_symbol.as_str()
-        };
+        let name = if columns.has_symbol { symbol.unwrap_or_default() } else { fixed_symbol.as_str() };
         let id = match ids.get(name) {
             Some(&id) => id,
             None => {
@@ -139,11 +109,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, DataError> {
         bars.push(bar);
     }
     if bars.is_empty() {
-        return Err(DataError::NoBars {
-            path: path.to_path_buf(),
-            from: opts.from,
-            to: opts.to,
-        });
+        return Err(DataError::NoBars { path: path.to_path_buf(), from: opts.from, to: opts.to });
     }
 
     // Symbols alphabetically, as the CSV loader numbers them, so that a
@@ -155,11 +121,8 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, DataError> {
         remap[old as usize] = new as SymbolId;
     }
     let symbols: Vec<String> = order.iter().map(|&i| std::mem::take(&mut names[i as usize])).collect();
-    let mut sorted: Vec<(Timestamp, SymbolId, u64, usize)> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, &(t, s, row))| (t, remap[s as usize], row, i))
-        .collect();
+    let mut sorted: Vec<(Timestamp, SymbolId, u64, usize)> =
+        keys.iter().enumerate().map(|(i, &(t, s, row))| (t, remap[s as usize], row, i)).collect();
     sorted.sort_unstable();
     if let Some(w) = sorted.windows(2).find(|w| (w[0].0, w[0].1) == (w[1].0, w[1].1)) {
         let (first, later) = (w[0], w[1]);
@@ -176,11 +139,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<MarketData, DataError> {
     }
     let events: Vec<BarEvent> = sorted.iter().map(|&(_, symbol, _, i)| BarEvent { symbol, bar: bars[i] }).collect();
     let timeframe = infer_timeframe(&events, symbols.len());
-    Ok(MarketData {
-        symbols,
-        events,
-        timeframe,
-    })
+    Ok(MarketData { symbols, events, timeframe })
 }
 
 fn columns(path: &Path, fields: &[TypePtr]) -> Result<Columns, DataError> {
@@ -195,10 +154,7 @@ fn columns(path: &Path, fields: &[TypePtr]) -> Result<Columns, DataError> {
         ("symbol", Role::Symbol),
         ("ticker", Role::Symbol),
     ];
-    let bad = |message: String| DataError::BadHeader {
-        path: path.to_path_buf(),
-        message,
-    };
+    let bad = |message: String| DataError::BadHeader { path: path.to_path_buf(), message };
     let lower: Vec<String> = fields.iter().map(|f| f.name().trim().to_ascii_lowercase()).collect();
     let mut roles: Vec<Option<Role>> = vec![None; fields.len()];
     for (i, name) in lower.iter().enumerate() {
@@ -214,30 +170,16 @@ fn columns(path: &Path, fields: &[TypePtr]) -> Result<Columns, DataError> {
         hits.next().map(|first| (first, hits.next()))
     });
     let header = || fields.iter().map(|f| f.name()).collect::<Vec<_>>().join(",");
-    let missing = |column: &'static str| DataError::MissingColumn {
-        path: path.to_path_buf(),
-        column,
-        header: header(),
-    };
+    let missing = |column: &'static str| DataError::MissingColumn { path: path.to_path_buf(), column, header: header() };
     let time = match time {
         None => return Err(missing("timestamp")),
         Some((first, Some(second))) => {
-            return Err(bad(format!(
-                "columns {} and {} are both named \"{}\"",
-                first + 1,
-                second + 1,
-                lower[first]
-            )));
+            return Err(bad(format!("columns {} and {} are both named \"{}\"", first + 1, second + 1, lower[first])));
         }
         Some((first, None)) => first,
     };
     roles[time] = Some(Role::Time);
-    for (column, role) in [
-        ("open", Role::Open),
-        ("high", Role::High),
-        ("low", Role::Low),
-        ("close", Role::Close),
-    ] {
+    for (column, role) in [("open", Role::Open), ("high", Role::High), ("low", Role::Low), ("close", Role::Close)] {
         if !roles.contains(&Some(role)) {
             return Err(missing(column));
         }
@@ -246,11 +188,7 @@ fn columns(path: &Path, fields: &[TypePtr]) -> Result<Columns, DataError> {
         fields[time].get_basic_info().logical_type_ref(),
         Some(LogicalType::Timestamp(t)) if t.unit == TimeUnit::NANOS
     );
-    Ok(Columns {
-        has_symbol: roles.contains(&Some(Role::Symbol)),
-        roles,
-        nanos,
-    })
+    Ok(Columns { has_symbol: roles.contains(&Some(Role::Symbol)), roles, nanos })
 }
 
 fn price(column: &str, field: &Field) -> Result<f64, String> {
@@ -265,10 +203,7 @@ fn price(column: &str, field: &Field) -> Result<f64, String> {
         Field::UShort(v) => f64::from(*v),
         Field::UInt(v) => f64::from(*v),
         Field::ULong(v) => *v as f64,
-        Field::Str(s) => s
-            .trim()
-            .parse()
-            .map_err(|_| format!("column \"{column}\": \"{s}\" is not a number"))?,
+        Field::Str(s) => s.trim().parse().map_err(|_| format!("column \"{column}\": \"{s}\" is not a number"))?,
         Field::Null => return Err(format!("column \"{column}\": empty value")),
         other => return Err(format!("column \"{column}\": {other} is not a number")),
     };

@@ -85,11 +85,7 @@ pub fn random_walk(bars_per_symbol: usize, symbols: usize, seed: u64) -> MarketD
             });
         }
     }
-    MarketData {
-        symbols: names,
-        events,
-        timeframe: Timeframe::Minute,
-    }
+    MarketData { symbols: names, events, timeframe: Timeframe::Minute }
 }
 
 /// Writes `data` as CSV with header `symbol,timestamp,open,high,low,close,volume`;
@@ -113,10 +109,7 @@ pub fn write_csv(data: &MarketData, path: &Path) -> std::io::Result<()> {
             write_fmt(&mut fields[0], format_args!("{secs}"));
         } else {
             let sign = if t < 0 { "-" } else { "" };
-            write_fmt(
-                &mut fields[0],
-                format_args!("{sign}{}.{:09}", secs.unsigned_abs(), nanos.unsigned_abs()),
-            );
+            write_fmt(&mut fields[0], format_args!("{sign}{}.{:09}", secs.unsigned_abs(), nanos.unsigned_abs()));
         }
         write_fmt(&mut fields[1], format_args!("{}", b.open));
         write_fmt(&mut fields[2], format_args!("{}", b.high));

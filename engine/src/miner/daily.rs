@@ -51,9 +51,7 @@ pub struct Window {
 
 impl Window {
     pub fn fetch_from(&self) -> NaiveDate {
-        self.from
-            .checked_sub_days(Days::new(u64::from(self.warmup_days)))
-            .unwrap_or(NaiveDate::MIN)
+        self.from.checked_sub_days(Days::new(u64::from(self.warmup_days))).unwrap_or(NaiveDate::MIN)
     }
 }
 
@@ -63,20 +61,14 @@ pub enum DailySource {
     /// Alpaca's `GET /v2/stocks/{symbol}/bars` or Polygon's daily aggregates.
     Api(Client),
     /// Bars loaded by the engine's CSV loader, summed per day.
-    Files {
-        path: PathBuf,
-        bars: BTreeMap<String, Vec<DailyBar>>,
-    },
+    Files { path: PathBuf, bars: BTreeMap<String, Vec<DailyBar>> },
 }
 
 impl DailySource {
     /// Loads a CSV file or folder (see [`crate::data::load`]).
     pub fn files(path: &Path) -> Result<Self, MineError> {
         let data = crate::data::load(path, &LoadOptions::default())?;
-        Ok(DailySource::Files {
-            path: path.to_owned(),
-            bars: daily_bars(&data),
-        })
+        Ok(DailySource::Files { path: path.to_owned(), bars: daily_bars(&data) })
     }
 
     /// The symbol's bars from `from` to `to` (inclusive), in date order, one
@@ -88,10 +80,7 @@ impl DailySource {
                 Api::Polygon { .. } => polygon_bars(client, symbol, from, to).await?,
             },
             DailySource::Files { path, bars } => {
-                let all = bars.get(symbol).ok_or_else(|| MineError::NotInFile {
-                    symbol: symbol.to_owned(),
-                    path: path.clone(),
-                })?;
+                let all = bars.get(symbol).ok_or_else(|| MineError::NotInFile { symbol: symbol.to_owned(), path: path.clone() })?;
                 (all.clone(), path.display().to_string())
             }
         };
@@ -121,17 +110,9 @@ pub async fn mine_symbol(store: &Store, source: &DailySource, symbol: &str, wind
     let values = indicators(&bars);
     let keep: Vec<(&DailyBar, Map<String, Value>)> = bars.iter().zip(values).filter(|(b, _)| b.date >= window.from).collect();
     let (Some(first), Some(last)) = (keep.first().map(|(b, _)| b.date), keep.last().map(|(b, _)| b.date)) else {
-        return Err(MineError::NoBars {
-            symbol: symbol.to_owned(),
-            url: origin,
-            from: window.from,
-            to: window.to,
-        });
+        return Err(MineError::NoBars { symbol: symbol.to_owned(), url: origin, from: window.from, to: window.to });
     };
-    let store_error = |source| MineError::Store {
-        symbol: symbol.to_owned(),
-        source,
-    };
+    let store_error = |source| MineError::Store { symbol: symbol.to_owned(), source };
     let now = Utc::now();
     let mut tx = store.begin().await.map_err(store_error)?;
     for (bar, indicators) in &keep {
@@ -149,11 +130,7 @@ pub async fn mine_symbol(store: &Store, source: &DailySource, symbol: &str, wind
     }
     tx.commit().await.map_err(store_error)?;
     tracing::info!(symbol, rows = keep.len(), %first, %last, from = %origin, "mined daily bars");
-    Ok(Mined {
-        rows: keep.len(),
-        first,
-        last,
-    })
+    Ok(Mined { rows: keep.len(), first, last })
 }
 
 /// The indicators stored with each bar, computed by [`crate::fincalcs`]
@@ -164,17 +141,8 @@ pub async fn mine_symbol(store: &Store, source: &DailySource, symbol: &str, wind
 /// yet defined (warm-up) is left out.
 pub fn indicators(bars: &[DailyBar]) -> Vec<Map<String, Value>> {
     let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
-    let ohlc: Vec<Bar> = bars
-        .iter()
-        .map(|b| Bar {
-            time: 0,
-            open: b.open,
-            high: b.high,
-            low: b.low,
-            close: b.close,
-            volume: b.volume,
-        })
-        .collect();
+    let ohlc: Vec<Bar> =
+        bars.iter().map(|b| Bar { time: 0, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume }).collect();
     let macd = fincalcs::macd(&closes, 12, 26, 9);
     let bands = fincalcs::bollinger(&closes, 20, 2.0);
     let series: [(&str, Vec<f64>); 13] = [
@@ -217,19 +185,12 @@ pub fn daily_bars(data: &MarketData) -> BTreeMap<String, Vec<DailyBar>> {
     }
     let mut out = BTreeMap::new();
     for (symbol, bars) in data.symbols.iter().zip(per_symbol) {
-        let daily = if bars.len() < 2 {
-            data.timeframe == Timeframe::Day
-        } else {
-            bars.windows(2).all(|w| w[1].time - w[0].time >= DAILY_SPACING)
-        };
+        let daily =
+            if bars.len() < 2 { data.timeframe == Timeframe::Day } else { bars.windows(2).all(|w| w[1].time - w[0].time >= DAILY_SPACING) };
         let mut days: Vec<(NaiveDate, Bar)> = Vec::new();
         for bar in bars {
             let time = DateTime::from_timestamp_nanos(bar.time);
-            let date = if daily {
-                time.date_naive()
-            } else {
-                time.with_timezone(&New_York).date_naive()
-            };
+            let date = if daily { time.date_naive() } else { time.with_timezone(&New_York).date_naive() };
             match days.last_mut() {
                 Some((day, aggregate)) if *day == date => aggregate.extend_with(bar),
                 _ => days.push((date, *bar)),
@@ -237,14 +198,7 @@ pub fn daily_bars(data: &MarketData) -> BTreeMap<String, Vec<DailyBar>> {
         }
         let days: Vec<DailyBar> = days
             .into_iter()
-            .map(|(date, b)| DailyBar {
-                date,
-                open: b.open,
-                high: b.high,
-                low: b.low,
-                close: b.close,
-                volume: b.volume,
-            })
+            .map(|(date, b)| DailyBar { date, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume })
             .collect();
         if !days.is_empty() {
             out.insert(symbol.clone(), days);
@@ -282,14 +236,7 @@ async fn alpaca_bars(client: &Client, symbol: &str, from: NaiveDate, to: NaiveDa
                 .map_err(|e| decode(symbol, &url, format!("bar time {:?}: {e}", bar.t)))?
                 .with_timezone(&New_York)
                 .date_naive();
-            bars.push(DailyBar {
-                date,
-                open: bar.o,
-                high: bar.h,
-                low: bar.l,
-                close: bar.c,
-                volume: bar.v,
-            });
+            bars.push(DailyBar { date, open: bar.o, high: bar.h, low: bar.l, close: bar.c, volume: bar.v });
         }
         match page.next_page_token.filter(|t| !t.is_empty()) {
             Some(token) => {
@@ -310,11 +257,7 @@ async fn alpaca_bars(client: &Client, symbol: &str, from: NaiveDate, to: NaiveDa
 /// same host only: the API key goes with it).
 async fn polygon_bars(client: &Client, symbol: &str, from: NaiveDate, to: NaiveDate) -> Result<(Vec<DailyBar>, String), MineError> {
     let path = format!("v2/aggs/ticker/{}/range/1/day/{from}/{to}", path_segment(symbol));
-    let query = [
-        ("adjusted", "true".to_owned()),
-        ("sort", "asc".to_owned()),
-        ("limit", POLYGON_PAGE_LIMIT.to_owned()),
-    ];
+    let query = [("adjusted", "true".to_owned()), ("sort", "asc".to_owned()), ("limit", POLYGON_PAGE_LIMIT.to_owned())];
     let first = client.url(&path, &query)?;
     let mut url = first.clone();
     let mut bars = Vec::new();
@@ -325,14 +268,7 @@ async fn polygon_bars(client: &Client, symbol: &str, from: NaiveDate, to: NaiveD
         for agg in page.into_results(symbol, &url)? {
             let time = DateTime::from_timestamp_millis(agg.t).ok_or_else(|| decode(symbol, &url, format!("bar time {}", agg.t)))?;
             let date = time.with_timezone(&New_York).date_naive();
-            bars.push(DailyBar {
-                date,
-                open: agg.o,
-                high: agg.h,
-                low: agg.l,
-                close: agg.c,
-                volume: agg.v,
-            });
+            bars.push(DailyBar { date, open: agg.o, high: agg.h, low: agg.l, close: agg.c, volume: agg.v });
         }
         let Some(next) = next.filter(|n| !n.is_empty()) else { break };
         url = next_page(symbol, &first, &url, &next, &mut seen)?;
@@ -346,14 +282,7 @@ mod tests {
     use crate::domain::BarEvent;
 
     fn day(date: &str, close: f64) -> DailyBar {
-        DailyBar {
-            date: date.parse().unwrap(),
-            open: close,
-            high: close + 1.0,
-            low: close - 1.0,
-            close,
-            volume: 10.0,
-        }
+        DailyBar { date: date.parse().unwrap(), open: close, high: close + 1.0, low: close - 1.0, close, volume: 10.0 }
     }
 
     #[test]
@@ -372,14 +301,7 @@ mod tests {
     fn intraday_bars_sum_per_new_york_day_and_daily_bars_keep_their_date() {
         // 2024-03-05 20:59 and 21:01 UTC are 15:59 and 16:01 in New York; 2024-03-06 03:00 UTC is still the 5th there.
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().timestamp_nanos_opt().unwrap();
-        let bar = |t: &str, o: f64, c: f64| Bar {
-            time: at(t),
-            open: o,
-            high: o.max(c) + 1.0,
-            low: o.min(c) - 1.0,
-            close: c,
-            volume: 5.0,
-        };
+        let bar = |t: &str, o: f64, c: f64| Bar { time: at(t), open: o, high: o.max(c) + 1.0, low: o.min(c) - 1.0, close: c, volume: 5.0 };
         let data = MarketData {
             symbols: vec!["X".into()],
             events: [
@@ -395,39 +317,21 @@ mod tests {
         let days = &daily_bars(&data)["X"];
         assert_eq!(days.len(), 2);
         assert_eq!(
-            (
-                days[0].date.to_string(),
-                days[0].open,
-                days[0].close,
-                days[0].high,
-                days[0].low,
-                days[0].volume
-            ),
+            (days[0].date.to_string(), days[0].open, days[0].close, days[0].high, days[0].low, days[0].volume),
             ("2024-03-05".into(), 10.0, 9.0, 12.0, 8.0, 10.0)
         );
         assert_eq!(days[1].date.to_string(), "2024-03-06");
         // A daily symbol next to an intraday one keeps its dates.
         let daily = MarketData {
             symbols: vec!["X".into(), "D".into()],
-            events: [
-                (1, "2024-03-04T00:00:00Z"),
-                (0, "2024-03-05T00:00:00Z"),
-                (0, "2024-03-05T00:01:00Z"),
-                (1, "2024-03-05T00:00:00Z"),
-            ]
-            .into_iter()
-            .map(|(symbol, t)| BarEvent {
-                symbol,
-                bar: bar(t, 1.0, 2.0),
-            })
-            .collect(),
+            events: [(1, "2024-03-04T00:00:00Z"), (0, "2024-03-05T00:00:00Z"), (0, "2024-03-05T00:01:00Z"), (1, "2024-03-05T00:00:00Z")]
+                .into_iter()
+                .map(|(symbol, t)| BarEvent { symbol, bar: bar(t, 1.0, 2.0) })
+                .collect(),
             timeframe: Timeframe::Minute,
         };
         let days = daily_bars(&daily);
-        assert_eq!(
-            days["D"].iter().map(|d| d.date.to_string()).collect::<Vec<_>>(),
-            ["2024-03-04", "2024-03-05"]
-        );
+        assert_eq!(days["D"].iter().map(|d| d.date.to_string()).collect::<Vec<_>>(), ["2024-03-04", "2024-03-05"]);
         assert_eq!(days["X"].iter().map(|d| d.date.to_string()).collect::<Vec<_>>(), ["2024-03-04"]);
     }
 
@@ -437,21 +341,13 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
-        let api = Api::Polygon {
-            base_url: reqwest::Url::parse(&format!("http://{addr}/")).unwrap(),
-            api_key: "pk-SECRET".into(),
-        };
+        let api = Api::Polygon { base_url: reqwest::Url::parse(&format!("http://{addr}/")).unwrap(), api_key: "pk-SECRET".into() };
         let source = DailySource::Api(Client::new(api).unwrap());
         let (from, to) = ("2024-01-02".parse().unwrap(), "2024-01-31".parse().unwrap());
         let err = source.fetch("XYZ", from, to).await.unwrap_err();
         assert!(matches!(&err, MineError::Decode { symbol, .. } if symbol == "XYZ"), "{err:?}");
         let text = err.to_string();
-        assert!(
-            text.starts_with(&format!(
-                "XYZ: GET http://{addr}/v2/aggs/ticker/XYZ/range/1/day/2024-01-02/2024-01-31?"
-            )),
-            "{text}"
-        );
+        assert!(text.starts_with(&format!("XYZ: GET http://{addr}/v2/aggs/ticker/XYZ/range/1/day/2024-01-02/2024-01-31?")), "{text}");
         assert!(text.contains("not the documented JSON") && !text.contains("SECRET"), "{text}");
     }
 }

@@ -80,46 +80,22 @@ pub enum AlpacaHost {
 #[derive(Debug, thiserror::Error)]
 pub enum MineError {
     #[error("{variables} must be set: the {source_name} source reads its credentials from the environment only")]
-    MissingCredential {
-        source_name: &'static str,
-        variables: &'static str,
-    },
+    MissingCredential { source_name: &'static str, variables: &'static str },
     #[error("{symbol}: GET {url}: {message}")]
     Http { symbol: String, url: String, message: String },
     /// A request for several symbols failed: the same error for each.
     #[error("{symbol}: {message}")]
     ForSymbols { symbol: String, message: String },
     #[error("{symbol}: GET {url}: unknown symbol (answered {status}: {body})")]
-    UnknownSymbol {
-        symbol: String,
-        url: String,
-        status: StatusCode,
-        body: String,
-    },
+    UnknownSymbol { symbol: String, url: String, status: StatusCode, body: String },
     #[error("{symbol}: GET {url}: not authorized (answered {status}: {body}); check {variables}")]
-    Unauthorized {
-        symbol: String,
-        url: String,
-        status: StatusCode,
-        body: String,
-        variables: &'static str,
-    },
+    Unauthorized { symbol: String, url: String, status: StatusCode, body: String, variables: &'static str },
     #[error("{symbol}: GET {url}: answered {status}: {body}")]
-    Status {
-        symbol: String,
-        url: String,
-        status: StatusCode,
-        body: String,
-    },
+    Status { symbol: String, url: String, status: StatusCode, body: String },
     #[error("{symbol}: GET {url}: not the documented JSON: {message}")]
     Decode { symbol: String, url: String, message: String },
     #[error("{symbol}: no daily bars between {from} and {to} from {url}")]
-    NoBars {
-        symbol: String,
-        url: String,
-        from: chrono::NaiveDate,
-        to: chrono::NaiveDate,
-    },
+    NoBars { symbol: String, url: String, from: chrono::NaiveDate, to: chrono::NaiveDate },
     #[error("{symbol}: unknown symbol: not in {}", path.display())]
     NotInFile { symbol: String, path: PathBuf },
     #[error("{}: {message}", path.display())]
@@ -148,14 +124,8 @@ pub enum Api {
 impl fmt::Debug for Api {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Api::Alpaca { base_url, .. } => f
-                .debug_struct("Alpaca")
-                .field("base_url", &base_url.as_str())
-                .finish_non_exhaustive(),
-            Api::Polygon { base_url, .. } => f
-                .debug_struct("Polygon")
-                .field("base_url", &base_url.as_str())
-                .finish_non_exhaustive(),
+            Api::Alpaca { base_url, .. } => f.debug_struct("Alpaca").field("base_url", &base_url.as_str()).finish_non_exhaustive(),
+            Api::Polygon { base_url, .. } => f.debug_struct("Polygon").field("base_url", &base_url.as_str()).finish_non_exhaustive(),
         }
     }
 }
@@ -165,21 +135,12 @@ fn env_var(name: &str) -> Option<String> {
 }
 
 fn base_url(given: Option<&str>, variable: &str, default: &str) -> Result<Url, MineError> {
-    let text = given
-        .map(str::to_owned)
-        .or_else(|| env_var(variable))
-        .unwrap_or_else(|| default.to_owned());
+    let text = given.map(str::to_owned).or_else(|| env_var(variable)).unwrap_or_else(|| default.to_owned());
     // A trailing slash makes `join` keep the URL's own path (a proxy prefix).
     let with_slash = if text.ends_with('/') { text.clone() } else { format!("{text}/") };
-    let url = Url::parse(&with_slash).map_err(|e| MineError::BaseUrl {
-        url: text.clone(),
-        message: e.to_string(),
-    })?;
+    let url = Url::parse(&with_slash).map_err(|e| MineError::BaseUrl { url: text.clone(), message: e.to_string() })?;
     if !matches!(url.scheme(), "http" | "https") || !url.username().is_empty() || url.password().is_some() {
-        return Err(MineError::BaseUrl {
-            url: text,
-            message: "expected http(s)://host[:port][/path], without credentials".into(),
-        });
+        return Err(MineError::BaseUrl { url: text, message: "expected http(s)://host[:port][/path], without credentials".into() });
     }
     Ok(url)
 }
@@ -196,10 +157,7 @@ impl Api {
         let base_url = base_url(given_url, variable, default)?;
         match (env_var(env::ALPACA_KEY), env_var(env::ALPACA_SECRET)) {
             (Some(key), Some(secret)) => Ok(Api::Alpaca { base_url, key, secret }),
-            _ => Err(MineError::MissingCredential {
-                source_name: "alpaca",
-                variables: "APCA_API_KEY_ID and APCA_API_SECRET_KEY",
-            }),
+            _ => Err(MineError::MissingCredential { source_name: "alpaca", variables: "APCA_API_KEY_ID and APCA_API_SECRET_KEY" }),
         }
     }
 
@@ -209,10 +167,7 @@ impl Api {
         let base_url = base_url(given_url, env::POLYGON_URL, POLYGON_URL)?;
         match env_var(env::POLYGON_KEY) {
             Some(api_key) => Ok(Api::Polygon { base_url, api_key }),
-            None => Err(MineError::MissingCredential {
-                source_name: "polygon",
-                variables: "POLYGON_API_KEY",
-            }),
+            None => Err(MineError::MissingCredential { source_name: "polygon", variables: "POLYGON_API_KEY" }),
         }
     }
 
@@ -257,10 +212,7 @@ impl Client {
         let base = match &self.api {
             Api::Alpaca { base_url, .. } | Api::Polygon { base_url, .. } => base_url,
         };
-        let mut url = base.join(path).map_err(|e| MineError::BaseUrl {
-            url: base.to_string(),
-            message: e.to_string(),
-        })?;
+        let mut url = base.join(path).map_err(|e| MineError::BaseUrl { url: base.to_string(), message: e.to_string() })?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
@@ -274,11 +226,9 @@ impl Client {
         let mut attempt = 0;
         loop {
             let request = match &self.api {
-                Api::Alpaca { key, secret, .. } => self
-                    .http
-                    .get(url.clone())
-                    .header(KEY_ID_HEADER, key.as_str())
-                    .header(SECRET_KEY_HEADER, secret.as_str()),
+                Api::Alpaca { key, secret, .. } => {
+                    self.http.get(url.clone()).header(KEY_ID_HEADER, key.as_str()).header(SECRET_KEY_HEADER, secret.as_str())
+                }
                 Api::Polygon { api_key, .. } => {
                     let mut with_key = url.clone();
                     with_key.query_pairs_mut().append_pair("apiKey", api_key);
@@ -308,13 +258,9 @@ impl Client {
                 let (symbol, url, body) = (symbol.to_owned(), shown, self.excerpt(&body));
                 return Err(match status {
                     StatusCode::NOT_FOUND => MineError::UnknownSymbol { symbol, url, status, body },
-                    StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => MineError::Unauthorized {
-                        symbol,
-                        url,
-                        status,
-                        body,
-                        variables: self.api.credential_variables(),
-                    },
+                    StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                        MineError::Unauthorized { symbol, url, status, body, variables: self.api.credential_variables() }
+                    }
                     _ => MineError::Status { symbol, url, status, body },
                 });
             }
@@ -397,11 +343,7 @@ impl PolygonAggs {
 
 /// A response that is not the documented JSON.
 pub(crate) fn decode(symbol: &str, url: &Url, message: String) -> MineError {
-    MineError::Decode {
-        symbol: symbol.to_owned(),
-        url: url.to_string(),
-        message,
-    }
+    MineError::Decode { symbol: symbol.to_owned(), url: url.to_string(), message }
 }
 
 /// Polygon's `next_url`, checked: on the first page's origin only (the
@@ -415,11 +357,7 @@ pub(crate) fn next_page(
 ) -> Result<Url, MineError> {
     let next = Url::parse(next).map_err(|e| decode(symbol, current, format!("next_url: {e}")))?;
     if next.origin() != first.origin() {
-        return Err(decode(
-            symbol,
-            current,
-            format!("next_url leaves {}", first.origin().ascii_serialization()),
-        ));
+        return Err(decode(symbol, current, format!("next_url leaves {}", first.origin().ascii_serialization())));
     }
     if !seen.insert(next.to_string()) {
         return Err(decode(symbol, current, "next_url repeats".to_owned()));
@@ -442,38 +380,21 @@ mod tests {
         assert_eq!(url.join("v2/x").unwrap().as_str(), "http://127.0.0.1:9/proxy/v2/x");
         assert!(base_url(Some("http://user:pw@host"), "LIU_TEST_UNSET", POLYGON_URL).is_err());
         assert!(base_url(Some("ftp://host"), "LIU_TEST_UNSET", POLYGON_URL).is_err());
-        assert_eq!(
-            base_url(None, "LIU_TEST_UNSET", POLYGON_URL).unwrap().as_str(),
-            "https://api.polygon.io/"
-        );
+        assert_eq!(base_url(None, "LIU_TEST_UNSET", POLYGON_URL).unwrap().as_str(), "https://api.polygon.io/");
     }
 
     #[test]
     fn debug_shows_no_credentials() {
-        let api = Api::Polygon {
-            base_url: Url::parse("http://h/").unwrap(),
-            api_key: "pk-SECRET".into(),
-        };
+        let api = Api::Polygon { base_url: Url::parse("http://h/").unwrap(), api_key: "pk-SECRET".into() };
         assert!(!format!("{api:?}").contains("SECRET"));
-        let api = Api::Alpaca {
-            base_url: Url::parse("http://h/").unwrap(),
-            key: "AK-SECRET".into(),
-            secret: "SK-SECRET".into(),
-        };
+        let api = Api::Alpaca { base_url: Url::parse("http://h/").unwrap(), key: "AK-SECRET".into(), secret: "SK-SECRET".into() };
         assert!(!format!("{api:?}").contains("SECRET"));
     }
 
     #[test]
     fn error_bodies_are_masked_and_cut() {
-        let client = Client::new(Api::Polygon {
-            base_url: Url::parse("http://h/").unwrap(),
-            api_key: "pk-SECRET".into(),
-        })
-        .unwrap();
-        assert_eq!(
-            client.excerpt(b"{\"error\": \"Unknown API Key pk-SECRET\"}"),
-            "{\"error\": \"Unknown API Key <redacted>\"}"
-        );
+        let client = Client::new(Api::Polygon { base_url: Url::parse("http://h/").unwrap(), api_key: "pk-SECRET".into() }).unwrap();
+        assert_eq!(client.excerpt(b"{\"error\": \"Unknown API Key pk-SECRET\"}"), "{\"error\": \"Unknown API Key <redacted>\"}");
         assert_eq!(client.excerpt(&vec![b'x'; 1000]).chars().count(), MAX_ERROR_BODY + 1);
     }
 

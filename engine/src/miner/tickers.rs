@@ -39,10 +39,7 @@ pub enum TickerSource {
 impl TickerSource {
     /// Reads a `.json` or `.csv` reference file.
     pub fn file(path: &Path) -> Result<Self, MineError> {
-        let file_error = |message: String| MineError::File {
-            path: path.to_owned(),
-            message,
-        };
+        let file_error = |message: String| MineError::File { path: path.to_owned(), message };
         let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
         let records: Vec<FileRecord> = match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
             Some("json") => serde_json::from_str(&text).map_err(|e| file_error(e.to_string()))?,
@@ -74,10 +71,7 @@ impl TickerSource {
                 return Err(file_error(format!("{symbol} appears twice")));
             }
         }
-        Ok(TickerSource::File {
-            path: path.to_owned(),
-            rows,
-        })
+        Ok(TickerSource::File { path: path.to_owned(), rows })
     }
 
     pub async fn fetch(&self, symbol: &str) -> Result<TickerRow, MineError> {
@@ -86,10 +80,9 @@ impl TickerSource {
                 Api::Polygon { .. } => polygon_ticker(client, symbol).await,
                 Api::Alpaca { .. } => alpaca_asset(client, symbol).await,
             },
-            TickerSource::File { path, rows } => rows.get(symbol).cloned().ok_or_else(|| MineError::NotInFile {
-                symbol: symbol.to_owned(),
-                path: path.clone(),
-            }),
+            TickerSource::File { path, rows } => {
+                rows.get(symbol).cloned().ok_or_else(|| MineError::NotInFile { symbol: symbol.to_owned(), path: path.clone() })
+            }
         }
     }
 }
@@ -97,10 +90,7 @@ impl TickerSource {
 /// Fetches `symbol`'s reference data and upserts it.
 pub async fn mine_symbol(store: &Store, source: &TickerSource, symbol: &str) -> Result<TickerRow, MineError> {
     let row = source.fetch(symbol).await?;
-    let store_error = |source| MineError::Store {
-        symbol: symbol.to_owned(),
-        source,
-    };
+    let store_error = |source| MineError::Store { symbol: symbol.to_owned(), source };
     let mut tx = store.begin().await.map_err(store_error)?;
     upsert_ticker(&mut tx, &row, Utc::now()).await.map_err(store_error)?;
     tx.commit().await.map_err(store_error)?;
@@ -157,11 +147,7 @@ async fn polygon_ticker(client: &Client, symbol: &str) -> Result<TickerRow, Mine
         sector: ticker.sic_code.as_deref().and_then(sic_division).map(str::to_owned),
         exchange: ticker.primary_exchange.filter(|e| !e.is_empty()),
         similar_tickers,
-        tags: [ticker.market, ticker.kind]
-            .into_iter()
-            .flatten()
-            .filter(|t| !t.is_empty())
-            .collect(),
+        tags: [ticker.market, ticker.kind].into_iter().flatten().filter(|t| !t.is_empty()).collect(),
         short_ratio: None,
     })
 }
@@ -260,12 +246,7 @@ struct CsvRecord {
 impl From<CsvRecord> for FileRecord {
     fn from(r: CsvRecord) -> Self {
         let list = |s: Option<String>| -> Vec<String> {
-            s.unwrap_or_default()
-                .split(';')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned)
-                .collect()
+            s.unwrap_or_default().split(';').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect()
         };
         let text = |s: Option<String>| s.filter(|t| !t.is_empty());
         FileRecord {
@@ -299,11 +280,7 @@ mod tests {
     fn csv_and_json_reference_files_read_alike() {
         let dir = tempfile::tempdir().unwrap();
         let csv = dir.path().join("ref.csv");
-        std::fs::write(
-            &csv,
-            "symbol,name,sector,similar_tickers,tags,short_ratio\nAAA,Aaa Corp,Tech,BBB; CCC,x,1.5\nBBB,,,,,\n",
-        )
-        .unwrap();
+        std::fs::write(&csv, "symbol,name,sector,similar_tickers,tags,short_ratio\nAAA,Aaa Corp,Tech,BBB; CCC,x,1.5\nBBB,,,,,\n").unwrap();
         let json = dir.path().join("ref.json");
         std::fs::write(
             &json,

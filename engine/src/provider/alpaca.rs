@@ -405,11 +405,7 @@ pub(super) fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessa
     };
     let kind: &str = &kind.0;
     let event = match kind {
-        "t" => MarketEvent::Trade(Trade {
-            time: timestamp(raw, kind)?,
-            price: num(raw.p, kind, "p")?,
-            size: num(raw.s, kind, "s")?,
-        }),
+        "t" => MarketEvent::Trade(Trade { time: timestamp(raw, kind)?, price: num(raw.p, kind, "p")?, size: num(raw.s, kind, "s")? }),
         "q" => MarketEvent::Quote(Quote {
             time: timestamp(raw, kind)?,
             bid_price: num(raw.bp, kind, "bp")?,
@@ -475,11 +471,8 @@ impl super::frame::Wire for Wire {
 
     /// `subscription` messages are rare: read from a tree.
     fn from_tree(member: &serde_json::Value) -> Option<Result<ControlMessage, String>> {
-        (member.get("T").and_then(serde_json::Value::as_str) == Some("subscription")).then(|| {
-            Subscriptions::deserialize(member)
-                .map(ControlMessage::Subscription)
-                .map_err(|e| e.to_string())
-        })
+        (member.get("T").and_then(serde_json::Value::as_str) == Some("subscription"))
+            .then(|| Subscriptions::deserialize(member).map(ControlMessage::Subscription).map_err(|e| e.to_string()))
     }
 }
 
@@ -628,38 +621,15 @@ mod tests {
     fn documented_data_messages() {
         let trade =
             one_event(r#"[{"T":"t","S":"AAPL","i":96921,"x":"V","p":126.55,"s":1,"t":"2021-02-22T15:51:44.208Z","c":["@","I"],"z":"C"}]"#);
-        assert_eq!(
-            trade,
-            SymbolEvent {
-                symbol: "AAPL".into(),
-                event: MarketEvent::Trade(Trade {
-                    time: T0,
-                    price: 126.55,
-                    size: 1.0
-                })
-            }
-        );
+        assert_eq!(trade, SymbolEvent { symbol: "AAPL".into(), event: MarketEvent::Trade(Trade { time: T0, price: 126.55, size: 1.0 }) });
         let quote = one_event(
             r#"[{"T":"q","S":"AMD","bx":"U","bp":87.66,"bs":1,"ax":"Q","ap":87.68,"as":4,"t":"2021-02-22T15:51:45.335689322Z","c":["R"],"z":"C"}]"#,
         );
         assert_eq!(
             quote.event,
-            MarketEvent::Quote(Quote {
-                time: 1_614_009_105_335_689_322,
-                bid_price: 87.66,
-                bid_size: 1.0,
-                ask_price: 87.68,
-                ask_size: 4.0
-            })
+            MarketEvent::Quote(Quote { time: 1_614_009_105_335_689_322, bid_price: 87.66, bid_size: 1.0, ask_price: 87.68, ask_size: 4.0 })
         );
-        let bar = Bar {
-            time: 1_614_009_060 * NANOS_PER_SECOND,
-            open: 126.545,
-            high: 126.6,
-            low: 126.5,
-            close: 126.55,
-            volume: 3046.0,
-        };
+        let bar = Bar { time: 1_614_009_060 * NANOS_PER_SECOND, open: 126.545, high: 126.6, low: 126.5, close: 126.55, volume: 3046.0 };
         for (kind, tf) in [("b", Timeframe::Minute), ("u", Timeframe::Minute), ("d", Timeframe::Day)] {
             let e = one_event(&format!(
                 r#"[{{"T":"{kind}","S":"SPY","o":126.545,"h":126.6,"l":126.5,"c":126.55,"v":3046,"t":"2021-02-22T15:51:00Z","n":42,"vw":126.56}}]"#
@@ -683,10 +653,7 @@ mod tests {
                 ControlMessage::Connected,
                 ControlMessage::Authenticated,
                 ControlMessage::Success("other".into()),
-                ControlMessage::Error {
-                    code: 402,
-                    msg: "auth failed".into()
-                },
+                ControlMessage::Error { code: 402, msg: "auth failed".into() },
                 ControlMessage::Subscription(Subscriptions {
                     trades: vec!["AAPL".into()],
                     quotes: vec!["AMD".into(), "CLDR".into()],
@@ -721,9 +688,7 @@ mod tests {
             assert!(p.events.iter().all(|e| e.symbol == "AAPL"));
         }
         // Unknown stream types are ignored, not malformed.
-        let p = parse_frame(&format!(
-            r#"[{good},{{"T":"s","S":"AAPL","sc":"H","sm":"Trading Halt","t":"2021-02-22T15:51:44Z"}}]"#
-        ));
+        let p = parse_frame(&format!(r#"[{good},{{"T":"s","S":"AAPL","sc":"H","sm":"Trading Halt","t":"2021-02-22T15:51:44Z"}}]"#));
         assert_eq!((p.events.len(), p.malformed, p.ignored), (1, 0, 1));
     }
 
@@ -800,10 +765,7 @@ mod tests {
                 trade_count: 3,
                 vwap: 1.2,
             }),
-            ServerMessage::Error {
-                code: 400,
-                msg: "invalid syntax".into(),
-            },
+            ServerMessage::Error { code: 400, msg: "invalid syntax".into() },
         ];
         let text = serde_json::to_string(&msgs).unwrap();
         let back: Vec<ServerMessage> = serde_json::from_str(&text).unwrap();
@@ -811,26 +773,16 @@ mod tests {
         let p = parse_frame(&text);
         assert_eq!((p.events.len(), p.control.len(), p.malformed), (2, 1, 0));
 
-        let auth = ClientMessage::Auth {
-            key: "k".into(),
-            secret: "s3cret".into(),
-        };
+        let auth = ClientMessage::Auth { key: "k".into(), secret: "s3cret".into() };
         let json = serde_json::to_string(&auth).unwrap();
         assert_eq!(json, r#"{"action":"auth","key":"k","secret":"s3cret"}"#);
         assert!(!format!("{auth:?}").contains("s3cret"));
         let sub: ClientMessage = serde_json::from_str(r#"{"action":"subscribe","trades":["AAPL"],"bars":["*"]}"#).unwrap();
         assert_eq!(
             sub,
-            ClientMessage::Subscribe(Subscriptions {
-                trades: vec!["AAPL".into()],
-                bars: vec!["*".into()],
-                ..Default::default()
-            })
+            ClientMessage::Subscribe(Subscriptions { trades: vec!["AAPL".into()], bars: vec!["*".into()], ..Default::default() })
         );
-        assert_eq!(
-            serde_json::to_string(&sub).unwrap(),
-            r#"{"action":"subscribe","trades":["AAPL"],"bars":["*"]}"#
-        );
+        assert_eq!(serde_json::to_string(&sub).unwrap(), r#"{"action":"subscribe","trades":["AAPL"],"bars":["*"]}"#);
     }
 
     #[test]

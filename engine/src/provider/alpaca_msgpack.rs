@@ -35,11 +35,7 @@ impl<'a> Reader<'a> {
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], Broken> {
-        let end = self
-            .at
-            .checked_add(n)
-            .filter(|&e| e <= self.bytes.len())
-            .ok_or_else(|| Broken("frame ends inside a value".into()))?;
+        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or_else(|| Broken("frame ends inside a value".into()))?;
         let out = &self.bytes[self.at..end];
         self.at = end;
         Ok(out)
@@ -58,10 +54,7 @@ impl<'a> Reader<'a> {
             (true, 0xde) | (false, 0xdc) => self.be(2)? as usize,
             (true, 0xdf) | (false, 0xdd) => self.be(4)? as usize,
             _ => {
-                return Err(Broken(format!(
-                    "expected {}, found marker 0x{m:02x}",
-                    if maps { "a map" } else { "an array" }
-                )));
+                return Err(Broken(format!("expected {}, found marker 0x{m:02x}", if maps { "a map" } else { "an array" })));
             }
         })
     }
@@ -388,17 +381,10 @@ mod tests {
         let packed = parse_frame(&pack(frame));
         let json = super::super::alpaca::parse_frame(frame);
         assert_eq!(packed, json);
-        assert_eq!(
-            (packed.events.len(), packed.control.len(), packed.ignored, packed.malformed),
-            (4, 3, 1, 0)
-        );
+        assert_eq!((packed.events.len(), packed.control.len(), packed.ignored, packed.malformed), (4, 3, 1, 0));
         assert_eq!(
             packed.events[0].event,
-            MarketEvent::Trade(Trade {
-                time: parse_rfc3339("2021-02-22T15:51:44.208Z").unwrap(),
-                price: 126.55,
-                size: 1.0
-            })
+            MarketEvent::Trade(Trade { time: parse_rfc3339("2021-02-22T15:51:44.208Z").unwrap(), price: 126.55, size: 1.0 })
         );
         assert!(matches!(packed.events[1].event, MarketEvent::Quote(Quote { ask_size, .. }) if ask_size == 4.0));
         let bar = Bar {
@@ -409,13 +395,7 @@ mod tests {
             close: 389.12,
             volume: 49378.0,
         };
-        assert_eq!(
-            packed.events[2].event,
-            MarketEvent::Bar {
-                timeframe: Timeframe::Minute,
-                bar
-            }
-        );
+        assert_eq!(packed.events[2].event, MarketEvent::Bar { timeframe: Timeframe::Minute, bar });
     }
 
     #[test]
@@ -426,11 +406,7 @@ mod tests {
         let parsed = parse_frame(&pack(frame));
         assert_eq!((parsed.events.len(), parsed.malformed), (1, 2));
         assert_eq!(parsed.events[0].symbol, "OK");
-        assert!(
-            parsed.first_error.as_deref().is_some_and(|e| e.starts_with("BAD:")),
-            "{:?}",
-            parsed.first_error
-        );
+        assert!(parsed.first_error.as_deref().is_some_and(|e| e.starts_with("BAD:")), "{:?}", parsed.first_error);
         // Cut short, or not an array at all.
         let bytes = pack(frame);
         for cut in 1..bytes.len() {

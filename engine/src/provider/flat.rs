@@ -37,11 +37,7 @@ pub(super) trait FlatMember<'a>: Sized {
 /// Scans `text` as an array of flat objects, handing each member to `each`
 /// as it is finished. On [`NotFlat`], what was handed over so far is void.
 pub(super) fn scan<'a, M: FlatMember<'a>>(text: &'a str, mut each: impl FnMut(M)) -> Result<(), NotFlat> {
-    let mut s = Scanner {
-        text,
-        bytes: text.as_bytes(),
-        at: 0,
-    };
+    let mut s = Scanner { text, bytes: text.as_bytes(), at: 0 };
     s.expect(b'[')?;
     if s.peek_after_ws() == Some(b']') {
         s.at += 1;
@@ -117,10 +113,7 @@ impl<'a> Scanner<'a> {
             return Err(NotFlat);
         }
         let start = self.at + 1;
-        let len = self.bytes[start..]
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-            .ok_or(NotFlat)?;
+        let len = self.bytes[start..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).ok_or(NotFlat)?;
         if self.bytes[start + len] != b'"' {
             return Err(NotFlat);
         }
@@ -334,18 +327,8 @@ mod tests {
 
     #[test]
     fn scanned_values_equal_a_full_parse() {
-        let mut texts: Vec<String> = [
-            "0",
-            "-0",
-            "0.1",
-            "100.10",
-            "-99.99",
-            "123456789012345",
-            "0.0000000000000000000001",
-            "1.5e3",
-        ]
-        .map(str::to_owned)
-        .to_vec();
+        let mut texts: Vec<String> =
+            ["0", "-0", "0.1", "100.10", "-99.99", "123456789012345", "0.0000000000000000000001", "1.5e3"].map(str::to_owned).to_vec();
         // Prices and sizes as feeds print them, and long mantissas that must fall back.
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         for _ in 0..20_000 {
@@ -355,21 +338,11 @@ mod tests {
             let decimals = (x % 9) as usize;
             let int = (x >> 20) % 100_000_000;
             let frac = (x >> 8) % 10u64.pow(decimals as u32);
-            texts.push(if decimals == 0 {
-                int.to_string()
-            } else {
-                format!("{int}.{frac:0decimals$}")
-            });
+            texts.push(if decimals == 0 { int.to_string() } else { format!("{int}.{frac:0decimals$}") });
             texts.push(format!("-{}.{}", x % 1000, x));
         }
         for text in texts {
-            let (scanned, value) = Scanner {
-                text: &text,
-                bytes: text.as_bytes(),
-                at: 0,
-            }
-            .number()
-            .unwrap();
+            let (scanned, value) = Scanner { text: &text, bytes: text.as_bytes(), at: 0 }.number().unwrap();
             assert_eq!(scanned, text);
             let full: f64 = text.parse().unwrap();
             assert_eq!(number(&text, value).map(f64::to_bits), Some(full.to_bits()), "{text}");

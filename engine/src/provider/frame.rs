@@ -33,13 +33,7 @@ pub struct ParsedFrame<C> {
 
 impl<C> Default for ParsedFrame<C> {
     fn default() -> Self {
-        Self {
-            events: Vec::new(),
-            control: Vec::new(),
-            malformed: 0,
-            first_error: None,
-            ignored: 0,
-        }
+        Self { events: Vec::new(), control: Vec::new(), malformed: 0, first_error: None, ignored: 0 }
     }
 }
 
@@ -148,10 +142,7 @@ impl<W: Wire> Collector<'_, W> {
     fn restart(&mut self) {
         let mut events = std::mem::take(&mut self.out.events);
         events.clear();
-        *self.out = ParsedFrame {
-            events,
-            ..ParsedFrame::default()
-        };
+        *self.out = ParsedFrame { events, ..ParsedFrame::default() };
         self.first_error = None;
         self.needs_tree = false;
     }
@@ -194,11 +185,7 @@ pub(super) fn parse<W: Wire>(text: &str) -> ParsedFrame<W::Control> {
         events: Vec::with_capacity(text.len() / 100 + 1),
         ..ParsedFrame::default()
     };
-    let mut collector = Collector::<W> {
-        out: &mut out,
-        first_error: None,
-        needs_tree: false,
-    };
+    let mut collector = Collector::<W> { out: &mut out, first_error: None, needs_tree: false };
     // Up to three passes, each only when the one before gave up: flat
     // members scanned by hand; serde in one pass; serde member by member.
     let scanned = flat::scan::<W::Raw<'_>>(text, |raw| collector.accept(raw));

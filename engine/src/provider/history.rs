@@ -134,24 +134,10 @@ async fn alpaca(client: &Client, request: &HistoryRequest<'_>, symbols: &[String
             let Some(Ok(kept)) = bars.get_mut(&symbol) else { continue };
             for b in page_bars {
                 match parse_rfc3339(&b.t) {
-                    Some(time) => kept.push(Bar {
-                        time,
-                        open: b.o,
-                        high: b.h,
-                        low: b.l,
-                        close: b.c,
-                        volume: b.v,
-                    }),
+                    Some(time) => kept.push(Bar { time, open: b.o, high: b.h, low: b.l, close: b.c, volume: b.v }),
                     None => {
                         let message = format!("bar time `{}` is not RFC 3339", b.t);
-                        bars.insert(
-                            symbol.clone(),
-                            Err(MineError::Decode {
-                                symbol: symbol.clone(),
-                                url: url.to_string(),
-                                message,
-                            }),
-                        );
+                        bars.insert(symbol.clone(), Err(MineError::Decode { symbol: symbol.clone(), url: url.to_string(), message }));
                         break;
                     }
                 }
@@ -174,35 +160,15 @@ async fn alpaca(client: &Client, request: &HistoryRequest<'_>, symbols: &[String
 /// The same error for every symbol of a failed request.
 fn fail_all(symbols: &[String], error: &MineError) -> History {
     let message = error.to_string();
-    symbols
-        .iter()
-        .map(|s| {
-            (
-                s.clone(),
-                Err(MineError::ForSymbols {
-                    symbol: s.clone(),
-                    message: message.clone(),
-                }),
-            )
-        })
-        .collect()
+    symbols.iter().map(|s| (s.clone(), Err(MineError::ForSymbols { symbol: s.clone(), message: message.clone() }))).collect()
 }
 
 async fn polygon(client: &Client, request: &HistoryRequest<'_>, symbol: &str) -> Result<Vec<Bar>, MineError> {
     let to_millis = |t: Timestamp| (t.div_euclid(1_000_000)).to_string();
-    let path = format!(
-        "v2/aggs/ticker/{}/range/1/minute/{}/{}",
-        path_segment(symbol),
-        to_millis(request.start()),
-        to_millis(request.end)
-    );
+    let path = format!("v2/aggs/ticker/{}/range/1/minute/{}/{}", path_segment(symbol), to_millis(request.start()), to_millis(request.end));
     // One more than wanted: the newest may be the minute still in progress.
     let wanted = request.count + 1;
-    let query = [
-        ("adjusted", "true".to_owned()),
-        ("sort", "desc".to_owned()),
-        ("limit", wanted.min(POLYGON_PAGE).to_string()),
-    ];
+    let query = [("adjusted", "true".to_owned()), ("sort", "desc".to_owned()), ("limit", wanted.min(POLYGON_PAGE).to_string())];
     let first = client.url(&path, &query)?;
     let mut url = first.clone();
     let mut bars = Vec::new();
@@ -244,20 +210,12 @@ mod tests {
     }
 
     fn alpaca_client(addr: SocketAddr) -> Client {
-        Client::new(Api::Alpaca {
-            base_url: Url::parse(&format!("http://{addr}/")).unwrap(),
-            key: "AK".into(),
-            secret: "SK".into(),
-        })
-        .unwrap()
+        Client::new(Api::Alpaca { base_url: Url::parse(&format!("http://{addr}/")).unwrap(), key: "AK".into(), secret: "SK".into() })
+            .unwrap()
     }
 
     fn polygon_client(addr: SocketAddr) -> Client {
-        Client::new(Api::Polygon {
-            base_url: Url::parse(&format!("http://{addr}/")).unwrap(),
-            api_key: "PK".into(),
-        })
-        .unwrap()
+        Client::new(Api::Polygon { base_url: Url::parse(&format!("http://{addr}/")).unwrap(), api_key: "PK".into() }).unwrap()
     }
 
     /// Three symbols of 4000 minute bars each (more than one Alpaca page of
@@ -266,40 +224,19 @@ mod tests {
         ["AAA", "BBB", "CCC"]
             .iter()
             .enumerate()
-            .map(|(i, s)| {
-                (
-                    s.to_string(),
-                    (96_000..100_000)
-                        .map(|m| Bar {
-                            close: (m * 10 + i as i64) as f64,
-                            ..bar(m)
-                        })
-                        .collect(),
-                )
-            })
+            .map(|(i, s)| (s.to_string(), (96_000..100_000).map(|m| Bar { close: (m * 10 + i as i64) as f64, ..bar(m) }).collect()))
             .collect()
     }
 
     #[tokio::test]
     async fn both_providers_rest_bars_give_the_newest_minutes_across_pages() {
         let history = minutes();
-        let addr = serve(market_rest::router(
-            Default::default(),
-            history.clone(),
-            Some("AK".into()),
-            Some("SK".into()),
-            Some("PK".into()),
-        ))
-        .await;
+        let addr =
+            serve(market_rest::router(Default::default(), history.clone(), Some("AK".into()), Some("SK".into()), Some("PK".into()))).await;
         let symbols = vec!["AAA".to_owned(), "BBB".to_owned(), "CCC".to_owned(), "NONE".to_owned()];
         // At 99_999:30 the bar of minute 99_999 has not ended: the newest is 99_998.
         let end = (99_999 * 60 + 30) * NANOS_PER_SECOND;
-        let request = HistoryRequest {
-            symbols: &symbols,
-            end,
-            count: 3_500,
-            feed: None,
-        };
+        let request = HistoryRequest { symbols: &symbols, end, count: 3_500, feed: None };
         let alpaca = recent_minute_bars(&alpaca_client(addr), &request).await;
         let polygon = recent_minute_bars(&polygon_client(addr), &request).await;
         for (dialect, got) in [("alpaca", alpaca), ("polygon", polygon)] {
@@ -325,53 +262,27 @@ mod tests {
                 "/v2/stocks/bars",
                 get(|| async { r#"{"bars": {"AAA": [{"t": "yesterday", "o": 1, "h": 1, "l": 1, "c": 1, "v": 1}]}}"# }),
             )
-            .route(
-                "/v2/aggs/ticker/{t}/range/1/minute/{from}/{to}",
-                get(|| async { "<html>maintenance</html>" }),
-            );
+            .route("/v2/aggs/ticker/{t}/range/1/minute/{from}/{to}", get(|| async { "<html>maintenance</html>" }));
         let addr = serve(app).await;
         let symbols = vec!["AAA".to_owned()];
-        let request = HistoryRequest {
-            symbols: &symbols,
-            end: 100 * 60 * NANOS_PER_SECOND,
-            count: 10,
-            feed: None,
-        };
+        let request = HistoryRequest { symbols: &symbols, end: 100 * 60 * NANOS_PER_SECOND, count: 10, feed: None };
         let (_, alpaca) = recent_minute_bars(&alpaca_client(addr), &request).await.remove(0);
         let shown = alpaca.unwrap_err().to_string();
-        assert!(
-            shown.contains("AAA") && shown.contains("/v2/stocks/bars") && shown.contains("`yesterday`"),
-            "{shown}"
-        );
+        assert!(shown.contains("AAA") && shown.contains("/v2/stocks/bars") && shown.contains("`yesterday`"), "{shown}");
         let (_, polygon) = recent_minute_bars(&polygon_client(addr), &request).await.remove(0);
         let shown = polygon.unwrap_err().to_string();
-        assert!(
-            shown.contains("AAA") && shown.contains("/range/1/minute/") && shown.contains("not the documented JSON"),
-            "{shown}"
-        );
+        assert!(shown.contains("AAA") && shown.contains("/range/1/minute/") && shown.contains("not the documented JSON"), "{shown}");
         assert!(!shown.contains("PK"), "no key in errors: {shown}");
     }
 
     fn bar(minute: i64) -> Bar {
-        Bar {
-            time: minute * 60 * NANOS_PER_SECOND,
-            open: 1.0,
-            high: 1.0,
-            low: 1.0,
-            close: minute as f64,
-            volume: 1.0,
-        }
+        Bar { time: minute * 60 * NANOS_PER_SECOND, open: 1.0, high: 1.0, low: 1.0, close: minute as f64, volume: 1.0 }
     }
 
     #[test]
     fn keeps_the_newest_finished_bars_in_order_once_each() {
         let symbols = vec!["A".to_owned()];
-        let request = HistoryRequest {
-            symbols: &symbols,
-            end: 100 * 60 * NANOS_PER_SECOND + 5,
-            count: 3,
-            feed: None,
-        };
+        let request = HistoryRequest { symbols: &symbols, end: 100 * 60 * NANOS_PER_SECOND + 5, count: 3, feed: None };
         // Minute 100 has not ended at `end`; 97 comes twice; they arrive newest first.
         let kept = request.keep_newest(vec![bar(100), bar(99), bar(98), bar(97), bar(97), bar(96)]);
         assert_eq!(kept.iter().map(|b| b.close).collect::<Vec<_>>(), vec![97.0, 98.0, 99.0]);
@@ -380,15 +291,7 @@ mod tests {
     #[test]
     fn the_window_reaches_back_the_bars_wanted_and_a_long_weekend() {
         let symbols = vec!["A".to_owned()];
-        let request = HistoryRequest {
-            symbols: &symbols,
-            end: 10_000 * 60 * NANOS_PER_SECOND,
-            count: 390,
-            feed: None,
-        };
-        assert_eq!(
-            request.end - request.start(),
-            (390 * 60 + LOOKBACK_DAYS * 86_400) * NANOS_PER_SECOND
-        );
+        let request = HistoryRequest { symbols: &symbols, end: 10_000 * 60 * NANOS_PER_SECOND, count: 390, feed: None };
+        assert_eq!(request.end - request.start(), (390 * 60 + LOOKBACK_DAYS * 86_400) * NANOS_PER_SECOND);
     }
 }

@@ -96,10 +96,7 @@ impl StreamConfig {
     fn auth_message(&self) -> String {
         // Serializing these plain structs cannot fail.
         match self.protocol {
-            Protocol::Alpaca => serde_json::to_string(&alpaca::ClientMessage::Auth {
-                key: self.key.clone(),
-                secret: self.secret.clone(),
-            }),
+            Protocol::Alpaca => serde_json::to_string(&alpaca::ClientMessage::Auth { key: self.key.clone(), secret: self.secret.clone() }),
             Protocol::Polygon => serde_json::to_string(&polygon::ClientMessage::Auth { params: self.key.clone() }),
         }
         .unwrap_or_default()
@@ -183,13 +180,7 @@ fn alpaca_frame(f: frame::ParsedFrame<ControlMessage>) -> Frame {
             other => Control::Other(format!("{other:?}")),
         })
         .collect();
-    Frame {
-        events: f.events,
-        control,
-        malformed: f.malformed,
-        first_error: f.first_error,
-        ignored: f.ignored,
-    }
+    Frame { events: f.events, control, malformed: f.malformed, first_error: f.first_error, ignored: f.ignored }
 }
 
 /// A binary frame: Alpaca's MessagePack; `None` where binary frames mean nothing.
@@ -214,13 +205,7 @@ fn parse(protocol: Protocol, text: &str) -> Frame {
                     polygon::ControlMessage::Other { status, message } => Control::Other(format!("{status}: {message}")),
                 })
                 .collect();
-            Frame {
-                events: f.events,
-                control,
-                malformed: f.malformed,
-                first_error: f.first_error,
-                ignored: f.ignored,
-            }
+            Frame { events: f.events, control, malformed: f.malformed, first_error: f.first_error, ignored: f.ignored }
         }
     }
 }
@@ -367,17 +352,7 @@ pub async fn run_stream(
     let mut attempt: u32 = 0;
     let mut sessions: u64 = 0;
     loop {
-        let end = run_session(
-            &config,
-            &url,
-            &mut symbols,
-            &mut commands,
-            &mut commands_open,
-            &events,
-            &stats,
-            &mut sessions,
-        )
-        .await?;
+        let end = run_session(&config, &url, &mut symbols, &mut commands, &mut commands_open, &events, &stats, &mut sessions).await?;
         stats.connected.store(false, Ordering::Relaxed);
         let (established, reason) = match end {
             SessionEnd::Stop => {
@@ -432,12 +407,7 @@ async fn run_session(
     stats: &ProviderStats,
     sessions: &mut u64,
 ) -> Result<SessionEnd, ProviderError> {
-    let lost = |reason: String| {
-        Ok(SessionEnd::Lost {
-            established: false,
-            reason,
-        })
-    };
+    let lost = |reason: String| Ok(SessionEnd::Lost { established: false, reason });
     tracing::debug!(url = %url, "connecting to market-data stream");
     let mut ws = match tokio::time::timeout(HANDSHAKE_TIMEOUT, tokio_tungstenite::connect_async(handshake(config)?)).await {
         Ok(Ok((ws, response))) => {
@@ -468,11 +438,7 @@ async fn run_session(
     if let Err(e) = ws.send(Message::text(config.auth_message())).await {
         return lost(format!("sending auth: {e}"));
     }
-    if let Err(reason) = await_control(&mut ws, config.protocol, stats, "authenticated", |c| {
-        matches!(c, Control::Authenticated)
-    })
-    .await?
-    {
+    if let Err(reason) = await_control(&mut ws, config.protocol, stats, "authenticated", |c| matches!(c, Control::Authenticated)).await? {
         return lost(reason);
     }
     *sessions += 1;
@@ -555,16 +521,11 @@ async fn run_session(
 /// `Content-Type: application/msgpack` (its streaming documents), JSON otherwise.
 fn handshake(config: &StreamConfig) -> Result<tungstenite::handshake::client::Request, ProviderError> {
     use tungstenite::client::IntoClientRequest;
-    let mut request = config
-        .url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| ProviderError::InvalidUrl(e.to_string()))?;
+    let mut request = config.url.as_str().into_client_request().map_err(|e| ProviderError::InvalidUrl(e.to_string()))?;
     if config.msgpack && config.protocol == Protocol::Alpaca {
-        request.headers_mut().insert(
-            tungstenite::http::header::CONTENT_TYPE,
-            tungstenite::http::HeaderValue::from_static("application/msgpack"),
-        );
+        request
+            .headers_mut()
+            .insert(tungstenite::http::header::CONTENT_TYPE, tungstenite::http::HeaderValue::from_static("application/msgpack"));
     }
     Ok(request)
 }
@@ -619,14 +580,7 @@ fn warn_of_events_ahead(
 ) {
     let now = clock.feed_at(received_at) + CLOCK_TOLERANCE;
     for e in events {
-        if matches!(
-            e.event,
-            MarketEvent::Bar {
-                timeframe: Timeframe::Day,
-                ..
-            }
-        ) || e.event.completed_at() <= now
-        {
+        if matches!(e.event, MarketEvent::Bar { timeframe: Timeframe::Day, .. }) || e.event.completed_at() <= now {
             continue;
         }
         if warned.insert(e.symbol.clone()) {
@@ -643,10 +597,7 @@ fn warn_of_events_ahead(
 /// Errors in the handshake that retrying cannot fix (bad credentials, feed
 /// not in the account's plan).
 fn is_fatal(code: u16) -> bool {
-    matches!(
-        code,
-        error_code::NOT_AUTHENTICATED | error_code::AUTH_FAILED | error_code::INSUFFICIENT_SUBSCRIPTION
-    )
+    matches!(code, error_code::NOT_AUTHENTICATED | error_code::AUTH_FAILED | error_code::INSUFFICIENT_SUBSCRIPTION)
 }
 
 /// Reads until a control message satisfies `want`. `Ok(Err(reason))`: the
@@ -791,21 +742,12 @@ mod tests {
         let (ev_tx, events) = mpsc::channel(16);
         let stats = Arc::new(ProviderStats::default());
         let task = tokio::spawn(run_stream(config, cmd_rx, ev_tx, stats.clone()));
-        Client {
-            commands,
-            events,
-            stats,
-            task,
-        }
+        Client { commands, events, stats, task }
     }
 
     impl Client {
         async fn batch(&mut self) -> Vec<SymbolEvent> {
-            tokio::time::timeout(GUARD, self.events.recv())
-                .await
-                .expect("events in time")
-                .expect("stream running")
-                .events
+            tokio::time::timeout(GUARD, self.events.recv()).await.expect("events in time").expect("stream running").events
         }
 
         async fn shutdown(self) {
@@ -817,21 +759,14 @@ mod tests {
 
     fn bar_close(e: &SymbolEvent) -> f64 {
         match e.event {
-            MarketEvent::Bar {
-                timeframe: Timeframe::Minute,
-                bar,
-            } => bar.close,
+            MarketEvent::Bar { timeframe: Timeframe::Minute, bar } => bar.close,
             other => panic!("expected a minute bar, got {other:?}"),
         }
     }
 
     #[tokio::test]
     async fn end_to_end_with_the_simulator() {
-        let source = SimSource::RandomWalk {
-            symbols: 10,
-            bars: 300,
-            seed: 3,
-        };
+        let source = SimSource::RandomWalk { symbols: 10, bars: 300, seed: 3 };
         let data = crate::data::synthetic::random_walk(300, 10, 3);
         let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let (addr, sim) = start_sim(sim_config(any, source, Speed::Max, false)).await;
@@ -842,10 +777,7 @@ mod tests {
         let mut n = 0;
         while n < 3 * 300 {
             for e in client.batch().await {
-                per_symbol
-                    .entry(e.symbol.to_string())
-                    .or_default()
-                    .push((e.event.time(), bar_close(&e)));
+                per_symbol.entry(e.symbol.to_string()).or_default().push((e.event.time(), bar_close(&e)));
                 n += 1;
             }
         }
@@ -868,11 +800,7 @@ mod tests {
 
     #[tokio::test]
     async fn wrong_credentials_are_fatal() {
-        let source = SimSource::RandomWalk {
-            symbols: 2,
-            bars: 10,
-            seed: 1,
-        };
+        let source = SimSource::RandomWalk { symbols: 2, bars: 10, seed: 1 };
         let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let (addr, sim) = start_sim(sim_config(any, source, Speed::Max, false)).await;
         let client = start_client(stream_config(addr, &["SYM000"], "wrong"));
@@ -942,22 +870,14 @@ mod tests {
     #[tokio::test]
     async fn subscribe_command_adds_symbols() {
         let speed = Speed::Factor(60_000.0);
-        let source = SimSource::RandomWalk {
-            symbols: 4,
-            bars: 100,
-            seed: 5,
-        };
+        let source = SimSource::RandomWalk { symbols: 4, bars: 100, seed: 5 };
         let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let (addr, sim) = start_sim(sim_config(any, source, speed, true)).await;
         let mut client = start_client(stream_config(addr, &["SYM000"], "the-secret"));
         let batch = client.batch().await;
         assert!(batch.iter().all(|e| e.symbol == "SYM000"));
 
-        client
-            .commands
-            .send(ProviderCommand::Subscribe(vec!["SYM002".into(), "SYM000".into()]))
-            .await
-            .unwrap();
+        client.commands.send(ProviderCommand::Subscribe(vec!["SYM002".into(), "SYM000".into()])).await.unwrap();
         loop {
             let batch = client.batch().await;
             assert!(batch.iter().all(|e| e.symbol == "SYM000" || e.symbol == "SYM002"));
@@ -971,11 +891,7 @@ mod tests {
 
     #[tokio::test]
     async fn dropping_the_events_receiver_stops_the_stream() {
-        let source = SimSource::RandomWalk {
-            symbols: 2,
-            bars: 10,
-            seed: 1,
-        };
+        let source = SimSource::RandomWalk { symbols: 2, bars: 10, seed: 1 };
         let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let (addr, sim) = start_sim(sim_config(any, source, Speed::Max, true)).await;
         let mut client = start_client(stream_config(addr, &["*"], "the-secret"));
@@ -991,10 +907,7 @@ mod tests {
         let mut c = stream_config("127.0.0.1:1".parse().unwrap(), &[], "the-secret");
         c.url = "wss://user:pw@example.com/v2/iex".into();
         let text = format!("{c:?}");
-        assert!(
-            !text.contains("the-secret") && !text.contains("key-id") && !text.contains("pw"),
-            "{text}"
-        );
+        assert!(!text.contains("the-secret") && !text.contains("key-id") && !text.contains("pw"), "{text}");
         assert!(text.contains("wss://***@example.com/v2/iex"), "{text}");
     }
 }

@@ -121,12 +121,7 @@ impl Subscriptions {
     }
 
     fn channels(&self) -> [(&'static str, &[String]); 4] {
-        [
-            ("T", &self.trades),
-            ("Q", &self.quotes),
-            ("A", &self.second_aggs),
-            ("AM", &self.minute_aggs),
-        ]
+        [("T", &self.trades), ("Q", &self.quotes), ("A", &self.second_aggs), ("AM", &self.minute_aggs)]
     }
 }
 
@@ -364,11 +359,7 @@ fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessage>, Skip> 
     };
     let kind: &str = &kind.0;
     let event = match kind {
-        "T" => MarketEvent::Trade(Trade {
-            time: millis(raw.t, kind, "t")?,
-            price: num(raw.p, kind, "p")?,
-            size: num(raw.s, kind, "s")?,
-        }),
+        "T" => MarketEvent::Trade(Trade { time: millis(raw.t, kind, "t")?, price: num(raw.p, kind, "p")?, size: num(raw.s, kind, "s")? }),
         "Q" => MarketEvent::Quote(Quote {
             time: millis(raw.t, kind, "t")?,
             bid_price: num(raw.bp, kind, "bp")?,
@@ -397,10 +388,7 @@ fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessage>, Skip> 
                 statuses::SUCCESS => ControlMessage::Success(message),
                 statuses::AUTH_FAILED => ControlMessage::AuthFailed(message),
                 statuses::ERROR => ControlMessage::Error(message),
-                _ => ControlMessage::Other {
-                    status: status.into_owned(),
-                    message,
-                },
+                _ => ControlMessage::Other { status: status.into_owned(), message },
             }));
         }
         _ => return Err(Skip::Ignored),
@@ -603,23 +591,12 @@ mod tests {
             e,
             SymbolEvent {
                 symbol: "MSFT".into(),
-                event: MarketEvent::Trade(Trade {
-                    time: ms(1_536_036_818_784),
-                    price: 114.125,
-                    size: 100.0
-                })
+                event: MarketEvent::Trade(Trade { time: ms(1_536_036_818_784), price: 114.125, size: 100.0 })
             }
         );
         // Without tape, sequence number or with a one-element condition list.
         let e = one_event(r#"[{ "ev": "T", "sym": "AAPL", "x": 4, "i": "12345", "p": 192.31, "s": 100, "c": [12], "t": 1748476801234 }]"#);
-        assert_eq!(
-            e.event,
-            MarketEvent::Trade(Trade {
-                time: ms(1_748_476_801_234),
-                price: 192.31,
-                size: 100.0
-            })
-        );
+        assert_eq!(e.event, MarketEvent::Trade(Trade { time: ms(1_748_476_801_234), price: 192.31, size: 100.0 }));
     }
 
     #[test]
@@ -651,14 +628,7 @@ mod tests {
             e.event,
             MarketEvent::Bar {
                 timeframe: Timeframe::Second,
-                bar: Bar {
-                    time: ms(1_610_144_868_000),
-                    open: 25.39,
-                    high: 25.39,
-                    low: 25.39,
-                    close: 25.39,
-                    volume: 200.0
-                }
+                bar: Bar { time: ms(1_610_144_868_000), open: 25.39, high: 25.39, low: 25.39, close: 25.39, volume: 200.0 }
             }
         );
         let e = one_event(
@@ -669,14 +639,7 @@ mod tests {
             e.event,
             MarketEvent::Bar {
                 timeframe: Timeframe::Minute,
-                bar: Bar {
-                    time: ms(1_610_144_640_000),
-                    open: 0.4488,
-                    high: 0.4489,
-                    low: 0.4486,
-                    close: 0.4486,
-                    volume: 4110.0
-                }
+                bar: Bar { time: ms(1_610_144_640_000), open: 0.4488, high: 0.4489, low: 0.4486, close: 0.4486, volume: 4110.0 }
             }
         );
     }
@@ -695,26 +658,11 @@ mod tests {
         assert_eq!((p.malformed, p.ignored), (0, 2), "{p:?}");
         assert_eq!(p.control, vec![ControlMessage::Success("subscribed to: T.AAPL".into())]);
         let got: Vec<(&str, Timestamp)> = p.events.iter().map(|e| (e.symbol.as_str(), e.event.time())).collect();
-        assert_eq!(
-            got,
-            vec![("AAPL", ms(1000)), ("MSFT", ms(2000)), ("AAPL", ms(60_000)), ("AAPL", ms(61_000))]
-        );
+        assert_eq!(got, vec![("AAPL", ms(1000)), ("MSFT", ms(2000)), ("AAPL", ms(60_000)), ("AAPL", ms(61_000))]);
         assert!(matches!(p.events[0].event, MarketEvent::Trade(_)));
         assert!(matches!(p.events[1].event, MarketEvent::Quote(_)));
-        assert!(matches!(
-            p.events[2].event,
-            MarketEvent::Bar {
-                timeframe: Timeframe::Minute,
-                ..
-            }
-        ));
-        assert!(matches!(
-            p.events[3].event,
-            MarketEvent::Bar {
-                timeframe: Timeframe::Second,
-                ..
-            }
-        ));
+        assert!(matches!(p.events[2].event, MarketEvent::Bar { timeframe: Timeframe::Minute, .. }));
+        assert!(matches!(p.events[3].event, MarketEvent::Bar { timeframe: Timeframe::Second, .. }));
     }
 
     #[test]
@@ -751,10 +699,7 @@ mod tests {
             assert!(p.control.is_empty(), "{bad}");
         }
         // An event type the engine does not use is ignored, whatever its fields.
-        for other in [
-            r#"{"ev":"LULD","T":"MSFT","h":218.96,"l":198.11,"t":1601316752683746}"#,
-            r#"{"ev":"FMV","sym":7,"fmv":1.5}"#,
-        ] {
+        for other in [r#"{"ev":"LULD","T":"MSFT","h":218.96,"l":198.11,"t":1601316752683746}"#, r#"{"ev":"FMV","sym":7,"fmv":1.5}"#] {
             let p = parse_frame(&format!("[{good},{other}]"));
             assert_eq!((p.events.len(), p.malformed, p.ignored), (1, 0, 1), "{other}");
         }
@@ -799,10 +744,7 @@ mod tests {
                 ControlMessage::AuthFailed("authentication failed".into()),
                 ControlMessage::Success("subscribed to: T.AAPL".into()),
                 ControlMessage::Error("not authorized".into()),
-                ControlMessage::Other {
-                    status: "max_connections".into(),
-                    message: "Maximum number of connections exceeded.".into()
-                },
+                ControlMessage::Other { status: "max_connections".into(), message: "Maximum number of connections exceeded.".into() },
                 ControlMessage::Success(String::new()),
             ]
         );
@@ -818,32 +760,10 @@ mod tests {
 
     #[test]
     fn writers_round_trip_through_parse_frame() {
-        let trade = Trade {
-            time: ms(1_536_036_818_784),
-            price: 114.125,
-            size: 100.0,
-        };
-        let quote = Quote {
-            time: ms(1_536_036_818_785),
-            bid_price: 114.12,
-            bid_size: 3.0,
-            ask_price: 114.128,
-            ask_size: 0.5,
-        };
-        let bar = Bar {
-            time: ms(1_610_144_640_000),
-            open: 0.4488,
-            high: 0.4489,
-            low: 0.4486,
-            close: 0.4486,
-            volume: 4110.0,
-        };
-        let stats = AggregateStats {
-            vwap: 0.4488,
-            day_volume: 9_470_157.0,
-            day_open: 0.4372,
-            day_vwap: 0.4352,
-        };
+        let trade = Trade { time: ms(1_536_036_818_784), price: 114.125, size: 100.0 };
+        let quote = Quote { time: ms(1_536_036_818_785), bid_price: 114.12, bid_size: 3.0, ask_price: 114.128, ask_size: 0.5 };
+        let bar = Bar { time: ms(1_610_144_640_000), open: 0.4488, high: 0.4489, low: 0.4486, close: 0.4486, volume: 4110.0 };
+        let stats = AggregateStats { vwap: 0.4488, day_volume: 9_470_157.0, day_open: 0.4372, day_vwap: 0.4352 };
         let symbols: Vec<Vec<u8>> = ["MSFT", "BRK.B", "A\"B"].iter().map(|s| serde_json::to_vec(s).unwrap()).collect();
         let mut out = Vec::new();
         out.push(b'[');
@@ -861,29 +781,14 @@ mod tests {
 
         let p = parse_frame(&text);
         assert_eq!((p.malformed, p.ignored), (0, 0), "{text}");
-        let ev = |symbol: &str, event| SymbolEvent {
-            symbol: symbol.into(),
-            event,
-        };
+        let ev = |symbol: &str, event| SymbolEvent { symbol: symbol.into(), event };
         assert_eq!(
             p.events,
             vec![
                 ev("MSFT", MarketEvent::Trade(trade)),
                 ev("BRK.B", MarketEvent::Quote(quote)),
-                ev(
-                    "A\"B",
-                    MarketEvent::Bar {
-                        timeframe: Timeframe::Second,
-                        bar
-                    }
-                ),
-                ev(
-                    "MSFT",
-                    MarketEvent::Bar {
-                        timeframe: Timeframe::Minute,
-                        bar
-                    }
-                ),
+                ev("A\"B", MarketEvent::Bar { timeframe: Timeframe::Second, bar }),
+                ev("MSFT", MarketEvent::Bar { timeframe: Timeframe::Minute, bar }),
             ],
             "{text}"
         );
@@ -891,14 +796,8 @@ mod tests {
 
         // The documented field shapes, as a generic JSON reader sees them.
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(
-            v[0],
-            serde_json::json!({"ev":"T","sym":"MSFT","i":"7","p":114.125,"s":100,"t":1536036818784i64,"q":7})
-        );
-        assert_eq!(
-            v[1],
-            serde_json::json!({"ev":"Q","sym":"BRK.B","bp":114.12,"bs":3,"ap":114.128,"as":0.5,"t":1536036818785i64,"q":8})
-        );
+        assert_eq!(v[0], serde_json::json!({"ev":"T","sym":"MSFT","i":"7","p":114.125,"s":100,"t":1536036818784i64,"q":7}));
+        assert_eq!(v[1], serde_json::json!({"ev":"Q","sym":"BRK.B","bp":114.12,"bs":3,"ap":114.128,"as":0.5,"t":1536036818785i64,"q":8}));
         assert_eq!(
             v[3],
             serde_json::json!({"ev":"AM","sym":"MSFT","v":4110,"av":9470157,"op":0.4372,"vw":0.4488,
@@ -910,11 +809,7 @@ mod tests {
     #[test]
     fn writers_truncate_to_milliseconds_and_null_non_finite() {
         let mut out = b"[".to_vec();
-        let trade = Trade {
-            time: ms(1000) + 999_999,
-            price: 1.0,
-            size: f64::NAN,
-        };
+        let trade = Trade { time: ms(1000) + 999_999, price: 1.0, size: f64::NAN };
         write_trade(&mut out, b"\"X\"", &trade, 1);
         out.push(b']');
         let text = String::from_utf8(out).unwrap();
@@ -927,23 +822,12 @@ mod tests {
     #[test]
     fn status_frames() {
         let connected = status(statuses::CONNECTED, "Connected Successfully");
-        assert_eq!(
-            connected,
-            r#"[{"ev":"status","status":"connected","message":"Connected Successfully"}]"#
-        );
+        assert_eq!(connected, r#"[{"ev":"status","status":"connected","message":"Connected Successfully"}]"#);
         assert_eq!(parse_frame(&connected).control, vec![ControlMessage::Connected]);
         for (s, m, want) in [
             (statuses::AUTH_SUCCESS, "authenticated", ControlMessage::Authenticated),
-            (
-                statuses::AUTH_FAILED,
-                "authentication failed",
-                ControlMessage::AuthFailed("authentication failed".into()),
-            ),
-            (
-                statuses::ERROR,
-                "unknown channel \"XQ\"",
-                ControlMessage::Error("unknown channel \"XQ\"".into()),
-            ),
+            (statuses::AUTH_FAILED, "authentication failed", ControlMessage::AuthFailed("authentication failed".into())),
+            (statuses::ERROR, "unknown channel \"XQ\"", ControlMessage::Error("unknown channel \"XQ\"".into())),
         ] {
             let p = parse_frame(&status(s, m));
             assert_eq!((p.control, p.malformed), (vec![want], 0));
@@ -965,10 +849,7 @@ mod tests {
         // As documented, with spaces after commas.
         assert_eq!(
             Subscriptions::from_params("AM.AAPL, AM.MSFT"),
-            Ok(Subscriptions {
-                minute_aggs: vec!["AAPL".into(), "MSFT".into()],
-                ..Default::default()
-            })
+            Ok(Subscriptions { minute_aggs: vec!["AAPL".into(), "MSFT".into()], ..Default::default() })
         );
         let empty = Subscriptions::from_params("").unwrap();
         assert!(empty.is_empty());
@@ -989,9 +870,7 @@ mod tests {
 
     #[test]
     fn client_messages() {
-        let auth = ClientMessage::Auth {
-            params: "s3cret-key".into(),
-        };
+        let auth = ClientMessage::Auth { params: "s3cret-key".into() };
         let json = serde_json::to_string(&auth).unwrap();
         assert_eq!(json, r#"{"action":"auth","params":"s3cret-key"}"#);
         assert!(!format!("{auth:?}").contains("s3cret"));

@@ -40,10 +40,7 @@ pub struct KeyStore {
 impl KeyStore {
     /// A store holding what earlier runs kept.
     pub fn with_values(values: BTreeMap<String, String>) -> Self {
-        Self {
-            values,
-            changes: BTreeMap::new(),
-        }
+        Self { values, changes: BTreeMap::new() }
     }
 
     /// Changes since the last call, one per key, in key order.
@@ -78,11 +75,7 @@ impl HostState {
             label,
             market,
             account,
-            limiter: MemoryLimiter {
-                cap: memory_cap,
-                hit: false,
-                peak: 0,
-            },
+            limiter: MemoryLimiter { cap: memory_cap, hit: false, peak: 0 },
             log_bytes_left: limits.log_bytes,
             log_bytes_per_minute: limits.log_bytes_per_minute,
             log_minute: i64::MIN,
@@ -151,43 +144,19 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 // ---- conversions at the component boundary ----
 
 pub(super) fn bar_to_wit(b: &domain::Bar) -> wt::Bar {
-    wt::Bar {
-        time: b.time,
-        open: b.open,
-        high: b.high,
-        low: b.low,
-        close: b.close,
-        volume: b.volume,
-    }
+    wt::Bar { time: b.time, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume }
 }
 
 fn bar_from_wit(b: &wt::Bar) -> domain::Bar {
-    domain::Bar {
-        time: b.time,
-        open: b.open,
-        high: b.high,
-        low: b.low,
-        close: b.close,
-        volume: b.volume,
-    }
+    domain::Bar { time: b.time, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume }
 }
 
 pub(super) fn trade_to_wit(t: &domain::Trade) -> wt::Trade {
-    wt::Trade {
-        time: t.time,
-        price: t.price,
-        size: t.size,
-    }
+    wt::Trade { time: t.time, price: t.price, size: t.size }
 }
 
 pub(super) fn quote_to_wit(q: &domain::Quote) -> wt::Quote {
-    wt::Quote {
-        time: q.time,
-        bid_price: q.bid_price,
-        bid_size: q.bid_size,
-        ask_price: q.ask_price,
-        ask_size: q.ask_size,
-    }
+    wt::Quote { time: q.time, bid_price: q.bid_price, bid_size: q.bid_size, ask_price: q.ask_price, ask_size: q.ask_size }
 }
 
 pub(super) fn timeframe_to_wit(t: domain::Timeframe) -> wt::Timeframe {
@@ -324,23 +293,14 @@ impl market_data::Host for HostState {
                 market_value: p.market_value(),
                 unrealized_pnl: p.unrealized_pnl(),
             },
-            None => wt::Position {
-                qty: 0.0,
-                avg_entry_price: 0.0,
-                market_value: 0.0,
-                unrealized_pnl: 0.0,
-            },
+            None => wt::Position { qty: 0.0, avg_entry_price: 0.0, market_value: 0.0, unrealized_pnl: 0.0 },
         }
     }
 
     fn get_account(&mut self) -> wt::Account {
         let p = &self.account.portfolio;
         let equity = p.equity();
-        wt::Account {
-            cash: p.cash,
-            equity,
-            buying_power: (equity * self.account.broker.leverage() - p.gross_exposure()).max(0.0),
-        }
+        wt::Account { cash: p.cash, equity, buying_power: (equity * self.account.broker.leverage() - p.gross_exposure()).max(0.0) }
     }
 
     fn now(&mut self) -> wt::Timestamp {
@@ -371,20 +331,12 @@ impl wf::Host for HostState {
 
     fn macd(&mut self, values: Vec<f64>, fast: u32, slow: u32, signal: u32) -> wf::MacdSeries {
         let m = fincalcs::macd(capped(&values), fast as usize, slow as usize, signal as usize);
-        wf::MacdSeries {
-            macd: m.macd,
-            signal: m.signal,
-            histogram: m.histogram,
-        }
+        wf::MacdSeries { macd: m.macd, signal: m.signal, histogram: m.histogram }
     }
 
     fn bollinger(&mut self, values: Vec<f64>, period: u32, num_std: f64) -> wf::Bands {
         let b = fincalcs::bollinger(capped(&values), period as usize, num_std);
-        wf::Bands {
-            upper: b.upper,
-            middle: b.middle,
-            lower: b.lower,
-        }
+        wf::Bands { upper: b.upper, middle: b.middle, lower: b.lower }
     }
 
     fn atr(&mut self, bars: Vec<wt::Bar>, period: u32) -> Vec<f64> {
@@ -397,11 +349,7 @@ impl wf::Host for HostState {
 
     fn linear_trend(&mut self, values: Vec<f64>) -> wf::Trend {
         let t = fincalcs::linear_trend(capped(&values));
-        wf::Trend {
-            slope: t.slope,
-            intercept: t.intercept,
-            r_squared: t.r_squared,
-        }
+        wf::Trend { slope: t.slope, intercept: t.intercept, r_squared: t.r_squared }
     }
 
     fn candle(&mut self, bar: wt::Bar) -> wf::CandlePattern {
@@ -425,10 +373,7 @@ impl wf::Host for HostState {
 
     fn support_resistance(&mut self, bars: Vec<wt::Bar>, window: u32) -> wf::Levels {
         let l = fincalcs::support_resistance(&bars_from_wit(&bars), window as usize);
-        wf::Levels {
-            support: l.support,
-            resistance: l.resistance,
-        }
+        wf::Levels { support: l.support, resistance: l.resistance }
     }
 
     fn resample(&mut self, bars: Vec<wt::Bar>, seconds: u32) -> Vec<wt::Bar> {
@@ -442,34 +387,22 @@ impl wo::Host for HostState {
         if self.violation.is_some() {
             // Being disabled: nothing more reaches the broker in this call.
             a.rejected_orders += 1;
-            return Err(wo::Rejection::LimitExceeded(
-                "strategy is being disabled for repeated limit violations".into(),
-            ));
+            return Err(wo::Rejection::LimitExceeded("strategy is being disabled for repeated limit violations".into()));
         }
         let market = self.market.borrow();
-        let result = a.broker.submit(
-            request_from_wit(request),
-            &market,
-            &mut a.portfolio,
-            &mut a.fills,
-            &mut a.pending_updates,
-        );
+        let result = a.broker.submit(request_from_wit(request), &market, &mut a.portfolio, &mut a.fills, &mut a.pending_updates);
         if result.is_ok() {
             a.accepted_orders += 1;
         }
         if let Err(r) = &result {
             a.rejected_orders += 1;
-            if matches!(
-                r,
-                Rejection::InvalidQuantity(_) | Rejection::InvalidPrice(_) | Rejection::InvalidIndicators(_)
-            ) {
+            if matches!(r, Rejection::InvalidQuantity(_) | Rejection::InvalidPrice(_) | Rejection::InvalidIndicators(_)) {
                 a.invalid_orders += 1;
             }
             tracing::debug!(strategy = %self.label, "order rejected: {r}");
             if a.broker.violations_in_a_row() >= MAX_VIOLATIONS_IN_A_ROW {
-                self.violation = Some(format!(
-                    "disabled: {MAX_VIOLATIONS_IN_A_ROW} orders rejected in a row for exceeding limits (last: {r})"
-                ));
+                self.violation =
+                    Some(format!("disabled: {MAX_VIOLATIONS_IN_A_ROW} orders rejected in a row for exceeding limits (last: {r})"));
             }
         }
         result.map_err(rejection_to_wit)
@@ -558,14 +491,7 @@ mod tests {
 
     fn state(checks: OrderChecks, limits: &Limits) -> HostState {
         let mut market = MarketState::new(&["A".into()]);
-        let bar = domain::Bar {
-            time: 0,
-            open: 10.0,
-            high: 10.0,
-            low: 10.0,
-            close: 10.0,
-            volume: 1.0,
-        };
+        let bar = domain::Bar { time: 0, open: 10.0, high: 10.0, low: 10.0, close: 10.0, volume: 1.0 };
         market.push_bar(0, domain::Timeframe::Minute, bar);
         let broker = SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0).with_checks(checks);
         let account = Account::new(Portfolio::new(1_000.0, 1), broker);
@@ -573,14 +499,7 @@ mod tests {
     }
 
     fn advance_to(s: &HostState, time: domain::Timestamp) {
-        let bar = domain::Bar {
-            time,
-            open: 10.0,
-            high: 10.0,
-            low: 10.0,
-            close: 10.0,
-            volume: 1.0,
-        };
+        let bar = domain::Bar { time, open: 10.0, high: 10.0, low: 10.0, close: 10.0, volume: 1.0 };
         s.market.borrow_mut().push_bar(0, domain::Timeframe::Minute, bar);
     }
 
@@ -604,13 +523,7 @@ mod tests {
 
     #[test]
     fn log_lines_over_the_minute_budget_are_dropped_and_counted() {
-        let mut s = state(
-            OrderChecks::default(),
-            &Limits {
-                log_bytes_per_minute: 10,
-                ..Limits::default()
-            },
-        );
+        let mut s = state(OrderChecks::default(), &Limits { log_bytes_per_minute: 10, ..Limits::default() });
         for _ in 0..3 {
             wl::Host::log(&mut s, wl::Level::Info, "12345".into());
         }
@@ -618,18 +531,12 @@ mod tests {
         // The next event-time minute has a fresh budget; the run's total still applies.
         advance_to(&s, 60 * NANOS_PER_SECOND);
         wl::Host::log(&mut s, wl::Level::Info, "12345".into());
-        assert_eq!(
-            (s.log_minute_bytes, s.log_dropped, s.log_bytes_left),
-            (5, 1, Limits::default().log_bytes - 15)
-        );
+        assert_eq!((s.log_minute_bytes, s.log_dropped, s.log_bytes_left), (5, 1, Limits::default().log_bytes - 15));
     }
 
     #[test]
     fn repeated_violations_flag_the_instance_and_stop_further_orders() {
-        let checks = OrderChecks {
-            allowed_symbols: Some(vec!["B".into()]),
-            ..OrderChecks::default()
-        };
+        let checks = OrderChecks { allowed_symbols: Some(vec!["B".into()]), ..OrderChecks::default() };
         let mut s = state(checks, &Limits::default());
         let order = wo::OrderRequest {
             symbol: 0,

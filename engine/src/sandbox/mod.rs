@@ -113,20 +113,13 @@ pub struct SandboxConfig {
 
 impl Default for SandboxConfig {
     fn default() -> Self {
-        Self {
-            cache_dir: default_cache_dir(),
-            max_instances: 64,
-            max_memory_bytes: Limits::default().memory_bytes,
-            enforce_limits: true,
-        }
+        Self { cache_dir: default_cache_dir(), max_instances: 64, max_memory_bytes: Limits::default().memory_bytes, enforce_limits: true }
     }
 }
 
 /// `$LIU_CACHE_DIR`, else the user's cache directory.
 pub fn default_cache_dir() -> Option<PathBuf> {
-    std::env::var_os("LIU_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| dirs::cache_dir().map(|d| d.join("liu-engine")))
+    std::env::var_os("LIU_CACHE_DIR").map(PathBuf::from).or_else(|| dirs::cache_dir().map(|d| d.join("liu-engine")))
 }
 
 pub struct Sandbox {
@@ -189,20 +182,12 @@ impl Sandbox {
                 .ok();
             EpochTicker { stop, thread }
         });
-        Ok(Self {
-            engine,
-            linker,
-            config,
-            _ticker: ticker,
-        })
+        Ok(Self { engine, linker, config, _ticker: ticker })
     }
 
     /// Reads, validates and prepares a strategy component for instantiation.
     pub fn load(&self, path: &Path) -> Result<LoadedStrategy, SandboxError> {
-        let bytes = std::fs::read(path).map_err(|source| SandboxError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes = std::fs::read(path).map_err(|source| SandboxError::Read { path: path.to_owned(), source })?;
         self.load_bytes(path, &bytes)
     }
 
@@ -211,28 +196,19 @@ impl Sandbox {
         let digest = hex(&Sha256::digest(bytes));
         let component = self.compile(path, bytes, &digest)?;
         check_imports(path, &self.engine, &component)?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| SandboxError::WrongWorld {
-            path: path.to_owned(),
-            message: format!("{e:#}"),
-        })?;
-        let pre = bindings::StrategyPre::new(pre).map_err(|e| SandboxError::WrongWorld {
-            path: path.to_owned(),
-            message: format!("{e:#}"),
-        })?;
-        Ok(LoadedStrategy {
-            pre,
-            path: path.to_owned(),
-            digest,
-        })
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| SandboxError::WrongWorld { path: path.to_owned(), message: format!("{e:#}") })?;
+        let pre =
+            bindings::StrategyPre::new(pre).map_err(|e| SandboxError::WrongWorld { path: path.to_owned(), message: format!("{e:#}") })?;
+        Ok(LoadedStrategy { pre, path: path.to_owned(), digest })
     }
 
     /// Compiles, or reuses the cached compilation keyed by content hash and
     /// engine configuration.
     fn compile(&self, path: &Path, bytes: &[u8], digest: &str) -> Result<Component, SandboxError> {
-        let invalid = |e: wasmtime::Error| SandboxError::Invalid {
-            path: path.to_owned(),
-            message: format!("{e:#}"),
-        };
+        let invalid = |e: wasmtime::Error| SandboxError::Invalid { path: path.to_owned(), message: format!("{e:#}") };
         let Some(dir) = &self.config.cache_dir else {
             return Component::new(&self.engine, bytes).map_err(invalid);
         };
@@ -302,10 +278,7 @@ impl Sandbox {
     /// checked against the world, all of them rather than stopping at the
     /// first refusal) and exports.
     pub fn inspect(&self, path: &Path) -> Result<Inspection, SandboxError> {
-        let bytes = std::fs::read(path).map_err(|source| SandboxError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes = std::fs::read(path).map_err(|source| SandboxError::Read { path: path.to_owned(), source })?;
         check_header(path, &bytes)?;
         let digest = hex(&Sha256::digest(&bytes));
         let component = self.compile(path, &bytes, &digest)?;
@@ -319,11 +292,7 @@ impl Sandbox {
                     Err(ImportRefusal::Incompatible) => "incompatible-version",
                 };
                 let capability = (status == "forbidden").then(|| capability_of(name));
-                ImportCheck {
-                    name: name.to_owned(),
-                    status,
-                    capability,
-                }
+                ImportCheck { name: name.to_owned(), status, capability }
             })
             .collect();
         let exports = ty.exports(&self.engine).map(|(name, _)| name.to_owned()).collect();
@@ -354,10 +323,8 @@ enum ImportRefusal {
 
 fn check_import(name: &str) -> Result<(), ImportRefusal> {
     let (interface, version) = name.split_once('@').unwrap_or((name, ""));
-    let allowed = interface
-        .strip_prefix(WORLD_PACKAGE)
-        .and_then(|rest| rest.strip_prefix('/'))
-        .is_some_and(|i| ALLOWED_IMPORTS.contains(&i));
+    let allowed =
+        interface.strip_prefix(WORLD_PACKAGE).and_then(|rest| rest.strip_prefix('/')).is_some_and(|i| ALLOWED_IMPORTS.contains(&i));
     if !allowed {
         return Err(ImportRefusal::Forbidden);
     }
@@ -374,16 +341,10 @@ fn check_imports(path: &Path, engine: &Engine, component: &Component) -> Result<
         match check_import(name) {
             Ok(()) => {}
             Err(ImportRefusal::Forbidden) => {
-                return Err(SandboxError::ForbiddenImport {
-                    path: path.to_owned(),
-                    import: name.to_owned(),
-                });
+                return Err(SandboxError::ForbiddenImport { path: path.to_owned(), import: name.to_owned() });
             }
             Err(ImportRefusal::Incompatible) => {
-                return Err(SandboxError::IncompatibleVersion {
-                    path: path.to_owned(),
-                    import: name.to_owned(),
-                });
+                return Err(SandboxError::IncompatibleVersion { path: path.to_owned(), import: name.to_owned() });
             }
         }
     }
@@ -407,10 +368,7 @@ impl LoadedStrategy {
         account: Account,
         limits: Limits,
     ) -> Result<StrategyInstance, SandboxError> {
-        let label = self
-            .path
-            .file_stem()
-            .map_or_else(|| "strategy".into(), |s| s.to_string_lossy().into_owned());
+        let label = self.path.file_stem().map_or_else(|| "strategy".into(), |s| s.to_string_lossy().into_owned());
         let memory_cap = limits.memory_bytes.min(sandbox.config.max_memory_bytes);
         let state = HostState::new(label.clone(), market, account, memory_cap, &limits);
         let mut store = Store::new(&sandbox.engine, state);
@@ -421,20 +379,11 @@ impl LoadedStrategy {
             store.set_fuel(limits.fuel_per_event).ok();
             store.set_epoch_deadline(deadline_ticks);
         }
-        let bindings = self.pre.instantiate(&mut store).map_err(|e| SandboxError::Instantiate {
-            strategy: label.clone(),
-            message: trap_reason(&e, &limits, store.data()),
-        })?;
-        Ok(StrategyInstance {
-            store,
-            bindings,
-            limits,
-            enforce,
-            deadline_ticks,
-            disabled: None,
-            fuel_used: 0,
-            label,
-        })
+        let bindings = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| SandboxError::Instantiate { strategy: label.clone(), message: trap_reason(&e, &limits, store.data()) })?;
+        Ok(StrategyInstance { store, bindings, limits, enforce, deadline_ticks, disabled: None, fuel_used: 0, label })
     }
 }
 

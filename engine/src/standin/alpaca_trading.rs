@@ -59,11 +59,7 @@ pub struct TradingConfig {
 
 impl Default for TradingConfig {
     fn default() -> Self {
-        Self {
-            credentials: None,
-            starting_cash: 100_000.0,
-            non_shortable: HashSet::new(),
-        }
+        Self { credentials: None, starting_cash: 100_000.0, non_shortable: HashSet::new() }
     }
 }
 
@@ -135,10 +131,7 @@ pub struct TradingState {
 
 impl fmt::Debug for TradingState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TradingState")
-            .field("config", &self.config)
-            .field("account_id", &self.account_id)
-            .finish_non_exhaustive()
+        f.debug_struct("TradingState").field("config", &self.config).field("account_id", &self.account_id).finish_non_exhaustive()
     }
 }
 
@@ -148,13 +141,7 @@ struct Failure(StatusCode, ApiError);
 
 impl Failure {
     fn new(status: StatusCode, code: u64, message: impl Into<String>) -> Self {
-        Failure(
-            status,
-            ApiError {
-                code,
-                message: message.into(),
-            },
-        )
+        Failure(status, ApiError { code, message: message.into() })
     }
 
     fn unprocessable(message: impl Into<String>) -> Self {
@@ -177,9 +164,7 @@ impl IntoResponse for Failure {
 }
 
 fn ny_day(time: Timestamp) -> NaiveDate {
-    chrono::DateTime::from_timestamp_nanos(time)
-        .with_timezone(&chrono_tz::America::New_York)
-        .date_naive()
+    chrono::DateTime::from_timestamp_nanos(time).with_timezone(&chrono_tz::America::New_York).date_naive()
 }
 
 fn is_day_order(tif: AlpacaTimeInForce) -> bool {
@@ -203,19 +188,12 @@ fn opposite(side: AlpacaSide) -> AlpacaSide {
 /// The part of a trade of `signed` shares that opens or grows a position of `pos`.
 fn opening_qty(pos: f64, signed: f64) -> f64 {
     let after = pos + signed;
-    if pos * after < 0.0 {
-        after.abs()
-    } else {
-        (after.abs() - pos.abs()).max(0.0)
-    }
+    if pos * after < 0.0 { after.abs() } else { (after.abs() - pos.abs()).max(0.0) }
 }
 
 /// The wire name of a status (`"filled"`, …).
 fn status_name(status: AlpacaOrderStatus) -> String {
-    serde_json::to_value(status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+    serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 /// Refuses prices that are not positive, finite, whole ticks.
@@ -251,26 +229,13 @@ fn fill_at(order: &AlpacaOrder, triggered: &mut bool, bar: &Bar) -> Option<f64> 
         AlpacaTimeInForce::Fok => TimeInForce::Fok,
     };
     let side = if order.side == AlpacaSide::Buy { Side::Buy } else { Side::Sell };
-    let resting = RestingOrder {
-        side,
-        kind,
-        time_in_force,
-        limit_price: order.limit_price,
-        stop_price: order.stop_price,
-    };
+    let resting = RestingOrder { side, kind, time_in_force, limit_price: order.limit_price, stop_price: order.stop_price };
     fill_price(&resting, triggered, bar)
 }
 
 /// A trade print at `price`, as the fill rule reads it: a bar of one price.
 fn print_bar(price: f64, time: Timestamp) -> Bar {
-    Bar {
-        time,
-        open: price,
-        high: price,
-        low: price,
-        close: price,
-        volume: 0.0,
-    }
+    Bar { time, open: price, high: price, low: price, close: price, volume: 0.0 }
 }
 
 /// Checks a request's shape and drops prices its type does not use; the
@@ -291,29 +256,19 @@ fn validate(req: &mut OrderRequestWire) -> Result<AlpacaOrderClass, Failure> {
     if let Some(id) = &req.client_order_id
         && id.len() > MAX_CLIENT_ORDER_ID
     {
-        return Err(Failure::unprocessable(format!(
-            "client_order_id must be at most {MAX_CLIENT_ORDER_ID} characters"
-        )));
+        return Err(Failure::unprocessable(format!("client_order_id must be at most {MAX_CLIENT_ORDER_ID} characters")));
     }
     match req.order_type {
         AlpacaOrderType::Market => {}
-        AlpacaOrderType::Limit => check_price(
-            "limit_price",
-            req.limit_price.ok_or_else(|| Failure::unprocessable("limit_price is required"))?,
-        )?,
-        AlpacaOrderType::Stop => check_price(
-            "stop_price",
-            req.stop_price.ok_or_else(|| Failure::unprocessable("stop_price is required"))?,
-        )?,
+        AlpacaOrderType::Limit => {
+            check_price("limit_price", req.limit_price.ok_or_else(|| Failure::unprocessable("limit_price is required"))?)?
+        }
+        AlpacaOrderType::Stop => {
+            check_price("stop_price", req.stop_price.ok_or_else(|| Failure::unprocessable("stop_price is required"))?)?
+        }
         AlpacaOrderType::StopLimit => {
-            check_price(
-                "limit_price",
-                req.limit_price.ok_or_else(|| Failure::unprocessable("limit_price is required"))?,
-            )?;
-            check_price(
-                "stop_price",
-                req.stop_price.ok_or_else(|| Failure::unprocessable("stop_price is required"))?,
-            )?;
+            check_price("limit_price", req.limit_price.ok_or_else(|| Failure::unprocessable("limit_price is required"))?)?;
+            check_price("stop_price", req.stop_price.ok_or_else(|| Failure::unprocessable("stop_price is required"))?)?;
         }
         AlpacaOrderType::TrailingStop => return Err(Failure::unprocessable("trailing_stop orders are not simulated")),
     }
@@ -385,10 +340,7 @@ fn order_object(req: &OrderRequestWire, class: AlpacaOrderClass, client_order_id
 
 impl Book {
     fn asset_id(&mut self, symbol: &str) -> String {
-        self.asset_ids
-            .entry(symbol.to_owned())
-            .or_insert_with(|| uuid::Uuid::new_v4().to_string())
-            .clone()
+        self.asset_ids.entry(symbol.to_owned()).or_insert_with(|| uuid::Uuid::new_v4().to_string()).clone()
     }
 
     fn insert(&mut self, entry: Entry) -> usize {
@@ -412,15 +364,7 @@ impl Book {
 
     fn event(&mut self, index: usize, event: TradeEvent, time: Timestamp) {
         let order = self.view(index);
-        self.events.push(TradeUpdate {
-            event,
-            execution_id: None,
-            order,
-            timestamp: time,
-            price: None,
-            qty: None,
-            position_qty: None,
-        });
+        self.events.push(TradeUpdate { event, execution_id: None, order, timestamp: time, price: None, qty: None, position_qty: None });
     }
 
     /// Ends an open order with `status`, and its held legs with it.
@@ -551,14 +495,7 @@ impl TradingState {
     /// traded (see [`Self::on_bar`]).
     pub fn on_price(&self, symbol: &str, price: f64, time: Timestamp) {
         let from = self.last_price(symbol).unwrap_or(price);
-        let bar = Bar {
-            time,
-            open: from,
-            high: from.max(price),
-            low: from.min(price),
-            close: price,
-            volume: 0.0,
-        };
+        let bar = Bar { time, open: from, high: from.max(price), low: from.min(price), close: price, volume: 0.0 };
         self.on_bar(symbol, &bar, time);
     }
 
@@ -572,12 +509,7 @@ impl TradingState {
         let day = ny_day(time);
         let mut guard = self.lock();
         let book = &mut *guard;
-        let candidates: Vec<usize> = book
-            .open
-            .iter()
-            .copied()
-            .filter(|&i| book.orders[i].order.symbol == symbol)
-            .collect();
+        let candidates: Vec<usize> = book.open.iter().copied().filter(|&i| book.orders[i].order.symbol == symbol).collect();
         for index in candidates {
             // Skips held legs, and orders closed by an earlier fill in this loop.
             if !book.open.contains(&index) || book.orders[index].order.status != AlpacaOrderStatus::New {
@@ -630,11 +562,7 @@ impl TradingState {
 
     /// The time of an event on `symbol`: its board time, else the wall clock.
     fn clock(&self, symbol: &str) -> Timestamp {
-        self.board
-            .get(symbol)
-            .map(|b| b.updated)
-            .filter(|&t| t > 0)
-            .unwrap_or_else(wall_clock)
+        self.board.get(symbol).map(|b| b.updated).filter(|&t| t > 0).unwrap_or_else(wall_clock)
     }
 
     /// The last price of `symbol`, if it has traded.
@@ -663,9 +591,7 @@ impl TradingState {
     fn submit(&self, mut req: OrderRequestWire) -> Result<AlpacaOrder, Failure> {
         let class = validate(&mut req)?;
         let symbol = req.symbol.as_str();
-        let last = self
-            .last_price(symbol)
-            .ok_or_else(|| Failure::unprocessable(format!("asset \"{symbol}\" not found")))?;
+        let last = self.last_price(symbol).ok_or_else(|| Failure::unprocessable(format!("asset \"{symbol}\" not found")))?;
         let time = self.clock(symbol);
         let mut book = self.lock();
         if let Some(id) = &req.client_order_id
@@ -695,9 +621,7 @@ impl TradingState {
         let client_order_id = req.client_order_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let order = order_object(&req, class, client_order_id, asset_id, &stamp);
         let exits = [
-            req.take_profit
-                .as_ref()
-                .map(|tp| (AlpacaOrderType::Limit, Some(tp.limit_price), None)),
+            req.take_profit.as_ref().map(|tp| (AlpacaOrderType::Limit, Some(tp.limit_price), None)),
             req.stop_loss.as_ref().map(|sl| match sl.limit_price {
                 Some(limit) => (AlpacaOrderType::StopLimit, Some(limit), Some(sl.stop_price)),
                 None => (AlpacaOrderType::Stop, None, Some(sl.stop_price)),
@@ -718,14 +642,7 @@ impl TradingState {
                 ..order.clone()
             })
             .collect();
-        let entry = |order, parent, reserved| Entry {
-            order,
-            parent,
-            children: Vec::new(),
-            triggered: false,
-            first_day: None,
-            reserved,
-        };
+        let entry = |order, parent, reserved| Entry { order, parent, children: Vec::new(), triggered: false, first_day: None, reserved };
         let index = book.insert(entry(order, None, reserved));
         for leg in legs {
             let child = book.insert(entry(leg, Some(index), 0.0));
@@ -821,11 +738,7 @@ impl TradingState {
     /// The assets: every symbol on the board.
     fn assets(&self) -> Vec<AlpacaAsset> {
         let mut book = self.lock();
-        self.board
-            .all()
-            .into_iter()
-            .map(|(symbol, _)| self.asset(&mut book, &symbol))
-            .collect()
+        self.board.all().into_iter().map(|(symbol, _)| self.asset(&mut book, &symbol)).collect()
     }
 
     fn asset(&self, book: &mut Book, symbol: &str) -> AlpacaAsset {
@@ -850,31 +763,19 @@ impl TradingState {
 fn check_exits(req: &OrderRequestWire, base: f64) -> Result<(), Failure> {
     let buy = req.side == AlpacaSide::Buy;
     if let Some(tp) = &req.take_profit {
-        let ok = if buy {
-            tp.limit_price >= base + 0.01
-        } else {
-            tp.limit_price <= base - 0.01
-        };
+        let ok = if buy { tp.limit_price >= base + 0.01 } else { tp.limit_price <= base - 0.01 };
         if !ok {
             let op = if buy { ">=" } else { "<=" };
             let sign = if buy { "+" } else { "-" };
-            return Err(Failure::unprocessable(format!(
-                "take_profit.limit_price must be {op} base_price {sign} 0.01"
-            )));
+            return Err(Failure::unprocessable(format!("take_profit.limit_price must be {op} base_price {sign} 0.01")));
         }
     }
     if let Some(sl) = &req.stop_loss {
-        let ok = if buy {
-            sl.stop_price <= base - 0.01
-        } else {
-            sl.stop_price >= base + 0.01
-        };
+        let ok = if buy { sl.stop_price <= base - 0.01 } else { sl.stop_price >= base + 0.01 };
         if !ok {
             let op = if buy { "<=" } else { ">=" };
             let sign = if buy { "-" } else { "+" };
-            return Err(Failure::unprocessable(format!(
-                "stop_loss.stop_price must be {op} base_price {sign} 0.01"
-            )));
+            return Err(Failure::unprocessable(format!("stop_loss.stop_price must be {op} base_price {sign} 0.01")));
         }
     }
     Ok(())
@@ -916,10 +817,8 @@ async fn not_found() -> Failure {
 }
 
 async fn submit_order(State(state): ApiState, headers: HeaderMap, body: Bytes) -> Result<axum::Json<AlpacaOrder>, Failure> {
-    let json = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|v| v.starts_with("application/json"));
+    let json =
+        headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_none_or(|v| v.starts_with("application/json"));
     if !json {
         return Err(Failure::unprocessable("request body must be JSON"));
     }
@@ -940,11 +839,9 @@ async fn list_orders(
     }
     let limit = match query.get("limit") {
         None => 50,
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|l| (1..=500).contains(l))
-            .ok_or_else(|| Failure::unprocessable("limit must be 1 to 500"))?,
+        Some(l) => {
+            l.parse::<usize>().ok().filter(|l| (1..=500).contains(l)).ok_or_else(|| Failure::unprocessable("limit must be 1 to 500"))?
+        }
     };
     let ascending = match query.get("direction").map(String::as_str) {
         None | Some("desc") => false,
@@ -979,9 +876,7 @@ async fn order_by_client_id(
     State(state): ApiState,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<axum::Json<AlpacaOrder>, Failure> {
-    let id = query
-        .get("client_order_id")
-        .ok_or_else(|| Failure::unprocessable("client_order_id is required"))?;
+    let id = query.get("client_order_id").ok_or_else(|| Failure::unprocessable("client_order_id is required"))?;
     let book = state.lock();
     let index = *book.by_client_id.get(id).ok_or_else(|| Failure::not_found("order not found"))?;
     Ok(axum::Json(book.view(index)))
@@ -1028,10 +923,7 @@ fn frame(message: &StreamMessage) -> Message {
 }
 
 fn authorization(status: AuthStatus, action: &str) -> Message {
-    frame(&StreamMessage::Authorization(Authorization {
-        status,
-        action: action.to_owned(),
-    }))
+    frame(&StreamMessage::Authorization(Authorization { status, action: action.to_owned() }))
 }
 
 /// The next `trade_updates` frame, or never when not listening.
@@ -1149,14 +1041,7 @@ mod tests {
     type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
     fn bar(price: f64) -> Bar {
-        Bar {
-            time: T0,
-            open: price,
-            high: price,
-            low: price,
-            close: price,
-            volume: 100.0,
-        }
+        Bar { time: T0, open: price, high: price, low: price, close: price, volume: 100.0 }
     }
 
     struct Server {
@@ -1183,13 +1068,7 @@ mod tests {
             let app = router(state.clone());
             tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
             let client = AlpacaClient::new(&url, KEY, SECRET).unwrap();
-            Server {
-                state,
-                board,
-                url,
-                client,
-                http: reqwest::Client::new(),
-            }
+            Server { state, board, url, client, http: reqwest::Client::new() }
         }
 
         /// A raw request (authenticated unless `anonymous`): the status and
@@ -1205,14 +1084,7 @@ mod tests {
             let response = request.send().await.unwrap();
             let status = response.status().as_u16();
             let bytes = response.bytes().await.unwrap();
-            (
-                status,
-                if bytes.is_empty() {
-                    Value::Null
-                } else {
-                    serde_json::from_slice(&bytes).unwrap()
-                },
-            )
+            (status, if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() })
         }
 
         async fn get(&self, path: &str) -> (u16, Value) {
@@ -1231,10 +1103,7 @@ mod tests {
             let mut listens = self.state.listens();
             let before = *listens.borrow_and_update();
             tokio::spawn(run_trade_updates(self.url.clone(), KEY.into(), SECRET.into(), tx, shutdown));
-            tokio::time::timeout(WAIT, listens.wait_for(|n| *n > before))
-                .await
-                .unwrap()
-                .unwrap();
+            tokio::time::timeout(WAIT, listens.wait_for(|n| *n > before)).await.unwrap().unwrap();
             (rx, stop)
         }
     }
@@ -1243,10 +1112,7 @@ mod tests {
     async fn events(rx: &mut mpsc::Receiver<TradeUpdate>, n: usize) -> Vec<(TradeEvent, String, AlpacaOrderStatus)> {
         let mut out = Vec::new();
         for _ in 0..n {
-            let u = tokio::time::timeout(WAIT, rx.recv())
-                .await
-                .expect("a trade update in time")
-                .expect("stream open");
+            let u = tokio::time::timeout(WAIT, rx.recv()).await.expect("a trade update in time").expect("stream open");
             out.push((u.event, u.order.client_order_id, u.order.status));
         }
         out
@@ -1264,13 +1130,8 @@ mod tests {
         let (status, body) = server.call(reqwest::Method::POST, "/v2/orders", Some("{"), false).await;
         assert_eq!((status, &body["code"]), (422, &json!(42_210_000)));
         assert!(body["message"].as_str().unwrap().starts_with("invalid order request"), "{body}");
-        let (status, body) = server
-            .order(json!({"symbol": "AAPL", "side": "buy", "type": "market", "time_in_force": "day"}))
-            .await;
-        assert!(
-            status == 422 && body["message"].as_str().unwrap().contains("missing field `qty`"),
-            "{body}"
-        );
+        let (status, body) = server.order(json!({"symbol": "AAPL", "side": "buy", "type": "market", "time_in_force": "day"})).await;
+        assert!(status == 422 && body["message"].as_str().unwrap().contains("missing field `qty`"), "{body}");
         let market = json!({"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "time_in_force": "day"});
         for (change, expected) in [
             (json!({"qty": "0"}), "qty must be > 0"),
@@ -1285,18 +1146,9 @@ mod tests {
                 json!({"order_class": "bracket", "take_profit": {"limit_price": "110"}}),
                 "bracket orders need both take_profit and stop_loss",
             ),
-            (
-                json!({"take_profit": {"limit_price": "110"}}),
-                "take_profit and stop_loss need order_class bracket or oto",
-            ),
-            (
-                json!({"order_class": "oto", "take_profit": {"limit_price": "99"}}),
-                "take_profit.limit_price must be >= base_price + 0.01",
-            ),
-            (
-                json!({"order_class": "oto", "stop_loss": {"stop_price": "101"}}),
-                "stop_loss.stop_price must be <= base_price - 0.01",
-            ),
+            (json!({"take_profit": {"limit_price": "110"}}), "take_profit and stop_loss need order_class bracket or oto"),
+            (json!({"order_class": "oto", "take_profit": {"limit_price": "99"}}), "take_profit.limit_price must be >= base_price + 0.01"),
+            (json!({"order_class": "oto", "stop_loss": {"stop_price": "101"}}), "stop_loss.stop_price must be <= base_price - 0.01"),
             (json!({"symbol": "NOPE"}), "asset \"NOPE\" not found"),
         ] {
             let mut body = market.clone();
@@ -1306,32 +1158,14 @@ mod tests {
 
         let once = json!({"symbol": "AAPL", "qty": 1, "side": "buy", "type": "market", "time_in_force": "day", "client_order_id": "dup"});
         assert_eq!(server.order(once.clone()).await.0, 200);
-        assert_eq!(
-            server.order(once).await,
-            (422, json!({"code": 40_010_001, "message": "client_order_id must be unique"}))
-        );
+        assert_eq!(server.order(once).await, (422, json!({"code": 40_010_001, "message": "client_order_id must be unique"})));
 
         let (status, body) = server.call(reqwest::Method::GET, "/v2/account", None, true).await;
-        assert_eq!(
-            (status, body),
-            (401, json!({"code": 40_110_000, "message": "request is not authorized"}))
-        );
-        assert_eq!(
-            server.get("/v2/nothing").await,
-            (404, json!({"code": 40_410_000, "message": "endpoint not found"}))
-        );
-        assert_eq!(
-            server.get("/v2/orders/nope").await,
-            (404, json!({"code": 40_410_000, "message": "order not found"}))
-        );
-        assert_eq!(
-            server.get("/v2/orders:by_client_order_id").await,
-            unprocessable("client_order_id is required")
-        );
-        assert_eq!(
-            server.get("/v2/orders?status=weird").await,
-            unprocessable("invalid status \"weird\"")
-        );
+        assert_eq!((status, body), (401, json!({"code": 40_110_000, "message": "request is not authorized"})));
+        assert_eq!(server.get("/v2/nothing").await, (404, json!({"code": 40_410_000, "message": "endpoint not found"})));
+        assert_eq!(server.get("/v2/orders/nope").await, (404, json!({"code": 40_410_000, "message": "order not found"})));
+        assert_eq!(server.get("/v2/orders:by_client_order_id").await, unprocessable("client_order_id is required"));
+        assert_eq!(server.get("/v2/orders?status=weird").await, unprocessable("invalid status \"weird\""));
     }
 
     #[tokio::test]
@@ -1340,10 +1174,7 @@ mod tests {
         let sell = |symbol: &str, qty: u32| json!({"symbol": symbol, "qty": qty.to_string(), "side": "sell", "type": "market", "time_in_force": "day"});
         let buy = |symbol: &str, qty: u32| json!({"symbol": symbol, "qty": qty.to_string(), "side": "buy", "type": "market", "time_in_force": "day"});
 
-        assert_eq!(
-            server.order(sell("GME", 10)).await,
-            (403, json!({"code": 40_310_000, "message": "asset GME cannot be sold short"}))
-        );
+        assert_eq!(server.order(sell("GME", 10)).await, (403, json!({"code": 40_310_000, "message": "asset GME cannot be sold short"})));
         assert_eq!(server.order(buy("GME", 10)).await.0, 200);
         assert_eq!(server.order(sell("GME", 11)).await.0, 403, "selling past the long is a short");
         assert_eq!(server.order(sell("GME", 10)).await.0, 200, "closing a long is not a short");
@@ -1353,19 +1184,10 @@ mod tests {
         assert_eq!(server.order(sell("AAPL", 5)).await.0, 200);
         server.board.update("AAPL", &bar(90.0), T0 + MINUTE);
         let p = &server.client.positions().await.unwrap()[0];
-        assert_eq!(
-            (p.symbol.as_str(), p.qty, p.side, p.avg_entry_price),
-            ("AAPL", -5.0, PositionSide::Short, 100.0)
-        );
-        assert_eq!(
-            (p.market_value, p.cost_basis, p.unrealized_pl, p.current_price),
-            (Some(-450.0), Some(-500.0), Some(50.0), Some(90.0))
-        );
+        assert_eq!((p.symbol.as_str(), p.qty, p.side, p.avg_entry_price), ("AAPL", -5.0, PositionSide::Short, 100.0));
+        assert_eq!((p.market_value, p.cost_basis, p.unrealized_pl, p.current_price), (Some(-450.0), Some(-500.0), Some(50.0), Some(90.0)));
         let a = server.client.account().await.unwrap();
-        assert_eq!(
-            (a.cash, a.equity, a.short_market_value, a.buying_power),
-            (10_500.0, 10_050.0, Some(-450.0), 9_600.0)
-        );
+        assert_eq!((a.cash, a.equity, a.short_market_value, a.buying_power), (10_500.0, 10_050.0, Some(-450.0), 9_600.0));
 
         // Buying past the short flips to a long at the fill price.
         assert_eq!(server.order(buy("AAPL", 8)).await.0, 200);
@@ -1385,45 +1207,27 @@ mod tests {
             )
             .await;
         assert_eq!(status, 200);
-        assert_eq!(
-            (&accepted["status"], &accepted["order_class"]),
-            (&json!("accepted"), &json!("bracket"))
-        );
+        assert_eq!((&accepted["status"], &accepted["order_class"]), (&json!("accepted"), &json!("bracket")));
         let legs = accepted["legs"].as_array().unwrap();
         assert_eq!(
             legs.iter()
-                .map(|l| (
-                    l["type"].as_str().unwrap(),
-                    l["side"].as_str().unwrap(),
-                    l["status"].as_str().unwrap()
-                ))
+                .map(|l| (l["type"].as_str().unwrap(), l["side"].as_str().unwrap(), l["status"].as_str().unwrap()))
                 .collect::<Vec<_>>(),
             [("limit", "sell", "held"), ("stop", "sell", "held")]
         );
-        let (tp, sl) = (
-            legs[0]["client_order_id"].as_str().unwrap(),
-            legs[1]["client_order_id"].as_str().unwrap(),
-        );
+        let (tp, sl) = (legs[0]["client_order_id"].as_str().unwrap(), legs[1]["client_order_id"].as_str().unwrap());
 
         use AlpacaOrderStatus as S;
         use TradeEvent as E;
         assert_eq!(
             events(&mut rx, 4).await,
-            [
-                ev(E::New, "entry", S::New),
-                ev(E::Fill, "entry", S::Filled),
-                ev(E::New, tp, S::New),
-                ev(E::New, sl, S::New)
-            ]
+            [ev(E::New, "entry", S::New), ev(E::Fill, "entry", S::Filled), ev(E::New, tp, S::New), ev(E::New, sl, S::New)]
         );
         let (_, open) = server.get("/v2/orders").await;
         assert_eq!(open[0]["client_order_id"], "entry", "an entry is open while its legs are");
         server.state.on_price("AAPL", 104.0, T0 + MINUTE);
         server.state.on_price("AAPL", 111.0, T0 + 2 * MINUTE);
-        assert_eq!(
-            events(&mut rx, 2).await,
-            [ev(E::Fill, tp, S::Filled), ev(E::Canceled, sl, S::Canceled)]
-        );
+        assert_eq!(events(&mut rx, 2).await, [ev(E::Fill, tp, S::Filled), ev(E::Canceled, sl, S::Canceled)]);
         assert!(server.client.positions().await.unwrap().is_empty());
         assert_eq!(server.client.account().await.unwrap().cash, 10_000.0 + 100.0);
         let parent = server.client.get_order_by_client_id("entry").await.unwrap();
@@ -1446,26 +1250,14 @@ mod tests {
         use TradeEvent as E;
 
         // Immediate-or-cancel that cannot fill now is canceled at once.
-        assert_eq!(
-            server
-                .order(order("ioc", json!({"type": "limit", "limit_price": "90", "time_in_force": "ioc"})))
-                .await
-                .0,
-            200
-        );
-        assert_eq!(
-            events(&mut rx, 2).await,
-            [ev(E::New, "ioc", S::New), ev(E::Canceled, "ioc", S::Canceled)]
-        );
+        assert_eq!(server.order(order("ioc", json!({"type": "limit", "limit_price": "90", "time_in_force": "ioc"}))).await.0, 200);
+        assert_eq!(events(&mut rx, 2).await, [ev(E::New, "ioc", S::New), ev(E::Canceled, "ioc", S::Canceled)]);
 
         for (id, extra) in [
             ("day", json!({"type": "limit", "limit_price": "90"})),
             ("gtc", json!({"type": "limit", "limit_price": "90", "time_in_force": "gtc"})),
             ("stop", json!({"type": "stop", "stop_price": "105", "time_in_force": "gtc"})),
-            (
-                "stoplimit",
-                json!({"type": "stop_limit", "stop_price": "105", "limit_price": "106", "time_in_force": "gtc"}),
-            ),
+            ("stoplimit", json!({"type": "stop_limit", "stop_price": "105", "limit_price": "106", "time_in_force": "gtc"})),
         ] {
             assert_eq!(server.order(order(id, extra)).await.0, 200);
             assert_eq!(events(&mut rx, 1).await, [ev(E::New, id, S::New)]);
@@ -1473,32 +1265,17 @@ mod tests {
         // The market goes from 100 to 107, through 105: both stops trigger
         // there, and 105 is within the stop-limit's limit (the engine's fill rule).
         server.state.on_price("AAPL", 107.0, T0 + MINUTE);
-        assert_eq!(
-            events(&mut rx, 2).await,
-            [ev(E::Fill, "stop", S::Filled), ev(E::Fill, "stoplimit", S::Filled)]
-        );
+        assert_eq!(events(&mut rx, 2).await, [ev(E::Fill, "stop", S::Filled), ev(E::Fill, "stoplimit", S::Filled)]);
         // The next New York day: the day order expires before anything fills.
         server.state.on_price("AAPL", 89.0, T0 + 24 * 60 * MINUTE);
-        assert_eq!(
-            events(&mut rx, 2).await,
-            [ev(E::Expired, "day", S::Expired), ev(E::Fill, "gtc", S::Filled)]
-        );
+        assert_eq!(events(&mut rx, 2).await, [ev(E::Expired, "day", S::Expired), ev(E::Fill, "gtc", S::Filled)]);
         // Each filled at its own price, as if the market traded through it.
         for (id, price) in [("stop", 105.0), ("stoplimit", 105.0), ("gtc", 90.0)] {
-            assert_eq!(
-                server.client.get_order_by_client_id(id).await.unwrap().filled_avg_price,
-                Some(price),
-                "{id}"
-            );
+            assert_eq!(server.client.get_order_by_client_id(id).await.unwrap().filled_avg_price, Some(price), "{id}");
         }
 
         let (_, all) = server.get("/v2/orders?status=all&direction=asc&limit=3").await;
-        let ids: Vec<_> = all
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| o["client_order_id"].as_str().unwrap())
-            .collect();
+        let ids: Vec<_> = all.as_array().unwrap().iter().map(|o| o["client_order_id"].as_str().unwrap()).collect();
         assert_eq!(ids, ["ioc", "day", "gtc"]);
     }
 
@@ -1522,10 +1299,7 @@ mod tests {
 
         let mut ws = connect().await;
         send(&mut ws, listen(json!(["trade_updates"]))).await;
-        assert_eq!(
-            recv(&mut ws).await,
-            Some(json!({"stream": "authorization", "data": {"status": "unauthorized", "action": "listen"}}))
-        );
+        assert_eq!(recv(&mut ws).await, Some(json!({"stream": "authorization", "data": {"status": "unauthorized", "action": "listen"}})));
         assert_eq!(recv(&mut ws).await, None);
 
         let mut ws = connect().await;
@@ -1543,13 +1317,9 @@ mod tests {
             Some(json!({"stream": "authorization", "data": {"status": "authorized", "action": "authenticate"}}))
         );
         send(&mut ws, listen(json!(["trade_updates", "other"]))).await;
-        assert_eq!(
-            recv(&mut ws).await,
-            Some(json!({"stream": "listening", "data": {"streams": ["trade_updates"]}}))
-        );
-        let (status, order) = server
-            .order(json!({"symbol": "GME", "qty": "2", "side": "buy", "type": "market", "time_in_force": "day"}))
-            .await;
+        assert_eq!(recv(&mut ws).await, Some(json!({"stream": "listening", "data": {"streams": ["trade_updates"]}})));
+        let (status, order) =
+            server.order(json!({"symbol": "GME", "qty": "2", "side": "buy", "type": "market", "time_in_force": "day"})).await;
         assert_eq!(status, 200);
         let new = recv(&mut ws).await.unwrap();
         assert_eq!(

@@ -84,10 +84,7 @@ pub fn router(
     Router::new()
         .route("/v2/stocks/bars", get(alpaca_minute_bars))
         .route("/v2/stocks/{symbol}/bars", get(alpaca_bars))
-        .route(
-            "/v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{from}/{to}",
-            get(polygon_aggs),
-        )
+        .route("/v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{from}/{to}", get(polygon_aggs))
         .route("/v3/reference/tickers/{ticker}", get(polygon_ticker))
         .route("/v1/related-companies/{ticker}", get(polygon_related))
         .with_state(MarketRest {
@@ -102,19 +99,12 @@ pub fn router(
 /// New York midnight of `date`, in UTC: the time of a daily bar.
 fn bar_time(date: NaiveDate) -> DateTime<Utc> {
     let midnight = date.and_time(NaiveTime::MIN);
-    New_York
-        .from_local_datetime(&midnight)
-        .earliest()
-        .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
+    New_York.from_local_datetime(&midnight).earliest().map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
 }
 
 /// A volume as an integer when it is one (Alpaca's are), else as is.
 fn volume(v: f64) -> Value {
-    if v.fract() == 0.0 && v.abs() < 9e15 {
-        json!(v as i64)
-    } else {
-        json!(v)
-    }
+    if v.fract() == 0.0 && v.abs() < 9e15 { json!(v as i64) } else { json!(v) }
 }
 
 fn typical_price(bar: &DailyBar) -> f64 {
@@ -176,21 +166,13 @@ async fn alpaca_minute_bars(State(state): State<MarketRest>, headers: HeaderMap,
         Some(list) if !list.trim().is_empty() => list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect(),
         _ => return unprocessable("symbols is required"),
     };
-    let AlpacaWindow {
-        start,
-        end,
-        limit,
-        descending,
-    } = match alpaca_window(&query, &["1Min", "1T"], "1Min bars here") {
+    let AlpacaWindow { start, end, limit, descending } = match alpaca_window(&query, &["1Min", "1T"], "1Min bars here") {
         Ok(window) => window,
         Err(response) => return response,
     };
     let token = match query.page_token.as_deref() {
         None => None,
-        Some(t) => match t
-            .rsplit_once(':')
-            .and_then(|(s, time)| Some((s.to_owned(), time.parse::<Timestamp>().ok()?)))
-        {
+        Some(t) => match t.rsplit_once(':').and_then(|(s, time)| Some((s.to_owned(), time.parse::<Timestamp>().ok()?))) {
             Some(position) => Some(position),
             None => return unprocessable("invalid page_token"),
         },
@@ -203,16 +185,9 @@ async fn alpaca_minute_bars(State(state): State<MarketRest>, headers: HeaderMap,
         start.is_none_or(|s| t >= s) && end.is_none_or(|e| t <= e)
     };
     let mut all = sorted.iter().flat_map(|symbol| {
-        let bars: Vec<&Bar> = state
-            .minutes
-            .get(*symbol)
-            .map(|b| b.iter().filter(in_range).collect())
-            .unwrap_or_default();
-        let ordered: Box<dyn Iterator<Item = &Bar>> = if descending {
-            Box::new(bars.into_iter().rev())
-        } else {
-            Box::new(bars.into_iter())
-        };
+        let bars: Vec<&Bar> = state.minutes.get(*symbol).map(|b| b.iter().filter(in_range).collect()).unwrap_or_default();
+        let ordered: Box<dyn Iterator<Item = &Bar>> =
+            if descending { Box::new(bars.into_iter().rev()) } else { Box::new(bars.into_iter()) };
         ordered.map(move |b| (*symbol, b))
     });
     if let Some((symbol, time)) = &token {
@@ -275,12 +250,7 @@ fn alpaca_window(query: &AlpacaBarsQuery, timeframes: &[&str], served: &str) -> 
         Some("desc") => true,
         Some(_) => return Err(unprocessable("invalid sort")),
     };
-    Ok(AlpacaWindow {
-        start,
-        end,
-        limit,
-        descending,
-    })
+    Ok(AlpacaWindow { start, end, limit, descending })
 }
 
 async fn alpaca_bars(
@@ -292,12 +262,7 @@ async fn alpaca_bars(
     if let Some(refusal) = alpaca_refusal(&state, &headers) {
         return refusal;
     }
-    let AlpacaWindow {
-        start,
-        end,
-        limit,
-        descending,
-    } = match alpaca_window(&query, &["1Day", "1D"], "1Day bars only") {
+    let AlpacaWindow { start, end, limit, descending } = match alpaca_window(&query, &["1Day", "1D"], "1Day bars only") {
         Ok(window) => window,
         Err(response) => return response,
     };
@@ -338,10 +303,7 @@ fn page<'a>(
 ) -> (Vec<&'a DailyBar>, Option<NaiveDate>) {
     let ordered: Vec<&DailyBar> = if descending { bars.rev().collect() } else { bars.collect() };
     let rest: Vec<&DailyBar> = match from {
-        Some(d) => ordered
-            .into_iter()
-            .skip_while(|b| if descending { b.date > d } else { b.date < d })
-            .collect(),
+        Some(d) => ordered.into_iter().skip_while(|b| if descending { b.date > d } else { b.date < d }).collect(),
         None => ordered,
     };
     let next = rest.get(size).map(|b| b.date);
@@ -492,11 +454,7 @@ fn polygon_minute_aggs(
         Some(Err(_)) => return polygon_error(StatusCode::BAD_REQUEST, "invalid cursor"),
     };
     let in_range: Vec<&Bar> = bars.iter().filter(|b| (start..=end).contains(&time_of(b.time))).collect();
-    let ordered: Vec<&Bar> = if descending {
-        in_range.iter().rev().copied().collect()
-    } else {
-        in_range.clone()
-    };
+    let ordered: Vec<&Bar> = if descending { in_range.iter().rev().copied().collect() } else { in_range.clone() };
     let rest: Vec<&Bar> = match cursor {
         Some(t) => ordered.into_iter().skip_while(|b| b.time != t).collect(),
         None => ordered,
@@ -557,13 +515,7 @@ async fn polygon_related(State(state): State<MarketRest>, Path(ticker): Path<Str
     if !state.history.contains_key(&ticker) {
         return polygon_error(StatusCode::NOT_FOUND, "Ticker not found.");
     }
-    let related: Vec<Value> = state
-        .history
-        .keys()
-        .filter(|t| **t != ticker)
-        .take(MAX_RELATED)
-        .map(|t| json!({ "ticker": t }))
-        .collect();
+    let related: Vec<Value> = state.history.keys().filter(|t| **t != ticker).take(MAX_RELATED).map(|t| json!({ "ticker": t })).collect();
     Json(json!({ "request_id": request_id(), "status": "OK", "stock_symbol": ticker, "results": related })).into_response()
 }
 
@@ -602,14 +554,8 @@ mod tests {
 
     #[test]
     fn daily_bars_are_stamped_new_york_midnight() {
-        assert_eq!(
-            bar_time(NaiveDate::from_ymd_opt(2024, 1, 2).unwrap()).to_rfc3339(),
-            "2024-01-02T05:00:00+00:00"
-        );
-        assert_eq!(
-            bar_time(NaiveDate::from_ymd_opt(2024, 7, 2).unwrap()).to_rfc3339(),
-            "2024-07-02T04:00:00+00:00"
-        );
+        assert_eq!(bar_time(NaiveDate::from_ymd_opt(2024, 1, 2).unwrap()).to_rfc3339(), "2024-01-02T05:00:00+00:00");
+        assert_eq!(bar_time(NaiveDate::from_ymd_opt(2024, 7, 2).unwrap()).to_rfc3339(), "2024-07-02T04:00:00+00:00");
         assert_eq!(volume(1000.0), json!(1000));
         assert_eq!(volume(0.5), json!(0.5));
     }

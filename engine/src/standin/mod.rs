@@ -99,14 +99,7 @@ impl Board {
             if entry.last_bar.is_some() {
                 entry.prev_day = Some(entry.day);
             }
-            entry.day = DayBar {
-                open: bar.open,
-                high: bar.high,
-                low: bar.low,
-                close: bar.close,
-                volume: 0.0,
-                vwap: 0.0,
-            };
+            entry.day = DayBar { open: bar.open, high: bar.high, low: bar.low, close: bar.close, volume: 0.0, vwap: 0.0 };
         }
         let day = &mut entry.day;
         let notional = day.vwap * day.volume + bar.close * bar.volume;
@@ -134,8 +127,5 @@ pub fn ny_midnight(time: Timestamp) -> Timestamp {
     use chrono::TimeZone;
     let ny = chrono_tz::America::New_York;
     let date = chrono::DateTime::from_timestamp_nanos(time).with_timezone(&ny).date_naive();
-    ny.from_local_datetime(&date.and_time(chrono::NaiveTime::MIN))
-        .earliest()
-        .and_then(|t| t.timestamp_nanos_opt())
-        .unwrap_or(time)
+    ny.from_local_datetime(&date.and_time(chrono::NaiveTime::MIN)).earliest().and_then(|t| t.timestamp_nanos_opt()).unwrap_or(time)
 }

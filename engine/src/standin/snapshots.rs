@@ -33,22 +33,17 @@ const NANOS_PER_MILLI: i64 = 1_000_000;
 pub fn polygon_router(board: Arc<Board>, api_key: Option<String>) -> Router {
     Router::new()
         .route("/v2/snapshot/locale/us/markets/stocks/tickers", get(polygon_tickers))
-        .with_state(PolygonState {
-            board,
-            api_key: api_key.map(Arc::from),
-        })
+        .with_state(PolygonState { board, api_key: api_key.map(Arc::from) })
 }
 
 /// Alpaca's `GET /v2/stocks/snapshots`. With `key` or `secret`, requests must
 /// carry them in `APCA-API-KEY-ID` and `APCA-API-SECRET-KEY`.
 pub fn alpaca_data_router(board: Arc<Board>, key: Option<String>, secret: Option<String>) -> Router {
-    Router::new()
-        .route("/v2/stocks/snapshots", get(alpaca_snapshots))
-        .with_state(AlpacaState {
-            board,
-            key: key.map(Arc::from),
-            secret: secret.map(Arc::from),
-        })
+    Router::new().route("/v2/stocks/snapshots", get(alpaca_snapshots)).with_state(AlpacaState {
+        board,
+        key: key.map(Arc::from),
+        secret: secret.map(Arc::from),
+    })
 }
 
 #[derive(Clone)]
@@ -78,13 +73,7 @@ async fn polygon_tickers(State(state): State<PolygonState>, Query(query): Query<
             return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
         }
     }
-    let wanted: Vec<&str> = query
-        .tickers
-        .as_deref()
-        .unwrap_or_default()
-        .split(',')
-        .filter(|t| !t.is_empty())
-        .collect();
+    let wanted: Vec<&str> = query.tickers.as_deref().unwrap_or_default().split(',').filter(|t| !t.is_empty()).collect();
     let tickers: Vec<Value> = state
         .board
         .all()
@@ -101,11 +90,7 @@ async fn polygon_tickers(State(state): State<PolygonState>, Query(query): Query<
 fn polygon_ticker(symbol: &str, board: &SymbolBoard) -> Value {
     let prev = board.prev_day.unwrap_or_default();
     let last = board.last_price;
-    let (change, change_pct) = if prev.close > 0.0 {
-        (last - prev.close, (last / prev.close - 1.0) * 100.0)
-    } else {
-        (0.0, 0.0)
-    };
+    let (change, change_pct) = if prev.close > 0.0 { (last - prev.close, (last / prev.close - 1.0) * 100.0) } else { (0.0, 0.0) };
     let mut ticker = json!({
         "ticker": symbol,
         "todaysChange": change,
@@ -151,21 +136,12 @@ async fn alpaca_snapshots(State(state): State<AlpacaState>, headers: HeaderMap, 
         let body = json!({ "code": 40110000, "message": "request is not authorized" });
         return (StatusCode::UNAUTHORIZED, Json(body)).into_response();
     }
-    let symbols: Vec<&str> = query
-        .symbols
-        .as_deref()
-        .unwrap_or_default()
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .collect();
+    let symbols: Vec<&str> = query.symbols.as_deref().unwrap_or_default().split(',').filter(|s| !s.is_empty()).collect();
     if symbols.is_empty() {
         let body = json!({ "code": 40010001, "message": "symbols is required" });
         return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     }
-    let snapshots: BTreeMap<&str, Value> = symbols
-        .into_iter()
-        .filter_map(|s| Some((s, alpaca_snapshot(&state.board.get(s)?))))
-        .collect();
+    let snapshots: BTreeMap<&str, Value> = symbols.into_iter().filter_map(|s| Some((s, alpaca_snapshot(&state.board.get(s)?)))).collect();
     Json(snapshots).into_response()
 }
 
@@ -216,10 +192,7 @@ fn session_start(time: Timestamp, previous_weekday: bool) -> String {
         date = date.iter_days().rev().skip(1).find(weekday).unwrap_or(date);
     }
     let midnight = date.and_time(NaiveTime::MIN);
-    let utc = New_York
-        .from_local_datetime(&midnight)
-        .earliest()
-        .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc));
+    let utc = New_York.from_local_datetime(&midnight).earliest().map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc));
     utc.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
@@ -231,21 +204,11 @@ mod tests {
 
     /// 2024-03-`day` at `hour`:`minute` New York time (EST), in ns.
     fn ny(day: u32, hour: u32, minute: u32) -> Timestamp {
-        Utc.with_ymd_and_hms(2024, 3, day, hour + 5, minute, 0)
-            .unwrap()
-            .timestamp_nanos_opt()
-            .unwrap()
+        Utc.with_ymd_and_hms(2024, 3, day, hour + 5, minute, 0).unwrap().timestamp_nanos_opt().unwrap()
     }
 
     fn bar(time: Timestamp, close: f64, volume: f64) -> Bar {
-        Bar {
-            time,
-            open: close,
-            high: close + 0.5,
-            low: close - 0.5,
-            close,
-            volume,
-        }
+        Bar { time, open: close, high: close + 0.5, low: close - 0.5, close, volume }
     }
 
     /// BUSY traded on Monday 4 and Tuesday 5 March 2024; NEW only on the 5th.
@@ -302,10 +265,7 @@ mod tests {
         assert_eq!(busy["min"]["av"], 200_000.0);
         let new = &body["tickers"][1];
         assert_eq!(new["ticker"], "NEW");
-        assert_eq!(
-            new["prevDay"],
-            json!({ "o": 0.0, "h": 0.0, "l": 0.0, "c": 0.0, "v": 0.0, "vw": 0.0 })
-        );
+        assert_eq!(new["prevDay"], json!({ "o": 0.0, "h": 0.0, "l": 0.0, "c": 0.0, "v": 0.0, "vw": 0.0 }));
         assert_eq!(new["todaysChangePerc"], 0.0);
     }
 
@@ -324,10 +284,9 @@ mod tests {
         let addr = serve(polygon_router(board(), Some("pk".into()))).await;
         let url = format!("http://{addr}{POLYGON}");
         let client = reqwest::Client::new();
-        for (request, error) in [
-            (client.get(&url).query(&[("apiKey", "nope")]), "Unknown API Key"),
-            (client.get(&url), "API Key was not provided"),
-        ] {
+        for (request, error) in
+            [(client.get(&url).query(&[("apiKey", "nope")]), "Unknown API Key"), (client.get(&url), "API Key was not provided")]
+        {
             let (status, body) = get_json(request).await;
             assert_eq!(status, StatusCode::UNAUTHORIZED);
             assert_eq!((&body["status"], &body["error"]), (&json!("ERROR"), &json!(error)));
@@ -372,11 +331,7 @@ mod tests {
         let unauthorized = json!({ "code": 40110000, "message": "request is not authorized" });
         for request in [
             client.get(&url).query(&[("symbols", "BUSY")]),
-            client
-                .get(&url)
-                .query(&[("symbols", "BUSY")])
-                .header("APCA-API-KEY-ID", "AK")
-                .header("APCA-API-SECRET-KEY", "x"),
+            client.get(&url).query(&[("symbols", "BUSY")]).header("APCA-API-KEY-ID", "AK").header("APCA-API-SECRET-KEY", "x"),
         ] {
             assert_eq!(get_json(request).await, (StatusCode::UNAUTHORIZED, unauthorized.clone()));
         }

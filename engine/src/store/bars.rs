@@ -18,26 +18,11 @@ pub enum BarsError {
     #[error("no bars for {symbol} in {target} (import them with `liu-engine import bars`)")]
     UnknownSymbol { symbol: String, target: String },
     #[error("no {timeframe} bars for {symbol} in {target}; it has {available} bars")]
-    MissingTimeframe {
-        symbol: String,
-        timeframe: &'static str,
-        available: String,
-        target: String,
-    },
+    MissingTimeframe { symbol: String, timeframe: &'static str, available: String, target: String },
     #[error("the bars of {symbols} in {target} come in several timeframes ({available}): choose one")]
-    SeveralTimeframes {
-        symbols: String,
-        available: String,
-        target: String,
-    },
+    SeveralTimeframes { symbols: String, available: String, target: String },
     #[error("no {timeframe} bars for {symbol} in {target}{}", range_text(*from, *to))]
-    NoneInRange {
-        symbol: String,
-        timeframe: &'static str,
-        target: String,
-        from: Option<Timestamp>,
-        to: Option<Timestamp>,
-    },
+    NoneInRange { symbol: String, timeframe: &'static str, target: String, from: Option<Timestamp>, to: Option<Timestamp> },
 }
 
 fn range_text(from: Option<Timestamp>, to: Option<Timestamp>) -> String {
@@ -167,10 +152,7 @@ impl Store {
                 }
             }
             if have.is_empty() {
-                return Err(BarsError::UnknownSymbol {
-                    symbol: symbol.clone(),
-                    target,
-                });
+                return Err(BarsError::UnknownSymbol { symbol: symbol.clone(), target });
             }
             stored.push(have);
         }
@@ -184,11 +166,7 @@ impl Store {
                 match all[..] {
                     [one] => one,
                     _ => {
-                        return Err(BarsError::SeveralTimeframes {
-                            symbols: symbols.join(", "),
-                            available: names(&all),
-                            target,
-                        });
+                        return Err(BarsError::SeveralTimeframes { symbols: symbols.join(", "), available: names(&all), target });
                     }
                 }
             }
@@ -217,14 +195,7 @@ impl Store {
             }
             events.extend(rows.into_iter().map(|(time, open, high, low, close, volume)| BarEvent {
                 symbol: id as SymbolId,
-                bar: Bar {
-                    time,
-                    open,
-                    high,
-                    low,
-                    close,
-                    volume,
-                },
+                bar: Bar { time, open, high, low, close, volume },
             }));
         }
         // Each symbol's rows come sorted by time; (time, symbol) is unique.
@@ -232,11 +203,7 @@ impl Store {
             events.sort_unstable_by_key(|e| (e.bar.time, e.symbol));
         }
         tx.commit().await?;
-        Ok(MarketData {
-            symbols,
-            events,
-            timeframe,
-        })
+        Ok(MarketData { symbols, events, timeframe })
     }
 }
 
@@ -257,18 +224,7 @@ impl Store {
         let limit = i64::try_from(count).unwrap_or(i64::MAX);
         let rows = crate::sql_fetch_all!(BarRow, tx, SQL, symbol, timeframe_name(timeframe), from, before, limit)?;
         tx.commit().await?;
-        Ok(rows
-            .into_iter()
-            .rev()
-            .map(|(time, open, high, low, close, volume)| Bar {
-                time,
-                open,
-                high,
-                low,
-                close,
-                volume,
-            })
-            .collect())
+        Ok(rows.into_iter().rev().map(|(time, open, high, low, close, volume)| Bar { time, open, high, low, close, volume }).collect())
     }
 }
 

@@ -67,23 +67,10 @@ pub struct TradeRow {
 }
 
 enum WriterMessage {
-    Symbol {
-        id: u32,
-        name: String,
-    },
-    Fills {
-        run: usize,
-        fills: Vec<Fill>,
-    },
-    State {
-        run: usize,
-        changes: Vec<(String, Option<String>)>,
-    },
-    OpenOrders {
-        run: usize,
-        symbol: u32,
-        orders: String,
-    },
+    Symbol { id: u32, name: String },
+    Fills { run: usize, fills: Vec<Fill> },
+    State { run: usize, changes: Vec<(String, Option<String>)> },
+    OpenOrders { run: usize, symbol: u32, orders: String },
     Finish(Vec<RunEnd>),
 }
 
@@ -110,22 +97,11 @@ impl BatchWriter {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
-                    .map_err(|e| StoreError::Open {
-                        target: target.to_string(),
-                        source: sqlx::Error::Io(e),
-                    })?;
-                let writer = Writer {
-                    target: &target,
-                    batch_id: &batch_id,
-                    symbols,
-                    commit,
-                };
+                    .map_err(|e| StoreError::Open { target: target.to_string(), source: sqlx::Error::Io(e) })?;
+                let writer = Writer { target: &target, batch_id: &batch_id, symbols, commit };
                 runtime.block_on(writer.run(&runs, receiver, ready_tx))
             })
-            .map_err(|e| StoreError::Open {
-                target: "writer thread".into(),
-                source: sqlx::Error::Io(e),
-            })?;
+            .map_err(|e| StoreError::Open { target: "writer thread".into(), source: sqlx::Error::Io(e) })?;
         match ready_rx.recv() {
             Ok(()) => Ok(Self { sender, thread }),
             // The thread ended before it was ready: it has the error.
@@ -241,11 +217,7 @@ impl Writer<'_> {
                     operation: f.operation.as_str().to_owned(),
                     qty: f.qty,
                     price: f.price,
-                    indicators: if f.indicators.is_empty() {
-                        "{}".to_owned()
-                    } else {
-                        f.indicators.clone()
-                    },
+                    indicators: if f.indicators.is_empty() { "{}".to_owned() } else { f.indicators.clone() },
                     client_time: event_time(f.time),
                     stop_price: f.stop_loss,
                     target_price: f.take_profit,
@@ -376,11 +348,7 @@ impl Writer<'_> {
                         arrived.push(self.open_orders_entry(runs, ids, run, symbol, orders))
                     }
                     WriterMessage::Finish(ends) => {
-                        arrived.extend(
-                            ids.iter()
-                                .zip(ends)
-                                .map(|(&algo_run_id, end)| JournalEntry::End { algo_run_id, end }),
-                        );
+                        arrived.extend(ids.iter().zip(ends).map(|(&algo_run_id, end)| JournalEntry::End { algo_run_id, end }));
                         finish_deadline = Some(Instant::now() + FINISH_RETRY_LIMIT);
                         write_now = true;
                     }
@@ -427,10 +395,7 @@ impl Writer<'_> {
                         journal.append(&pending)?;
                     }
                     if finish_deadline.is_some_and(|d| Instant::now() >= d) {
-                        return Err(StoreError::Deferred {
-                            rows: pending.len(),
-                            journal: journal.path().to_owned(),
-                        });
+                        return Err(StoreError::Deferred { rows: pending.len(), journal: journal.path().to_owned() });
                     }
                     next_attempt = Instant::now() + retry_in;
                     retry_in = (retry_in * 2).min(MAX_RETRY_INTERVAL);
@@ -488,13 +453,7 @@ fn state_entries(run: &RunStart, changes: Vec<(String, Option<String>)>) -> impl
 
 /// Applies one `state` change to `keystore`.
 async fn write_state(tx: &mut Tx, entry: &JournalEntry, written: &str) -> Result<(), StoreError> {
-    let JournalEntry::State {
-        algo_name,
-        context,
-        key,
-        value,
-    } = entry
-    else {
+    let JournalEntry::State { algo_name, context, key, value } = entry else {
         return Ok(());
     };
     match value {
@@ -508,28 +467,14 @@ async fn write_state(tx: &mut Tx, entry: &JournalEntry, written: &str) -> Result
             value,
             written,
         )?,
-        None => sql_execute!(
-            tx,
-            "DELETE FROM keystore WHERE algo_name = ? AND context = ? AND key = ?",
-            algo_name,
-            context,
-            key
-        )?,
+        None => sql_execute!(tx, "DELETE FROM keystore WHERE algo_name = ? AND context = ? AND key = ?", algo_name, context, key)?,
     };
     Ok(())
 }
 
 /// Replaces the saved open orders of one strategy in one symbol.
 async fn write_open_orders(tx: &mut Tx, entry: &JournalEntry, written: &str) -> Result<(), StoreError> {
-    let JournalEntry::OpenOrders {
-        batch_id,
-        algo_env,
-        strategy,
-        symbol,
-        algo_run_id,
-        orders,
-    } = entry
-    else {
+    let JournalEntry::OpenOrders { batch_id, algo_env, strategy, symbol, algo_run_id, orders } = entry else {
         return Ok(());
     };
     if orders == "[]" {
@@ -690,11 +635,7 @@ mod tests {
     }
 
     fn end() -> RunEnd {
-        RunEnd {
-            end_time: Utc::now(),
-            end_reason: "shutdown".into(),
-            fuel_used: 0,
-        }
+        RunEnd { end_time: Utc::now(), end_reason: "shutdown".into(), fuel_used: 0 }
     }
 
     /// Rows in `new_trades` and their distinct sequence numbers.
@@ -749,9 +690,7 @@ mod tests {
             order_id: seq,
         };
         let mut journal = Journal::new("batch", &target);
-        journal
-            .append(&[last_seq, last_seq + 1, last_seq + 2].map(|s| JournalEntry::Trade(row(s))))
-            .unwrap();
+        journal.append(&[last_seq, last_seq + 1, last_seq + 2].map(|s| JournalEntry::Trade(row(s)))).unwrap();
         let copy = dir.path().join("copy.jsonl");
         std::fs::copy(journal.path(), &copy).unwrap();
 

@@ -48,9 +48,7 @@ struct Header {
 
 /// Where journals live: `$LIU_JOURNAL_DIR`, or `liu-journal` in the working directory.
 pub fn journal_dir() -> PathBuf {
-    std::env::var_os("LIU_JOURNAL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("liu-journal"))
+    std::env::var_os("LIU_JOURNAL_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("liu-journal"))
 }
 
 /// A writer's journal file, created on the first append.
@@ -64,14 +62,7 @@ impl Journal {
     pub fn new(batch_id: &str, target: &DbTarget) -> Self {
         static SERIAL: AtomicU32 = AtomicU32::new(0);
         let name = format!("{batch_id}-{}-{}.jsonl", std::process::id(), SERIAL.fetch_add(1, Ordering::Relaxed));
-        Self {
-            path: journal_dir().join(name),
-            header: Header {
-                database: target.to_string(),
-                batch_id: batch_id.to_owned(),
-            },
-            file: None,
-        }
+        Self { path: journal_dir().join(name), header: Header { database: target.to_string(), batch_id: batch_id.to_owned() }, file: None }
     }
 
     pub fn path(&self) -> &Path {
@@ -83,10 +74,7 @@ impl Journal {
         if entries.is_empty() {
             return Ok(());
         }
-        let error = |e: &dyn std::fmt::Display| StoreError::Journal {
-            path: self.path.clone(),
-            message: e.to_string(),
-        };
+        let error = |e: &dyn std::fmt::Display| StoreError::Journal { path: self.path.clone(), message: e.to_string() };
         let mut out = Vec::new();
         if self.file.is_none() {
             std::fs::create_dir_all(journal_dir()).map_err(|e| error(&e))?;
@@ -99,13 +87,7 @@ impl Journal {
         }
         let file = match &mut self.file {
             Some(f) => f,
-            None => self.file.insert(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.path)
-                    .map_err(|e| error(&e))?,
-            ),
+            None => self.file.insert(std::fs::OpenOptions::new().create(true).append(true).open(&self.path).map_err(|e| error(&e))?),
         };
         file.write_all(&out).and_then(|()| file.sync_data()).map_err(|e| error(&e))
     }
@@ -121,10 +103,9 @@ impl Journal {
 
 fn remove(path: &Path) -> Result<(), StoreError> {
     match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Journal {
-            path: path.to_owned(),
-            message: format!("cannot remove: {e}"),
-        }),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(StoreError::Journal { path: path.to_owned(), message: format!("cannot remove: {e}") })
+        }
         _ => Ok(()),
     }
 }
@@ -134,10 +115,8 @@ pub(super) async fn replay_journals(store: &Store) -> Result<usize, StoreError> 
     let Ok(dir) = std::fs::read_dir(journal_dir()) else { return Ok(0) };
     let mut rows = 0;
     let database = store.target().to_string();
-    let mut files: Vec<PathBuf> = dir
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .collect();
+    let mut files: Vec<PathBuf> =
+        dir.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
     files.sort();
     for path in files {
         let Some((header, entries)) = read(&path)? else { continue };
@@ -158,23 +137,14 @@ fn read(path: &Path) -> Result<Option<(Header, Vec<JournalEntry>)>, StoreError> 
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
-            return Err(StoreError::Journal {
-                path: path.to_owned(),
-                message: e.to_string(),
-            });
+            return Err(StoreError::Journal { path: path.to_owned(), message: e.to_string() });
         }
     };
     let lines: Vec<String> = std::io::BufReader::new(file)
         .lines()
         .collect::<Result<_, _>>()
-        .map_err(|e| StoreError::Journal {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
-    let bad = |line: usize, e: serde_json::Error| StoreError::Journal {
-        path: path.to_owned(),
-        message: format!("line {line}: {e}"),
-    };
+        .map_err(|e| StoreError::Journal { path: path.to_owned(), message: e.to_string() })?;
+    let bad = |line: usize, e: serde_json::Error| StoreError::Journal { path: path.to_owned(), message: format!("line {line}: {e}") };
     let Some(first) = lines.first() else { return Ok(None) };
     let header: Header = serde_json::from_str(first).map_err(|e| bad(1, e))?;
     let mut entries = Vec::with_capacity(lines.len());

@@ -37,10 +37,7 @@ pub enum StoreError {
     #[error("database {target}: {source}")]
     Open { target: String, source: sqlx::Error },
     #[error("database {target}: migration failed: {source}")]
-    Migrate {
-        target: String,
-        source: sqlx::migrate::MigrateError,
-    },
+    Migrate { target: String, source: sqlx::migrate::MigrateError },
     #[error("database write failed: {0}")]
     Write(#[from] sqlx::Error),
     #[error("the run ended without finishing its database batch; nothing was committed")]
@@ -262,10 +259,7 @@ impl Store {
     /// Opens without migrating (for `db status`).
     pub async fn connect(target: &DbTarget) -> Result<Self, StoreError> {
         let name = target.to_string();
-        let open_error = |source| StoreError::Open {
-            target: name.clone(),
-            source,
-        };
+        let open_error = |source| StoreError::Open { target: name.clone(), source };
         let pool = match target {
             DbTarget::Sqlite(path) => {
                 let options = SqliteConnectOptions::new()
@@ -277,13 +271,7 @@ impl Store {
                     .busy_timeout(Duration::from_secs(10));
                 // One writer: SQLite serialises writes anyway, and one
                 // connection keeps a transaction's statements together.
-                Pool::Sqlite(
-                    SqlitePoolOptions::new()
-                        .max_connections(1)
-                        .connect_with(options)
-                        .await
-                        .map_err(open_error)?,
-                )
+                Pool::Sqlite(SqlitePoolOptions::new().max_connections(1).connect_with(options).await.map_err(open_error)?)
             }
             DbTarget::Postgres(url) => {
                 let options = PgConnectOptions::from_str(url).map_err(open_error)?;
@@ -297,10 +285,7 @@ impl Store {
                 )
             }
         };
-        Ok(Self {
-            pool,
-            target: target.clone(),
-        })
+        Ok(Self { pool, target: target.clone() })
     }
 
     /// Applies the backend's pending migrations (concurrent callers wait on a lock).
@@ -309,10 +294,7 @@ impl Store {
             Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
             Pool::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await,
         };
-        result.map_err(|source| StoreError::Migrate {
-            target: self.target.to_string(),
-            source,
-        })
+        result.map_err(|source| StoreError::Migrate { target: self.target.to_string(), source })
     }
 
     /// Every migration of the backend, and whether it is applied.
@@ -324,22 +306,16 @@ impl Store {
                         .fetch_one(p)
                         .await?;
                 let applied = if exists {
-                    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-                        .fetch_all(p)
-                        .await?
+                    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success").fetch_all(p).await?
                 } else {
                     Vec::new()
                 };
                 (&SQLITE_MIGRATIONS, applied)
             }
             Pool::Postgres(p) => {
-                let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-                    .fetch_one(p)
-                    .await?;
+                let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL").fetch_one(p).await?;
                 let applied = if exists {
-                    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-                        .fetch_all(p)
-                        .await?
+                    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success").fetch_all(p).await?
                 } else {
                     Vec::new()
                 };
@@ -348,11 +324,7 @@ impl Store {
         };
         Ok(migrator
             .iter()
-            .map(|m| MigrationStatus {
-                version: m.version,
-                description: m.description.to_string(),
-                applied: applied.contains(&m.version),
-            })
+            .map(|m| MigrationStatus { version: m.version, description: m.description.to_string(), applied: applied.contains(&m.version) })
             .collect())
     }
 
@@ -388,16 +360,10 @@ impl Store {
     pub async fn load_keystore(&self, context: &str) -> Result<HashMap<String, BTreeMap<String, String>>, StoreError> {
         let rows: Vec<(String, String, String)> = match &self.pool {
             Pool::Sqlite(p) => {
-                sqlx::query_as("SELECT algo_name, key, value FROM keystore WHERE context = ?")
-                    .bind(context)
-                    .fetch_all(p)
-                    .await?
+                sqlx::query_as("SELECT algo_name, key, value FROM keystore WHERE context = ?").bind(context).fetch_all(p).await?
             }
             Pool::Postgres(p) => {
-                sqlx::query_as("SELECT algo_name, key, value FROM keystore WHERE context = $1")
-                    .bind(context)
-                    .fetch_all(p)
-                    .await?
+                sqlx::query_as("SELECT algo_name, key, value FROM keystore WHERE context = $1").bind(context).fetch_all(p).await?
             }
         };
         let mut out: HashMap<String, BTreeMap<String, String>> = HashMap::new();
@@ -427,16 +393,7 @@ impl Store {
                     .side();
                 let time = crate::data::parse_timestamp(&time)
                     .ok_or_else(|| StoreError::Corrupt(format!("new_trades of batch {batch_id}: unreadable client_time {time:?}")))?;
-                Ok(RecordedFill {
-                    algo_name,
-                    parameters,
-                    symbol,
-                    side,
-                    qty,
-                    price,
-                    fee,
-                    time,
-                })
+                Ok(RecordedFill { algo_name, parameters, symbol, side, qty, price, fee, time })
             })
             .collect()
     }
@@ -448,10 +405,7 @@ impl Store {
         const SQL: &str = "SELECT strategy, symbol, orders FROM open_orders WHERE batch_id = ? AND algo_env = ? ORDER BY strategy, symbol";
         let mut tx = self.begin().await?;
         let rows = crate::sql_fetch_all!((i64, String, String), tx, SQL, batch_id, env)?;
-        Ok(rows
-            .into_iter()
-            .map(|(strategy, symbol, orders)| (strategy as usize, symbol, orders))
-            .collect())
+        Ok(rows.into_iter().map(|(strategy, symbol, orders)| (strategy as usize, symbol, orders)).collect())
     }
 
     /// Records a scanner's picks in `trending_tickers`, in one transaction.
@@ -489,10 +443,7 @@ mod tests {
     fn statements_render_for_each_dialect() {
         let sql = "INSERT INTO t (a, b, c) VALUES (?, ?::timestamptz, ?::jsonb)";
         assert_eq!(Dialect::Sqlite.render(sql), "INSERT INTO t (a, b, c) VALUES (?, ?, ?)");
-        assert_eq!(
-            Dialect::Postgres.render(sql),
-            "INSERT INTO t (a, b, c) VALUES ($1, $2::timestamptz, $3::jsonb)"
-        );
+        assert_eq!(Dialect::Postgres.render(sql), "INSERT INTO t (a, b, c) VALUES ($1, $2::timestamptz, $3::jsonb)");
         assert_eq!(Dialect::Sqlite.render("SELECT ?::float8[]"), "SELECT ?");
     }
 

@@ -29,10 +29,7 @@ pub enum ToConsumer {
     Clock(FeedClock),
     /// Market events of owned symbols, in arrival order, with the time the
     /// producer received them (ns since the epoch) for latency measurement.
-    Events {
-        received_at: i64,
-        events: Vec<(SymbolId, MarketEvent)>,
-    },
+    Events { received_at: i64, events: Vec<(SymbolId, MarketEvent)> },
     /// The outside broker's reports on orders of owned symbols.
     BrokerReports(Vec<BrokerReport>),
     /// The `client_order_id`s of this consumer's orders (placed by any of
@@ -122,58 +119,17 @@ mod tests {
     #[tokio::test]
     async fn frames_round_trip_and_a_clean_eof_ends_the_stream() {
         let (mut a, mut b) = tokio::io::duplex(1 << 16);
-        let bar = Bar {
-            time: 1,
-            open: 1.0,
-            high: 2.0,
-            low: 0.5,
-            close: 1.5,
-            volume: 10.0,
-        };
+        let bar = Bar { time: 1, open: 1.0, high: 2.0, low: 0.5, close: 1.5, volume: 10.0 };
         let sent = vec![
             ToConsumer::Assign(vec![(3, "AAPL".into())]),
             ToConsumer::Events {
                 received_at: 7,
                 events: vec![
-                    (
-                        3,
-                        MarketEvent::Bar {
-                            timeframe: Timeframe::Minute,
-                            bar,
-                        },
-                    ),
-                    (
-                        4,
-                        MarketEvent::Bar {
-                            timeframe: Timeframe::Second,
-                            bar: Bar { time: -5, ..bar },
-                        },
-                    ),
-                    (
-                        5,
-                        MarketEvent::Bar {
-                            timeframe: Timeframe::Day,
-                            bar: Bar { volume: f64::MAX, ..bar },
-                        },
-                    ),
-                    (
-                        3,
-                        MarketEvent::Trade(Trade {
-                            time: i64::MAX,
-                            price: 0.1,
-                            size: 3.0,
-                        }),
-                    ),
-                    (
-                        u32::MAX,
-                        MarketEvent::Quote(Quote {
-                            time: 9,
-                            bid_price: 1.25,
-                            bid_size: 2.0,
-                            ask_price: 1.5,
-                            ask_size: 0.0,
-                        }),
-                    ),
+                    (3, MarketEvent::Bar { timeframe: Timeframe::Minute, bar }),
+                    (4, MarketEvent::Bar { timeframe: Timeframe::Second, bar: Bar { time: -5, ..bar } }),
+                    (5, MarketEvent::Bar { timeframe: Timeframe::Day, bar: Bar { volume: f64::MAX, ..bar } }),
+                    (3, MarketEvent::Trade(Trade { time: i64::MAX, price: 0.1, size: 3.0 })),
+                    (u32::MAX, MarketEvent::Quote(Quote { time: 9, bid_price: 1.25, bid_size: 2.0, ask_price: 1.5, ask_size: 0.0 })),
                 ],
             },
             ToConsumer::Shutdown,
@@ -193,14 +149,7 @@ mod tests {
     #[test]
     fn an_event_of_unknown_kind_or_the_wrong_length_is_refused() {
         let decode = |value: &serde_json::Value| rmp_serde::from_slice::<MarketEvent>(&rmp_serde::to_vec(value).unwrap());
-        assert_eq!(
-            decode(&serde_json::json!([3, 7, 1.5, 2.0])).unwrap(),
-            MarketEvent::Trade(Trade {
-                time: 7,
-                price: 1.5,
-                size: 2.0
-            })
-        );
+        assert_eq!(decode(&serde_json::json!([3, 7, 1.5, 2.0])).unwrap(), MarketEvent::Trade(Trade { time: 7, price: 1.5, size: 2.0 }));
         for bad in [
             serde_json::json!([5, 7, 1.5, 2.0]),
             serde_json::json!([3, 7, 1.5]),

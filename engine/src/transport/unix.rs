@@ -18,10 +18,7 @@ impl UnixTransport {
         if path.exists() {
             std::fs::remove_file(path)?;
         }
-        Ok(Self {
-            listener: UnixListener::bind(path)?,
-            path: path.to_owned(),
-        })
+        Ok(Self { listener: UnixListener::bind(path)?, path: path.to_owned() })
     }
 
     pub fn path(&self) -> &Path {
