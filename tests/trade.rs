@@ -172,13 +172,7 @@ fn wait_until<T: std::fmt::Debug>(limit: Duration, what: &str, look: impl Fn() -
 
 /// Symbols with fills per algo_run, over the whole database (one batch).
 fn symbols_by_run_now(db: &Path) -> HashMap<i64, BTreeSet<String>> {
-    let rows: Vec<(i64, String)> =
-        query(db, async |c| sqlx::query_as("SELECT DISTINCT algo_run_id, symbol FROM new_trades").fetch_all(c).await.unwrap());
-    let mut out: HashMap<i64, BTreeSet<String>> = HashMap::new();
-    for (run, symbol) in rows {
-        out.entry(run).or_default().insert(symbol);
-    }
-    out
+    symbols_by_run_in(db, None)
 }
 
 /// Runs `trade` on `plan` until the database shows `ready` (see
@@ -234,24 +228,27 @@ fn kill(pid: i32, signal: libc::c_int) {
 }
 
 /// Symbols with fills, per algo_run of the batch.
-fn symbols_by_run(db: &Path, batch: &str) -> HashMap<String, BTreeSet<String>> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        use sqlx::Connection;
-        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-        let rows: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT DISTINCT t.algo_run_id, t.symbol FROM new_trades t JOIN algo_run r USING (algo_run_id) WHERE r.batch_id = ?",
+fn symbols_by_run(db: &Path, batch: &str) -> HashMap<i64, BTreeSet<String>> {
+    symbols_by_run_in(db, Some(batch))
+}
+
+/// Symbols with fills per algo_run: of `batch`, or of every run so far
+/// (a live session's, whose batch id is printed when it ends).
+fn symbols_by_run_in(db: &Path, batch: Option<&str>) -> HashMap<i64, BTreeSet<String>> {
+    let rows: Vec<(i64, String)> = query(db, async |c| {
+        sqlx::query_as(
+            "SELECT DISTINCT t.algo_run_id, t.symbol FROM new_trades t JOIN algo_run r USING (algo_run_id) WHERE ?1 IS NULL OR r.batch_id = ?1",
         )
         .bind(batch)
-        .fetch_all(&mut c)
+        .fetch_all(c)
         .await
-        .unwrap();
-        let mut out: HashMap<String, BTreeSet<String>> = HashMap::new();
-        for (run, symbol) in rows {
-            out.entry(run.to_string()).or_default().insert(symbol);
-        }
-        out
-    })
+        .unwrap()
+    });
+    let mut out: HashMap<i64, BTreeSet<String>> = HashMap::new();
+    for (run, symbol) in rows {
+        out.entry(run).or_default().insert(symbol);
+    }
+    out
 }
 
 /// The `--json` summary among a run's output lines (it is printed last, pretty).
@@ -317,12 +314,10 @@ fn a_killed_consumer_is_restarted_and_its_symbols_resume() {
     let again = trade.wait_for(Duration::from_secs(30), |l| l.contains("consumer connected") && l.contains("consumer=1"));
     assert_ne!(pid_of(&again), old_pid);
     // Stop once the restarted process (the last run) and consumer 0 have traded.
-    let last_run =
-        || query(&db, async |c| sqlx::query_scalar::<_, i64>("SELECT max(algo_run_id) FROM algo_run").fetch_one(c).await.unwrap());
     wait_until(
         Duration::from_secs(30),
         "fills from the restarted consumer and from consumer 0",
-        || (last_run(), symbols_by_run_now(&db)),
+        || (last_run(&db), symbols_by_run_now(&db)),
         |(last, by_run)| by_run.contains_key(last) && by_run.keys().any(|run| run != last),
     );
     let (status, lines) = stop(trade);
@@ -337,7 +332,7 @@ fn a_killed_consumer_is_restarted_and_its_symbols_resume() {
     let by_run = symbols_by_run(&db, &batch);
     let ids = run_ids(&db, &batch);
     let none = BTreeSet::new();
-    let set = |id: i64| by_run.get(&id.to_string()).unwrap_or(&none);
+    let set = |id: i64| by_run.get(&id).unwrap_or(&none);
     let killed_id = ids.iter().find(|(_, end)| end.is_none()).expect("the killed run has no end_reason").0;
     let restarted_id = ids.last().unwrap().0;
     let consumer0_id = ids.iter().map(|(id, _)| *id).find(|id| *id != killed_id && *id != restarted_id).unwrap();
@@ -386,12 +381,10 @@ fn a_restarted_consumer_carries_on_the_positions_its_predecessor_recorded() {
         l.contains("booked the fills recorded earlier") && l.contains("consumer=1") && !l.contains("positions=[]")
     });
     // Stop once the restarted process (the last run) has traded a symbol its predecessor held.
-    let last_run =
-        || query(&db, async |c| sqlx::query_scalar::<_, i64>("SELECT max(algo_run_id) FROM algo_run").fetch_one(c).await.unwrap());
     wait_until(
         Duration::from_secs(30),
         "the restart trading a symbol it took over",
-        || (last_run(), symbols_by_run_now(&db)),
+        || (last_run(&db), symbols_by_run_now(&db)),
         |(last, by_run)| by_run.get(last).is_some_and(|mine| by_run.iter().any(|(run, theirs)| run != last && !theirs.is_disjoint(mine))),
     );
     let (status, lines) = stop(trade);
@@ -556,12 +549,12 @@ fn open_orders_survive_a_restart(broker: &str) {
 }
 
 fn run_count(db: &Path) -> i64 {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        use sqlx::Connection;
-        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-        sqlx::query_scalar("SELECT count(*) FROM algo_run").fetch_one(&mut c).await.unwrap()
-    })
+    query(db, async |c| sqlx::query_scalar("SELECT count(*) FROM algo_run").fetch_one(c).await.unwrap())
+}
+
+/// The latest run (a restarted consumer's, after a kill).
+fn last_run(db: &Path) -> i64 {
+    query(db, async |c| sqlx::query_scalar("SELECT max(algo_run_id) FROM algo_run").fetch_one(c).await.unwrap())
 }
 
 /// (algo_run_id, end_reason) of the batch's runs, in insertion order.

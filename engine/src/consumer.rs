@@ -154,6 +154,21 @@ fn start_strategies(plan: &TradePlan, kept: &KeptState) -> Result<Started, Consu
     Ok((loaded, runners, market))
 }
 
+/// The `algo_run` rows of a session's strategies, in plan order.
+fn run_starts(runners: &[StrategyRunner], loaded: &[LoadedStrategy], env: &str, start_time: chrono::DateTime<Utc>) -> Vec<RunStart> {
+    runners
+        .iter()
+        .zip(loaded)
+        .map(|(r, l)| RunStart {
+            algo_name: r.name().to_owned(),
+            algo_env: env.to_owned(),
+            parameters: r.parameters().clone(),
+            start_time,
+            strategy_digest: l.digest.clone(),
+        })
+        .collect()
+}
+
 /// Checks before any consumer starts that every strategy of the plan loads
 /// (no import outside the world) and accepts its parameters, so a bad plan
 /// is one error rather than consumers failing over and over.
@@ -171,17 +186,7 @@ async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerError> {
     // Record the runs before saying hello: a consumer the producer knows
     // about always has its algo_run rows, even if it dies at once.
     let start_time = Utc::now();
-    let runs = runners
-        .iter()
-        .zip(&loaded)
-        .map(|(r, l)| RunStart {
-            algo_name: r.name().to_owned(),
-            algo_env: config.env.clone(),
-            parameters: r.parameters().clone(),
-            start_time,
-            strategy_digest: l.digest.clone(),
-        })
-        .collect();
+    let runs = run_starts(&runners, &loaded, &config.env, start_time);
     let db = BatchWriter::start(&config.db, &config.batch_id, runs, Vec::new(), Commit::AsTheyCome)?;
     // Read after the writer has flushed any journal an earlier process left:
     // a restarted consumer carries on from every fill its predecessor recorded.
@@ -384,15 +389,7 @@ pub fn replay(config: &ReplayConfig, progress: &dyn Fn(u64)) -> Result<ReplaySum
             match record {
                 Record::Assign(symbols) => session.assign(symbols),
                 Record::History(history) => session.warm_up(history),
-                Record::Events(events) => {
-                    let before = replayed;
-                    replayed += events.len() as u64;
-                    session.process(wall_clock(), events);
-                    if before / BACKTEST_FLUSH_EVERY != replayed / BACKTEST_FLUSH_EVERY {
-                        session.flush_records();
-                        progress(replayed);
-                    }
-                }
+                Record::Events(events) => session.backtest_frame(events, &mut replayed, progress),
                 Record::Header(_) | Record::End => {}
             }
         }
@@ -433,13 +430,7 @@ pub fn backtest_plan(
     // One frame per bar time, as the feed delivers a minute's bars.
     for step in data.events.chunk_by(|a, b| a.bar.time == b.bar.time) {
         let events = step.iter().map(|e| (e.symbol, MarketEvent::Bar { timeframe, bar: e.bar })).collect();
-        session.process(wall_clock(), events);
-        let before = done;
-        done += step.len() as u64;
-        if before / BACKTEST_FLUSH_EVERY != done / BACKTEST_FLUSH_EVERY {
-            session.flush_records();
-            progress(done);
-        }
+        session.backtest_frame(events, &mut done, progress);
     }
     let results = std::collections::BTreeMap::from([(0, session.end_backtest(plan.portfolio_value, "completed")?)]);
     Ok(ReplaySummary { batch_id, recordings: Vec::new(), events: done, strategies: summarize(&results) })
@@ -452,6 +443,17 @@ fn minutes_from_open(time: Timestamp) -> Option<u32> {
     let local = chrono::DateTime::from_timestamp_nanos(time).with_timezone(&chrono_tz::America::New_York);
     let minute_of_day = local.hour() * 60 + local.minute();
     minute_of_day.checked_sub(9 * 60 + 30)
+}
+
+/// How the `client_order_id`s of batch `batch_id`'s orders start:
+/// `{batch}-`, and `{batch}-{consumer}.` for those of one consumer (any of
+/// its processes; a process adds its pid, see [`client_order_id`]).
+pub fn order_id_prefix(batch_id: &str, consumer: Option<u32>) -> String {
+    let batch = batch_id.get(..8).unwrap_or(batch_id);
+    match consumer {
+        Some(consumer) => format!("{batch}-{consumer}."),
+        None => format!("{batch}-"),
+    }
 }
 
 /// The `client_order_id` of order `id` of strategy `runner`: unique per
@@ -567,8 +569,8 @@ struct Session {
     /// Routed out: the `client_order_id`s of this consumer's orders the
     /// outside broker holds open, as the producer reported them at connect.
     open_at_broker: Option<HashSet<String>>,
-    /// Orders put back from an earlier process, routed out: the
-    /// `client_order_id` they were placed with, both ways.
+    /// Orders put back from an earlier process, routed out: the strategy
+    /// and order that the `client_order_id` they were placed with names here.
     restored: HashMap<String, (usize, OrderId)>,
 }
 
@@ -601,7 +603,7 @@ impl Session {
             delivery_latencies: latency_histogram(),
             strategies: plan.strategies.clone(),
             schedule_minute: None,
-            order_prefix: format!("{}-{id}.{}", batch_id.get(..8).unwrap_or(batch_id), std::process::id()),
+            order_prefix: format!("{}{}", order_id_prefix(batch_id, Some(id)), std::process::id()),
             link: None,
             recorder: None,
             save_open_orders: false,
@@ -626,19 +628,21 @@ impl Session {
         batch_id: &str,
         start_time: chrono::DateTime<Utc>,
     ) -> Result<Self, ConsumerError> {
-        let runs = runners
-            .iter()
-            .zip(loaded)
-            .map(|(r, l)| RunStart {
-                algo_name: r.name().to_owned(),
-                algo_env: "BACKTEST".to_owned(),
-                parameters: r.parameters().clone(),
-                start_time,
-                strategy_digest: l.digest.clone(),
-            })
-            .collect();
+        let runs = run_starts(&runners, loaded, "BACKTEST", start_time);
         let writer = BatchWriter::start(db, batch_id, runs, Vec::new(), Commit::AtEnd)?;
         Ok(Self::new(id, plan, market, runners, writer, batch_id))
+    }
+
+    /// Runs one frame of a backtest session; `done` counts the events so
+    /// far. Fills go to the writer every [`BACKTEST_FLUSH_EVERY`] events.
+    fn backtest_frame(&mut self, events: Vec<(SymbolId, MarketEvent)>, done: &mut u64, progress: &dyn Fn(u64)) {
+        let before = *done;
+        *done += events.len() as u64;
+        self.process(wall_clock(), events);
+        if before / BACKTEST_FLUSH_EVERY != *done / BACKTEST_FLUSH_EVERY {
+            self.flush_records();
+            progress(*done);
+        }
     }
 
     /// Ends a backtest session: open orders end with it, its runs are
@@ -769,14 +773,6 @@ impl Session {
                 ),
             }
         }
-    }
-
-    /// The `client_order_id` order `id` of strategy `runner` goes by at the broker.
-    fn placed_as(&self, runner: usize, id: OrderId) -> String {
-        self.restored
-            .iter()
-            .find(|(_, placed)| **placed == (runner, id))
-            .map_or_else(|| client_order_id(&self.order_prefix, runner, id), |(client_order_id, _)| client_order_id.clone())
     }
 
     /// Puts the recent minute bars of owned symbols into the market's
@@ -1034,20 +1030,18 @@ impl Session {
 
     /// Hands the strategies' orders for the outside broker to the producer.
     async fn send_routed(&mut self) -> Result<(), TransportError> {
-        let mut taken = Vec::new();
+        let mut requests = Vec::new();
         for (index, runner) in self.runners.iter_mut().enumerate() {
-            taken.extend(runner.take_routed().into_iter().map(|routed| (index, routed)));
-        }
-        let mut requests = Vec::with_capacity(taken.len());
-        for (index, routed) in taken {
-            {
+            for routed in runner.take_routed() {
                 requests.push(match routed {
                     RoutedRequest::Submit { id, request } => BrokerRequest::Submit {
                         client_order_id: client_order_id(&self.order_prefix, index, id),
                         symbol: self.symbols.get(request.symbol as usize).cloned().unwrap_or_default(),
                         request,
                     },
-                    RoutedRequest::Cancel { id } => BrokerRequest::Cancel { client_order_id: self.placed_as(index, id) },
+                    RoutedRequest::Cancel { id, placed_as } => BrokerRequest::Cancel {
+                        client_order_id: placed_as.unwrap_or_else(|| client_order_id(&self.order_prefix, index, id)),
+                    },
                 });
             }
         }

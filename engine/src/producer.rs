@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
+use crate::broker::alpaca::AlpacaClient;
 use crate::broker::routing::{self, AlpacaRoute};
+use crate::consumer::order_id_prefix;
 use crate::domain::{Bar, BrokerReport, BrokerRequest, FeedClock, MarketEvent, SessionResult, SymbolId, Timeframe, wall_clock};
 use crate::miner::{AlpacaHost, Api, Client};
 use crate::provider::history::{HistoryRequest, recent_minute_bars};
@@ -476,8 +478,8 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
     }
     // No order of this session stays open at the broker after it: those of
     // consumers that died, which no process cancels, are cancelled here.
-    if let (BrokerKind::Alpaca, Some((key, secret))) = (plan.broker.kind, &credentials.alpaca) {
-        cancel_leftover_orders(&broker_url(plan), key, secret, &config.batch_id).await;
+    if let Some((route, batch_id)) = &shared.broker {
+        cancel_leftover_orders(route, batch_id).await;
     }
     // Every consumer has exited: its last frames (the results) are read once its reader ends.
     let readers: Vec<_> = shared.readers.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default();
@@ -586,39 +588,36 @@ fn broker_url(plan: &TradePlan) -> String {
     plan.broker.base_url.clone().unwrap_or_else(|| ALPACA_PAPER_API.to_owned())
 }
 
+/// The orders open at Alpaca whose `client_order_id` starts with `prefix`
+/// (see [`crate::consumer::order_id_prefix`]), and the client that read them.
+async fn open_orders_at_broker(
+    route: &AlpacaRoute,
+    prefix: &str,
+) -> Result<(AlpacaClient, Vec<crate::broker::alpaca::AlpacaOrder>), crate::broker::alpaca::AlpacaError> {
+    let client = AlpacaClient::new(&route.base_url, &route.key, &route.secret)?;
+    let open = client.open_orders().await?;
+    Ok((client, open.into_iter().filter(|o| o.client_order_id.starts_with(prefix)).collect()))
+}
+
 /// The `client_order_id`s of consumer `consumer`'s orders (any of its
 /// processes') open at Alpaca, or `None` when they cannot be read (logged).
 async fn open_at_broker(route: &AlpacaRoute, batch_id: &str, consumer: u32) -> Option<Vec<String>> {
-    let prefix = format!("{}-{consumer}.", batch_id.get(..8).unwrap_or(batch_id));
-    let client = crate::broker::alpaca::AlpacaClient::new(&route.base_url, &route.key, &route.secret);
-    match client {
-        Ok(client) => match client.open_orders().await {
-            Ok(open) => Some(open.into_iter().map(|o| o.client_order_id).filter(|id| id.starts_with(&prefix)).collect()),
-            Err(e) => {
-                tracing::warn!(consumer, url = %route.base_url, "cannot read the open orders; the consumer's saved orders are not put back: {e}");
-                None
-            }
-        },
+    match open_orders_at_broker(route, &order_id_prefix(batch_id, Some(consumer))).await {
+        Ok((_, open)) => Some(open.into_iter().map(|o| o.client_order_id).collect()),
         Err(e) => {
-            tracing::warn!(consumer, url = %route.base_url, "{e}");
+            tracing::warn!(consumer, url = %route.base_url, "cannot read the open orders; the consumer's saved orders are not put back: {e}");
             None
         }
     }
 }
 
-/// Cancels the session's orders still open at Alpaca (their
-/// `client_order_id`s start with the batch's prefix, see the consumer).
-async fn cancel_leftover_orders(base_url: &str, key: &str, secret: &str, batch_id: &str) {
-    let prefix = format!("{}-", batch_id.get(..8).unwrap_or(batch_id));
-    let client = match crate::broker::alpaca::AlpacaClient::new(base_url, key, secret) {
-        Ok(c) => c,
-        Err(e) => return tracing::warn!(url = base_url, "cannot check for orders left open: {e}"),
+/// Cancels the session's orders still open at Alpaca.
+async fn cancel_leftover_orders(route: &AlpacaRoute, batch_id: &str) {
+    let (client, open) = match open_orders_at_broker(route, &order_id_prefix(batch_id, None)).await {
+        Ok(found) => found,
+        Err(e) => return tracing::warn!(url = %route.base_url, "cannot check for orders left open: {e}"),
     };
-    let open = match client.open_orders().await {
-        Ok(open) => open,
-        Err(e) => return tracing::warn!(url = base_url, "cannot check for orders left open: {e}"),
-    };
-    for order in open.iter().filter(|o| o.client_order_id.starts_with(&prefix)) {
+    for order in &open {
         match client.cancel_order(&order.id).await {
             Ok(()) => {
                 tracing::info!(client_order_id = %order.client_order_id, symbol = %order.symbol, "cancelled an order of this session left open at the broker")
@@ -634,7 +633,7 @@ async fn cancel_leftover_orders(base_url: &str, key: &str, secret: &str, batch_i
 /// `trade`: orders would go somewhere unverified.
 async fn alpaca_positions_at_start(base_url: &str, key: &str, secret: &str) -> Result<std::collections::HashSet<String>, ProducerError> {
     let fail = |e: crate::broker::alpaca::AlpacaError| ProducerError::Broker { url: base_url.to_owned(), message: e.to_string() };
-    let client = crate::broker::alpaca::AlpacaClient::new(base_url, key, secret).map_err(fail)?;
+    let client = AlpacaClient::new(base_url, key, secret).map_err(fail)?;
     let account = client.account().await.map_err(fail)?;
     tracing::info!(url = base_url, status = %account.status, cash = account.cash, buying_power = account.buying_power, "alpaca account");
     if account.status != "ACTIVE" {
@@ -749,7 +748,7 @@ impl Scanning {
     /// whatever its snapshot lists (empty).
     async fn universe(&self) -> Result<Vec<String>, crate::broker::alpaca::AlpacaError> {
         let Some(route) = &self.assets else { return Ok(Vec::new()) };
-        let client = crate::broker::alpaca::AlpacaClient::new(&route.base_url, &route.key, &route.secret)?;
+        let client = AlpacaClient::new(&route.base_url, &route.key, &route.secret)?;
         Ok(client.list_assets().await?.into_iter().filter(|a| a.tradable).map(|a| a.symbol).collect())
     }
 

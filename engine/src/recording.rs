@@ -13,7 +13,7 @@
 //! flat however long it trades.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -150,20 +150,14 @@ impl RecordingReader {
         let mut reader =
             Self { input: BufReader::with_capacity(1 << 16, file), path: path.to_owned(), offset: 0, buf: Vec::new(), ended: false };
         let mut magic = [0u8; 8];
-        if reader.read_exact(&mut magic).is_err() || &magic != MAGIC {
+        if reader.input.read_exact(&mut magic).is_err() || &magic != MAGIC {
             return Err(RecordingError::NotARecording { path: path.to_owned() });
         }
         reader.offset = MAGIC.len() as u64;
         let header_at = reader.offset;
         let header = match reader.next_record()? {
             Some(Record::Header(header)) => *header,
-            _ => {
-                return Err(RecordingError::Corrupt {
-                    path: path.to_owned(),
-                    offset: header_at,
-                    what: "the first record is not the header".into(),
-                });
-            }
+            _ => return Err(reader.corrupt(header_at, "the first record is not the header")),
         };
         if header.format > FORMAT_VERSION {
             return Err(RecordingError::NewerFormat { path: path.to_owned(), found: header.format });
@@ -171,15 +165,18 @@ impl RecordingReader {
         Ok((header, reader))
     }
 
-    fn read_exact(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let mut filled = 0;
-        while filled < out.len() {
-            match self.input.read(&mut out[filled..])? {
-                0 => break,
-                n => filled += n,
-            }
-        }
-        Ok(filled)
+    fn truncated(&self, at: u64, what: impl Into<String>) -> RecordingError {
+        RecordingError::Truncated { path: self.path.clone(), offset: at, what: what.into() }
+    }
+
+    fn corrupt(&self, at: u64, what: impl Into<String>) -> RecordingError {
+        RecordingError::Corrupt { path: self.path.clone(), offset: at, what: what.into() }
+    }
+
+    /// Whether the file has no byte left.
+    fn at_end(&mut self) -> Result<bool, RecordingError> {
+        let path = &self.path;
+        Ok(self.input.fill_buf().map_err(|source| RecordingError::Io { path: path.clone(), source })?.is_empty())
     }
 
     /// The next record after the header; `None` after [`Record::End`]. A file
@@ -189,50 +186,30 @@ impl RecordingReader {
             return Ok(None);
         }
         let at = self.offset;
-        let path = self.path.clone();
-        let truncated = |what: &str| RecordingError::Truncated { path: path.clone(), offset: at, what: what.to_owned() };
+        if self.at_end()? {
+            return Err(self.truncated(at, "the file ends without the end record (the session did not finish cleanly)"));
+        }
         let mut len = [0u8; 4];
-        let got = self.read_exact(&mut len).map_err(|source| RecordingError::Io { path: self.path.clone(), source })?;
-        if got == 0 {
-            return Err(truncated("the file ends without the end record (the session did not finish cleanly)"));
-        }
-        if got < 4 {
-            return Err(truncated("the file ends inside a record's length"));
-        }
+        self.input.read_exact(&mut len).map_err(|_| self.truncated(at, "the file ends inside a record's length"))?;
         let len = u32::from_le_bytes(len);
         if len > MAX_RECORD_BYTES {
-            return Err(RecordingError::Corrupt {
-                path: self.path.clone(),
-                offset: at,
-                what: format!("a record of {len} bytes (the limit is {MAX_RECORD_BYTES})"),
-            });
+            return Err(self.corrupt(at, format!("a record of {len} bytes (the limit is {MAX_RECORD_BYTES})")));
         }
         let mut buf = std::mem::take(&mut self.buf);
         buf.resize(len as usize, 0);
-        let got = self.read_exact(&mut buf).map_err(|source| RecordingError::Io { path: self.path.clone(), source })?;
-        if got < buf.len() {
-            return Err(truncated(&format!("the file ends inside a record of {len} bytes")));
-        }
-        let record: Record = rmp_serde::from_slice(&buf).map_err(|e| RecordingError::Corrupt {
-            path: self.path.clone(),
-            offset: at,
-            what: format!("an unreadable record: {e}"),
-        })?;
+        self.input.read_exact(&mut buf).map_err(|_| self.truncated(at, format!("the file ends inside a record of {len} bytes")))?;
+        let record: Record = rmp_serde::from_slice(&buf).map_err(|e| self.corrupt(at, format!("an unreadable record: {e}")))?;
         self.buf = buf;
         self.offset = at + 4 + u64::from(len);
-        if record == Record::End {
-            self.ended = true;
-            let mut rest = [0u8; 1];
-            if self.read_exact(&mut rest).map_err(|source| RecordingError::Io { path: self.path.clone(), source })? > 0 {
-                return Err(RecordingError::Corrupt {
-                    path: self.path.clone(),
-                    offset: self.offset,
-                    what: "bytes after the end record".into(),
-                });
+        match record {
+            Record::End => {
+                self.ended = true;
+                if !self.at_end()? {
+                    return Err(self.corrupt(self.offset, "bytes after the end record"));
+                }
             }
-        }
-        if matches!(record, Record::Header(_)) && at != MAGIC.len() as u64 {
-            return Err(RecordingError::Corrupt { path: self.path.clone(), offset: at, what: "a second header".into() });
+            Record::Header(_) if at != MAGIC.len() as u64 => return Err(self.corrupt(at, "a second header")),
+            _ => {}
         }
         Ok(Some(record))
     }

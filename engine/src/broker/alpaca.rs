@@ -261,6 +261,19 @@ impl From<OrderKind> for AlpacaOrderType {
     }
 }
 
+impl AlpacaOrderType {
+    /// The engine's order kind; a trailing stop has none.
+    pub fn order_kind(self) -> Option<OrderKind> {
+        match self {
+            AlpacaOrderType::Market => Some(OrderKind::Market),
+            AlpacaOrderType::Limit => Some(OrderKind::Limit),
+            AlpacaOrderType::Stop => Some(OrderKind::Stop),
+            AlpacaOrderType::StopLimit => Some(OrderKind::StopLimit),
+            AlpacaOrderType::TrailingStop => None,
+        }
+    }
+}
+
 /// `time_in_force` of an order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -282,6 +295,19 @@ impl From<TimeInForce> for AlpacaTimeInForce {
             TimeInForce::Fok => AlpacaTimeInForce::Fok,
             TimeInForce::Opg => AlpacaTimeInForce::Opg,
             TimeInForce::Cls => AlpacaTimeInForce::Cls,
+        }
+    }
+}
+
+impl From<AlpacaTimeInForce> for TimeInForce {
+    fn from(tif: AlpacaTimeInForce) -> Self {
+        match tif {
+            AlpacaTimeInForce::Day => TimeInForce::Day,
+            AlpacaTimeInForce::Gtc => TimeInForce::Gtc,
+            AlpacaTimeInForce::Ioc => TimeInForce::Ioc,
+            AlpacaTimeInForce::Fok => TimeInForce::Fok,
+            AlpacaTimeInForce::Opg => TimeInForce::Opg,
+            AlpacaTimeInForce::Cls => TimeInForce::Cls,
         }
     }
 }

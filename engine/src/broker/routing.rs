@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use tokio::sync::{mpsc, watch};
 
-use super::alpaca::{AlpacaClient, AlpacaError, AlpacaSide, TradeUpdate, order_request_wire, run_trade_updates};
-use crate::domain::{BrokerReport, BrokerRequest, OrderStatus, Side, wall_clock};
+use super::alpaca::{AlpacaClient, AlpacaError, TradeUpdate, order_request_wire, run_trade_updates};
+use crate::domain::{BrokerReport, BrokerRequest, OrderStatus, wall_clock};
 
 /// Where the Alpaca trading API is, and who we are to it.
 #[derive(Clone)]
@@ -139,10 +139,7 @@ fn report_of(update: &TradeUpdate, legs: &HashMap<String, (String, &'static str)
         client_order_id: leg.map_or_else(|| update.order.client_order_id.clone(), |(parent, _)| parent.clone()),
         leg: leg.map(|(_, kind)| (*kind).to_owned()),
         symbol: update.order.symbol.clone(),
-        side: match update.order.side {
-            AlpacaSide::Buy => Side::Buy,
-            AlpacaSide::Sell => Side::Sell,
-        },
+        side: update.order.side.into(),
         status,
         qty: if fill { update.qty.unwrap_or(0.0) } else { 0.0 },
         price: if fill { update.price.unwrap_or(0.0) } else { 0.0 },

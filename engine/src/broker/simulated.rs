@@ -157,16 +157,23 @@ pub struct SimulatedBroker {
     violations: u32,
     /// `Some` when orders go to an outside broker: requests not yet sent.
     routed: Option<Vec<RoutedRequest>>,
-    /// The open orders per symbol as [`Self::take_open_order_changes`] last
-    /// reported them.
-    reported: std::collections::HashMap<SymbolId, Vec<OpenOrder>>,
+    /// The open orders as [`Self::take_open_order_changes`] last saw them.
+    reported: Vec<OpenOrder>,
 }
 
 /// A request for the outside broker, in the order the strategy made them.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RoutedRequest {
-    Submit { id: OrderId, request: OrderRequest },
-    Cancel { id: OrderId },
+    Submit {
+        id: OrderId,
+        request: OrderRequest,
+    },
+    /// `placed_as`: the `client_order_id` of an order put back from an
+    /// earlier process (this process's own orders have none).
+    Cancel {
+        id: OrderId,
+        placed_as: Option<String>,
+    },
 }
 
 fn day_of(time: Timestamp) -> i64 {
@@ -194,7 +201,7 @@ impl SimulatedBroker {
             orders_this_minute: 0,
             violations: 0,
             routed: None,
-            reported: std::collections::HashMap::new(),
+            reported: Vec::new(),
         }
     }
 
@@ -203,29 +210,29 @@ impl SimulatedBroker {
     /// live session to save. `placed_as` names an order routed out by this
     /// process to the outside broker.
     pub fn take_open_order_changes(&mut self, placed_as: impl Fn(OrderId) -> Option<String>) -> Vec<(SymbolId, String)> {
-        if self.open.is_empty() && self.reported.is_empty() {
+        // Per frame of a live session: nothing to do unless the book changed.
+        if self.open == self.reported {
             return Vec::new();
         }
-        let mut now: std::collections::HashMap<SymbolId, Vec<OpenOrder>> = std::collections::HashMap::new();
-        for order in &self.open {
-            let mut saved = order.clone();
-            if saved.placed_as.is_none() {
-                saved.placed_as = placed_as(order.id);
+        let in_symbol = |orders: &[OpenOrder], symbol: SymbolId| -> Vec<OpenOrder> {
+            orders.iter().filter(|o| o.request.symbol == symbol).cloned().collect()
+        };
+        let mut symbols: Vec<SymbolId> = self.open.iter().chain(&self.reported).map(|o| o.request.symbol).collect();
+        symbols.sort_unstable();
+        symbols.dedup();
+        let mut out = Vec::new();
+        for symbol in symbols {
+            let mut now = in_symbol(&self.open, symbol);
+            if now == in_symbol(&self.reported, symbol) {
+                continue;
             }
-            saved.cancel_sent = false;
-            now.entry(order.request.symbol).or_default().push(saved);
+            for order in &mut now {
+                order.placed_as = order.placed_as.take().or_else(|| placed_as(order.id));
+                order.cancel_sent = false;
+            }
+            out.push((symbol, serde_json::to_string(&now).unwrap_or_else(|_| "[]".to_owned())));
         }
-        let mut changed: Vec<SymbolId> = now.iter().filter(|(s, o)| self.reported.get(s) != Some(o)).map(|(s, _)| *s).collect();
-        changed.extend(self.reported.keys().filter(|s| !now.contains_key(s)));
-        changed.sort_unstable();
-        let out = changed
-            .into_iter()
-            .map(|symbol| {
-                let orders = now.get(&symbol).map_or(&[][..], Vec::as_slice);
-                (symbol, serde_json::to_string(orders).unwrap_or_else(|_| "[]".to_owned()))
-            })
-            .collect();
-        self.reported = now;
+        self.reported = self.open.clone();
         out
     }
 
@@ -561,8 +568,9 @@ impl SimulatedBroker {
         let index = self.open.iter().position(|o| o.id == id).ok_or(Rejection::UnknownOrder)?;
         if let Some(routed) = &mut self.routed {
             // Open until the outside broker confirms: it may still fill.
-            if !std::mem::replace(&mut self.open[index].cancel_sent, true) {
-                routed.push(RoutedRequest::Cancel { id });
+            let order = &mut self.open[index];
+            if !std::mem::replace(&mut order.cancel_sent, true) {
+                routed.push(RoutedRequest::Cancel { id, placed_as: order.placed_as.clone() });
             }
             return Ok(());
         }
@@ -580,7 +588,7 @@ impl SimulatedBroker {
         if let Some(routed) = &mut self.routed {
             for order in self.open.iter_mut().filter(|o| !o.cancel_sent) {
                 order.cancel_sent = true;
-                routed.push(RoutedRequest::Cancel { id: order.id });
+                routed.push(RoutedRequest::Cancel { id: order.id, placed_as: order.placed_as.clone() });
             }
             return;
         }
@@ -759,8 +767,8 @@ pub struct RestingOrder {
 }
 
 /// The one fill rule of the engine, shared by backtests, the paper broker
-/// and the Alpaca trading stand-in (which matches a trade print as a bar
-/// whose four prices are that print): the price `order` fills at on `bar`,
+/// and the Alpaca trading stand-in (which matches each replayed bar, and an
+/// order arriving against the last price): the price `order` fills at on `bar`,
 /// if it fills. A market order fills at the open (`cls`: at the close). A
 /// limit fills at its price when the bar trades through it, or at the open
 /// when the bar opens through it. A stop triggers the same way and fills
@@ -1114,7 +1122,7 @@ mod tests {
         b.take_routed();
         b.cancel(id, 4, &mut u).unwrap();
         b.cancel_all(4, "disabled", &mut u);
-        assert_eq!(b.take_routed(), [RoutedRequest::Cancel { id }]);
+        assert_eq!(b.take_routed(), [RoutedRequest::Cancel { id, placed_as: None }]);
         assert!(b.has_open_orders());
         assert!(b.on_routed_update(id, OrderStatus::Canceled, 0.0, 0.0, 5, None, &mut p, &mut f, &mut u));
         assert!(!b.has_open_orders());

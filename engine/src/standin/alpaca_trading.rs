@@ -39,7 +39,7 @@ use crate::broker::alpaca::{
     SECRET_KEY_HEADER, StreamMessage, Streams, TRADE_UPDATES, TradeEvent, TradeUpdate, error_code, format_timestamp,
 };
 use crate::broker::{RestingOrder, fill_price};
-use crate::domain::{Bar, OrderKind, Side, TimeInForce, Timestamp, wall_clock};
+use crate::domain::{Bar, Timestamp, wall_clock};
 
 /// Frames a listening client may fall behind by before it is disconnected.
 const STREAM_BUFFER: usize = 4096;
@@ -213,27 +213,18 @@ fn check_price(name: &str, price: f64) -> Result<(), Failure> {
 /// The price a resting order fills at on `bar`, by the engine's one fill
 /// rule ([`fill_price`]); a trailing stop never fills here.
 fn fill_at(order: &AlpacaOrder, triggered: &mut bool, bar: &Bar) -> Option<f64> {
-    let kind = match order.kind()? {
-        AlpacaOrderType::Market => OrderKind::Market,
-        AlpacaOrderType::Limit => OrderKind::Limit,
-        AlpacaOrderType::Stop => OrderKind::Stop,
-        AlpacaOrderType::StopLimit => OrderKind::StopLimit,
-        AlpacaOrderType::TrailingStop => return None,
+    let resting = RestingOrder {
+        side: order.side.into(),
+        kind: order.kind()?.order_kind()?,
+        time_in_force: order.time_in_force.into(),
+        limit_price: order.limit_price,
+        stop_price: order.stop_price,
     };
-    let time_in_force = match order.time_in_force {
-        AlpacaTimeInForce::Day => TimeInForce::Day,
-        AlpacaTimeInForce::Gtc => TimeInForce::Gtc,
-        AlpacaTimeInForce::Opg => TimeInForce::Opg,
-        AlpacaTimeInForce::Cls => TimeInForce::Cls,
-        AlpacaTimeInForce::Ioc => TimeInForce::Ioc,
-        AlpacaTimeInForce::Fok => TimeInForce::Fok,
-    };
-    let side = if order.side == AlpacaSide::Buy { Side::Buy } else { Side::Sell };
-    let resting = RestingOrder { side, kind, time_in_force, limit_price: order.limit_price, stop_price: order.stop_price };
     fill_price(&resting, triggered, bar)
 }
 
-/// A trade print at `price`, as the fill rule reads it: a bar of one price.
+/// The market standing at `price`, as the fill rule reads it: a bar of that
+/// one price (what an order is matched against when it arrives).
 fn print_bar(price: f64, time: Timestamp) -> Bar {
     Bar { time, open: price, high: price, low: price, close: price, volume: 0.0 }
 }
