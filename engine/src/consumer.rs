@@ -322,7 +322,8 @@ pub struct ReplaySummary {
 /// fill rule, as the live session ran them, into a new batch (`BACKTEST`).
 /// Every recording is read through and checked, and every strategy loaded
 /// and matched against the recorded digests, before anything is written.
-pub fn replay(config: &ReplayConfig, progress: &dyn Fn(u64)) -> Result<ReplaySummary, ConsumerError> {
+/// `progress` is told (events done, events in all) as it goes.
+pub fn replay(config: &ReplayConfig, progress: &dyn Fn(u64, u64)) -> Result<ReplaySummary, ConsumerError> {
     let files = recording::recordings_at(&config.recording)?;
     let mut headers = Vec::with_capacity(files.len());
     let mut total = 0;
@@ -389,7 +390,7 @@ pub fn replay(config: &ReplayConfig, progress: &dyn Fn(u64)) -> Result<ReplaySum
             match record {
                 Record::Assign(symbols) => session.assign(symbols),
                 Record::History(history) => session.warm_up(history),
-                Record::Events(events) => session.backtest_frame(events, &mut replayed, progress),
+                Record::Events(events) => session.backtest_frame(events, &mut replayed, total, progress),
                 Record::Header(_) | Record::End => {}
             }
         }
@@ -408,7 +409,7 @@ pub fn backtest_plan(
     plan_path: &std::path::Path,
     data: &crate::data::MarketData,
     db: &DbTarget,
-    progress: &dyn Fn(u64),
+    progress: &dyn Fn(u64, u64),
 ) -> Result<ReplaySummary, ConsumerError> {
     let plan = crate::tradeplan::load(plan_path)?;
     let symbols: Vec<(SymbolId, String)> = data
@@ -426,11 +427,11 @@ pub fn backtest_plan(
     let mut session = Session::for_backtest(0, &plan, &loaded, runners, market, db, &batch_id, Utc::now())?;
     session.assign(symbols);
     let timeframe = data.timeframe;
-    let mut done = 0u64;
+    let (mut done, total) = (0u64, data.events.len() as u64);
     // One frame per bar time, as the feed delivers a minute's bars.
     for step in data.events.chunk_by(|a, b| a.bar.time == b.bar.time) {
         let events = step.iter().map(|e| (e.symbol, MarketEvent::Bar { timeframe, bar: e.bar })).collect();
-        session.backtest_frame(events, &mut done, progress);
+        session.backtest_frame(events, &mut done, total, progress);
     }
     let results = std::collections::BTreeMap::from([(0, session.end_backtest(plan.portfolio_value, "completed")?)]);
     Ok(ReplaySummary { batch_id, recordings: Vec::new(), events: done, strategies: summarize(&results) })
@@ -635,13 +636,13 @@ impl Session {
 
     /// Runs one frame of a backtest session; `done` counts the events so
     /// far. Fills go to the writer every [`BACKTEST_FLUSH_EVERY`] events.
-    fn backtest_frame(&mut self, events: Vec<(SymbolId, MarketEvent)>, done: &mut u64, progress: &dyn Fn(u64)) {
+    fn backtest_frame(&mut self, events: Vec<(SymbolId, MarketEvent)>, done: &mut u64, total: u64, progress: &dyn Fn(u64, u64)) {
         let before = *done;
         *done += events.len() as u64;
         self.process(wall_clock(), events);
         if before / BACKTEST_FLUSH_EVERY != *done / BACKTEST_FLUSH_EVERY {
             self.flush_records();
-            progress(*done);
+            progress(*done, total);
         }
     }
 

@@ -336,28 +336,23 @@ fn replay(recording: &std::path::Path, args: &BacktestArgs) -> anyhow::Result<()
     report_session(args, Instant::now(), |progress| liu_engine::consumer::replay(&config, progress))
 }
 
-/// Runs a plan's session backtest (`run`, given a progress callback) with a
-/// progress spinner on a terminal, and prints what it did as `trade` does.
+/// Runs a plan's session backtest (`run`, given a progress callback), with
+/// the backtest's progress bar on a terminal, and prints what it did as
+/// `trade` does.
 fn report_session(
     args: &BacktestArgs,
     started: Instant,
-    run: impl FnOnce(&dyn Fn(u64)) -> Result<liu_engine::consumer::ReplaySummary, liu_engine::consumer::ConsumerError>,
+    run: impl FnOnce(&dyn Fn(u64, u64)) -> Result<liu_engine::consumer::ReplaySummary, liu_engine::consumer::ConsumerError>,
 ) -> anyhow::Result<()> {
-    let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {pos} events ({per_sec})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        bar
-    });
-    let progress = |events: u64| {
-        if let Some(bar) = &bar {
-            bar.set_position(events);
+    // Made on the first report, which tells the total.
+    let bar = std::cell::OnceCell::new();
+    let progress = |done: u64, total: u64| {
+        if let Some(bar) = bar.get_or_init(|| if args.json { None } else { progress_bar(total as usize) }) {
+            bar.set_position(done);
         }
     };
     let summary = run(&progress)?;
-    if let Some(bar) = bar {
+    if let Some(Some(bar)) = bar.get() {
         bar.finish_and_clear();
     }
     let elapsed = started.elapsed();
