@@ -19,7 +19,7 @@ setup:
 
 # Build the engine binary (release: tests, demo and benchmarks share one build).
 engine:
-    cargo build --release -p liu-engine
+    cargo build --release -p liu-cli
 
 # Toolchains for strategies in Python, JavaScript and C, at pinned versions;
 # each step is skipped when already done, so this is quick after the first run.
@@ -112,7 +112,8 @@ lint:
 
 # Benchmarks (figures in the closing note / README).
 bench: strategies
-    cargo bench -p liu-engine --bench sandbox --bench ingest
+    cargo bench -p liu-sandbox --bench sandbox
+    cargo bench -p liu-engine --bench ingest
     ./bench/backtest.sh
     ./bench/fanout.sh
     ./bench/latency.sh

@@ -1,0 +1,8 @@
+//! liu-core: the one home of the types every stage shares. [`domain`] holds
+//! bars, trades, quotes, orders, fills, ids and timestamps; [`market`] the
+//! market state a strategy reads (recent bars, last trades and quotes).
+//!
+//! It depends on no other liu crate and on nothing that does I/O.
+
+pub mod domain;
+pub mod market;

@@ -1,0 +1,345 @@
+//! `mine daily-ohlc`: one symbol's daily bars from Alpaca, Polygon or CSV
+//! files, the engine's [`indicators`] over them, upserted into `stock_ohlc`
+//! in one transaction (re-mining a date updates its row).
+//!
+//! Dates are New York trading days: Alpaca and Polygon stamp a daily bar
+//! with New York midnight; intraday CSV bars are summed per New York day,
+//! daily CSV bars keep their own date.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono_tz::America::New_York;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::MineError;
+use liu_core::domain::{Bar, Timeframe};
+use liu_data::store::Store;
+use liu_data::store::market_data::{OhlcRow, upsert_ohlc};
+use liu_data::{LoadOptions, MarketData};
+use liu_sandbox::fincalcs;
+use liu_venues::rest::{AlpacaBar, Api, Client, PolygonAggs, decode, next_page, path_segment};
+
+/// Alpaca's largest page; Polygon's is 50000.
+const ALPACA_PAGE_LIMIT: &str = "10000";
+const POLYGON_PAGE_LIMIT: &str = "50000";
+/// Bars at least this far apart (ns) are daily bars: 20 hours, so that
+/// daily bars stamped at the session's start or end still qualify.
+const DAILY_SPACING: i64 = 20 * 3600 * liu_core::domain::NANOS_PER_SECOND;
+
+pub use liu_core::domain::DailyBar;
+
+/// The dates to store, and how many calendar days of history before them
+/// to fetch as warm-up, so that long indicators (SMA 200) are defined from
+/// the first stored date rather than 200 bars into it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub warmup_days: u32,
+}
+
+impl Window {
+    pub fn fetch_from(&self) -> NaiveDate {
+        self.from.checked_sub_days(Days::new(u64::from(self.warmup_days))).unwrap_or(NaiveDate::MIN)
+    }
+}
+
+/// Where daily bars come from.
+#[derive(Debug)]
+pub enum DailySource {
+    /// Alpaca's `GET /v2/stocks/{symbol}/bars` or Polygon's daily aggregates.
+    Api(Client),
+    /// Bars loaded by the engine's CSV loader, summed per day.
+    Files { path: PathBuf, bars: BTreeMap<String, Vec<DailyBar>> },
+}
+
+impl DailySource {
+    /// Loads a CSV file or folder (see [`liu_data::load`]).
+    pub fn files(path: &Path) -> Result<Self, MineError> {
+        let data = liu_data::load(path, &LoadOptions::default())?;
+        Ok(DailySource::Files { path: path.to_owned(), bars: daily_bars(&data) })
+    }
+
+    /// The symbol's bars from `from` to `to` (inclusive), in date order, one
+    /// per date, and where they were read (the first URL, or the path).
+    pub async fn fetch(&self, symbol: &str, from: NaiveDate, to: NaiveDate) -> Result<(Vec<DailyBar>, String), MineError> {
+        let (mut bars, origin) = match self {
+            DailySource::Api(client) => match client.api() {
+                Api::Alpaca { .. } => alpaca_bars(client, symbol, from, to).await?,
+                Api::Polygon { .. } => polygon_bars(client, symbol, from, to).await?,
+            },
+            DailySource::Files { path, bars } => {
+                let all = bars.get(symbol).ok_or_else(|| MineError::NotInFile { symbol: symbol.to_owned(), path: path.clone() })?;
+                (all.clone(), path.display().to_string())
+            }
+        };
+        bars.retain(|b| (from..=to).contains(&b.date));
+        bars.sort_by_key(|b| b.date);
+        // A provider repeating a day across pages: the later answer wins.
+        bars.reverse();
+        bars.dedup_by_key(|b| b.date);
+        bars.reverse();
+        Ok((bars, origin))
+    }
+}
+
+/// What [`mine_symbol`] stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mined {
+    pub rows: usize,
+    pub first: NaiveDate,
+    pub last: NaiveDate,
+}
+
+/// Fetches `symbol`'s bars over the window and its warm-up, computes the
+/// indicators over all of them, and upserts the window's rows in one
+/// transaction. No bar inside the window is an error ([`MineError::NoBars`]).
+pub async fn mine_symbol(store: &Store, source: &DailySource, symbol: &str, window: Window) -> Result<Mined, MineError> {
+    let (bars, origin) = source.fetch(symbol, window.fetch_from(), window.to).await?;
+    let values = indicators(&bars);
+    let keep: Vec<(&DailyBar, Map<String, Value>)> = bars.iter().zip(values).filter(|(b, _)| b.date >= window.from).collect();
+    let (Some(first), Some(last)) = (keep.first().map(|(b, _)| b.date), keep.last().map(|(b, _)| b.date)) else {
+        return Err(MineError::NoBars { symbol: symbol.to_owned(), url: origin, from: window.from, to: window.to });
+    };
+    let store_error = |source| MineError::Store { symbol: symbol.to_owned(), source };
+    let now = Utc::now();
+    let mut tx = store.begin().await.map_err(store_error)?;
+    for (bar, indicators) in &keep {
+        let row = OhlcRow {
+            symbol,
+            date: bar.date,
+            open: bar.open,
+            high: bar.high,
+            low: bar.low,
+            close: bar.close,
+            volume: bar.volume,
+            indicators: Value::Object(indicators.clone()),
+        };
+        upsert_ohlc(&mut tx, &row, now).await.map_err(store_error)?;
+    }
+    tx.commit().await.map_err(store_error)?;
+    tracing::info!(symbol, rows = keep.len(), %first, %last, from = %origin, "mined daily bars");
+    Ok(Mined { rows: keep.len(), first, last })
+}
+
+/// The indicators stored with each bar, computed by [`liu_sandbox::fincalcs`]
+/// over the closes (and highs and lows for ATR) of `bars` up to and
+/// including it: `sma_20`, `sma_50`, `sma_200`, `ema_20`, `rsi_14`, `macd`,
+/// `macd_signal`, `macd_hist` (12/26/9), `bb_upper`, `bb_middle`, `bb_lower`
+/// (20, 2 standard deviations), `atr_14` and `stddev_20`. An indicator not
+/// yet defined (warm-up) is left out.
+pub fn indicators(bars: &[DailyBar]) -> Vec<Map<String, Value>> {
+    let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
+    let ohlc: Vec<Bar> =
+        bars.iter().map(|b| Bar { time: 0, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume }).collect();
+    let macd = fincalcs::macd(&closes, 12, 26, 9);
+    let bands = fincalcs::bollinger(&closes, 20, 2.0);
+    let series: [(&str, Vec<f64>); 13] = [
+        ("sma_20", fincalcs::sma(&closes, 20)),
+        ("sma_50", fincalcs::sma(&closes, 50)),
+        ("sma_200", fincalcs::sma(&closes, 200)),
+        ("ema_20", fincalcs::ema(&closes, 20)),
+        ("rsi_14", fincalcs::rsi(&closes, 14)),
+        ("macd", macd.macd),
+        ("macd_signal", macd.signal),
+        ("macd_hist", macd.histogram),
+        ("bb_upper", bands.upper),
+        ("bb_middle", bands.middle),
+        ("bb_lower", bands.lower),
+        ("atr_14", fincalcs::atr(&ohlc, 14)),
+        ("stddev_20", fincalcs::stddev(&closes, 20)),
+    ];
+    (0..bars.len())
+        .map(|i| {
+            series
+                .iter()
+                .filter_map(|(name, values)| {
+                    let value = serde_json::Number::from_f64(values[i])?;
+                    Some(((*name).to_owned(), Value::Number(value)))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Daily bars per symbol. A symbol whose bars are at least
+/// [`DAILY_SPACING`] apart is daily data: its bars are kept as they are,
+/// dated by their UTC date (a CSV date is UTC midnight). Other symbols'
+/// bars are summed per New York day: first open, highest high, lowest low,
+/// last close, total volume. (A folder may mix daily and intraday files.)
+pub fn daily_bars(data: &MarketData) -> BTreeMap<String, Vec<DailyBar>> {
+    let mut per_symbol: Vec<Vec<&Bar>> = vec![Vec::new(); data.symbols.len()];
+    for event in &data.events {
+        per_symbol[event.symbol as usize].push(&event.bar);
+    }
+    let mut out = BTreeMap::new();
+    for (symbol, bars) in data.symbols.iter().zip(per_symbol) {
+        let daily =
+            if bars.len() < 2 { data.timeframe == Timeframe::Day } else { bars.windows(2).all(|w| w[1].time - w[0].time >= DAILY_SPACING) };
+        let mut days: Vec<(NaiveDate, Bar)> = Vec::new();
+        for bar in bars {
+            let time = DateTime::from_timestamp_nanos(bar.time);
+            let date = if daily { time.date_naive() } else { time.with_timezone(&New_York).date_naive() };
+            match days.last_mut() {
+                Some((day, aggregate)) if *day == date => aggregate.extend_with(bar),
+                _ => days.push((date, *bar)),
+            }
+        }
+        let days: Vec<DailyBar> = days
+            .into_iter()
+            .map(|(date, b)| DailyBar { date, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume })
+            .collect();
+        if !days.is_empty() {
+            out.insert(symbol.clone(), days);
+        }
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct AlpacaBars {
+    /// `null` when there are none.
+    bars: Option<Vec<AlpacaBar>>,
+    next_page_token: Option<String>,
+}
+
+/// Alpaca's historical daily bars, split-adjusted (as Polygon's
+/// `adjusted=true`), following `next_page_token`.
+async fn alpaca_bars(client: &Client, symbol: &str, from: NaiveDate, to: NaiveDate) -> Result<(Vec<DailyBar>, String), MineError> {
+    let path = format!("v2/stocks/{}/bars", path_segment(symbol));
+    let query = [
+        ("timeframe", "1Day".to_owned()),
+        ("start", format!("{from}T00:00:00Z")),
+        ("end", format!("{to}T23:59:59Z")),
+        ("adjustment", "split".to_owned()),
+        ("limit", ALPACA_PAGE_LIMIT.to_owned()),
+    ];
+    let first = client.url(&path, &query)?;
+    let mut url = first.clone();
+    let mut bars = Vec::new();
+    let mut tokens = std::collections::HashSet::new();
+    loop {
+        let page: AlpacaBars = client.get(symbol, &url).await?;
+        for bar in page.bars.unwrap_or_default() {
+            let date = DateTime::parse_from_rfc3339(&bar.t)
+                .map_err(|e| decode(symbol, &url, format!("bar time {:?}: {e}", bar.t)))?
+                .with_timezone(&New_York)
+                .date_naive();
+            bars.push(DailyBar { date, open: bar.o, high: bar.h, low: bar.l, close: bar.c, volume: bar.v });
+        }
+        match page.next_page_token.filter(|t| !t.is_empty()) {
+            Some(token) => {
+                if !tokens.insert(token.clone()) {
+                    return Err(decode(symbol, &url, format!("next_page_token {token:?} repeats")).into());
+                }
+                let mut query = query.to_vec();
+                query.push(("page_token", token));
+                url = client.url(&path, &query)?;
+            }
+            None => break,
+        }
+    }
+    Ok((bars, first.to_string()))
+}
+
+/// Polygon's split-adjusted daily aggregates, following `next_url` (on the
+/// same host only: the API key goes with it).
+async fn polygon_bars(client: &Client, symbol: &str, from: NaiveDate, to: NaiveDate) -> Result<(Vec<DailyBar>, String), MineError> {
+    let path = format!("v2/aggs/ticker/{}/range/1/day/{from}/{to}", path_segment(symbol));
+    let query = [("adjusted", "true".to_owned()), ("sort", "asc".to_owned()), ("limit", POLYGON_PAGE_LIMIT.to_owned())];
+    let first = client.url(&path, &query)?;
+    let mut url = first.clone();
+    let mut bars = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let page: PolygonAggs = client.get(symbol, &url).await?;
+        let next = page.next_url.clone();
+        for agg in page.into_results(symbol, &url)? {
+            let time = DateTime::from_timestamp_millis(agg.t).ok_or_else(|| decode(symbol, &url, format!("bar time {}", agg.t)))?;
+            let date = time.with_timezone(&New_York).date_naive();
+            bars.push(DailyBar { date, open: agg.o, high: agg.h, low: agg.l, close: agg.c, volume: agg.v });
+        }
+        let Some(next) = next.filter(|n| !n.is_empty()) else { break };
+        url = next_page(symbol, &first, &url, &next, &mut seen)?;
+    }
+    Ok((bars, first.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use liu_core::domain::BarEvent;
+
+    fn day(date: &str, close: f64) -> DailyBar {
+        DailyBar { date: date.parse().unwrap(), open: close, high: close + 1.0, low: close - 1.0, close, volume: 10.0 }
+    }
+
+    #[test]
+    fn indicators_leave_out_the_warm_up_and_match_fincalcs() {
+        let bars: Vec<DailyBar> = (0..30).map(|i| day("2024-01-01", 100.0 + f64::from(i % 7))).collect();
+        let values = indicators(&bars);
+        assert!(values[18].get("sma_20").is_none());
+        let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
+        let mean = closes[10..30].iter().sum::<f64>() / 20.0;
+        assert!((values[29]["sma_20"].as_f64().unwrap() - mean).abs() < 1e-9);
+        assert_eq!(values[29]["rsi_14"].as_f64().unwrap(), fincalcs::rsi(&closes, 14)[29]);
+        assert!(values[29].get("sma_50").is_none());
+    }
+
+    #[test]
+    fn intraday_bars_sum_per_new_york_day_and_daily_bars_keep_their_date() {
+        // 2024-03-05 20:59 and 21:01 UTC are 15:59 and 16:01 in New York; 2024-03-06 03:00 UTC is still the 5th there.
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().timestamp_nanos_opt().unwrap();
+        let bar = |t: &str, o: f64, c: f64| Bar { time: at(t), open: o, high: o.max(c) + 1.0, low: o.min(c) - 1.0, close: c, volume: 5.0 };
+        let data = MarketData {
+            symbols: vec!["X".into()],
+            events: [
+                bar("2024-03-05T20:59:00Z", 10.0, 11.0),
+                bar("2024-03-06T03:00:00Z", 11.0, 9.0),
+                bar("2024-03-06T15:00:00Z", 9.0, 9.5),
+            ]
+            .into_iter()
+            .map(|bar| BarEvent { symbol: 0, bar })
+            .collect(),
+            timeframe: Timeframe::Minute,
+        };
+        let days = &daily_bars(&data)["X"];
+        assert_eq!(days.len(), 2);
+        assert_eq!(
+            (days[0].date.to_string(), days[0].open, days[0].close, days[0].high, days[0].low, days[0].volume),
+            ("2024-03-05".into(), 10.0, 9.0, 12.0, 8.0, 10.0)
+        );
+        assert_eq!(days[1].date.to_string(), "2024-03-06");
+        // A daily symbol next to an intraday one keeps its dates.
+        let daily = MarketData {
+            symbols: vec!["X".into(), "D".into()],
+            events: [(1, "2024-03-04T00:00:00Z"), (0, "2024-03-05T00:00:00Z"), (0, "2024-03-05T00:01:00Z"), (1, "2024-03-05T00:00:00Z")]
+                .into_iter()
+                .map(|(symbol, t)| BarEvent { symbol, bar: bar(t, 1.0, 2.0) })
+                .collect(),
+            timeframe: Timeframe::Minute,
+        };
+        let days = daily_bars(&daily);
+        assert_eq!(days["D"].iter().map(|d| d.date.to_string()).collect::<Vec<_>>(), ["2024-03-04", "2024-03-05"]);
+        assert_eq!(days["X"].iter().map(|d| d.date.to_string()).collect::<Vec<_>>(), ["2024-03-04"]);
+    }
+
+    #[tokio::test]
+    async fn a_body_that_is_not_the_documented_json_names_the_symbol_and_the_url_without_the_key() {
+        let app = axum::Router::new().fallback(|| async { "<html>maintenance</html>" });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let api = Api::Polygon { base_url: reqwest::Url::parse(&format!("http://{addr}/")).unwrap(), api_key: "pk-SECRET".into() };
+        let source = DailySource::Api(Client::new(api).unwrap());
+        let (from, to) = ("2024-01-02".parse().unwrap(), "2024-01-31".parse().unwrap());
+        let err = source.fetch("XYZ", from, to).await.unwrap_err();
+        assert!(matches!(&err, MineError::Rest(liu_venues::rest::RestError::Decode { symbol, .. }) if symbol == "XYZ"), "{err:?}");
+        let text = err.to_string();
+        assert!(text.starts_with(&format!("XYZ: GET http://{addr}/v2/aggs/ticker/XYZ/range/1/day/2024-01-02/2024-01-31?")), "{text}");
+        assert!(text.contains("not the documented JSON") && !text.contains("SECRET"), "{text}");
+    }
+}

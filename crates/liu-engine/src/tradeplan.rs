@@ -1,0 +1,1521 @@
+//! The tradeplan: the TOML file `liu-engine trade --tradeplan` runs. This
+//! module owns its schema, its defaults and its validation, and reports every
+//! mistake as one error naming the file, the line and column, and the key.
+//! Credentials are never part of a tradeplan; they come from the environment.
+
+use std::fmt::Write as _;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+use toml::de::{DeArray, DeString, DeTable, DeValue};
+
+use crate::scanner::MomentumFilter;
+
+/// Minutes in a regular US equity session (09:30–16:00).
+pub const SESSION_MINUTES: u32 = 390;
+/// Upper bound on `consumers`, against a typo spawning a process storm.
+pub const MAX_CONSUMERS: usize = 1024;
+/// Upper bound on a strategy's `memory_mb` (the wasm32 address space).
+pub const MAX_MEMORY_MB: usize = 4096;
+
+const DEFAULT_RISK: f64 = 0.001;
+const DEFAULT_STALE_EVENT_SECS: f64 = 5.0;
+/// Minute bars loaded per symbol before its first live event: one regular
+/// session, enough for the usual indicator windows.
+pub const DEFAULT_WARMUP_MINUTES: u32 = 390;
+/// The most minute bars a consumer keeps per symbol (ten days including
+/// extended hours), and so the most a warm-up can load.
+pub const MAX_WARMUP_MINUTES: u32 = 10 * 16 * 60;
+const CREDENTIALS_MESSAGE: &str = "credentials are read from the environment \
+     (APCA_API_KEY_ID / APCA_API_SECRET_KEY, POLYGON_API_KEY), not from the tradeplan";
+
+/// A validated tradeplan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TradePlan {
+    /// Cash each strategy instance trades with.
+    pub portfolio_value: f64,
+    /// Fraction of `portfolio_value` risked per trade, in (0, 1). Default 0.001.
+    pub risk: f64,
+    /// Events older than this many seconds are dropped. Default 5.
+    pub stale_event_secs: f64,
+    /// Minute bars of recent history each symbol starts with. Default
+    /// [`DEFAULT_WARMUP_MINUTES`]; 0 starts cold.
+    pub warmup_minutes: u32,
+    /// Consumer processes, resolved: the file's value, else [`default_consumers`].
+    pub consumers: usize,
+    /// Symbols traded from the start, upper-cased, without duplicates.
+    pub symbols: Vec<String>,
+    /// Where market data comes from.
+    pub provider: ProviderConfig,
+    /// Where orders go. Default: the paper broker.
+    pub broker: BrokerConfig,
+    /// Engine-side order checks.
+    pub limits: OrderLimits,
+    /// Scanners that add symbols while trading.
+    pub scanners: Vec<ScannerConfig>,
+    /// The strategies to run; at least one.
+    pub strategies: Vec<StrategyConfig>,
+}
+
+/// The `[provider]` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProviderConfig {
+    /// Which data provider.
+    pub kind: ProviderKind,
+    /// Alpaca feed: "iex" (default), "sip" or "test". Polygon: as written
+    /// (empty when absent) and ignored.
+    pub feed: String,
+    /// Override of the provider's stream URL (`ws://` or `wss://`).
+    pub url: Option<String>,
+    /// Override of the provider's REST URL (`http://` or `https://`), where
+    /// scanners read snapshots.
+    pub rest_url: Option<String>,
+    /// Event kinds to subscribe to, in the order written. Default `[Minute]`.
+    pub events: Vec<EventKind>,
+    /// Alpaca only: the stream's frames in MessagePack (`encoding =
+    /// "msgpack"`, the default) or JSON (`"json"`); both are Alpaca's.
+    pub msgpack: bool,
+}
+
+/// A market-data provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProviderKind {
+    /// Alpaca's market-data stream.
+    Alpaca,
+    /// Polygon's stocks stream.
+    Polygon,
+}
+
+/// A kind of market event a provider streams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// Individual trades.
+    Trade,
+    /// Top-of-book quotes.
+    Quote,
+    /// Second bars.
+    Second,
+    /// Minute bars.
+    Minute,
+}
+
+/// The `[broker]` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BrokerConfig {
+    /// Which broker. Default: paper.
+    pub kind: BrokerKind,
+    /// Override of Alpaca's trading API URL (`http://` or `https://`); Alpaca only.
+    pub base_url: Option<String>,
+}
+
+/// Where orders are executed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BrokerKind {
+    /// The engine's simulated broker.
+    Paper,
+    /// Alpaca's trading API.
+    Alpaca,
+}
+
+/// The `[limits]` table: engine-side checks applied to every order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrderLimits {
+    /// Largest absolute position value per symbol, if any.
+    pub max_position_notional: Option<f64>,
+    /// Most symbols with an open position at once, if any.
+    pub max_open_positions: Option<usize>,
+    /// Whether short selling is allowed. Default true.
+    pub shortable: bool,
+}
+
+/// One `[[scanners]]` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScannerConfig {
+    /// Which scanner.
+    pub kind: ScannerKind,
+    /// Its thresholds. Defaults: price 2 to 20, volume 30000, day change
+    /// 3.5%, previous-day dollar volume 500000, at most 40 symbols.
+    pub filter: MomentumFilter,
+    /// Run again every this many minutes; `None`: once at start.
+    pub recurrence_minutes: Option<f64>,
+}
+
+/// A built-in scanner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScannerKind {
+    /// Liu's momentum scanner: price band, volume, day change, dollar volume.
+    Momentum,
+}
+
+impl ScannerKind {
+    /// The name recorded in `trending_tickers.scanner_name`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScannerKind::Momentum => "momentum",
+        }
+    }
+}
+
+/// One `[[strategies]]` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StrategyConfig {
+    /// The component file, resolved against the tradeplan's folder; it exists.
+    pub component: PathBuf,
+    /// Parameters as `(name, value)` text, in the order written: integers as
+    /// `10`, floats with `f64`'s `Display` (`10.5`, and `10` for `10.0`),
+    /// strings raw, booleans `true`/`false`, datetimes as TOML writes them.
+    pub params: Vec<(String, String)>,
+    /// Windows in which the strategy runs; empty means always.
+    pub schedule: Vec<ScheduleWindow>,
+    /// Sandbox limits overriding the engine's defaults.
+    pub limits: StrategyLimits,
+    /// Minute bars of history this strategy needs at start, when more than
+    /// the plan's `warmup_minutes`.
+    pub warmup_minutes: Option<u32>,
+}
+
+/// Alpaca's live-trading host: orders there trade real money.
+pub const ALPACA_LIVE_HOST: &str = "api.alpaca.markets";
+
+impl TradePlan {
+    /// The `algo_env` recorded for a live session: `PROD` when orders go to
+    /// Alpaca's live trading host, `PAPER` otherwise (the paper broker,
+    /// Alpaca's paper host, a stand-in).
+    pub fn algo_env(&self) -> &'static str {
+        let live = self.broker.kind == BrokerKind::Alpaca
+            && self
+                .broker
+                .base_url
+                .as_deref()
+                .and_then(|u| reqwest::Url::parse(u).ok())
+                .is_some_and(|u| u.host_str() == Some(ALPACA_LIVE_HOST));
+        if live { "PROD" } else { "PAPER" }
+    }
+
+    /// Minute bars to load per symbol before its first live event: the most
+    /// that the plan or any strategy asks for (the history is shared).
+    pub fn warmup_bars(&self) -> u32 {
+        self.strategies.iter().filter_map(|s| s.warmup_minutes).fold(self.warmup_minutes, u32::max)
+    }
+}
+
+impl StrategyConfig {
+    /// Whether the strategy runs at `minute_from_open`: no schedule, or a
+    /// window containing it.
+    pub fn active_at(&self, minute_from_open: u32) -> bool {
+        self.schedule.is_empty() || self.schedule.iter().any(|w| w.contains(minute_from_open))
+    }
+}
+
+/// A window of the regular session, in minutes from the open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ScheduleWindow {
+    /// First minute of the window (0 is the open).
+    pub start_minute: u32,
+    /// Length of the window in minutes, at least 1.
+    pub duration_minutes: u32,
+}
+
+impl ScheduleWindow {
+    /// Whether `minute_from_open` falls in `[start, start + duration)`.
+    pub fn contains(&self, minute_from_open: u32) -> bool {
+        minute_from_open >= self.start_minute && minute_from_open - self.start_minute < self.duration_minutes
+    }
+}
+
+/// A strategy's `[strategies.limits]` table; `None` keeps the engine default
+/// (for the position limits: the plan's `[limits]`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StrategyLimits {
+    /// Fuel per event call.
+    pub fuel_per_event: Option<u64>,
+    /// Wall-clock deadline per event call, in milliseconds.
+    pub deadline_ms: Option<u64>,
+    /// Linear-memory cap in MiB.
+    pub memory_mb: Option<usize>,
+    /// Bytes the strategy may log over the run.
+    pub log_bytes: Option<usize>,
+    /// Bytes the strategy may log per event-time minute.
+    pub log_bytes_per_minute: Option<usize>,
+    /// Orders the strategy may submit per event-time minute.
+    pub max_orders_per_minute: Option<u32>,
+    /// Largest absolute position value per symbol, over `[limits]`.
+    pub max_position_notional: Option<f64>,
+    /// Most symbols with a position at once, over `[limits]`.
+    pub max_open_positions: Option<usize>,
+    /// The only symbols the strategy may order, upper-cased; `None`: any.
+    pub allowed_symbols: Option<Vec<String>>,
+}
+
+/// Why a tradeplan could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum TradePlanError {
+    /// The file could not be read.
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        /// The tradeplan's path.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Syntax {
+        /// The tradeplan's path.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column, in characters.
+        column: usize,
+        /// The TOML parser's message.
+        message: String,
+    },
+    /// Valid TOML, but not a valid tradeplan.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Invalid {
+        /// The tradeplan's path.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column, in characters.
+        column: usize,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+}
+
+impl TradePlanError {
+    /// `(line, column)` of the error, both 1-based, when it has one.
+    pub fn location(&self) -> Option<(usize, usize)> {
+        match self {
+            Self::Read { .. } => None,
+            Self::Syntax { line, column, .. } | Self::Invalid { line, column, .. } => Some((*line, *column)),
+        }
+    }
+}
+
+/// The default number of consumers: the physical core count, else the
+/// available parallelism, at least 1.
+pub fn default_consumers() -> usize {
+    sysinfo::System::physical_core_count()
+        .ok()
+        .filter(|&n| n > 0)
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1)
+        .clamp(1, MAX_CONSUMERS)
+}
+
+/// Reads and validates the tradeplan at `path`.
+pub fn load(path: &Path) -> Result<TradePlan, TradePlanError> {
+    let text = std::fs::read_to_string(path).map_err(|source| TradePlanError::Read { path: path.to_path_buf(), source })?;
+    parse(&text, path)
+}
+
+/// Validates tradeplan `text`. `path` names the file in errors, and relative
+/// component paths are resolved against its folder.
+pub fn parse(text: &str, path: &Path) -> Result<TradePlan, TradePlanError> {
+    let doc = Doc { path, text };
+    let root = DeTable::parse(text).map_err(|e| {
+        let (line, column) = doc.line_col(e.span().map_or(0, |s| s.start));
+        TradePlanError::Syntax { path: path.to_path_buf(), line, column, message: syntax_message(text, &e) }
+    })?;
+    if let Some(key) = find_credential(root.get_ref()) {
+        return Err(doc.error(key.span(), CREDENTIALS_MESSAGE));
+    }
+    doc.plan(&Table::new(&doc, String::new(), root.span(), root.get_ref(), ROOT_KEYS)?)
+}
+
+/// toml's message, naming the key when it is a duplicate.
+fn syntax_message(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim();
+    let key = error.span().and_then(|s| text.get(s)).filter(|k| !k.is_empty() && k.len() <= 80 && !k.contains('\n'));
+    match key {
+        Some(key) if message == "duplicate key" => format!("duplicate key `{}`", key.trim()),
+        _ => message.to_string(),
+    }
+}
+
+const ROOT_KEYS: &[&str] = &[
+    "portfolio_value",
+    "risk",
+    "stale_event_secs",
+    "warmup_minutes",
+    "consumers",
+    "symbols",
+    "provider",
+    "broker",
+    "limits",
+    "scanners",
+    "strategies",
+];
+const PROVIDER_KEYS: &[&str] = &["kind", "feed", "url", "rest_url", "events", "encoding"];
+const BROKER_KEYS: &[&str] = &["kind", "base_url"];
+const LIMITS_KEYS: &[&str] = &["max_position_notional", "max_open_positions", "shortable"];
+const SCANNER_KEYS: &[&str] = &[
+    "kind",
+    "min_price",
+    "max_price",
+    "min_volume",
+    "min_day_change_pct",
+    "min_prev_day_dollar_volume",
+    "max_symbols",
+    "recurrence_minutes",
+];
+const STRATEGY_KEYS: &[&str] = &["component", "params", "schedule", "limits", "warmup_minutes"];
+const WINDOW_KEYS: &[&str] = &["start", "duration"];
+const STRATEGY_LIMITS_KEYS: &[&str] = &[
+    "fuel_per_event",
+    "deadline_ms",
+    "memory_mb",
+    "log_bytes",
+    "log_bytes_per_minute",
+    "max_orders_per_minute",
+    "max_position_notional",
+    "max_open_positions",
+    "allowed_symbols",
+];
+
+/// The first key, in file order, that looks like it holds a credential.
+fn find_credential<'a, 'i>(table: &'a DeTable<'i>) -> Option<&'a Spanned<DeString<'i>>> {
+    fn in_value<'a, 'i>(value: &'a DeValue<'i>) -> Option<&'a Spanned<DeString<'i>>> {
+        match value {
+            DeValue::Table(t) => find_credential(t),
+            DeValue::Array(a) => a.iter().filter_map(|v| in_value(v.get_ref())).min_by_key(|k| k.span().start),
+            _ => None,
+        }
+    }
+    table
+        .iter()
+        .filter_map(|(k, v)| if is_credential(k.get_ref()) { Some(k) } else { in_value(v.get_ref()) })
+        .min_by_key(|k| k.span().start)
+}
+
+fn is_credential(key: &str) -> bool {
+    const NAMES: &[&str] =
+        &["api_key", "apikey", "secret_key", "access_key", "private_key", "key_id", "secret", "password", "passwd", "passphrase", "token"];
+    let key = key.to_ascii_lowercase().replace('-', "_");
+    key == "key"
+        || key.starts_with("apca_")
+        || NAMES.iter().any(|n| key == *n || key.strip_suffix(n).is_some_and(|rest| rest.ends_with('_')))
+}
+
+/// The file being validated, for locating errors.
+struct Doc<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Doc<'_> {
+    /// 1-based line and character column of byte `offset`.
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let bytes = self.text.as_bytes();
+        let before = &bytes[..offset.min(bytes.len())];
+        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+        let column = 1 + before[line_start..].iter().filter(|&&b| b & 0xC0 != 0x80).count();
+        (line, column)
+    }
+
+    fn error(&self, span: Range<usize>, message: impl Into<String>) -> TradePlanError {
+        let (line, column) = self.line_col(span.start);
+        TradePlanError::Invalid { path: self.path.to_path_buf(), line, column, message: message.into() }
+    }
+
+    fn plan(&self, root: &Table<'_, '_>) -> Result<TradePlan, TradePlanError> {
+        let portfolio_value = root.require("portfolio_value")?;
+        let portfolio_value = portfolio_value.positive_f64()?;
+        let risk = match root.get("risk") {
+            Some(f) => {
+                let risk = f.f64()?;
+                if !(risk > 0.0 && risk < 1.0) {
+                    return Err(f.must(format!("must be between 0 and 1 (exclusive), got {risk}")));
+                }
+                risk
+            }
+            None => DEFAULT_RISK,
+        };
+        let stale_event_secs = root.get("stale_event_secs").map_or(Ok(DEFAULT_STALE_EVENT_SECS), |f| f.positive_f64())?;
+        let warmup_minutes = match root.get("warmup_minutes") {
+            Some(f) => f.uint(0, MAX_WARMUP_MINUTES.into())? as u32,
+            None => DEFAULT_WARMUP_MINUTES,
+        };
+        let consumers = match root.get("consumers") {
+            Some(f) => f.uint(1, MAX_CONSUMERS as u64)? as usize,
+            None => default_consumers(),
+        };
+        let symbols = root.get("symbols").map_or(Ok(Vec::new()), |f| self.symbols(&f))?;
+        let provider = self.provider(&root.require_table("provider", PROVIDER_KEYS)?)?;
+        let broker = match root.get("broker") {
+            Some(f) => self.broker(&f.table(BROKER_KEYS)?)?,
+            None => BrokerConfig { kind: BrokerKind::Paper, base_url: None },
+        };
+        let limits = match root.get("limits") {
+            Some(f) => self.limits(&f.table(LIMITS_KEYS)?)?,
+            None => OrderLimits { max_position_notional: None, max_open_positions: None, shortable: true },
+        };
+        let scanners = match root.get("scanners") {
+            Some(f) => f.tables(SCANNER_KEYS)?.iter().map(|t| self.scanner(t)).collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        };
+        let strategies: Vec<StrategyConfig> = match root.get("strategies") {
+            Some(f) => {
+                let tables = f.tables(STRATEGY_KEYS)?;
+                if tables.is_empty() {
+                    return Err(f.error("add at least one [[strategies]] table"));
+                }
+                tables.iter().map(|t| self.strategy(t)).collect::<Result<_, _>>()?
+            }
+            None => {
+                return Err(root.missing("no strategies: add at least one [[strategies]] table"));
+            }
+        };
+        if symbols.is_empty() && scanners.is_empty() {
+            let span = root.get("symbols").map_or(root.span.clone(), |f| f.value.span());
+            return Err(self.error(span, "nothing to trade: `symbols` is empty and there are no [[scanners]]"));
+        }
+        Ok(TradePlan {
+            portfolio_value,
+            risk,
+            stale_event_secs,
+            warmup_minutes,
+            consumers,
+            symbols,
+            provider,
+            broker,
+            limits,
+            scanners,
+            strategies,
+        })
+    }
+
+    fn symbols(&self, field: &Field<'_, '_>) -> Result<Vec<String>, TradePlanError> {
+        let mut symbols: Vec<(String, Range<usize>)> = Vec::new();
+        for item in field.items()? {
+            let raw = item.str()?;
+            let symbol = raw.trim().to_ascii_uppercase();
+            let valid = symbol.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+                && symbol.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+            if !valid {
+                return Err(item
+                    .error(format!("invalid symbol {raw:?}: a symbol is letters, digits, '.' and '-', starting with a letter or digit")));
+            }
+            if let Some((_, first)) = symbols.iter().find(|(s, _)| *s == symbol) {
+                let (line, _) = self.line_col(first.start);
+                return Err(item.error(format!("duplicate symbol {symbol:?} (first at line {line})")));
+            }
+            symbols.push((symbol, item.value.span()));
+        }
+        Ok(symbols.into_iter().map(|(s, _)| s).collect())
+    }
+
+    fn provider(&self, table: &Table<'_, '_>) -> Result<ProviderConfig, TradePlanError> {
+        let kind_field = table.require("kind")?;
+        let kind = match kind_field.str()? {
+            "alpaca" => ProviderKind::Alpaca,
+            "polygon" => ProviderKind::Polygon,
+            other => {
+                return Err(kind_field.error(format!("unknown value {other:?}, expected \"alpaca\" or \"polygon\"")));
+            }
+        };
+        let feed = match (kind, table.get("feed")) {
+            (ProviderKind::Alpaca, None) => "iex".to_string(),
+            (ProviderKind::Alpaca, Some(f)) => match f.str()? {
+                feed @ ("iex" | "sip" | "test") => feed.to_string(),
+                other => {
+                    return Err(f.error(format!("unknown alpaca feed {other:?}, expected \"iex\", \"sip\" or \"test\"")));
+                }
+            },
+            (ProviderKind::Polygon, None) => String::new(),
+            (ProviderKind::Polygon, Some(f)) => f.str()?.to_string(),
+        };
+        let url = table.get("url").map(|f| f.url(&["ws://", "wss://"])).transpose()?;
+        let rest_url = table.get("rest_url").map(|f| f.url(&["http://", "https://"])).transpose()?;
+        let events = match table.get("events") {
+            Some(f) => {
+                let items = f.items()?;
+                if items.is_empty() {
+                    return Err(f.error("must list at least one event"));
+                }
+                let mut events = Vec::new();
+                for item in items {
+                    let event = match item.str()? {
+                        "trade" => EventKind::Trade,
+                        "quote" => EventKind::Quote,
+                        "second" => EventKind::Second,
+                        "minute" => EventKind::Minute,
+                        other => {
+                            return Err(
+                                item.error(format!("unknown event {other:?}, expected \"trade\", \"quote\", \"second\" or \"minute\""))
+                            );
+                        }
+                    };
+                    if events.contains(&event) {
+                        return Err(item.error("listed twice"));
+                    }
+                    events.push(event);
+                }
+                events
+            }
+            None => vec![EventKind::Minute],
+        };
+        // MessagePack by default where the provider has it: the producer reads
+        // it faster (bench/RESULTS.md, "Producer ingest").
+        let msgpack = match (kind, table.get("encoding")) {
+            (ProviderKind::Alpaca, None) => true,
+            (ProviderKind::Polygon, None) => false,
+            (ProviderKind::Alpaca, Some(f)) => match f.str()? {
+                "json" => false,
+                "msgpack" => true,
+                other => return Err(f.error(format!("unknown encoding {other:?}, expected \"json\" or \"msgpack\""))),
+            },
+            (ProviderKind::Polygon, Some(f)) => return Err(f.error("Polygon's stream is JSON only; `encoding` is for alpaca")),
+        };
+        Ok(ProviderConfig { kind, feed, url, rest_url, events, msgpack })
+    }
+
+    fn broker(&self, table: &Table<'_, '_>) -> Result<BrokerConfig, TradePlanError> {
+        let kind = match table.get("kind") {
+            None => BrokerKind::Paper,
+            Some(f) => match f.str()? {
+                "paper" => BrokerKind::Paper,
+                "alpaca" => BrokerKind::Alpaca,
+                other => {
+                    return Err(f.error(format!("unknown value {other:?}, expected \"paper\" or \"alpaca\"")));
+                }
+            },
+        };
+        let base_url = match table.get("base_url") {
+            None => None,
+            Some(f) if kind != BrokerKind::Alpaca => {
+                return Err(f.key_error("applies only to kind = \"alpaca\""));
+            }
+            Some(f) => Some(f.url(&["http://", "https://"])?),
+        };
+        Ok(BrokerConfig { kind, base_url })
+    }
+
+    fn limits(&self, table: &Table<'_, '_>) -> Result<OrderLimits, TradePlanError> {
+        Ok(OrderLimits {
+            max_position_notional: table.get("max_position_notional").map(|f| f.positive_f64()).transpose()?,
+            max_open_positions: table.get("max_open_positions").map(|f| f.uint(1, u32::MAX.into()).map(|n| n as usize)).transpose()?,
+            shortable: table.get("shortable").map_or(Ok(true), |f| f.bool())?,
+        })
+    }
+
+    fn scanner(&self, table: &Table<'_, '_>) -> Result<ScannerConfig, TradePlanError> {
+        let kind_field = table.require("kind")?;
+        let kind = match kind_field.str()? {
+            "momentum" => ScannerKind::Momentum,
+            other => {
+                return Err(kind_field.error(format!("unknown value {other:?}, expected \"momentum\"")));
+            }
+        };
+        let non_negative = |name: &str, default: f64| -> Result<f64, TradePlanError> {
+            match table.get(name) {
+                None => Ok(default),
+                Some(f) => {
+                    let v = f.f64()?;
+                    if v < 0.0 {
+                        return Err(f.must(format!("must not be negative, got {v}")));
+                    }
+                    Ok(v)
+                }
+            }
+        };
+        let min_price = non_negative("min_price", 2.0)?;
+        let max_price = non_negative("max_price", 20.0)?;
+        if min_price > max_price {
+            let at = table.get("max_price").or_else(|| table.get("min_price"));
+            let span = at.map_or(table.span.clone(), |f| f.value.span());
+            return Err(self.error(
+                span,
+                format!("`{}` ({min_price}) must not exceed `{}` ({max_price})", table.key("min_price"), table.key("max_price")),
+            ));
+        }
+        let filter = MomentumFilter {
+            min_price,
+            max_price,
+            min_volume: non_negative("min_volume", 30000.0)?,
+            min_day_change_pct: table.get("min_day_change_pct").map_or(Ok(3.5), |f| f.f64())?,
+            min_prev_day_dollar_volume: non_negative("min_prev_day_dollar_volume", 500000.0)?,
+            max_symbols: table.get("max_symbols").map_or(Ok(40), |f| f.uint(1, u32::MAX.into()))? as usize,
+        };
+        Ok(ScannerConfig { kind, filter, recurrence_minutes: table.get("recurrence_minutes").map(|f| f.positive_f64()).transpose()? })
+    }
+
+    fn strategy(&self, table: &Table<'_, '_>) -> Result<StrategyConfig, TradePlanError> {
+        let field = table.require("component")?;
+        let written = field.str()?;
+        if written.trim().is_empty() {
+            return Err(field.error("must not be empty"));
+        }
+        let component = match self.path.parent() {
+            Some(dir) => dir.join(written),
+            None => PathBuf::from(written),
+        };
+        match std::fs::metadata(&component) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => return Err(field.error(format!("not a file: {}", component.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(field.error(format!("no such file: {}", component.display())));
+            }
+            Err(e) => return Err(field.error(format!("cannot read {}: {e}", component.display()))),
+        }
+
+        let mut params = Vec::new();
+        if let Some(f) = table.get("params") {
+            let params_table = f.table(&[])?;
+            for (key, value) in params_table.entries() {
+                let name = key.get_ref().to_string();
+                let field = params_table.field(key, value);
+                let text = match value.get_ref() {
+                    DeValue::String(s) => s.to_string(),
+                    DeValue::Integer(_) => field.int()?.to_string(),
+                    DeValue::Float(_) => field.f64()?.to_string(),
+                    DeValue::Boolean(b) => b.to_string(),
+                    DeValue::Datetime(d) => d.to_string(),
+                    DeValue::Array(_) | DeValue::Table(_) => {
+                        return Err(field.key_error("arrays/tables are not allowed as parameter values"));
+                    }
+                };
+                if name.is_empty() {
+                    return Err(field.key_error("parameter names must not be empty"));
+                }
+                params.push((name, text));
+            }
+        }
+
+        let mut schedule = Vec::new();
+        if let Some(f) = table.get("schedule") {
+            for window in f.tables(WINDOW_KEYS)? {
+                let start_field = window.require("start")?;
+                let start = start_field.uint(0, u64::from(SESSION_MINUTES) - 1)? as u32;
+                let duration_field = window.require("duration")?;
+                let duration = duration_field.uint(1, SESSION_MINUTES.into())? as u32;
+                if start + duration > SESSION_MINUTES {
+                    return Err(duration_field.error(format!(
+                        "window {start}..{} ends after the regular session (start + duration must be at most {SESSION_MINUTES})",
+                        start + duration
+                    )));
+                }
+                schedule.push(ScheduleWindow { start_minute: start, duration_minutes: duration });
+            }
+        }
+
+        let limits = match table.get("limits") {
+            None => StrategyLimits::default(),
+            Some(f) => {
+                let t = f.table(STRATEGY_LIMITS_KEYS)?;
+                let get = |name: &str, max: u64| t.get(name).map(|f| f.uint(1, max)).transpose();
+                let usize_max = u64::try_from(usize::MAX).unwrap_or(u64::MAX);
+                StrategyLimits {
+                    fuel_per_event: get("fuel_per_event", u64::MAX)?,
+                    deadline_ms: get("deadline_ms", u64::MAX)?,
+                    memory_mb: get("memory_mb", MAX_MEMORY_MB as u64)?.map(|n| n as usize),
+                    log_bytes: get("log_bytes", usize_max)?.map(|n| n as usize),
+                    log_bytes_per_minute: get("log_bytes_per_minute", usize_max)?.map(|n| n as usize),
+                    max_orders_per_minute: get("max_orders_per_minute", u32::MAX.into())?.map(|n| n as u32),
+                    max_position_notional: t.get("max_position_notional").map(|f| f.positive_f64()).transpose()?,
+                    max_open_positions: get("max_open_positions", u32::MAX.into())?.map(|n| n as usize),
+                    allowed_symbols: t
+                        .get("allowed_symbols")
+                        .map(|f| {
+                            let symbols = self.symbols(&f)?;
+                            if symbols.is_empty() {
+                                return Err(f.error("must list at least one symbol"));
+                            }
+                            Ok(symbols)
+                        })
+                        .transpose()?,
+                }
+            }
+        };
+        let warmup_minutes = table.get("warmup_minutes").map(|f| f.uint(0, MAX_WARMUP_MINUTES.into()).map(|n| n as u32)).transpose()?;
+        Ok(StrategyConfig { component, params, schedule, limits, warmup_minutes })
+    }
+}
+
+/// A TOML table being read, with its dotted name (`""` for the root).
+struct Table<'a, 'i> {
+    doc: &'a Doc<'a>,
+    name: String,
+    span: Range<usize>,
+    table: &'a DeTable<'i>,
+}
+
+type Entry<'a, 'i> = (&'a Spanned<DeString<'i>>, &'a Spanned<DeValue<'i>>);
+
+impl<'a, 'i> Table<'a, 'i> {
+    /// Wraps `table`, refusing keys outside `allowed` (unless `allowed` is
+    /// empty, which accepts any key).
+    fn new(doc: &'a Doc<'a>, name: String, span: Range<usize>, table: &'a DeTable<'i>, allowed: &[&str]) -> Result<Self, TradePlanError> {
+        let this = Self { doc, name, span, table };
+        let unknown = this.entries().into_iter().find(|(k, _)| !allowed.is_empty() && !allowed.contains(&k.get_ref().as_ref()));
+        if let Some((key, _)) = unknown {
+            let mut expected = String::new();
+            for (i, k) in allowed.iter().enumerate() {
+                let _ = write!(expected, "{}`{k}`", if i == 0 { "" } else { ", " });
+            }
+            return Err(doc.error(key.span(), format!("unknown key `{}`, expected one of {expected}", this.key(key.get_ref()))));
+        }
+        Ok(this)
+    }
+
+    /// Entries in file order.
+    fn entries(&self) -> Vec<Entry<'a, 'i>> {
+        let mut entries: Vec<_> = self.table.iter().collect();
+        entries.sort_by_key(|(k, _)| k.span().start);
+        entries
+    }
+
+    /// The dotted name of `key` in this table.
+    fn key(&self, key: &str) -> String {
+        let key = if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            key.to_string()
+        } else {
+            format!("{key:?}")
+        };
+        if self.name.is_empty() { key } else { format!("{}.{key}", self.name) }
+    }
+
+    fn field(&self, key: &'a Spanned<DeString<'i>>, value: &'a Spanned<DeValue<'i>>) -> Field<'a, 'i> {
+        Field { doc: self.doc, name: self.key(key.get_ref()), key_span: key.span(), value }
+    }
+
+    fn get(&self, key: &str) -> Option<Field<'a, 'i>> {
+        self.table.iter().find(|(k, _)| k.get_ref().as_ref() == key).map(|(k, v)| self.field(k, v))
+    }
+
+    /// An error at this table's header (the top of the file for the root).
+    fn missing(&self, message: &str) -> TradePlanError {
+        self.doc.error(self.span.clone(), message)
+    }
+
+    fn require(&self, key: &str) -> Result<Field<'a, 'i>, TradePlanError> {
+        self.get(key).ok_or_else(|| self.missing(&format!("missing key `{}`", self.key(key))))
+    }
+
+    fn require_table(&self, key: &str, allowed: &[&str]) -> Result<Table<'a, 'i>, TradePlanError> {
+        match self.get(key) {
+            Some(f) => f.table(allowed),
+            None => Err(self.missing(&format!("missing table [{}]", self.key(key)))),
+        }
+    }
+}
+
+/// One value being read, with its dotted name.
+struct Field<'a, 'i> {
+    doc: &'a Doc<'a>,
+    name: String,
+    key_span: Range<usize>,
+    value: &'a Spanned<DeValue<'i>>,
+}
+
+impl<'a, 'i> Field<'a, 'i> {
+    /// An error at the value: "`name`: message".
+    fn error(&self, message: impl std::fmt::Display) -> TradePlanError {
+        self.doc.error(self.value.span(), format!("`{}`: {message}", self.name))
+    }
+
+    /// An error at the key: "`name`: message".
+    fn key_error(&self, message: impl std::fmt::Display) -> TradePlanError {
+        self.doc.error(self.key_span.clone(), format!("`{}`: {message}", self.name))
+    }
+
+    fn expected(&self, what: &str) -> TradePlanError {
+        self.error(format!("expected {what}, got {}", article(self.value.get_ref().type_str())))
+    }
+
+    fn str(&self) -> Result<&'a str, TradePlanError> {
+        match self.value.get_ref() {
+            DeValue::String(s) => Ok(s.as_ref()),
+            _ => Err(self.expected("a string")),
+        }
+    }
+
+    fn bool(&self) -> Result<bool, TradePlanError> {
+        match self.value.get_ref() {
+            DeValue::Boolean(b) => Ok(*b),
+            _ => Err(self.expected("true or false")),
+        }
+    }
+
+    fn int(&self) -> Result<i64, TradePlanError> {
+        match self.value.get_ref() {
+            DeValue::Integer(i) => {
+                i64::from_str_radix(i.as_str(), i.radix()).map_err(|_| self.error(format!("integer {i} is out of range")))
+            }
+            _ => Err(self.expected("an integer")),
+        }
+    }
+
+    /// An integer in `min..=max`.
+    fn uint(&self, min: u64, max: u64) -> Result<u64, TradePlanError> {
+        let n = self.int()?;
+        match u64::try_from(n) {
+            Ok(u) if u < min => Err(self.must(format!("must be at least {min}, got {n}"))),
+            Ok(u) if u > max => Err(self.must(format!("must be at most {max}, got {n}"))),
+            Ok(u) => Ok(u),
+            Err(_) => Err(self.must(format!("must be at least {min}, got {n}"))),
+        }
+    }
+
+    /// A range error: "`name` must …".
+    fn must(&self, message: impl std::fmt::Display) -> TradePlanError {
+        self.doc.error(self.value.span(), format!("`{}` {message}", self.name))
+    }
+
+    /// A finite number; integers are accepted.
+    fn f64(&self) -> Result<f64, TradePlanError> {
+        let v = match self.value.get_ref() {
+            DeValue::Integer(_) => self.int()? as f64,
+            DeValue::Float(f) => f.as_str().parse::<f64>().map_err(|_| self.error(format!("invalid number {f}")))?,
+            _ => return Err(self.expected("a number")),
+        };
+        if !v.is_finite() {
+            return Err(self.must(format!("must be a finite number, got {v}")));
+        }
+        Ok(v)
+    }
+
+    fn positive_f64(&self) -> Result<f64, TradePlanError> {
+        let v = self.f64()?;
+        if v <= 0.0 {
+            return Err(self.must(format!("must be greater than 0, got {v}")));
+        }
+        Ok(v)
+    }
+
+    fn url(&self, schemes: &[&str]) -> Result<String, TradePlanError> {
+        let url = self.str()?;
+        let ok = schemes.iter().any(|s| url.len() > s.len() && url.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s)));
+        if !ok {
+            return Err(self.error(format!("{url:?} is not a {} URL", schemes.join(" or "))));
+        }
+        Ok(url.to_string())
+    }
+
+    fn table(&self, allowed: &[&str]) -> Result<Table<'a, 'i>, TradePlanError> {
+        match self.value.get_ref() {
+            DeValue::Table(t) => Table::new(self.doc, self.name.clone(), self.value.span(), t, allowed),
+            _ => Err(self.expected("a table")),
+        }
+    }
+
+    fn array(&self) -> Result<&'a DeArray<'i>, TradePlanError> {
+        match self.value.get_ref() {
+            DeValue::Array(a) => Ok(a),
+            _ => Err(self.expected("an array")),
+        }
+    }
+
+    /// The elements of an array, named `name[i]`.
+    fn items(&self) -> Result<Vec<Field<'a, 'i>>, TradePlanError> {
+        Ok(self
+            .array()?
+            .iter()
+            .enumerate()
+            .map(|(i, value)| Field { doc: self.doc, name: format!("{}[{i}]", self.name), key_span: value.span(), value })
+            .collect())
+    }
+
+    /// An array of tables (`[[name]]`), each checked against `allowed`.
+    fn tables(&self, allowed: &[&str]) -> Result<Vec<Table<'a, 'i>>, TradePlanError> {
+        if !matches!(self.value.get_ref(), DeValue::Array(_)) {
+            return Err(self.error(format!(
+                "expected an array of tables ([[{}]]), got {}",
+                self.name,
+                article(self.value.get_ref().type_str())
+            )));
+        }
+        self.items()?.iter().map(|item| item.table(allowed)).collect()
+    }
+}
+
+fn article(type_name: &str) -> String {
+    match type_name.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {type_name}"),
+        _ => format!("a {type_name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const EXAMPLE: &str = include_str!("../../../tradeplan.example.toml");
+
+    /// A fresh folder under the system temp dir, removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new() -> Self {
+            static COUNTER: AtomicUsize = AtomicUsize::new(0);
+            let dir =
+                std::env::temp_dir().join(format!("liu-tradeplan-test-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+
+        fn touch(&self, relative: &str) -> PathBuf {
+            let path = self.0.join(relative);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, b"\0asm").unwrap();
+            path
+        }
+
+        /// Writes `text` as tradeplan.toml (with a fake `s.wasm`) and loads it.
+        fn load(&self, text: &str) -> Result<TradePlan, TradePlanError> {
+            self.touch("s.wasm");
+            let path = self.0.join("tradeplan.toml");
+            std::fs::write(&path, text).unwrap();
+            load(&path)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// The minimal valid plan; tests append to or edit it.
+    const MINIMAL: &str = "\
+portfolio_value = 1000.0
+symbols = [\"AAPL\"]
+
+[provider]
+kind = \"alpaca\"
+
+[[strategies]]
+component = \"s.wasm\"
+";
+
+    /// Parses `text` and returns the error's Display, minus the folder.
+    fn err(text: &str) -> String {
+        let scratch = Scratch::new();
+        let e = scratch.load(text).expect_err("expected an error");
+        let shown = e.to_string();
+        let prefix = format!("{}", scratch.0.display());
+        shown.strip_prefix(&prefix).map(|s| s.trim_start_matches(['/', '\\'])).unwrap_or(&shown).to_string()
+    }
+
+    fn assert_err(text: &str, expected_start: &str) {
+        let shown = err(text);
+        assert!(shown.starts_with(expected_start), "got: {shown}\nexpected: {expected_start}…");
+    }
+
+    #[test]
+    fn example_parses_to_expected_values() {
+        let scratch = Scratch::new();
+        let sma = scratch.touch("target/strategies/sma-cross.wasm");
+        let momentum = scratch.touch("target/strategies/momentum-long.wasm");
+        let plan = scratch.load(EXAMPLE).unwrap();
+        assert_eq!(
+            plan,
+            TradePlan {
+                portfolio_value: 100000.0,
+                risk: 0.001,
+                stale_event_secs: 5.0,
+                warmup_minutes: 390,
+                consumers: 2,
+                symbols: vec!["AAPL".into(), "MSFT".into()],
+                provider: ProviderConfig {
+                    kind: ProviderKind::Alpaca,
+                    feed: "iex".into(),
+                    url: None,
+                    rest_url: None,
+                    events: vec![EventKind::Minute, EventKind::Trade, EventKind::Quote],
+                    msgpack: true,
+                },
+                broker: BrokerConfig { kind: BrokerKind::Paper, base_url: None },
+                limits: OrderLimits { max_position_notional: Some(50000.0), max_open_positions: Some(10), shortable: true },
+                scanners: vec![ScannerConfig {
+                    kind: ScannerKind::Momentum,
+                    filter: MomentumFilter {
+                        min_price: 2.0,
+                        max_price: 20.0,
+                        min_volume: 30000.0,
+                        min_day_change_pct: 3.5,
+                        min_prev_day_dollar_volume: 500000.0,
+                        max_symbols: 40,
+                    },
+                    recurrence_minutes: Some(5.0),
+                }],
+                strategies: vec![
+                    StrategyConfig {
+                        component: sma,
+                        params: vec![("fast".into(), "10".into()), ("slow".into(), "30".into()), ("qty".into(), "10".into())],
+                        schedule: vec![ScheduleWindow { start_minute: 15, duration_minutes: 150 }],
+                        limits: StrategyLimits {
+                            fuel_per_event: Some(10_000_000),
+                            deadline_ms: Some(250),
+                            memory_mb: Some(64),
+                            log_bytes: Some(1_048_576),
+                            log_bytes_per_minute: Some(65_536),
+                            max_orders_per_minute: Some(600),
+                            max_position_notional: Some(20000.0),
+                            max_open_positions: None,
+                            allowed_symbols: Some(vec!["AAPL".into(), "MSFT".into()]),
+                        },
+                        warmup_minutes: None,
+                    },
+                    StrategyConfig {
+                        component: momentum,
+                        params: vec![("qty".into(), "100".into()), ("lookback".into(), "60".into()), ("rsi-entry-max".into(), "75".into())],
+                        schedule: vec![],
+                        limits: StrategyLimits::default(),
+                        warmup_minutes: Some(960),
+                    },
+                ],
+            }
+        );
+        assert_eq!(plan.warmup_bars(), 960, "the most any strategy or the plan asks for");
+    }
+
+    #[test]
+    fn encoding_and_warmup_are_checked() {
+        let scratch = Scratch::new();
+        let plan = scratch.load(&MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nencoding = \"json\"")).unwrap();
+        assert!(!plan.provider.msgpack);
+        assert_err(
+            &MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nencoding = \"xml\""),
+            "tradeplan.toml:6:12: `provider.encoding`: unknown encoding \"xml\"",
+        );
+        assert_err(
+            &MINIMAL.replace("kind = \"alpaca\"", "kind = \"polygon\"\nencoding = \"msgpack\""),
+            "tradeplan.toml:6:12: `provider.encoding`: Polygon's stream is JSON only",
+        );
+        assert_err(&MINIMAL.replace("symbols", "warmup_minutes = 99999\nsymbols"), "tradeplan.toml:2:18: `warmup_minutes`");
+    }
+
+    #[test]
+    fn algo_env_is_prod_only_on_alpacas_live_host() {
+        let scratch = Scratch::new();
+        let env_of = |broker: &str| scratch.load(&format!("{MINIMAL}\n{broker}")).unwrap().algo_env();
+        assert_eq!(env_of(""), "PAPER");
+        assert_eq!(env_of("[broker]\nkind = \"alpaca\""), "PAPER", "the default host is the paper one");
+        assert_eq!(env_of("[broker]\nkind = \"alpaca\"\nbase_url = \"https://paper-api.alpaca.markets\""), "PAPER");
+        assert_eq!(env_of("[broker]\nkind = \"alpaca\"\nbase_url = \"https://api.alpaca.markets\""), "PROD");
+        assert_eq!(env_of("[broker]\nkind = \"alpaca\"\nbase_url = \"http://127.0.0.1:9301\""), "PAPER");
+    }
+
+    #[test]
+    fn defaults() {
+        let plan = Scratch::new().load(MINIMAL).unwrap();
+        assert!(plan.consumers >= 1);
+        assert_eq!(plan.consumers, default_consumers());
+        assert_eq!(plan.risk, 0.001);
+        assert_eq!(plan.stale_event_secs, 5.0);
+        assert_eq!(plan.warmup_minutes, DEFAULT_WARMUP_MINUTES);
+        assert_eq!(plan.warmup_bars(), DEFAULT_WARMUP_MINUTES);
+        assert_eq!(plan.provider.events, vec![EventKind::Minute]);
+        assert!(plan.provider.msgpack, "alpaca's stream in MessagePack");
+        assert_eq!(plan.provider.feed, "iex");
+        assert_eq!(plan.provider.url, None);
+        assert_eq!(plan.broker, BrokerConfig { kind: BrokerKind::Paper, base_url: None });
+        assert!(plan.limits.shortable);
+        assert_eq!(plan.limits.max_position_notional, None);
+        assert!(plan.scanners.is_empty());
+        assert!(plan.strategies[0].schedule.is_empty());
+        assert!(plan.strategies[0].active_at(0) && plan.strategies[0].active_at(389));
+        assert_eq!(plan.strategies[0].limits, StrategyLimits::default());
+        assert!(plan.strategies[0].params.is_empty());
+    }
+
+    #[test]
+    fn relative_components_resolve_against_the_tradeplan_folder() {
+        let scratch = Scratch::new();
+        let component = scratch.touch("sub/strats/a.wasm");
+        let plan_dir = scratch.0.join("sub/plans");
+        std::fs::create_dir_all(&plan_dir).unwrap();
+        let path = plan_dir.join("plan.toml");
+        let text = MINIMAL.replace("s.wasm", "../strats/a.wasm");
+        std::fs::write(&path, &text).unwrap();
+        let plan = load(&path).unwrap();
+        assert_eq!(std::fs::canonicalize(&plan.strategies[0].component).unwrap(), std::fs::canonicalize(&component).unwrap());
+        assert!(plan.strategies[0].component.starts_with(&plan_dir));
+
+        // An absolute component path is kept as is.
+        let text = MINIMAL.replace("s.wasm", &component.display().to_string().replace('\\', "\\\\"));
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(load(&path).unwrap().strategies[0].component, component);
+    }
+
+    #[test]
+    fn symbols_are_uppercased_and_checked() {
+        let plan = Scratch::new().load(&MINIMAL.replace("[\"AAPL\"]", "[\"aapl\", \"brk.b\"]")).unwrap();
+        assert_eq!(plan.symbols, vec!["AAPL", "BRK.B"]);
+        assert_err(
+            &MINIMAL.replace("[\"AAPL\"]", "[\"AAPL\", \"msft\", \"MSFT\"]"),
+            "tradeplan.toml:2:28: `symbols[2]`: duplicate symbol \"MSFT\" (first at line 2)",
+        );
+        assert_err(&MINIMAL.replace("[\"AAPL\"]", "[\"AAPL\", \"A PL\"]"), "tradeplan.toml:2:20: `symbols[1]`: invalid symbol \"A PL\"");
+        assert_err(&MINIMAL.replace("[\"AAPL\"]", "[\"\"]"), "tradeplan.toml:2:12: `symbols[0]`: invalid symbol \"\"");
+        assert_err(&MINIMAL.replace("[\"AAPL\"]", "[1]"), "tradeplan.toml:2:12: `symbols[0]`: expected a string, got an integer");
+        assert_err(
+            &MINIMAL.replace("[\"AAPL\"]", "[]"),
+            "tradeplan.toml:2:11: nothing to trade: `symbols` is empty and there are no [[scanners]]",
+        );
+    }
+
+    #[test]
+    fn unknown_keys() {
+        assert_err(
+            &MINIMAL.replace("symbols", "consumer = 2\nsymbols"),
+            "tradeplan.toml:2:1: unknown key `consumer`, expected one of `portfolio_value`, `risk`",
+        );
+        assert_err(
+            &MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nkinds = 1"),
+            "tradeplan.toml:6:1: unknown key `provider.kinds`, expected one of `kind`, `feed`, `url`, `rest_url`, `events`",
+        );
+        assert_err(
+            &format!("{MINIMAL}schedule = [{{ start = 1, length = 2 }}]\n"),
+            "tradeplan.toml:9:26: unknown key `strategies[0].schedule[0].length`, expected one of `start`, `duration`",
+        );
+        assert_err(
+            &format!("{MINIMAL}[strategies.limits]\nfuel = 1\n"),
+            "tradeplan.toml:10:1: unknown key `strategies[0].limits.fuel`, expected one of `fuel_per_event`",
+        );
+    }
+
+    #[test]
+    fn top_level_values() {
+        assert_err(&MINIMAL.replace("symbols", "consumers = 0\nsymbols"), "tradeplan.toml:2:13: `consumers` must be at least 1, got 0");
+        assert_err(&MINIMAL.replace("symbols", "consumers = -3\nsymbols"), "tradeplan.toml:2:13: `consumers` must be at least 1, got -3");
+        assert_err(
+            &MINIMAL.replace("symbols", "consumers = 1.5\nsymbols"),
+            "tradeplan.toml:2:13: `consumers`: expected an integer, got a float",
+        );
+        assert_err(&MINIMAL.replace("1000.0", "0"), "tradeplan.toml:1:19: `portfolio_value` must be greater than 0, got 0");
+        assert_err(&MINIMAL.replace("1000.0", "inf"), "tradeplan.toml:1:19: `portfolio_value` must be a finite number, got inf");
+        assert_err(&MINIMAL.replace("1000.0", "nan"), "tradeplan.toml:1:19: `portfolio_value` must be a finite number, got NaN");
+        assert_err(&MINIMAL.replace("1000.0", "\"lots\""), "tradeplan.toml:1:19: `portfolio_value`: expected a number, got a string");
+        assert_err(&MINIMAL.replace("portfolio_value = 1000.0\n", "\n"), "tradeplan.toml:1:1: missing key `portfolio_value`");
+        for bad in ["0", "1", "1.5", "-0.1"] {
+            assert_err(
+                &MINIMAL.replace("symbols", &format!("risk = {bad}\nsymbols")),
+                &format!("tradeplan.toml:2:8: `risk` must be between 0 and 1 (exclusive), got {}", bad.parse::<f64>().unwrap()),
+            );
+        }
+        assert_err(
+            &MINIMAL.replace("symbols", "stale_event_secs = 0\nsymbols"),
+            "tradeplan.toml:2:20: `stale_event_secs` must be greater than 0, got 0",
+        );
+        assert_err(&MINIMAL.replace("symbols", "consumers = 99999999999999999999\nsymbols"), "tradeplan.toml:2:");
+    }
+
+    #[test]
+    fn provider() {
+        assert_err(
+            &MINIMAL.replace("\"alpaca\"", "\"ibkr\""),
+            "tradeplan.toml:5:8: `provider.kind`: unknown value \"ibkr\", expected \"alpaca\" or \"polygon\"",
+        );
+        assert_err(&MINIMAL.replace("[provider]\nkind = \"alpaca\"\n", ""), "tradeplan.toml:1:1: missing table [provider]");
+        assert_err(&MINIMAL.replace("kind = \"alpaca\"\n", ""), "tradeplan.toml:4:1: missing key `provider.kind`");
+        assert_err(
+            &MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nfeed = \"otc\""),
+            "tradeplan.toml:6:8: `provider.feed`: unknown alpaca feed \"otc\", expected \"iex\", \"sip\" or \"test\"",
+        );
+        let plan = Scratch::new()
+            .load(&MINIMAL.replace("kind = \"alpaca\"", "kind = \"polygon\"\nfeed = \"whatever\"\nurl = \"wss://x.test/stocks\""))
+            .unwrap();
+        assert_eq!(plan.provider.kind, ProviderKind::Polygon);
+        assert_eq!(plan.provider.feed, "whatever");
+        assert_eq!(plan.provider.url.as_deref(), Some("wss://x.test/stocks"));
+        assert_err(
+            &MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nurl = \"http://x\""),
+            "tradeplan.toml:6:7: `provider.url`: \"http://x\" is not a ws:// or wss:// URL",
+        );
+        assert_err(
+            &MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nevents = [\"minute\", \"bars\"]"),
+            "tradeplan.toml:6:21: `provider.events[1]`: unknown event \"bars\"",
+        );
+        assert_err(
+            &MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nevents = [\"minute\", \"minute\"]"),
+            "tradeplan.toml:6:21: `provider.events[1]`: listed twice",
+        );
+        assert_err(
+            &MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nevents = []"),
+            "tradeplan.toml:6:10: `provider.events`: must list at least one event",
+        );
+        assert_err(
+            &MINIMAL.replace("[provider]\nkind = \"alpaca\"", "provider = \"alpaca\""),
+            "tradeplan.toml:4:12: `provider`: expected a table, got a string",
+        );
+    }
+
+    #[test]
+    fn broker_and_limits() {
+        let plan = Scratch::new()
+            .load(&format!(
+                "{MINIMAL}\n[broker]\nkind = \"alpaca\"\nbase_url = \"https://paper-api.alpaca.markets\"\n[limits]\nshortable = false\n"
+            ))
+            .unwrap();
+        assert_eq!(plan.broker, BrokerConfig { kind: BrokerKind::Alpaca, base_url: Some("https://paper-api.alpaca.markets".into()) });
+        assert!(!plan.limits.shortable);
+        // Lines 9.. of the appended text: 9 blank, 10 [broker], 11 kind, 12 base_url.
+        assert_err(
+            &format!("{MINIMAL}\n[broker]\nbase_url = \"https://x\"\n"),
+            "tradeplan.toml:11:1: `broker.base_url`: applies only to kind = \"alpaca\"",
+        );
+        assert_err(
+            &format!("{MINIMAL}\n[broker]\nkind = \"ib\"\n"),
+            "tradeplan.toml:11:8: `broker.kind`: unknown value \"ib\", expected \"paper\" or \"alpaca\"",
+        );
+        assert_err(
+            &format!("{MINIMAL}\n[limits]\nmax_position_notional = -1\n"),
+            "tradeplan.toml:11:25: `limits.max_position_notional` must be greater than 0, got -1",
+        );
+        assert_err(
+            &format!("{MINIMAL}\n[limits]\nmax_open_positions = 0\n"),
+            "tradeplan.toml:11:22: `limits.max_open_positions` must be at least 1, got 0",
+        );
+        assert_err(
+            &format!("{MINIMAL}\n[limits]\nshortable = \"yes\"\n"),
+            "tradeplan.toml:11:13: `limits.shortable`: expected true or false, got a string",
+        );
+    }
+
+    #[test]
+    fn scanners() {
+        let scanner = "\n[[scanners]]\nkind = \"momentum\"\n";
+        let plan = Scratch::new().load(&format!("{MINIMAL}{scanner}")).unwrap();
+        assert_eq!(plan.scanners[0].filter.max_symbols, 40);
+        assert_eq!(plan.scanners[0].recurrence_minutes, None);
+        // Scanners alone are enough to trade.
+        Scratch::new().load(&format!("{}{scanner}", MINIMAL.replace("[\"AAPL\"]", "[]"))).unwrap();
+        assert_err(
+            &format!("{MINIMAL}{scanner}min_price = 25\nmax_price = 20\n"),
+            "tradeplan.toml:13:13: `scanners[0].min_price` (25) must not exceed `scanners[0].max_price` (20)",
+        );
+        assert_err(&format!("{MINIMAL}{scanner}min_price = 25\n"), "tradeplan.toml:12:13: `scanners[0].min_price` (25)");
+        assert_err(
+            &format!("{MINIMAL}{scanner}max_symbols = 0\n"),
+            "tradeplan.toml:12:15: `scanners[0].max_symbols` must be at least 1, got 0",
+        );
+        assert_err(
+            &format!("{MINIMAL}{scanner}recurrence_minutes = 0\n"),
+            "tradeplan.toml:12:22: `scanners[0].recurrence_minutes` must be greater than 0, got 0",
+        );
+        assert_err(
+            &format!("{MINIMAL}{scanner}\n[[scanners]]\nkind = \"gap\"\n"),
+            "tradeplan.toml:14:8: `scanners[1].kind`: unknown value \"gap\", expected \"momentum\"",
+        );
+        assert_err(&format!("{MINIMAL}\n[[scanners]]\nmin_price = 1\n"), "tradeplan.toml:10:1: missing key `scanners[0].kind`");
+        assert_err(
+            &format!("{MINIMAL}{scanner}min_volume = -5\n"),
+            "tradeplan.toml:12:14: `scanners[0].min_volume` must not be negative, got -5",
+        );
+        assert_err(
+            &format!("scanners = 3\n{MINIMAL}"),
+            "tradeplan.toml:1:12: `scanners`: expected an array of tables ([[scanners]]), got an integer",
+        );
+    }
+
+    #[test]
+    fn strategies() {
+        assert_err(
+            &MINIMAL.replace("[[strategies]]\ncomponent = \"s.wasm\"\n", ""),
+            "tradeplan.toml:1:1: no strategies: add at least one [[strategies]] table",
+        );
+        assert_err(&MINIMAL.replace("component = \"s.wasm\"", "params = {}"), "tradeplan.toml:7:1: missing key `strategies[0].component`");
+        let shown = err(&MINIMAL.replace("s.wasm", "nope.wasm"));
+        assert!(shown.starts_with("tradeplan.toml:8:13: `strategies[0].component`: no such file: "), "{shown}");
+        assert!(shown.ends_with("nope.wasm"), "{shown}");
+        let shown = err(&MINIMAL.replace("s.wasm", "."));
+        assert!(shown.starts_with("tradeplan.toml:8:13: `strategies[0].component`: not a file: "), "{shown}");
+        assert_err(&MINIMAL.replace("\"s.wasm\"", "\"\""), "tradeplan.toml:8:13: `strategies[0].component`: must not be empty");
+        assert_err(
+            &format!("strategies = []\n{MINIMAL}").replace("[[strategies]]\ncomponent = \"s.wasm\"\n", ""),
+            "tradeplan.toml:1:14: `strategies`: add at least one",
+        );
+    }
+
+    #[test]
+    fn params() {
+        let plan = Scratch::new()
+            .load(&format!("{MINIMAL}params = {{ z = 1, a = 10.5, b = 10.0, s = \"x y\", t = true, h = 0x10, n = -2, at = 15:45:00 }}\n"))
+            .unwrap();
+        let params: Vec<(&str, &str)> = plan.strategies[0].params.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        assert_eq!(
+            params,
+            vec![("z", "1"), ("a", "10.5"), ("b", "10"), ("s", "x y"), ("t", "true"), ("h", "16"), ("n", "-2"), ("at", "15:45:00")]
+        );
+        assert_err(
+            &format!("{MINIMAL}params = {{ slow = 3, fast = [1, 2] }}\n"),
+            "tradeplan.toml:9:22: `strategies[0].params.fast`: arrays/tables are not allowed as parameter values",
+        );
+        assert_err(
+            &format!("{MINIMAL}[strategies.params]\nfast = {{ a = 1 }}\n"),
+            "tradeplan.toml:10:1: `strategies[0].params.fast`: arrays/tables are not allowed as parameter values",
+        );
+        assert_err(
+            &format!("{MINIMAL}params = {{ x = nan }}\n"),
+            "tradeplan.toml:9:16: `strategies[0].params.x` must be a finite number, got NaN",
+        );
+        assert_err(&format!("{MINIMAL}params = 3\n"), "tradeplan.toml:9:10: `strategies[0].params`: expected a table, got an integer");
+    }
+
+    #[test]
+    fn schedule() {
+        let plan = Scratch::new()
+            .load(&format!("{MINIMAL}schedule = [{{ start = 0, duration = 30 }}, {{ start = 360, duration = 30 }}]\n"))
+            .unwrap();
+        let s = &plan.strategies[0];
+        assert_eq!(s.schedule[1], ScheduleWindow { start_minute: 360, duration_minutes: 30 });
+        assert!(s.active_at(0) && s.active_at(29) && !s.active_at(30) && s.active_at(389) && !s.active_at(390));
+        let w = ScheduleWindow { start_minute: 15, duration_minutes: 150 };
+        assert!(!w.contains(14) && w.contains(15) && w.contains(164) && !w.contains(165) && !w.contains(u32::MAX));
+        assert_err(
+            &format!("{MINIMAL}schedule = [{{ start = 15, duration = 0 }}]\n"),
+            "tradeplan.toml:9:38: `strategies[0].schedule[0].duration` must be at least 1, got 0",
+        );
+        assert_err(
+            &format!("{MINIMAL}schedule = [{{ start = 300, duration = 100 }}]\n"),
+            "tradeplan.toml:9:39: `strategies[0].schedule[0].duration`: window 300..400 ends after the regular session",
+        );
+        assert_err(
+            &format!("{MINIMAL}schedule = [{{ start = -1, duration = 10 }}]\n"),
+            "tradeplan.toml:9:23: `strategies[0].schedule[0].start` must be at least 0, got -1",
+        );
+        assert_err(
+            &format!("{MINIMAL}schedule = [{{ duration = 10 }}]\n"),
+            "tradeplan.toml:9:13: missing key `strategies[0].schedule[0].start`",
+        );
+    }
+
+    #[test]
+    fn strategy_limits() {
+        for (key, col) in [("fuel_per_event", 18), ("deadline_ms", 15), ("memory_mb", 13), ("log_bytes", 13)] {
+            assert_err(
+                &format!("{MINIMAL}[strategies.limits]\n{key} = 0\n"),
+                &format!("tradeplan.toml:10:{col}: `strategies[0].limits.{key}` must be at least 1, got 0"),
+            );
+        }
+        assert_err(
+            &format!("{MINIMAL}[strategies.limits]\nmemory_mb = 5000\n"),
+            "tradeplan.toml:10:13: `strategies[0].limits.memory_mb` must be at most 4096, got 5000",
+        );
+    }
+
+    #[test]
+    fn strategy_trading_limits() {
+        let plan = Scratch::new()
+            .load(&format!(
+                "{MINIMAL}[strategies.limits]\nmax_orders_per_minute = 30\nmax_position_notional = 2500.5\nmax_open_positions = 3\nallowed_symbols = [\"aapl\", \"brk.b\"]\nlog_bytes_per_minute = 4096\n"
+            ))
+            .unwrap();
+        let l = &plan.strategies[0].limits;
+        assert_eq!(l.max_orders_per_minute, Some(30));
+        assert_eq!(l.max_position_notional, Some(2500.5));
+        assert_eq!(l.max_open_positions, Some(3));
+        assert_eq!(l.allowed_symbols.as_deref(), Some(&["AAPL".to_string(), "BRK.B".to_string()][..]));
+        assert_eq!(l.log_bytes_per_minute, Some(4096));
+        for (key, col) in [("max_orders_per_minute", 25), ("max_open_positions", 22), ("log_bytes_per_minute", 24)] {
+            assert_err(
+                &format!("{MINIMAL}[strategies.limits]\n{key} = 0\n"),
+                &format!("tradeplan.toml:10:{col}: `strategies[0].limits.{key}` must be at least 1, got 0"),
+            );
+        }
+        assert_err(
+            &format!("{MINIMAL}[strategies.limits]\nmax_orders_per_minute = 5000000000\n"),
+            "tradeplan.toml:10:25: `strategies[0].limits.max_orders_per_minute` must be at most 4294967295, got 5000000000",
+        );
+        assert_err(
+            &format!("{MINIMAL}[strategies.limits]\nmax_position_notional = 0\n"),
+            "tradeplan.toml:10:25: `strategies[0].limits.max_position_notional` must be greater than 0, got 0",
+        );
+        assert_err(
+            &format!("{MINIMAL}[strategies.limits]\nmax_position_notional = \"lots\"\n"),
+            "tradeplan.toml:10:25: `strategies[0].limits.max_position_notional`: expected a number, got a string",
+        );
+        assert_err(
+            &format!("{MINIMAL}[strategies.limits]\nallowed_symbols = [\"AAPL\", \"A PL\"]\n"),
+            "tradeplan.toml:10:28: `strategies[0].limits.allowed_symbols[1]`: invalid symbol \"A PL\"",
+        );
+        assert_err(
+            &format!("{MINIMAL}[strategies.limits]\nallowed_symbols = [\"aapl\", \"AAPL\"]\n"),
+            "tradeplan.toml:10:28: `strategies[0].limits.allowed_symbols[1]`: duplicate symbol \"AAPL\" (first at line 10)",
+        );
+        assert_err(
+            &format!("{MINIMAL}[strategies.limits]\nallowed_symbols = []\n"),
+            "tradeplan.toml:10:19: `strategies[0].limits.allowed_symbols`: must list at least one symbol",
+        );
+        assert_err(
+            &format!("{MINIMAL}[strategies.limits]\nallowed_symbols = \"AAPL\"\n"),
+            "tradeplan.toml:10:19: `strategies[0].limits.allowed_symbols`: expected an array, got a string",
+        );
+        assert_err(
+            &format!("{MINIMAL}[strategies.limits]\nmax_orders = 5\n"),
+            "tradeplan.toml:10:1: unknown key `strategies[0].limits.max_orders`, expected one of `fuel_per_event`",
+        );
+    }
+
+    #[test]
+    fn credentials_are_refused() {
+        let expected_message =
+            "credentials are read from the environment (APCA_API_KEY_ID / APCA_API_SECRET_KEY, POLYGON_API_KEY), not from the tradeplan";
+        assert_eq!(
+            err(&MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\napi_key = \"PK123\"")),
+            format!("tradeplan.toml:6:1: {expected_message}")
+        );
+        assert_eq!(err(&format!("secret = \"x\"\n{MINIMAL}")), format!("tradeplan.toml:1:1: {expected_message}"));
+        assert_eq!(
+            err(&format!("{MINIMAL}params = {{ fast = 1, password = \"hunter2\" }}\n")),
+            format!("tradeplan.toml:9:22: {expected_message}")
+        );
+        assert_eq!(
+            err(&format!("{MINIMAL}\n[broker]\nkind = \"alpaca\"\nAPCA-API-SECRET-KEY = \"x\"\nkey = \"y\"\n")),
+            format!("tradeplan.toml:12:1: {expected_message}")
+        );
+        for ok in ["monkey", "keys", "key_level", "tokens_per_bar"] {
+            assert!(!is_credential(ok), "{ok}");
+        }
+        for bad in ["key", "KEY", "api_key", "api-key", "secret_key", "polygon_api_key", "password", "access_token", "key_id"] {
+            assert!(is_credential(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unreadable_and_invalid_toml() {
+        let scratch = Scratch::new();
+        let missing = scratch.0.join("absent.toml");
+        let shown = load(&missing).unwrap_err().to_string();
+        assert!(shown.starts_with(&format!("{}: cannot read: ", missing.display())), "{shown}");
+
+        let e = scratch.load("portfolio_value = 1\nrisk = = 2\n").unwrap_err();
+        assert!(matches!(e, TradePlanError::Syntax { .. }), "{e:?}");
+        assert_eq!(e.location().map(|(line, _)| line), Some(2), "{e}");
+
+        let e = scratch.load("a = 1\na = 2\n").unwrap_err();
+        assert_eq!(e.location(), Some((2, 1)), "{e}");
+        assert!(e.to_string().ends_with("tradeplan.toml:2:1: duplicate key `a`"), "{e}");
+    }
+
+    #[test]
+    fn no_panics_on_odd_input() {
+        let scratch = Scratch::new();
+        for text in [
+            "",
+            "\u{feff}",
+            "é = 1",
+            "[[strategies]]\n[[strategies]]\n",
+            "strategies = [1, 2]",
+            "strategies = [[]]",
+            "portfolio_value = 1e400",
+            "portfolio_value = 1\nconsumers = 0x7fffffffffffffff",
+            "symbols = \"AAPL\"",
+            "[provider]\nkind = [\"alpaca\"]",
+            "provider.events = [[\"minute\"]]",
+        ] {
+            let _ = scratch.load(text);
+            let _ = parse(text, Path::new(""));
+        }
+        // Multi-byte characters count as one column.
+        assert_err(&format!("{MINIMAL}params = {{ 'é' = 1, 'ü' = [1] }}\n"), "tradeplan.toml:9:21: `strategies[0].params.\"ü\"`");
+    }
+}

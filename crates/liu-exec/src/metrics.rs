@@ -1,0 +1,296 @@
+//! Performance metrics of a finished backtest: returns, drawdown, risk-adjusted
+//! ratios and trade statistics, computed from the equity curve and round trips.
+//!
+//! Every output is finite (NaN becomes 0, ±infinity is clamped to ±`f64::MAX`),
+//! so [`Metrics`] always serialises to JSON.
+
+use serde::Serialize;
+
+use liu_core::domain::{NANOS_PER_SECOND, SymbolId, Timestamp};
+
+/// Nanoseconds in a year of 365.25 days.
+const NANOS_PER_YEAR: f64 = 365.25 * 86_400.0 * NANOS_PER_SECOND as f64;
+
+/// One closed position: entry to exit.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct RoundTrip {
+    pub symbol: SymbolId,
+    pub entry_time: Timestamp,
+    pub exit_time: Timestamp,
+    /// Profit or loss, net of fees.
+    pub pnl: f64,
+}
+
+/// Summary statistics of a backtest. Percentages are in percent (5.0 = 5 %).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Metrics {
+    pub initial_equity: f64,
+    pub final_equity: f64,
+    /// `(final / initial - 1) * 100`.
+    pub total_return_pct: f64,
+    /// Compound annual growth rate over the span from the first to the last time.
+    pub cagr_pct: f64,
+    /// Largest peak-to-trough fall, as a positive percentage of the peak.
+    pub max_drawdown_pct: f64,
+    /// Annualised Sharpe ratio of per-step returns (risk-free rate 0).
+    pub sharpe: f64,
+    /// Annualised Sortino ratio of per-step returns (target 0).
+    pub sortino: f64,
+    /// Share of round trips with `pnl > 0`.
+    pub win_rate_pct: f64,
+    /// Gross profit / gross loss; `None` when no round trip lost money.
+    pub profit_factor: Option<f64>,
+    pub round_trips: usize,
+    /// Share of time steps with an open position.
+    pub exposure_pct: f64,
+}
+
+/// NaN → 0, ±inf → ±`f64::MAX`.
+fn finite(x: f64) -> f64 {
+    if x.is_nan() { 0.0 } else { x.clamp(-f64::MAX, f64::MAX) }
+}
+
+/// The nearest-rank `q` quantile (0 to 1) of `sorted` samples; 0 when empty.
+pub fn nearest_rank(sorted: &[u64], q: f64) -> u64 {
+    match sorted.len() {
+        0 => 0,
+        n => sorted[((n - 1) as f64 * q).round() as usize],
+    }
+}
+
+/// Computes the metrics of a backtest.
+///
+/// - `times`, `equity`: the equity curve, one point per time step (if the
+///   lengths differ, the shorter one decides).
+/// - `steps_in_market`: how many of those steps had an open position.
+///
+/// Conventions:
+/// - The peak for the drawdown starts at `initial_equity`.
+/// - CAGR uses years = (last time − first time) / 365.25 days; 0 if the span is 0.
+/// - Sharpe and Sortino use the simple returns between consecutive curve points
+///   (`n` points give `n − 1` returns; the step from `initial_equity` to the first
+///   point is not counted, since the first point normally precedes any trade).
+///   They are annualised by `sqrt(periods per year)` with periods per year =
+///   `(n − 1) / years`, the observed rate of steps (≈252 for daily trading-day
+///   data). Sharpe = mean / sample std dev; Sortino = mean / sqrt(mean(min(r, 0)²)).
+///   Both are 0 when undefined: fewer than 2 returns, a zero span, zero
+///   (or numerically negligible) deviation. A return after a non-positive
+///   equity point is undefined and skipped.
+pub fn compute(initial_equity: f64, times: &[Timestamp], equity: &[f64], steps_in_market: usize, round_trips: &[RoundTrip]) -> Metrics {
+    let n = times.len().min(equity.len());
+    let (times, equity) = (&times[..n], &equity[..n]);
+    let final_equity = equity.last().copied().unwrap_or(initial_equity);
+
+    let valid_initial = initial_equity.is_finite() && initial_equity > 0.0;
+    let growth = final_equity / initial_equity;
+    let total_return_pct = if valid_initial { (growth - 1.0) * 100.0 } else { 0.0 };
+
+    let years = match (times.first(), times.last()) {
+        (Some(&a), Some(&b)) if b > a => (b as f64 - a as f64) / NANOS_PER_YEAR,
+        _ => 0.0,
+    };
+    let cagr_pct = if !valid_initial || years <= 0.0 {
+        0.0
+    } else if growth <= 0.0 {
+        -100.0
+    } else {
+        (growth.powf(1.0 / years) - 1.0) * 100.0
+    };
+
+    // Drawdown.
+    let mut peak = initial_equity;
+    let mut max_dd = 0.0f64;
+    for &e in equity {
+        if e > peak {
+            peak = e;
+        }
+        if peak > 0.0 {
+            let dd = (peak - e) / peak;
+            if dd > max_dd {
+                max_dd = dd;
+            }
+        }
+    }
+
+    // Per-step returns.
+    let returns: Vec<f64> =
+        equity.windows(2).filter(|w| w[0] > 0.0 && w[0].is_finite() && w[1].is_finite()).map(|w| w[1] / w[0] - 1.0).collect();
+    let (sharpe, sortino) = if returns.len() >= 2 && years > 0.0 {
+        let m = returns.len() as f64;
+        let mean = returns.iter().sum::<f64>() / m;
+        let var = returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (m - 1.0);
+        let sd = var.sqrt();
+        let downside = (returns.iter().map(|r| r.min(0.0).powi(2)).sum::<f64>() / m).sqrt();
+        let ann = ((n - 1) as f64 / years).sqrt();
+        // A deviation this small relative to the mean is rounding noise of a
+        // constant return, not risk.
+        let negligible = |d: f64| d == 0.0 || d <= 1e-12 * mean.abs();
+        let sharpe = if negligible(sd) { 0.0 } else { mean / sd * ann };
+        let sortino = if negligible(downside) { 0.0 } else { mean / downside * ann };
+        (sharpe, sortino)
+    } else {
+        (0.0, 0.0)
+    };
+
+    // Trades.
+    let winners = round_trips.iter().filter(|t| t.pnl > 0.0).count();
+    let gross_profit: f64 = round_trips.iter().filter(|t| t.pnl > 0.0).map(|t| t.pnl).sum();
+    let gross_loss: f64 = -round_trips.iter().filter(|t| t.pnl < 0.0).map(|t| t.pnl).sum::<f64>();
+    let win_rate_pct = if round_trips.is_empty() { 0.0 } else { winners as f64 / round_trips.len() as f64 * 100.0 };
+    let profit_factor = (gross_loss > 0.0).then(|| finite(gross_profit / gross_loss));
+
+    let exposure_pct = if n == 0 { 0.0 } else { (steps_in_market.min(n) as f64 / n as f64) * 100.0 };
+
+    Metrics {
+        initial_equity: finite(initial_equity),
+        final_equity: finite(final_equity),
+        total_return_pct: finite(total_return_pct),
+        cagr_pct: finite(cagr_pct),
+        max_drawdown_pct: finite(max_dd * 100.0),
+        sharpe: finite(sharpe),
+        sortino: finite(sortino),
+        win_rate_pct: finite(win_rate_pct),
+        profit_factor,
+        round_trips: round_trips.len(),
+        exposure_pct: finite(exposure_pct),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400 * NANOS_PER_SECOND;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+    }
+
+    fn rt(pnl: f64) -> RoundTrip {
+        RoundTrip { symbol: 0, entry_time: 0, exit_time: DAY, pnl }
+    }
+
+    #[test]
+    fn returns_and_drawdown() {
+        // initial 100; curve 100, 120, 90, 110.
+        // total return = 110/100 - 1 = 10 %.
+        // peak 120 then 90: drawdown = 30/120 = 25 %.
+        let times = [0, DAY, 2 * DAY, 3 * DAY];
+        let m = compute(100.0, &times, &[100.0, 120.0, 90.0, 110.0], 2, &[]);
+        assert!(close(m.total_return_pct, 10.0), "{m:?}");
+        assert!(close(m.max_drawdown_pct, 25.0), "{m:?}");
+        assert!(close(m.final_equity, 110.0));
+        // exposure = 2 / 4 steps = 50 %.
+        assert!(close(m.exposure_pct, 50.0));
+    }
+
+    #[test]
+    fn drawdown_peak_includes_initial_equity() {
+        // initial 200, curve 150, 180: peak stays 200, trough 150 → 25 %.
+        let m = compute(200.0, &[0, DAY], &[150.0, 180.0], 0, &[]);
+        assert!(close(m.max_drawdown_pct, 25.0), "{m:?}");
+    }
+
+    #[test]
+    fn cagr_over_two_years() {
+        // 100 → 121 over exactly 2 years (2 * 365.25 days): (1.21)^(1/2) - 1 = 10 %.
+        let two_years = (2.0 * 365.25 * DAY as f64) as i64;
+        let m = compute(100.0, &[0, two_years], &[100.0, 121.0], 0, &[]);
+        assert!(close(m.cagr_pct, 10.0), "{m:?}");
+        // Zero span → 0.
+        let m = compute(100.0, &[5, 5], &[100.0, 121.0], 0, &[]);
+        assert_eq!(m.cagr_pct, 0.0);
+        assert!(close(m.total_return_pct, 21.0));
+    }
+
+    #[test]
+    fn sharpe_and_sortino() {
+        // Curve 100, 110, 99, 108.9 one day apart → returns +10 %, -10 %, +10 %.
+        // mean = 0.1/3 = 0.033333; deviations 0.066667, -0.133333, 0.066667;
+        // sample var = (0.0044444 + 0.0177778 + 0.0044444) / 2 = 0.0133333, sd = 0.1154701.
+        // years = 3 days / 365.25; periods/year = 3 / years = 365.25; sqrt = 19.1116.
+        // sharpe = 0.033333 / 0.1154701 * 19.1116 = 5.51703.
+        // downside = sqrt((0 + 0.01 + 0) / 3) = 0.0577350; sortino = 0.033333/0.057735*19.1116 = 11.03406.
+        let times = [0, DAY, 2 * DAY, 3 * DAY];
+        let m = compute(100.0, &times, &[100.0, 110.0, 99.0, 108.9], 0, &[]);
+        let ann = 365.25f64.sqrt();
+        let sharpe = (0.1 / 3.0) / (0.0133333333333333f64).sqrt() * ann;
+        let sortino = (0.1 / 3.0) / (0.01f64 / 3.0).sqrt() * ann;
+        assert!((m.sharpe - sharpe).abs() < 1e-6, "{m:?} vs {sharpe}");
+        assert!((m.sortino - sortino).abs() < 1e-6, "{m:?} vs {sortino}");
+        assert!((m.sharpe - 5.51703).abs() < 1e-4);
+        assert!((m.sortino - 11.03406).abs() < 1e-4);
+    }
+
+    #[test]
+    fn undefined_ratios_are_zero() {
+        // Constant curve: no variance.
+        let times = [0, DAY, 2 * DAY];
+        let m = compute(100.0, &times, &[100.0, 100.0, 100.0], 0, &[]);
+        assert_eq!((m.sharpe, m.sortino), (0.0, 0.0));
+        // Constant growth of 1 % a step: zero variance (up to rounding) → Sharpe 0;
+        // no negative return → Sortino 0.
+        let m = compute(100.0, &times, &[100.0, 101.0, 102.01], 0, &[]);
+        assert_eq!((m.sharpe, m.sortino), (0.0, 0.0), "{m:?}");
+        // One point.
+        let m = compute(100.0, &[0], &[105.0], 1, &[]);
+        assert_eq!((m.sharpe, m.sortino, m.cagr_pct), (0.0, 0.0, 0.0));
+        assert!(close(m.total_return_pct, 5.0));
+        assert!(close(m.exposure_pct, 100.0));
+    }
+
+    #[test]
+    fn trades() {
+        // pnl +30, -10, +20, -5: 2 winners of 4 → 50 %; PF = 50 / 15 = 3.3333.
+        let trips = [rt(30.0), rt(-10.0), rt(20.0), rt(-5.0)];
+        let m = compute(100.0, &[0], &[100.0], 0, &trips);
+        assert_eq!(m.round_trips, 4);
+        assert!(close(m.win_rate_pct, 50.0));
+        assert!(close(m.profit_factor.unwrap(), 50.0 / 15.0));
+        // Only winners (and a flat trade, not a winner): PF None, win rate 1/2.
+        let m = compute(100.0, &[0], &[100.0], 0, &[rt(5.0), rt(0.0)]);
+        assert_eq!(m.profit_factor, None);
+        assert!(close(m.win_rate_pct, 50.0));
+        // No trades.
+        let m = compute(100.0, &[0], &[100.0], 0, &[]);
+        assert_eq!((m.win_rate_pct, m.profit_factor, m.round_trips), (0.0, None, 0));
+    }
+
+    #[test]
+    fn degenerate_inputs_stay_finite() {
+        let all = |m: &Metrics| {
+            [
+                m.initial_equity,
+                m.final_equity,
+                m.total_return_pct,
+                m.cagr_pct,
+                m.max_drawdown_pct,
+                m.sharpe,
+                m.sortino,
+                m.win_rate_pct,
+                m.profit_factor.unwrap_or(0.0),
+                m.exposure_pct,
+            ]
+            .iter()
+            .all(|x| x.is_finite())
+        };
+        let cases = [
+            compute(0.0, &[], &[], 5, &[]),
+            compute(100.0, &[0, 60 * NANOS_PER_SECOND], &[100.0, 1e6], 1, &[]), // huge CAGR
+            compute(100.0, &[0, DAY, 2 * DAY], &[100.0, 0.0, -50.0], 1, &[]),
+            compute(f64::NAN, &[0, DAY], &[f64::NAN, f64::INFINITY], 9, &[rt(f64::INFINITY), rt(-1.0)]),
+            compute(100.0, &[0, DAY], &[100.0], 0, &[]), // length mismatch
+        ];
+        for m in &cases {
+            assert!(all(m), "{m:?}");
+            serde_json::to_string(m).unwrap();
+        }
+        // Wipe-out: equity to 0 → drawdown 100 %, CAGR -100 %.
+        let m = compute(100.0, &[0, DAY], &[100.0, 0.0], 0, &[]);
+        assert!(close(m.max_drawdown_pct, 100.0));
+        assert!(close(m.cagr_pct, -100.0));
+        // Empty curve: final = initial.
+        let m = compute(100.0, &[], &[], 0, &[]);
+        assert_eq!((m.final_equity, m.total_return_pct, m.exposure_pct), (100.0, 0.0, 0.0));
+    }
+}

@@ -1,0 +1,825 @@
+//! The Alpaca market data v2 stream protocol: the client and server message
+//! types, the fast frame parser that turns one WebSocket text frame into
+//! [`SymbolEvent`]s and [`ControlMessage`]s, and RFC 3339 timestamp parsing
+//! and formatting for the hot path.
+//!
+//! Every frame the server sends is a JSON array of messages tagged by `"T"`:
+//! `success`, `error`, `subscription` (control) and `t` (trade), `q` (quote),
+//! `b` (minute bar), `u` (updated minute bar), `d` (daily bar) (data). Other
+//! stream types (statuses, LULDs, corrections, cancel errors, …) are counted
+//! as ignored. The client sends single JSON objects tagged by `"action"`:
+//! `auth`, `subscribe`, `unsubscribe`.
+//!
+//! [`parse_frame`] is the hot path: it deserializes the array member by member
+//! into a flat borrowed struct, so a message costs no allocation beyond its
+//! symbol `String`. A member that is not a valid message is skipped and
+//! counted; it never spoils the rest of the frame.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use super::flat::{self, Flat, FlatMember};
+use super::frame::{Converted, JStr, Skip, need};
+
+use liu_core::domain::{
+    Bar, MarketEvent, NANOS_PER_SECOND, Quote, SymbolEvent, Timeframe, Timestamp, Trade, civil_from_days, days_from_civil, days_in_month,
+};
+
+/// Error codes of the stream's `{"T":"error"}` messages.
+pub mod error_code {
+    /// The message could not be parsed.
+    pub const INVALID_SYNTAX: u16 = 400;
+    /// An action other than `auth` before authenticating.
+    pub const NOT_AUTHENTICATED: u16 = 401;
+    /// Wrong key or secret.
+    pub const AUTH_FAILED: u16 = 402;
+    /// A second `auth`.
+    pub const ALREADY_AUTHENTICATED: u16 = 403;
+    /// No `auth` in time after connecting.
+    pub const AUTH_TIMEOUT: u16 = 404;
+    /// Too many symbols subscribed.
+    pub const SYMBOL_LIMIT_EXCEEDED: u16 = 405;
+    /// Too many connections for this account.
+    pub const CONNECTION_LIMIT_EXCEEDED: u16 = 406;
+    /// The client does not keep up with the stream.
+    pub const SLOW_CLIENT: u16 = 407;
+    /// The account's subscription does not include this feed.
+    pub const INSUFFICIENT_SUBSCRIPTION: u16 = 409;
+    /// Subscribing to a channel the feed does not offer.
+    pub const INVALID_SUBSCRIBE_ACTION: u16 = 410;
+    /// A server-side failure.
+    pub const INTERNAL_ERROR: u16 = 500;
+}
+
+// ---------------------------------------------------------------------------
+// Client → server
+// ---------------------------------------------------------------------------
+
+/// Symbols per channel, as in `subscribe`/`unsubscribe` requests and in the
+/// server's `subscription` reply. `"*"` stands for every symbol. Empty lists
+/// are omitted when serialized (the protocol allows leaving channels out) and
+/// default to empty when missing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscriptions {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trades: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quotes: Vec<String>,
+    /// Minute bars.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bars: Vec<String>,
+    /// Minute bars corrected after late trades.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub updated_bars: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub daily_bars: Vec<String>,
+}
+
+impl Subscriptions {
+    /// True when no channel lists a symbol.
+    pub fn is_empty(&self) -> bool {
+        self.trades.is_empty()
+            && self.quotes.is_empty()
+            && self.bars.is_empty()
+            && self.updated_bars.is_empty()
+            && self.daily_bars.is_empty()
+    }
+}
+
+/// A message from the client (one JSON object per WebSocket text frame).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum ClientMessage {
+    Auth { key: String, secret: String },
+    Subscribe(Subscriptions),
+    Unsubscribe(Subscriptions),
+}
+
+/// Credentials are never printed.
+impl fmt::Debug for ClientMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientMessage::Auth { .. } => f.write_str("Auth { key: <redacted>, secret: <redacted> }"),
+            ClientMessage::Subscribe(s) => f.debug_tuple("Subscribe").field(s).finish(),
+            ClientMessage::Unsubscribe(s) => f.debug_tuple("Unsubscribe").field(s).finish(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Server → client
+// ---------------------------------------------------------------------------
+
+/// A trade (`"T":"t"`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TradeMessage {
+    #[serde(rename = "S")]
+    pub symbol: String,
+    #[serde(rename = "i", default)]
+    pub id: u64,
+    #[serde(rename = "x", default)]
+    pub exchange: String,
+    #[serde(rename = "p")]
+    pub price: f64,
+    #[serde(rename = "s")]
+    pub size: f64,
+    /// RFC 3339.
+    #[serde(rename = "t")]
+    pub timestamp: String,
+    #[serde(rename = "c", default)]
+    pub conditions: Vec<String>,
+    #[serde(rename = "z", default)]
+    pub tape: String,
+}
+
+/// A quote (`"T":"q"`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuoteMessage {
+    #[serde(rename = "S")]
+    pub symbol: String,
+    #[serde(rename = "bx", default)]
+    pub bid_exchange: String,
+    #[serde(rename = "bp")]
+    pub bid_price: f64,
+    #[serde(rename = "bs")]
+    pub bid_size: f64,
+    #[serde(rename = "ax", default)]
+    pub ask_exchange: String,
+    #[serde(rename = "ap")]
+    pub ask_price: f64,
+    #[serde(rename = "as")]
+    pub ask_size: f64,
+    /// RFC 3339.
+    #[serde(rename = "t")]
+    pub timestamp: String,
+    #[serde(rename = "c", default)]
+    pub conditions: Vec<String>,
+    #[serde(rename = "z", default)]
+    pub tape: String,
+}
+
+/// A bar (`"T":"b"`, `"u"` or `"d"`); `timestamp` is the bar's opening time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BarMessage {
+    #[serde(rename = "S")]
+    pub symbol: String,
+    #[serde(rename = "o")]
+    pub open: f64,
+    #[serde(rename = "h")]
+    pub high: f64,
+    #[serde(rename = "l")]
+    pub low: f64,
+    #[serde(rename = "c")]
+    pub close: f64,
+    #[serde(rename = "v")]
+    pub volume: f64,
+    /// RFC 3339.
+    #[serde(rename = "t")]
+    pub timestamp: String,
+    /// Number of trades.
+    #[serde(rename = "n", default)]
+    pub trade_count: u64,
+    /// Volume-weighted average price.
+    #[serde(rename = "vw", default)]
+    pub vwap: f64,
+}
+
+/// One message of a server frame (frames are JSON arrays of these).
+///
+/// This is the schema in serde form, used for control messages and tests; the
+/// hot path is [`parse_frame`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "T")]
+pub enum ServerMessage {
+    #[serde(rename = "success")]
+    Success { msg: String },
+    #[serde(rename = "error")]
+    Error { code: u16, msg: String },
+    #[serde(rename = "subscription")]
+    Subscription(Subscriptions),
+    #[serde(rename = "t")]
+    Trade(TradeMessage),
+    #[serde(rename = "q")]
+    Quote(QuoteMessage),
+    #[serde(rename = "b")]
+    Bar(BarMessage),
+    #[serde(rename = "u")]
+    UpdatedBar(BarMessage),
+    #[serde(rename = "d")]
+    DailyBar(BarMessage),
+}
+
+/// A non-data message of a server frame, as [`parse_frame`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ControlMessage {
+    /// `{"T":"success","msg":"connected"}`: sent once on connect.
+    Connected,
+    /// `{"T":"success","msg":"authenticated"}`.
+    Authenticated,
+    /// Any other `success` message.
+    Success(String),
+    /// `{"T":"error","code":…,"msg":…}`; see [`error_code`].
+    Error { code: u16, msg: String },
+    /// The session's subscriptions after a `subscribe`/`unsubscribe`.
+    Subscription(Subscriptions),
+}
+
+/// The result of parsing one frame.
+pub type ParsedFrame = super::frame::ParsedFrame<ControlMessage>;
+
+// ---------------------------------------------------------------------------
+// The fast parser
+// ---------------------------------------------------------------------------
+
+/// The `"c"` field: a bar's close (a number) or a trade's or quote's
+/// conditions (an array, skipped without allocating).
+pub(super) enum CField {
+    Number(f64),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for CField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = CField;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number or a list of conditions")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<CField, E> {
+                Ok(CField::Number(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<CField, E> {
+                Ok(CField::Number(v as f64))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<CField, E> {
+                Ok(CField::Number(v as f64))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<CField, E> {
+                Ok(CField::Other)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<CField, E> {
+                Ok(CField::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<CField, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(CField::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Every field any handled data or status message uses, flat (missing
+/// numbers are NaN), so one small derive-generated struct deserializer (no tag
+/// buffering) covers them all. `subscription` messages are read from a tree
+/// (they are rare).
+#[derive(Deserialize)]
+pub(super) struct RawMessage<'a> {
+    #[serde(rename = "T", borrow)]
+    pub(super) kind: Option<JStr<'a>>,
+    #[serde(rename = "S", borrow)]
+    pub(super) symbol: Option<JStr<'a>>,
+    #[serde(rename = "t", borrow)]
+    pub(super) time: Option<JStr<'a>>,
+    /// `t` as MessagePack's timestamp extension (the MessagePack stream).
+    #[serde(skip)]
+    pub(super) time_ns: Option<Timestamp>,
+    #[serde(default = "nan")]
+    pub(super) p: f64,
+    #[serde(default = "nan")]
+    pub(super) s: f64,
+    #[serde(default = "nan")]
+    pub(super) bp: f64,
+    #[serde(default = "nan")]
+    pub(super) bs: f64,
+    #[serde(default = "nan")]
+    pub(super) ap: f64,
+    #[serde(rename = "as", default = "nan")]
+    pub(super) ask_size: f64,
+    #[serde(default = "nan")]
+    pub(super) o: f64,
+    #[serde(default = "nan")]
+    pub(super) h: f64,
+    #[serde(default = "nan")]
+    pub(super) l: f64,
+    pub(super) c: Option<CField>,
+    #[serde(default = "nan")]
+    pub(super) v: f64,
+    pub(super) code: Option<u16>,
+    #[serde(borrow)]
+    pub(super) msg: Option<JStr<'a>>,
+}
+
+fn nan() -> f64 {
+    f64::NAN
+}
+
+impl<'a> FlatMember<'a> for RawMessage<'a> {
+    fn empty() -> Self {
+        let n = f64::NAN;
+        RawMessage {
+            kind: None,
+            symbol: None,
+            time: None,
+            time_ns: None,
+            p: n,
+            s: n,
+            bp: n,
+            bs: n,
+            ap: n,
+            ask_size: n,
+            o: n,
+            h: n,
+            l: n,
+            c: None,
+            v: n,
+            code: None,
+            msg: None,
+        }
+    }
+
+    /// Takes the field as serde would; a duplicate, or a value of the wrong
+    /// type, is left to serde (which reports it).
+    fn set(&mut self, key: &'a str, value: Flat<'a>) -> bool {
+        fn number(slot: &mut f64, value: Flat<'_>) -> bool {
+            match value {
+                Flat::Num(n, scanned) if slot.is_nan() => flat::number(n, scanned).map(|v| *slot = v).is_some(),
+                _ => false,
+            }
+        }
+        match key {
+            "T" => JStr::set_flat(&mut self.kind, value),
+            "S" => JStr::set_flat(&mut self.symbol, value),
+            "t" => JStr::set_flat(&mut self.time, value),
+            "msg" => JStr::set_flat(&mut self.msg, value),
+            "p" => number(&mut self.p, value),
+            "s" => number(&mut self.s, value),
+            "bp" => number(&mut self.bp, value),
+            "bs" => number(&mut self.bs, value),
+            "ap" => number(&mut self.ap, value),
+            "as" => number(&mut self.ask_size, value),
+            "o" => number(&mut self.o, value),
+            "h" => number(&mut self.h, value),
+            "l" => number(&mut self.l, value),
+            "v" => number(&mut self.v, value),
+            "c" if self.c.is_none() => {
+                self.c = Some(match value {
+                    Flat::Num(n, scanned) => match flat::number(n, scanned) {
+                        Some(v) => CField::Number(v),
+                        None => return false,
+                    },
+                    Flat::Str(_) | Flat::Other => CField::Other,
+                });
+                true
+            }
+            "code" if self.code.is_none() => match value {
+                Flat::Num(n, _) => n.parse().map(|c| self.code = Some(c)).is_ok(),
+                _ => false,
+            },
+            "c" | "code" => false,
+            // Fields this engine does not use, as serde ignores them.
+            _ => true,
+        }
+    }
+}
+
+fn num(v: f64, kind: &str, field: &str) -> Result<f64, Skip> {
+    need((!v.is_nan()).then_some(v), kind, field)
+}
+
+fn timestamp(raw: &RawMessage<'_>, kind: &str) -> Result<Timestamp, Skip> {
+    if let Some(t) = raw.time_ns {
+        return Ok(t);
+    }
+    let t = need(raw.time.as_ref(), kind, "t")?;
+    parse_rfc3339(&t.0).ok_or_else(|| Skip::Malformed(format!("\"{kind}\" message with bad timestamp {:?}", t.0)))
+}
+
+pub(super) fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessage>, Skip> {
+    let Some(kind) = raw.kind.as_ref() else {
+        return Err(Skip::Malformed("message without \"T\"".into()));
+    };
+    let kind: &str = &kind.0;
+    let event = match kind {
+        "t" => MarketEvent::Trade(Trade { time: timestamp(raw, kind)?, price: num(raw.p, kind, "p")?, size: num(raw.s, kind, "s")? }),
+        "q" => MarketEvent::Quote(Quote {
+            time: timestamp(raw, kind)?,
+            bid_price: num(raw.bp, kind, "bp")?,
+            bid_size: num(raw.bs, kind, "bs")?,
+            ask_price: num(raw.ap, kind, "ap")?,
+            ask_size: num(raw.ask_size, kind, "as")?,
+        }),
+        "b" | "u" | "d" => {
+            let close = match &raw.c {
+                Some(CField::Number(c)) => *c,
+                _ => {
+                    return Err(Skip::Malformed(format!("\"{kind}\" message without numeric \"c\"")));
+                }
+            };
+            MarketEvent::Bar {
+                timeframe: if kind == "d" { Timeframe::Day } else { Timeframe::Minute },
+                bar: Bar {
+                    time: timestamp(raw, kind)?,
+                    open: num(raw.o, kind, "o")?,
+                    high: num(raw.h, kind, "h")?,
+                    low: num(raw.l, kind, "l")?,
+                    close,
+                    volume: num(raw.v, kind, "v")?,
+                },
+            }
+        }
+        "success" => {
+            let msg = raw.msg.take().map(|m| m.0).unwrap_or_default();
+            return Ok(Converted::Control(match &*msg {
+                "connected" => ControlMessage::Connected,
+                "authenticated" => ControlMessage::Authenticated,
+                _ => ControlMessage::Success(msg.into_owned()),
+            }));
+        }
+        "error" => {
+            return Ok(Converted::Control(ControlMessage::Error {
+                code: need(raw.code, kind, "code")?,
+                msg: raw.msg.take().map(|m| m.0.into_owned()).unwrap_or_default(),
+            }));
+        }
+        "subscription" => return Err(Skip::NeedsTree),
+        _ => return Err(Skip::Ignored),
+    };
+    let symbol: compact_str::CompactString = need(raw.symbol.as_ref(), kind, "S")?.0.as_ref().into();
+    Ok(Converted::Event(SymbolEvent { symbol, event }))
+}
+
+/// Alpaca's messages for [`super::frame::parse`].
+struct Wire;
+
+impl super::frame::Wire for Wire {
+    type Control = ControlMessage;
+    type Raw<'de> = RawMessage<'de>;
+    const TAG: &'static str = "T";
+
+    fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessage>, Skip> {
+        convert(raw)
+    }
+
+    fn symbol<'r>(raw: &'r RawMessage<'_>) -> Option<&'r str> {
+        raw.symbol.as_ref().map(|s| s.0.as_ref())
+    }
+
+    /// `subscription` messages are rare: read from a tree.
+    fn from_tree(member: &serde_json::Value) -> Option<Result<ControlMessage, String>> {
+        (member.get("T").and_then(serde_json::Value::as_str) == Some("subscription"))
+            .then(|| Subscriptions::deserialize(member).map(ControlMessage::Subscription).map_err(|e| e.to_string()))
+    }
+}
+
+/// Parses one server text frame (a JSON array of messages).
+///
+/// Data messages become [`SymbolEvent`]s (`b` and `u` as
+/// [`Timeframe::Minute`] bars, `d` as [`Timeframe::Day`]), control messages
+/// [`ControlMessage`]s, both in frame order. A member that is not a valid
+/// message is skipped and counted in [`ParsedFrame::malformed`]; a frame that
+/// is not a JSON array counts as one malformed message. Either is logged at
+/// warn, once per frame.
+pub fn parse_frame(text: &str) -> ParsedFrame {
+    super::frame::parse::<Wire>(text)
+}
+
+// ---------------------------------------------------------------------------
+// RFC 3339
+// ---------------------------------------------------------------------------
+
+#[inline]
+fn digit(b: &[u8], i: usize) -> Option<i64> {
+    let d = b.get(i)?.wrapping_sub(b'0');
+    (d <= 9).then_some(i64::from(d))
+}
+
+#[inline]
+fn two(b: &[u8], i: usize) -> Option<i64> {
+    Some(digit(b, i)? * 10 + digit(b, i + 1)?)
+}
+
+#[inline]
+fn expect(b: &[u8], i: usize, c: u8) -> Option<()> {
+    (b.get(i) == Some(&c)).then_some(())
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` into nanoseconds since
+/// the epoch, UTC. The fraction may have any number of digits; those beyond
+/// nanoseconds are truncated. `t`/`z` in lower case and a space instead of `T`
+/// are accepted. Returns `None` for anything else or an impossible date.
+pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
+    let b = s.as_bytes();
+    let year = two(b, 0)? * 100 + two(b, 2)?;
+    expect(b, 4, b'-')?;
+    let month = two(b, 5)?;
+    expect(b, 7, b'-')?;
+    let day = two(b, 8)?;
+    if !matches!(b.get(10), Some(b'T' | b't' | b' ')) {
+        return None;
+    }
+    let hour = two(b, 11)?;
+    expect(b, 13, b':')?;
+    let minute = two(b, 14)?;
+    expect(b, 16, b':')?;
+    let second = two(b, 17)?;
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut nanos = 0i64;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        let mut scale = NANOS_PER_SECOND;
+        while let Some(d) = digit(b, i) {
+            if scale > 1 {
+                scale /= 10;
+                nanos += d * scale;
+            }
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+    }
+    let offset = match b.get(i)? {
+        b'Z' | b'z' => {
+            i += 1;
+            0
+        }
+        &sign @ (b'+' | b'-') => {
+            let oh = two(b, i + 1)?;
+            expect(b, i + 3, b':')?;
+            let om = two(b, i + 4)?;
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            i += 6;
+            let o = oh * 3600 + om * 60;
+            if sign == b'-' { -o } else { o }
+        }
+        _ => return None,
+    };
+    if i != b.len() {
+        return None;
+    }
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    secs.checked_mul(NANOS_PER_SECOND)?.checked_add(nanos)
+}
+
+/// Appends `t` as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` (always nine fraction
+/// digits, UTC). Years outside 0..=9999 are clamped to that range.
+pub fn write_rfc3339(out: &mut Vec<u8>, t: Timestamp) {
+    let secs = t.div_euclid(NANOS_PER_SECOND);
+    let nanos = t.rem_euclid(NANOS_PER_SECOND);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400);
+    let y = y.clamp(0, 9999);
+    let mut buf = *b"0000-00-00T00:00:00.000000000Z";
+    let mut put = |at: usize, mut v: i64, width: usize| {
+        for k in (0..width).rev() {
+            buf[at + k] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, y, 4);
+    put(5, m, 2);
+    put(8, d, 2);
+    put(11, sod / 3600, 2);
+    put(14, sod / 60 % 60, 2);
+    put(17, sod % 60, 2);
+    put(20, nanos, 9);
+    out.extend_from_slice(&buf);
+}
+
+/// `t` as an RFC 3339 string with nine fraction digits (see [`write_rfc3339`]).
+pub fn format_rfc3339(t: Timestamp) -> String {
+    let mut v = Vec::with_capacity(30);
+    write_rfc3339(&mut v, t);
+    String::from_utf8(v).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_614_009_104_208_000_000; // 2021-02-22T15:51:44.208Z
+
+    fn one_event(frame: &str) -> SymbolEvent {
+        let p = parse_frame(frame);
+        assert_eq!((p.malformed, p.ignored, p.control.len()), (0, 0, 0), "{p:?}");
+        assert_eq!(p.events.len(), 1, "{p:?}");
+        p.events.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn documented_data_messages() {
+        let trade =
+            one_event(r#"[{"T":"t","S":"AAPL","i":96921,"x":"V","p":126.55,"s":1,"t":"2021-02-22T15:51:44.208Z","c":["@","I"],"z":"C"}]"#);
+        assert_eq!(trade, SymbolEvent { symbol: "AAPL".into(), event: MarketEvent::Trade(Trade { time: T0, price: 126.55, size: 1.0 }) });
+        let quote = one_event(
+            r#"[{"T":"q","S":"AMD","bx":"U","bp":87.66,"bs":1,"ax":"Q","ap":87.68,"as":4,"t":"2021-02-22T15:51:45.335689322Z","c":["R"],"z":"C"}]"#,
+        );
+        assert_eq!(
+            quote.event,
+            MarketEvent::Quote(Quote { time: 1_614_009_105_335_689_322, bid_price: 87.66, bid_size: 1.0, ask_price: 87.68, ask_size: 4.0 })
+        );
+        let bar = Bar { time: 1_614_009_060 * NANOS_PER_SECOND, open: 126.545, high: 126.6, low: 126.5, close: 126.55, volume: 3046.0 };
+        for (kind, tf) in [("b", Timeframe::Minute), ("u", Timeframe::Minute), ("d", Timeframe::Day)] {
+            let e = one_event(&format!(
+                r#"[{{"T":"{kind}","S":"SPY","o":126.545,"h":126.6,"l":126.5,"c":126.55,"v":3046,"t":"2021-02-22T15:51:00Z","n":42,"vw":126.56}}]"#
+            ));
+            assert_eq!(e.symbol, "SPY");
+            assert_eq!(e.event, MarketEvent::Bar { timeframe: tf, bar });
+        }
+    }
+
+    #[test]
+    fn documented_control_messages() {
+        let p = parse_frame(
+            r#"[{"T":"success","msg":"connected"},{"T":"success","msg":"authenticated"},{"T":"success","msg":"other"},
+               {"T":"error","code":402,"msg":"auth failed"},
+               {"T":"subscription","trades":["AAPL"],"quotes":["AMD","CLDR"],"bars":["*"],"updatedBars":[],"dailyBars":["VOO"],"statuses":["*"],"lulds":[],"corrections":["AAPL"],"cancelErrors":["AAPL"]}]"#,
+        );
+        assert_eq!((p.malformed, p.ignored, p.events.len()), (0, 0, 0));
+        assert_eq!(
+            p.control,
+            vec![
+                ControlMessage::Connected,
+                ControlMessage::Authenticated,
+                ControlMessage::Success("other".into()),
+                ControlMessage::Error { code: 402, msg: "auth failed".into() },
+                ControlMessage::Subscription(Subscriptions {
+                    trades: vec!["AAPL".into()],
+                    quotes: vec!["AMD".into(), "CLDR".into()],
+                    bars: vec!["*".into()],
+                    updated_bars: vec![],
+                    daily_bars: vec!["VOO".into()],
+                }),
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_members_are_skipped_individually() {
+        let good = r#"{"T":"t","S":"AAPL","p":1.5,"s":2,"t":"2021-02-22T15:51:44.208Z"}"#;
+        let cases = [
+            // Missing fields / wrong values: handled on the fast path.
+            r#"{"T":"t","S":"AAPL","p":1.5,"t":"2021-02-22T15:51:44Z"}"#,
+            r#"{"T":"t","p":1.5,"s":1,"t":"2021-02-22T15:51:44Z"}"#,
+            r#"{"T":"t","S":"A","p":1.5,"s":1,"t":"2021-02-30T15:51:44Z"}"#,
+            r#"{"S":"AAPL"}"#,
+            r#"{"T":"b","S":"A","o":1,"h":1,"l":1,"c":["x"],"v":1,"t":"2021-02-22T15:51:44Z"}"#,
+            // Wrong types: force the member-by-member fallback.
+            r#"{"T":"t","S":"AAPL","p":"1.5","s":1,"t":"2021-02-22T15:51:44Z"}"#,
+            r#"{"T":"t","S":7,"p":1.5,"s":1,"t":"2021-02-22T15:51:44Z"}"#,
+            r#"42"#,
+            r#"[]"#,
+        ];
+        for bad in cases {
+            let p = parse_frame(&format!("[{good},{bad},{good}]"));
+            assert_eq!(p.malformed, 1, "{bad}");
+            assert_eq!(p.events.len(), 2, "{bad}");
+            assert!(p.events.iter().all(|e| e.symbol == "AAPL"));
+        }
+        // Unknown stream types are ignored, not malformed.
+        let p = parse_frame(&format!(r#"[{good},{{"T":"s","S":"AAPL","sc":"H","sm":"Trading Halt","t":"2021-02-22T15:51:44Z"}}]"#));
+        assert_eq!((p.events.len(), p.malformed, p.ignored), (1, 0, 1));
+    }
+
+    #[test]
+    fn non_array_and_broken_frames() {
+        for frame in [r#"{"T":"success","msg":"connected"}"#, "hello", "", r#"[{"T":"t","S":"AAPL""#] {
+            let p = parse_frame(frame);
+            assert_eq!((p.events.len(), p.control.len(), p.malformed), (0, 0, 1), "{frame}");
+        }
+        assert_eq!(parse_frame("[]"), ParsedFrame::default());
+    }
+
+    #[test]
+    fn escaped_strings() {
+        let e = one_event(r#"[{"T":"t","S":"BRK\/B","p":1,"s":1,"t":"2021-02-22T15:51:44.208Z"}]"#);
+        assert_eq!(e.symbol, "BRK/B");
+    }
+
+    #[test]
+    fn rfc3339() {
+        let s = 1_614_009_104i64 * NANOS_PER_SECOND;
+        for (text, want) in [
+            ("2021-02-22T15:51:44Z", Some(s)),
+            ("2021-02-22T15:51:44.208Z", Some(s + 208_000_000)),
+            ("2021-02-22T15:51:44.123456789Z", Some(s + 123_456_789)),
+            ("2021-02-22T15:51:44.1234567891234Z", Some(s + 123_456_789)),
+            ("2021-02-22t15:51:44z", Some(s)),
+            ("2021-02-22T10:51:44-05:00", Some(s)),
+            ("2021-02-22T17:51:44.5+02:00", Some(s + 500_000_000)),
+            ("1970-01-01T00:00:00Z", Some(0)),
+            ("1969-12-31T23:59:59.5Z", Some(-500_000_000)),
+            ("2024-02-29T00:00:00Z", Some(1_709_164_800 * NANOS_PER_SECOND)),
+            ("2023-02-29T00:00:00Z", None),
+            ("2021-13-01T00:00:00Z", None),
+            ("2021-02-22T24:00:00Z", None),
+            ("2021-02-22T15:51:44", None),
+            ("2021-02-22T15:51:44.Z", None),
+            ("2021-02-22T15:51:44Zjunk", None),
+            ("2021-02-22T15:51:44+0500", None),
+            ("2021-02-22", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_rfc3339(text), want, "{text}");
+        }
+        for t in [0, T0, 1_704_205_800_123_456_789, -1_500_000_000] {
+            let f = format_rfc3339(t);
+            assert_eq!(f.len(), 30);
+            assert_eq!(parse_rfc3339(&f), Some(t), "{f}");
+        }
+        assert_eq!(format_rfc3339(T0), "2021-02-22T15:51:44.208000000Z");
+    }
+
+    #[test]
+    fn serde_schema_matches_fast_parser() {
+        let msgs = vec![
+            ServerMessage::Trade(TradeMessage {
+                symbol: "AAPL".into(),
+                id: 1,
+                exchange: "V".into(),
+                price: 126.55,
+                size: 1.0,
+                timestamp: "2021-02-22T15:51:44.208Z".into(),
+                conditions: vec!["@".into()],
+                tape: "C".into(),
+            }),
+            ServerMessage::Bar(BarMessage {
+                symbol: "SPY".into(),
+                open: 1.0,
+                high: 2.0,
+                low: 0.5,
+                close: 1.5,
+                volume: 10.0,
+                timestamp: "2021-02-22T15:51:00Z".into(),
+                trade_count: 3,
+                vwap: 1.2,
+            }),
+            ServerMessage::Error { code: 400, msg: "invalid syntax".into() },
+        ];
+        let text = serde_json::to_string(&msgs).unwrap();
+        let back: Vec<ServerMessage> = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, msgs);
+        let p = parse_frame(&text);
+        assert_eq!((p.events.len(), p.control.len(), p.malformed), (2, 1, 0));
+
+        let auth = ClientMessage::Auth { key: "k".into(), secret: "s3cret".into() };
+        let json = serde_json::to_string(&auth).unwrap();
+        assert_eq!(json, r#"{"action":"auth","key":"k","secret":"s3cret"}"#);
+        assert!(!format!("{auth:?}").contains("s3cret"));
+        let sub: ClientMessage = serde_json::from_str(r#"{"action":"subscribe","trades":["AAPL"],"bars":["*"]}"#).unwrap();
+        assert_eq!(
+            sub,
+            ClientMessage::Subscribe(Subscriptions { trades: vec!["AAPL".into()], bars: vec!["*".into()], ..Default::default() })
+        );
+        assert_eq!(serde_json::to_string(&sub).unwrap(), r#"{"action":"subscribe","trades":["AAPL"],"bars":["*"]}"#);
+    }
+
+    #[test]
+    fn bar_frames_take_the_flat_path() {
+        let text = r#"[{"T":"b","S":"SYM000","o":100.00,"h":100.50,"l":99.50,"c":100.10,"v":1000,"t":"2026-11-24T14:31:00.123456789Z","n":1,"vw":100.10}]"#;
+        let mut n = 0;
+        super::flat::scan::<RawMessage<'_>>(text, |_| n += 1).unwrap();
+        assert_eq!(n, 1);
+    }
+
+    /// Parse rate on a 1000-bar frame; meaningful with `--release`
+    /// (`cargo test --release -- --ignored --nocapture parse_rate`).
+    #[test]
+    #[ignore]
+    fn parse_rate() {
+        let mut frame = String::from("[");
+        for i in 0..1000 {
+            if i > 0 {
+                frame.push(',');
+            }
+            frame.push_str(&format!(
+                r#"{{"T":"b","S":"SYM{:03}","o":100.{:02},"h":101.25,"l":99.5,"c":100.75,"v":{},"t":"2024-01-02T14:{:02}:00.123456789Z","n":12,"vw":100.61}}"#,
+                i % 100,
+                i % 100,
+                1000 + i,
+                i % 60
+            ));
+        }
+        frame.push(']');
+        let rounds = 2000;
+        let start = std::time::Instant::now();
+        let mut n = 0;
+        for _ in 0..rounds {
+            n += std::hint::black_box(parse_frame(std::hint::black_box(&frame))).events.len();
+        }
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!(n, rounds * 1000);
+        println!("parse_frame: {:.2} M events/s ({} bytes/frame)", n as f64 / secs / 1e6, frame.len());
+    }
+}

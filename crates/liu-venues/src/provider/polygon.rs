@@ -1,0 +1,901 @@
+//! The Polygon.io stocks WebSocket stream protocol, both sides: the client
+//! messages and their `params` strings, the fast frame parser that turns one
+//! server text frame into [`SymbolEvent`]s and [`ControlMessage`]s, and the
+//! writers the local simulator produces server messages with.
+//!
+//! Every frame the server sends is a JSON array of messages tagged by `"ev"`:
+//! `status` (control) and `T` (trade), `Q` (quote), `A` (per-second
+//! aggregate), `AM` (per-minute aggregate) (data). Other event types (LULD,
+//! NOI, FMV, …) are counted as ignored. Times are Unix milliseconds on the
+//! wire and nanoseconds in the engine. The client sends single JSON objects
+//! tagged by `"action"` (`auth`, `subscribe`, `unsubscribe`), each with one
+//! `params` string: the API key, or channels such as `T.AAPL,AM.*`.
+//!
+//! [`parse_frame`] is the hot path: it deserializes the array member by member
+//! into a flat borrowed struct, so a message costs no allocation beyond its
+//! symbol `String`. A member that is not a valid message is skipped and
+//! counted; it never spoils the rest of the frame.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::ser::{CompactFormatter, Formatter};
+
+use super::flat::{self, Flat, FlatMember};
+use super::frame::{Converted, JStr, Skip, need};
+
+use liu_core::domain::{Bar, MarketEvent, Quote, SymbolEvent, Timeframe, Timestamp, Trade};
+
+/// Nanoseconds per millisecond, the wire's time unit.
+const NANOS_PER_MILLI: i64 = 1_000_000;
+
+/// The `status` values of `{"ev":"status"}` messages.
+pub mod statuses {
+    /// Sent once on connect (`Connected Successfully`).
+    pub const CONNECTED: &str = "connected";
+    /// The API key was accepted (`authenticated`).
+    pub const AUTH_SUCCESS: &str = "auth_success";
+    /// The API key was refused (`authentication failed`).
+    pub const AUTH_FAILED: &str = "auth_failed";
+    /// Acknowledges one channel of a `subscribe`/`unsubscribe`
+    /// (`subscribed to: T.AAPL`, `unsubscribed to: T.AAPL`).
+    pub const SUCCESS: &str = "success";
+    /// A request the server could not act on.
+    pub const ERROR: &str = "error";
+}
+
+// ---------------------------------------------------------------------------
+// Client → server
+// ---------------------------------------------------------------------------
+
+/// Symbols per channel of a `subscribe`/`unsubscribe` request; `"*"` stands
+/// for every symbol.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Subscriptions {
+    /// `T.<symbol>`
+    pub trades: Vec<String>,
+    /// `Q.<symbol>`
+    pub quotes: Vec<String>,
+    /// `A.<symbol>`: per-second aggregates.
+    pub second_aggs: Vec<String>,
+    /// `AM.<symbol>`: per-minute aggregates.
+    pub minute_aggs: Vec<String>,
+}
+
+/// Why a `params` string is not a list of channels.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ParamsError {
+    /// A channel prefix other than `T`, `Q`, `A` and `AM`.
+    #[error("unknown channel prefix {0:?} (expected T, Q, A or AM)")]
+    UnknownChannel(String),
+    /// An entry that is not `PREFIX.SYMBOL`.
+    #[error("malformed channel {0:?} (expected PREFIX.SYMBOL)")]
+    Malformed(String),
+}
+
+impl Subscriptions {
+    /// True when no channel lists a symbol.
+    pub fn is_empty(&self) -> bool {
+        self.channels().iter().all(|(_, symbols)| symbols.is_empty())
+    }
+
+    /// The `params` string: `PREFIX.SYMBOL` entries joined by commas, trades
+    /// first, then quotes, second and minute aggregates, e.g.
+    /// `T.AAPL,Q.AAPL,AM.AAPL`.
+    pub fn to_params(&self) -> String {
+        let mut out = String::new();
+        for (prefix, symbols) in self.channels() {
+            for symbol in symbols {
+                if !out.is_empty() {
+                    out.push(',');
+                }
+                out.push_str(prefix);
+                out.push('.');
+                out.push_str(symbol);
+            }
+        }
+        out
+    }
+
+    /// Parses a `params` string (the inverse of [`Subscriptions::to_params`]).
+    /// Entries are split at their first `.` (symbols may contain dots);
+    /// whitespace around entries and empty entries are tolerated.
+    pub fn from_params(params: &str) -> Result<Self, ParamsError> {
+        let mut subs = Subscriptions::default();
+        for entry in params.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (prefix, symbol) = match entry.split_once('.') {
+                Some((p, s)) if !p.is_empty() && !s.is_empty() => (p, s),
+                _ => return Err(ParamsError::Malformed(entry.to_string())),
+            };
+            let list = match prefix {
+                "T" => &mut subs.trades,
+                "Q" => &mut subs.quotes,
+                "A" => &mut subs.second_aggs,
+                "AM" => &mut subs.minute_aggs,
+                _ => return Err(ParamsError::UnknownChannel(prefix.to_string())),
+            };
+            list.push(symbol.to_string());
+        }
+        Ok(subs)
+    }
+
+    fn channels(&self) -> [(&'static str, &[String]); 4] {
+        [("T", &self.trades), ("Q", &self.quotes), ("A", &self.second_aggs), ("AM", &self.minute_aggs)]
+    }
+}
+
+/// A message from the client (one JSON object per WebSocket text frame).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum ClientMessage {
+    /// `params` is the API key.
+    Auth { params: String },
+    /// `params` as [`Subscriptions::to_params`] makes it.
+    Subscribe { params: String },
+    /// `params` as [`Subscriptions::to_params`] makes it.
+    Unsubscribe { params: String },
+}
+
+impl ClientMessage {
+    /// A `subscribe` of `subs`.
+    pub fn subscribe(subs: &Subscriptions) -> Self {
+        ClientMessage::Subscribe { params: subs.to_params() }
+    }
+
+    /// An `unsubscribe` of `subs`.
+    pub fn unsubscribe(subs: &Subscriptions) -> Self {
+        ClientMessage::Unsubscribe { params: subs.to_params() }
+    }
+}
+
+/// The API key is never printed.
+impl fmt::Debug for ClientMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientMessage::Auth { .. } => f.write_str("Auth { params: <redacted> }"),
+            ClientMessage::Subscribe { params } => f.debug_struct("Subscribe").field("params", params).finish(),
+            ClientMessage::Unsubscribe { params } => f.debug_struct("Unsubscribe").field("params", params).finish(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Server → client
+// ---------------------------------------------------------------------------
+
+/// A `{"ev":"status"}` message, as [`parse_frame`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ControlMessage {
+    /// `connected`: sent once on connect.
+    Connected,
+    /// `auth_success`; older servers sent `success` with message
+    /// `authenticated`, which maps here too.
+    Authenticated,
+    /// `auth_failed`, with the server's message.
+    AuthFailed(String),
+    /// Any other `success`, e.g. `subscribed to: T.AAPL`.
+    Success(String),
+    /// `error`, with the server's message.
+    Error(String),
+    /// Any other status (e.g. `max_connections`), as sent.
+    Other { status: String, message: String },
+}
+
+/// The result of parsing one frame.
+pub type ParsedFrame = super::frame::ParsedFrame<ControlMessage>;
+
+// ---------------------------------------------------------------------------
+// The fast parser
+// ---------------------------------------------------------------------------
+
+/// A field that should be a number but takes any JSON value without failing
+/// (other values are skipped without allocating), since event types share
+/// field names with different meanings: `c` is a trade's conditions (an
+/// array), a quote's condition (an integer) and an aggregate's close.
+#[derive(Clone, Copy)]
+enum Num {
+    Int(i64),
+    Float(f64),
+    NotANumber,
+}
+
+impl Num {
+    fn as_f64(self) -> Option<f64> {
+        match self {
+            Num::Int(i) => Some(i as f64),
+            Num::Float(f) => Some(f),
+            Num::NotANumber => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Num {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Num;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Num, E> {
+                Ok(Num::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Num, E> {
+                Ok(i64::try_from(v).map_or(Num::Float(v as f64), Num::Int))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Num, E> {
+                Ok(Num::Float(v))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Num, E> {
+                Ok(Num::NotANumber)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Num, E> {
+                Ok(Num::NotANumber)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Num, E> {
+                Ok(Num::NotANumber)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Num, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Num::NotANumber)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Num, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Num::NotANumber)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Every field any handled message uses, flat, so one small derive-generated
+/// struct deserializer (no tag buffering) covers them all. Unknown fields are
+/// skipped.
+#[derive(Deserialize)]
+struct RawMessage<'a> {
+    #[serde(borrow)]
+    ev: Option<JStr<'a>>,
+    #[serde(borrow)]
+    sym: Option<JStr<'a>>,
+    #[serde(borrow)]
+    status: Option<JStr<'a>>,
+    #[serde(borrow)]
+    message: Option<JStr<'a>>,
+    /// Trade and quote time (ms).
+    t: Option<Num>,
+    p: Option<Num>,
+    /// A trade's size, or an aggregate's start time (ms).
+    s: Option<Num>,
+    bp: Option<Num>,
+    bs: Option<Num>,
+    ap: Option<Num>,
+    #[serde(rename = "as")]
+    ask_size: Option<Num>,
+    o: Option<Num>,
+    h: Option<Num>,
+    l: Option<Num>,
+    c: Option<Num>,
+    v: Option<Num>,
+}
+
+impl<'a> FlatMember<'a> for RawMessage<'a> {
+    fn empty() -> Self {
+        RawMessage {
+            ev: None,
+            sym: None,
+            status: None,
+            message: None,
+            t: None,
+            p: None,
+            s: None,
+            bp: None,
+            bs: None,
+            ap: None,
+            ask_size: None,
+            o: None,
+            h: None,
+            l: None,
+            c: None,
+            v: None,
+        }
+    }
+
+    /// Takes the field as serde would; a duplicate, or a value of the wrong
+    /// type, is left to serde (which reports it).
+    fn set(&mut self, key: &'a str, value: Flat<'a>) -> bool {
+        fn number(slot: &mut Option<Num>, value: Flat<'_>) -> bool {
+            if slot.is_some() {
+                return false;
+            }
+            let parsed = match value {
+                Flat::Num(n, scanned) if !n.contains(['.', 'e', 'E']) => match n.parse::<i64>() {
+                    Ok(i) => Some(Num::Int(i)),
+                    Err(_) => flat::number(n, scanned).map(Num::Float),
+                },
+                Flat::Num(n, scanned) => flat::number(n, scanned).map(Num::Float),
+                Flat::Str(_) | Flat::Other => Some(Num::NotANumber),
+            };
+            parsed.map(|n| *slot = Some(n)).is_some()
+        }
+        match key {
+            "ev" => JStr::set_flat(&mut self.ev, value),
+            "sym" => JStr::set_flat(&mut self.sym, value),
+            "status" => JStr::set_flat(&mut self.status, value),
+            "message" => JStr::set_flat(&mut self.message, value),
+            "t" => number(&mut self.t, value),
+            "p" => number(&mut self.p, value),
+            "s" => number(&mut self.s, value),
+            "bp" => number(&mut self.bp, value),
+            "bs" => number(&mut self.bs, value),
+            "ap" => number(&mut self.ap, value),
+            "as" => number(&mut self.ask_size, value),
+            "o" => number(&mut self.o, value),
+            "h" => number(&mut self.h, value),
+            "l" => number(&mut self.l, value),
+            "c" => number(&mut self.c, value),
+            "v" => number(&mut self.v, value),
+            _ => true,
+        }
+    }
+}
+
+fn num(v: Option<Num>, kind: &str, field: &str) -> Result<f64, Skip> {
+    need(v.and_then(Num::as_f64), kind, field)
+}
+
+/// A millisecond time field in nanoseconds.
+fn millis(v: Option<Num>, kind: &str, field: &str) -> Result<Timestamp, Skip> {
+    match need(v, kind, field)? {
+        Num::Int(ms) => ms.checked_mul(NANOS_PER_MILLI),
+        _ => None,
+    }
+    .ok_or_else(|| Skip::Malformed(format!("\"{kind}\" message with \"{field}\" not a millisecond time")))
+}
+
+fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessage>, Skip> {
+    let Some(kind) = raw.ev.as_ref() else {
+        return Err(Skip::Malformed("message without \"ev\"".into()));
+    };
+    let kind: &str = &kind.0;
+    let event = match kind {
+        "T" => MarketEvent::Trade(Trade { time: millis(raw.t, kind, "t")?, price: num(raw.p, kind, "p")?, size: num(raw.s, kind, "s")? }),
+        "Q" => MarketEvent::Quote(Quote {
+            time: millis(raw.t, kind, "t")?,
+            bid_price: num(raw.bp, kind, "bp")?,
+            bid_size: num(raw.bs, kind, "bs")?,
+            ask_price: num(raw.ap, kind, "ap")?,
+            ask_size: num(raw.ask_size, kind, "as")?,
+        }),
+        "A" | "AM" => MarketEvent::Bar {
+            timeframe: if kind == "A" { Timeframe::Second } else { Timeframe::Minute },
+            bar: Bar {
+                time: millis(raw.s, kind, "s")?,
+                open: num(raw.o, kind, "o")?,
+                high: num(raw.h, kind, "h")?,
+                low: num(raw.l, kind, "l")?,
+                close: num(raw.c, kind, "c")?,
+                volume: num(raw.v, kind, "v")?,
+            },
+        },
+        "status" => {
+            let status = need(raw.status.take(), kind, "status")?.0;
+            let message = raw.message.take().map(|m| m.0.into_owned()).unwrap_or_default();
+            return Ok(Converted::Control(match &*status {
+                statuses::CONNECTED => ControlMessage::Connected,
+                statuses::AUTH_SUCCESS => ControlMessage::Authenticated,
+                statuses::SUCCESS if message == "authenticated" => ControlMessage::Authenticated,
+                statuses::SUCCESS => ControlMessage::Success(message),
+                statuses::AUTH_FAILED => ControlMessage::AuthFailed(message),
+                statuses::ERROR => ControlMessage::Error(message),
+                _ => ControlMessage::Other { status: status.into_owned(), message },
+            }));
+        }
+        _ => return Err(Skip::Ignored),
+    };
+    let symbol: compact_str::CompactString = need(raw.sym.as_ref(), kind, "sym")?.0.as_ref().into();
+    Ok(Converted::Event(SymbolEvent { symbol, event }))
+}
+
+/// Polygon's messages for [`super::frame::parse`].
+struct Wire;
+
+impl super::frame::Wire for Wire {
+    type Control = ControlMessage;
+    type Raw<'de> = RawMessage<'de>;
+    const TAG: &'static str = "ev";
+
+    fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessage>, Skip> {
+        convert(raw)
+    }
+
+    /// Event types the engine does not use are ignored whatever their fields.
+    fn ignores(ev: &str) -> bool {
+        !matches!(ev, "T" | "Q" | "A" | "AM" | "status")
+    }
+
+    fn symbol<'r>(raw: &'r RawMessage<'_>) -> Option<&'r str> {
+        raw.sym.as_ref().map(|s| s.0.as_ref())
+    }
+}
+
+/// Parses one server text frame (a JSON array of messages).
+///
+/// `T` and `Q` become trades and quotes timed by `t`; `A` and `AM` become
+/// [`Timeframe::Second`] and [`Timeframe::Minute`] bars timed by their window
+/// start `s`; `status` messages become [`ControlMessage`]s; each in frame
+/// order. A member that is not a valid message is skipped and counted in
+/// [`ParsedFrame::malformed`] (one of an event type the engine does not use
+/// counts as ignored whatever its fields); a frame that is not a JSON array
+/// counts as one malformed message. Either is logged at warn, once per frame.
+pub fn parse_frame(text: &str) -> ParsedFrame {
+    super::frame::parse::<Wire>(text)
+}
+
+// ---------------------------------------------------------------------------
+// Server-side writers (for the simulator)
+// ---------------------------------------------------------------------------
+
+/// The fields of an aggregate message besides its OHLCV bar.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct AggregateStats {
+    /// `vw`: the window's volume-weighted average price.
+    pub vwap: f64,
+    /// `av`: today's accumulated volume.
+    pub day_volume: f64,
+    /// `op`: today's official opening price.
+    pub day_open: f64,
+    /// `a`: today's volume-weighted average price.
+    pub day_vwap: f64,
+}
+
+// Writing into a `Vec` cannot fail, so the formatters' `io::Result`s are dropped.
+
+/// `{"ev":"<ev>","sym":<symbol_json>`
+fn begin(out: &mut Vec<u8>, ev: &[u8], symbol_json: &[u8]) {
+    out.extend_from_slice(b"{\"ev\":\"");
+    out.extend_from_slice(ev);
+    out.extend_from_slice(b"\",\"sym\":");
+    out.extend_from_slice(symbol_json);
+}
+
+/// `,"<name>":`
+fn key(out: &mut Vec<u8>, name: &[u8]) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name);
+    out.extend_from_slice(b"\":");
+}
+
+/// `,"<name>":<v>`: whole numbers without a fraction, others in the shortest
+/// form that parses back to `v`, non-finite ones as `null`.
+fn number(out: &mut Vec<u8>, name: &[u8], v: f64) {
+    key(out, name);
+    let _ = if !v.is_finite() {
+        CompactFormatter.write_null(out)
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        CompactFormatter.write_i64(out, v as i64)
+    } else {
+        CompactFormatter.write_f64(out, v)
+    };
+}
+
+/// `,"<name>":<t in whole milliseconds, rounded down>`
+fn time_ms(out: &mut Vec<u8>, name: &[u8], t: Timestamp) {
+    key(out, name);
+    let _ = CompactFormatter.write_i64(out, t.div_euclid(NANOS_PER_MILLI));
+}
+
+/// Appends a trade message (`"ev":"T"`). `symbol_json` is the symbol as a
+/// JSON string literal, quotes included; `sequence` is written as both the
+/// trade id `i` and the sequence number `q`; the time is written in whole
+/// milliseconds (rounded down). No exchange, tape or conditions are written.
+pub fn write_trade(out: &mut Vec<u8>, symbol_json: &[u8], trade: &Trade, sequence: u64) {
+    begin(out, b"T", symbol_json);
+    key(out, b"i");
+    out.push(b'"');
+    let _ = CompactFormatter.write_u64(out, sequence);
+    out.push(b'"');
+    number(out, b"p", trade.price);
+    number(out, b"s", trade.size);
+    time_ms(out, b"t", trade.time);
+    key(out, b"q");
+    let _ = CompactFormatter.write_u64(out, sequence);
+    out.push(b'}');
+}
+
+/// Appends a quote message (`"ev":"Q"`); see [`write_trade`] for
+/// `symbol_json`, `sequence` (here only `q`) and the time. No exchanges,
+/// conditions or tape are written.
+pub fn write_quote(out: &mut Vec<u8>, symbol_json: &[u8], quote: &Quote, sequence: u64) {
+    begin(out, b"Q", symbol_json);
+    number(out, b"bp", quote.bid_price);
+    number(out, b"bs", quote.bid_size);
+    number(out, b"ap", quote.ask_price);
+    number(out, b"as", quote.ask_size);
+    time_ms(out, b"t", quote.time);
+    key(out, b"q");
+    let _ = CompactFormatter.write_u64(out, sequence);
+    out.push(b'}');
+}
+
+/// Appends a per-second aggregate message (`"ev":"A"`) of the bar starting
+/// at `bar.time`; see [`write_minute_agg`].
+pub fn write_second_agg(out: &mut Vec<u8>, symbol_json: &[u8], bar: &Bar, stats: &AggregateStats) {
+    write_agg(out, b"A", 1_000, symbol_json, bar, stats);
+}
+
+/// Appends a per-minute aggregate message (`"ev":"AM"`) of the bar starting
+/// at `bar.time`: window start `s` and end `e` in milliseconds, OHLCV and
+/// `stats`. The average trade size `z` is not written.
+pub fn write_minute_agg(out: &mut Vec<u8>, symbol_json: &[u8], bar: &Bar, stats: &AggregateStats) {
+    write_agg(out, b"AM", 60_000, symbol_json, bar, stats);
+}
+
+fn write_agg(out: &mut Vec<u8>, ev: &[u8], window_ms: i64, symbol_json: &[u8], bar: &Bar, stats: &AggregateStats) {
+    begin(out, ev, symbol_json);
+    number(out, b"v", bar.volume);
+    number(out, b"av", stats.day_volume);
+    number(out, b"op", stats.day_open);
+    number(out, b"vw", stats.vwap);
+    number(out, b"o", bar.open);
+    number(out, b"c", bar.close);
+    number(out, b"h", bar.high);
+    number(out, b"l", bar.low);
+    number(out, b"a", stats.day_vwap);
+    time_ms(out, b"s", bar.time);
+    time_ms(out, b"e", bar.time.saturating_add(window_ms.saturating_mul(NANOS_PER_MILLI)));
+    out.push(b'}');
+}
+
+/// Appends a status message (`{"ev":"status","status":…,"message":…}`); see
+/// [`statuses`].
+pub fn write_status(out: &mut Vec<u8>, status: &str, message: &str) {
+    out.extend_from_slice(b"{\"ev\":\"status\",\"status\":");
+    let _ = serde_json::to_writer(&mut *out, status);
+    out.extend_from_slice(b",\"message\":");
+    let _ = serde_json::to_writer(&mut *out, message);
+    out.push(b'}');
+}
+
+/// A whole frame of one status message, e.g.
+/// `status(statuses::CONNECTED, "Connected Successfully")`.
+pub fn status(status: &str, message: &str) -> String {
+    let mut out = Vec::with_capacity(48 + status.len() + message.len());
+    out.push(b'[');
+    write_status(&mut out, status, message);
+    out.push(b']');
+    // Only string literals and serde_json's UTF-8 output were written.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_event(frame: &str) -> SymbolEvent {
+        let p = parse_frame(frame);
+        assert_eq!((p.malformed, p.ignored, p.control.len()), (0, 0, 0), "{p:?}");
+        assert_eq!(p.events.len(), 1, "{p:?}");
+        p.events.into_iter().next().unwrap()
+    }
+
+    fn ms(t: i64) -> Timestamp {
+        t * NANOS_PER_MILLI
+    }
+
+    #[test]
+    fn documented_trades() {
+        let e =
+            one_event(r#"[{"ev":"T","sym":"MSFT","x":4,"i":"12345","z":3,"p":114.125,"s":100,"c":[0,12],"t":1536036818784,"q":3681328}]"#);
+        assert_eq!(
+            e,
+            SymbolEvent {
+                symbol: "MSFT".into(),
+                event: MarketEvent::Trade(Trade { time: ms(1_536_036_818_784), price: 114.125, size: 100.0 })
+            }
+        );
+        // Without tape, sequence number or with a one-element condition list.
+        let e = one_event(r#"[{ "ev": "T", "sym": "AAPL", "x": 4, "i": "12345", "p": 192.31, "s": 100, "c": [12], "t": 1748476801234 }]"#);
+        assert_eq!(e.event, MarketEvent::Trade(Trade { time: ms(1_748_476_801_234), price: 192.31, size: 100.0 }));
+    }
+
+    #[test]
+    fn documented_quote() {
+        // `c` is an integer and `i` a list here, unlike in trades.
+        let e = one_event(
+            r#"[{"ev":"Q","sym":"MSFT","bx":4,"bp":114.125,"bs":100,"ax":7,"ap":114.128,"as":160,"c":0,"i":[604],"t":1536036818784,"q":50385480,"z":3}]"#,
+        );
+        assert_eq!(e.symbol, "MSFT");
+        assert_eq!(
+            e.event,
+            MarketEvent::Quote(Quote {
+                time: ms(1_536_036_818_784),
+                bid_price: 114.125,
+                bid_size: 100.0,
+                ask_price: 114.128,
+                ask_size: 160.0
+            })
+        );
+    }
+
+    #[test]
+    fn documented_aggregates() {
+        let e = one_event(
+            r#"[{"ev":"A","sym":"SPCE","v":200,"av":8642007,"op":25.66,"vw":25.3981,"o":25.39,"c":25.39,"h":25.39,"l":25.39,"a":25.3714,"z":50,"s":1610144868000,"e":1610144869000}]"#,
+        );
+        assert_eq!(e.symbol, "SPCE");
+        assert_eq!(
+            e.event,
+            MarketEvent::Bar {
+                timeframe: Timeframe::Second,
+                bar: Bar { time: ms(1_610_144_868_000), open: 25.39, high: 25.39, low: 25.39, close: 25.39, volume: 200.0 }
+            }
+        );
+        let e = one_event(
+            r#"[{"ev":"AM","sym":"GTE","v":4110,"av":9470157,"op":0.4372,"vw":0.4488,"o":0.4488,"c":0.4486,"h":0.4489,"l":0.4486,"a":0.4352,"z":685,"s":1610144640000,"e":1610144700000,"otc":true}]"#,
+        );
+        assert_eq!(e.symbol, "GTE");
+        assert_eq!(
+            e.event,
+            MarketEvent::Bar {
+                timeframe: Timeframe::Minute,
+                bar: Bar { time: ms(1_610_144_640_000), open: 0.4488, high: 0.4489, low: 0.4486, close: 0.4486, volume: 4110.0 }
+            }
+        );
+    }
+
+    #[test]
+    fn mixed_frame_keeps_order_and_ignores_other_events() {
+        let p = parse_frame(
+            r#"[{"ev":"status","status":"success","message":"subscribed to: T.AAPL"},
+                {"ev":"T","sym":"AAPL","i":"1","p":1.5,"s":10,"t":1000},
+                {"ev":"LULD","T":"MSFT","h":218.96,"l":198.11,"i":[21],"z":3,"t":1601316752683746,"q":290317},
+                {"ev":"Q","sym":"MSFT","bp":1,"bs":2,"ap":3,"as":4,"t":2000},
+                {"ev":"NOI","T":"NTEST.Q","t":1601318039223013600,"at":930,"a":"M","i":44,"x":10,"o":480,"p":440,"b":25.03},
+                {"ev":"AM","sym":"AAPL","v":5,"o":1,"c":2,"h":3,"l":0.5,"s":60000,"e":120000},
+                {"ev":"A","sym":"AAPL","v":5,"o":1,"c":2,"h":3,"l":0.5,"s":61000,"e":62000}]"#,
+        );
+        assert_eq!((p.malformed, p.ignored), (0, 2), "{p:?}");
+        assert_eq!(p.control, vec![ControlMessage::Success("subscribed to: T.AAPL".into())]);
+        let got: Vec<(&str, Timestamp)> = p.events.iter().map(|e| (e.symbol.as_str(), e.event.time())).collect();
+        assert_eq!(got, vec![("AAPL", ms(1000)), ("MSFT", ms(2000)), ("AAPL", ms(60_000)), ("AAPL", ms(61_000))]);
+        assert!(matches!(p.events[0].event, MarketEvent::Trade(_)));
+        assert!(matches!(p.events[1].event, MarketEvent::Quote(_)));
+        assert!(matches!(p.events[2].event, MarketEvent::Bar { timeframe: Timeframe::Minute, .. }));
+        assert!(matches!(p.events[3].event, MarketEvent::Bar { timeframe: Timeframe::Second, .. }));
+    }
+
+    #[test]
+    fn malformed_members_are_skipped_individually() {
+        let good = r#"{"ev":"T","sym":"AAPL","p":1.5,"s":2,"t":1536036818784}"#;
+        let cases = [
+            // Missing fields / wrong values: handled on the fast path.
+            r#"{"ev":"T","sym":"AAPL","p":1.5,"t":1536036818784}"#,
+            r#"{"ev":"T","p":1.5,"s":1,"t":1536036818784}"#,
+            r#"{"ev":"T","sym":"AAPL","p":"1.5","s":1,"t":1536036818784}"#,
+            r#"{"ev":"T","sym":"AAPL","p":null,"s":1,"t":1536036818784}"#,
+            r#"{"ev":"T","sym":"AAPL","p":1.5,"s":1,"t":1536036818784.5}"#,
+            r#"{"ev":"T","sym":"AAPL","p":1.5,"s":1,"t":"2021-02-22T15:51:44Z"}"#,
+            r#"{"ev":"T","sym":"AAPL","p":1.5,"s":1,"t":9223372036854775807}"#,
+            r#"{"ev":"Q","sym":"AAPL","bp":1,"bs":1,"ap":2,"t":1536036818784}"#,
+            r#"{"ev":"AM","sym":"AAPL","v":1,"o":1,"c":[1],"h":1,"l":1,"s":1610144640000}"#,
+            r#"{"ev":"A","sym":"AAPL","v":1,"o":1,"c":1,"h":1,"l":1}"#,
+            r#"{"ev":"status","message":"no status"}"#,
+            r#"{"sym":"AAPL","p":1.5,"s":2,"t":1536036818784}"#,
+            r#"{}"#,
+            // Wrong shapes: force the member-by-member fallback.
+            r#"{"ev":"T","sym":7,"p":1.5,"s":1,"t":1536036818784}"#,
+            r#"{"ev":5,"sym":"AAPL","p":1.5,"s":1,"t":1536036818784}"#,
+            r#"42"#,
+            r#""T""#,
+            r#"[]"#,
+            r#"null"#,
+        ];
+        for bad in cases {
+            let p = parse_frame(&format!("[{good},{bad},{good}]"));
+            assert_eq!((p.malformed, p.ignored), (1, 0), "{bad}");
+            assert_eq!(p.events.len(), 2, "{bad}");
+            assert!(p.events.iter().all(|e| e.symbol == "AAPL"), "{bad}");
+            assert!(p.control.is_empty(), "{bad}");
+        }
+        // An event type the engine does not use is ignored, whatever its fields.
+        for other in [r#"{"ev":"LULD","T":"MSFT","h":218.96,"l":198.11,"t":1601316752683746}"#, r#"{"ev":"FMV","sym":7,"fmv":1.5}"#] {
+            let p = parse_frame(&format!("[{good},{other}]"));
+            assert_eq!((p.events.len(), p.malformed, p.ignored), (1, 0, 1), "{other}");
+        }
+    }
+
+    #[test]
+    fn non_array_and_broken_frames() {
+        for frame in [
+            r#"{"ev":"status","status":"connected","message":"Connected Successfully"}"#,
+            "hello",
+            "",
+            "null",
+            r#"[{"ev":"T","sym":"AAPL""#,
+            r#"[{"ev":"T","sym":"AAPL","p":1,"s":1,"t":1}] trailing"#,
+        ] {
+            let p = parse_frame(frame);
+            assert_eq!((p.events.len(), p.control.len(), p.malformed, p.ignored), (0, 0, 1, 0), "{frame}");
+        }
+        assert_eq!(parse_frame("[]"), ParsedFrame::default());
+        assert_eq!(parse_frame(" [ ] "), ParsedFrame::default());
+    }
+
+    #[test]
+    fn status_messages() {
+        let p = parse_frame(
+            r#"[{"ev":"status","status":"connected","message":"Connected Successfully"},
+                {"ev":"status","status":"auth_success","message":"authenticated"},
+                {"ev":"status","status":"success","message":"authenticated"},
+                {"ev":"status","status":"auth_failed","message":"authentication failed"},
+                {"ev":"status","status":"success","message":"subscribed to: T.AAPL"},
+                {"ev":"status","status":"error","message":"not authorized"},
+                {"ev":"status","status":"max_connections","message":"Maximum number of connections exceeded."},
+                {"ev":"status","status":"success"}]"#,
+        );
+        assert_eq!((p.malformed, p.ignored, p.events.len()), (0, 0, 0));
+        assert_eq!(
+            p.control,
+            vec![
+                ControlMessage::Connected,
+                ControlMessage::Authenticated,
+                ControlMessage::Authenticated,
+                ControlMessage::AuthFailed("authentication failed".into()),
+                ControlMessage::Success("subscribed to: T.AAPL".into()),
+                ControlMessage::Error("not authorized".into()),
+                ControlMessage::Other { status: "max_connections".into(), message: "Maximum number of connections exceeded.".into() },
+                ControlMessage::Success(String::new()),
+            ]
+        );
+    }
+
+    #[test]
+    fn escaped_strings() {
+        let e = one_event(r#"[{"ev":"T","sym":"BRK\/B","p":1,"s":1,"t":1}]"#);
+        assert_eq!(e.symbol, "BRK/B");
+        let p = parse_frame(r#"[{"ev":"status","status":"error","message":"bad \"params\""}]"#);
+        assert_eq!(p.control, vec![ControlMessage::Error(r#"bad "params""#.into())]);
+    }
+
+    #[test]
+    fn writers_round_trip_through_parse_frame() {
+        let trade = Trade { time: ms(1_536_036_818_784), price: 114.125, size: 100.0 };
+        let quote = Quote { time: ms(1_536_036_818_785), bid_price: 114.12, bid_size: 3.0, ask_price: 114.128, ask_size: 0.5 };
+        let bar = Bar { time: ms(1_610_144_640_000), open: 0.4488, high: 0.4489, low: 0.4486, close: 0.4486, volume: 4110.0 };
+        let stats = AggregateStats { vwap: 0.4488, day_volume: 9_470_157.0, day_open: 0.4372, day_vwap: 0.4352 };
+        let symbols: Vec<Vec<u8>> = ["MSFT", "BRK.B", "A\"B"].iter().map(|s| serde_json::to_vec(s).unwrap()).collect();
+        let mut out = Vec::new();
+        out.push(b'[');
+        write_trade(&mut out, &symbols[0], &trade, 7);
+        out.push(b',');
+        write_quote(&mut out, &symbols[1], &quote, 8);
+        out.push(b',');
+        write_second_agg(&mut out, &symbols[2], &bar, &stats);
+        out.push(b',');
+        write_minute_agg(&mut out, &symbols[0], &bar, &stats);
+        out.push(b',');
+        write_status(&mut out, statuses::SUCCESS, "subscribed to: T.MSFT");
+        out.push(b']');
+        let text = String::from_utf8(out).unwrap();
+
+        let p = parse_frame(&text);
+        assert_eq!((p.malformed, p.ignored), (0, 0), "{text}");
+        let ev = |symbol: &str, event| SymbolEvent { symbol: symbol.into(), event };
+        assert_eq!(
+            p.events,
+            vec![
+                ev("MSFT", MarketEvent::Trade(trade)),
+                ev("BRK.B", MarketEvent::Quote(quote)),
+                ev("A\"B", MarketEvent::Bar { timeframe: Timeframe::Second, bar }),
+                ev("MSFT", MarketEvent::Bar { timeframe: Timeframe::Minute, bar }),
+            ],
+            "{text}"
+        );
+        assert_eq!(p.control, vec![ControlMessage::Success("subscribed to: T.MSFT".into())]);
+
+        // The documented field shapes, as a generic JSON reader sees them.
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v[0], serde_json::json!({"ev":"T","sym":"MSFT","i":"7","p":114.125,"s":100,"t":1536036818784i64,"q":7}));
+        assert_eq!(v[1], serde_json::json!({"ev":"Q","sym":"BRK.B","bp":114.12,"bs":3,"ap":114.128,"as":0.5,"t":1536036818785i64,"q":8}));
+        assert_eq!(
+            v[3],
+            serde_json::json!({"ev":"AM","sym":"MSFT","v":4110,"av":9470157,"op":0.4372,"vw":0.4488,
+                "o":0.4488,"c":0.4486,"h":0.4489,"l":0.4486,"a":0.4352,"s":1610144640000i64,"e":1610144700000i64})
+        );
+        assert_eq!(v[2]["e"], serde_json::json!(1_610_144_641_000i64));
+    }
+
+    #[test]
+    fn writers_truncate_to_milliseconds_and_null_non_finite() {
+        let mut out = b"[".to_vec();
+        let trade = Trade { time: ms(1000) + 999_999, price: 1.0, size: f64::NAN };
+        write_trade(&mut out, b"\"X\"", &trade, 1);
+        out.push(b']');
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(r#""t":1000"#), "{text}");
+        assert!(text.contains(r#""s":null"#), "{text}");
+        // A non-finite number makes the message malformed, not the frame.
+        assert_eq!(parse_frame(&text).malformed, 1);
+    }
+
+    #[test]
+    fn status_frames() {
+        let connected = status(statuses::CONNECTED, "Connected Successfully");
+        assert_eq!(connected, r#"[{"ev":"status","status":"connected","message":"Connected Successfully"}]"#);
+        assert_eq!(parse_frame(&connected).control, vec![ControlMessage::Connected]);
+        for (s, m, want) in [
+            (statuses::AUTH_SUCCESS, "authenticated", ControlMessage::Authenticated),
+            (statuses::AUTH_FAILED, "authentication failed", ControlMessage::AuthFailed("authentication failed".into())),
+            (statuses::ERROR, "unknown channel \"XQ\"", ControlMessage::Error("unknown channel \"XQ\"".into())),
+        ] {
+            let p = parse_frame(&status(s, m));
+            assert_eq!((p.control, p.malformed), (vec![want], 0));
+        }
+    }
+
+    #[test]
+    fn subscription_params_round_trip() {
+        let subs = Subscriptions {
+            trades: vec!["AAPL".into(), "MSFT".into()],
+            quotes: vec!["AAPL".into()],
+            second_aggs: vec!["BRK.A".into()],
+            minute_aggs: vec!["*".into()],
+        };
+        let params = subs.to_params();
+        assert_eq!(params, "T.AAPL,T.MSFT,Q.AAPL,A.BRK.A,AM.*");
+        assert_eq!(Subscriptions::from_params(&params), Ok(subs));
+
+        // As documented, with spaces after commas.
+        assert_eq!(
+            Subscriptions::from_params("AM.AAPL, AM.MSFT"),
+            Ok(Subscriptions { minute_aggs: vec!["AAPL".into(), "MSFT".into()], ..Default::default() })
+        );
+        let empty = Subscriptions::from_params("").unwrap();
+        assert!(empty.is_empty());
+        assert_eq!(empty.to_params(), "");
+        assert!(!Subscriptions::from_params("Q.X").unwrap().is_empty());
+    }
+
+    #[test]
+    fn subscription_params_errors() {
+        let err = Subscriptions::from_params("T.AAPL,XQ.BTC-USD").unwrap_err();
+        assert_eq!(err, ParamsError::UnknownChannel("XQ".into()));
+        assert!(err.to_string().contains("\"XQ\""), "{err}");
+        assert_eq!(Subscriptions::from_params("t.AAPL"), Err(ParamsError::UnknownChannel("t".into())));
+        for bad in ["AAPL", "T.", ".AAPL"] {
+            assert_eq!(Subscriptions::from_params(bad), Err(ParamsError::Malformed(bad.into())), "{bad}");
+        }
+    }
+
+    #[test]
+    fn client_messages() {
+        let auth = ClientMessage::Auth { params: "s3cret-key".into() };
+        let json = serde_json::to_string(&auth).unwrap();
+        assert_eq!(json, r#"{"action":"auth","params":"s3cret-key"}"#);
+        assert!(!format!("{auth:?}").contains("s3cret"));
+        assert_eq!(serde_json::from_str::<ClientMessage>(&json).unwrap(), auth);
+
+        let subs = Subscriptions {
+            trades: vec!["AAPL".into()],
+            quotes: vec!["AAPL".into()],
+            minute_aggs: vec!["AAPL".into()],
+            ..Default::default()
+        };
+        let sub = ClientMessage::subscribe(&subs);
+        let json = serde_json::to_string(&sub).unwrap();
+        assert_eq!(json, r#"{"action":"subscribe","params":"T.AAPL,Q.AAPL,AM.AAPL"}"#);
+        assert_eq!(format!("{sub:?}"), r#"Subscribe { params: "T.AAPL,Q.AAPL,AM.AAPL" }"#);
+        match serde_json::from_str(r#"{"action":"unsubscribe","params":"T.AMD"}"#).unwrap() {
+            ClientMessage::Unsubscribe { params } => {
+                assert_eq!(Subscriptions::from_params(&params).unwrap().trades, vec!["AMD".to_string()])
+            }
+            other => panic!("expected an unsubscribe, got {other:?}"),
+        }
+        assert_eq!(
+            serde_json::to_string(&ClientMessage::unsubscribe(&subs)).unwrap(),
+            r#"{"action":"unsubscribe","params":"T.AAPL,Q.AAPL,AM.AAPL"}"#
+        );
+        assert!(serde_json::from_str::<ClientMessage>(r#"{"action":"listen","params":"x"}"#).is_err());
+    }
+}
