@@ -66,7 +66,7 @@ fn an_instance_describes_itself_counts_its_fuel_and_trades_through_its_account()
     let sb = sandbox(cache.path());
     let loaded = sb.load(&common::component("sma-cross")).unwrap();
     let market = Rc::new(RefCell::new(MarketState::new(&["AAA".to_string()])));
-    let mut inst = loaded.instantiate(&sb, market.clone(), account(), Limits::default()).unwrap();
+    let mut inst = loaded.instantiate(&sb, market.clone(), Box::new(account()), Limits::default()).unwrap();
     let info = inst.describe().unwrap();
     assert_eq!(info.name, "sma-cross");
     let names: Vec<_> = info.params.iter().map(|p| p.name.as_str()).collect();
@@ -83,11 +83,11 @@ fn an_instance_describes_itself_counts_its_fuel_and_trades_through_its_account()
     for (i, close) in closes.iter().enumerate() {
         let bar = Bar { time: i as i64 * 60_000_000_000, open: *close, high: close + 0.5, low: close - 0.5, close: *close, volume: 100.0 };
         market.borrow_mut().push_bar(0, Timeframe::Minute, bar);
-        inst.state_mut().account.portfolio.mark(0, *close);
+        inst.state_mut().account_mut::<Account>().unwrap().portfolio.mark(0, *close);
         assert_eq!(inst.on_bar(0, Timeframe::Minute, &bar), Some(Verdict::Keep));
     }
     assert!(inst.fuel_used() > 0);
-    assert!(inst.state().account.broker.has_open_orders(), "the up-cross should have placed a buy");
+    assert!(inst.state().account::<Account>().unwrap().broker.has_open_orders(), "the up-cross should have placed a buy");
     assert!(inst.disabled().is_none());
 }
 
@@ -98,7 +98,7 @@ fn a_tiny_fuel_budget_disables_the_instance_with_the_reason() {
     let loaded = sb.load(&common::component("sma-cross")).unwrap();
     let market = Rc::new(RefCell::new(MarketState::new(&["AAA".to_string()])));
     let limits = Limits { fuel_per_event: 10, ..Limits::default() };
-    let mut inst = loaded.instantiate(&sb, market, account(), limits).unwrap();
+    let mut inst = loaded.instantiate(&sb, market, Box::new(account()), limits).unwrap();
     assert!(inst.describe().is_none());
     assert!(inst.disabled().unwrap().starts_with("out of fuel: exceeded 10 fuel"), "{:?}", inst.disabled());
     // Disabled stays disabled: later calls do nothing.

@@ -55,7 +55,7 @@ impl StrategyRunner {
         used: &mut [bool],
         state_of: &dyn Fn(&str) -> KeyStore,
     ) -> Result<Self, StartError> {
-        let mut instance = loaded.instantiate(sandbox, market, account, limits)?;
+        let mut instance = loaded.instantiate(sandbox, market, Box::new(account), limits)?;
         let trapped = |instance: &StrategyInstance| StartError::InitTrapped {
             path: loaded.path.clone(),
             reason: instance.disabled().unwrap_or("unknown").to_owned(),
@@ -92,7 +92,11 @@ impl StrategyRunner {
     }
 
     pub fn account(&self) -> &Account {
-        &self.instance.state().account
+        self.instance.state().account().expect("a runner's instance trades through its Account")
+    }
+
+    fn account_mut(&mut self) -> &mut Account {
+        self.instance.state_mut().account_mut().expect("a runner's instance trades through its Account")
     }
 
     /// Changes to the strategy's `state` store since the last call.
@@ -111,7 +115,7 @@ impl StrategyRunner {
         if self.rejected.len() <= index {
             self.rejected.resize(index + 1, false);
         }
-        self.instance.state_mut().account.portfolio.ensure_symbols(index + 1);
+        self.account_mut().portfolio.ensure_symbols(index + 1);
         if self.instance.add_symbol(symbol, name) == Some(Verdict::RejectSymbol) {
             self.rejected[index] = true;
         }
@@ -123,7 +127,7 @@ impl StrategyRunner {
     /// Returns the fills as booked; the account does not keep them, as they
     /// are recorded already or by the caller, and the strategy is not told.
     pub fn inherit(&mut self, execution: &Execution<'_>) -> Vec<Fill> {
-        let portfolio = &mut self.instance.state_mut().account.portfolio;
+        let portfolio = &mut self.account_mut().portfolio;
         portfolio.ensure_symbols(execution.symbol as usize + 1);
         let mut fills = Vec::new();
         portfolio.apply(execution, &mut fills);
@@ -148,7 +152,7 @@ impl StrategyRunner {
     /// A new bar: fills against it, then the strategy's `on-bar`.
     #[inline]
     pub fn on_bar(&mut self, symbol: SymbolId, timeframe: Timeframe, bar: &Bar) {
-        let a = &mut self.instance.state_mut().account;
+        let a = self.account_mut();
         a.broker.on_bar(symbol, bar, &mut a.portfolio, &mut a.fills, &mut a.pending_updates);
         a.portfolio.mark(symbol, bar.close);
         if !self.listening(symbol) {
@@ -163,7 +167,7 @@ impl StrategyRunner {
     /// A trade print: fills at its price, then the strategy's `on-trade`.
     pub fn on_trade(&mut self, symbol: SymbolId, trade: &Trade) {
         let print = trade.as_bar();
-        let a = &mut self.instance.state_mut().account;
+        let a = self.account_mut();
         a.broker.on_bar(symbol, &print, &mut a.portfolio, &mut a.fills, &mut a.pending_updates);
         a.portfolio.mark(symbol, trade.price);
         if !self.listening(symbol) {
@@ -204,7 +208,7 @@ impl StrategyRunner {
         if let Some(reason) = self.instance.disabled() {
             let reason = format!("strategy disabled: {reason}");
             self.cancel_open_orders(time, &reason);
-            self.instance.state_mut().account.pending_updates.clear();
+            self.account_mut().pending_updates.clear();
         }
     }
 
@@ -215,7 +219,7 @@ impl StrategyRunner {
 
     /// Cancels every open order (routed out: asks the outside broker to).
     pub fn cancel_open_orders(&mut self, time: Timestamp, reason: &str) {
-        let a = &mut self.instance.state_mut().account;
+        let a = self.account_mut();
         if a.broker.has_open_orders() {
             a.broker.cancel_all(time, reason, &mut a.pending_updates);
         }
@@ -223,7 +227,7 @@ impl StrategyRunner {
 
     /// Fills since the previous call.
     pub fn take_new_fills(&mut self) -> &[Fill] {
-        let fills = &self.instance.state().account.fills;
+        let fills = &self.instance.state().account::<Account>().expect("a runner's instance trades through its Account").fills;
         let new = &fills[self.taken..];
         self.taken = fills.len();
         new
@@ -235,13 +239,13 @@ impl StrategyRunner {
     /// [`StrategyRunner::take_new_fills`].)
     pub fn drain_fills(&mut self) -> Vec<Fill> {
         self.taken = 0;
-        std::mem::take(&mut self.instance.state_mut().account.fills)
+        std::mem::take(&mut self.account_mut().fills)
     }
 
     /// The symbols whose open orders changed since the previous call, with
     /// their open orders now (see [`liu_exec::broker::SimulatedBroker::take_open_order_changes`]).
     pub fn take_open_order_changes(&mut self, placed_as: impl Fn(OrderId) -> Option<String>) -> Vec<(SymbolId, String)> {
-        self.instance.state_mut().account.broker.take_open_order_changes(placed_as)
+        self.account_mut().broker.take_open_order_changes(placed_as)
     }
 
     /// Puts back the open orders an earlier process of this consumer saved
@@ -253,18 +257,18 @@ impl StrategyRunner {
         saved: &str,
         keep: impl Fn(Option<&str>) -> bool,
     ) -> Result<Vec<RestoredOrder>, RestoreError> {
-        self.instance.state_mut().account.broker.restore_open_orders(symbol, saved, keep)
+        self.account_mut().broker.restore_open_orders(symbol, saved, keep)
     }
 
     /// Requests for the outside broker since the previous call (routed mode).
     pub fn take_routed(&mut self) -> Vec<RoutedRequest> {
-        self.instance.state_mut().account.broker.take_routed()
+        self.account_mut().broker.take_routed()
     }
 
     /// Applies an outside broker's report on order `id` and tells the
     /// strategy. Returns false when the order is not (or no longer) open.
     pub fn on_broker_report(&mut self, id: OrderId, report: &BrokerReport) -> bool {
-        let a = &mut self.instance.state_mut().account;
+        let a = self.account_mut();
         let known = a.broker.on_routed_update(
             id,
             report.status,
@@ -279,7 +283,7 @@ impl StrategyRunner {
         if self.instance.disabled().is_none() {
             self.instance.deliver_order_updates();
         } else {
-            self.instance.state_mut().account.pending_updates.clear();
+            self.account_mut().pending_updates.clear();
         }
         known
     }

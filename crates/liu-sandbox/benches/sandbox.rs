@@ -32,7 +32,7 @@ fn sandbox(enforce_limits: bool) -> Sandbox {
 fn ready_instance(sb: &Sandbox, name: &str) -> StrategyInstance {
     let loaded = sb.load(&component(name)).unwrap();
     let market = Rc::new(RefCell::new(MarketState::new(&["AAA".to_string()])));
-    let mut inst = loaded.instantiate(sb, market, account(), Limits::default()).unwrap();
+    let mut inst = loaded.instantiate(sb, market, Box::new(account()), Limits::default()).unwrap();
     let info = inst.describe().unwrap();
     let params: Vec<_> = info.params.iter().map(|p| (p.name.clone(), p.default.clone().unwrap())).collect();
     inst.init(&params).unwrap().unwrap();
@@ -46,7 +46,7 @@ fn instantiation(c: &mut Criterion) {
         let loaded = sb.load(&component(name)).unwrap();
         let market = Rc::new(RefCell::new(MarketState::new(&["AAA".to_string()])));
         c.bench_function(&format!("instantiate/{name}"), |b| {
-            b.iter(|| loaded.instantiate(&sb, market.clone(), account(), Limits::default()).unwrap())
+            b.iter(|| loaded.instantiate(&sb, market.clone(), Box::new(account()), Limits::default()).unwrap())
         });
     }
 }

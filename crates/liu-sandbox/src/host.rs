@@ -5,6 +5,7 @@
 //! and a strategy that keeps breaking its order limits is flagged for
 //! disabling. Nothing here reaches the OS.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -13,10 +14,9 @@ use std::collections::BTreeMap;
 use super::Limits;
 use super::bindings::liu::engine::{fincalcs as wf, log as wl, market_data, orders as wo, state as ws, types as wt};
 use crate::fincalcs;
-use liu_core::domain::{self, NANOS_PER_SECOND, Rejection, SymbolId};
+use liu_core::domain::{self, NANOS_PER_SECOND, SymbolId};
+use liu_core::gateway::OrderGateway;
 use liu_core::market::MarketState;
-use liu_exec::account::Account;
-use liu_exec::broker::MAX_VIOLATIONS_IN_A_ROW;
 
 /// Longest history or input series a strategy can request or pass in one call.
 const MAX_SERIES: usize = 1 << 20;
@@ -53,7 +53,9 @@ impl KeyStore {
 pub struct HostState {
     label: String,
     pub market: Rc<RefCell<MarketState>>,
-    pub account: Account,
+    /// Where the strategy's orders go: the engine's choice, reached through
+    /// the trait only.
+    gateway: Box<dyn OrderGateway>,
     pub(super) limiter: MemoryLimiter,
     log_bytes_left: usize,
     log_bytes_per_minute: usize,
@@ -70,11 +72,17 @@ pub struct HostState {
 }
 
 impl HostState {
-    pub(super) fn new(label: String, market: Rc<RefCell<MarketState>>, account: Account, memory_cap: usize, limits: &Limits) -> Self {
+    pub(super) fn new(
+        label: String,
+        market: Rc<RefCell<MarketState>>,
+        gateway: Box<dyn OrderGateway>,
+        memory_cap: usize,
+        limits: &Limits,
+    ) -> Self {
         Self {
             label,
             market,
-            account,
+            gateway,
             limiter: MemoryLimiter { cap: memory_cap, hit: false, peak: 0 },
             log_bytes_left: limits.log_bytes,
             log_bytes_per_minute: limits.log_bytes_per_minute,
@@ -86,6 +94,25 @@ impl HostState {
             violation: None,
             keystore: KeyStore::default(),
         }
+    }
+
+    /// The gateway as the engine made it, when it is an `A`.
+    pub fn account<A: OrderGateway>(&self) -> Option<&A> {
+        (self.gateway.as_ref() as &dyn Any).downcast_ref()
+    }
+
+    /// See [`HostState::account`].
+    pub fn account_mut<A: OrderGateway>(&mut self) -> Option<&mut A> {
+        (self.gateway.as_mut() as &mut dyn Any).downcast_mut()
+    }
+
+    /// Order updates waiting for the strategy, oldest first.
+    pub(super) fn take_updates(&mut self) -> Vec<domain::OrderUpdate> {
+        self.gateway.take_updates()
+    }
+
+    pub(super) fn has_updates(&self) -> bool {
+        self.gateway.has_updates()
     }
 
     /// Why the host wants the instance disabled, once (repeated limit violations).
@@ -286,21 +313,13 @@ impl market_data::Host for HostState {
     }
 
     fn get_position(&mut self, symbol: SymbolId) -> wt::Position {
-        match self.account.portfolio.position(symbol) {
-            Some(p) => wt::Position {
-                qty: p.qty,
-                avg_entry_price: p.avg_price,
-                market_value: p.market_value(),
-                unrealized_pnl: p.unrealized_pnl(),
-            },
-            None => wt::Position { qty: 0.0, avg_entry_price: 0.0, market_value: 0.0, unrealized_pnl: 0.0 },
-        }
+        let p = self.gateway.position(symbol).unwrap_or_default();
+        wt::Position { qty: p.qty, avg_entry_price: p.avg_entry_price, market_value: p.market_value, unrealized_pnl: p.unrealized_pnl }
     }
 
     fn get_account(&mut self) -> wt::Account {
-        let p = &self.account.portfolio;
-        let equity = p.equity();
-        wt::Account { cash: p.cash, equity, buying_power: (equity * self.account.broker.leverage() - p.gross_exposure()).max(0.0) }
+        let a = self.gateway.account();
+        wt::Account { cash: a.cash, equity: a.equity, buying_power: a.buying_power }
     }
 
     fn now(&mut self) -> wt::Timestamp {
@@ -383,26 +402,17 @@ impl wf::Host for HostState {
 
 impl wo::Host for HostState {
     fn submit(&mut self, request: wo::OrderRequest) -> Result<wt::OrderId, wo::Rejection> {
-        let a = &mut self.account;
         if self.violation.is_some() {
             // Being disabled: nothing more reaches the broker in this call.
-            a.rejected_orders += 1;
+            self.gateway.refuse();
             return Err(wo::Rejection::LimitExceeded("strategy is being disabled for repeated limit violations".into()));
         }
-        let market = self.market.borrow();
-        let result = a.broker.submit(request_from_wit(request), &market, &mut a.portfolio, &mut a.fills, &mut a.pending_updates);
-        if result.is_ok() {
-            a.accepted_orders += 1;
-        }
+        let result = self.gateway.submit(request_from_wit(request), &self.market.borrow());
         if let Err(r) = &result {
-            a.rejected_orders += 1;
-            if matches!(r, Rejection::InvalidQuantity(_) | Rejection::InvalidPrice(_) | Rejection::InvalidIndicators(_)) {
-                a.invalid_orders += 1;
-            }
             tracing::debug!(strategy = %self.label, "order rejected: {r}");
-            if a.broker.violations_in_a_row() >= MAX_VIOLATIONS_IN_A_ROW {
-                self.violation =
-                    Some(format!("disabled: {MAX_VIOLATIONS_IN_A_ROW} orders rejected in a row for exceeding limits (last: {r})"));
+            let (in_a_row, most) = self.gateway.violations_in_a_row();
+            if in_a_row >= most {
+                self.violation = Some(format!("disabled: {most} orders rejected in a row for exceeding limits (last: {r})"));
             }
         }
         result.map_err(rejection_to_wit)
@@ -410,8 +420,7 @@ impl wo::Host for HostState {
 
     fn cancel(&mut self, id: wt::OrderId) -> Result<(), wo::Rejection> {
         let now = self.market.borrow().now();
-        let a = &mut self.account;
-        a.broker.cancel(id, now, &mut a.pending_updates).map_err(rejection_to_wit)
+        self.gateway.cancel(id, now).map_err(rejection_to_wit)
     }
 }
 

@@ -3,7 +3,8 @@
 //! among them), the limits, the compile cache, strategy parameters
 //! ([`params`]) and the component tooling ([`component`]).
 //!
-//! It depends on liu-core and liu-exec (a strategy's account); never on
+//! It depends on liu-core only: a strategy reaches its broker through
+//! liu-core's [`OrderGateway`](liu_core::gateway::OrderGateway); never on
 //! the store, a venue or the engine.
 //!
 //! One [`Sandbox`] per process owns the wasmtime engine (Cranelift, pooling
@@ -33,8 +34,8 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 use liu_core::domain::{self, SymbolId};
+use liu_core::gateway::OrderGateway;
 use liu_core::market::MarketState;
-use liu_exec::account::Account;
 
 pub use host::{HostState, KeyStore};
 
@@ -368,17 +369,17 @@ pub struct LoadedStrategy {
 }
 
 impl LoadedStrategy {
-    /// A fresh instance in its own store, trading through `account`.
+    /// A fresh instance in its own store, trading through `gateway`.
     pub fn instantiate(
         &self,
         sandbox: &Sandbox,
         market: Rc<RefCell<MarketState>>,
-        account: Account,
+        gateway: Box<dyn OrderGateway>,
         limits: Limits,
     ) -> Result<StrategyInstance, SandboxError> {
         let label = self.path.file_stem().map_or_else(|| "strategy".into(), |s| s.to_string_lossy().into_owned());
         let memory_cap = limits.memory_bytes.min(sandbox.config.max_memory_bytes);
-        let state = HostState::new(label.clone(), market, account, memory_cap, &limits);
+        let state = HostState::new(label.clone(), market, gateway, memory_cap, &limits);
         let mut store = Store::new(&sandbox.engine, state);
         store.limiter(|s| &mut s.limiter);
         let enforce = sandbox.config.enforce_limits;
@@ -508,8 +509,8 @@ impl StrategyInstance {
 
     /// Delivers the account's pending order updates, in order.
     pub fn deliver_order_updates(&mut self) {
-        while !self.store.data().account.pending_updates.is_empty() {
-            let updates = std::mem::take(&mut self.store.data_mut().account.pending_updates);
+        while self.store.data().has_updates() {
+            let updates = self.store.data_mut().take_updates();
             for u in &updates {
                 let u = host::order_update_to_wit(u);
                 if self.guard(|b, s| b.call_on_order_update(s, &u)).is_none() {

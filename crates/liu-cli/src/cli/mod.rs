@@ -187,7 +187,7 @@ fn describe(path: &std::path::Path) -> anyhow::Result<()> {
         liu_exec::portfolio::Portfolio::new(0.0, 0),
         liu_exec::broker::SimulatedBroker::new(Default::default(), Default::default(), 1.0),
     );
-    let mut instance = loaded.instantiate(&sandbox, market, account, Limits::default())?;
+    let mut instance = loaded.instantiate(&sandbox, market, Box::new(account), Limits::default())?;
     let info =
         instance.describe().with_context(|| format!("{} failed in describe: {}", path.display(), instance.disabled().unwrap_or("")))?;
     println!("{} {}  ({})", info.name, info.version, loaded.digest);

@@ -1,7 +1,8 @@
 //! Tests of [`super`].
 
 use super::*;
-use liu_exec::broker::{Commission, FillAt, OrderChecks, SimulatedBroker};
+use liu_exec::account::Account;
+use liu_exec::broker::{Commission, FillAt, MAX_VIOLATIONS_IN_A_ROW, OrderChecks, SimulatedBroker};
 use liu_exec::portfolio::Portfolio;
 
 fn state(checks: OrderChecks, limits: &Limits) -> HostState {
@@ -10,7 +11,7 @@ fn state(checks: OrderChecks, limits: &Limits) -> HostState {
     market.push_bar(0, domain::Timeframe::Minute, bar);
     let broker = SimulatedBroker::new(FillAt::NextOpen, Commission::default(), 1.0).with_checks(checks);
     let account = Account::new(Portfolio::new(1_000.0, 1), broker);
-    HostState::new("test".into(), Rc::new(RefCell::new(market)), account, 1 << 20, limits)
+    HostState::new("test".into(), Rc::new(RefCell::new(market)), Box::new(account), 1 << 20, limits)
 }
 
 fn advance_to(s: &HostState, time: domain::Timestamp) {
@@ -75,5 +76,5 @@ fn repeated_violations_flag_the_instance_and_stop_further_orders() {
         s.take_violation().as_deref(),
         Some("disabled: 100 orders rejected in a row for exceeding limits (last: symbol not allowed for this strategy)")
     );
-    assert_eq!(s.account.rejected_orders, u64::from(MAX_VIOLATIONS_IN_A_ROW) + 1);
+    assert_eq!(s.account::<Account>().unwrap().rejected_orders, u64::from(MAX_VIOLATIONS_IN_A_ROW) + 1);
 }
