@@ -55,7 +55,7 @@ fn a_backtest_into_postgres_and_into_sqlite_gives_identical_rows() {
         for (f, t) in fills.zip(trades) {
             let side = if t.operation.starts_with("buy") { Side::Buy } else { Side::Sell };
             assert_eq!((&f.symbol, f.side, f.qty, f.price, f.fee), (&t.symbol, side, t.qty, t.price, t.fee), "{t:?}");
-            assert_eq!(Some(f.time), liu_data::parse_timestamp(&t.client_time), "{t:?}");
+            assert_eq!(Some(f.time), liu_core::time::parse_timestamp(&t.client_time), "{t:?}");
         }
     }
     assert!(

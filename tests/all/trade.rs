@@ -586,7 +586,7 @@ fn the_producer_reconnects_and_resubscribes_when_the_stream_drops() {
         query(&db, async |c| sqlx::query_scalar::<_, Option<String>>("SELECT max(client_time) FROM new_trades").fetch_one(c).await.unwrap())
     };
     wait_until(Duration::from_secs(30), "a fill after the stream came back", latest, |t| {
-        t.as_deref().and_then(liu_data::parse_timestamp).is_some_and(|t| t > restarted_at)
+        t.as_deref().and_then(liu_core::time::parse_timestamp).is_some_and(|t| t > restarted_at)
     });
     let (status, lines) = stop(trade);
     assert!(status.success(), "{}", lines.join("\n"));
@@ -600,7 +600,7 @@ fn the_producer_reconnects_and_resubscribes_when_the_stream_drops() {
     assert!(reconnects >= 1, "{text}");
     // Events flowed again after the reconnect: fills stamped after the restart.
     let batch = batch_of(&lines);
-    let after = trades(&db, &batch).iter().filter(|t| liu_data::parse_timestamp(&t.client_time).unwrap() > restarted_at).count();
+    let after = trades(&db, &batch).iter().filter(|t| liu_core::time::parse_timestamp(&t.client_time).unwrap() > restarted_at).count();
     assert!(after > 0, "no fill after the stream came back\n{text}");
     assert_eq!(runs(&db, &batch).len(), 2);
 }

@@ -1,5 +1,5 @@
 //! CSV bar files: header recognition, the per-row parser and validator, and the
-//! hand-rolled timestamp parser/formatter used on the hot path.
+//! timestamp parser of liu_core::time, used on the hot path.
 //!
 //! A header row is required; names are trimmed and case-insensitive, other
 //! columns are ignored:
@@ -16,7 +16,7 @@
 //! Quote-free files (the norm) go through a fast line splitter; files with `"`
 //! or bare `\r` line ends are read with the `csv` crate, with the same results.
 //!
-//! Accepted timestamp formats (see [`parse_timestamp`]):
+//! Accepted timestamp formats (see [`liu_core::time::parse_timestamp`]):
 //! - epoch numbers, integer or decimal, whose unit follows the number of integer
 //!   digits: up to 12 digits are seconds, 13–15 milliseconds, 16–18 microseconds,
 //!   19 nanoseconds (so `1700000000`, `1700000000.25` and `1700000000000` all work);
@@ -32,7 +32,6 @@ mod header;
 mod number;
 mod row;
 mod sink;
-mod timestamp;
 
 use std::fs::File;
 use std::path::Path;
@@ -45,9 +44,10 @@ use file_state::FileState;
 #[cfg(test)]
 use liu_core::domain::NANOS_PER_SECOND;
 
+#[cfg(test)]
+use liu_core::time::{format_timestamp, parse_timestamp};
 pub(super) use row::check_bar;
 pub(super) use sink::Sink;
-pub use timestamp::{format_timestamp, parse_timestamp};
 
 /// The 1-based physical line of a record whose parsing started at `byte`.
 ///

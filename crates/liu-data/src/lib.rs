@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use liu_core::domain::{BarEvent, SymbolId, Timeframe, Timestamp};
 
-pub use self::csv::{format_timestamp, parse_timestamp};
+use liu_core::time::format_timestamp;
 
 /// What to load.
 #[derive(Clone, Debug, Default)]

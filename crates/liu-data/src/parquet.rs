@@ -24,8 +24,9 @@ use ::parquet::record::Field;
 use ::parquet::schema::types::TypePtr;
 
 use super::csv::check_bar;
-use super::{DataError, LoadOptions, MarketData, format_timestamp, infer_timeframe, parse_timestamp};
+use super::{DataError, LoadOptions, MarketData, infer_timeframe};
 use liu_core::domain::{Bar, BarEvent, NANOS_PER_SECOND, SymbolId, Timestamp};
+use liu_core::time::{format_timestamp, parse_timestamp};
 
 /// What a column of the file is used for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 
 use super::*;
 use liu_core::domain::{Bar, NANOS_PER_SECOND};
+use liu_core::time::parse_timestamp;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 const S: i64 = NANOS_PER_SECOND;

@@ -27,7 +27,6 @@ use {
 };
 
 pub use client::AlpacaClient;
-pub use encoding::{format_timestamp, parse_timestamp};
 pub use trade_updates::{
     AuthStatus, Authorization, ClientMessage, StreamMessage, Streams, TradeEvent, TradeUpdate, order_update, run_trade_updates, stream_url,
 };

@@ -224,7 +224,7 @@ impl backtest::FillSink for WriterSink<'_> {
 }
 
 fn parse_time(flag: &str, s: &str) -> anyhow::Result<i64> {
-    liu_data::parse_timestamp(s).with_context(|| format!("{flag} `{s}`: expected a date (2024-01-31), a datetime or epoch seconds"))
+    liu_core::time::parse_timestamp(s).with_context(|| format!("{flag} `{s}`: expected a date (2024-01-31), a datetime or epoch seconds"))
 }
 
 fn progress_bar(total: usize) -> Option<indicatif::ProgressBar> {

@@ -100,7 +100,9 @@ async fn import(args: &ImportBarsArgs, files: &[PathBuf]) -> anyhow::Result<()> 
             Err(e) => anyhow::bail!("{e:#}\n{}", not_imported(file, &imported)),
         };
         let span = match (data.events.first(), data.events.last()) {
-            (Some(a), Some(b)) => format!("{} .. {}", liu_data::format_timestamp(a.bar.time), liu_data::format_timestamp(b.bar.time)),
+            (Some(a), Some(b)) => {
+                format!("{} .. {}", liu_core::time::format_timestamp(a.bar.time), liu_core::time::format_timestamp(b.bar.time))
+            }
             _ => String::new(),
         };
         let symbols = if data.symbols.len() <= 5 { data.symbols.join(", ") } else { format!("{} symbols", data.symbols.len()) };

@@ -5,7 +5,7 @@ use liu_core::domain::Bar;
 use super::fields::{Fields, show};
 use super::header::Columns;
 use super::number::number;
-use super::timestamp::parse_ts;
+use liu_core::time::parse_timestamp_bytes;
 
 /// Parses and validates one data row (everything except the symbol).
 #[inline(always)]
@@ -14,7 +14,7 @@ pub(super) fn parse_row<R: Fields>(rec: &R, c: &Columns) -> Result<Bar, String> 
         return Err(format!("row has {} fields, the header has {}", rec.count(), c.n));
     }
     let tf = rec.field(c.time).trim_ascii();
-    let Some(time) = parse_ts(tf) else {
+    let Some(time) = parse_timestamp_bytes(tf) else {
         return Err(bad_timestamp(tf));
     };
     let open = number(rec, c.open, "open")?;

@@ -391,7 +391,7 @@ impl Store {
                 let side = Operation::from_name(&operation)
                     .ok_or_else(|| StoreError::Corrupt(format!("new_trades of batch {batch_id}: unknown operation {operation:?}")))?
                     .side();
-                let time = crate::parse_timestamp(&time)
+                let time = liu_core::time::parse_timestamp(&time)
                     .ok_or_else(|| StoreError::Corrupt(format!("new_trades of batch {batch_id}: unreadable client_time {time:?}")))?;
                 Ok(RecordedFill { algo_name, parameters, symbol, side, qty, price, fee, time })
             })
@@ -432,7 +432,7 @@ pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
 
 /// Event time (ns since epoch) as RFC 3339.
 pub fn event_time(t: Timestamp) -> String {
-    crate::format_timestamp(t)
+    liu_core::time::format_timestamp(t)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ fn deterministic_and_valid() {
     assert_eq!(random_walk(1, 1001, 0).symbols[999], "SYM0999");
     assert_eq!(a.events.len(), 1500);
     assert_eq!(a.events[0].bar.time, START_SECONDS * NANOS_PER_SECOND);
-    assert_eq!(crate::format_timestamp(a.events[0].bar.time), "2024-01-02T14:30:00Z");
+    assert_eq!(liu_core::time::format_timestamp(a.events[0].bar.time), "2024-01-02T14:30:00Z");
     // Pinned values: the generator must not change silently (or differ by platform).
     let b = |time: i64, o: f64, h: f64, l: f64, c: f64, v: f64| Bar {
         time: time * NANOS_PER_SECOND,

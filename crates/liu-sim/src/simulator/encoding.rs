@@ -52,7 +52,7 @@ fn write_msgpack(out: &mut Vec<u8>, value: &serde_json::Value, is_time: bool) {
             (None, Some(u)) => rmp::encode::write_uint(out, u).map(|_| ()).map_err(|_| ()),
             _ => rmp::encode::write_f64(out, n.as_f64().unwrap_or(f64::NAN)).map_err(|_| ()),
         },
-        Value::String(text) => match liu_venues::provider::alpaca::parse_rfc3339(text).filter(|_| is_time) {
+        Value::String(text) => match liu_core::time::parse_rfc3339(text).filter(|_| is_time) {
             Some(t) => {
                 let _ = rmp::encode::write_ext_meta(out, 12, -1);
                 out.extend_from_slice(&(t.rem_euclid(1_000_000_000) as u32).to_be_bytes());

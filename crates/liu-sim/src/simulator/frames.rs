@@ -7,7 +7,7 @@ use tokio_tungstenite::tungstenite::Message;
 use super::Shared;
 use super::session::{DAILY_BAR, Dialect, QUOTE, Session, TRADE, UPDATED_BAR};
 use liu_core::domain::{Bar, Quote, Timeframe, Timestamp, Trade};
-use liu_venues::provider::alpaca::write_rfc3339;
+use liu_core::time::write_rfc3339;
 use liu_venues::provider::polygon;
 
 impl<'a> Session<'a> {

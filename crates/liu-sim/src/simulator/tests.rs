@@ -2,7 +2,8 @@
 
 use super::*;
 use liu_core::domain::{MarketEvent, SymbolEvent};
-use liu_venues::provider::alpaca::{ControlMessage, parse_frame, parse_rfc3339};
+use liu_core::time::parse_rfc3339;
+use liu_venues::provider::alpaca::{ControlMessage, parse_frame};
 use tokio_tungstenite::MaybeTlsStream;
 
 type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;

@@ -22,6 +22,7 @@ mod http;
 mod requests;
 mod trade_updates;
 
+use liu_core::time::format_timestamp;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -37,7 +38,7 @@ use super::Board;
 use liu_core::domain::{Bar, Timestamp, wall_clock};
 use liu_venues::alpaca_trading::{
     AlpacaAccount, AlpacaAsset, AlpacaOrder, AlpacaOrderStatus, AlpacaOrderType, AlpacaPosition, AlpacaSide, AlpacaTimeInForce, ApiError,
-    OrderRequestWire, PositionSide, StreamMessage, TradeEvent, error_code, format_timestamp,
+    OrderRequestWire, PositionSide, StreamMessage, TradeEvent, error_code,
 };
 
 // What the tests (`use super::*`) use of this module's imports before it was split.

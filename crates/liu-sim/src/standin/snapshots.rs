@@ -8,6 +8,7 @@
 //! trade counts of 0. The board keeps no date for its previous day, so
 //! Alpaca's `prevDailyBar.t` is the previous weekday.
 
+use liu_core::time::format_timestamp;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -148,7 +149,7 @@ async fn alpaca_snapshots(State(state): State<AlpacaState>, headers: HeaderMap, 
 /// One symbol's Alpaca snapshot; `prevDailyBar` is omitted when the board has
 /// no previous day. Times are RFC 3339.
 fn alpaca_snapshot(board: &SymbolBoard) -> Value {
-    let at = rfc3339(board.updated);
+    let at = format_timestamp(board.updated);
     let last = board.last_price;
     let mut snapshot = json!({
         "latestTrade": { "t": at, "x": "V", "p": last, "s": 100, "c": ["@"], "i": 0, "z": "C" },
@@ -175,13 +176,9 @@ fn alpaca_day(day: &DayBar, t: String) -> Value {
 
 fn alpaca_minute(bar: &Bar) -> Value {
     json!({
-        "t": rfc3339(bar.time), "o": bar.open, "h": bar.high, "l": bar.low, "c": bar.close,
+        "t": format_timestamp(bar.time), "o": bar.open, "h": bar.high, "l": bar.low, "c": bar.close,
         "v": bar.volume.round() as i64, "n": 0, "vw": bar.close,
     })
-}
-
-fn rfc3339(time: Timestamp) -> String {
-    DateTime::from_timestamp_nanos(time).to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
 /// New York midnight, in UTC, of the day of `time`, or of the weekday before it.

@@ -1,8 +1,6 @@
 //! How Alpaca writes numbers (JSON strings) and timestamps (RFC 3339), and
 //! the serde of both used by the wire types.
 
-use liu_core::domain::Timestamp;
-
 /// Serde of Alpaca's numbers: written as JSON strings, read from strings or
 /// numbers; non-finite values are refused.
 pub(super) mod num {
@@ -66,29 +64,19 @@ pub(super) mod num {
     }
 }
 
-/// Serde of a [`Timestamp`] as an RFC 3339 string.
+/// Serde of a [`Timestamp`](liu_core::domain::Timestamp) as an RFC 3339 string.
 pub(super) mod rfc3339 {
     use serde::{Deserialize, Deserializer, Serializer, de};
 
     use liu_core::domain::Timestamp;
+    use liu_core::time::{format_timestamp, parse_rfc3339};
 
     pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::format_timestamp(*t))
+        s.serialize_str(&format_timestamp(*t))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
         let text = String::deserialize(d)?;
-        super::parse_timestamp(&text).ok_or_else(|| de::Error::custom(format!("invalid RFC 3339 timestamp {text:?}")))
+        parse_rfc3339(&text).ok_or_else(|| de::Error::custom(format!("invalid RFC 3339 timestamp {text:?}")))
     }
-}
-
-/// An RFC 3339 timestamp (fractional seconds optional, `Z` or an offset) in
-/// ns since the epoch; `None` when malformed or out of range.
-pub fn parse_timestamp(text: &str) -> Option<Timestamp> {
-    chrono::DateTime::parse_from_rfc3339(text).ok()?.timestamp_nanos_opt()
-}
-
-/// `t` as RFC 3339 in UTC, with 0, 3, 6 or 9 fraction digits as needed.
-pub fn format_timestamp(t: Timestamp) -> String {
-    chrono::DateTime::from_timestamp_nanos(t).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }

@@ -23,9 +23,8 @@ use serde::{Deserialize, Serialize};
 use super::flat::{self, Flat, FlatMember};
 use super::frame::{Converted, JStr, Skip, need};
 
-use liu_core::domain::{
-    Bar, MarketEvent, NANOS_PER_SECOND, Quote, SymbolEvent, Timeframe, Timestamp, Trade, civil_from_days, days_from_civil, days_in_month,
-};
+use liu_core::domain::{Bar, MarketEvent, Quote, SymbolEvent, Timeframe, Timestamp, Trade};
+use liu_core::time::parse_rfc3339;
 
 /// Error codes of the stream's `{"T":"error"}` messages.
 pub mod error_code {
@@ -486,122 +485,6 @@ impl super::frame::Wire for Wire {
 /// warn, once per frame.
 pub fn parse_frame(text: &str) -> ParsedFrame {
     super::frame::parse::<Wire>(text)
-}
-
-// ---------------------------------------------------------------------------
-// RFC 3339
-// ---------------------------------------------------------------------------
-
-#[inline]
-fn digit(b: &[u8], i: usize) -> Option<i64> {
-    let d = b.get(i)?.wrapping_sub(b'0');
-    (d <= 9).then_some(i64::from(d))
-}
-
-#[inline]
-fn two(b: &[u8], i: usize) -> Option<i64> {
-    Some(digit(b, i)? * 10 + digit(b, i + 1)?)
-}
-
-#[inline]
-fn expect(b: &[u8], i: usize, c: u8) -> Option<()> {
-    (b.get(i) == Some(&c)).then_some(())
-}
-
-/// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` into nanoseconds since
-/// the epoch, UTC. The fraction may have any number of digits; those beyond
-/// nanoseconds are truncated. `t`/`z` in lower case and a space instead of `T`
-/// are accepted. Returns `None` for anything else or an impossible date.
-pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
-    let b = s.as_bytes();
-    let year = two(b, 0)? * 100 + two(b, 2)?;
-    expect(b, 4, b'-')?;
-    let month = two(b, 5)?;
-    expect(b, 7, b'-')?;
-    let day = two(b, 8)?;
-    if !matches!(b.get(10), Some(b'T' | b't' | b' ')) {
-        return None;
-    }
-    let hour = two(b, 11)?;
-    expect(b, 13, b':')?;
-    let minute = two(b, 14)?;
-    expect(b, 16, b':')?;
-    let second = two(b, 17)?;
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut nanos = 0i64;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        let mut scale = NANOS_PER_SECOND;
-        while let Some(d) = digit(b, i) {
-            if scale > 1 {
-                scale /= 10;
-                nanos += d * scale;
-            }
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-    }
-    let offset = match b.get(i)? {
-        b'Z' | b'z' => {
-            i += 1;
-            0
-        }
-        &sign @ (b'+' | b'-') => {
-            let oh = two(b, i + 1)?;
-            expect(b, i + 3, b':')?;
-            let om = two(b, i + 4)?;
-            if oh > 23 || om > 59 {
-                return None;
-            }
-            i += 6;
-            let o = oh * 3600 + om * 60;
-            if sign == b'-' { -o } else { o }
-        }
-        _ => return None,
-    };
-    if i != b.len() {
-        return None;
-    }
-    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
-    secs.checked_mul(NANOS_PER_SECOND)?.checked_add(nanos)
-}
-
-/// Appends `t` as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` (always nine fraction
-/// digits, UTC). Years outside 0..=9999 are clamped to that range.
-pub fn write_rfc3339(out: &mut Vec<u8>, t: Timestamp) {
-    let secs = t.div_euclid(NANOS_PER_SECOND);
-    let nanos = t.rem_euclid(NANOS_PER_SECOND);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let sod = secs.rem_euclid(86_400);
-    let y = y.clamp(0, 9999);
-    let mut buf = *b"0000-00-00T00:00:00.000000000Z";
-    let mut put = |at: usize, mut v: i64, width: usize| {
-        for k in (0..width).rev() {
-            buf[at + k] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
-    put(0, y, 4);
-    put(5, m, 2);
-    put(8, d, 2);
-    put(11, sod / 3600, 2);
-    put(14, sod / 60 % 60, 2);
-    put(17, sod % 60, 2);
-    put(20, nanos, 9);
-    out.extend_from_slice(&buf);
-}
-
-/// `t` as an RFC 3339 string with nine fraction digits (see [`write_rfc3339`]).
-pub fn format_rfc3339(t: Timestamp) -> String {
-    let mut v = Vec::with_capacity(30);
-    write_rfc3339(&mut v, t);
-    String::from_utf8(v).unwrap_or_default()
 }
 
 #[cfg(test)]

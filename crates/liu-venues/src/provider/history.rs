@@ -23,9 +23,9 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::provider::alpaca::{format_rfc3339, parse_rfc3339};
 use crate::rest::{AlpacaBar, Api, Client, PolygonAggs, RestError, next_page, path_segment};
 use liu_core::domain::{Bar, NANOS_PER_SECOND, Timeframe, Timestamp};
+use liu_core::time::{format_rfc3339, parse_rfc3339};
 
 /// Calendar days searched beyond the bars wanted: a long weekend.
 pub const LOOKBACK_DAYS: i64 = 4;

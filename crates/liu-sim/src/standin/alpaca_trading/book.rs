@@ -1,6 +1,7 @@
 //! The simulated account's book: cash, positions and every order with its
 //! exit legs, how fills and cancels change them, and the events they emit.
 
+use liu_core::time::format_timestamp;
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::NaiveDate;
@@ -8,7 +9,7 @@ use chrono::NaiveDate;
 use liu_core::domain::{Bar, Timestamp};
 use liu_exec::broker::{RestingOrder, fill_price};
 use liu_venues::alpaca_trading::{
-    AlpacaOrder, AlpacaOrderClass, AlpacaOrderStatus, AlpacaSide, AlpacaTimeInForce, TradeEvent, TradeUpdate, format_timestamp,
+    AlpacaOrder, AlpacaOrderClass, AlpacaOrderStatus, AlpacaSide, AlpacaTimeInForce, TradeEvent, TradeUpdate,
 };
 
 /// A position of the account.

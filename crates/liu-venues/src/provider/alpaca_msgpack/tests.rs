@@ -1,8 +1,8 @@
 //! Tests of [`super`].
 
 use super::*;
-use crate::provider::alpaca::parse_rfc3339;
 use liu_core::domain::{Bar, MarketEvent, Quote, Timeframe, Trade};
+use liu_core::time::parse_rfc3339;
 
 /// MessagePack of a JSON value, `t` strings as timestamps: as the
 /// simulator (and Alpaca) send it.
