@@ -4,7 +4,7 @@
 //! tests/common.)
 
 use crate::common::*;
-use liu_core::domain::Side;
+use liu_core::domain::{AlgoEnv, Side};
 use liu_data::store::{DbTarget, RecordedFill, Store};
 
 fn backtest_into(db: &TestDb) -> (serde_json::Value, Vec<TradeRow>, Vec<RunRow>) {
@@ -67,7 +67,7 @@ fn a_backtest_into_postgres_and_into_sqlite_gives_identical_rows() {
 fn batch_fills(db: &TestDb, batch: &str) -> Vec<RecordedFill> {
     let target: DbTarget = db.arg().parse().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async { Store::open(&target).await.unwrap().batch_fills(batch, "BACKTEST").await.unwrap() })
+    rt.block_on(async { Store::open(&target).await.unwrap().batch_fills(batch, AlgoEnv::Backtest).await.unwrap() })
 }
 
 #[test]
@@ -125,7 +125,7 @@ fn open_orders_are_saved_per_strategy_and_symbol_on_both_backends() {
     let pg = PgDb::new();
     let run = |name: &str| RunStart {
         algo_name: name.into(),
-        algo_env: "PAPER".into(),
+        algo_env: AlgoEnv::Paper,
         parameters: serde_json::json!({}),
         start_time: chrono::Utc::now(),
         strategy_digest: String::new(),
@@ -143,7 +143,10 @@ fn open_orders_are_saved_per_strategy_and_symbol_on_both_backends() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let saved = rt.block_on(async {
             let store = Store::open(&target).await.unwrap();
-            (store.batch_open_orders("batch-1", "PAPER").await.unwrap(), store.batch_open_orders("batch-1", "PROD").await.unwrap())
+            (
+                store.batch_open_orders("batch-1", AlgoEnv::Paper).await.unwrap(),
+                store.batch_open_orders("batch-1", AlgoEnv::Prod).await.unwrap(),
+            )
         });
         assert_eq!(saved.0, [(0, "BBB".to_owned(), r#"[{"id":2},{"id":3}]"#.to_owned())], "{db:?}");
         assert!(saved.1.is_empty(), "another environment's are not read");

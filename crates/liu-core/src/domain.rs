@@ -95,6 +95,48 @@ impl FeedClock {
     }
 }
 
+/// Which kind of session a run belongs to: `algo_run.algo_env`, and the
+/// scope of the strategies' key store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum AlgoEnv {
+    /// A replay of history (`backtest`, also of a recorded session).
+    Backtest,
+    /// Live data, orders to the paper broker or to a broker's paper account.
+    Paper,
+    /// Live data, orders to a broker's live account: real money.
+    Prod,
+}
+
+impl AlgoEnv {
+    /// The name stored in the database: `BACKTEST`, `PAPER` or `PROD`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlgoEnv::Backtest => "BACKTEST",
+            AlgoEnv::Paper => "PAPER",
+            AlgoEnv::Prod => "PROD",
+        }
+    }
+}
+
+impl std::fmt::Display for AlgoEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for AlgoEnv {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "BACKTEST" => Ok(AlgoEnv::Backtest),
+            "PAPER" => Ok(AlgoEnv::Paper),
+            "PROD" => Ok(AlgoEnv::Prod),
+            _ => Err(format!("unknown algo_env `{s}` (expected BACKTEST, PAPER or PROD)")),
+        }
+    }
+}
+
 /// An OHLCV bar; `time` is the bar's opening time.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Bar {

@@ -14,6 +14,7 @@ mod restore;
 mod results;
 mod session;
 
+use liu_core::domain::AlgoEnv;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -85,7 +86,7 @@ pub struct ConsumerConfig {
     pub restarted: bool,
     pub db: DbTarget,
     pub batch_id: String,
-    pub env: String,
+    pub env: AlgoEnv,
 }
 
 /// The sandbox limits of a tradeplan strategy, over the defaults.
@@ -160,13 +161,13 @@ fn start_strategies(plan: &TradePlan, kept: &KeptState) -> Result<Started, Consu
 }
 
 /// The `algo_run` rows of a session's strategies, in plan order.
-fn run_starts(runners: &[StrategyRunner], loaded: &[LoadedStrategy], env: &str, start_time: chrono::DateTime<Utc>) -> Vec<RunStart> {
+fn run_starts(runners: &[StrategyRunner], loaded: &[LoadedStrategy], env: AlgoEnv, start_time: chrono::DateTime<Utc>) -> Vec<RunStart> {
     runners
         .iter()
         .zip(loaded)
         .map(|(r, l)| RunStart {
             algo_name: r.name().to_owned(),
-            algo_env: env.to_owned(),
+            algo_env: env,
             parameters: r.parameters().clone(),
             start_time,
             strategy_digest: l.digest.clone(),

@@ -16,6 +16,7 @@ mod symbols;
 mod venues;
 mod warmup;
 
+use liu_core::domain::AlgoEnv;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -75,7 +76,7 @@ pub struct ProducerConfig {
     pub db: DbTarget,
     pub batch_id: String,
     /// `algo_run.algo_env` of the consumers' runs: PAPER or PROD.
-    pub env: String,
+    pub env: AlgoEnv,
     /// Stop by itself after this long (demos and tests).
     pub duration: Option<Duration>,
     /// Folder for the consumers' socket.

@@ -3,6 +3,7 @@
 //! mistake as one error naming the file, the line and column, and the key.
 //! Credentials are never part of a tradeplan; they come from the environment.
 
+use liu_core::domain::AlgoEnv;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -184,7 +185,7 @@ impl TradePlan {
     /// The `algo_env` recorded for a live session: `PROD` when orders go to
     /// Alpaca's live trading host, `PAPER` otherwise (the paper broker,
     /// Alpaca's paper host, a stand-in).
-    pub fn algo_env(&self) -> &'static str {
+    pub fn algo_env(&self) -> AlgoEnv {
         let live = self.broker.kind == BrokerKind::Alpaca
             && self
                 .broker
@@ -192,7 +193,7 @@ impl TradePlan {
                 .as_deref()
                 .and_then(|u| reqwest::Url::parse(u).ok())
                 .is_some_and(|u| u.host_str() == Some(ALPACA_LIVE_HOST));
-        if live { "PROD" } else { "PAPER" }
+        if live { AlgoEnv::Prod } else { AlgoEnv::Paper }
     }
 
     /// Minute bars to load per symbol before its first live event: the most

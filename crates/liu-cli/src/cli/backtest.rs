@@ -164,7 +164,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         .strategies()
         .map(|s| RunStart {
             algo_name: s.name.to_owned(),
-            algo_env: "BACKTEST".to_owned(),
+            algo_env: liu_core::domain::AlgoEnv::Backtest,
             parameters: s.parameters.clone(),
             start_time,
             strategy_digest: s.digest.to_owned(),

@@ -96,7 +96,7 @@ pub fn run(args: BenchWritesArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.rows > 0 && args.per_message > 0, "--rows and --per-message must be at least 1");
     let run = RunStart {
         algo_name: "bench-writes".to_owned(),
-        algo_env: "BACKTEST".to_owned(),
+        algo_env: liu_core::domain::AlgoEnv::Backtest,
         parameters: serde_json::json!({}),
         start_time: Utc::now(),
         strategy_digest: String::new(),

@@ -41,7 +41,7 @@ pub struct ConsumerArgs {
     #[arg(long)]
     batch_id: String,
     #[arg(long)]
-    env: String,
+    env: liu_core::domain::AlgoEnv,
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     db: DbTarget,
     #[arg(long)]
@@ -60,7 +60,7 @@ pub fn trade(args: TradeArgs) -> anyhow::Result<()> {
     };
     let batch_id = uuid::Uuid::new_v4().to_string();
     let plan_path = std::fs::canonicalize(&args.tradeplan).with_context(|| format!("{}", args.tradeplan.display()))?;
-    let env = plan.algo_env().to_owned();
+    let env = plan.algo_env();
     let config = ProducerConfig {
         plan,
         plan_path,

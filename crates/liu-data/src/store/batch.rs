@@ -10,6 +10,7 @@
 //! number in its run, unique in `new_trades`, so a retried batch is never
 //! written twice.
 
+use liu_core::domain::AlgoEnv;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
@@ -25,7 +26,7 @@ use liu_core::domain::Fill;
 #[derive(Clone, Debug)]
 pub struct RunStart {
     pub algo_name: String,
-    pub algo_env: String,
+    pub algo_env: AlgoEnv,
     pub parameters: serde_json::Value,
     pub start_time: DateTime<Utc>,
     pub strategy_digest: String,
@@ -231,7 +232,7 @@ impl Writer<'_> {
     fn open_orders_entry(&self, runs: &[RunStart], ids: &[i64], run: usize, symbol: u32, orders: String) -> JournalEntry {
         JournalEntry::OpenOrders {
             batch_id: self.batch_id.to_owned(),
-            algo_env: runs[run].algo_env.clone(),
+            algo_env: runs[run].algo_env,
             strategy: run as i64,
             symbol: self.symbols.get(symbol as usize).cloned().unwrap_or_default(),
             algo_run_id: ids[run],
@@ -445,7 +446,7 @@ fn write_due(outage: bool, next_attempt: Instant, last_commit: Option<Instant>, 
 fn state_entries(run: &RunStart, changes: Vec<(String, Option<String>)>) -> impl Iterator<Item = JournalEntry> + '_ {
     changes.into_iter().map(|(key, value)| JournalEntry::State {
         algo_name: run.algo_name.clone(),
-        context: run.algo_env.clone(),
+        context: run.algo_env.to_string(),
         key,
         value,
     })
@@ -482,7 +483,7 @@ async fn write_open_orders(tx: &mut Tx, entry: &JournalEntry, written: &str) -> 
             tx,
             "DELETE FROM open_orders WHERE batch_id = ? AND algo_env = ? AND strategy = ? AND symbol = ?",
             batch_id,
-            algo_env,
+            algo_env.as_str(),
             *strategy,
             symbol,
         )?;
@@ -494,7 +495,7 @@ async fn write_open_orders(tx: &mut Tx, entry: &JournalEntry, written: &str) -> 
              ON CONFLICT (batch_id, algo_env, strategy, symbol)
              DO UPDATE SET algo_run_id = excluded.algo_run_id, orders = excluded.orders, modify_tstamp = excluded.modify_tstamp",
             batch_id,
-            algo_env,
+            algo_env.as_str(),
             *strategy,
             symbol,
             *algo_run_id,
@@ -512,7 +513,7 @@ async fn insert_run(tx: &mut Tx, batch_id: &str, run: &RunStart) -> Result<i64, 
         "INSERT INTO algo_run (algo_name, algo_env, build_number, parameters, start_time, batch_id, strategy_digest)
          VALUES (?, ?, ?, ?::jsonb, ?::timestamptz, ?, ?) RETURNING algo_run_id::bigint",
         &run.algo_name,
-        &run.algo_env,
+        run.algo_env.as_str(),
         env!("CARGO_PKG_VERSION"),
         run.parameters.to_string(),
         rfc3339(run.start_time),

@@ -5,6 +5,7 @@
 //! and removes the file. Writing is idempotent (see `fill_seq`), so a file
 //! replayed twice, or after its rows were partly written, adds nothing twice.
 
+use liu_core::domain::AlgoEnv;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -32,7 +33,7 @@ pub enum JournalEntry {
     /// symbol, replacing the saved ones; `[]` deletes them.
     OpenOrders {
         batch_id: String,
-        algo_env: String,
+        algo_env: AlgoEnv,
         strategy: i64,
         symbol: String,
         algo_run_id: i64,

@@ -14,6 +14,7 @@ mod batch;
 mod journal;
 pub mod market_data;
 
+use liu_core::domain::AlgoEnv;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -377,13 +378,13 @@ impl Store {
     /// run made them, runs in the order they started: what a restarted
     /// consumer books into its strategies' accounts so that the positions of
     /// the process it replaces carry over.
-    pub async fn batch_fills(&self, batch_id: &str, env: &str) -> Result<Vec<RecordedFill>, StoreError> {
+    pub async fn batch_fills(&self, batch_id: &str, env: AlgoEnv) -> Result<Vec<RecordedFill>, StoreError> {
         const SQL: &str = "SELECT r.algo_name, r.parameters::text, t.symbol, t.operation, t.qty, t.price, t.fee, t.client_time::text
                            FROM new_trades t JOIN algo_run r ON r.algo_run_id = t.algo_run_id
                            WHERE r.batch_id = ? AND r.algo_env = ?
                            ORDER BY t.algo_run_id, t.fill_seq, t.trade_id";
         let mut tx = self.begin().await?;
-        let rows = crate::sql_fetch_all!((String, String, String, String, f64, f64, f64, String), tx, SQL, batch_id, env)?;
+        let rows = crate::sql_fetch_all!((String, String, String, String, f64, f64, f64, String), tx, SQL, batch_id, env.as_str())?;
         rows.into_iter()
             .map(|(algo_name, parameters, symbol, operation, qty, price, fee, time)| {
                 let parameters = serde_json::from_str(&parameters)
@@ -401,10 +402,10 @@ impl Store {
     /// The open orders saved in `batch_id` under `env` (see
     /// [`BatchWriter::open_orders`]): (strategy index, symbol, JSON array),
     /// what a restarted consumer puts back into its strategies' books.
-    pub async fn batch_open_orders(&self, batch_id: &str, env: &str) -> Result<Vec<(usize, String, String)>, StoreError> {
+    pub async fn batch_open_orders(&self, batch_id: &str, env: AlgoEnv) -> Result<Vec<(usize, String, String)>, StoreError> {
         const SQL: &str = "SELECT strategy, symbol, orders FROM open_orders WHERE batch_id = ? AND algo_env = ? ORDER BY strategy, symbol";
         let mut tx = self.begin().await?;
-        let rows = crate::sql_fetch_all!((i64, String, String), tx, SQL, batch_id, env)?;
+        let rows = crate::sql_fetch_all!((i64, String, String), tx, SQL, batch_id, env.as_str())?;
         Ok(rows.into_iter().map(|(strategy, symbol, orders)| (strategy as usize, symbol, orders)).collect())
     }
 

@@ -1,6 +1,7 @@
 //! Backtests through a consumer's session: `backtest --replay` of a
 //! recorded session and `backtest --tradeplan` over historical bars.
 
+use liu_core::domain::AlgoEnv;
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -179,7 +180,7 @@ impl Session {
         batch_id: &str,
         start_time: chrono::DateTime<Utc>,
     ) -> Result<Self, ConsumerError> {
-        let runs = run_starts(&runners, loaded, "BACKTEST", start_time);
+        let runs = run_starts(&runners, loaded, AlgoEnv::Backtest, start_time);
         let writer = BatchWriter::start(db, batch_id, runs, Vec::new(), Commit::AtEnd)?;
         Ok(Self::new(id, plan, market, runners, writer, batch_id))
     }

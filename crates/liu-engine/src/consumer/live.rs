@@ -23,23 +23,23 @@ pub(super) async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerErro
     let id = config.id;
     let plan = &config.plan;
     let store = Store::open(&config.db).await?;
-    let kept = store.load_keystore(&config.env).await?;
+    let kept = store.load_keystore(config.env.as_str()).await?;
     let (loaded, runners, market) = start_strategies(plan, &kept)?;
 
     // Record the runs before saying hello: a consumer the producer knows
     // about always has its algo_run rows, even if it dies at once.
     let start_time = Utc::now();
-    let runs = run_starts(&runners, &loaded, &config.env, start_time);
+    let runs = run_starts(&runners, &loaded, config.env, start_time);
     let db = BatchWriter::start(&config.db, &config.batch_id, runs, Vec::new(), Commit::AsTheyCome)?;
     // Read after the writer has flushed any journal an earlier process left:
     // a restarted consumer carries on from every fill its predecessor recorded.
     let mut inherited: HashMap<String, Vec<RecordedFill>> = HashMap::new();
-    for fill in store.batch_fills(&config.batch_id, &config.env).await? {
+    for fill in store.batch_fills(&config.batch_id, config.env).await? {
         inherited.entry(fill.symbol.clone()).or_default().push(fill);
     }
     // And the orders it had open, put back when their symbol is assigned.
     let mut inherited_orders: HashMap<String, Vec<(usize, String)>> = HashMap::new();
-    for (strategy, symbol, orders) in store.batch_open_orders(&config.batch_id, &config.env).await? {
+    for (strategy, symbol, orders) in store.batch_open_orders(&config.batch_id, config.env).await? {
         inherited_orders.entry(symbol).or_default().push((strategy, orders));
     }
     drop(store);

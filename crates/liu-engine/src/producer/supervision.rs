@@ -40,7 +40,7 @@ pub(super) fn spawn_consumer(
         .arg(socket)
         .arg("--tradeplan")
         .arg(&config.plan_path)
-        .args(["--batch-id", &config.batch_id, "--env", &config.env])
+        .args(["--batch-id", &config.batch_id, "--env", config.env.as_str()])
         // The environment, not argv: a URL may hold a password, and argv is public.
         .env("DATABASE_URL", config.db.url())
         // Consumers host strategies: they get no provider or broker credentials.

@@ -153,7 +153,7 @@ fn encoding_and_warmup_are_checked() {
 #[test]
 fn algo_env_is_prod_only_on_alpacas_live_host() {
     let scratch = Scratch::new();
-    let env_of = |broker: &str| scratch.load(&format!("{MINIMAL}\n{broker}")).unwrap().algo_env();
+    let env_of = |broker: &str| scratch.load(&format!("{MINIMAL}\n{broker}")).unwrap().algo_env().as_str();
     assert_eq!(env_of(""), "PAPER");
     assert_eq!(env_of("[broker]\nkind = \"alpaca\""), "PAPER", "the default host is the paper one");
     assert_eq!(env_of("[broker]\nkind = \"alpaca\"\nbase_url = \"https://paper-api.alpaca.markets\""), "PAPER");

@@ -22,7 +22,7 @@ fn fill(i: usize) -> Fill {
 fn run() -> RunStart {
     RunStart {
         algo_name: "t".into(),
-        algo_env: "PAPER".into(),
+        algo_env: liu_core::domain::AlgoEnv::Paper,
         parameters: serde_json::json!({}),
         start_time: Utc::now(),
         strategy_digest: String::new(),
