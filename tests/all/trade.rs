@@ -978,7 +978,7 @@ fn the_alpaca_broker_trades_through_the_trading_api_and_its_trade_updates() {
     recorded.retain(|_, q| *q != 0.0);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let held: HashMap<String, f64> = rt.block_on(async {
-        let client = liu_venues::alpaca_trading::AlpacaClient::new(&rest, KEY, SECRET).unwrap();
+        let client = liu_venues::alpaca::trading::AlpacaClient::new(&rest, KEY, SECRET).unwrap();
         client.positions().await.unwrap().into_iter().map(|p| (p.symbol, p.qty)).filter(|(_, q)| *q != 0.0).collect()
     });
     assert_eq!(recorded, held, "{}", lines.join("\n"));

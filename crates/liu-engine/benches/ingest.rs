@@ -6,7 +6,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use liu_core::domain::{Bar, MarketEvent, Timeframe};
 use liu_engine::transport::{ToConsumer, encode_into};
-use liu_venues::provider::{alpaca, alpaca_msgpack};
+use liu_venues::alpaca::{msgpack as alpaca_msgpack, stream as alpaca};
 
 const SYMBOLS: usize = 100;
 

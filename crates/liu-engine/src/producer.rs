@@ -36,8 +36,8 @@ use crate::transport::ToConsumer;
 use crate::transport::unix::UnixTransport;
 use liu_core::domain::{BrokerReport, BrokerRequest, FeedClock, MarketEvent, SymbolId};
 use liu_data::store::{DbTarget, Store, StoreError};
-use liu_venues::provider::{self, Protocol, ProviderCommand, ProviderStats, ReceivedFrame, StreamConfig};
 use liu_venues::routing::{self, AlpacaRoute};
+use liu_venues::stream::{self as stream_client, Protocol, ProviderCommand, ProviderStats, ReceivedFrame, StreamConfig};
 
 pub use self::summary::{ProducerSummary, StrategySummary, summarize};
 pub use self::symbols::Partition;
@@ -61,7 +61,7 @@ pub enum ProducerError {
     #[error("missing credentials: set {0} in the environment")]
     MissingCredentials(&'static str),
     #[error("market data stream: {0}")]
-    Provider(#[from] provider::ProviderError),
+    Provider(#[from] stream_client::ProviderError),
     #[error(transparent)]
     Strategy(#[from] crate::consumer::ConsumerError),
     #[error("alpaca broker at {url}: {message}")]
@@ -209,7 +209,7 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
         updated_bars: events.contains(&EventKind::Minute),
         msgpack: plan.provider.msgpack,
     };
-    let mut provider_task = tokio::spawn(provider::run_stream(stream, command_rx, event_tx, stats.clone()));
+    let mut provider_task = tokio::spawn(stream_client::run_stream(stream, command_rx, event_tx, stats.clone()));
 
     let mut summary = ProducerSummary {
         batch_id: config.batch_id.clone(),

@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use liu_venues::alpaca_trading::{KEY_ID_HEADER, SECRET_KEY_HEADER};
+use liu_venues::alpaca::{KEY_ID_HEADER, SECRET_KEY_HEADER};
 
 /// Polygon's full-market snapshot, relative to its base URL.
 const POLYGON_PATH: &str = "/v2/snapshot/locale/us/markets/stocks/tickers";

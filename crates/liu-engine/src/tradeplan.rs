@@ -178,9 +178,6 @@ pub struct StrategyConfig {
     pub warmup_minutes: Option<u32>,
 }
 
-/// Alpaca's live-trading host: orders there trade real money.
-pub const ALPACA_LIVE_HOST: &str = "api.alpaca.markets";
-
 impl TradePlan {
     /// The `algo_env` recorded for a live session: `PROD` when orders go to
     /// Alpaca's live trading host, `PAPER` otherwise (the paper broker,
@@ -192,7 +189,7 @@ impl TradePlan {
                 .base_url
                 .as_deref()
                 .and_then(|u| reqwest::Url::parse(u).ok())
-                .is_some_and(|u| u.host_str() == Some(ALPACA_LIVE_HOST));
+                .is_some_and(|u| u.host_str() == Some(liu_venues::alpaca::LIVE_TRADING_HOST));
         if live { AlgoEnv::Prod } else { AlgoEnv::Paper }
     }
 

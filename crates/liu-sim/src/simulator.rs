@@ -78,7 +78,7 @@ use {
     self::replay::LATE_TRADE_SIZE,
     futures_util::{SinkExt, StreamExt},
     liu_core::domain::{FeedClock, Timeframe, Trade, wall_clock},
-    liu_venues::provider::alpaca::{ServerMessage, Subscriptions},
+    liu_venues::alpaca::stream::{ServerMessage, Subscriptions},
     tokio::net::TcpStream,
     tokio::time::Instant,
     tokio_tungstenite::WebSocketStream,

@@ -10,24 +10,9 @@ use std::time::Duration;
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 
-use crate::alpaca_trading::{KEY_ID_HEADER, SECRET_KEY_HEADER};
+use crate::alpaca::{self, KEY_ID_HEADER, SECRET_KEY_HEADER};
 use crate::net::error_chain;
-
-/// The real hosts, used when neither a base URL flag nor its variable is set.
-pub const ALPACA_DATA_URL: &str = "https://data.alpaca.markets";
-pub const ALPACA_TRADING_URL: &str = "https://api.alpaca.markets";
-pub const POLYGON_URL: &str = "https://api.polygon.io";
-
-/// Environment variables: credentials (the names Alpaca's and Polygon's own
-/// tools use) and base-URL overrides.
-pub mod env {
-    pub const ALPACA_KEY: &str = "APCA_API_KEY_ID";
-    pub const ALPACA_SECRET: &str = "APCA_API_SECRET_KEY";
-    pub const POLYGON_KEY: &str = "POLYGON_API_KEY";
-    pub const ALPACA_DATA_URL: &str = "APCA_API_DATA_URL";
-    pub const ALPACA_TRADING_URL: &str = "APCA_API_BASE_URL";
-    pub const POLYGON_URL: &str = "POLYGON_BASE_URL";
-}
+use crate::polygon;
 
 /// Requests answered 429 are retried this many times, waiting what
 /// `Retry-After` asks (Polygon's free tier allows 5 requests a minute).
@@ -112,30 +97,30 @@ impl Api {
     /// `APCA_API_SECRET_KEY`.
     pub fn alpaca_from_env(host: AlpacaHost, given_url: Option<&str>) -> Result<Self, RestError> {
         let (variable, default) = match host {
-            AlpacaHost::Data => (env::ALPACA_DATA_URL, ALPACA_DATA_URL),
-            AlpacaHost::Trading => (env::ALPACA_TRADING_URL, ALPACA_TRADING_URL),
+            AlpacaHost::Data => (alpaca::DATA_URL_VAR, alpaca::DATA_URL),
+            AlpacaHost::Trading => (alpaca::TRADING_URL_VAR, alpaca::TRADING_URL),
         };
         let base_url = base_url(given_url, variable, default)?;
-        match (env_var(env::ALPACA_KEY), env_var(env::ALPACA_SECRET)) {
+        match (env_var(alpaca::KEY_ID_VAR), env_var(alpaca::SECRET_KEY_VAR)) {
             (Some(key), Some(secret)) => Ok(Api::Alpaca { base_url, key, secret }),
-            _ => Err(RestError::MissingCredential { source_name: "alpaca", variables: "APCA_API_KEY_ID and APCA_API_SECRET_KEY" }),
+            _ => Err(RestError::MissingCredential { source_name: "alpaca", variables: alpaca::CREDENTIAL_VARS }),
         }
     }
 
     /// Polygon: the base URL given, else `POLYGON_BASE_URL`, else the real
     /// host; the key from `POLYGON_API_KEY`.
     pub fn polygon_from_env(given_url: Option<&str>) -> Result<Self, RestError> {
-        let base_url = base_url(given_url, env::POLYGON_URL, POLYGON_URL)?;
-        match env_var(env::POLYGON_KEY) {
+        let base_url = base_url(given_url, polygon::REST_URL_VAR, polygon::REST_URL)?;
+        match env_var(polygon::API_KEY_VAR) {
             Some(api_key) => Ok(Api::Polygon { base_url, api_key }),
-            None => Err(RestError::MissingCredential { source_name: "polygon", variables: "POLYGON_API_KEY" }),
+            None => Err(RestError::MissingCredential { source_name: "polygon", variables: polygon::API_KEY_VAR }),
         }
     }
 
     fn credential_variables(&self) -> &'static str {
         match self {
-            Api::Alpaca { .. } => "APCA_API_KEY_ID and APCA_API_SECRET_KEY",
-            Api::Polygon { .. } => "POLYGON_API_KEY",
+            Api::Alpaca { .. } => alpaca::CREDENTIAL_VARS,
+            Api::Polygon { .. } => polygon::API_KEY_VAR,
         }
     }
 
@@ -337,11 +322,11 @@ mod tests {
 
     #[test]
     fn base_urls_keep_their_path_and_refuse_credentials() {
-        let url = base_url(Some("http://127.0.0.1:9/proxy"), "LIU_TEST_UNSET", POLYGON_URL).unwrap();
+        let url = base_url(Some("http://127.0.0.1:9/proxy"), "LIU_TEST_UNSET", polygon::REST_URL).unwrap();
         assert_eq!(url.join("v2/x").unwrap().as_str(), "http://127.0.0.1:9/proxy/v2/x");
-        assert!(base_url(Some("http://user:pw@host"), "LIU_TEST_UNSET", POLYGON_URL).is_err());
-        assert!(base_url(Some("ftp://host"), "LIU_TEST_UNSET", POLYGON_URL).is_err());
-        assert_eq!(base_url(None, "LIU_TEST_UNSET", POLYGON_URL).unwrap().as_str(), "https://api.polygon.io/");
+        assert!(base_url(Some("http://user:pw@host"), "LIU_TEST_UNSET", polygon::REST_URL).is_err());
+        assert!(base_url(Some("ftp://host"), "LIU_TEST_UNSET", polygon::REST_URL).is_err());
+        assert_eq!(base_url(None, "LIU_TEST_UNSET", polygon::REST_URL).unwrap().as_str(), "https://api.polygon.io/");
     }
 
     #[test]

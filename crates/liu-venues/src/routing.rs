@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::alpaca_trading::{AlpacaClient, AlpacaError, TradeUpdate, order_request_wire, run_trade_updates};
+use crate::alpaca::trading::{AlpacaClient, AlpacaError, TradeUpdate, order_request_wire, run_trade_updates};
 use liu_core::domain::{BrokerReport, BrokerRequest, OrderStatus, wall_clock};
 
 /// Where the Alpaca trading API is, and who we are to it.

@@ -39,7 +39,7 @@ pub struct BenchWarmupArgs {
 }
 
 pub fn warmup(args: BenchWarmupArgs) -> anyhow::Result<()> {
-    use liu_venues::provider::history::{HistoryRequest, recent_minute_bars};
+    use liu_venues::history::{HistoryRequest, recent_minute_bars};
     use liu_venues::rest::{AlpacaHost, Api, Client};
     let api = match args.provider.as_str() {
         "alpaca" => Api::alpaca_from_env(AlpacaHost::Data, Some(&args.rest_url))?,

@@ -86,9 +86,9 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         _ => Default::default(),
     };
     // The stand-ins check the same credentials the real services would.
-    let key = std::env::var("APCA_API_KEY_ID").ok();
-    let secret = std::env::var("APCA_API_SECRET_KEY").ok();
-    let polygon_key = std::env::var("POLYGON_API_KEY").ok();
+    let key = std::env::var(liu_venues::alpaca::KEY_ID_VAR).ok();
+    let secret = std::env::var(liu_venues::alpaca::SECRET_KEY_VAR).ok();
+    let polygon_key = std::env::var(liu_venues::polygon::API_KEY_VAR).ok();
     let board = args.rest_listen.map(|_| Arc::new(Board::default()));
     let config = SimulatorConfig {
         listen: args.listen,

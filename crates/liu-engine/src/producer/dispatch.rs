@@ -12,7 +12,7 @@ use super::symbols::SymbolTable;
 use super::warmup::WarmBars;
 use crate::transport::ToConsumer;
 use liu_core::domain::{BrokerReport, MarketEvent, SymbolId};
-use liu_venues::provider::{ProviderCommand, ReceivedFrame};
+use liu_venues::stream::{ProviderCommand, ReceivedFrame};
 
 /// Splits one provider frame by owner and queues it without waiting.
 pub(super) fn route(

@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::venues::{ALPACA_PAPER_API, Credentials};
+use super::venues::Credentials;
 use crate::scanner::{self, SnapshotSource};
 use crate::tradeplan::{ProviderKind, ScannerConfig, TradePlan};
 use liu_data::store::Store;
-use liu_venues::alpaca_trading::AlpacaClient;
+use liu_venues::alpaca::trading::AlpacaClient;
 use liu_venues::routing::AlpacaRoute;
+use liu_venues::{alpaca, polygon};
 
 /// Runs the tradeplan's scanners and records their picks in `trending_tickers`.
 #[derive(Clone)]
@@ -28,7 +29,7 @@ impl Scanning {
         let (source, assets) = match plan.provider.kind {
             ProviderKind::Polygon => (
                 SnapshotSource::Polygon {
-                    base_url: rest.unwrap_or_else(|| "https://api.polygon.io".to_owned()),
+                    base_url: rest.unwrap_or_else(|| polygon::REST_URL.to_owned()),
                     api_key: credentials.polygon.clone().unwrap_or_default(),
                 },
                 None,
@@ -37,9 +38,9 @@ impl Scanning {
                 let (key, secret) = credentials.alpaca.clone().unwrap_or_default();
                 // Assets come from the trading API: the broker's, else the
                 // overridden REST host (a stand-in serves both), else Alpaca's.
-                let trading = plan.broker.base_url.clone().or_else(|| rest.clone()).unwrap_or_else(|| ALPACA_PAPER_API.to_owned());
+                let trading = plan.broker.base_url.clone().or_else(|| rest.clone()).unwrap_or_else(|| alpaca::PAPER_TRADING_URL.to_owned());
                 let source = SnapshotSource::Alpaca {
-                    base_url: rest.unwrap_or_else(|| "https://data.alpaca.markets".to_owned()),
+                    base_url: rest.unwrap_or_else(|| alpaca::DATA_URL.to_owned()),
                     key: key.clone(),
                     secret: secret.clone(),
                     feed: plan.provider.feed.clone(),
@@ -73,7 +74,7 @@ impl Scanning {
 
     /// The symbols a scan may pick: Alpaca's tradable assets; for Polygon,
     /// whatever its snapshot lists (empty).
-    async fn universe(&self) -> Result<Vec<String>, liu_venues::alpaca_trading::AlpacaError> {
+    async fn universe(&self) -> Result<Vec<String>, liu_venues::alpaca::trading::AlpacaError> {
         let Some(route) = &self.assets else { return Ok(Vec::new()) };
         let client = AlpacaClient::new(&route.base_url, &route.key, &route.secret)?;
         Ok(client.list_assets().await?.into_iter().filter(|a| a.tradable).map(|a| a.symbol).collect())

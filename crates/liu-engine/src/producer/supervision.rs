@@ -1,6 +1,7 @@
 //! Supervision of the consumer processes: starting each, and restarting
 //! one that dies, ever later while it keeps dying young.
 
+use liu_venues::{alpaca, polygon};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,9 +45,9 @@ pub(super) fn spawn_consumer(
         // The environment, not argv: a URL may hold a password, and argv is public.
         .env("DATABASE_URL", config.db.url())
         // Consumers host strategies: they get no provider or broker credentials.
-        .env_remove("APCA_API_KEY_ID")
-        .env_remove("APCA_API_SECRET_KEY")
-        .env_remove("POLYGON_API_KEY")
+        .env_remove(alpaca::KEY_ID_VAR)
+        .env_remove(alpaca::SECRET_KEY_VAR)
+        .env_remove(polygon::API_KEY_VAR)
         .kill_on_drop(true);
     if let Some(dir) = &config.record {
         command.arg("--record").arg(dir);

@@ -5,12 +5,13 @@
 use super::ProducerError;
 use crate::consumer::order_id_prefix;
 use crate::tradeplan::{BrokerKind, ProviderKind, TradePlan};
-use liu_venues::alpaca_trading::AlpacaClient;
+use liu_venues::alpaca::trading::AlpacaClient;
 use liu_venues::routing::AlpacaRoute;
+use liu_venues::{alpaca, polygon};
 
 /// The Alpaca trading API orders go to.
 pub(super) fn broker_url(plan: &TradePlan) -> String {
-    plan.broker.base_url.clone().unwrap_or_else(|| ALPACA_PAPER_API.to_owned())
+    plan.broker.base_url.clone().unwrap_or_else(|| alpaca::PAPER_TRADING_URL.to_owned())
 }
 
 /// The orders open at Alpaca whose `client_order_id` starts with `prefix`
@@ -18,7 +19,7 @@ pub(super) fn broker_url(plan: &TradePlan) -> String {
 async fn open_orders_at_broker(
     route: &AlpacaRoute,
     prefix: &str,
-) -> Result<(AlpacaClient, Vec<liu_venues::alpaca_trading::AlpacaOrder>), liu_venues::alpaca_trading::AlpacaError> {
+) -> Result<(AlpacaClient, Vec<liu_venues::alpaca::trading::AlpacaOrder>), liu_venues::alpaca::trading::AlpacaError> {
     let client = AlpacaClient::new(&route.base_url, &route.key, &route.secret)?;
     let open = client.open_orders().await?;
     Ok((client, open.into_iter().filter(|o| o.client_order_id.starts_with(prefix)).collect()))
@@ -61,7 +62,7 @@ pub(super) async fn alpaca_positions_at_start(
     key: &str,
     secret: &str,
 ) -> Result<std::collections::HashSet<String>, ProducerError> {
-    let fail = |e: liu_venues::alpaca_trading::AlpacaError| ProducerError::Broker { url: base_url.to_owned(), message: e.to_string() };
+    let fail = |e: liu_venues::alpaca::trading::AlpacaError| ProducerError::Broker { url: base_url.to_owned(), message: e.to_string() };
     let client = AlpacaClient::new(base_url, key, secret).map_err(fail)?;
     let account = client.account().await.map_err(fail)?;
     tracing::info!(url = base_url, status = %account.status, cash = account.cash, buying_power = account.buying_power, "alpaca account");
@@ -75,13 +76,10 @@ pub(super) async fn alpaca_positions_at_start(
     Ok(positions.into_iter().map(|p| p.symbol).collect())
 }
 
-/// Alpaca's paper-trading API, the default `broker.base_url`.
-pub(super) const ALPACA_PAPER_API: &str = "https://paper-api.alpaca.markets";
-
 pub(super) fn stream_url(plan: &TradePlan) -> String {
     plan.provider.url.clone().unwrap_or_else(|| match plan.provider.kind {
-        ProviderKind::Alpaca => format!("wss://stream.data.alpaca.markets/v2/{}", plan.provider.feed),
-        ProviderKind::Polygon => "wss://socket.polygon.io/stocks".to_owned(),
+        ProviderKind::Alpaca => alpaca::stream_url(&plan.provider.feed),
+        ProviderKind::Polygon => polygon::STREAM_URL.to_owned(),
     })
 }
 
@@ -96,11 +94,11 @@ impl Credentials {
     pub(super) fn from_env(plan: &TradePlan) -> Result<Self, ProducerError> {
         let var = |name: &'static str| std::env::var(name).map_err(|_| ProducerError::MissingCredentials(name));
         let alpaca = if plan.provider.kind == ProviderKind::Alpaca || plan.broker.kind == BrokerKind::Alpaca {
-            Some((var("APCA_API_KEY_ID")?, var("APCA_API_SECRET_KEY")?))
+            Some((var(alpaca::KEY_ID_VAR)?, var(alpaca::SECRET_KEY_VAR)?))
         } else {
             None
         };
-        let polygon = if plan.provider.kind == ProviderKind::Polygon { Some(var("POLYGON_API_KEY")?) } else { None };
+        let polygon = if plan.provider.kind == ProviderKind::Polygon { Some(var(polygon::API_KEY_VAR)?) } else { None };
         Ok(Self { alpaca, polygon })
     }
 

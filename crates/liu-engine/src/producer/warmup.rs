@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::tradeplan::{ProviderKind, TradePlan};
 use liu_core::domain::{Bar, Timeframe, wall_clock};
 use liu_data::store::Store;
-use liu_venues::provider::history::{HistoryRequest, recent_minute_bars};
+use liu_venues::history::{HistoryRequest, recent_minute_bars};
 use liu_venues::rest::{AlpacaHost, Api, Client};
 
 /// Warm-up bars by symbol name.
@@ -16,7 +16,7 @@ pub(super) type WarmBars = HashMap<String, Arc<Vec<Bar>>>;
 /// Loads the recent minute bars each symbol starts with
 /// (`TradePlan::warmup_bars`): from the database's `bars` table when it
 /// holds bars of the window, else from the provider's REST bars
-/// ([`liu_venues::provider::history`]). A symbol whose warm-up fails is logged
+/// ([`liu_venues::history`]). A symbol whose warm-up fails is logged
 /// and starts cold; the run goes on.
 #[derive(Clone)]
 pub(super) struct Warmup {

@@ -17,8 +17,8 @@ use super::encoding::Encoding;
 use super::session::{Dialect, Session, control, error};
 use super::{AUTH_TIMEOUT, Shared};
 use liu_core::domain::{FeedClock, wall_clock};
-use liu_venues::provider::alpaca::{ServerMessage, error_code};
-use liu_venues::provider::polygon;
+use liu_venues::alpaca::stream::{ServerMessage, error_code};
+use liu_venues::polygon::stream as polygon;
 
 type Ws = WebSocketStream<TcpStream>;
 

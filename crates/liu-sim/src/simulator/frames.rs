@@ -8,7 +8,7 @@ use super::Shared;
 use super::session::{DAILY_BAR, Dialect, QUOTE, Session, TRADE, UPDATED_BAR};
 use liu_core::domain::{Bar, Quote, Timeframe, Timestamp, Trade};
 use liu_core::time::write_rfc3339;
-use liu_venues::provider::polygon;
+use liu_venues::polygon::stream as polygon;
 
 impl<'a> Session<'a> {
     /// The symbol's JSON string literal and its subscriptions.

@@ -9,8 +9,8 @@ use super::Shared;
 use super::frames::FrameWriter;
 use super::replay::Timeline;
 use liu_core::domain::{Bar, FeedClock, Timeframe, Timestamp};
-use liu_venues::provider::alpaca::{ClientMessage, ServerMessage, Subscriptions, error_code};
-use liu_venues::provider::polygon;
+use liu_venues::alpaca::stream::{ClientMessage, ServerMessage, Subscriptions, error_code};
+use liu_venues::polygon::stream as polygon;
 
 pub(super) fn control(msgs: &[ServerMessage]) -> Message {
     Message::text(serde_json::to_string(msgs).unwrap_or_else(|_| "[]".into()))

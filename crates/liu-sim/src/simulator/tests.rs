@@ -3,7 +3,7 @@
 use super::*;
 use liu_core::domain::{MarketEvent, SymbolEvent};
 use liu_core::time::parse_rfc3339;
-use liu_venues::provider::alpaca::{ControlMessage, parse_frame};
+use liu_venues::alpaca::stream::{ControlMessage, parse_frame};
 use tokio_tungstenite::MaybeTlsStream;
 
 type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;

@@ -1,7 +1,7 @@
 //! A local stand-in for Alpaca's trading API v2: the REST endpoints for
 //! orders, the account, positions and assets, and the `/stream` WebSocket
 //! with its `trade_updates`, in Alpaca's documented JSON (the wire types of
-//! [`liu_venues::alpaca_trading`]).
+//! [`liu_venues::alpaca::trading`]).
 //!
 //! It is a small simulation of one paper account: market orders fill at
 //! once at the [`Board`]'s last price; limit, stop and stop-limit orders rest
@@ -36,14 +36,14 @@ use self::book::{Book, Entry, fill_at, is_day_order, ny_day, opening_qty, opposi
 use self::requests::{check_exits, order_object, validate};
 use super::Board;
 use liu_core::domain::{Bar, Timestamp, wall_clock};
-use liu_venues::alpaca_trading::{
+use liu_venues::alpaca::trading::{
     AlpacaAccount, AlpacaAsset, AlpacaOrder, AlpacaOrderStatus, AlpacaOrderType, AlpacaPosition, AlpacaSide, AlpacaTimeInForce, ApiError,
     OrderRequestWire, PositionSide, StreamMessage, TradeEvent, error_code,
 };
 
 // What the tests (`use super::*`) use of this module's imports before it was split.
 #[cfg(test)]
-use liu_venues::alpaca_trading::{KEY_ID_HEADER, SECRET_KEY_HEADER, TradeUpdate};
+use liu_venues::alpaca::trading::TradeUpdate;
 
 pub use http::router;
 

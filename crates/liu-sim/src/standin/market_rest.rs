@@ -44,7 +44,8 @@ use serde_json::{Value, json};
 
 use liu_core::domain::DailyBar;
 use liu_core::domain::{Bar, Timestamp};
-use liu_venues::alpaca_trading::{KEY_ID_HEADER, SECRET_KEY_HEADER, error_code};
+use liu_venues::alpaca::trading::error_code;
+use liu_venues::alpaca::{KEY_ID_HEADER, SECRET_KEY_HEADER};
 
 /// Most bars per page.
 pub const MAX_PAGE: usize = 100;

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use super::{Board, DayBar, SymbolBoard};
 use liu_core::domain::{Bar, Timestamp};
-use liu_venues::alpaca_trading::{KEY_ID_HEADER, SECRET_KEY_HEADER};
+use liu_venues::alpaca::{KEY_ID_HEADER, SECRET_KEY_HEADER};
 
 const NANOS_PER_MILLI: i64 = 1_000_000;
 

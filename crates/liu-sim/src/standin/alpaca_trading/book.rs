@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 
 use liu_core::domain::{Bar, Timestamp};
 use liu_exec::broker::{RestingOrder, fill_price};
-use liu_venues::alpaca_trading::{
+use liu_venues::alpaca::trading::{
     AlpacaOrder, AlpacaOrderClass, AlpacaOrderStatus, AlpacaSide, AlpacaTimeInForce, TradeEvent, TradeUpdate,
 };
 

@@ -1,6 +1,7 @@
 //! The stand-in's HTTP routes: the authenticated `/v2/…` REST endpoints of
 //! orders, the account, positions and assets.
 
+use liu_venues::alpaca::{KEY_ID_HEADER, SECRET_KEY_HEADER};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -14,9 +15,7 @@ use axum::routing::get;
 
 use super::trade_updates::stream;
 use super::{Failure, TradingState};
-use liu_venues::alpaca_trading::{
-    AlpacaAccount, AlpacaAsset, AlpacaOrder, AlpacaPosition, KEY_ID_HEADER, OrderRequestWire, SECRET_KEY_HEADER, error_code,
-};
+use liu_venues::alpaca::trading::{AlpacaAccount, AlpacaAsset, AlpacaOrder, AlpacaPosition, OrderRequestWire, error_code};
 
 /// The stand-in's routes: `/v2/…` (authenticated by the key headers) and
 /// the `/stream` WebSocket (authenticated by its `auth` message).

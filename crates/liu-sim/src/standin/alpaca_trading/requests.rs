@@ -2,7 +2,7 @@
 //! object an accepted request becomes.
 
 use super::Failure;
-use liu_venues::alpaca_trading::{AlpacaOrder, AlpacaOrderClass, AlpacaOrderStatus, AlpacaOrderType, AlpacaSide, OrderRequestWire};
+use liu_venues::alpaca::trading::{AlpacaOrder, AlpacaOrderClass, AlpacaOrderStatus, AlpacaOrderType, AlpacaSide, OrderRequestWire};
 
 /// Longest `client_order_id` Alpaca accepts.
 const MAX_CLIENT_ORDER_ID: usize = 128;

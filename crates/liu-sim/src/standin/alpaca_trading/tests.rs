@@ -9,7 +9,8 @@ use tokio_tungstenite::tungstenite;
 
 use super::*;
 use liu_core::domain::{Bar, NANOS_PER_SECOND};
-use liu_venues::alpaca_trading::{AlpacaClient, run_trade_updates, stream_url};
+use liu_venues::alpaca::trading::{AlpacaClient, run_trade_updates, stream_url};
+use liu_venues::alpaca::{KEY_ID_HEADER, SECRET_KEY_HEADER};
 
 const KEY: &str = "PKSTANDIN";
 const SECRET: &str = "standin-secret";

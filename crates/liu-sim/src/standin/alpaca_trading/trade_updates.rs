@@ -11,7 +11,7 @@ use tokio::sync::broadcast;
 
 use super::TradingState;
 use super::http::ApiState;
-use liu_venues::alpaca_trading::{AuthStatus, Authorization, ClientMessage, StreamMessage, Streams, TRADE_UPDATES};
+use liu_venues::alpaca::trading::{AuthStatus, Authorization, ClientMessage, StreamMessage, Streams, TRADE_UPDATES};
 
 pub(super) async fn stream(State(state): ApiState, upgrade: WebSocketUpgrade) -> Response {
     upgrade.on_upgrade(move |socket| stream_session(state, socket))

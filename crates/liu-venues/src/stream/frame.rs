@@ -3,7 +3,7 @@
 //! member (the hot path), or member by member from a tree when a member has
 //! the wrong shape, so one bad member never spoils the rest of the frame.
 //!
-//! Each protocol ([`super::alpaca`], [`super::polygon`]) says only how one
+//! Each protocol ([`crate::alpaca::stream`], [`crate::polygon::stream`]) says only how one
 //! member converts, through [`Wire`].
 
 use std::borrow::Cow;
@@ -38,7 +38,7 @@ impl<C> Default for ParsedFrame<C> {
 }
 
 /// A string that borrows from the frame unless it contains escapes.
-pub(super) struct JStr<'a>(pub Cow<'a, str>);
+pub(crate) struct JStr<'a>(pub Cow<'a, str>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for JStr<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -65,7 +65,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for JStr<'a> {
 impl<'a> JStr<'a> {
     /// Fills a string field from the flat scanner; `false` (leaving it to
     /// serde) for a duplicate or a value that is not a string.
-    pub(super) fn set_flat(slot: &mut Option<JStr<'a>>, value: Flat<'a>) -> bool {
+    pub(crate) fn set_flat(slot: &mut Option<JStr<'a>>, value: Flat<'a>) -> bool {
         match value {
             Flat::Str(s) if slot.is_none() => {
                 *slot = Some(JStr(Cow::Borrowed(s)));
@@ -77,7 +77,7 @@ impl<'a> JStr<'a> {
 }
 
 /// Why a member was skipped.
-pub(super) enum Skip {
+pub(crate) enum Skip {
     Malformed(String),
     Ignored,
     /// Only readable from a tree ([`Wire::from_tree`]): the frame takes the slow path.
@@ -85,18 +85,18 @@ pub(super) enum Skip {
 }
 
 /// `v`, or why a `kind` message without `field` is malformed.
-pub(super) fn need<T>(v: Option<T>, kind: &str, field: &str) -> Result<T, Skip> {
+pub(crate) fn need<T>(v: Option<T>, kind: &str, field: &str) -> Result<T, Skip> {
     v.ok_or_else(|| Skip::Malformed(format!("\"{kind}\" message without \"{field}\"")))
 }
 
 /// One converted member.
-pub(super) enum Converted<C> {
+pub(crate) enum Converted<C> {
     Event(SymbolEvent),
     Control(C),
 }
 
 /// One protocol's messages.
-pub(super) trait Wire {
+pub(crate) trait Wire {
     type Control;
     /// Every field any handled message uses, flat.
     type Raw<'de>: Deserialize<'de> + FlatMember<'de>;
@@ -179,7 +179,7 @@ impl<'de, W: Wire> Visitor<'de> for &mut Collector<'_, W> {
 /// not a valid message is skipped and counted as malformed; a frame that is
 /// not a JSON array counts as one malformed message. Either is logged at
 /// warn, once per frame.
-pub(super) fn parse<W: Wire>(text: &str) -> ParsedFrame<W::Control> {
+pub(crate) fn parse<W: Wire>(text: &str) -> ParsedFrame<W::Control> {
     let mut out = ParsedFrame {
         // Data messages are 100-200 bytes: rarely more than one reallocation.
         events: Vec::with_capacity(text.len() / 100 + 1),

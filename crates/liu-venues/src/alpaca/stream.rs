@@ -20,8 +20,8 @@ use std::fmt;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use super::flat::{self, Flat, FlatMember};
-use super::frame::{Converted, JStr, Skip, need};
+use crate::stream::flat::{self, Flat, FlatMember};
+use crate::stream::frame::{Converted, JStr, Skip, need};
 
 use liu_core::domain::{Bar, MarketEvent, Quote, SymbolEvent, Timeframe, Timestamp, Trade};
 use liu_core::time::parse_rfc3339;
@@ -227,7 +227,7 @@ pub enum ControlMessage {
 }
 
 /// The result of parsing one frame.
-pub type ParsedFrame = super::frame::ParsedFrame<ControlMessage>;
+pub type ParsedFrame = crate::stream::frame::ParsedFrame<ControlMessage>;
 
 // ---------------------------------------------------------------------------
 // The fast parser
@@ -235,7 +235,7 @@ pub type ParsedFrame = super::frame::ParsedFrame<ControlMessage>;
 
 /// The `"c"` field: a bar's close (a number) or a trade's or quote's
 /// conditions (an array, skipped without allocating).
-pub(super) enum CField {
+pub(crate) enum CField {
     Number(f64),
     Other,
 }
@@ -277,40 +277,40 @@ impl<'de> Deserialize<'de> for CField {
 /// buffering) covers them all. `subscription` messages are read from a tree
 /// (they are rare).
 #[derive(Deserialize)]
-pub(super) struct RawMessage<'a> {
+pub(crate) struct RawMessage<'a> {
     #[serde(rename = "T", borrow)]
-    pub(super) kind: Option<JStr<'a>>,
+    pub(crate) kind: Option<JStr<'a>>,
     #[serde(rename = "S", borrow)]
-    pub(super) symbol: Option<JStr<'a>>,
+    pub(crate) symbol: Option<JStr<'a>>,
     #[serde(rename = "t", borrow)]
-    pub(super) time: Option<JStr<'a>>,
+    pub(crate) time: Option<JStr<'a>>,
     /// `t` as MessagePack's timestamp extension (the MessagePack stream).
     #[serde(skip)]
-    pub(super) time_ns: Option<Timestamp>,
+    pub(crate) time_ns: Option<Timestamp>,
     #[serde(default = "nan")]
-    pub(super) p: f64,
+    pub(crate) p: f64,
     #[serde(default = "nan")]
-    pub(super) s: f64,
+    pub(crate) s: f64,
     #[serde(default = "nan")]
-    pub(super) bp: f64,
+    pub(crate) bp: f64,
     #[serde(default = "nan")]
-    pub(super) bs: f64,
+    pub(crate) bs: f64,
     #[serde(default = "nan")]
-    pub(super) ap: f64,
+    pub(crate) ap: f64,
     #[serde(rename = "as", default = "nan")]
-    pub(super) ask_size: f64,
+    pub(crate) ask_size: f64,
     #[serde(default = "nan")]
-    pub(super) o: f64,
+    pub(crate) o: f64,
     #[serde(default = "nan")]
-    pub(super) h: f64,
+    pub(crate) h: f64,
     #[serde(default = "nan")]
-    pub(super) l: f64,
-    pub(super) c: Option<CField>,
+    pub(crate) l: f64,
+    pub(crate) c: Option<CField>,
     #[serde(default = "nan")]
-    pub(super) v: f64,
-    pub(super) code: Option<u16>,
+    pub(crate) v: f64,
+    pub(crate) code: Option<u16>,
     #[serde(borrow)]
-    pub(super) msg: Option<JStr<'a>>,
+    pub(crate) msg: Option<JStr<'a>>,
 }
 
 fn nan() -> f64 {
@@ -398,7 +398,7 @@ fn timestamp(raw: &RawMessage<'_>, kind: &str) -> Result<Timestamp, Skip> {
     parse_rfc3339(&t.0).ok_or_else(|| Skip::Malformed(format!("\"{kind}\" message with bad timestamp {:?}", t.0)))
 }
 
-pub(super) fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessage>, Skip> {
+pub(crate) fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessage>, Skip> {
     let Some(kind) = raw.kind.as_ref() else {
         return Err(Skip::Malformed("message without \"T\"".into()));
     };
@@ -452,10 +452,10 @@ pub(super) fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessa
     Ok(Converted::Event(SymbolEvent { symbol, event }))
 }
 
-/// Alpaca's messages for [`super::frame::parse`].
+/// Alpaca's messages for [`crate::stream::frame::parse`].
 struct Wire;
 
-impl super::frame::Wire for Wire {
+impl crate::stream::frame::Wire for Wire {
     type Control = ControlMessage;
     type Raw<'de> = RawMessage<'de>;
     const TAG: &'static str = "T";
@@ -484,7 +484,7 @@ impl super::frame::Wire for Wire {
 /// is not a JSON array counts as one malformed message. Either is logged at
 /// warn, once per frame.
 pub fn parse_frame(text: &str) -> ParsedFrame {
-    super::frame::parse::<Wire>(text)
+    crate::stream::frame::parse::<Wire>(text)
 }
 
 #[cfg(test)]

@@ -22,8 +22,8 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::ser::{CompactFormatter, Formatter};
 
-use super::flat::{self, Flat, FlatMember};
-use super::frame::{Converted, JStr, Skip, need};
+use crate::stream::flat::{self, Flat, FlatMember};
+use crate::stream::frame::{Converted, JStr, Skip, need};
 
 use liu_core::domain::{Bar, MarketEvent, Quote, SymbolEvent, Timeframe, Timestamp, Trade};
 
@@ -183,7 +183,7 @@ pub enum ControlMessage {
 }
 
 /// The result of parsing one frame.
-pub type ParsedFrame = super::frame::ParsedFrame<ControlMessage>;
+pub type ParsedFrame = crate::stream::frame::ParsedFrame<ControlMessage>;
 
 // ---------------------------------------------------------------------------
 // The fast parser
@@ -397,10 +397,10 @@ fn convert(raw: &mut RawMessage<'_>) -> Result<Converted<ControlMessage>, Skip> 
     Ok(Converted::Event(SymbolEvent { symbol, event }))
 }
 
-/// Polygon's messages for [`super::frame::parse`].
+/// Polygon's messages for [`crate::stream::frame::parse`].
 struct Wire;
 
-impl super::frame::Wire for Wire {
+impl crate::stream::frame::Wire for Wire {
     type Control = ControlMessage;
     type Raw<'de> = RawMessage<'de>;
     const TAG: &'static str = "ev";
@@ -429,7 +429,7 @@ impl super::frame::Wire for Wire {
 /// counts as ignored whatever its fields); a frame that is not a JSON array
 /// counts as one malformed message. Either is logged at warn, once per frame.
 pub fn parse_frame(text: &str) -> ParsedFrame {
-    super::frame::parse::<Wire>(text)
+    crate::stream::frame::parse::<Wire>(text)
 }
 
 // ---------------------------------------------------------------------------

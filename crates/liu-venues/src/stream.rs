@@ -4,17 +4,14 @@
 //! exponential backoff, re-authenticating and re-subscribing everything
 //! subscribed so far, and forwarding each frame's events as one batch.
 //!
-//! The wire protocols themselves live in [`alpaca`] and [`polygon`].
+//! The wire protocols themselves live in [`crate::alpaca::stream`] and
+//! [`crate::polygon::stream`].
 //!
 //! Note: `wss://` URLs need a TLS feature of `tokio-tungstenite`; without one,
 //! connecting to a `wss://` URL fails at once with [`ProviderError::InvalidUrl`].
 
-pub mod alpaca;
-pub mod alpaca_msgpack;
-mod flat;
-mod frame;
-pub mod history;
-pub mod polygon;
+pub(crate) mod flat;
+pub(crate) mod frame;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -28,7 +25,9 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use self::alpaca::{ControlMessage, error_code};
+use crate::alpaca::stream::{ControlMessage, error_code};
+use crate::alpaca::{msgpack as alpaca_msgpack, stream as alpaca};
+use crate::polygon::stream as polygon;
 use liu_core::domain::{FeedClock, MarketEvent, SymbolEvent, Timeframe};
 
 /// First delay before reconnecting; doubles per failed attempt.

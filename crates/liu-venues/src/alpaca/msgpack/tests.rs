@@ -55,7 +55,7 @@ fn documented_messages_read_as_their_json() {
             {"T":"n","S":"X"}
         ]"#;
     let packed = parse_frame(&pack(frame));
-    let json = super::super::alpaca::parse_frame(frame);
+    let json = crate::alpaca::stream::parse_frame(frame);
     assert_eq!(packed, json);
     assert_eq!((packed.events.len(), packed.control.len(), packed.ignored, packed.malformed), (4, 3, 1, 0));
     assert_eq!(

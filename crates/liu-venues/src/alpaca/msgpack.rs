@@ -12,9 +12,9 @@
 
 use std::borrow::Cow;
 
-use super::alpaca::{CField, ControlMessage, RawMessage, Subscriptions, convert};
-use super::flat::FlatMember;
-use super::frame::{Converted, JStr, ParsedFrame, Skip};
+use crate::alpaca::stream::{CField, ControlMessage, RawMessage, Subscriptions, convert};
+use crate::stream::flat::FlatMember;
+use crate::stream::frame::{Converted, JStr, ParsedFrame, Skip};
 use liu_core::domain::{NANOS_PER_SECOND, Timestamp};
 
 /// A frame that is not what Alpaca sends.
@@ -273,7 +273,7 @@ fn read_member<'a>(r: &mut Reader<'a>, raw: &mut RawMessage<'a>) -> Result<Optio
 }
 
 /// Parses one binary frame of Alpaca's MessagePack stream, as
-/// [`super::alpaca::parse_frame`] parses a JSON one.
+/// [`crate::alpaca::stream::parse_frame`] parses a JSON one.
 pub fn parse_frame(bytes: &[u8]) -> ParsedFrame<ControlMessage> {
     let mut frame = ParsedFrame::default();
     let mut r = Reader { bytes, at: 0 };

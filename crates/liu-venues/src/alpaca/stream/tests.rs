@@ -147,7 +147,7 @@ fn serde_schema_matches_fast_parser() {
 fn bar_frames_take_the_flat_path() {
     let text = r#"[{"T":"b","S":"SYM000","o":100.00,"h":100.50,"l":99.50,"c":100.10,"v":1000,"t":"2026-11-24T14:31:00.123456789Z","n":1,"vw":100.10}]"#;
     let mut n = 0;
-    super::flat::scan::<RawMessage<'_>>(text, |_| n += 1).unwrap();
+    crate::stream::flat::scan::<RawMessage<'_>>(text, |_| n += 1).unwrap();
     assert_eq!(n, 1);
 }
 

@@ -12,7 +12,7 @@
 
 /// One field value of a flat member.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(super) enum Flat<'a> {
+pub(crate) enum Flat<'a> {
     /// A string without escapes, as it appears between its quotes.
     Str(&'a str),
     /// A number in valid JSON syntax: its text, and its value when the
@@ -24,10 +24,10 @@ pub(super) enum Flat<'a> {
 
 /// The frame is not (only) flat objects, or a value surprised the protocol.
 #[derive(Debug, PartialEq)]
-pub(super) struct NotFlat;
+pub(crate) struct NotFlat;
 
 /// A protocol's member, filled field by field.
-pub(super) trait FlatMember<'a>: Sized {
+pub(crate) trait FlatMember<'a>: Sized {
     fn empty() -> Self;
     /// Takes one field; `false` if its value has a shape the protocol does
     /// not expect for that key (the frame then takes the serde path).
@@ -36,7 +36,7 @@ pub(super) trait FlatMember<'a>: Sized {
 
 /// Scans `text` as an array of flat objects, handing each member to `each`
 /// as it is finished. On [`NotFlat`], what was handed over so far is void.
-pub(super) fn scan<'a, M: FlatMember<'a>>(text: &'a str, mut each: impl FnMut(M)) -> Result<(), NotFlat> {
+pub(crate) fn scan<'a, M: FlatMember<'a>>(text: &'a str, mut each: impl FnMut(M)) -> Result<(), NotFlat> {
     let mut s = Scanner { text, bytes: text.as_bytes(), at: 0 };
     s.expect(b'[')?;
     if s.peek_after_ws() == Some(b']') {
@@ -253,7 +253,7 @@ impl<'a> Scanner<'a> {
 
 /// A [`Flat::Num`]'s value, or `None` if it overflows f64 (as serde_json
 /// refuses it).
-pub(super) fn number(text: &str, scanned: Option<f64>) -> Option<f64> {
+pub(crate) fn number(text: &str, scanned: Option<f64>) -> Option<f64> {
     scanned.or_else(|| fast_float2::parse::<f64, _>(text).ok().filter(|v: &f64| v.is_finite()))
 }
 

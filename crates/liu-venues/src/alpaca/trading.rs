@@ -35,10 +35,7 @@ pub use wire::{
     AlpacaTimeInForce, OrderRequestWire, PositionSide, StopLoss, TakeProfit, order_request_wire, round_to_tick,
 };
 
-/// Header carrying the API key id.
-pub const KEY_ID_HEADER: &str = "apca-api-key-id";
-/// Header carrying the API secret key.
-pub const SECRET_KEY_HEADER: &str = "apca-api-secret-key";
+use super::{KEY_ID_HEADER, SECRET_KEY_HEADER};
 /// The one stream of the trading WebSocket.
 pub const TRADE_UPDATES: &str = "trade_updates";
 
