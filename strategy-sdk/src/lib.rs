@@ -1,8 +1,10 @@
 //! Write liu-engine trading strategies in Rust.
 //!
 //! Implement [`Strategy`] and export it with [`export_strategy!`]; build the
-//! crate as a `cdylib` for `wasm32-wasip2` and the result is a component the
-//! engine can host. Everything a strategy may touch is in this crate:
+//! crate as a `cdylib` for `wasm32-unknown-unknown` and wrap the module with
+//! `liu-engine component new`: the result is a component the engine can
+//! host. (Not `wasm32-wasip2`: its standard library imports WASI, which the
+//! engine refuses.) Everything a strategy may touch is in this crate:
 //! market data, host-native indicators ([`fincalcs`]), [`orders`] and [`log`].
 //!
 //! ```ignore
