@@ -139,7 +139,9 @@ fn open_orders_are_saved_per_strategy_and_symbol_on_both_backends() {
         writer.open_orders(0, 1, r#"[{"id":2}]"#.into());
         writer.open_orders(0, 1, r#"[{"id":2},{"id":3}]"#.into());
         writer.open_orders(1, 0, "[]".into());
-        writer.finish(vec![RunEnd { end_time: chrono::Utc::now(), end_reason: "shutdown".into(), fuel_used: 0 }; 2]).unwrap();
+        writer
+            .finish(vec![RunEnd { end_time: chrono::Utc::now(), end_reason: liu_core::domain::EndReason::Shutdown, fuel_used: 0 }; 2])
+            .unwrap();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let saved = rt.block_on(async {
             let store = Store::open(&target).await.unwrap();

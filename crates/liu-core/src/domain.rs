@@ -137,6 +137,63 @@ impl std::str::FromStr for AlgoEnv {
     }
 }
 
+/// Why a strategy's run ended: `algo_run.end_reason`, written as its
+/// [`Display`](std::fmt::Display) text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// A backtest reached the end of its data.
+    Completed,
+    /// A recorded session was replayed to its end.
+    Replayed,
+    /// The producer ended the session (Ctrl-C, `--duration-secs`).
+    Shutdown,
+    /// The consumer process got SIGTERM.
+    Terminated,
+    /// The consumer lost its connection to the producer.
+    ProducerLost,
+    /// The strategy was disabled (a trap, repeated limit violations): why.
+    Disabled(String),
+    /// The session could not go on: why.
+    Failed(String),
+}
+
+impl std::fmt::Display for EndReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EndReason::Completed => "completed",
+            EndReason::Replayed => "replayed",
+            EndReason::Shutdown => "shutdown",
+            EndReason::Terminated => "SIGTERM",
+            EndReason::ProducerLost => "producer connection lost",
+            EndReason::Disabled(why) | EndReason::Failed(why) => why,
+        })
+    }
+}
+
+/// Written as its text, as the database stores it.
+impl Serialize for EndReason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Read back from its text (the store's journal): a text that names no
+/// other variant reads back as `Failed`, which is written the same way as
+/// `Disabled`.
+impl<'de> Deserialize<'de> for EndReason {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Ok(match text.as_str() {
+            "completed" => EndReason::Completed,
+            "replayed" => EndReason::Replayed,
+            "shutdown" => EndReason::Shutdown,
+            "SIGTERM" => EndReason::Terminated,
+            "producer connection lost" => EndReason::ProducerLost,
+            _ => EndReason::Failed(text),
+        })
+    }
+}
+
 /// An OHLCV bar; `time` is the bar's opening time.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Bar {

@@ -7,6 +7,7 @@
 //! symbols of a time step, `run-all` is called for strategies that want it
 //! and each account's equity is recorded.
 
+use liu_core::domain::EndReason;
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -71,7 +72,7 @@ pub struct StrategyResult {
     #[serde(skip)]
     pub fills: Vec<Fill>,
     /// `completed`, or why the strategy was disabled.
-    pub end_reason: String,
+    pub end_reason: EndReason,
     pub open_positions: Vec<OpenPosition>,
     pub fuel_used: u64,
     pub rejected_orders: u64,
@@ -258,7 +259,7 @@ fn finish(r: Runner, strategies: &[LoadedStrategy], data: &MarketData, config: &
         parameters: r.strategy.parameters().clone(),
         metrics,
         fills: account.fills.clone(),
-        end_reason: r.strategy.disabled().map_or_else(|| "completed".to_owned(), str::to_owned),
+        end_reason: r.strategy.disabled().map_or(EndReason::Completed, |why| EndReason::Disabled(why.to_owned())),
         open_positions,
         fuel_used: r.strategy.instance().fuel_used(),
         rejected_orders: account.rejected_orders,

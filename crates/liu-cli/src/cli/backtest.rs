@@ -1,5 +1,6 @@
 //! `liu-engine backtest`.
 
+use liu_core::domain::EndReason;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -311,7 +312,7 @@ fn print_summary(batch_id: &str, db: &DbTarget, report: &BacktestReport) {
         );
     }
     for s in &report.strategies {
-        if s.end_reason != "completed" {
+        if s.end_reason != EndReason::Completed {
             println!("\n{}: DISABLED — {}", s.name, s.end_reason);
         }
         for p in &s.open_positions {

@@ -127,7 +127,7 @@ pub fn run(args: BenchWritesArgs) -> anyhow::Result<()> {
     for chunk in fills.chunks(args.per_message) {
         writer.fills(0, chunk.to_vec());
     }
-    let end = RunEnd { end_time: Utc::now(), end_reason: "completed".to_owned(), fuel_used: 0 };
+    let end = RunEnd { end_time: Utc::now(), end_reason: liu_core::domain::EndReason::Completed, fuel_used: 0 };
     writer.finish(vec![end]).with_context(|| format!("writing to {}", args.db))?;
     let secs = started.elapsed().as_secs_f64();
     println!("wrote {} new_trades rows to {} in {secs:.3} s: {:.0} rows/s", args.rows, args.db, args.rows as f64 / secs.max(1e-9));

@@ -11,6 +11,7 @@
 //! written twice.
 
 use liu_core::domain::AlgoEnv;
+use liu_core::domain::EndReason;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
@@ -36,7 +37,7 @@ pub struct RunStart {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunEnd {
     pub end_time: DateTime<Utc>,
-    pub end_reason: String,
+    pub end_reason: EndReason,
     pub fuel_used: u64,
 }
 
@@ -527,7 +528,7 @@ async fn update_run_end(tx: &mut Tx, id: i64, end: &RunEnd) -> Result<(), StoreE
         tx,
         "UPDATE algo_run SET end_time = ?::timestamptz, end_reason = ?, fuel_used = ? WHERE algo_run_id = ?",
         rfc3339(end.end_time),
-        &end.end_reason,
+        end.end_reason.to_string(),
         i64::try_from(end.fuel_used).unwrap_or(i64::MAX),
         id,
     )?;

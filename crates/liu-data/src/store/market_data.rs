@@ -3,21 +3,17 @@
 //! reference data, keyed by symbol). A second write of the same key updates
 //! the row and its `modify_tstamp`, keeping its `create_tstamp`.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
+use liu_core::domain::DailyBar;
 
 use super::{Tx, rfc3339};
 use crate::sql_execute;
 
-/// One `stock_ohlc` row.
+/// One `stock_ohlc` row: a symbol's day and the indicators computed on it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OhlcRow<'a> {
     pub symbol: &'a str,
-    pub date: NaiveDate,
-    pub open: f64,
-    pub high: f64,
-    pub low: f64,
-    pub close: f64,
-    pub volume: f64,
+    pub bar: DailyBar,
     /// A JSON object.
     pub indicators: serde_json::Value,
 }
@@ -32,12 +28,12 @@ pub async fn upsert_ohlc(tx: &mut Tx, row: &OhlcRow<'_>, now: DateTime<Utc>) -> 
              open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
              volume = excluded.volume, indicators = excluded.indicators, modify_tstamp = excluded.modify_tstamp",
         row.symbol,
-        row.date.to_string(),
-        row.open,
-        row.high,
-        row.low,
-        row.close,
-        row.volume,
+        row.bar.date.to_string(),
+        row.bar.open,
+        row.bar.high,
+        row.bar.low,
+        row.bar.close,
+        row.bar.volume,
         row.indicators.to_string(),
         now.clone(),
         now

@@ -2,6 +2,7 @@
 //! recorded session and `backtest --tradeplan` over historical bars.
 
 use liu_core::domain::AlgoEnv;
+use liu_core::domain::EndReason;
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -123,7 +124,7 @@ pub fn replay(config: &ReplayConfig, progress: &dyn Fn(u64, u64)) -> Result<Repl
                 Record::Header(_) | Record::End => {}
             }
         }
-        results.insert(header.consumer, session.end_backtest(plan.portfolio_value, "replayed")?);
+        results.insert(header.consumer, session.end_backtest(plan.portfolio_value, EndReason::Replayed)?);
     }
     debug_assert_eq!(replayed, total);
     Ok(ReplaySummary { batch_id, recordings: files, events: replayed, strategies: summarize(&results) })
@@ -162,7 +163,7 @@ pub fn backtest_plan(
         let events = step.iter().map(|e| (e.symbol, MarketEvent::Bar { timeframe, bar: e.bar })).collect();
         session.backtest_frame(events, &mut done, total, progress);
     }
-    let results = std::collections::BTreeMap::from([(0, session.end_backtest(plan.portfolio_value, "completed")?)]);
+    let results = std::collections::BTreeMap::from([(0, session.end_backtest(plan.portfolio_value, EndReason::Completed)?)]);
     Ok(ReplaySummary { batch_id, recordings: Vec::new(), events: done, strategies: summarize(&results) })
 }
 
@@ -199,11 +200,11 @@ impl Session {
 
     /// Ends a backtest session: open orders end with it, its runs are
     /// written; returns its strategies' results.
-    fn end_backtest(mut self, starting_cash: f64, reason: &str) -> Result<Vec<SessionResult>, ConsumerError> {
+    fn end_backtest(mut self, starting_cash: f64, reason: EndReason) -> Result<Vec<SessionResult>, ConsumerError> {
         self.cancel_all_orders();
         self.flush_records();
         let results = self.results(starting_cash);
-        self.finish(reason.to_owned())?;
+        self.finish(reason)?;
         Ok(results)
     }
 }

@@ -1,6 +1,7 @@
 //! A live consumer process: recording its session, its link to the
 //! producer, the session until shutdown, and what it reports at the end.
 
+use liu_core::domain::EndReason;
 use std::collections::HashMap;
 
 use chrono::Utc;
@@ -117,7 +118,7 @@ pub(super) async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerErro
     // After a shutdown the link is still open: stop reading it.
     let failure = if reader_task.is_finished() {
         match reader_task.await {
-            Ok(Err(e)) => Some(format!("producer link failed: {e}")),
+            Ok(Err(e)) => Some(EndReason::Failed(format!("producer link failed: {e}"))),
             _ => None,
         }
     } else {

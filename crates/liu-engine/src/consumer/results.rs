@@ -2,6 +2,7 @@
 //! database writer, its strategies' results, the end of its runs, and its
 //! latency reports.
 
+use liu_core::domain::EndReason;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -92,7 +93,7 @@ impl Session {
             .collect()
     }
 
-    pub(super) fn finish(mut self, reason: String) -> Result<(), ConsumerError> {
+    pub(super) fn finish(mut self, reason: EndReason) -> Result<(), ConsumerError> {
         self.flush_records();
         tracing::info!(
             consumer = self.id,
@@ -107,7 +108,7 @@ impl Session {
             .iter()
             .map(|r| RunEnd {
                 end_time,
-                end_reason: r.disabled().map_or_else(|| reason.clone(), str::to_owned),
+                end_reason: r.disabled().map_or_else(|| reason.clone(), |why| EndReason::Disabled(why.to_owned())),
                 fuel_used: r.instance().fuel_used(),
             })
             .collect();

@@ -3,6 +3,7 @@
 //! strategies on events (stale ones dropped, bar steps for `run-all`,
 //! schedule windows).
 
+use liu_core::domain::EndReason;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
@@ -155,7 +156,7 @@ impl Session {
     }
 
     /// Processes frames until shutdown; returns why it stopped.
-    pub(super) async fn serve(&mut self, frames: &mut mpsc::Receiver<ToConsumer>) -> String {
+    pub(super) async fn serve(&mut self, frames: &mut mpsc::Receiver<ToConsumer>) -> EndReason {
         use tokio::signal::unix::{SignalKind, signal};
         // Ctrl-C reaches the whole process group; the producer coordinates
         // the shutdown, so consumers ignore SIGINT and obey SIGTERM.
@@ -169,7 +170,7 @@ impl Session {
                 None => tokio::select! {
                     frame = frames.recv() => frame,
                     _ = recv_signal(&mut int) => continue,
-                    _ = recv_signal(&mut term) => return "SIGTERM".into(),
+                    _ = recv_signal(&mut term) => return EndReason::Terminated,
                 },
             };
             match frame {
@@ -192,13 +193,15 @@ impl Session {
                 }
                 Some(ToConsumer::Shutdown) => {
                     self.settle(frames).await;
-                    return "shutdown".into();
+                    return EndReason::Shutdown;
                 }
-                None if assigned => return "producer connection lost".into(),
-                None => return format!("consumer {}: the producer closed the connection before assigning symbols", self.id),
+                None if assigned => return EndReason::ProducerLost,
+                None => {
+                    return EndReason::Failed(format!("consumer {}: the producer closed the connection before assigning symbols", self.id));
+                }
             }
             if let Err(e) = self.send_routed().await {
-                return format!("producer link failed: {e}");
+                return EndReason::Failed(format!("producer link failed: {e}"));
             }
         }
     }

@@ -108,16 +108,7 @@ pub async fn mine_symbol(store: &Store, source: &DailySource, symbol: &str, wind
     let now = Utc::now();
     let mut tx = store.begin().await.map_err(store_error)?;
     for (bar, indicators) in &keep {
-        let row = OhlcRow {
-            symbol,
-            date: bar.date,
-            open: bar.open,
-            high: bar.high,
-            low: bar.low,
-            close: bar.close,
-            volume: bar.volume,
-            indicators: Value::Object(indicators.clone()),
-        };
+        let row = OhlcRow { symbol, bar: DailyBar::clone(bar), indicators: Value::Object(indicators.clone()) };
         upsert_ohlc(&mut tx, &row, now).await.map_err(store_error)?;
     }
     tx.commit().await.map_err(store_error)?;

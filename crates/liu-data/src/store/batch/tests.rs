@@ -30,7 +30,7 @@ fn run() -> RunStart {
 }
 
 fn end() -> RunEnd {
-    RunEnd { end_time: Utc::now(), end_reason: "shutdown".into(), fuel_used: 0 }
+    RunEnd { end_time: Utc::now(), end_reason: liu_core::domain::EndReason::Shutdown, fuel_used: 0 }
 }
 
 /// Rows in `new_trades` and their distinct sequence numbers.
