@@ -18,6 +18,8 @@
 //! still finds the last session's bars; the newest `count` bars are kept.
 //! A bar that has not ended by `end` (the minute in progress) is left out:
 //! its live bar follows. Failures are per symbol; they never fail the others.
+//!
+//! [`timing`] times warm-ups for `liu-engine bench-warmup`.
 
 use std::collections::HashMap;
 
@@ -26,6 +28,8 @@ use serde::Deserialize;
 use crate::rest::{AlpacaBar, Api, Client, PolygonAggs, RestError, next_page, path_segment};
 use liu_core::domain::{Bar, NANOS_PER_SECOND, Timeframe, Timestamp};
 use liu_core::time::{format_rfc3339, parse_rfc3339};
+
+pub mod timing;
 
 /// Calendar days searched beyond the bars wanted: a long weekend.
 pub const LOOKBACK_DAYS: i64 = 4;

@@ -7,7 +7,8 @@
 //!   floor under the producer → consumer part of tick-to-order latency;
 //! - `liu-engine bench-warmup` (`bench/warmup.sh`): how long a live
 //!   session's warm-up takes to fetch recent minute bars of many symbols
-//!   from a provider's REST API (the stand-in of `simulate --history-bars`).
+//!   from a provider's REST API (the stand-in of `simulate --history-bars`),
+//!   timed by [`liu_venues::history::timing`].
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -39,40 +40,24 @@ pub struct BenchWarmupArgs {
 }
 
 pub fn warmup(args: BenchWarmupArgs) -> anyhow::Result<()> {
-    use liu_venues::history::{HistoryRequest, recent_minute_bars};
-    use liu_venues::rest::{AlpacaHost, Api, Client};
-    let api = match args.provider.as_str() {
-        "alpaca" => Api::alpaca_from_env(AlpacaHost::Data, Some(&args.rest_url))?,
-        "polygon" => Api::polygon_from_env(Some(&args.rest_url))?,
+    use liu_venues::history::timing::{WarmupBench, WarmupProvider, time_warmups};
+    let provider = match args.provider.as_str() {
+        "alpaca" => WarmupProvider::Alpaca,
+        "polygon" => WarmupProvider::Polygon,
         other => anyhow::bail!("--provider `{other}`: expected alpaca or polygon"),
     };
-    let client = Client::new(api)?;
-    let symbols: Vec<String> = (0..args.symbols).map(|i| format!("SYM{i:03}")).collect();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let mut times = Vec::with_capacity(args.rounds);
-    for _ in 0..args.rounds.max(1) {
-        let request = HistoryRequest { symbols: &symbols, end: liu_core::domain::wall_clock(), count: args.minutes, feed: None };
-        let started = Instant::now();
-        let history = runtime.block_on(recent_minute_bars(&client, &request));
-        let elapsed = started.elapsed();
-        let mut bars = 0;
-        for (symbol, result) in history {
-            bars += result.with_context(|| format!("warm-up of {symbol}"))?.len();
-        }
-        anyhow::ensure!(bars == args.symbols * args.minutes, "expected {} bars, got {bars}", args.symbols * args.minutes);
-        times.push(elapsed);
-    }
-    times.sort();
+    let bench = WarmupBench { provider, rest_url: args.rest_url, symbols: args.symbols, minutes: args.minutes, rounds: args.rounds };
+    let times = time_warmups(&bench)?;
     println!(
         "warm-up {} ({} symbols x {} minutes = {} bars): median {:?}, best {:?}, worst {:?} over {} rounds",
         args.provider,
-        args.symbols,
-        args.minutes,
-        args.symbols * args.minutes,
-        times[times.len() / 2],
-        times[0],
-        times[times.len() - 1],
-        times.len()
+        bench.symbols,
+        bench.minutes,
+        bench.bars(),
+        times.median(),
+        times.best(),
+        times.worst(),
+        times.times.len()
     );
     Ok(())
 }

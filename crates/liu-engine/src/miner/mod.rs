@@ -1,9 +1,12 @@
 //! Miners: daily OHLC bars with the engine's indicators (`mine daily-ohlc`,
 //! [`daily`]) and reference data (`mine tickers`, [`tickers`]) per symbol,
 //! from Alpaca's or Polygon's REST APIs (through [`liu_venues::rest`]) or
-//! from local files, upserted into `stock_ohlc` and `ticker_data`.
+//! from local files, upserted into `stock_ohlc` and `ticker_data`; [`job`]
+//! runs a whole `mine` command (source, symbol list, database, the symbols
+//! one by one) synchronously.
 
 pub mod daily;
+pub mod job;
 pub mod tickers;
 
 use std::path::PathBuf;
