@@ -6,6 +6,7 @@
 //! ordering, duplicate detection and timeframe inference.
 
 pub mod csv;
+pub mod daily;
 pub mod parquet;
 pub mod store;
 pub mod synthetic;

@@ -66,6 +66,9 @@ pub enum ProducerError {
     Strategy(#[from] crate::consumer::ConsumerError),
     #[error("alpaca broker at {url}: {message}")]
     Broker { url: String, message: String },
+    /// The runtime [`run_blocking`] drives the producer on could not start.
+    #[error(transparent)]
+    Runtime(std::io::Error),
 }
 
 /// What a producer needs besides the tradeplan.
@@ -83,6 +86,13 @@ pub struct ProducerConfig {
     pub socket_dir: PathBuf,
     /// `trade --record DIR`: each consumer process records what its strategies see there.
     pub record: Option<PathBuf>,
+}
+
+/// [`run`] on a runtime of its own, on this thread (`liu-engine trade`):
+/// returns when the producer does.
+pub fn run_blocking(config: ProducerConfig) -> Result<ProducerSummary, ProducerError> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ProducerError::Runtime)?;
+    runtime.block_on(run(config))
 }
 
 /// Runs the producer until a signal, `duration`, or a fatal provider error.

@@ -71,8 +71,7 @@ pub fn trade(args: TradeArgs) -> anyhow::Result<()> {
         duration,
         record: args.record,
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let summary = runtime.block_on(producer::run(config))?;
+    let summary = producer::run_blocking(config)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {

@@ -4,7 +4,7 @@
 //!
 //! Dates are New York trading days: Alpaca and Polygon stamp a daily bar
 //! with New York midnight; intraday CSV bars are summed per New York day,
-//! daily CSV bars keep their own date.
+//! daily CSV bars keep their own date ([`daily_bars`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,19 +15,17 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::MineError;
-use liu_core::domain::{Bar, Timeframe};
+use liu_core::domain::Bar;
+use liu_data::LoadOptions;
+use liu_data::daily::daily_bars;
 use liu_data::store::Store;
 use liu_data::store::market_data::{OhlcRow, upsert_ohlc};
-use liu_data::{LoadOptions, MarketData};
 use liu_sandbox::fincalcs;
 use liu_venues::rest::{AlpacaBar, Api, Client, PolygonAggs, decode, next_page, path_segment};
 
 /// Alpaca's largest page; Polygon's is 50000.
 const ALPACA_PAGE_LIMIT: &str = "10000";
 const POLYGON_PAGE_LIMIT: &str = "50000";
-/// Bars at least this far apart (ns) are daily bars: 20 hours, so that
-/// daily bars stamped at the session's start or end still qualify.
-const DAILY_SPACING: i64 = 20 * 3600 * liu_core::domain::NANOS_PER_SECOND;
 
 pub use liu_core::domain::DailyBar;
 
@@ -154,40 +152,6 @@ pub fn indicators(bars: &[DailyBar]) -> Vec<Map<String, Value>> {
                 .collect()
         })
         .collect()
-}
-
-/// Daily bars per symbol. A symbol whose bars are at least
-/// [`DAILY_SPACING`] apart is daily data: its bars are kept as they are,
-/// dated by their UTC date (a CSV date is UTC midnight). Other symbols'
-/// bars are summed per New York day: first open, highest high, lowest low,
-/// last close, total volume. (A folder may mix daily and intraday files.)
-pub fn daily_bars(data: &MarketData) -> BTreeMap<String, Vec<DailyBar>> {
-    let mut per_symbol: Vec<Vec<&Bar>> = vec![Vec::new(); data.symbols.len()];
-    for event in &data.events {
-        per_symbol[event.symbol as usize].push(&event.bar);
-    }
-    let mut out = BTreeMap::new();
-    for (symbol, bars) in data.symbols.iter().zip(per_symbol) {
-        let daily =
-            if bars.len() < 2 { data.timeframe == Timeframe::Day } else { bars.windows(2).all(|w| w[1].time - w[0].time >= DAILY_SPACING) };
-        let mut days: Vec<(NaiveDate, Bar)> = Vec::new();
-        for bar in bars {
-            let time = DateTime::from_timestamp_nanos(bar.time);
-            let date = if daily { time.date_naive() } else { time.with_timezone(&New_York).date_naive() };
-            match days.last_mut() {
-                Some((day, aggregate)) if *day == date => aggregate.extend_with(bar),
-                _ => days.push((date, *bar)),
-            }
-        }
-        let days: Vec<DailyBar> = days
-            .into_iter()
-            .map(|(date, b)| DailyBar { date, open: b.open, high: b.high, low: b.low, close: b.close, volume: b.volume })
-            .collect();
-        if !days.is_empty() {
-            out.insert(symbol.clone(), days);
-        }
-    }
-    out
 }
 
 #[derive(Deserialize)]

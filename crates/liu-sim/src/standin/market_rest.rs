@@ -8,7 +8,7 @@
 //! is the trading stand-in's.)
 //!
 //! Bars are the whole daily history of the data the simulator replays
-//! (see [`liu_engine::miner::daily::daily_bars`]), known from the start rather
+//! (see [`liu_data::daily::daily_bars`]), known from the start rather
 //! than as the replay reaches them, each stamped with New York midnight as
 //! the real services do. Like them, the stand-in answers 401 without the
 //! configured credentials and 404 for a symbol it does not know (where
