@@ -3,10 +3,12 @@
 //!
 //! The CSV format itself (columns, timestamp formats, validation) lives in
 //! [`csv`]; this module owns file discovery, symbol numbering,
-//! ordering, duplicate detection and timeframe inference.
+//! ordering, duplicate detection and timeframe inference. [`import`] stores
+//! bar files in the database's `bars` table.
 
 pub mod csv;
 pub mod daily;
+pub mod import;
 pub mod parquet;
 pub mod store;
 pub mod synthetic;

@@ -11,7 +11,8 @@ use clap::Args;
 use liu_core::domain::Fill;
 use liu_data::LoadOptions;
 use liu_data::store::bars::BarQuery;
-use liu_data::store::{self, BatchWriter, Commit, DbTarget, RunEnd, RunStart, Store};
+use liu_data::store::blocking::ReadBarsError;
+use liu_data::store::{self, BatchWriter, Commit, DbTarget, RunEnd, RunStart};
 use liu_engine::backtest::{self, BacktestConfig, BacktestReport};
 use liu_engine::consumer::ReplayConfig;
 use liu_exec::broker::{Commission, DEFAULT_MAX_ORDERS_PER_MINUTE, FillAt, OrderChecks};
@@ -208,11 +209,10 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
 
 /// Reads the bars of a `--from-db` backtest.
 fn bars_from_db(db: &DbTarget, query: &BarQuery) -> anyhow::Result<liu_data::MarketData> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let store = Store::open(db).await.with_context(|| format!("opening the database {db}"))?;
-        Ok(store.read_bars(query).await?)
-    })
+    match store::blocking::read_bars(db, query) {
+        Err(ReadBarsError::Open(e)) => Err(e).with_context(|| format!("opening the database {db}")),
+        read => Ok(read?),
+    }
 }
 
 /// Streams fills to the database writer thread.

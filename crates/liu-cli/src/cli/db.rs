@@ -1,7 +1,7 @@
 //! `liu-engine db migrate` and `db status`.
 
 use clap::Subcommand;
-use liu_data::store::{DbTarget, Store};
+use liu_data::store::{DbTarget, blocking};
 
 #[derive(Subcommand)]
 pub enum DbCommand {
@@ -24,32 +24,24 @@ pub enum DbCommand {
 }
 
 pub fn run(command: DbCommand) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
-        match command {
-            DbCommand::Migrate { db } => {
-                let store = Store::connect(&db).await?;
-                let before = store.migration_status().await?.iter().filter(|m| !m.applied).count();
-                store.migrate().await?;
-                println!("{db}: {before} migration(s) applied, schema up to date");
-                let journaled = store.write_journals().await?;
-                if journaled > 0 {
-                    println!("{db}: {journaled} journaled row(s) written");
-                }
+    match command {
+        DbCommand::Migrate { db } => {
+            let journaled = blocking::migrate(&db, &mut |applied| println!("{db}: {applied} migration(s) applied, schema up to date"))?;
+            if journaled > 0 {
+                println!("{db}: {journaled} journaled row(s) written");
             }
-            DbCommand::Status { db, json } => {
-                let store = Store::connect(&db).await?;
-                let status = store.migration_status().await?;
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&status)?);
-                } else {
-                    println!("{db}");
-                    for m in &status {
-                        println!("  {} {:<10} {}", m.version, if m.applied { "applied" } else { "pending" }, m.description);
-                    }
+        }
+        DbCommand::Status { db, json } => {
+            let status = blocking::migration_status(&db)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                println!("{db}");
+                for m in &status {
+                    println!("  {} {:<10} {}", m.version, if m.applied { "applied" } else { "pending" }, m.description);
                 }
             }
         }
-        Ok(())
-    })
+    }
+    Ok(())
 }

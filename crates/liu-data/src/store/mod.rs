@@ -7,10 +7,12 @@
 //! (numbered `$n` parameters for PostgreSQL, casts dropped for SQLite, whose
 //! columns hold RFC 3339 text and checked JSON text).
 //!
-//! Runs and fills go through [`BatchWriter`], off the strategy thread.
+//! Runs and fills go through [`BatchWriter`], off the strategy thread;
+//! callers without an async runtime use the synchronous calls of [`blocking`].
 
 pub mod bars;
 mod batch;
+pub mod blocking;
 mod journal;
 pub mod market_data;
 
@@ -49,6 +51,9 @@ pub enum StoreError {
     Journal { path: PathBuf, message: String },
     #[error("database holds an unreadable row: {0}")]
     Corrupt(String),
+    /// The tokio runtime of a synchronous call ([`blocking`]) could not be built.
+    #[error(transparent)]
+    Runtime(std::io::Error),
 }
 
 /// A fill as `new_trades` keeps it, with the strategy that made it.
