@@ -25,7 +25,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::rest::{AlpacaBar, Api, Client, PolygonAggs, RestError, next_page, path_segment};
+use crate::rest::{AlpacaBar, Api, Client, RestError, path_segment};
 use liu_core::domain::{Bar, NANOS_PER_SECOND, Timeframe, Timestamp};
 use liu_core::time::{format_rfc3339, parse_rfc3339};
 
@@ -174,25 +174,13 @@ async fn polygon(client: &Client, request: &HistoryRequest<'_>, symbol: &str) ->
     let wanted = request.count + 1;
     let query = [("adjusted", "true".to_owned()), ("sort", "desc".to_owned()), ("limit", wanted.min(POLYGON_PAGE).to_string())];
     let first = client.url(&path, &query)?;
-    let mut url = first.clone();
     let mut bars = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    loop {
-        let page: PolygonAggs = client.get(symbol, &url).await?;
-        let next = page.next_url.clone();
-        bars.extend(page.into_results(symbol, &url)?.iter().map(|b| Bar {
-            time: b.t * 1_000_000,
-            open: b.o,
-            high: b.h,
-            low: b.l,
-            close: b.c,
-            volume: b.v,
-        }));
-        match next.filter(|n| !n.is_empty()) {
-            Some(next) if bars.len() < wanted => url = next_page(symbol, &first, &url, &next, &mut seen)?,
-            _ => break,
-        }
-    }
+    client
+        .polygon_aggs(symbol, &first, |_, aggs| {
+            bars.extend(aggs.iter().map(|b| Bar { time: b.t * 1_000_000, open: b.o, high: b.h, low: b.l, close: b.c, volume: b.v }));
+            Ok(bars.len() < wanted)
+        })
+        .await?;
     Ok(request.keep_newest(bars))
 }
 

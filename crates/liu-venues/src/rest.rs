@@ -218,6 +218,29 @@ impl Client {
         }
     }
 
+    /// Follows a Polygon aggregates query from `first` through its
+    /// `next_url`s (each checked by [`next_page`]), handing every page's
+    /// aggregates, with the page's URL, to `take` until there is no next
+    /// page or `take` answers that it has enough.
+    pub async fn polygon_aggs(
+        &self,
+        symbol: &str,
+        first: &Url,
+        mut take: impl FnMut(&Url, Vec<PolygonAgg>) -> Result<bool, RestError>,
+    ) -> Result<(), RestError> {
+        let mut url = first.clone();
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let page: PolygonAggs = self.get(symbol, &url).await?;
+            let next = page.next_url.clone();
+            let more = take(&url, page.into_results(symbol, &url)?)?;
+            match next.filter(|n| !n.is_empty()) {
+                Some(next) if more => url = next_page(symbol, first, &url, &next, &mut seen)?,
+                _ => return Ok(()),
+            }
+        }
+    }
+
     /// The start of an error body, on one line, credentials masked (some
     /// services echo the request).
     fn excerpt(&self, body: &[u8]) -> String {

@@ -16,12 +16,13 @@ use serde_json::{Map, Value};
 
 use super::MineError;
 use liu_core::domain::Bar;
+use liu_core::time::parse_rfc3339;
 use liu_data::LoadOptions;
 use liu_data::daily::daily_bars;
 use liu_data::store::Store;
 use liu_data::store::market_data::{OhlcRow, upsert_ohlc};
 use liu_sandbox::fincalcs;
-use liu_venues::rest::{AlpacaBar, Api, Client, PolygonAggs, decode, next_page, path_segment};
+use liu_venues::rest::{AlpacaBar, Api, Client, decode, path_segment};
 
 /// Alpaca's largest page; Polygon's is 50000.
 const ALPACA_PAGE_LIMIT: &str = "10000";
@@ -179,10 +180,8 @@ async fn alpaca_bars(client: &Client, symbol: &str, from: NaiveDate, to: NaiveDa
     loop {
         let page: AlpacaBars = client.get(symbol, &url).await?;
         for bar in page.bars.unwrap_or_default() {
-            let date = DateTime::parse_from_rfc3339(&bar.t)
-                .map_err(|e| decode(symbol, &url, format!("bar time {:?}: {e}", bar.t)))?
-                .with_timezone(&New_York)
-                .date_naive();
+            let time = parse_rfc3339(&bar.t).ok_or_else(|| decode(symbol, &url, format!("bar time {:?} is not RFC 3339", bar.t)))?;
+            let date = DateTime::from_timestamp_nanos(time).with_timezone(&New_York).date_naive();
             bars.push(DailyBar { date, open: bar.o, high: bar.h, low: bar.l, close: bar.c, volume: bar.v });
         }
         match page.next_page_token.filter(|t| !t.is_empty()) {
@@ -206,20 +205,17 @@ async fn polygon_bars(client: &Client, symbol: &str, from: NaiveDate, to: NaiveD
     let path = format!("v2/aggs/ticker/{}/range/1/day/{from}/{to}", path_segment(symbol));
     let query = [("adjusted", "true".to_owned()), ("sort", "asc".to_owned()), ("limit", POLYGON_PAGE_LIMIT.to_owned())];
     let first = client.url(&path, &query)?;
-    let mut url = first.clone();
     let mut bars = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    loop {
-        let page: PolygonAggs = client.get(symbol, &url).await?;
-        let next = page.next_url.clone();
-        for agg in page.into_results(symbol, &url)? {
-            let time = DateTime::from_timestamp_millis(agg.t).ok_or_else(|| decode(symbol, &url, format!("bar time {}", agg.t)))?;
-            let date = time.with_timezone(&New_York).date_naive();
-            bars.push(DailyBar { date, open: agg.o, high: agg.h, low: agg.l, close: agg.c, volume: agg.v });
-        }
-        let Some(next) = next.filter(|n| !n.is_empty()) else { break };
-        url = next_page(symbol, &first, &url, &next, &mut seen)?;
-    }
+    client
+        .polygon_aggs(symbol, &first, |url, aggs| {
+            for agg in aggs {
+                let time = DateTime::from_timestamp_millis(agg.t).ok_or_else(|| decode(symbol, url, format!("bar time {}", agg.t)))?;
+                let date = time.with_timezone(&New_York).date_naive();
+                bars.push(DailyBar { date, open: agg.o, high: agg.h, low: agg.l, close: agg.c, volume: agg.v });
+            }
+            Ok(true)
+        })
+        .await?;
     Ok((bars, first.to_string()))
 }
 
