@@ -8,6 +8,8 @@ components := "target/strategies"
 langs_venv := "target/langs/venv"
 # The providers' Python clients, for the tests that check the stand-ins against them.
 clients_venv := "target/langs/clients"
+# Independent implementations of the metrics (empyrical, pandas), for the tests that check ours.
+analysis_venv := "target/langs/analysis"
 componentize_js := "strategy-sdk/js/node_modules/.bin/componentize-js"
 
 # Run the demo backtest.
@@ -45,6 +47,11 @@ setup-langs:
     if ! [ -x {{clients_venv}}/bin/python ] || [ "$({{clients_venv}}/bin/pip freeze 2>/dev/null | grep -iE '^(alpaca-py|polygon-api-client)==' | sort)" != "$want" ]; then
         python3 -m venv {{clients_venv}}
         {{clients_venv}}/bin/pip install --quiet -r tests/clients/requirements.txt
+    fi
+    want=$(grep -v '^#' tests/analysis/requirements.txt | sort)
+    if ! [ -x {{analysis_venv}}/bin/python ] || [ "$({{analysis_venv}}/bin/pip freeze 2>/dev/null | grep -iE '^(empyrical-reloaded|numpy|pandas)==' | sort)" != "$want" ]; then
+        python3 -m venv {{analysis_venv}}
+        {{analysis_venv}}/bin/pip install --quiet -r tests/analysis/requirements.txt
     fi
     # The versions of package-lock.json, reinstalled when the lock changes. Not
     # `npm ci`: it insists on lock entries for every platform's optional

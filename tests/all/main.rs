@@ -12,6 +12,7 @@ mod backtest;
 mod conformance;
 mod database;
 mod import;
+mod metrics;
 mod miners;
 mod new;
 mod sandbox;

@@ -195,7 +195,7 @@ impl<'de> Deserialize<'de> for EndReason {
 }
 
 /// An OHLCV bar; `time` is the bar's opening time.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Bar {
     pub time: Timestamp,
     pub open: f64,

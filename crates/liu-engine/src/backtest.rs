@@ -237,7 +237,7 @@ fn replay(market: &Rc<RefCell<MarketState>>, runners: &mut [Runner], data: &Mark
 fn finish(r: Runner, strategies: &[LoadedStrategy], data: &MarketData, config: &BacktestConfig) -> StrategyResult {
     let account = r.strategy.account();
     let portfolio = &account.portfolio;
-    let metrics = metrics::compute(config.cash, &r.times, &r.equity, r.steps_in_market, portfolio.round_trips());
+    let metrics = metrics::compute(config.cash, &r.times, &r.equity, r.steps_in_market, portfolio.round_trips(), portfolio.fees);
     let open_positions = portfolio
         .positions()
         .filter(|(_, p)| p.qty != 0.0)

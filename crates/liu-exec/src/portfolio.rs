@@ -4,14 +4,23 @@
 use crate::metrics::RoundTrip;
 use liu_core::domain::{Fill, Operation, OrderId, Side, SymbolId, Timestamp};
 
+/// A round trip in progress: when it started, its PnL so far (net of
+/// fees) and the value of every opening fill (the capital it put to work).
+#[derive(Clone, Copy, Debug)]
+struct OpenTrip {
+    start: Timestamp,
+    pnl: f64,
+    entry_value: f64,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct PositionState {
     /// Signed: positive long, negative short.
     pub qty: f64,
     pub avg_price: f64,
     pub last_price: f64,
-    /// Start of the current round trip and its PnL so far (net of fees).
-    trip: Option<(Timestamp, f64)>,
+    /// The current round trip so far, from its first opening fill.
+    trip: Option<OpenTrip>,
 }
 
 impl PositionState {
@@ -117,10 +126,11 @@ impl Portfolio {
         };
         self.cash -= signed * e.price + fee;
         self.fees += fee;
-        let (start, mut trip_pnl) = pos.trip.unwrap_or((e.time, 0.0));
-        trip_pnl -= fee;
+        let mut trip = pos.trip.unwrap_or(OpenTrip { start: e.time, pnl: 0.0, entry_value: 0.0 });
+        trip.pnl -= fee;
         match operation {
             Operation::Buy | Operation::SellShort => {
+                trip.entry_value += qty * e.price;
                 let new_qty = pos.qty + signed;
                 pos.avg_price = (pos.avg_price * pos.qty.abs() + e.price * qty) / new_qty.abs();
                 pos.qty = new_qty;
@@ -128,7 +138,7 @@ impl Portfolio {
             Operation::Sell | Operation::BuyShort => {
                 let pnl = (e.price - pos.avg_price) * qty * pos.qty.signum();
                 self.realized_pnl += pnl;
-                trip_pnl += pnl;
+                trip.pnl += pnl;
                 pos.qty += signed;
                 // Treat float dust as flat so the round trip closes.
                 if pos.qty.abs() < 1e-9 {
@@ -140,9 +150,15 @@ impl Portfolio {
         pos.last_price = e.price;
         if pos.qty == 0.0 {
             pos.trip = None;
-            self.round_trips.push(RoundTrip { symbol: e.symbol, entry_time: start, exit_time: e.time, pnl: trip_pnl });
+            self.round_trips.push(RoundTrip {
+                symbol: e.symbol,
+                entry_time: trip.start,
+                exit_time: e.time,
+                pnl: trip.pnl,
+                entry_value: trip.entry_value,
+            });
         } else {
-            pos.trip = Some((start, trip_pnl));
+            pos.trip = Some(trip);
         }
         fills.push(Fill {
             order_id: e.order_id,

@@ -373,7 +373,7 @@ impl TradingState {
                 let h = book.positions[&symbol];
                 let board = self.board.get(&symbol);
                 let current = self.last_price(&symbol).unwrap_or(h.avg_entry_price);
-                let lastday = board.and_then(|b| b.prev_day).map_or(current, |d| d.close);
+                let lastday = board.and_then(|b| b.prev_day).map_or(current, |d| d.bar.close);
                 let market_value = h.qty * current;
                 let cost_basis = h.qty * h.avg_entry_price;
                 let unrealized = market_value - cost_basis;

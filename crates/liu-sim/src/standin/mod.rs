@@ -14,15 +14,11 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use liu_core::domain::{Bar, Timestamp};
 
-/// One day's aggregate of a symbol.
+/// One day's aggregate of a symbol so far: the day's bar (the engine's one
+/// bar type, extended minute by minute) and its volume-weighted average price.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct DayBar {
-    pub open: f64,
-    pub high: f64,
-    pub low: f64,
-    pub close: f64,
-    pub volume: f64,
-    /// Volume-weighted average price.
+pub struct DayAggregate {
+    pub bar: Bar,
     pub vwap: f64,
 }
 
@@ -36,9 +32,9 @@ pub struct SymbolBoard {
     /// Time of the last replayed event, ns since the epoch.
     pub updated: Timestamp,
     /// Today so far.
-    pub day: DayBar,
+    pub day: DayAggregate,
     /// The previous session.
-    pub prev_day: Option<DayBar>,
+    pub prev_day: Option<DayAggregate>,
 }
 
 /// Current prices of every symbol the simulator serves, shared between the
@@ -99,15 +95,12 @@ impl Board {
             if entry.last_bar.is_some() {
                 entry.prev_day = Some(entry.day);
             }
-            entry.day = DayBar { open: bar.open, high: bar.high, low: bar.low, close: bar.close, volume: 0.0, vwap: 0.0 };
+            entry.day = DayAggregate { bar: Bar { volume: 0.0, ..*bar }, vwap: 0.0 };
         }
         let day = &mut entry.day;
-        let notional = day.vwap * day.volume + bar.close * bar.volume;
-        day.high = day.high.max(bar.high);
-        day.low = day.low.min(bar.low);
-        day.close = bar.close;
-        day.volume += bar.volume;
-        day.vwap = if day.volume > 0.0 { notional / day.volume } else { bar.close };
+        let notional = day.vwap * day.bar.volume + bar.close * bar.volume;
+        day.bar.extend_with(bar);
+        day.vwap = if day.bar.volume > 0.0 { notional / day.bar.volume } else { bar.close };
         entry.last_bar = Some(*bar);
         entry.last_price = bar.close;
         entry.updated = time;

@@ -23,7 +23,7 @@ use chrono_tz::America::New_York;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Board, DayBar, SymbolBoard};
+use super::{Board, DayAggregate, SymbolBoard};
 use liu_core::domain::{Bar, Timestamp};
 use liu_venues::alpaca::{KEY_ID_HEADER, SECRET_KEY_HEADER};
 
@@ -90,8 +90,9 @@ async fn polygon_tickers(State(state): State<PolygonState>, Query(query): Query<
 /// are in nanoseconds, `min.t` in milliseconds.
 fn polygon_ticker(symbol: &str, board: &SymbolBoard) -> Value {
     let prev = board.prev_day.unwrap_or_default();
-    let last = board.last_price;
-    let (change, change_pct) = if prev.close > 0.0 { (last - prev.close, (last / prev.close - 1.0) * 100.0) } else { (0.0, 0.0) };
+    let (last, prev_close) = (board.last_price, prev.bar.close);
+    let (change, change_pct) =
+        if prev_close > 0.0 { (last - prev_close, (last / prev_close - 1.0) * 100.0) } else { (0.0, 0.0) };
     let mut ticker = json!({
         "ticker": symbol,
         "todaysChange": change,
@@ -104,7 +105,7 @@ fn polygon_ticker(symbol: &str, board: &SymbolBoard) -> Value {
     });
     if let Some(bar) = &board.last_bar {
         ticker["min"] = json!({
-            "av": board.day.volume,
+            "av": board.day.bar.volume,
             "t": bar.time / NANOS_PER_MILLI,
             "o": bar.open, "h": bar.high, "l": bar.low, "c": bar.close, "v": bar.volume, "vw": bar.close,
         });
@@ -112,8 +113,9 @@ fn polygon_ticker(symbol: &str, board: &SymbolBoard) -> Value {
     ticker
 }
 
-fn polygon_day(day: &DayBar) -> Value {
-    json!({ "o": day.open, "h": day.high, "l": day.low, "c": day.close, "v": day.volume, "vw": day.vwap })
+fn polygon_day(day: &DayAggregate) -> Value {
+    let bar = &day.bar;
+    json!({ "o": bar.open, "h": bar.high, "l": bar.low, "c": bar.close, "v": bar.volume, "vw": day.vwap })
 }
 
 #[derive(Clone)]
@@ -167,10 +169,11 @@ fn alpaca_snapshot(board: &SymbolBoard) -> Value {
     snapshot
 }
 
-fn alpaca_day(day: &DayBar, t: String) -> Value {
+fn alpaca_day(day: &DayAggregate, t: String) -> Value {
+    let bar = &day.bar;
     json!({
-        "t": t, "o": day.open, "h": day.high, "l": day.low, "c": day.close,
-        "v": day.volume.round() as i64, "n": 0, "vw": day.vwap,
+        "t": t, "o": bar.open, "h": bar.high, "l": bar.low, "c": bar.close,
+        "v": bar.volume.round() as i64, "n": 0, "vw": day.vwap,
     })
 }
 
