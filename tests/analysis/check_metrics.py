@@ -41,12 +41,18 @@ out = {
     "max_drawdown_pct": max_dd * 100,
 }
 
-# The longest stretch under water: from a peak to the first point back at it.
-peak = equity.cummax()
-under = equity < peak
-peak_time = pd.Series(np.where(~under, equity.index.asi8, np.nan), index=equity.index).ffill()
-stretch = (equity.index.asi8 - peak_time)[under]
-out["max_drawdown_duration_days"] = float(stretch.max() / DAY_NS) if len(stretch) else 0.0
+# The longest stretch under water: from a peak to the first point back at
+# or above it, or to the last point (as backtesting.py measures it).
+longest, peak, peak_time, under = 0, initial, times[0], False
+for t, e in zip(times, case["equity"]):
+    if e >= peak:
+        if under:
+            longest = max(longest, t - peak_time)
+        peak, peak_time, under = e, t, False
+    else:
+        under = True
+        longest = max(longest, t - peak_time)
+out["max_drawdown_duration_days"] = longest / DAY_NS
 
 trips = pd.DataFrame(case["round_trips"])
 pnl = trips["pnl"]

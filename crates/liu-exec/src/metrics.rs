@@ -143,16 +143,21 @@ pub fn compute(
 
     // Drawdown, and the longest stretch under water: from the time of the
     // peak (the first point for the initial equity) to the first point back
-    // at or above it.
+    // at or above it, or to the last point if it never gets back.
     let mut peak = initial_equity;
     let mut peak_time = times.first().copied().unwrap_or(0);
     let mut max_dd = 0.0f64;
     let mut longest_under_water = 0i64;
+    let mut under_water = false;
     for (&t, &e) in times.iter().zip(equity) {
         if e >= peak {
-            peak = e;
-            peak_time = t;
+            // Back at the peak, or a new one: a stretch under water ends here.
+            if under_water {
+                longest_under_water = longest_under_water.max(t - peak_time);
+            }
+            (peak, peak_time, under_water) = (e, t, false);
         } else {
+            under_water = true;
             longest_under_water = longest_under_water.max(t - peak_time);
         }
         if peak > 0.0 {

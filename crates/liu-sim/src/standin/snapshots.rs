@@ -91,8 +91,7 @@ async fn polygon_tickers(State(state): State<PolygonState>, Query(query): Query<
 fn polygon_ticker(symbol: &str, board: &SymbolBoard) -> Value {
     let prev = board.prev_day.unwrap_or_default();
     let (last, prev_close) = (board.last_price, prev.bar.close);
-    let (change, change_pct) =
-        if prev_close > 0.0 { (last - prev_close, (last / prev_close - 1.0) * 100.0) } else { (0.0, 0.0) };
+    let (change, change_pct) = if prev_close > 0.0 { (last - prev_close, (last / prev_close - 1.0) * 100.0) } else { (0.0, 0.0) };
     let mut ticker = json!({
         "ticker": symbol,
         "todaysChange": change,
