@@ -10,6 +10,8 @@ langs_venv := "target/langs/venv"
 clients_venv := "target/langs/clients"
 # Independent implementations of the metrics (empyrical, pandas), for the tests that check ours.
 analysis_venv := "target/langs/analysis"
+# pandas and pyarrow, for the tests that read `export` files back as notebooks do.
+notebook_venv := "target/langs/notebook"
 componentize_js := "strategy-sdk/js/node_modules/.bin/componentize-js"
 
 # Run the demo backtest.
@@ -20,12 +22,27 @@ setup:
     rustup target add wasm32-unknown-unknown wasm32-wasip2
 
 # Build the engine binary (release: tests, demo and benchmarks share one build).
-engine:
+# It embeds the report's charting library, so that comes first.
+engine: report-assets
     cargo build --release -p liu-cli
+
+# The charting library `liu-engine report` inlines (ECharts, at the version of
+# crates/liu-research/report-assets/package-lock.json), into that folder's
+# node_modules, where the build reads it; reinstalled when the lock changes.
+report-assets:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! command -v npm >/dev/null; then
+        sudo=$([ "$(id -u)" = 0 ] || echo sudo)
+        $sudo apt-get update -qq && $sudo apt-get install -y -qq nodejs npm
+    fi
+    if ! [ crates/liu-research/report-assets/node_modules/.package-lock.json -nt crates/liu-research/report-assets/package-lock.json ]; then
+        (cd crates/liu-research/report-assets && npm ci --no-audit --no-fund --loglevel=error)
+    fi
 
 # Toolchains for strategies in Python, JavaScript and C, at pinned versions;
 # each step is skipped when already done, so this is quick after the first run.
-setup-langs:
+setup-langs: report-assets
     #!/usr/bin/env bash
     set -euo pipefail
     need=()
@@ -52,6 +69,11 @@ setup-langs:
     if ! [ -x {{analysis_venv}}/bin/python ] || [ "$({{analysis_venv}}/bin/pip freeze 2>/dev/null | grep -iE '^(empyrical-reloaded|numpy|pandas)==' | sort)" != "$want" ]; then
         python3 -m venv {{analysis_venv}}
         {{analysis_venv}}/bin/pip install --quiet -r tests/analysis/requirements.txt
+    fi
+    want=$(grep -v '^#' tests/notebook/requirements.txt | sort)
+    if ! [ -x {{notebook_venv}}/bin/python ] || [ "$({{notebook_venv}}/bin/pip freeze 2>/dev/null | grep -iE '^(numpy|pandas|pyarrow)==' | sort)" != "$want" ]; then
+        python3 -m venv {{notebook_venv}}
+        {{notebook_venv}}/bin/pip install --quiet -r tests/notebook/requirements.txt
     fi
     # The versions of package-lock.json, reinstalled when the lock changes. Not
     # `npm ci`: it insists on lock entries for every platform's optional
@@ -106,14 +128,15 @@ demo: strategies
         --strategy {{components}}/sma-cross.wasm \
         --strategy {{components}}/momentum-long.wasm \
         --data data/GOOG.csv \
-        --param sma-cross.fast=10 --param sma-cross.slow=30 --param qty=100
+        --param sma-cross.fast=10 --param sma-cross.slow=30 --param qty=100 \
+        --report liu-report.html
 
 # Unit, integration and end-to-end tests.
 test: strategies
     cargo nextest run --release --workspace --no-fail-fast
 
 # Formatting and lints, as CI checks them.
-lint:
+lint: report-assets
     cargo fmt --all --check
     cargo clippy --release --workspace --all-targets -- -D warnings
 
@@ -129,6 +152,7 @@ bench: strategies
     ./bench/db.sh
     ./bench/warmup.sh
     ./bench/replay.sh
+    ./bench/report.sh
 
 # Live trading against the local market simulator for 20 s (paper broker, two consumers).
 trade-demo: strategies

@@ -76,8 +76,14 @@ pub struct StrategyResult {
     pub open_positions: Vec<OpenPosition>,
     pub fuel_used: u64,
     pub rejected_orders: u64,
+    /// The equity after each time step, at [`StrategyResult::times`].
     #[serde(skip)]
     pub equity: Vec<f64>,
+    #[serde(skip)]
+    pub times: Vec<Timestamp>,
+    /// Time steps that ended with a position open.
+    #[serde(skip)]
+    pub steps_in_market: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -264,5 +270,7 @@ fn finish(r: Runner, strategies: &[LoadedStrategy], data: &MarketData, config: &
         fuel_used: r.strategy.instance().fuel_used(),
         rejected_orders: account.rejected_orders,
         equity: r.equity,
+        times: r.times,
+        steps_in_market: r.steps_in_market,
     }
 }

@@ -12,6 +12,7 @@ use liu_core::domain::Fill;
 use liu_data::LoadOptions;
 use liu_data::store::bars::BarQuery;
 use liu_data::store::blocking::ReadBarsError;
+use liu_data::store::research::{EquityCurve, SymbolBars};
 use liu_data::store::{self, BatchWriter, Commit, DbTarget, RunEnd, RunStart};
 use liu_engine::backtest::{self, BacktestConfig, BacktestReport};
 use liu_engine::consumer::ReplayConfig;
@@ -100,6 +101,9 @@ pub struct BacktestArgs {
     /// cost (`bench/backtest.sh`). Never for strategies you do not trust.
     #[arg(long, hide = true)]
     unmetered: bool,
+    /// Also write the batch's HTML report (as `liu-engine report`) to this file.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["replay", "tradeplan"])]
+    report: Option<PathBuf>,
 }
 
 pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
@@ -187,6 +191,17 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         b.finish_and_clear();
     }
     let end_time = Utc::now();
+    let curves = report
+        .strategies
+        .iter()
+        .map(|s| EquityCurve {
+            initial_equity: args.cash,
+            times: s.times.clone(),
+            equity: s.equity.clone(),
+            steps_in_market: s.steps_in_market as u64,
+        })
+        .collect();
+    writer.curves(curves, bars_by_symbol(&market_data));
     let ends = report.strategies.iter().map(|s| RunEnd { end_time, end_reason: s.end_reason.clone(), fuel_used: s.fuel_used }).collect();
     writer.finish(ends).with_context(|| format!("recording the backtest in {}", args.db))?;
     let written_in = end_time.signed_duration_since(Utc::now()).abs();
@@ -204,7 +219,25 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         report.bars as f64 / replayed_in.as_secs_f64().max(1e-9),
         written_in.as_seconds_f64()
     );
+    if let Some(path) = &args.report {
+        super::report::write_report(&args.db, &batch_id, path)?;
+        eprintln!("report written to {}", path.display());
+    }
     Ok(())
+}
+
+/// Each symbol's bars of the replay, for the batch's record.
+fn bars_by_symbol(data: &liu_data::MarketData) -> Vec<SymbolBars> {
+    let mut out: Vec<SymbolBars> = data.symbols.iter().map(|s| SymbolBars { symbol: s.clone(), ..SymbolBars::default() }).collect();
+    for e in &data.events {
+        let s = &mut out[e.symbol as usize];
+        s.times.push(e.bar.time);
+        s.open.push(e.bar.open);
+        s.high.push(e.bar.high);
+        s.low.push(e.bar.low);
+        s.close.push(e.bar.close);
+    }
+    out
 }
 
 /// Reads the bars of a `--from-db` backtest.

@@ -3,10 +3,12 @@
 mod backtest;
 mod bench;
 mod db;
+mod export;
 mod import;
 mod live;
 mod mine;
 mod new;
+mod report;
 #[cfg(feature = "simulator")]
 mod simulate;
 
@@ -29,6 +31,10 @@ pub struct Cli {
 enum Command {
     /// Replay historical bars through one or more strategy components.
     Backtest(backtest::BacktestArgs),
+    /// Write a batch's HTML report: metrics and interactive charts, in one self-contained file.
+    Report(report::ReportArgs),
+    /// Write a batch's fills and equity curves as Parquet or CSV, for notebooks.
+    Export(export::ExportArgs),
     /// Trade live: a producer and per-core consumer processes run the tradeplan's strategies.
     Trade(live::TradeArgs),
     /// Serve the Alpaca market-data stream protocol locally, replaying bars.
@@ -135,6 +141,8 @@ enum DataCommand {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Backtest(args) => backtest::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Export(args) => export::run(args),
         Command::Trade(args) => live::trade(args),
         #[cfg(feature = "simulator")]
         Command::Simulate(args) => simulate::simulate(args),

@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
 use super::journal::{Journal, JournalEntry};
+use super::research::{EquityCurve, SymbolBars, write_curves};
 use super::{DbTarget, Store, StoreError, Tx, event_time, rfc3339};
 use crate::{sql_execute, sql_scalar};
 use liu_core::domain::Fill;
@@ -73,6 +74,7 @@ enum WriterMessage {
     Fills { run: usize, fills: Vec<Fill> },
     State { run: usize, changes: Vec<(String, Option<String>)> },
     OpenOrders { run: usize, symbol: u32, orders: String },
+    Curves { curves: Vec<EquityCurve>, bars: Vec<SymbolBars> },
     Finish(Vec<RunEnd>),
 }
 
@@ -136,6 +138,12 @@ impl BatchWriter {
     /// in order.
     pub fn open_orders(&self, run: usize, symbol: u32, orders: String) {
         let _ = self.sender.send(WriterMessage::OpenOrders { run, symbol, orders });
+    }
+
+    /// Queues each run's equity curve (in the order of the runs given to
+    /// `start`) and the bars the batch replayed, for `report` and `export`.
+    pub fn curves(&self, curves: Vec<EquityCurve>, bars: Vec<SymbolBars>) {
+        let _ = self.sender.send(WriterMessage::Curves { curves, bars });
     }
 
     /// Writes the end of each run and commits; returns the `algo_run_id`s.
@@ -277,6 +285,7 @@ impl Writer<'_> {
                     let entry = self.open_orders_entry(runs, ids, run, symbol, orders);
                     write_open_orders(&mut tx, &entry, &written).await?;
                 }
+                WriterMessage::Curves { curves, bars } => write_curves(&mut tx, self.batch_id, ids, &curves, &bars).await?,
                 WriterMessage::Finish(ends) => {
                     for (id, end) in ids.iter().zip(&ends) {
                         update_run_end(&mut tx, *id, end).await?;
@@ -348,6 +357,13 @@ impl Writer<'_> {
                     WriterMessage::State { run, changes } => arrived.extend(state_entries(&runs[run], changes)),
                     WriterMessage::OpenOrders { run, symbol, orders } => {
                         arrived.push(self.open_orders_entry(runs, ids, run, symbol, orders))
+                    }
+                    // Curves come once, at the end; they are not journaled,
+                    // so they are written at once, in their own transaction.
+                    WriterMessage::Curves { curves, bars } => {
+                        let mut tx = store.begin().await?;
+                        write_curves(&mut tx, self.batch_id, ids, &curves, &bars).await?;
+                        tx.commit().await?;
                     }
                     WriterMessage::Finish(ends) => {
                         arrived.extend(ids.iter().zip(ends).map(|(&algo_run_id, end)| JournalEntry::End { algo_run_id, end }));

@@ -1,0 +1,293 @@
+//! What `report` and `export` read and write of a finished batch: the
+//! per-bar equity curves and replayed bars stored with it (`equity_curve`,
+//! `batch_bars`, see their migration for the packed layout), its runs and
+//! fills, and Liu's per-trade analysis tables (`gain_loss`, `trade_analysis`).
+
+use liu_core::domain::{Operation, Timestamp};
+
+use super::{Store, StoreError, Tx, event_time, rfc3339};
+use crate::{sql_execute, sql_fetch_all};
+
+/// One run's equity, one point per time step of the replay.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EquityCurve {
+    pub initial_equity: f64,
+    pub times: Vec<Timestamp>,
+    pub equity: Vec<f64>,
+    /// Points at which the run had a position open.
+    pub steps_in_market: u64,
+}
+
+/// The bars of one symbol a batch replayed, in time order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SymbolBars {
+    pub symbol: String,
+    pub times: Vec<Timestamp>,
+    pub open: Vec<f64>,
+    pub high: Vec<f64>,
+    pub low: Vec<f64>,
+    pub close: Vec<f64>,
+}
+
+/// A fill as stored in `new_trades`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredFill {
+    pub symbol: String,
+    pub operation: Operation,
+    pub qty: f64,
+    pub price: f64,
+    pub fee: f64,
+    pub time: Timestamp,
+    pub stop_price: Option<f64>,
+}
+
+/// One `algo_run` of a batch with its fills and, when stored, its curve.
+#[derive(Clone, Debug)]
+pub struct BatchRun {
+    pub algo_run_id: i64,
+    pub algo_name: String,
+    pub algo_env: String,
+    pub parameters: serde_json::Value,
+    pub end_reason: Option<String>,
+    pub fills: Vec<StoredFill>,
+    pub curve: Option<EquityCurve>,
+}
+
+/// A batch as stored: its runs in the order they started, and the bars it replayed.
+#[derive(Clone, Debug)]
+pub struct StoredBatch {
+    pub batch_id: String,
+    pub runs: Vec<BatchRun>,
+    pub bars: Vec<SymbolBars>,
+}
+
+/// A `trade_analysis` row: one round trip.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TripAnalysis {
+    pub symbol: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub gain_percentage: f64,
+    pub gain_value: f64,
+    pub r_units: Option<f64>,
+}
+
+/// A `gain_loss` row: one symbol's result in a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SymbolGain {
+    pub symbol: String,
+    pub gain_percentage: f64,
+    pub gain_value: f64,
+}
+
+/// The analysis rows of one run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunAnalysis {
+    pub trips: Vec<TripAnalysis>,
+    pub gains: Vec<SymbolGain>,
+}
+
+/// Why a synchronous call of this module failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ResearchStoreError {
+    #[error(transparent)]
+    Runtime(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no batch {0} in the database")]
+    UnknownBatch(String),
+}
+
+fn pack_i64(values: &[i64]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn pack_f64(values: &[f64]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn unpack<T>(bytes: &[u8], points: usize, what: &str, from: fn([u8; 8]) -> T) -> Result<Vec<T>, StoreError> {
+    if bytes.len() != points * 8 {
+        return Err(StoreError::Corrupt(format!("{what}: {} bytes for {points} points", bytes.len())));
+    }
+    Ok(bytes.chunks_exact(8).map(|c| from(c.try_into().unwrap_or([0; 8]))).collect())
+}
+
+/// Writes the curves of runs `ids` (same order) and the batch's bars, in `tx`.
+pub(super) async fn write_curves(
+    tx: &mut Tx,
+    batch_id: &str,
+    ids: &[i64],
+    curves: &[EquityCurve],
+    bars: &[SymbolBars],
+) -> Result<(), StoreError> {
+    for (id, c) in ids.iter().zip(curves) {
+        let points = c.times.len().min(c.equity.len());
+        sql_execute!(
+            tx,
+            "INSERT INTO equity_curve (algo_run_id, initial_equity, points, steps_in_market, times, equity) VALUES (?, ?, ?, ?, ?, ?)",
+            *id,
+            c.initial_equity,
+            points as i64,
+            i64::try_from(c.steps_in_market).unwrap_or(i64::MAX),
+            pack_i64(&c.times[..points]),
+            pack_f64(&c.equity[..points]),
+        )?;
+    }
+    for b in bars {
+        sql_execute!(
+            tx,
+            "INSERT INTO batch_bars (batch_id, symbol, points, times, open, high, low, close) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            batch_id,
+            &b.symbol,
+            b.times.len() as i64,
+            pack_i64(&b.times),
+            pack_f64(&b.open),
+            pack_f64(&b.high),
+            pack_f64(&b.low),
+            pack_f64(&b.close),
+        )?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// A batch's runs, fills, curves and bars; `None` if no run has this batch id.
+    pub async fn load_batch(&self, batch_id: &str) -> Result<Option<StoredBatch>, StoreError> {
+        let mut tx = self.begin().await?;
+        let runs = sql_fetch_all!(
+            (i64, String, String, String, Option<String>),
+            tx,
+            "SELECT algo_run_id::bigint, algo_name, algo_env, parameters::text, end_reason FROM algo_run WHERE batch_id = ? ORDER BY algo_run_id",
+            batch_id
+        )?;
+        if runs.is_empty() {
+            return Ok(None);
+        }
+        let mut runs = runs
+            .into_iter()
+            .map(|(algo_run_id, algo_name, algo_env, parameters, end_reason)| {
+                let parameters = serde_json::from_str(&parameters)
+                    .map_err(|e| StoreError::Corrupt(format!("algo_run {algo_run_id}: parameters are not JSON: {e}")))?;
+                Ok(BatchRun { algo_run_id, algo_name, algo_env, parameters, end_reason, fills: Vec::new(), curve: None })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let index = |runs: &[BatchRun], id: i64| runs.iter().position(|r| r.algo_run_id == id);
+
+        let fills = sql_fetch_all!(
+            (i64, String, String, f64, f64, f64, String, Option<f64>),
+            tx,
+            "SELECT t.algo_run_id::bigint, t.symbol, t.operation, t.qty, t.price, t.fee, t.client_time::text, t.stop_price
+             FROM new_trades t JOIN algo_run r ON r.algo_run_id = t.algo_run_id
+             WHERE r.batch_id = ? ORDER BY t.algo_run_id, t.fill_seq, t.trade_id",
+            batch_id
+        )?;
+        for (id, symbol, operation, qty, price, fee, time, stop_price) in fills {
+            let operation = Operation::from_name(&operation)
+                .ok_or_else(|| StoreError::Corrupt(format!("new_trades of run {id}: unknown operation {operation:?}")))?;
+            let time = liu_core::time::parse_timestamp(&time)
+                .ok_or_else(|| StoreError::Corrupt(format!("new_trades of run {id}: unreadable client_time {time:?}")))?;
+            if let Some(i) = index(&runs, id) {
+                runs[i].fills.push(StoredFill { symbol, operation, qty, price, fee, time, stop_price });
+            }
+        }
+
+        let curves = sql_fetch_all!(
+            (i64, f64, i64, i64, Vec<u8>, Vec<u8>),
+            tx,
+            "SELECT c.algo_run_id::bigint, c.initial_equity, c.points, c.steps_in_market, c.times, c.equity
+             FROM equity_curve c JOIN algo_run r ON r.algo_run_id = c.algo_run_id WHERE r.batch_id = ?",
+            batch_id
+        )?;
+        for (id, initial_equity, points, steps_in_market, times, equity) in curves {
+            let what = format!("equity_curve of run {id}");
+            let curve = EquityCurve {
+                initial_equity,
+                times: unpack(&times, points as usize, &what, i64::from_le_bytes)?,
+                equity: unpack(&equity, points as usize, &what, f64::from_le_bytes)?,
+                steps_in_market: steps_in_market.max(0) as u64,
+            };
+            if let Some(i) = index(&runs, id) {
+                runs[i].curve = Some(curve);
+            }
+        }
+
+        let rows = sql_fetch_all!(
+            (String, i64, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>),
+            tx,
+            "SELECT symbol, points, times, open, high, low, close FROM batch_bars WHERE batch_id = ? ORDER BY symbol",
+            batch_id
+        )?;
+        let bars = rows
+            .into_iter()
+            .map(|(symbol, points, times, open, high, low, close)| {
+                let (n, what) = (points as usize, format!("batch_bars of {symbol}"));
+                Ok(SymbolBars {
+                    times: unpack(&times, n, &what, i64::from_le_bytes)?,
+                    open: unpack(&open, n, &what, f64::from_le_bytes)?,
+                    high: unpack(&high, n, &what, f64::from_le_bytes)?,
+                    low: unpack(&low, n, &what, f64::from_le_bytes)?,
+                    close: unpack(&close, n, &what, f64::from_le_bytes)?,
+                    symbol,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Some(StoredBatch { batch_id: batch_id.to_owned(), runs, bars }))
+    }
+
+    /// Replaces the `trade_analysis` and `gain_loss` rows of each run with
+    /// the given ones, in one transaction: writing them again adds nothing.
+    pub async fn write_analysis(&self, runs: &[(i64, RunAnalysis)]) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let written = rfc3339(chrono::Utc::now());
+        for (id, analysis) in runs {
+            sql_execute!(tx, "DELETE FROM trade_analysis WHERE algo_run_id = ?", *id)?;
+            sql_execute!(tx, "DELETE FROM gain_loss WHERE algo_run_id = ?", *id)?;
+            for t in &analysis.trips {
+                sql_execute!(
+                    tx,
+                    "INSERT INTO trade_analysis (symbol, algo_run_id, start_ts, end_ts, gain_percentage, gain_value, r_units, tstamp)
+                     VALUES (?, ?, ?::timestamptz, ?::timestamptz, ?, ?, ?, ?::timestamptz)",
+                    &t.symbol,
+                    *id,
+                    event_time(t.start),
+                    event_time(t.end),
+                    t.gain_percentage,
+                    t.gain_value,
+                    t.r_units,
+                    &written,
+                )?;
+            }
+            for g in &analysis.gains {
+                sql_execute!(
+                    tx,
+                    "INSERT INTO gain_loss (symbol, algo_run_id, gain_percentage, gain_value, tstamp) VALUES (?, ?, ?, ?, ?::timestamptz)",
+                    &g.symbol,
+                    *id,
+                    g.gain_percentage,
+                    g.gain_value,
+                    &written,
+                )?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Synchronous [`Store::load_batch`]: opens and migrates `target` first; an
+/// unknown batch id is [`ResearchStoreError::UnknownBatch`].
+pub fn load_batch(target: &super::DbTarget, batch_id: &str) -> Result<StoredBatch, ResearchStoreError> {
+    super::blocking::runtime().map_err(ResearchStoreError::Runtime)?.block_on(async {
+        let store = Store::open(target).await?;
+        store.load_batch(batch_id).await?.ok_or_else(|| ResearchStoreError::UnknownBatch(batch_id.to_owned()))
+    })
+}
+
+/// Synchronous [`Store::write_analysis`].
+pub fn write_analysis(target: &super::DbTarget, runs: &[(i64, RunAnalysis)]) -> Result<(), ResearchStoreError> {
+    super::blocking::runtime().map_err(ResearchStoreError::Runtime)?.block_on(async {
+        let store = Store::open(target).await?;
+        Ok(store.write_analysis(runs).await?)
+    })
+}

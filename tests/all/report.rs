@@ -1,0 +1,264 @@
+//! `liu-engine report` and `export` on a real backtest (GOOG, sma-cross and
+//! momentum-long): the HTML opened in headless Chromium (no console error,
+//! no request, every chart drawn with the expected number of points, a
+//! screenshot kept under target/test-artifacts/), exports read back with
+//! pandas, and the `trade_analysis`/`gain_loss` rows, on SQLite and PostgreSQL.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+use crate::devtools;
+
+/// Backtests the two samples on GOOG into `db` (plus `extra` arguments);
+/// returns the JSON summary.
+fn goog_backtest(db: &str, extra: &[&str]) -> serde_json::Value {
+    let (sma, momentum, goog) = (component("sma-cross"), component("momentum-long"), data("GOOG.csv"));
+    let mut args = vec![
+        "--strategy",
+        sma.to_str().unwrap(),
+        "--strategy",
+        momentum.to_str().unwrap(),
+        "--data",
+        goog.to_str().unwrap(),
+        "--param",
+        "sma-cross.fast=10",
+        "--param",
+        "sma-cross.slow=30",
+        "--param",
+        "qty=100",
+        "--db",
+        db,
+    ];
+    args.extend_from_slice(extra);
+    backtest_json(&args)
+}
+
+fn artifacts() -> PathBuf {
+    let dir = repo().join("target/test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_batch_report_opens_offline_in_chromium_with_every_bar_and_fill_drawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("liu.db").display().to_string();
+    let from_backtest = dir.path().join("from-backtest.html");
+    let summary = goog_backtest(&db, &["--report", from_backtest.to_str().unwrap()]);
+    let batch = summary["batch_id"].as_str().unwrap();
+    let bars = summary["bars"].as_u64().unwrap();
+    assert_eq!(bars, 2148);
+    let fills: u64 = summary["strategies"].as_array().unwrap().iter().map(|s| s["fills"].as_u64().unwrap()).sum();
+
+    let page = dir.path().join("report.html");
+    let out = liu(&["report", batch, "--db", &db, "-o", page.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(from_backtest.exists(), "backtest --report wrote its file");
+
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.len() < 5 << 20, "{} bytes", html.len());
+    for outside in ["src=\"http", "href=\"http", "<link", "<script src", "<img src=\"http", "@import"] {
+        assert!(!html.contains(outside), "the page refers outside itself: {outside}");
+    }
+    for s in summary["strategies"].as_array().unwrap() {
+        let final_equity = format!("{:.2}", s["final_equity"].as_f64().unwrap());
+        assert!(html.contains(&format!("<td>{final_equity}</td>")), "final equity {final_equity} of {} in the table", s["name"]);
+    }
+
+    let run = devtools::open(&page);
+    std::fs::write(artifacts().join("report-goog.png"), &run.screenshot).unwrap();
+    assert!(run.screenshot.starts_with(b"\x89PNG"), "a PNG screenshot");
+    assert_eq!(run.errors, Vec::<String>::new(), "console errors");
+    let file_url = format!("file://{}", page.canonicalize().unwrap().display());
+    assert!(run.requests.iter().all(|u| *u == file_url), "requests beyond the file itself: {:?}", run.requests);
+
+    let charts = &run.report["charts"];
+    let points = |chart: &str, name: &str| -> u64 {
+        let series = charts[chart]["series"].as_array().unwrap_or_else(|| panic!("no chart {chart}: {charts}"));
+        series.iter().find(|s| s["name"].as_str().unwrap().starts_with(name)).unwrap_or_else(|| panic!("{chart}: no {name}"))["points"]
+            .as_u64()
+            .unwrap()
+    };
+    for name in ["sma-cross", "momentum-long"] {
+        assert_eq!(points("equity", name), bars, "{name}: equity points = bars");
+        assert_eq!(points("drawdown", name), bars, "{name}: drawdown points = bars");
+        assert!(points("rolling_sharpe", name) > bars / 2, "{name}: rolling Sharpe");
+    }
+    assert_eq!(points("equity", "buy and hold"), bars);
+    assert_eq!(points("price_0", "GOOG"), bars, "one candle per bar");
+    assert_eq!(run.report["fills"].as_u64().unwrap(), fills, "fill markers = fills");
+    // 2004-08 .. 2013-03: 104 months.
+    assert_eq!(points("monthly_0", "sma-cross"), 104);
+    let trades = summary["strategies"][0]["trades"].as_u64().unwrap();
+    assert!(points("trade_returns_0", "sma-cross") >= 5 && points("trade_returns_0", "sma-cross") <= trades);
+}
+
+#[test]
+fn an_unknown_batch_is_one_error_and_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("liu.db").display().to_string();
+    goog_backtest(&db, &[]);
+    let page = dir.path().join("report.html");
+    let out = liu(&["report", "no-such-batch", "--db", &db, "-o", page.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("no batch no-such-batch"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one error: {err}");
+    assert!(err.starts_with("error: ") && !err.contains("panicked"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "html" || x == "partial"))
+            .count(),
+        0
+    );
+
+    let out = liu(&["export", "no-such-batch", "--db", &db, "--trades", dir.path().join("t.csv").to_str().unwrap()]);
+    assert!(!out.status.success() && stderr(&out).contains("no batch no-such-batch"), "{}", stderr(&out));
+    assert!(!dir.path().join("t.csv").exists());
+    let out = liu(&["export", "x", "--db", &db, "--trades", dir.path().join("t.xlsx").to_str().unwrap()]);
+    assert!(!out.status.success() && stderr(&out).contains("t.xlsx: unknown format"), "{}", stderr(&out));
+}
+
+/// The test venv's Python with pandas and pyarrow (`just setup-langs`).
+fn notebook_python() -> PathBuf {
+    let python = repo().join("target/langs/notebook/bin/python");
+    assert!(python.exists(), "{} is missing: run `just setup-langs`", python.display());
+    python
+}
+
+/// Reads a Parquet or CSV export with pandas; times come back as nanoseconds.
+fn pandas_read(path: &Path) -> Vec<serde_json::Value> {
+    const SCRIPT: &str = r#"
+import json, sys
+import pandas as pd
+path = sys.argv[1]
+df = pd.read_parquet(path) if path.endswith(".parquet") else pd.read_csv(path, parse_dates=["time"])
+assert str(df["time"].dtype) == "datetime64[ns, UTC]", df["time"].dtype
+df["time"] = df["time"].astype("int64")
+print(json.dumps(df.to_dict("records"), default=lambda o: o.item()))
+"#;
+    let out = std::process::Command::new(notebook_python()).arg("-c").arg(SCRIPT).arg(path).output().unwrap();
+    assert!(out.status.success(), "pandas: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn export_reads_back_in_pandas(db: &TestDb) {
+    let summary = goog_backtest(&db.arg(), &[]);
+    let batch = summary["batch_id"].as_str().unwrap();
+    let bars = summary["bars"].as_u64().unwrap() as usize;
+    let dir = tempfile::tempdir().unwrap();
+    let stored = db.trades(batch);
+    for (trades_ext, equity_ext) in [("csv", "parquet"), ("parquet", "csv")] {
+        let trades = dir.path().join(format!("trades.{trades_ext}"));
+        let equity = dir.path().join(format!("equity.{equity_ext}"));
+        let out = liu(&["export", batch, "--db", &db.arg(), "--trades", trades.to_str().unwrap(), "--equity", equity.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+
+        let rows = pandas_read(&trades);
+        assert_eq!(rows.len(), stored.len(), "{trades_ext}: one row per fill");
+        for name in ["sma-cross", "momentum-long"] {
+            let mine = rows.iter().filter(|r| r["strategy"] == name);
+            let theirs = stored.iter().filter(|t| t.algo_name == name);
+            for (r, t) in mine.zip(theirs) {
+                let time = liu_core::time::parse_timestamp(&t.client_time).unwrap();
+                assert_eq!(
+                    (
+                        r["symbol"].as_str().unwrap(),
+                        r["operation"].as_str().unwrap(),
+                        r["qty"].as_f64().unwrap(),
+                        r["price"].as_f64().unwrap()
+                    ),
+                    (t.symbol.as_str(), t.operation.as_str(), t.qty, t.price),
+                    "{trades_ext}"
+                );
+                assert_eq!((r["fee"].as_f64().unwrap(), r["time"].as_i64().unwrap()), (t.fee, time), "{trades_ext}");
+            }
+        }
+
+        let points = pandas_read(&equity);
+        assert_eq!(points.len(), 2 * bars, "{equity_ext}: one row per strategy and bar");
+        for s in summary["strategies"].as_array().unwrap() {
+            let mine: Vec<_> = points.iter().filter(|p| p["strategy"] == s["name"]).collect();
+            assert_eq!(mine.len(), bars);
+            assert_eq!(
+                mine.last().unwrap()["equity"].as_f64(),
+                s["final_equity"].as_f64(),
+                "{equity_ext}: the last point is the final equity"
+            );
+            assert!(mine.windows(2).all(|w| w[0]["time"].as_i64() < w[1]["time"].as_i64()));
+        }
+    }
+}
+
+#[test]
+fn export_writes_fills_and_equity_as_csv_and_parquet_that_pandas_reads_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    export_reads_back_in_pandas(&TestDb::Sqlite(dir.path().join("liu.db")));
+}
+
+#[test]
+fn export_writes_fills_and_equity_as_csv_and_parquet_that_pandas_reads_on_postgres() {
+    let pg = PgDb::new();
+    export_reads_back_in_pandas(&TestDb::Postgres(pg.url.clone()));
+}
+
+/// (strategy, symbol, gain_value) of the batch's `trade_analysis` rows, and the count of its `gain_loss` rows.
+fn analysis_rows(db: &TestDb, batch: &str) -> (Vec<(String, String, f64)>, i64) {
+    const TRIPS: &str = "SELECT r.algo_name, a.symbol, a.gain_value FROM trade_analysis a JOIN algo_run r ON r.algo_run_id = a.algo_run_id
+                         WHERE r.batch_id = $1 ORDER BY a.trade_analysis_id";
+    const GAINS: &str = "SELECT count(*) FROM gain_loss g JOIN algo_run r ON r.algo_run_id = g.algo_run_id WHERE r.batch_id = $1";
+    match db {
+        TestDb::Sqlite(path) => query(path, async |c| {
+            let trips = sqlx::query_as(sqlx::AssertSqlSafe(TRIPS.replace("$1", "?"))).bind(batch).fetch_all(&mut *c).await.unwrap();
+            let gains = sqlx::query_scalar(sqlx::AssertSqlSafe(GAINS.replace("$1", "?"))).bind(batch).fetch_one(&mut *c).await.unwrap();
+            (trips, gains)
+        }),
+        TestDb::Postgres(url) => pg_query(url, async |c| {
+            let trips = sqlx::query_as(TRIPS).bind(batch).fetch_all(&mut *c).await.unwrap();
+            let gains = sqlx::query_scalar(GAINS).bind(batch).fetch_one(&mut *c).await.unwrap();
+            (trips, gains)
+        }),
+    }
+}
+
+fn report_fills_the_analysis_tables_once(db: &TestDb) {
+    let summary = goog_backtest(&db.arg(), &[]);
+    let batch = summary["batch_id"].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("r.html");
+    for _ in 0..2 {
+        let out = liu(&["report", batch, "--db", &db.arg(), "-o", page.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let (trips, gains) = analysis_rows(db, batch);
+    let trades: u64 = summary["strategies"].as_array().unwrap().iter().map(|s| s["trades"].as_u64().unwrap()).sum();
+    assert_eq!(trips.len() as u64, trades, "one row per round trip, however often the report runs");
+    assert_eq!(gains, 2, "one gain_loss row per strategy and symbol");
+
+    // sma-cross trades 100 shares without commission: each round trip is
+    // one opening fill and the next closing one, so its gain is
+    // (close - open) x 100, signed by the side it opened.
+    let fills: Vec<_> = db.trades(batch).into_iter().filter(|t| t.algo_name == "sma-cross").collect();
+    let opens: Vec<_> = fills.iter().filter(|t| t.operation == "buy" || t.operation == "sell_short").collect();
+    let closes: Vec<_> = fills.iter().filter(|t| t.operation == "sell" || t.operation == "buy_short").collect();
+    let expected: Vec<f64> =
+        opens.iter().zip(&closes).map(|(o, c)| (c.price - o.price) * o.qty * if o.operation == "buy" { 1.0 } else { -1.0 }).collect();
+    let stored: Vec<f64> = trips.iter().filter(|t| t.0 == "sma-cross").map(|t| t.2).collect();
+    assert_eq!(stored.len(), 65);
+    for (s, e) in stored.iter().zip(&expected) {
+        assert!((s - e).abs() < 1e-6, "{s} vs {e}");
+    }
+}
+
+#[test]
+fn report_writes_trade_analysis_and_gain_loss_once_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    report_fills_the_analysis_tables_once(&TestDb::Sqlite(dir.path().join("liu.db")));
+}
+
+#[test]
+fn report_writes_trade_analysis_and_gain_loss_once_on_postgres() {
+    let pg = PgDb::new();
+    report_fills_the_analysis_tables_once(&TestDb::Postgres(pg.url.clone()));
+}
