@@ -71,10 +71,10 @@ pub fn open(path: &Path) -> PageRun {
     std::thread::spawn(move || {
         let mut tx = Some(tx);
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(url) = line.split_once("DevTools listening on ").map(|(_, u)| u.trim().to_owned()) {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(url);
-                }
+            if let Some((_, url)) = line.split_once("DevTools listening on ")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(url.trim().to_owned());
             }
         }
     });
