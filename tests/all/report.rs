@@ -262,3 +262,33 @@ fn report_writes_trade_analysis_and_gain_loss_once_on_postgres() {
     let pg = PgDb::new();
     report_fills_the_analysis_tables_once(&TestDb::Postgres(pg.url.clone()));
 }
+
+/// A batch stored without an equity curve (`backtest --tradeplan` runs the
+/// consumer's session code, as `trade` does) gets one rebuilt from its
+/// fills, one point per fill time, and the page says so.
+#[test]
+fn a_batch_without_a_stored_curve_is_reported_from_its_fills() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("liu.db").display().to_string();
+    let plan = dir.path().join("plan.toml");
+    let text = format!(
+        "portfolio_value = 100000.0\nsymbols = [\"GOOG\"]\n[provider]\nkind = \"alpaca\"\n[[strategies]]\ncomponent = \"{}\"\nparams = {{ fast = 10, slow = 30, qty = 100 }}\n",
+        component("sma-cross").display()
+    );
+    std::fs::write(&plan, text).unwrap();
+    let summary = backtest_json(&["--tradeplan", plan.to_str().unwrap(), "--data", data("GOOG.csv").to_str().unwrap(), "--db", &db]);
+    let batch = summary["batch_id"].as_str().unwrap();
+    let page = dir.path().join("report.html");
+    let out = liu(&["report", batch, "--db", &db, "-o", page.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("no equity curve was stored with this run; it is rebuilt from the fills"));
+
+    let fills = trades(&dir.path().join("liu.db"), batch);
+    let fill_times: std::collections::BTreeSet<_> = fills.iter().map(|t| t.client_time.clone()).collect();
+    let run = devtools::open(&page);
+    assert_eq!(run.errors, Vec::<String>::new(), "console errors");
+    let equity = &run.report["charts"]["equity"]["series"][0];
+    assert_eq!(equity["points"].as_u64().unwrap() as usize, fill_times.len(), "one point per fill time");
+    assert!(run.report["charts"].get("price_0").is_none(), "no candles without the batch's bars");
+}
