@@ -21,14 +21,14 @@ default: demo
 setup:
     rustup target add wasm32-unknown-unknown wasm32-wasip2
 
+# The binary embeds the report's charting library, so that comes first.
 # Build the engine binary (release: tests, demo and benchmarks share one build).
-# It embeds the report's charting library, so that comes first.
 engine: report-assets
     cargo build --release -p liu-cli
 
-# The charting library `liu-engine report` inlines (ECharts, at the version of
-# crates/liu-research/report-assets/package-lock.json), into that folder's
-# node_modules, where the build reads it; reinstalled when the lock changes.
+# ECharts at the version of crates/liu-research/report-assets/package-lock.json,
+# into that folder's node_modules, where the build reads it; reinstalled when the lock changes.
+# Install the charting library `liu-engine report` inlines.
 report-assets:
     #!/usr/bin/env bash
     set -euo pipefail
