@@ -130,13 +130,16 @@ fn notebook_python() -> PathBuf {
 /// Reads a Parquet or CSV export with pandas; times come back as nanoseconds.
 fn pandas_read(path: &Path) -> Vec<serde_json::Value> {
     const SCRIPT: &str = r#"
-import json, sys
+import json, os, sys
 import pandas as pd
 path = sys.argv[1]
 df = pd.read_parquet(path) if path.endswith(".parquet") else pd.read_csv(path, parse_dates=["time"])
 assert str(df["time"].dtype) == "datetime64[ns, UTC]", df["time"].dtype
 df["time"] = df["time"].astype("int64")
-print(json.dumps(df.to_dict("records"), default=lambda o: o.item()))
+print(json.dumps(df.to_dict("records"), default=lambda o: o.item()), flush=True)
+# pyarrow's threads can abort the interpreter's teardown ("terminate called
+# without an active exception"); everything is printed by now.
+os._exit(0)
 "#;
     let out = std::process::Command::new(notebook_python()).arg("-c").arg(SCRIPT).arg(path).output().unwrap();
     assert!(out.status.success(), "pandas: {}", String::from_utf8_lossy(&out.stderr));

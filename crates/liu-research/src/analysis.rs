@@ -6,9 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use liu_core::domain::{Operation, SymbolId, Timestamp};
+use liu_core::domain::{Operation, SymbolId};
 use liu_data::store::research::{BatchRun, EquityCurve, RunAnalysis, SymbolGain, TripAnalysis};
-use liu_exec::metrics::{self, Metrics};
+use liu_exec::metrics::{self, Metrics, RoundTrip};
 use liu_exec::portfolio::{Execution, Portfolio};
 
 /// The starting equity assumed for a run whose curve was not stored (a live
@@ -25,25 +25,13 @@ pub enum CurveSource {
     RebuiltFromFills,
 }
 
-/// One round trip with its symbol's name and entry cost.
+/// One round trip with its symbol's name.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Trip {
     pub symbol: String,
-    pub entry_time: Timestamp,
-    pub exit_time: Timestamp,
-    /// Net of fees.
-    pub pnl: f64,
-    /// Price × quantity of the fills that opened it.
-    pub entry_notional: f64,
+    pub trip: RoundTrip,
     /// Loss at the stop prices of the opening fills, when they all had one.
     pub risk: Option<f64>,
-}
-
-impl Trip {
-    /// Return on the entry cost, in percent.
-    pub fn return_pct(&self) -> f64 {
-        if self.entry_notional > 0.0 { self.pnl / self.entry_notional * 100.0 } else { 0.0 }
-    }
 }
 
 /// A run with everything the report shows of it.
@@ -72,17 +60,16 @@ pub fn analyse(run: &BatchRun) -> RunStats {
     };
     let initial = run.curve.as_ref().map_or(REBUILT_INITIAL_EQUITY, |c| c.initial_equity);
     let mut portfolio = Portfolio::new(initial, symbols.len());
-    // Per symbol: the entry cost and risk of the open trip.
-    let mut open: Vec<(f64, Option<f64>)> = vec![(0.0, Some(0.0)); symbols.len()];
+    // Per symbol: the risk of the open trip.
+    let mut open: Vec<Option<f64>> = vec![Some(0.0); symbols.len()];
     let mut trips = Vec::new();
     let mut rebuilt = EquityCurve { initial_equity: initial, times: Vec::new(), equity: Vec::new(), steps_in_market: 0 };
     let mut booked = Vec::new();
     let mut in_market = Vec::new();
     for f in &run.fills {
         let symbol = symbols[f.symbol.as_str()];
-        let (cost, risk) = &mut open[symbol as usize];
         if matches!(f.operation, Operation::Buy | Operation::SellShort) {
-            *cost += f.price * f.qty;
+            let risk = &mut open[symbol as usize];
             *risk = risk.zip(f.stop_price).map(|(r, stop)| r + (f.price - stop).abs() * f.qty);
         }
         let closed = portfolio.round_trips().len();
@@ -101,15 +88,8 @@ pub fn analyse(run: &BatchRun) -> RunStats {
         booked.clear();
         portfolio.apply(&execution, &mut booked);
         for t in &portfolio.round_trips()[closed..] {
-            let (cost, risk) = std::mem::replace(&mut open[t.symbol as usize], (0.0, Some(0.0)));
-            trips.push(Trip {
-                symbol: names[t.symbol as usize].to_owned(),
-                entry_time: t.entry_time,
-                exit_time: t.exit_time,
-                pnl: t.pnl,
-                entry_notional: cost,
-                risk: risk.filter(|r| *r > 0.0),
-            });
+            let risk = std::mem::replace(&mut open[t.symbol as usize], Some(0.0));
+            trips.push(Trip { symbol: names[t.symbol as usize].to_owned(), trip: *t, risk: risk.filter(|r| *r > 0.0) });
         }
         // One point per fill time: a later fill at the same time replaces it.
         if rebuilt.times.last() == Some(&f.time) {
@@ -127,7 +107,8 @@ pub fn analyse(run: &BatchRun) -> RunStats {
         None => (rebuilt, CurveSource::RebuiltFromFills),
     };
     let round_trips = portfolio.round_trips();
-    let metrics = metrics::compute(curve.initial_equity, &curve.times, &curve.equity, curve.steps_in_market as usize, round_trips);
+    let metrics =
+        metrics::compute(curve.initial_equity, &curve.times, &curve.equity, curve.steps_in_market as usize, round_trips, portfolio.fees);
     RunStats { curve, source, trips, metrics }
 }
 
@@ -138,19 +119,19 @@ pub fn trade_analysis(trips: &[Trip]) -> RunAnalysis {
     let mut by_symbol: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
     for t in trips {
         let e = by_symbol.entry(t.symbol.as_str()).or_default();
-        e.0 += t.pnl;
-        e.1 += t.entry_notional;
+        e.0 += t.trip.pnl;
+        e.1 += t.trip.entry_value;
     }
     RunAnalysis {
         trips: trips
             .iter()
             .map(|t| TripAnalysis {
                 symbol: t.symbol.clone(),
-                start: t.entry_time,
-                end: t.exit_time,
-                gain_percentage: t.return_pct(),
-                gain_value: t.pnl,
-                r_units: t.risk.map(|r| t.pnl / r),
+                start: t.trip.entry_time,
+                end: t.trip.exit_time,
+                gain_percentage: t.trip.return_pct(),
+                gain_value: t.trip.pnl,
+                r_units: t.risk.map(|r| t.trip.pnl / r),
             })
             .collect(),
         gains: by_symbol

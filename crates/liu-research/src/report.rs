@@ -67,9 +67,9 @@ const METRICS: &[(&str, &str, Format)] = &[
     ("sqn", "SQN", Format::Ratio),
     ("exposure_pct", "Exposure", Format::Pct),
     ("round_trips", "Trades", Format::Count),
-    ("best_trade", "Best trade", Format::Money),
-    ("worst_trade", "Worst trade", Format::Money),
-    ("avg_trade", "Average trade", Format::Money),
+    ("best_trade_pct", "Best trade", Format::Pct),
+    ("worst_trade_pct", "Worst trade", Format::Pct),
+    ("avg_trade_pct", "Average trade", Format::Pct),
     ("avg_holding_days", "Average holding (days)", Format::Days),
     ("fees", "Fees", Format::Money),
 ];
@@ -253,7 +253,7 @@ fn page_data(batch: &StoredBatch, stats: &[RunStats], labels: &[String]) -> Valu
             let c = &s.curve;
             let drawdown = drawdown(c.initial_equity, &c.equity);
             let (sharpe_times, sharpe) = rolling_sharpe(&c.times, &c.equity);
-            let returns: Vec<f64> = s.trips.iter().map(|t| t.return_pct()).collect();
+            let returns: Vec<f64> = s.trips.iter().map(|t| t.trip.return_pct()).collect();
             json!({
                 "label": label,
                 "equity": series(&c.times, &c.equity, DISPLAY_POINTS),
