@@ -88,7 +88,7 @@ pub fn analyse(run: &BatchRun) -> RunStats {
         booked.clear();
         portfolio.apply(&execution, &mut booked);
         for t in &portfolio.round_trips()[closed..] {
-            let risk = std::mem::replace(&mut open[t.symbol as usize], Some(0.0));
+            let risk = open[t.symbol as usize].replace(0.0);
             trips.push(Trip { symbol: names[t.symbol as usize].to_owned(), trip: *t, risk: risk.filter(|r| *r > 0.0) });
         }
         // One point per fill time: a later fill at the same time replaces it.
