@@ -129,6 +129,7 @@ bench: strategies
     ./bench/db.sh
     ./bench/warmup.sh
     ./bench/replay.sh
+    ./bench/optimize.sh
 
 # Live trading against the local market simulator for 20 s (paper broker, two consumers).
 trade-demo: strategies

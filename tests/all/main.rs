@@ -15,5 +15,6 @@ mod import;
 mod metrics;
 mod miners;
 mod new;
+mod optimize;
 mod sandbox;
 mod trade;

@@ -14,11 +14,13 @@ use liu_core::domain::{Bar, BarEvent, NANOS_PER_SECOND, SymbolId, Timeframe};
 /// 2024-01-02 14:30:00 UTC, in seconds since the epoch.
 pub const START_SECONDS: i64 = 1_704_205_800;
 
-/// splitmix64: tiny, fast, well-distributed, platform-independent.
-struct SplitMix64(u64);
+/// splitmix64: tiny, fast, well-distributed, platform-independent; the
+/// seeded generator of everything deterministic that needs randomness
+/// (these bars, `optimize --random`).
+pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -27,7 +29,7 @@ impl SplitMix64 {
     }
 
     /// Uniform in [0, 1) with 53 random bits.
-    fn unit(&mut self) -> f64 {
+    pub fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 }

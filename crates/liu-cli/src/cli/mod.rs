@@ -7,6 +7,7 @@ mod import;
 mod live;
 mod mine;
 mod new;
+mod optimize;
 #[cfg(feature = "simulator")]
 mod simulate;
 
@@ -29,6 +30,8 @@ pub struct Cli {
 enum Command {
     /// Replay historical bars through one or more strategy components.
     Backtest(backtest::BacktestArgs),
+    /// Sweep a strategy's parameters: a full backtest per combination, ranked, recorded and resumable.
+    Optimize(optimize::OptimizeArgs),
     /// Trade live: a producer and per-core consumer processes run the tradeplan's strategies.
     Trade(live::TradeArgs),
     /// Serve the Alpaca market-data stream protocol locally, replaying bars.
@@ -135,6 +138,7 @@ enum DataCommand {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Backtest(args) => backtest::run(args),
+        Command::Optimize(args) => optimize::run(args),
         Command::Trade(args) => live::trade(args),
         #[cfg(feature = "simulator")]
         Command::Simulate(args) => simulate::simulate(args),
