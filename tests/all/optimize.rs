@@ -202,7 +202,7 @@ fn a_killed_sweep_started_again_skips_what_it_recorded_and_ends_as_an_uninterrup
     let before = count() as u64;
     assert!(before < 42, "killed half-way: {before} of 42 recorded");
 
-    let resumed = optimize_json(&strs(&args(&db))[1..]);
+    let resumed = optimize_json(&strs(&args(&db))[2..]);
     assert_eq!(resumed["combinations"], 42);
     assert_eq!(resumed["resumed"].as_u64(), Some(before));
     assert_eq!(resumed["ran"].as_u64(), Some(42 - before));
@@ -211,7 +211,7 @@ fn a_killed_sweep_started_again_skips_what_it_recorded_and_ends_as_an_uninterrup
     assert_eq!(recorded.iter().map(|r| &r.2).collect::<std::collections::BTreeSet<_>>().len(), 42);
     assert_eq!(recorded.iter().map(|r| &r.3).collect::<std::collections::BTreeSet<_>>().len(), 2, "two invocations");
 
-    let whole = optimize_json(&strs(&args(&dir.path().join("whole.db")))[1..]);
+    let whole = optimize_json(&strs(&args(&dir.path().join("whole.db")))[2..]);
     assert_eq!(whole["ran"], 42);
     assert_eq!(resumed["session_id"], whole["session_id"]);
     assert_eq!(resumed["top"], whole["top"]);
