@@ -120,7 +120,7 @@ pub fn points(axes: &[Axis], random: Option<(usize, u64)>) -> Result<Vec<Point>,
     let mut seen = BTreeSet::new();
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
-        let index = u128::from(rng.next()) % size;
+        let index = u128::from(rng.next_u64()) % size;
         if seen.insert(index) {
             out.push(decode(index));
         }
