@@ -29,7 +29,7 @@ pub fn metric_values(m: &Metrics) -> MetricValues {
 
 /// The metric names an objective or constraint may use, in `Metrics`' order.
 pub fn metric_names() -> Vec<String> {
-    metric_values(&metrics::compute(1.0, &[], &[], 0, &[]))
+    metric_values(&metrics::compute(1.0, &[], &[], 0, &[], 0.0))
         .into_iter()
         .filter(|(_, v)| v.is_number() || v.is_null())
         .map(|(k, _)| k)
