@@ -153,6 +153,7 @@ bench: strategies
     ./bench/warmup.sh
     ./bench/replay.sh
     ./bench/report.sh
+    ./bench/optimize.sh
 
 # Live trading against the local market simulator for 20 s (paper broker, two consumers).
 trade-demo: strategies

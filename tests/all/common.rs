@@ -216,3 +216,18 @@ fn normal_time(s: &str) -> String {
 fn normal_json(s: &str) -> String {
     serde_json::from_str::<serde_json::Value>(s).unwrap_or_else(|e| panic!("JSON {s:?}: {e}")).to_string()
 }
+
+/// Polls `look` on the live database until `ready` holds, at most `limit`:
+/// how a test waits for a process to reach a state (fills or rows
+/// recorded) before it stops it.
+pub fn wait_until<T: std::fmt::Debug>(limit: std::time::Duration, what: &str, look: impl Fn() -> T, ready: impl Fn(&T) -> bool) -> T {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let seen = look();
+        if ready(&seen) {
+            return seen;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: not reached after {limit:?}; last seen {seen:?}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

@@ -16,6 +16,7 @@ mod import;
 mod metrics;
 mod miners;
 mod new;
+mod optimize;
 mod report;
 mod sandbox;
 mod trade;

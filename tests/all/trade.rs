@@ -153,21 +153,6 @@ fn stop(trade: Proc) -> (std::process::ExitStatus, Vec<String>) {
     trade.finish()
 }
 
-/// Polls `look` on the live database until `ready` holds, at most `limit`:
-/// how a test waits for the session to reach a state (fills recorded)
-/// before it stops it.
-fn wait_until<T: std::fmt::Debug>(limit: Duration, what: &str, look: impl Fn() -> T, ready: impl Fn(&T) -> bool) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        let seen = look();
-        if ready(&seen) {
-            return seen;
-        }
-        assert!(Instant::now() < deadline, "{what}: not reached after {limit:?}; last seen {seen:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// Symbols with fills per algo_run, over the whole database (one batch).
 fn symbols_by_run_now(db: &Path) -> HashMap<i64, BTreeSet<String>> {
     symbols_by_run_in(db, None)

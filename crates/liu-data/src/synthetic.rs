@@ -14,11 +14,13 @@ use liu_core::domain::{Bar, BarEvent, NANOS_PER_SECOND, SymbolId, Timeframe};
 /// 2024-01-02 14:30:00 UTC, in seconds since the epoch.
 pub const START_SECONDS: i64 = 1_704_205_800;
 
-/// splitmix64: tiny, fast, well-distributed, platform-independent.
-struct SplitMix64(u64);
+/// splitmix64: tiny, fast, well-distributed, platform-independent; the
+/// seeded generator of everything deterministic that needs randomness
+/// (these bars, `optimize --random`).
+pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -27,8 +29,8 @@ impl SplitMix64 {
     }
 
     /// Uniform in [0, 1) with 53 random bits.
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 }
 
@@ -53,7 +55,7 @@ pub fn random_walk(bars_per_symbol: usize, symbols: usize, seed: u64) -> MarketD
     let mut state: Vec<(SplitMix64, i64)> = (0..symbols)
         .map(|i| {
             let mut mix = SplitMix64(seed ^ (i as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
-            mix.next();
+            mix.next_u64();
             (mix, 10_000)
         })
         .collect();
@@ -70,7 +72,7 @@ pub fn random_walk(bars_per_symbol: usize, symbols: usize, seed: u64) -> MarketD
             let bottom = open.min(close);
             let high = top + (top as f64 * 0.001 * rng.unit()).round() as i64;
             let low = (bottom - (bottom as f64 * 0.001 * rng.unit()).round() as i64).max(1);
-            let volume = 100 + (rng.next() % 9_901) as i64;
+            let volume = 100 + (rng.next_u64() % 9_901) as i64;
             *last = close;
             events.push(BarEvent {
                 symbol: sym as SymbolId,

@@ -48,6 +48,20 @@ pub struct BacktestArgs {
     /// Bars: those of each --symbol in the database's `bars` table (see `import bars`).
     #[arg(long, requires = "symbol")]
     from_db: bool,
+    /// Database: a SQLite file path or sqlite:// URL (WAL mode), or a postgres:// URL.
+    #[arg(long, env = "DATABASE_URL", default_value = "./liu.db", hide_env_values = true)]
+    db: DbTarget,
+    /// Print a machine-readable JSON summary on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    options: RunOptions,
+}
+
+/// What `backtest` and `optimize` share: which bars, the account and broker
+/// settings, the sandbox limits.
+#[derive(Args)]
+pub(super) struct RunOptions {
     /// With --data: the symbol of a file without a symbol column (default: the
     /// file name). With --from-db: a symbol to replay; repeat for several.
     #[arg(long)]
@@ -76,12 +90,6 @@ pub struct BacktestArgs {
     /// Gross exposure allowed as a multiple of equity.
     #[arg(long, default_value_t = 1.0)]
     leverage: f64,
-    /// Database: a SQLite file path or sqlite:// URL (WAL mode), or a postgres:// URL.
-    #[arg(long, env = "DATABASE_URL", default_value = "./liu.db", hide_env_values = true)]
-    db: DbTarget,
-    /// Print a machine-readable JSON summary on stdout.
-    #[arg(long)]
-    json: bool,
     /// Fuel per callback.
     #[arg(long, default_value_t = Limits::default().fuel_per_event)]
     fuel: u64,
@@ -106,60 +114,76 @@ pub struct BacktestArgs {
     report: Option<PathBuf>,
 }
 
+impl RunOptions {
+    /// Checks the numbers and reads the bars: from `data` (a file or
+    /// folder), else the `--symbol`s of the database `db`.
+    pub(super) fn market_data(&self, data: Option<&std::path::Path>, db: &DbTarget) -> anyhow::Result<liu_data::MarketData> {
+        for (name, v) in [("--cash", self.cash), ("--leverage", self.leverage)] {
+            anyhow::ensure!(v.is_finite() && v > 0.0, "{name} must be a positive number, got {v}");
+        }
+        for (name, v) in [("--commission-per-share", self.commission_per_share), ("--commission-pct", self.commission_pct)] {
+            anyhow::ensure!(v.is_finite() && v >= 0.0, "{name} must be zero or positive, got {v}");
+        }
+        let from = self.from.as_deref().map(|s| parse_time("--from", s)).transpose()?;
+        let to = self.to.as_deref().map(|s| parse_time("--to", s)).transpose()?;
+        Ok(match data {
+            Some(path) => {
+                anyhow::ensure!(
+                    self.symbol.len() <= 1,
+                    "with --data, --symbol names the symbol of a file without a symbol column: give it once"
+                );
+                liu_data::load(path, &LoadOptions { symbol: self.symbol.first().cloned(), from, to })?
+            }
+            None => {
+                let query = BarQuery { symbols: self.symbol.clone(), timeframe: self.timeframe.and_then(TimeframeArg::fixed), from, to };
+                bars_from_db(db, &query)?
+            }
+        })
+    }
+
+    /// A sandbox for `instances` live strategy instances under these limits.
+    pub(super) fn sandbox(&self, instances: u32) -> anyhow::Result<Sandbox> {
+        Ok(Sandbox::new(SandboxConfig {
+            max_instances: instances,
+            max_memory_bytes: self.memory_mb << 20,
+            enforce_limits: !self.unmetered,
+            ..SandboxConfig::default()
+        })?)
+    }
+
+    pub(super) fn config(&self) -> BacktestConfig {
+        BacktestConfig {
+            cash: self.cash,
+            commission: Commission { per_share: self.commission_per_share, percent: self.commission_pct },
+            fill_at: self.fill_at,
+            leverage: self.leverage,
+            limits: Limits {
+                fuel_per_event: self.fuel,
+                deadline: Duration::from_millis(self.deadline_ms),
+                memory_bytes: self.memory_mb << 20,
+                log_bytes_per_minute: self.log_bytes_per_minute,
+                ..Limits::default()
+            },
+            checks: OrderChecks { max_orders_per_minute: self.max_orders_per_minute, ..OrderChecks::default() },
+        }
+    }
+}
+
 pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
     if let Some(recording) = &args.replay {
         return replay(recording, &args);
     }
-    for (name, v) in [("--cash", args.cash), ("--leverage", args.leverage)] {
-        anyhow::ensure!(v.is_finite() && v > 0.0, "{name} must be a positive number, got {v}");
-    }
-    for (name, v) in [("--commission-per-share", args.commission_per_share), ("--commission-pct", args.commission_pct)] {
-        anyhow::ensure!(v.is_finite() && v >= 0.0, "{name} must be zero or positive, got {v}");
-    }
-    let from = args.from.as_deref().map(|s| parse_time("--from", s)).transpose()?;
-    let to = args.to.as_deref().map(|s| parse_time("--to", s)).transpose()?;
     let started = Instant::now();
-    let market_data = match &args.data {
-        Some(path) => {
-            anyhow::ensure!(
-                args.symbol.len() <= 1,
-                "with --data, --symbol names the symbol of a file without a symbol column: give it once"
-            );
-            liu_data::load(path, &LoadOptions { symbol: args.symbol.first().cloned(), from, to })?
-        }
-        None => {
-            let query = BarQuery { symbols: args.symbol.clone(), timeframe: args.timeframe.and_then(TimeframeArg::fixed), from, to };
-            bars_from_db(&args.db, &query)?
-        }
-    };
+    let market_data = args.options.market_data(args.data.as_deref(), &args.db)?;
     let loaded_in = started.elapsed();
     if let Some(plan) = &args.tradeplan {
         let db = args.db.clone();
         return report_session(&args, started, |progress| liu_engine::consumer::backtest_plan(plan, &market_data, &db, progress));
     }
 
-    let limits = Limits {
-        fuel_per_event: args.fuel,
-        deadline: Duration::from_millis(args.deadline_ms),
-        memory_bytes: args.memory_mb << 20,
-        log_bytes_per_minute: args.log_bytes_per_minute,
-        ..Limits::default()
-    };
-    let sandbox = Sandbox::new(SandboxConfig {
-        max_instances: args.strategies.len() as u32 + 1,
-        max_memory_bytes: limits.memory_bytes,
-        enforce_limits: !args.unmetered,
-        ..SandboxConfig::default()
-    })?;
+    let sandbox = args.options.sandbox(args.strategies.len() as u32 + 1)?;
     let strategies = args.strategies.iter().map(|p| sandbox.load(p)).collect::<Result<Vec<_>, _>>()?;
-    let config = BacktestConfig {
-        cash: args.cash,
-        commission: Commission { per_share: args.commission_per_share, percent: args.commission_pct },
-        fill_at: args.fill_at,
-        leverage: args.leverage,
-        limits,
-        checks: OrderChecks { max_orders_per_minute: args.max_orders_per_minute, ..OrderChecks::default() },
-    };
+    let config = args.options.config();
 
     let backtest = backtest::prepare(&sandbox, &strategies, &args.params, &market_data, &config)?;
 

@@ -8,6 +8,7 @@ mod import;
 mod live;
 mod mine;
 mod new;
+mod optimize;
 mod report;
 #[cfg(feature = "simulator")]
 mod simulate;
@@ -35,6 +36,8 @@ enum Command {
     Report(report::ReportArgs),
     /// Write a batch's fills and equity curves as Parquet or CSV, for notebooks.
     Export(export::ExportArgs),
+    /// Sweep a strategy's parameters: a full backtest per combination, ranked, recorded and resumable.
+    Optimize(optimize::OptimizeArgs),
     /// Trade live: a producer and per-core consumer processes run the tradeplan's strategies.
     Trade(live::TradeArgs),
     /// Serve the Alpaca market-data stream protocol locally, replaying bars.
@@ -143,6 +146,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backtest(args) => backtest::run(args),
         Command::Report(args) => report::run(args),
         Command::Export(args) => export::run(args),
+        Command::Optimize(args) => optimize::run(args),
         Command::Trade(args) => live::trade(args),
         #[cfg(feature = "simulator")]
         Command::Simulate(args) => simulate::simulate(args),

@@ -15,6 +15,7 @@ mod batch;
 pub mod blocking;
 mod journal;
 pub mod market_data;
+pub mod optimizer;
 pub mod research;
 
 use liu_core::domain::AlgoEnv;

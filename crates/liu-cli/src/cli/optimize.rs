@@ -1,0 +1,251 @@
+//! `liu-engine optimize`: arguments and output; the sweep is
+//! [`liu_research::optimize`].
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use liu_data::store::DbTarget;
+use liu_data::store::optimizer::OptimizerLog;
+use liu_research::optimize::{self, Axis, Constraint, Inputs, Objective, Spec, SweepReport, WalkForward, objective};
+use liu_sandbox::params::ParamArg;
+use serde_json::{Value, json};
+
+use super::backtest::RunOptions;
+
+#[derive(Args)]
+pub struct OptimizeArgs {
+    /// The strategy component (.wasm) whose parameters to sweep.
+    #[arg(long)]
+    strategy: PathBuf,
+    /// A parameter that stays fixed: name=value or strategy.name=value.
+    #[arg(long = "param")]
+    params: Vec<ParamArg>,
+    /// A swept parameter: NAME=START..END:STEP (integers or decimals, both
+    /// ends included) or NAME=a,b,c; repeat for several (their full product).
+    #[arg(long = "grid", value_name = "NAME=VALUES")]
+    grid: Vec<String>,
+    /// Instead of the full grid, N distinct points of it drawn at random (see --seed).
+    #[arg(long, value_name = "N")]
+    random: Option<usize>,
+    /// The seed of --random: the same seed draws the same points.
+    #[arg(long, default_value_t = 0, requires = "random")]
+    seed: u64,
+    /// The metric to rank by: final_equity, return, sharpe, sortino,
+    /// profit_factor, max_drawdown_pct, … (any field of the backtest's metrics).
+    #[arg(long, default_value = "final_equity")]
+    objective: String,
+    /// Rank the lowest objective first (default: the highest).
+    #[arg(long)]
+    minimize: bool,
+    /// A condition the winner must meet, METRIC<=NUMBER (or >=, <, >, =), e.g.
+    /// 'max_drawdown_pct<=20'; repeat for several.
+    #[arg(long = "constraint", value_name = "METRIC<=X")]
+    constraints: Vec<String>,
+    /// Optimise on each in-sample window and score the winner on the next
+    /// out-of-sample one, rolling forward by OUT: bars (500:100) or calendar
+    /// spans (2y:6m, 30d:12w).
+    #[arg(long, value_name = "IN:OUT")]
+    walk_forward: Option<String>,
+    /// Combinations run at once (default: the number of cores).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    jobs: Option<u32>,
+    /// How many ranked combinations to print.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    /// Bars: a CSV file or a folder of CSV files.
+    #[arg(long, required_unless_present = "from_db", conflicts_with = "from_db")]
+    data: Option<PathBuf>,
+    /// Bars: those of each --symbol in the database's `bars` table (see `import bars`).
+    #[arg(long, requires = "symbol")]
+    from_db: bool,
+    /// Database: a SQLite file path or sqlite:// URL (WAL mode), or a postgres:// URL.
+    #[arg(long, env = "DATABASE_URL", default_value = "./liu.db", hide_env_values = true)]
+    db: DbTarget,
+    /// Print a machine-readable JSON summary on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    options: RunOptions,
+}
+
+pub fn run(args: OptimizeArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    // Every input is checked before anything runs or is written.
+    let axes = args.grid.iter().map(|g| g.parse::<Axis>()).collect::<Result<Vec<_>, _>>()?;
+    let objective = Objective::new(&args.objective, args.minimize).map_err(|e| anyhow::anyhow!("--objective: {e}"))?;
+    let constraints = args.constraints.iter().map(|c| c.parse::<Constraint>()).collect::<Result<Vec<_>, _>>()?;
+    let walk_forward = args.walk_forward.as_deref().map(str::parse::<WalkForward>).transpose()?;
+    let jobs = args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize);
+    let data = args.options.market_data(args.data.as_deref(), &args.db)?;
+    // One instance per worker, and one to describe the strategy.
+    let sandbox = args.options.sandbox(jobs as u32 + 1)?;
+    let strategy = sandbox.load(&args.strategy)?;
+    let config = args.options.config();
+    let inputs = Inputs { sandbox: &sandbox, strategy: &strategy, fixed: &args.params, data: &data, config: &config };
+    let spec = Spec { axes, random: args.random.map(|n| (n, args.seed)), objective, constraints, walk_forward, jobs, top: args.top };
+    let sweep = optimize::plan(inputs, spec)?;
+
+    let log = OptimizerLog::open(&args.db).with_context(|| format!("opening the database {}", args.db))?;
+    let batch_id = uuid::Uuid::new_v4().to_string();
+    let bar = progress_bar(sweep.runs(), args.json);
+    let swept = Instant::now();
+    let report = sweep.run(&log, &batch_id, &mut |done, total| {
+        if let Some(bar) = &bar {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report = report.with_context(|| format!("sweep {} in {}", sweep.session_id(), args.db))?;
+    let secs = swept.elapsed().as_secs_f64();
+    let rate = report.bar_evaluations as f64 / secs.max(1e-9);
+    tracing::info!("swept in {secs:.3}s after {:.3}s of loading and checks", (started.elapsed().as_secs_f64() - secs).max(0.0));
+    if args.json {
+        let mut value = serde_json::to_value(&report)?;
+        value["db"] = json!(args.db.to_string());
+        value["jobs"] = json!(jobs);
+        value["elapsed_secs"] = json!(secs);
+        value["bar_evaluations_per_sec"] = json!(rate);
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print_summary(&report, &args, jobs, secs, rate);
+    }
+    Ok(())
+}
+
+fn progress_bar(total: usize, json: bool) -> Option<indicatif::ProgressBar> {
+    if json || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} combinations  {per_sec}  eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(bar)
+}
+
+/// A metric for a table cell.
+fn cell(metrics: &objective::MetricValues, name: &str) -> String {
+    match objective::value(metrics, name) {
+        Some(v) if v == f64::MAX => "inf".to_owned(),
+        Some(v) if name == "round_trips" => format!("{v:.0}"),
+        Some(v) => format!("{v:.2}"),
+        None => "-".to_owned(),
+    }
+}
+
+fn params_text(params: &serde_json::Map<String, Value>) -> String {
+    params.iter().map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect::<Vec<_>>().join(" ")
+}
+
+fn print_summary(report: &SweepReport, args: &OptimizeArgs, jobs: usize, secs: f64, rate: f64) {
+    let span = match (&report.from, &report.to) {
+        (Some(a), Some(b)) => format!("{} .. {}", &a[..a.len().min(10)], &b[..b.len().min(10)]),
+        _ => String::new(),
+    };
+    let symbols = if report.symbols.len() <= 5 { report.symbols.join(", ") } else { format!("{} symbols", report.symbols.len()) };
+    println!(
+        "optimize {}  {} on {symbols} ({} bars; {span})  recorded in {}",
+        &report.session_id[..16],
+        report.strategy,
+        report.bars,
+        args.db
+    );
+    let direction = if report.objective.minimize { "minimise" } else { "maximise" };
+    let constraints = if report.constraints.is_empty() { String::new() } else { format!(", subject to {}", report.constraints.join(", ")) };
+    println!(
+        "{} combinations, {} backtests: {} run, {} resumed, {} failed; {secs:.2} s on {jobs} job(s), {:.2} M bar-evaluations/s; {direction} {}{constraints}",
+        report.combinations,
+        report.runs,
+        report.ran,
+        report.resumed,
+        report.failed,
+        rate / 1e6,
+        report.objective.metric
+    );
+    let columns = ["final_equity", "total_return_pct", "max_drawdown_pct", "sharpe", "round_trips"];
+    if let Some(windows) = &report.windows {
+        println!();
+        println!(
+            "{:<7} {:<25} {:<25} {:<28} {:>12} {:>12} {:>9}",
+            "window", "in-sample", "out-of-sample", "best (in-sample)", "in obj.", "out obj.", "out ret%"
+        );
+        for w in windows {
+            let (best, in_obj) = w.best.as_ref().map_or(("none qualified".to_owned(), "-".to_owned()), |b| {
+                (params_text(&b.params), b.objective.map_or("-".into(), |v| format!("{v:.2}")))
+            });
+            let (out_obj, out_ret) = match &w.out {
+                Some(o) => match (&o.failure, &o.metrics) {
+                    (Some(why), _) => (format!("failed: {why}"), "-".to_owned()),
+                    (None, Some(m)) => (o.objective.map_or("-".into(), |v| format!("{v:.2}")), cell(m, "total_return_pct")),
+                    (None, None) => ("-".into(), "-".into()),
+                },
+                None => ("-".into(), "-".into()),
+            };
+            let dates = |s: &optimize::Span| format!("{} .. {}", &s.from[..s.from.len().min(10)], &s.to[..s.to.len().min(10)]);
+            println!(
+                "{:<7} {:<25} {:<25} {:<28} {:>12} {:>12} {:>9}",
+                w.index,
+                dates(&w.in_sample),
+                dates(&w.out_of_sample),
+                best,
+                in_obj,
+                out_obj,
+                out_ret
+            );
+        }
+        if let Some(o) = &report.out_of_sample {
+            println!(
+                "\nout of sample, {} window(s) chained: final equity {:.2}, return {:.2}%, mean objective {}",
+                o.windows,
+                o.final_equity,
+                o.total_return_pct,
+                o.mean_objective.map_or("-".into(), |v| format!("{v:.4}"))
+            );
+        }
+    } else {
+        println!();
+        println!(
+            "{:>4}  {:<28} {:>14} {:>14} {:>9} {:>8} {:>7} {:>7}",
+            "rank", "parameters", "objective", "final equity", "return%", "max DD%", "sharpe", "trades"
+        );
+        for e in &report.top {
+            let objective = match e.objective {
+                Some(v) if v == f64::MAX => "inf".to_owned(),
+                Some(v) => format!("{v:.4}"),
+                None => "-".to_owned(),
+            };
+            let mark = if e.feasible { "" } else { "  (fails a constraint)" };
+            let m = &e.metrics;
+            println!(
+                "{:>4}  {:<28} {:>14} {:>14} {:>9} {:>8} {:>7} {:>7}{mark}",
+                e.rank,
+                params_text(&e.params),
+                objective,
+                cell(m, columns[0]),
+                cell(m, columns[1]),
+                cell(m, columns[2]),
+                cell(m, columns[3]),
+                cell(m, columns[4])
+            );
+        }
+        println!();
+        match &report.best {
+            Some(best) => println!("best: {}", params_text(&best.params)),
+            None => println!("best: none (no combination ran to the end and met every constraint)"),
+        }
+    }
+    for f in report.failures.iter().take(10) {
+        let window = f.window.map_or(String::new(), |w| format!("window {w}: "));
+        println!("failed: {window}{}: {}", params_text(&f.params), f.reason);
+    }
+    if report.failures.len() > 10 {
+        println!("… and {} more failures (--json lists them all)", report.failures.len() - 10);
+    }
+}
