@@ -54,6 +54,9 @@ pub struct BacktestArgs {
     /// Print a machine-readable JSON summary on stdout.
     #[arg(long)]
     json: bool,
+    /// Also write the batch's HTML report (as `liu-engine report`) to this file.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["replay", "tradeplan"])]
+    report: Option<PathBuf>,
     #[command(flatten)]
     options: RunOptions,
 }
@@ -109,9 +112,6 @@ pub(super) struct RunOptions {
     /// cost (`bench/backtest.sh`). Never for strategies you do not trust.
     #[arg(long, hide = true)]
     unmetered: bool,
-    /// Also write the batch's HTML report (as `liu-engine report`) to this file.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["replay", "tradeplan"])]
-    report: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -219,7 +219,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         .strategies
         .iter()
         .map(|s| EquityCurve {
-            initial_equity: args.cash,
+            initial_equity: args.options.cash,
             times: s.times.clone(),
             equity: s.equity.clone(),
             steps_in_market: s.steps_in_market as u64,
