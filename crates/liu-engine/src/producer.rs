@@ -202,7 +202,7 @@ pub async fn run(config: ProducerConfig) -> Result<ProducerSummary, ProducerErro
     let (key, secret) = credentials.stream();
     let stream = StreamConfig {
         protocol: match plan.provider.kind {
-            ProviderKind::Alpaca => Protocol::Alpaca,
+            ProviderKind::Alpaca { .. } => Protocol::Alpaca,
             ProviderKind::Polygon => Protocol::Polygon,
         },
         url: stream_url(plan),

@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use liu_venues::alpaca::{KEY_ID_HEADER, SECRET_KEY_HEADER};
+use liu_venues::alpaca::{AlpacaFeed, KEY_ID_HEADER, SECRET_KEY_HEADER};
 
 /// Polygon's full-market snapshot, relative to its base URL.
 const POLYGON_PATH: &str = "/v2/snapshot/locale/us/markets/stocks/tickers";
@@ -84,9 +84,9 @@ pub fn momentum_picks(filter: &MomentumFilter, snapshots: &[Snapshot]) -> Vec<St
 pub enum SnapshotSource {
     /// Polygon's full-market snapshot; the key goes in the `apiKey` query parameter.
     Polygon { base_url: String, api_key: String },
-    /// Alpaca's multi-symbol snapshots of the given `feed` ("iex", "sip"; empty:
-    /// Alpaca's default); the key and secret go in the `APCA-API-*` headers.
-    Alpaca { base_url: String, key: String, secret: String, feed: String },
+    /// Alpaca's multi-symbol snapshots of the given `feed` (`None`: the
+    /// account's default); the key and secret go in the `APCA-API-*` headers.
+    Alpaca { base_url: String, key: String, secret: String, feed: Option<AlpacaFeed> },
 }
 
 impl fmt::Debug for SnapshotSource {
@@ -166,8 +166,8 @@ pub async fn fetch_snapshots(client: &reqwest::Client, source: &SnapshotSource, 
             let mut snapshots = Vec::new();
             for chunk in symbols.chunks(ALPACA_CHUNK) {
                 let mut query = vec![("symbols", chunk.join(","))];
-                if !feed.is_empty() {
-                    query.push(("feed", feed.clone()));
+                if let Some(feed) = feed {
+                    query.push(("feed", feed.as_str().to_owned()));
                 }
                 let request = client.get(&url).query(&query).header(KEY_ID_HEADER, key.as_str()).header(SECRET_KEY_HEADER, secret.as_str());
                 snapshots.extend(parse_alpaca(&get(request, &secrets).await?)?);

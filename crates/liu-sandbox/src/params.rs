@@ -1,16 +1,19 @@
-//! Strategy parameters from the command line or a tradeplan: parsed from
-//! `name=value` (all strategies declaring `name`) or `strategy.name=value`
-//! (one strategy), then typed and checked against what each strategy declares.
+//! Strategy parameters from the command line or a tradeplan: `name=value`
+//! (all strategies declaring `name`) or `strategy.name=value` (one strategy)
+//! from the command line, typed values from a tradeplan; then checked
+//! against what each strategy declares.
 
 use crate::{ParamKind, ParamValue, StrategyInfo};
 
-/// One `--param` argument as given.
+/// One parameter as given: a `--param` argument, or a tradeplan's.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ParamArg {
     /// Strategy name when written `strategy.name=value`.
     pub strategy: Option<String>,
     pub name: String,
-    pub value: String,
+    /// As typed in the tradeplan; a `--param`'s is text, read as the
+    /// strategy declares the parameter.
+    pub value: ParamValue,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -39,7 +42,25 @@ impl std::str::FromStr for ParamArg {
         if name.is_empty() || strategy.as_deref() == Some("") {
             return Err(ParamError::Syntax(s.to_owned()));
         }
-        Ok(Self { strategy, name: name.to_owned(), value: value.trim().to_owned() })
+        Ok(Self { strategy, name: name.to_owned(), value: ParamValue::Text(value.trim().to_owned()) })
+    }
+}
+
+/// `value` as the declared `kind`: as is when of that kind (an integer
+/// widens to a float); else read from its text, as a `--param` is (so
+/// `qty = 10` and `qty = "10"` both give a float `qty`, and a
+/// tradeplan's value and a `--param`'s meet the same checks and messages).
+fn coerce(strategy: &str, name: &str, kind: ParamKind, value: &ParamValue) -> Result<ParamValue, ParamError> {
+    match (kind, value) {
+        (ParamKind::Integer, ParamValue::Integer(_)) | (ParamKind::Text, ParamValue::Text(_)) | (ParamKind::Flag, ParamValue::Flag(_)) => {
+            Ok(value.clone())
+        }
+        (ParamKind::Float, ParamValue::Integer(i)) => Ok(ParamValue::Float(*i as f64)),
+        (ParamKind::Float, ParamValue::Float(f)) if f.is_finite() => Ok(value.clone()),
+        (_, ParamValue::Text(text)) => parse(strategy, name, kind, text),
+        (_, ParamValue::Integer(i)) => parse(strategy, name, kind, &i.to_string()),
+        (_, ParamValue::Float(f)) => parse(strategy, name, kind, &f.to_string()),
+        (_, ParamValue::Flag(b)) => parse(strategy, name, kind, &b.to_string()),
     }
 }
 
@@ -84,7 +105,7 @@ pub fn resolve(info: &StrategyInfo, args: &[ParamArg], used: &mut [bool]) -> Res
             }
         }
         let value = match (chosen, &spec.default) {
-            (Some((_, arg)), _) => parse(&info.name, &spec.name, spec.kind, &arg.value)?,
+            (Some((_, arg)), _) => coerce(&info.name, &spec.name, spec.kind, &arg.value)?,
             (None, Some(default)) => default.clone(),
             (None, None) => {
                 return Err(ParamError::Missing {
@@ -186,5 +207,24 @@ mod tests {
         let err = check_all_used(&a, &used, &[&info()]).unwrap_err();
         assert_eq!(err.to_string(), "unknown parameter `slowness`: no strategy declares it (declared: sma-cross: fast, qty)");
         assert!("novalue".parse::<ParamArg>().is_err());
+    }
+
+    #[test]
+    fn typed_values_are_read_as_declared() {
+        let typed = |name: &str, value: ParamValue| ParamArg { strategy: None, name: name.into(), value };
+        let resolved = |args: &[ParamArg]| resolve(&info(), args, &mut vec![false; args.len()]);
+        // An integer widens to a float; a value of another kind is read from
+        // its text, as a `--param` is (`12.0` is written `12`).
+        let v = resolved(&[typed("fast", ParamValue::Float(12.0)), typed("qty", ParamValue::Integer(3))]).unwrap();
+        assert_eq!(v, vec![("fast".into(), ParamValue::Integer(12)), ("qty".into(), ParamValue::Float(3.0))]);
+        let v = resolved(&[typed("qty", ParamValue::Text("2.5".into()))]).unwrap();
+        assert_eq!(v[1], ("qty".into(), ParamValue::Float(2.5)));
+        let err = resolved(&[typed("fast", ParamValue::Flag(true)), typed("qty", ParamValue::Integer(1))]).unwrap_err();
+        assert_eq!(err.to_string(), "parameter `fast` of strategy sma-cross: expected an integer, got `true`");
+        let err = resolved(&[typed("fast", ParamValue::Float(1.5)), typed("qty", ParamValue::Integer(1))]).unwrap_err();
+        assert_eq!(err.to_string(), "parameter `fast` of strategy sma-cross: expected an integer, got `1.5`");
+        let err = resolved(&[typed("qty", ParamValue::Float(f64::NAN))]).unwrap_err();
+        assert_eq!(err.to_string(), "parameter `qty` of strategy sma-cross: expected a finite number, got `NaN`");
+        assert_eq!("qty = 7".parse::<ParamArg>().unwrap().value, ParamValue::Text("7".into()), "a --param is text");
     }
 }

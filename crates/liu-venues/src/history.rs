@@ -25,6 +25,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
+use crate::alpaca::AlpacaFeed;
 use crate::rest::{AlpacaBar, Api, Client, RestError, path_segment};
 use liu_core::domain::{Bar, NANOS_PER_SECOND, Timeframe, Timestamp};
 use liu_core::time::{format_rfc3339, parse_rfc3339};
@@ -49,8 +50,8 @@ pub struct HistoryRequest<'a> {
     pub symbols: &'a [String],
     pub end: Timestamp,
     pub count: usize,
-    /// Alpaca's data feed (`iex`, `sip`); `None` leaves it to the account.
-    pub feed: Option<&'a str>,
+    /// Alpaca's data feed; `None` leaves it to the account.
+    pub feed: Option<AlpacaFeed>,
 }
 
 impl HistoryRequest<'_> {
@@ -117,7 +118,7 @@ async fn alpaca(client: &Client, request: &HistoryRequest<'_>, symbols: &[String
         ("adjustment", "raw".to_owned()),
     ];
     if let Some(feed) = request.feed {
-        query.push(("feed", feed.to_owned()));
+        query.push(("feed", feed.as_str().to_owned()));
     }
     let mut bars: HashMap<String, Result<Vec<Bar>, RestError>> = symbols.iter().map(|s| (s.clone(), Ok(Vec::new()))).collect();
     let mut token: Option<String> = None;

@@ -34,7 +34,7 @@ impl Scanning {
                 },
                 None,
             ),
-            ProviderKind::Alpaca => {
+            ProviderKind::Alpaca { feed } => {
                 let (key, secret) = credentials.alpaca.clone().unwrap_or_default();
                 // Assets come from the trading API: the broker's, else the
                 // overridden REST host (a stand-in serves both), else Alpaca's.
@@ -43,7 +43,7 @@ impl Scanning {
                     base_url: rest.unwrap_or_else(|| alpaca::DATA_URL.to_owned()),
                     key: key.clone(),
                     secret: secret.clone(),
-                    feed: plan.provider.feed.clone(),
+                    feed: feed.rest(),
                 };
                 (source, Some(AlpacaRoute { base_url: trading, key, secret }))
             }

@@ -78,7 +78,7 @@ pub(super) async fn alpaca_positions_at_start(
 
 pub(super) fn stream_url(plan: &TradePlan) -> String {
     plan.provider.url.clone().unwrap_or_else(|| match plan.provider.kind {
-        ProviderKind::Alpaca => alpaca::stream_url(&plan.provider.feed),
+        ProviderKind::Alpaca { feed } => alpaca::stream_url(feed),
         ProviderKind::Polygon => polygon::STREAM_URL.to_owned(),
     })
 }
@@ -93,7 +93,7 @@ pub(super) struct Credentials {
 impl Credentials {
     pub(super) fn from_env(plan: &TradePlan) -> Result<Self, ProducerError> {
         let var = |name: &'static str| std::env::var(name).map_err(|_| ProducerError::MissingCredentials(name));
-        let alpaca = if plan.provider.kind == ProviderKind::Alpaca || plan.broker.kind == BrokerKind::Alpaca {
+        let alpaca = if matches!(plan.provider.kind, ProviderKind::Alpaca { .. }) || plan.broker.kind == BrokerKind::Alpaca {
             Some((var(alpaca::KEY_ID_VAR)?, var(alpaca::SECRET_KEY_VAR)?))
         } else {
             None

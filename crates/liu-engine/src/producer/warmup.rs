@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::tradeplan::{ProviderKind, TradePlan};
 use liu_core::domain::{Bar, Timeframe, wall_clock};
 use liu_data::store::Store;
+use liu_venues::alpaca::AlpacaFeed;
 use liu_venues::history::{HistoryRequest, recent_minute_bars};
 use liu_venues::rest::{AlpacaHost, Api, Client};
 
@@ -24,20 +25,20 @@ pub(super) struct Warmup {
     store: Store,
     /// The provider's REST API, or why there is none.
     client: Result<Arc<Client>, String>,
-    feed: Option<String>,
+    feed: Option<AlpacaFeed>,
 }
 
 impl Warmup {
     pub(super) fn new(plan: &TradePlan, store: Store) -> Self {
         let rest_url = plan.provider.rest_url.as_deref();
         let api = match plan.provider.kind {
-            ProviderKind::Alpaca => Api::alpaca_from_env(AlpacaHost::Data, rest_url),
+            ProviderKind::Alpaca { .. } => Api::alpaca_from_env(AlpacaHost::Data, rest_url),
             ProviderKind::Polygon => Api::polygon_from_env(rest_url),
         };
         let client = api.and_then(Client::new).map(Arc::new).map_err(|e| e.to_string());
-        let feed = match (plan.provider.kind, plan.provider.feed.as_str()) {
-            (ProviderKind::Alpaca, feed @ ("iex" | "sip")) => Some(feed.to_owned()),
-            _ => None,
+        let feed = match plan.provider.kind {
+            ProviderKind::Alpaca { feed } => feed.rest(),
+            ProviderKind::Polygon => None,
         };
         Self { count: plan.warmup_bars() as usize, store, client, feed }
     }
@@ -48,7 +49,7 @@ impl Warmup {
             return warm;
         }
         let started = std::time::Instant::now();
-        let request = HistoryRequest { symbols, end: wall_clock(), count: self.count, feed: self.feed.as_deref() };
+        let request = HistoryRequest { symbols, end: wall_clock(), count: self.count, feed: self.feed };
         let mut from_provider = Vec::new();
         for symbol in symbols {
             match self.store.recent_bars(symbol, Timeframe::Minute, request.start(), request.end, self.count).await {

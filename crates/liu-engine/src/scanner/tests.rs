@@ -179,8 +179,12 @@ fn parses_alpacas_documented_example_skipping_incomplete_snapshots() {
 #[test]
 fn debug_of_a_source_redacts_credentials() {
     let polygon = SnapshotSource::Polygon { base_url: "http://p".into(), api_key: "pk-SECRET".into() };
-    let alpaca =
-        SnapshotSource::Alpaca { base_url: "http://a".into(), key: "AK-SECRET".into(), secret: "SK-SECRET".into(), feed: "iex".into() };
+    let alpaca = SnapshotSource::Alpaca {
+        base_url: "http://a".into(),
+        key: "AK-SECRET".into(),
+        secret: "SK-SECRET".into(),
+        feed: Some(AlpacaFeed::Iex),
+    };
     for text in [format!("{polygon:?}"), format!("{alpaca:?}")] {
         assert!(!text.contains("SECRET"), "{text}");
         assert!(text.contains("<redacted>"), "{text}");
@@ -245,7 +249,7 @@ fn polygon_at(addr: SocketAddr, api_key: &str) -> SnapshotSource {
 }
 
 fn alpaca_at(addr: SocketAddr, key: &str, secret: &str) -> SnapshotSource {
-    SnapshotSource::Alpaca { base_url: format!("http://{addr}"), key: key.into(), secret: secret.into(), feed: "iex".into() }
+    SnapshotSource::Alpaca { base_url: format!("http://{addr}"), key: key.into(), secret: secret.into(), feed: Some(AlpacaFeed::Iex) }
 }
 
 #[tokio::test]

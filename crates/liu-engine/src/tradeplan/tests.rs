@@ -82,8 +82,7 @@ fn example_parses_to_expected_values() {
             consumers: 2,
             symbols: vec!["AAPL".into(), "MSFT".into()],
             provider: ProviderConfig {
-                kind: ProviderKind::Alpaca,
-                feed: "iex".into(),
+                kind: ProviderKind::Alpaca { feed: AlpacaFeed::Iex },
                 url: None,
                 rest_url: None,
                 events: vec![EventKind::Minute, EventKind::Trade, EventKind::Quote],
@@ -106,7 +105,11 @@ fn example_parses_to_expected_values() {
             strategies: vec![
                 StrategyConfig {
                     component: sma,
-                    params: vec![("fast".into(), "10".into()), ("slow".into(), "30".into()), ("qty".into(), "10".into())],
+                    params: vec![
+                        ("fast".into(), ParamValue::Integer(10)),
+                        ("slow".into(), ParamValue::Integer(30)),
+                        ("qty".into(), ParamValue::Integer(10))
+                    ],
                     schedule: vec![ScheduleWindow { start_minute: 15, duration_minutes: 150 }],
                     limits: StrategyLimits {
                         fuel_per_event: Some(10_000_000),
@@ -123,12 +126,28 @@ fn example_parses_to_expected_values() {
                 },
                 StrategyConfig {
                     component: momentum,
-                    params: vec![("qty".into(), "100".into()), ("lookback".into(), "60".into()), ("rsi-entry-max".into(), "75".into())],
+                    params: vec![
+                        ("qty".into(), ParamValue::Float(100.0)),
+                        ("lookback".into(), ParamValue::Integer(60)),
+                        ("rsi-entry-max".into(), ParamValue::Float(75.0))
+                    ],
                     schedule: vec![],
                     limits: StrategyLimits::default(),
                     warmup_minutes: Some(960),
                 },
             ],
+            optimizer: Some(OptimizerPlan {
+                start_date: Some("2024-01-02".into()),
+                end_date: Some("2024-06-28".into()),
+                hyperparameters: BTreeMap::from([(
+                    "sma-cross".into(),
+                    BTreeMap::from([
+                        ("fast".into(), ParamRange::Int { min: 5, max: 20, delta: 5 }),
+                        ("qty".into(), ParamRange::Float { min: 10.0, max: 50.0, delta: 20.0 }),
+                        ("slow".into(), ParamRange::Values(vec![serde_json::json!(30), serde_json::json!(60)])),
+                    ])
+                )]),
+            }),
         }
     );
     assert_eq!(plan.warmup_bars(), 960, "the most any strategy or the plan asks for");
@@ -172,7 +191,7 @@ fn defaults() {
     assert_eq!(plan.warmup_bars(), DEFAULT_WARMUP_MINUTES);
     assert_eq!(plan.provider.events, vec![EventKind::Minute]);
     assert!(plan.provider.msgpack, "alpaca's stream in MessagePack");
-    assert_eq!(plan.provider.feed, "iex");
+    assert_eq!(plan.provider.kind, ProviderKind::Alpaca { feed: AlpacaFeed::Iex });
     assert_eq!(plan.provider.url, None);
     assert_eq!(plan.broker, BrokerConfig { kind: BrokerKind::Paper, base_url: None });
     assert!(plan.limits.shortable);
@@ -182,6 +201,7 @@ fn defaults() {
     assert!(plan.strategies[0].active_at(0) && plan.strategies[0].active_at(389));
     assert_eq!(plan.strategies[0].limits, StrategyLimits::default());
     assert!(plan.strategies[0].params.is_empty());
+    assert_eq!(plan.optimizer, None);
 }
 
 #[test]
@@ -281,8 +301,7 @@ fn provider() {
     let plan = Scratch::new()
         .load(&MINIMAL.replace("kind = \"alpaca\"", "kind = \"polygon\"\nfeed = \"whatever\"\nurl = \"wss://x.test/stocks\""))
         .unwrap();
-    assert_eq!(plan.provider.kind, ProviderKind::Polygon);
-    assert_eq!(plan.provider.feed, "whatever");
+    assert_eq!(plan.provider.kind, ProviderKind::Polygon, "Polygon has no feed: `feed` is ignored");
     assert_eq!(plan.provider.url.as_deref(), Some("wss://x.test/stocks"));
     assert_err(
         &MINIMAL.replace("kind = \"alpaca\"", "kind = \"alpaca\"\nurl = \"http://x\""),
@@ -398,10 +417,19 @@ fn params() {
     let plan = Scratch::new()
         .load(&format!("{MINIMAL}params = {{ z = 1, a = 10.5, b = 10.0, s = \"x y\", t = true, h = 0x10, n = -2, at = 15:45:00 }}\n"))
         .unwrap();
-    let params: Vec<(&str, &str)> = plan.strategies[0].params.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let params: Vec<(&str, &ParamValue)> = plan.strategies[0].params.iter().map(|(n, v)| (n.as_str(), v)).collect();
     assert_eq!(
         params,
-        vec![("z", "1"), ("a", "10.5"), ("b", "10"), ("s", "x y"), ("t", "true"), ("h", "16"), ("n", "-2"), ("at", "15:45:00")]
+        vec![
+            ("z", &ParamValue::Integer(1)),
+            ("a", &ParamValue::Float(10.5)),
+            ("b", &ParamValue::Float(10.0)),
+            ("s", &ParamValue::Text("x y".into())),
+            ("t", &ParamValue::Flag(true)),
+            ("h", &ParamValue::Integer(16)),
+            ("n", &ParamValue::Integer(-2)),
+            ("at", &ParamValue::Text("15:45:00".into()))
+        ]
     );
     assert_err(
         &format!("{MINIMAL}params = {{ slow = 3, fast = [1, 2] }}\n"),
@@ -574,4 +602,169 @@ fn no_panics_on_odd_input() {
     }
     // Multi-byte characters count as one column.
     assert_err(&format!("{MINIMAL}params = {{ 'é' = 1, 'ü' = [1] }}\n"), "tradeplan.toml:9:21: `strategies[0].params.\"ü\"`");
+}
+
+#[test]
+fn alpaca_feeds() {
+    let scratch = Scratch::new();
+    for feed in AlpacaFeed::ALL {
+        let plan =
+            scratch.load(&MINIMAL.replace("kind = \"alpaca\"", &format!("kind = \"alpaca\"\nfeed = \"{}\"", feed.as_str()))).unwrap();
+        assert_eq!(plan.provider.kind, ProviderKind::Alpaca { feed });
+    }
+    assert_err(
+        &MINIMAL.replace("kind = \"alpaca\"", "kind = \"polygon\"\nfeed = 1"),
+        "tradeplan.toml:6:8: `provider.feed`: expected a string, got an integer",
+    );
+}
+
+/// `[optimizer]` appended to the minimal plan: its lines start at 9.
+fn with_optimizer(text: &str) -> String {
+    format!("{MINIMAL}{text}")
+}
+
+const FAST: &str = "[optimizer.hyperparameters.strategies.sma-cross.fast]\n";
+const FAST_KEY: &str = "optimizer.hyperparameters.strategies.sma-cross.fast";
+
+#[test]
+fn optimizer_plan() {
+    let plan = Scratch::new()
+        .load(&with_optimizer(
+            "[optimizer]\nstart_date = 2024-01-02\nend_date = \"2024-06-28T16:00:00Z\"\n\
+             [optimizer.hyperparameters.strategies.\"my.sma\"]\nfast = { min = 2, max = 10, delta = 2 }\n\
+             pct = { min = 0.5, max = 1.5, delta = 0.25 }\nmode = { values = [\"gtc\", 1, 2.5, true, 2024-01-02] }\n",
+        ))
+        .unwrap();
+    let optimizer = plan.optimizer.unwrap();
+    assert_eq!(optimizer.start_date.as_deref(), Some("2024-01-02"), "a TOML date, as its text");
+    assert_eq!(optimizer.end_date.as_deref(), Some("2024-06-28T16:00:00Z"));
+    let ranges = &optimizer.hyperparameters["my.sma"];
+    assert_eq!(ranges["fast"], ParamRange::Int { min: 2, max: 10, delta: 2 });
+    assert_eq!(ranges["pct"], ParamRange::Float { min: 0.5, max: 1.5, delta: 0.25 });
+    assert_eq!(ranges["mode"], ParamRange::Values(serde_json::from_str(r#"["gtc", 1, 2.5, true, "2024-01-02"]"#).unwrap()));
+
+    // An optimizer table alone, or without hyperparameters.
+    let plan = Scratch::new().load(&with_optimizer("[optimizer]\n")).unwrap();
+    assert_eq!(plan.optimizer, Some(OptimizerPlan { start_date: None, end_date: None, hyperparameters: BTreeMap::new() }));
+}
+
+#[test]
+fn optimizer_mistakes() {
+    assert_err(
+        &with_optimizer("[optimizer]\nstart = \"2024-01-02\"\n"),
+        "tradeplan.toml:10:1: unknown key `optimizer.start`, expected one of `start_date`, `end_date`, `hyperparameters`",
+    );
+    assert_err(
+        &with_optimizer("[optimizer]\nstart_date = \"soon\"\n"),
+        "tradeplan.toml:10:14: `optimizer.start_date`: expected a date (2024-01-31), a datetime or epoch seconds, got \"soon\"",
+    );
+    assert_err(
+        &with_optimizer("[optimizer]\nend_date = 3\n"),
+        "tradeplan.toml:10:12: `optimizer.end_date`: expected a date, got an integer",
+    );
+    assert_err(
+        &with_optimizer("[optimizer]\nstart_date = 2024-02-01\nend_date = 2024-01-01\n"),
+        "tradeplan.toml:11:12: `optimizer.start_date` (2024-02-01) must not be after `optimizer.end_date` (2024-01-01)",
+    );
+    assert_err(
+        &with_optimizer("[optimizer]\nhyperparameters = 1\n"),
+        "tradeplan.toml:10:19: `optimizer.hyperparameters`: expected a table, got an integer",
+    );
+    assert_err(
+        &with_optimizer("[optimizer.hyperparameters.params.sma-cross.fast]\nmin = 1\n"),
+        "tradeplan.toml:9:28: unknown key `optimizer.hyperparameters.params`, expected one of `strategies`",
+    );
+    assert_err(
+        &with_optimizer("[optimizer.hyperparameters.strategies]\nsma-cross = 1\n"),
+        "tradeplan.toml:10:13: `optimizer.hyperparameters.strategies.sma-cross`: expected a table, got an integer",
+    );
+    assert_err(
+        &with_optimizer(&format!("{FAST}min = 1\nmax = 2\nstep = 1\n")),
+        &format!("tradeplan.toml:12:1: unknown key `{FAST_KEY}.step`, expected one of `min`, `max`, `delta`, `values`"),
+    );
+    assert_err(
+        &with_optimizer(&format!("{FAST}min = 1\nmax = 5\n")),
+        &format!("tradeplan.toml:9:1: missing key `{FAST_KEY}.delta`: a range is `min`, `max` and `delta`, or `values`"),
+    );
+    assert_err(
+        &with_optimizer(&format!("{FAST}min = 1\nmax = 5\ndelta = 0\n")),
+        &format!("tradeplan.toml:12:9: `{FAST_KEY}.delta` must be greater than 0, got 0"),
+    );
+    assert_err(
+        &with_optimizer(&format!("{FAST}min = 1.0\nmax = 5.0\ndelta = -0.5\n")),
+        &format!("tradeplan.toml:12:9: `{FAST_KEY}.delta` must be greater than 0, got -0.5"),
+    );
+    assert_err(
+        &with_optimizer(&format!("{FAST}min = 6\nmax = 5\ndelta = 1\n")),
+        &format!("tradeplan.toml:11:7: `{FAST_KEY}.min` (6) must not exceed `{FAST_KEY}.max` (5)"),
+    );
+    assert_err(
+        &with_optimizer(&format!("{FAST}min = 1\nmax = 5.5\ndelta = 1\n")),
+        &format!("tradeplan.toml:11:7: `{FAST_KEY}.max`: expected an integer, as `min` is, got a float"),
+    );
+    assert_err(
+        &with_optimizer(&format!("{FAST}min = 1.0\nmax = 5.5\ndelta = 1\n")),
+        &format!("tradeplan.toml:12:9: `{FAST_KEY}.delta`: expected a float, as `min` is, got an integer"),
+    );
+    assert_err(
+        &with_optimizer(&format!("{FAST}min = \"1\"\nmax = 5\ndelta = 1\n")),
+        &format!("tradeplan.toml:10:7: `{FAST_KEY}.min`: expected a number, got a string"),
+    );
+    assert_err(
+        &with_optimizer(&format!("{FAST}min = nan\nmax = 5.0\ndelta = 1.0\n")),
+        &format!("tradeplan.toml:10:7: `{FAST_KEY}.min` must be a finite number, got NaN"),
+    );
+    assert_err(
+        &with_optimizer(&format!("{FAST}values = [1, 2]\ndelta = 1\n")),
+        &format!("tradeplan.toml:11:9: `{FAST_KEY}.delta`: give either `values` or `min`, `max` and `delta`, not both"),
+    );
+    assert_err(
+        &with_optimizer(&format!("{FAST}values = []\n")),
+        &format!("tradeplan.toml:10:10: `{FAST_KEY}.values`: must list at least one value"),
+    );
+    assert_err(
+        &with_optimizer(&format!("{FAST}values = [1, [2]]\n")),
+        &format!("tradeplan.toml:10:14: `{FAST_KEY}.values[1]`: arrays/tables are not allowed as parameter values"),
+    );
+    assert_err(
+        &with_optimizer(&format!("{FAST}values = 3\n")),
+        &format!("tradeplan.toml:10:10: `{FAST_KEY}.values`: expected an array, got an integer"),
+    );
+    assert_err(
+        &with_optimizer("[optimizer.hyperparameters.strategies.sma-cross]\nfast = [1, 2]\n"),
+        "tradeplan.toml:10:8: `optimizer.hyperparameters.strategies.sma-cross.fast`: expected a table, got an array",
+    );
+}
+
+/// serde would fill a table from an array of its values in order; a
+/// tradeplan's tables are tables.
+#[test]
+fn tables_are_not_arrays() {
+    assert_err(
+        &format!("{MINIMAL}schedule = [[1, 30]]\n"),
+        "tradeplan.toml:9:13: `strategies[0].schedule[0]`: expected a table, got an array",
+    );
+    assert_err(
+        &MINIMAL.replace("[provider]\nkind = \"alpaca\"", "provider = [\"alpaca\", \"iex\"]"),
+        "tradeplan.toml:4:12: `provider`: expected a table, got an array",
+    );
+    assert_err(&format!("limits = 2024-01-02\n{MINIMAL}"), "tradeplan.toml:1:10: `limits`: expected a table, got a datetime");
+    assert_err(&format!("risk = 2024-01-02\n{MINIMAL}"), "tradeplan.toml:1:8: `risk`: expected a number, got a datetime");
+    assert_err(
+        &format!("strategies = [1]\n{MINIMAL}").replace("[[strategies]]\ncomponent = \"s.wasm\"\n", ""),
+        "tradeplan.toml:1:15: `strategies[0]`: expected a table, got an integer",
+    );
+}
+
+#[test]
+fn numbers_out_of_range() {
+    assert_err(
+        &MINIMAL.replace("symbols", "consumers = 99999999999999999999\nsymbols"),
+        "tradeplan.toml:2:13: `consumers`: integer 99999999999999999999 is out of range",
+    );
+    assert_err(
+        &format!("{MINIMAL}params = {{ fast = 1, x = 9999999999999999999 }}\n"),
+        "tradeplan.toml:9:26: `strategies[0].params.x`: integer 9999999999999999999 is out of range",
+    );
+    assert_err(&MINIMAL.replace("1000.0", "1e400"), "tradeplan.toml:1:19: `portfolio_value` must be a finite number, got 1e400");
 }
