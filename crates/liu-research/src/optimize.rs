@@ -214,8 +214,8 @@ fn session_id(inputs: &Inputs<'_>, spec: &Spec, keys: &[String]) -> String {
     }
     field("bars", &bars);
     let fixed: Vec<_> = inputs.fixed.iter().map(|a| (&a.strategy, &a.name, &a.value)).collect();
-    field("fixed", serde_json::to_string(&fixed).unwrap_or_default().as_bytes());
     // Debug output of plain data: every setting, exactly.
+    field("fixed", format!("{fixed:?}").as_bytes());
     field("config", format!("{:?}", inputs.config).as_bytes());
     field("points", keys.join("\n").as_bytes());
     field("objective", serde_json::to_string(&spec.objective).unwrap_or_default().as_bytes());
