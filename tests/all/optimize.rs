@@ -345,3 +345,50 @@ fn a_sweep_records_and_resumes_on_postgres_as_on_sqlite() {
     let best = first["best"]["objective"].as_f64();
     assert!(stored.iter().any(|r| r.1 == best), "the winner's objective is stored");
 }
+
+#[test]
+fn a_tradeplans_optimizer_section_sweeps_what_the_same_grid_sweeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.toml");
+    let text = format!(
+        "portfolio_value = 100000.0\nsymbols = [\"GOOG\"]\n[provider]\nkind = \"alpaca\"\n\
+         [[strategies]]\ncomponent = \"{}\"\nparams = {{ fast = 10, slow = 30, qty = 100 }}\n\
+         [optimizer]\nstart_date = \"2006-01-01\"\nend_date = \"2010-12-31\"\n\
+         [optimizer.hyperparameters.strategies.sma-cross.fast]\nmin = 4\nmax = 12\ndelta = 4\n\
+         [optimizer.hyperparameters.strategies.sma-cross.slow]\nvalues = [30, 50]\n",
+        component("sma-cross").display()
+    );
+    std::fs::write(&plan, &text).unwrap();
+    let db = dir.path().join("plan.db");
+    let goog = data("GOOG.csv");
+    let from_plan = optimize_json(&["--tradeplan", plan.to_str().unwrap(), "--data", goog.to_str().unwrap(), "--db", db.to_str().unwrap()]);
+    let sweeps = from_plan.as_array().expect("one summary per swept strategy");
+    assert_eq!(sweeps.len(), 1);
+    let grid = optimize_json(&strs(&sma_on_goog(&[
+        "--grid",
+        "fast=4..12:4",
+        "--grid",
+        "slow=30,50",
+        "--param",
+        "qty=100",
+        "--from",
+        "2006-01-01",
+        "--to",
+        "2010-12-31",
+        "--db",
+        dir.path().join("grid.db").to_str().unwrap(),
+    ])));
+    assert_eq!(sweeps[0]["combinations"], 6);
+    for field in ["combinations", "bars", "best", "top"] {
+        assert_eq!(sweeps[0][field], grid[field], "{field}");
+    }
+
+    // A strategy the plan does not run: one error naming it, nothing written.
+    std::fs::write(&plan, text.replace("strategies.sma-cross.fast", "strategies.momentum.fast")).unwrap();
+    let bad_db = dir.path().join("bad.db");
+    let out = optimize(&["--tradeplan", plan.to_str().unwrap(), "--data", goog.to_str().unwrap(), "--db", bad_db.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("optimizer.hyperparameters.strategies.momentum") && err.contains("sma-cross"), "{err}");
+    assert!(!bad_db.exists());
+}

@@ -1325,7 +1325,9 @@ fn a_strategys_state_is_kept_in_the_keystore_across_sessions() {
     type Kept = [BTreeMap<String, String>];
     let session = |what: &str, ready: &dyn Fn(&Kept) -> bool| -> Vec<String> {
         let mut trade = spawn_trade(&plan, &db, "60");
-        trade.wait_for(Duration::from_secs(30), |l| l.contains("market-data subscription confirmed"));
+        // Generous: a cold compile cache (as in CI) compiles the Python and
+        // JavaScript interpreters (12–18 MB components) before the consumers start.
+        trade.wait_for(Duration::from_secs(120), |l| l.contains("market-data subscription confirmed"));
         wait_until(
             Duration::from_secs(40),
             what,

@@ -175,7 +175,7 @@ fn check_params(info: &StrategyInfo, args: &[ParamArg]) -> Result<(), ParamError
 }
 
 /// The strategy's name and declared parameters, from a throwaway instance.
-fn describe(sandbox: &Sandbox, loaded: &LoadedStrategy) -> Result<StrategyInfo, OptimizeError> {
+pub fn describe(sandbox: &Sandbox, loaded: &LoadedStrategy) -> Result<StrategyInfo, OptimizeError> {
     use liu_exec::{account::Account, broker::SimulatedBroker, portfolio::Portfolio};
     let market = std::rc::Rc::new(std::cell::RefCell::new(liu_core::market::MarketState::new(&[])));
     let account = Account::new(Portfolio::new(0.0, 0), SimulatedBroker::new(Default::default(), Default::default(), 1.0));

@@ -151,6 +151,12 @@ impl RunOptions {
         })?)
     }
 
+    /// The span to replay when `--from`/`--to` are not given (a tradeplan's `[optimizer]` dates).
+    pub(super) fn default_span(&mut self, from: Option<&str>, to: Option<&str>) {
+        self.from = self.from.take().or_else(|| from.map(str::to_owned));
+        self.to = self.to.take().or_else(|| to.map(str::to_owned));
+    }
+
     pub(super) fn config(&self) -> BacktestConfig {
         BacktestConfig {
             cash: self.cash,

@@ -1,16 +1,19 @@
 //! `liu-engine optimize`: arguments and output; the sweep is
 //! [`liu_research::optimize`].
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
 use liu_data::store::DbTarget;
 use liu_data::store::optimizer::OptimizerLog;
+use liu_engine::tradeplan::{ParamRange, StrategyConfig};
 use liu_research::optimize::{self, Axis, Constraint, Inputs, Objective, Spec, SweepReport, WalkForward, objective};
 use liu_sandbox::params::ParamArg;
+use liu_sandbox::{LoadedStrategy, Sandbox};
 use serde_json::{Value, json};
 
 use super::backtest::RunOptions;
@@ -18,14 +21,20 @@ use super::backtest::RunOptions;
 #[derive(Args)]
 pub struct OptimizeArgs {
     /// The strategy component (.wasm) whose parameters to sweep.
-    #[arg(long)]
-    strategy: PathBuf,
+    #[arg(long, required_unless_present = "tradeplan")]
+    strategy: Option<PathBuf>,
+    /// Sweep what a tradeplan's `[optimizer]` section says (LiuAlgoTrader's
+    /// layout): each strategy of `hyperparameters.strategies.<name>` (the name
+    /// the strategy gives itself) over its ranges, with the plan's other
+    /// parameters fixed, over `start_date`..`end_date` of --data / --from-db.
+    #[arg(long, conflicts_with_all = ["strategy", "grid", "params"])]
+    tradeplan: Option<PathBuf>,
     /// A parameter that stays fixed: name=value or strategy.name=value.
     #[arg(long = "param")]
     params: Vec<ParamArg>,
     /// A swept parameter: NAME=START..END:STEP (integers or decimals, both
     /// ends included) or NAME=a,b,c; repeat for several (their full product).
-    #[arg(long = "grid", value_name = "NAME=VALUES")]
+    #[arg(long = "grid", value_name = "NAME=VALUES", required_unless_present = "tradeplan")]
     grid: Vec<String>,
     /// Instead of the full grid, N distinct points of it drawn at random (see --seed).
     #[arg(long, value_name = "N")]
@@ -71,28 +80,122 @@ pub struct OptimizeArgs {
     options: RunOptions,
 }
 
-pub fn run(args: OptimizeArgs) -> anyhow::Result<()> {
-    let started = Instant::now();
+/// One strategy to sweep: its component, fixed parameters and axes.
+struct Target {
+    strategy: LoadedStrategy,
+    fixed: Vec<ParamArg>,
+    axes: Vec<Axis>,
+}
+
+pub fn run(mut args: OptimizeArgs) -> anyhow::Result<()> {
     // Every input is checked before anything runs or is written.
-    let axes = args.grid.iter().map(|g| g.parse::<Axis>()).collect::<Result<Vec<_>, _>>()?;
     let objective = Objective::new(&args.objective, args.minimize).map_err(|e| anyhow::anyhow!("--objective: {e}"))?;
     let constraints = args.constraints.iter().map(|c| c.parse::<Constraint>()).collect::<Result<Vec<_>, _>>()?;
     let walk_forward = args.walk_forward.as_deref().map(str::parse::<WalkForward>).transpose()?;
     let jobs = args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize);
-    let data = args.options.market_data(args.data.as_deref(), &args.db)?;
     // One instance per worker, and one to describe the strategy.
     let sandbox = args.options.sandbox(jobs as u32 + 1)?;
-    let strategy = sandbox.load(&args.strategy)?;
+    let targets = match (&args.tradeplan, &args.strategy) {
+        (Some(path), _) => {
+            let plan = liu_engine::tradeplan::load(path)?;
+            let optimizer = plan.optimizer.as_ref().with_context(|| format!("{}: no [optimizer] section", path.display()))?;
+            args.options.default_span(optimizer.start_date.as_deref(), optimizer.end_date.as_deref());
+            plan_targets(&sandbox, path, &plan.strategies, &optimizer.hyperparameters)?
+        }
+        (None, Some(strategy)) => {
+            let axes = args.grid.iter().map(|g| g.parse::<Axis>()).collect::<Result<Vec<_>, _>>()?;
+            vec![Target { strategy: sandbox.load(strategy)?, fixed: args.params.clone(), axes }]
+        }
+        (None, None) => anyhow::bail!("give --strategy with --grid, or --tradeplan"),
+    };
+    let data = args.options.market_data(args.data.as_deref(), &args.db)?;
     let config = args.options.config();
-    let inputs = Inputs { sandbox: &sandbox, strategy: &strategy, fixed: &args.params, data: &data, config: &config };
-    let spec = Spec { axes, random: args.random.map(|n| (n, args.seed)), objective, constraints, walk_forward, jobs, top: args.top };
-    let sweep = optimize::plan(inputs, spec)?;
+    let spec = |axes| Spec {
+        axes,
+        random: args.random.map(|n| (n, args.seed)),
+        objective: objective.clone(),
+        constraints: constraints.clone(),
+        walk_forward,
+        jobs,
+        top: args.top,
+    };
+    let sweeps = targets
+        .iter()
+        .map(|t| {
+            let inputs = Inputs { sandbox: &sandbox, strategy: &t.strategy, fixed: &t.fixed, data: &data, config: &config };
+            optimize::plan(inputs, spec(t.axes.clone()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
 
     let log = OptimizerLog::open(&args.db).with_context(|| format!("opening the database {}", args.db))?;
+    let mut summaries = Vec::new();
+    for sweep in &sweeps {
+        let summary = run_sweep(sweep, &log, &args, jobs)?;
+        summaries.extend(summary);
+    }
+    if args.json {
+        // One object per sweep; a tradeplan may give several.
+        let json = if args.tradeplan.is_some() { Value::Array(summaries) } else { summaries.pop().unwrap_or_default() };
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    }
+    Ok(())
+}
+
+/// The strategies of a tradeplan's `[optimizer.hyperparameters.strategies]`:
+/// each named one's component from the plan, the plan's other parameters
+/// fixed, and an axis per range.
+fn plan_targets(
+    sandbox: &Sandbox,
+    path: &Path,
+    strategies: &[StrategyConfig],
+    hyperparameters: &BTreeMap<String, BTreeMap<String, ParamRange>>,
+) -> anyhow::Result<Vec<Target>> {
+    anyhow::ensure!(!hyperparameters.is_empty(), "{}: [optimizer] names no strategy in hyperparameters.strategies", path.display());
+    let mut named = Vec::new();
+    for config in strategies {
+        let strategy = sandbox.load(&config.component)?;
+        let name = optimize::describe(sandbox, &strategy)?.name;
+        named.push((name, config, strategy));
+    }
+    let mut targets = Vec::new();
+    for (name, ranges) in hyperparameters {
+        let Some(index) = named.iter().position(|(n, ..)| n == name) else {
+            let known: Vec<_> = named.iter().map(|(n, ..)| n.as_str()).collect();
+            anyhow::bail!(
+                "{}: optimizer.hyperparameters.strategies.{name}: no strategy of the plan is named {name:?} (it has {})",
+                path.display(),
+                known.join(", ")
+            );
+        };
+        let (_, config, strategy) = named.swap_remove(index);
+        let fixed = config
+            .params
+            .iter()
+            .filter(|(param, _)| !ranges.contains_key(param))
+            .map(|(param, value)| ParamArg { strategy: None, name: param.clone(), value: value.clone() })
+            .collect();
+        let axes = ranges
+            .iter()
+            .map(|(param, range)| match range {
+                ParamRange::Int { min, max, delta } => format!("{param}={min}..{max}:{delta}").parse::<Axis>(),
+                ParamRange::Float { min, max, delta } => format!("{param}={min:?}..{max:?}:{delta:?}").parse::<Axis>(),
+                ParamRange::Values(values) => Ok(Axis {
+                    name: param.clone(),
+                    values: values.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).collect(),
+                }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        targets.push(Target { strategy, fixed, axes });
+    }
+    Ok(targets)
+}
+
+/// Runs one planned sweep, printing its summary (or returning its JSON with --json).
+fn run_sweep(sweep: &optimize::Sweep<'_>, log: &OptimizerLog, args: &OptimizeArgs, jobs: usize) -> anyhow::Result<Option<Value>> {
     let batch_id = uuid::Uuid::new_v4().to_string();
     let bar = progress_bar(sweep.runs(), args.json);
     let swept = Instant::now();
-    let report = sweep.run(&log, &batch_id, &mut |done, total| {
+    let report = sweep.run(log, &batch_id, &mut |done, total| {
         if let Some(bar) = &bar {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
@@ -104,18 +207,17 @@ pub fn run(args: OptimizeArgs) -> anyhow::Result<()> {
     let report = report.with_context(|| format!("sweep {} in {}", sweep.session_id(), args.db))?;
     let secs = swept.elapsed().as_secs_f64();
     let rate = report.bar_evaluations as f64 / secs.max(1e-9);
-    tracing::info!("swept in {secs:.3}s after {:.3}s of loading and checks", (started.elapsed().as_secs_f64() - secs).max(0.0));
+    tracing::debug!("sweep {} took {secs:.3}s", sweep.session_id());
     if args.json {
         let mut value = serde_json::to_value(&report)?;
         value["db"] = json!(args.db.to_string());
         value["jobs"] = json!(jobs);
         value["elapsed_secs"] = json!(secs);
         value["bar_evaluations_per_sec"] = json!(rate);
-        println!("{}", serde_json::to_string_pretty(&value)?);
-    } else {
-        print_summary(&report, &args, jobs, secs, rate);
+        return Ok(Some(value));
     }
-    Ok(())
+    print_summary(&report, args, jobs, secs, rate);
+    Ok(None)
 }
 
 fn progress_bar(total: usize, json: bool) -> Option<indicatif::ProgressBar> {
