@@ -13,18 +13,9 @@ sma=target/strategies/sma-cross.wasm
 out=bench-out
 shared=../shared/bench
 mkdir -p "$out"
+. bench/timing.sh
+fresh() { rm -f "$out"/bench.db*; "$@"; } # each timed run starts from an empty database
 
-best_wall() { # best wall seconds of 3 runs of "$@"
-    local best=""
-    for _ in 1 2 3; do
-        rm -f "$out"/bench.db*
-        local t0=$EPOCHREALTIME
-        "$@" >/dev/null
-        local t=$(echo "$EPOCHREALTIME - $t0" | bc -l)
-        if [ -z "$best" ] || (( $(echo "$t < $best" | bc -l) )); then best=$t; fi
-    done
-    echo "$best"
-}
 
 report() { # name bars seconds
     printf '%-34s %9d bars %7.3f s %12.0f bars/s\n' "$1" "$2" "$3" "$(echo "$2 / $3" | bc -l)"
@@ -39,10 +30,10 @@ else
 fi
 [ -f "$out/minute-100x10k.csv" ] || "$engine" data generate --bars 10000 --symbols 100 --seed 7 -o "$out/minute-100x10k.csv"
 
-t=$(best_wall "$engine" backtest --strategy "$sma" --data "$one" --db "$out/bench.db")
+t=$(best_wall fresh "$engine" backtest --strategy "$sma" --data "$one" --db "$out/bench.db")
 report "liu-engine sma-cross 1 x 1M" 1000000 "$t"
 liu_rate=$(echo "1000000 / $t" | bc -l)
-t=$(best_wall "$engine" backtest --strategy "$sma" --data "$out/minute-100x10k.csv" --db "$out/bench.db")
+t=$(best_wall fresh "$engine" backtest --strategy "$sma" --data "$out/minute-100x10k.csv" --db "$out/bench.db")
 report "liu-engine sma-cross 100 x 10k" 1000000 "$t"
 
 # The cost of the sandbox limits: fuel metering + epoch deadlines on (the
@@ -50,8 +41,8 @@ report "liu-engine sma-cross 100 x 10k" 1000000 "$t"
 [ -f "$out/minute-1m.csv" ] || "$engine" data generate --bars 1000000 --seed 7 -o "$out/minute-1m.csv"
 limited() { "$engine" backtest --strategy "$sma" --data "$out/minute-1m.csv" --db "$out/bench.db" \
     --param fast=10 --param slow=30 --param qty=10 "$@"; }
-on=$(best_wall limited)
-off=$(best_wall limited --unmetered)
+on=$(best_wall fresh limited)
+off=$(best_wall fresh limited --unmetered)
 report "sma-cross 1M, limits on" 1000000 "$on"
 report "sma-cross 1M, limits off" 1000000 "$off"
 printf 'slowdown from fuel + epoch: %.1f%% (target <= 15%%)\n' "$(echo "($on / $off - 1) * 100" | bc -l)"

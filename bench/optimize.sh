@@ -15,6 +15,7 @@ sma=target/strategies/sma-cross.wasm
 out=bench-out
 shared=../shared/bench
 mkdir -p "$out"
+. bench/timing.sh
 
 if [ -f "$shared/gen_bars.py" ]; then
     [ -f "$out/peer-200k.csv" ] || python3 "$shared/gen_bars.py" 200000 "$out/peer-200k.csv" 7
@@ -32,16 +33,6 @@ sweep() { # jobs, then extra arguments
     "$engine" optimize --strategy "$sma" --data "$bars" --objective final_equity --jobs "$jobs" --db "$out/optimize.db" --json "$@"
 }
 
-best_wall() { # best wall seconds of 3 runs of "$@"
-    local best=""
-    for _ in 1 2 3; do
-        local t0=$EPOCHREALTIME
-        "$@" >/dev/null
-        local t=$(echo "$EPOCHREALTIME - $t0" | bc -l)
-        if [ -z "$best" ] || (( $(echo "$t < $best" | bc -l) )); then best=$t; fi
-    done
-    echo "$best"
-}
 
 report() { # name combinations seconds
     printf '%-40s %4d x %d bars %8.3f s %12.0f bar-evaluations/s\n' "$1" "$2" "$n" "$3" "$(echo "$2 * $n / $3" | bc -l)"

@@ -10,23 +10,15 @@ cd "$(dirname "$0")/.."
 engine=target/release/liu-engine
 out=bench-out/report
 rm -rf "$out" && mkdir -p "$out"
+. bench/timing.sh
 "$engine" data generate --bars 1000000 --symbols 1 --seed 7 -o "$out/bars.csv"
 batch=$("$engine" backtest --json --db "$out/liu.db" --data "$out/bars.csv" \
     --strategy target/strategies/sma-cross.wasm --strategy target/strategies/momentum-long.wasm \
     --param sma-cross.fast=50 --param sma-cross.slow=200 | python3 -c 'import json,sys; print(json.load(sys.stdin)["batch_id"])')
-best() {
-    local b=999
-    for _ in 1 2 3; do
-        local s e
-        s=$(date +%s.%N); "$@" > /dev/null; e=$(date +%s.%N)
-        b=$(echo "if ($e - $s < $b) $e - $s else $b" | bc -l)
-    done
-    printf '%.2f' "$b"
-}
-t=$(best "$engine" report "$batch" --db "$out/liu.db" -o "$out/report.html")
+t=$(best_wall "$engine" report "$batch" --db "$out/liu.db" -o "$out/report.html")
 size=$(stat -c %s "$out/report.html")
-printf 'report of 1,000,000 bars x 2 strategies: %s s, %.2f MB (targets: <= 2 s, <= 5 MB)\n' "$t" "$(echo "$size / 1048576" | bc -l)"
-t=$(best "$engine" export "$batch" --db "$out/liu.db" --trades "$out/trades.parquet" --equity "$out/equity.parquet")
-printf 'export to Parquet (fills, 2,000,000 equity points): %s s\n' "$t"
-t=$(best "$engine" export "$batch" --db "$out/liu.db" --trades "$out/trades.csv" --equity "$out/equity.csv")
-printf 'export to CSV: %s s\n' "$t"
+printf 'report of 1,000,000 bars x 2 strategies: %.2f s, %.2f MB (targets: <= 2 s, <= 5 MB)\n' "$t" "$(echo "$size / 1048576" | bc -l)"
+t=$(best_wall "$engine" export "$batch" --db "$out/liu.db" --trades "$out/trades.parquet" --equity "$out/equity.parquet")
+printf 'export to Parquet (fills, 2,000,000 equity points): %.2f s\n' "$t"
+t=$(best_wall "$engine" export "$batch" --db "$out/liu.db" --trades "$out/trades.csv" --equity "$out/equity.csv")
+printf 'export to CSV: %.2f s\n' "$t"

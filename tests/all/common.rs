@@ -32,6 +32,30 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Backtests sma-cross (fast 10, slow 30) and momentum-long on GOOG into
+/// `db`, 100 shares an order, plus `extra` arguments; the JSON summary.
+pub fn goog_two_strategies(db: &str, extra: &[&str]) -> serde_json::Value {
+    let (sma, momentum, goog) = (component("sma-cross"), component("momentum-long"), data("GOOG.csv"));
+    let mut args = vec![
+        "--strategy",
+        sma.to_str().unwrap(),
+        "--strategy",
+        momentum.to_str().unwrap(),
+        "--data",
+        goog.to_str().unwrap(),
+        "--param",
+        "sma-cross.fast=10",
+        "--param",
+        "sma-cross.slow=30",
+        "--param",
+        "qty=100",
+        "--db",
+        db,
+    ];
+    args.extend_from_slice(extra);
+    backtest_json(&args)
+}
+
 /// Runs a backtest with `--json` and returns the parsed summary.
 pub fn backtest_json(args: &[&str]) -> serde_json::Value {
     let mut all = vec!["backtest", "--json"];

@@ -8,21 +8,7 @@ use liu_core::domain::{AlgoEnv, Side};
 use liu_data::store::{DbTarget, RecordedFill, Store};
 
 fn backtest_into(db: &TestDb) -> (serde_json::Value, Vec<TradeRow>, Vec<RunRow>) {
-    let (sma, momentum, goog) = (component("sma-cross"), component("momentum-long"), data("GOOG.csv"));
-    let summary = backtest_json(&[
-        "--strategy",
-        sma.to_str().unwrap(),
-        "--strategy",
-        momentum.to_str().unwrap(),
-        "--data",
-        goog.to_str().unwrap(),
-        "--param",
-        "sma-cross.fast=10",
-        "--param",
-        "sma-cross.slow=30",
-        "--db",
-        &db.arg(),
-    ]);
+    let summary = goog_two_strategies(&db.arg(), &[]);
     let batch = summary["batch_id"].as_str().unwrap();
     let (trades, runs) = (db.trades(batch), db.runs(batch));
     (summary, trades, runs)

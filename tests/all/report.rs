@@ -2,36 +2,13 @@
 //! momentum-long): the HTML opened in headless Chromium (no console error,
 //! no request, every chart drawn with the expected number of points, a
 //! screenshot kept under target/test-artifacts/), exports read back with
-//! pandas, and the `trade_analysis`/`gain_loss` rows, on SQLite and PostgreSQL.
+//! pandas, and the `trade_analysis`/`gain_loss` rows, on SQLite and PostgreSQL;
+//! and the report of an `optimize` sweep against the sweep's own summary.
 
 use std::path::{Path, PathBuf};
 
 use crate::common::*;
 use crate::devtools;
-
-/// Backtests the two samples on GOOG into `db` (plus `extra` arguments);
-/// returns the JSON summary.
-fn goog_backtest(db: &str, extra: &[&str]) -> serde_json::Value {
-    let (sma, momentum, goog) = (component("sma-cross"), component("momentum-long"), data("GOOG.csv"));
-    let mut args = vec![
-        "--strategy",
-        sma.to_str().unwrap(),
-        "--strategy",
-        momentum.to_str().unwrap(),
-        "--data",
-        goog.to_str().unwrap(),
-        "--param",
-        "sma-cross.fast=10",
-        "--param",
-        "sma-cross.slow=30",
-        "--param",
-        "qty=100",
-        "--db",
-        db,
-    ];
-    args.extend_from_slice(extra);
-    backtest_json(&args)
-}
 
 fn artifacts() -> PathBuf {
     let dir = repo().join("target/test-artifacts");
@@ -44,7 +21,7 @@ fn a_batch_report_opens_offline_in_chromium_with_every_bar_and_fill_drawn() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("liu.db").display().to_string();
     let from_backtest = dir.path().join("from-backtest.html");
-    let summary = goog_backtest(&db, &["--report", from_backtest.to_str().unwrap()]);
+    let summary = goog_two_strategies(&db, &["--report", from_backtest.to_str().unwrap()]);
     let batch = summary["batch_id"].as_str().unwrap();
     let bars = summary["bars"].as_u64().unwrap();
     assert_eq!(bars, 2148);
@@ -93,16 +70,126 @@ fn a_batch_report_opens_offline_in_chromium_with_every_bar_and_fill_drawn() {
     assert!(points("trade_returns_0", "sma-cross") >= 5 && points("trade_returns_0", "sma-cross") <= trades);
 }
 
+/// Sweeps sma-cross on GOOG with `extra` and `--report PAGE --json`; returns the summary.
+fn goog_sweep(db: &str, page: &Path, extra: &[&str]) -> serde_json::Value {
+    let (sma, goog) = (component("sma-cross"), data("GOOG.csv"));
+    let mut args = vec!["optimize", "--json", "--strategy", sma.to_str().unwrap(), "--data", goog.to_str().unwrap(), "--db", db];
+    args.extend_from_slice(&["--report", page.to_str().unwrap()]);
+    args.extend_from_slice(extra);
+    let out = liu(&args);
+    assert!(out.status.success(), "optimize failed: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("JSON summary")
+}
+
+/// Opens `page` in Chromium: no console error, no request beyond the file; returns what it drew.
+fn open_offline(page: &Path, screenshot: &str) -> serde_json::Value {
+    let run = devtools::open(page);
+    std::fs::write(artifacts().join(screenshot), &run.screenshot).unwrap();
+    assert_eq!(run.errors, Vec::<String>::new(), "console errors");
+    let file_url = format!("file://{}", page.canonicalize().unwrap().display());
+    assert!(run.requests.iter().all(|u| *u == file_url), "requests beyond the file itself: {:?}", run.requests);
+    run.report
+}
+
+/// The series `name` of chart `chart` in what the page drew.
+fn drawn<'a>(report: &'a serde_json::Value, chart: &str, name: &str) -> &'a serde_json::Value {
+    let series = report["charts"][chart]["series"].as_array().unwrap_or_else(|| panic!("no chart {chart}: {}", report["charts"]));
+    series.iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("{chart}: no series {name}"))
+}
+
+#[test]
+fn a_sweep_report_draws_the_surface_and_ranks_the_combinations_as_the_sweep_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("liu.db").display().to_string();
+    let page = dir.path().join("sweep.html");
+    let summary = goog_sweep(&db, &page, &["--grid", "fast=4..16:4", "--grid", "slow=30..60:10", "--top", "16"]);
+    assert_eq!(summary["combinations"], 16);
+    assert_eq!(summary["report"], page.display().to_string());
+    let best = summary["best"]["objective"].as_f64().unwrap();
+
+    let report = open_offline(&page, "report-sweep.png");
+    // fast × slow: one cell per combination, the best of them the sweep's winner.
+    let surface = drawn(&report, "surface_0", "final_equity");
+    assert_eq!(surface["points"], 16);
+    let cells = surface["data"].as_array().unwrap();
+    let top_cell = cells.iter().max_by(|a, b| a[2].as_f64().unwrap().total_cmp(&b[2].as_f64().unwrap())).unwrap();
+    assert_eq!(top_cell[2].as_f64().unwrap(), best);
+    let fast = ["4", "8", "12", "16"][top_cell[0].as_u64().unwrap() as usize];
+    let slow = ["30", "40", "50", "60"][top_cell[1].as_u64().unwrap() as usize];
+    assert_eq!(
+        (summary["best"]["params"]["fast"].to_string(), summary["best"]["params"]["slow"].to_string()),
+        (fast.to_owned(), slow.to_owned())
+    );
+    // A sensitivity line per parameter, a point per value; the best line peaks at the winner.
+    for (chart, values) in [("sensitivity_0", 4), ("sensitivity_1", 4)] {
+        assert_eq!(drawn(&report, chart, "best")["points"], values);
+        assert_eq!(drawn(&report, chart, "mean")["points"], values);
+        let peak = drawn(&report, chart, "best")["data"].as_array().unwrap().iter().filter_map(|v| v.as_f64()).fold(f64::MIN, f64::max);
+        assert_eq!(peak, best, "{chart}");
+        // The mean of each value is over the other parameter's four values.
+        let means = drawn(&report, chart, "mean")["data"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).sum::<f64>() / 4.0;
+        let all = cells.iter().map(|c| c[2].as_f64().unwrap()).sum::<f64>() / 16.0;
+        assert!((means - all).abs() < 1e-6 * all.abs(), "{chart}: {means} vs {all}");
+    }
+    // The top table in the sweep's own order.
+    assert_eq!(report["top_rows"], 16);
+    let page_order: Vec<String> = report["top"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| format!("{}/{}", p["fast"].as_str().unwrap(), p["slow"].as_str().unwrap()))
+        .collect();
+    let sweep_order: Vec<String> =
+        summary["top"].as_array().unwrap().iter().map(|e| format!("{}/{}", e["params"]["fast"], e["params"]["slow"])).collect();
+    assert_eq!(page_order, sweep_order);
+
+    // `report` of the sweep's id, or of the optimize run's batch id: the same page.
+    let html = std::fs::read(&page).unwrap();
+    for id in [summary["session_id"].as_str().unwrap(), summary["batch_id"].as_str().unwrap()] {
+        let again = dir.path().join("again.html");
+        let out = liu(&["report", id, "--db", &db, "-o", again.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(std::fs::read(&again).unwrap() == html, "report {id} differs from optimize --report");
+    }
+}
+
+#[test]
+fn a_walk_forward_sweep_report_shows_each_windows_winner_in_and_out_of_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("liu.db").display().to_string();
+    let page = dir.path().join("walk.html");
+    let summary = goog_sweep(&db, &page, &["--grid", "fast=5,10", "--grid", "slow=30,50", "--walk-forward", "1000:500"]);
+    let windows = summary["windows"].as_array().unwrap();
+    assert_eq!(windows.len(), 3);
+
+    let report = open_offline(&page, "report-walk-forward.png");
+    let scores = |name: &str| -> Vec<f64> {
+        let series = drawn(&report, "walk_forward", name);
+        assert_eq!(series["points"], 3, "{name}: one bar per window");
+        series["data"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect()
+    };
+    let in_sample: Vec<f64> = windows.iter().map(|w| w["best"]["objective"].as_f64().unwrap()).collect();
+    let out_of_sample: Vec<f64> = windows.iter().map(|w| w["out"]["objective"].as_f64().unwrap()).collect();
+    assert_eq!(scores("in-sample"), in_sample);
+    assert_eq!(scores("out-of-sample"), out_of_sample);
+    // The first window's in-sample combinations are the view shown first.
+    assert_eq!(report["view"], 0);
+    assert_eq!(drawn(&report, "surface_0", "final_equity")["points"], 4);
+    let html = std::fs::read_to_string(&page).unwrap();
+    let chained = format!("{:.2} % total return", summary["out_of_sample"]["total_return_pct"].as_f64().unwrap());
+    assert!(html.contains(&chained), "the chained out-of-sample return {chained}");
+}
+
 #[test]
 fn an_unknown_batch_is_one_error_and_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("liu.db").display().to_string();
-    goog_backtest(&db, &[]);
+    goog_two_strategies(&db, &[]);
     let page = dir.path().join("report.html");
     let out = liu(&["report", "no-such-batch", "--db", &db, "-o", page.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("no batch no-such-batch"), "{err}");
+    assert!(err.contains("no batch or sweep no-such-batch"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "one error: {err}");
     assert!(err.starts_with("error: ") && !err.contains("panicked"), "{err}");
     assert_eq!(
@@ -147,7 +234,7 @@ os._exit(0)
 }
 
 fn export_reads_back_in_pandas(db: &TestDb) {
-    let summary = goog_backtest(&db.arg(), &[]);
+    let summary = goog_two_strategies(&db.arg(), &[]);
     let batch = summary["batch_id"].as_str().unwrap();
     let bars = summary["bars"].as_u64().unwrap() as usize;
     let dir = tempfile::tempdir().unwrap();
@@ -226,7 +313,7 @@ fn analysis_rows(db: &TestDb, batch: &str) -> (Vec<(String, String, f64)>, i64) 
 }
 
 fn report_fills_the_analysis_tables_once(db: &TestDb) {
-    let summary = goog_backtest(&db.arg(), &[]);
+    let summary = goog_two_strategies(&db.arg(), &[]);
     let batch = summary["batch_id"].as_str().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("r.html");

@@ -240,7 +240,7 @@ fn replay(market: &Rc<RefCell<MarketState>>, runners: &mut [Runner], data: &Mark
     progress(events.len());
 }
 
-fn finish(r: Runner, strategies: &[LoadedStrategy], data: &MarketData, config: &BacktestConfig) -> StrategyResult {
+fn finish(mut r: Runner, strategies: &[LoadedStrategy], data: &MarketData, config: &BacktestConfig) -> StrategyResult {
     let account = r.strategy.account();
     let portfolio = &account.portfolio;
     let metrics = metrics::compute(config.cash, &r.times, &r.equity, r.steps_in_market, portfolio.round_trips(), portfolio.fees);
@@ -255,20 +255,24 @@ fn finish(r: Runner, strategies: &[LoadedStrategy], data: &MarketData, config: &
             unrealized_pnl: p.unrealized_pnl(),
         })
         .collect();
+    let rejected_orders = account.rejected_orders;
     let loaded = &strategies[r.loaded_index];
     let info = r.strategy.info();
+    let (name, version) = (info.name.clone(), info.version.clone());
+    let end_reason = r.strategy.disabled().map_or(EndReason::Completed, |why| EndReason::Disabled(why.to_owned()));
     StrategyResult {
-        name: info.name.clone(),
-        version: info.version.clone(),
+        name,
+        version,
         path: loaded.path.clone(),
         digest: loaded.digest.clone(),
         parameters: r.strategy.parameters().clone(),
         metrics,
-        fills: account.fills.clone(),
-        end_reason: r.strategy.disabled().map_or(EndReason::Completed, |why| EndReason::Disabled(why.to_owned())),
+        end_reason,
         open_positions,
         fuel_used: r.strategy.instance().fuel_used(),
-        rejected_orders: account.rejected_orders,
+        rejected_orders,
+        // Moved out, not copied: a sweep runs this once per combination.
+        fills: r.strategy.drain_fills(),
         equity: r.equity,
         times: r.times,
         steps_in_market: r.steps_in_market,

@@ -28,14 +28,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use liu_core::domain::EndReason;
 use liu_data::MarketData;
 use liu_data::store::StoreError;
-use liu_data::store::optimizer::{OptimizerLog, OptimizerRow};
+use liu_data::store::optimizer::{OptimizerLog, OptimizerRow, OptimizerSession};
 use liu_engine::backtest::{self, BacktestConfig};
 use liu_sandbox::params::{self, ParamArg, ParamError};
 use liu_sandbox::{Limits, LoadedStrategy, Sandbox, SandboxError, StrategyInfo};
@@ -151,8 +151,7 @@ pub fn plan<'a>(inputs: Inputs<'a>, spec: Spec) -> Result<Sweep<'a>, OptimizeErr
     let mut keys = Vec::with_capacity(points.len());
     let mut args = Vec::with_capacity(points.len());
     for point in &points {
-        let values: BTreeMap<&str, &str> = spec.axes.iter().zip(point).map(|(a, &v)| (a.name.as_str(), a.values[v].as_str())).collect();
-        keys.push(serde_json::to_string(&values).unwrap_or_default());
+        keys.push(params_key(&spec.axes, point));
         let mut list = inputs.fixed.to_vec();
         for (a, &v) in spec.axes.iter().zip(point) {
             list.push(arg(&a.name, &a.values[v])?);
@@ -161,6 +160,13 @@ pub fn plan<'a>(inputs: Inputs<'a>, spec: Spec) -> Result<Sweep<'a>, OptimizeErr
     }
     let session_id = session_id(&inputs, &spec, &keys);
     Ok(Sweep { inputs, spec, info, points, keys, args, windows, session_id })
+}
+
+/// The swept values of `point` as canonical JSON (`{"name": "value", …}`,
+/// sorted by name): the combination's `params_key`.
+pub fn params_key(axes: &[Axis], point: &[usize]) -> String {
+    let values: BTreeMap<&str, &str> = axes.iter().zip(point).map(|(a, &v)| (a.name.as_str(), a.values[v].as_str())).collect();
+    serde_json::to_string(&values).unwrap_or_default()
 }
 
 fn arg(name: &str, value: &str) -> Result<ParamArg, ParamError> {
@@ -277,7 +283,7 @@ pub struct Failure {
     pub reason: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Span {
     pub from: String,
     pub to: String,
@@ -342,6 +348,28 @@ pub struct SweepReport {
     pub out_of_sample: Option<OutOfSample>,
 }
 
+/// A sweep as `optimizer_session` records it: with its rows in
+/// `optimizer_run`, what `report` draws and ranks.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SweepDescription {
+    pub strategy: String,
+    pub digest: String,
+    pub objective: Objective,
+    pub constraints: Vec<Constraint>,
+    pub axes: Vec<Axis>,
+    /// `--random N --seed S`: with the axes, the points in grid order.
+    pub random: Option<(usize, u64)>,
+    pub walk_forward: Option<String>,
+    /// Per walk-forward window: its in-sample and out-of-sample spans.
+    pub windows: Vec<(Span, Span)>,
+    pub symbols: Vec<String>,
+    pub bars: usize,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// The starting cash of every run.
+    pub cash: f64,
+}
+
 impl Sweep<'_> {
     pub fn session_id(&self) -> &str {
         &self.session_id
@@ -362,6 +390,12 @@ impl Sweep<'_> {
     /// Runs what `log` does not hold yet, recording each combination as it
     /// finishes under `batch_id`; `progress` hears of every one.
     pub fn run(&self, log: &OptimizerLog, batch_id: &str, progress: Progress<'_>) -> Result<SweepReport, OptimizeError> {
+        log.record_session(&OptimizerSession {
+            session_id: self.session_id.clone(),
+            strategy_name: self.info.name.clone(),
+            strategy_digest: self.inputs.strategy.digest.clone(),
+            description: serde_json::to_value(self.description()).unwrap_or(Value::Null),
+        })?;
         let recorded: HashMap<(i64, String, String), Outcome> = log
             .rows(&self.session_id)?
             .into_iter()
@@ -450,40 +484,46 @@ impl Sweep<'_> {
         Ok(report)
     }
 
-    /// The points' outcomes, ranked: combinations with an objective value
-    /// meeting every constraint first, best first (ties in grid order), then
-    /// the rest that ran to the end, in grid order. Failed ones are left out.
+    /// The points' outcomes, ranked by [`rank`]. Failed ones are left out.
     fn rank(&self, outcomes: &[(usize, Outcome)]) -> Vec<Entry> {
-        let objective = &self.spec.objective;
-        let mut scored: Vec<(usize, Option<f64>, bool, &Outcome)> = outcomes
-            .iter()
-            .filter_map(|(point, o)| {
-                let metrics = o.metrics.as_ref().filter(|_| o.failure.is_none())?;
-                let score = objective.score(metrics);
-                let feasible = score.is_some() && self.spec.constraints.iter().all(|c| c.holds(metrics));
-                Some((*point, score, feasible, o))
-            })
-            .collect();
-        scored.sort_by(|a, b| match (a.2, b.2) {
-            (true, true) => {
-                let order = a.1.unwrap_or(0.0).total_cmp(&b.1.unwrap_or(0.0));
-                (if objective.minimize { order } else { order.reverse() }).then(a.0.cmp(&b.0))
-            }
-            _ => (!a.2, a.0).cmp(&(!b.2, b.0)),
-        });
-        scored
+        let items: Vec<(usize, Option<&MetricValues>)> =
+            outcomes.iter().map(|(point, o)| (*point, o.metrics.as_ref().filter(|_| o.failure.is_none()))).collect();
+        rank(&self.spec.objective, &self.spec.constraints, &items)
             .into_iter()
             .enumerate()
-            .map(|(rank, (point, objective, feasible, o))| Entry {
-                rank: rank + 1,
-                point,
-                params: self.swept(&o.parameters, point),
-                parameters: o.parameters.clone(),
-                objective,
-                feasible,
-                metrics: o.metrics.clone().unwrap_or_default(),
+            .map(|(rank, (at, objective, feasible))| {
+                let (point, o) = &outcomes[at];
+                Entry {
+                    rank: rank + 1,
+                    point: *point,
+                    params: self.swept(&o.parameters, *point),
+                    parameters: o.parameters.clone(),
+                    objective,
+                    feasible,
+                    metrics: o.metrics.clone().unwrap_or_default(),
+                }
             })
             .collect()
+    }
+
+    /// What `report` needs to know of the sweep besides its rows.
+    pub fn description(&self) -> SweepDescription {
+        let data = self.inputs.data;
+        SweepDescription {
+            strategy: self.info.name.clone(),
+            digest: self.inputs.strategy.digest.clone(),
+            objective: self.spec.objective.clone(),
+            constraints: self.spec.constraints.clone(),
+            axes: self.spec.axes.clone(),
+            random: self.spec.random,
+            walk_forward: self.spec.walk_forward.map(|w| w.to_string()),
+            windows: self.windows.iter().map(|w| (span(data, w.in_sample.clone()), span(data, w.out_of_sample.clone()))).collect(),
+            symbols: data.symbols.clone(),
+            bars: data.events.len(),
+            from: data.events.first().map(|e| liu_core::time::format_timestamp(e.bar.time)),
+            to: data.events.last().map(|e| liu_core::time::format_timestamp(e.bar.time)),
+            cash: self.inputs.config.cash,
+        }
     }
 
     /// The swept parameters of `point`, typed as the strategy got them.
@@ -550,6 +590,37 @@ impl Sweep<'_> {
             }
         }
     }
+}
+
+/// Ranks combinations `items` (each its grid index, and its metrics when it
+/// ran to the end): those with an objective value meeting every constraint
+/// first, best first (ties in grid order), then the rest that ran to the
+/// end, in grid order; failed ones (no metrics) are left out. Returns, in
+/// rank order, each one's position in `items`, its objective value and
+/// whether it is feasible.
+pub fn rank(
+    objective: &Objective,
+    constraints: &[Constraint],
+    items: &[(usize, Option<&MetricValues>)],
+) -> Vec<(usize, Option<f64>, bool)> {
+    let mut scored: Vec<(usize, usize, Option<f64>, bool)> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(at, &(point, metrics))| {
+            let metrics = metrics?;
+            let score = objective.score(metrics);
+            let feasible = score.is_some() && constraints.iter().all(|c| c.holds(metrics));
+            Some((at, point, score, feasible))
+        })
+        .collect();
+    scored.sort_by(|a, b| match (a.3, b.3) {
+        (true, true) => {
+            let order = a.2.unwrap_or(0.0).total_cmp(&b.2.unwrap_or(0.0));
+            (if objective.minimize { order } else { order.reverse() }).then(a.1.cmp(&b.1))
+        }
+        _ => (!a.3, a.1).cmp(&(!b.3, b.1)),
+    });
+    scored.into_iter().map(|(at, _, score, feasible)| (at, score, feasible)).collect()
 }
 
 fn into_object(v: Value) -> Option<MetricValues> {

@@ -1,4 +1,5 @@
-//! `liu-engine report`: one self-contained HTML tear sheet of a batch, with
+//! `liu-engine report`: one self-contained HTML tear sheet of a batch (or,
+//! in [`sweep`], of an `optimize` sweep), with
 //! the metric table of each strategy side by side and interactive charts
 //! (ECharts, inlined): equity against buy and hold, drawdown, monthly
 //! returns, the distribution of trade returns, rolling Sharpe, and each
@@ -21,6 +22,8 @@ use serde_json::{Value, json};
 
 use crate::analysis::{self, CurveSource, RunStats};
 
+pub mod sweep;
+
 /// Longest series the page draws as is; longer ones are downsampled to about this many points.
 pub const DISPLAY_POINTS: usize = 4000;
 /// Most fill markers drawn per strategy and symbol (the first ones).
@@ -29,12 +32,32 @@ pub const MAX_FILL_MARKERS: usize = 20_000;
 /// The minified ECharts of `report-assets/node_modules` (see build.rs).
 const ECHARTS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/report-assets/node_modules/echarts/dist/echarts.min.js"));
 const TEMPLATE: &str = include_str!("report/template.html");
+/// The style sheet of both pages.
+const STYLE: &str = include_str!("report/style.css");
 const PAGE_JS: &str = include_str!("report/page.js");
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error(transparent)]
-    Store(#[from] ResearchStoreError),
+    Research(#[from] ResearchStoreError),
+    #[error(transparent)]
+    Store(#[from] liu_data::store::StoreError),
+    #[error("{0}")]
+    Corrupt(String),
+    #[error("no batch or sweep {0} in the database")]
+    Unknown(String),
+}
+
+/// The report of what `id` names: an `optimize` sweep (its id, or the
+/// batch id of an `optimize` run), else a `backtest` or `trade` batch.
+pub fn report(db: &DbTarget, id: &str) -> Result<String, ReportError> {
+    if let Some(page) = sweep::sweep_report(db, id)? {
+        return Ok(page);
+    }
+    batch_report(db, id).map_err(|e| match e {
+        ReportError::Research(ResearchStoreError::UnknownBatch(_)) => ReportError::Unknown(id.to_owned()),
+        other => other,
+    })
 }
 
 /// Reads batch `batch_id`, writes its `trade_analysis` and `gain_loss` rows
@@ -170,6 +193,7 @@ fn render(batch: &StoredBatch, stats: &[RunStats]) -> String {
         TEMPLATE,
         &[
             ("title", &title),
+            ("style", STYLE),
             ("subtitle", &subtitle),
             ("metrics", &table),
             ("notes", &notes),

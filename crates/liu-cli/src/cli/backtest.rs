@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Utc;
-use clap::Args;
+use clap::{ArgGroup, Args};
 use liu_core::domain::Fill;
 use liu_data::LoadOptions;
 use liu_data::store::bars::BarQuery;
@@ -24,6 +24,8 @@ use serde_json::json;
 use super::import::TimeframeArg;
 
 #[derive(Args)]
+// One source of events: bars (a file, or the database) or a recording.
+#[command(group(ArgGroup::new("source").args(["data", "from_db", "replay"]).required(true)))]
 pub struct BacktestArgs {
     /// A strategy component (.wasm); repeat for several.
     #[arg(long = "strategy", required_unless_present_any = ["replay", "tradeplan"], conflicts_with_all = ["replay", "tradeplan"])]
@@ -42,18 +44,6 @@ pub struct BacktestArgs {
     /// A parameter: name=value (every strategy declaring it) or strategy.name=value.
     #[arg(long = "param")]
     params: Vec<ParamArg>,
-    /// Bars: a CSV file or a folder of CSV files.
-    #[arg(long, required_unless_present_any = ["from_db", "replay"], conflicts_with = "from_db")]
-    data: Option<PathBuf>,
-    /// Bars: those of each --symbol in the database's `bars` table (see `import bars`).
-    #[arg(long, requires = "symbol")]
-    from_db: bool,
-    /// Database: a SQLite file path or sqlite:// URL (WAL mode), or a postgres:// URL.
-    #[arg(long, env = "DATABASE_URL", default_value = "./liu.db", hide_env_values = true)]
-    db: DbTarget,
-    /// Print a machine-readable JSON summary on stdout.
-    #[arg(long)]
-    json: bool,
     /// Also write the batch's HTML report (as `liu-engine report`) to this file.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["replay", "tradeplan"])]
     report: Option<PathBuf>,
@@ -61,10 +51,22 @@ pub struct BacktestArgs {
     options: RunOptions,
 }
 
-/// What `backtest` and `optimize` share: which bars, the account and broker
-/// settings, the sandbox limits.
+/// What `backtest` and `optimize` share: which bars, the database, the
+/// account and broker settings, the sandbox limits, the output.
 #[derive(Args)]
 pub(super) struct RunOptions {
+    /// Bars: a CSV file or a folder of CSV files.
+    #[arg(long)]
+    pub(super) data: Option<PathBuf>,
+    /// Bars: those of each --symbol in the database's `bars` table (see `import bars`).
+    #[arg(long, requires = "symbol")]
+    pub(super) from_db: bool,
+    /// Database: a SQLite file path or sqlite:// URL (WAL mode), or a postgres:// URL.
+    #[arg(long, env = "DATABASE_URL", default_value = "./liu.db", hide_env_values = true)]
+    pub(super) db: DbTarget,
+    /// Print a machine-readable JSON summary on stdout.
+    #[arg(long)]
+    pub(super) json: bool,
     /// With --data: the symbol of a file without a symbol column (default: the
     /// file name). With --from-db: a symbol to replay; repeat for several.
     #[arg(long)]
@@ -115,9 +117,9 @@ pub(super) struct RunOptions {
 }
 
 impl RunOptions {
-    /// Checks the numbers and reads the bars: from `data` (a file or
-    /// folder), else the `--symbol`s of the database `db`.
-    pub(super) fn market_data(&self, data: Option<&std::path::Path>, db: &DbTarget) -> anyhow::Result<liu_data::MarketData> {
+    /// Checks the numbers and reads the bars: from `--data` (a file or
+    /// folder), else the `--symbol`s of the database.
+    pub(super) fn market_data(&self) -> anyhow::Result<liu_data::MarketData> {
         for (name, v) in [("--cash", self.cash), ("--leverage", self.leverage)] {
             anyhow::ensure!(v.is_finite() && v > 0.0, "{name} must be a positive number, got {v}");
         }
@@ -126,7 +128,7 @@ impl RunOptions {
         }
         let from = self.from.as_deref().map(|s| parse_time("--from", s)).transpose()?;
         let to = self.to.as_deref().map(|s| parse_time("--to", s)).transpose()?;
-        Ok(match data {
+        Ok(match &self.data {
             Some(path) => {
                 anyhow::ensure!(
                     self.symbol.len() <= 1,
@@ -136,7 +138,7 @@ impl RunOptions {
             }
             None => {
                 let query = BarQuery { symbols: self.symbol.clone(), timeframe: self.timeframe.and_then(TimeframeArg::fixed), from, to };
-                bars_from_db(db, &query)?
+                bars_from_db(&self.db, &query)?
             }
         })
     }
@@ -180,10 +182,10 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         return replay(recording, &args);
     }
     let started = Instant::now();
-    let market_data = args.options.market_data(args.data.as_deref(), &args.db)?;
+    let market_data = args.options.market_data()?;
     let loaded_in = started.elapsed();
     if let Some(plan) = &args.tradeplan {
-        let db = args.db.clone();
+        let db = args.options.db.clone();
         return report_session(&args, started, |progress| liu_engine::consumer::backtest_plan(plan, &market_data, &db, progress));
     }
 
@@ -206,8 +208,8 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
             strategy_digest: s.digest.to_owned(),
         })
         .collect();
-    let writer = BatchWriter::start(&args.db, &batch_id, runs, market_data.symbols.clone(), Commit::AtEnd)
-        .with_context(|| format!("opening the database {}", args.db))?;
+    let writer = BatchWriter::start(&args.options.db, &batch_id, runs, market_data.symbols.clone(), Commit::AtEnd)
+        .with_context(|| format!("opening the database {}", args.options.db))?;
 
     let bar = progress_bar(market_data.events.len());
     let replay_started = Instant::now();
@@ -233,13 +235,13 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         .collect();
     writer.curves(curves, bars_by_symbol(&market_data));
     let ends = report.strategies.iter().map(|s| RunEnd { end_time, end_reason: s.end_reason.clone(), fuel_used: s.fuel_used }).collect();
-    writer.finish(ends).with_context(|| format!("recording the backtest in {}", args.db))?;
+    writer.finish(ends).with_context(|| format!("recording the backtest in {}", args.options.db))?;
     let written_in = end_time.signed_duration_since(Utc::now()).abs();
 
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&json_summary(&batch_id, &args.db, &report))?);
+    if args.options.json {
+        println!("{}", serde_json::to_string_pretty(&json_summary(&batch_id, &args.options.db, &report))?);
     } else {
-        print_summary(&batch_id, &args.db, &report);
+        print_summary(&batch_id, &args.options.db, &report);
     }
     tracing::info!(
         "loaded {} bars in {:.3}s, replayed in {:.3}s ({:.0} bars/s), database finished {:.3}s after the replay",
@@ -250,7 +252,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         written_in.as_seconds_f64()
     );
     if let Some(path) = &args.report {
-        super::report::write_report(&args.db, &batch_id, path)?;
+        super::report::write_report(&args.options.db, &batch_id, path)?;
         eprintln!("report written to {}", path.display());
     }
     Ok(())
@@ -396,7 +398,7 @@ fn truncate(s: &str, n: usize) -> &str {
 
 /// `backtest --replay`: see [`liu_engine::consumer::replay`].
 fn replay(recording: &std::path::Path, args: &BacktestArgs) -> anyhow::Result<()> {
-    let config = ReplayConfig { recording: recording.to_owned(), plan: args.tradeplan.clone(), db: args.db.clone() };
+    let config = ReplayConfig { recording: recording.to_owned(), plan: args.tradeplan.clone(), db: args.options.db.clone() };
     report_session(args, Instant::now(), |progress| liu_engine::consumer::replay(&config, progress))
 }
 
@@ -411,7 +413,7 @@ fn report_session(
     // Made on the first report, which tells the total.
     let bar = std::cell::OnceCell::new();
     let progress = |done: u64, total: u64| {
-        if let Some(bar) = bar.get_or_init(|| if args.json { None } else { progress_bar(total as usize) }) {
+        if let Some(bar) = bar.get_or_init(|| if args.options.json { None } else { progress_bar(total as usize) }) {
             bar.set_position(done);
         }
     };
@@ -420,7 +422,7 @@ fn report_session(
         bar.finish_and_clear();
     }
     let elapsed = started.elapsed();
-    if args.json {
+    if args.options.json {
         let mut value = serde_json::to_value(&summary)?;
         value["elapsed_secs"] = json!(elapsed.as_secs_f64());
         println!("{}", serde_json::to_string_pretty(&value)?);

@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::Args;
-use liu_data::store::DbTarget;
+use clap::{ArgGroup, Args};
 use liu_data::store::optimizer::OptimizerLog;
 use liu_engine::tradeplan::{ParamRange, StrategyConfig};
 use liu_research::optimize::{self, Axis, Constraint, Inputs, Objective, Spec, SweepReport, WalkForward, objective};
@@ -19,6 +18,8 @@ use serde_json::{Value, json};
 use super::backtest::RunOptions;
 
 #[derive(Args)]
+// Bars from one place: a file or the database.
+#[command(group(ArgGroup::new("source").args(["data", "from_db"]).required(true)))]
 pub struct OptimizeArgs {
     /// The strategy component (.wasm) whose parameters to sweep.
     #[arg(long, required_unless_present = "tradeplan")]
@@ -64,18 +65,11 @@ pub struct OptimizeArgs {
     /// How many ranked combinations to print.
     #[arg(long, default_value_t = 10)]
     top: usize,
-    /// Bars: a CSV file or a folder of CSV files.
-    #[arg(long, required_unless_present = "from_db", conflicts_with = "from_db")]
-    data: Option<PathBuf>,
-    /// Bars: those of each --symbol in the database's `bars` table (see `import bars`).
-    #[arg(long, requires = "symbol")]
-    from_db: bool,
-    /// Database: a SQLite file path or sqlite:// URL (WAL mode), or a postgres:// URL.
-    #[arg(long, env = "DATABASE_URL", default_value = "./liu.db", hide_env_values = true)]
-    db: DbTarget,
-    /// Print a machine-readable JSON summary on stdout.
-    #[arg(long)]
-    json: bool,
+    /// Also write the sweep's HTML report (see `report`) to FILE; with a
+    /// tradeplan sweeping several strategies, one file each, named
+    /// FILE's stem, `-`, the strategy's name.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
     #[command(flatten)]
     options: RunOptions,
 }
@@ -108,7 +102,7 @@ pub fn run(mut args: OptimizeArgs) -> anyhow::Result<()> {
         }
         (None, None) => anyhow::bail!("give --strategy with --grid, or --tradeplan"),
     };
-    let data = args.options.market_data(args.data.as_deref(), &args.db)?;
+    let data = args.options.market_data()?;
     let config = args.options.config();
     let spec = |axes| Spec {
         axes,
@@ -127,18 +121,36 @@ pub fn run(mut args: OptimizeArgs) -> anyhow::Result<()> {
         })
         .collect::<Result<Vec<_>, _>>()?;
 
-    let log = OptimizerLog::open(&args.db).with_context(|| format!("opening the database {}", args.db))?;
+    let log = OptimizerLog::open(&args.options.db).with_context(|| format!("opening the database {}", args.options.db))?;
     let mut summaries = Vec::new();
     for sweep in &sweeps {
-        let summary = run_sweep(sweep, &log, &args, jobs)?;
+        let mut summary = run_sweep(sweep, &log, &args, jobs)?;
+        if let Some(path) = &args.report {
+            let path = if sweeps.len() > 1 { per_strategy(path, sweep.strategy_name()) } else { path.clone() };
+            super::report::write_report(&args.options.db, sweep.session_id(), &path)?;
+            match &mut summary {
+                Some(value) => value["report"] = json!(path.display().to_string()),
+                None => println!("report: {}", path.display()),
+            }
+        }
         summaries.extend(summary);
     }
-    if args.json {
+    if args.options.json {
         // One object per sweep; a tradeplan may give several.
         let json = if args.tradeplan.is_some() { Value::Array(summaries) } else { summaries.pop().unwrap_or_default() };
         println!("{}", serde_json::to_string_pretty(&json)?);
     }
     Ok(())
+}
+
+/// `dir/stem-strategy.ext` for `dir/stem.ext`.
+fn per_strategy(path: &Path, strategy: &str) -> PathBuf {
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}-{strategy}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{strategy}"),
+    };
+    path.with_file_name(name)
 }
 
 /// The strategies of a tradeplan's `[optimizer.hyperparameters.strategies]`:
@@ -193,7 +205,7 @@ fn plan_targets(
 /// Runs one planned sweep, printing its summary (or returning its JSON with --json).
 fn run_sweep(sweep: &optimize::Sweep<'_>, log: &OptimizerLog, args: &OptimizeArgs, jobs: usize) -> anyhow::Result<Option<Value>> {
     let batch_id = uuid::Uuid::new_v4().to_string();
-    let bar = progress_bar(sweep.runs(), args.json);
+    let bar = progress_bar(sweep.runs(), args.options.json);
     let swept = Instant::now();
     let report = sweep.run(log, &batch_id, &mut |done, total| {
         if let Some(bar) = &bar {
@@ -204,13 +216,13 @@ fn run_sweep(sweep: &optimize::Sweep<'_>, log: &OptimizerLog, args: &OptimizeArg
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let report = report.with_context(|| format!("sweep {} in {}", sweep.session_id(), args.db))?;
+    let report = report.with_context(|| format!("sweep {} in {}", sweep.session_id(), args.options.db))?;
     let secs = swept.elapsed().as_secs_f64();
     let rate = report.bar_evaluations as f64 / secs.max(1e-9);
     tracing::debug!("sweep {} took {secs:.3}s", sweep.session_id());
-    if args.json {
+    if args.options.json {
         let mut value = serde_json::to_value(&report)?;
-        value["db"] = json!(args.db.to_string());
+        value["db"] = json!(args.options.db.to_string());
         value["jobs"] = json!(jobs);
         value["elapsed_secs"] = json!(secs);
         value["bar_evaluations_per_sec"] = json!(rate);
@@ -257,7 +269,7 @@ fn print_summary(report: &SweepReport, args: &OptimizeArgs, jobs: usize, secs: f
         &report.session_id[..16],
         report.strategy,
         report.bars,
-        args.db
+        args.options.db
     );
     let direction = if report.objective.minimize { "minimise" } else { "maximise" };
     let constraints = if report.constraints.is_empty() { String::new() } else { format!(", subject to {}", report.constraints.join(", ")) };

@@ -1,4 +1,4 @@
-//! `liu-engine report`: a batch's HTML tear sheet (see [`liu_research::report`]).
+//! `liu-engine report`: a batch's or a sweep's HTML tear sheet (see [`liu_research::report`]).
 
 use std::path::{Path, PathBuf};
 
@@ -8,8 +8,9 @@ use liu_data::store::DbTarget;
 
 #[derive(Args)]
 pub struct ReportArgs {
-    /// The batch to report on (`batch_id` of `backtest` or `trade`).
-    batch_id: String,
+    /// What to report on: the `batch_id` of a `backtest` or `trade`, or an
+    /// `optimize` sweep (its sweep id, or the batch id of an `optimize` run).
+    id: String,
     /// Database: a SQLite file path or sqlite:// URL, or a postgres:// URL.
     #[arg(long, env = "DATABASE_URL", default_value = "./liu.db", hide_env_values = true)]
     db: DbTarget,
@@ -19,14 +20,14 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
-    write_report(&args.db, &args.batch_id, &args.output)?;
+    write_report(&args.db, &args.id, &args.output)?;
     println!("{}", args.output.display());
     Ok(())
 }
 
-/// Builds the report of `batch_id` and writes it to `path`, whole or not at all.
-pub fn write_report(db: &DbTarget, batch_id: &str, path: &Path) -> anyhow::Result<()> {
-    let html = liu_research::report::batch_report(db, batch_id).with_context(|| format!("report of batch {batch_id} in {db}"))?;
+/// Builds the report of `id` (a batch or a sweep) and writes it to `path`, whole or not at all.
+pub fn write_report(db: &DbTarget, id: &str, path: &Path) -> anyhow::Result<()> {
+    let html = liu_research::report::report(db, id).with_context(|| format!("report of {id} in {db}"))?;
     let mut partial = path.file_name().unwrap_or_default().to_owned();
     partial.push(".partial");
     let partial = path.with_file_name(partial);

@@ -1,7 +1,8 @@
 //! The `optimizer_run` table: one row per combination an `optimize` sweep
 //! ran (per walk-forward window and sample), written as combinations finish
 //! and read back by a sweep started again with the same arguments, which
-//! skips what is recorded. [`OptimizerLog`] is the synchronous handle the
+//! skips what is recorded; and `optimizer_session`, one row per sweep saying
+//! what it swept, which `report` reads. [`OptimizerLog`] is the synchronous handle the
 //! sweep (a thread pool, no async runtime) holds on the database.
 
 use chrono::Utc;
@@ -29,7 +30,58 @@ pub struct OptimizerRow {
     pub failure: Option<String>,
 }
 
+/// A sweep as `optimizer_session` keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptimizerSession {
+    pub session_id: String,
+    pub strategy_name: String,
+    pub strategy_digest: String,
+    /// What was swept and how it was ranked (liu-research's description).
+    pub description: serde_json::Value,
+}
+
 impl Store {
+    /// Records sweep `session.session_id` unless it is recorded already
+    /// (a resumed sweep keeps its first row).
+    pub async fn record_optimizer_session(&self, session: &OptimizerSession) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO optimizer_session (optimizer_session_id, strategy_name, strategy_digest, description, created_at)
+                           VALUES (?, ?, ?, ?::jsonb, ?::timestamptz)
+                           ON CONFLICT (optimizer_session_id) DO NOTHING";
+        let mut tx = self.begin().await?;
+        sql_execute!(
+            tx,
+            SQL,
+            &session.session_id,
+            &session.strategy_name,
+            &session.strategy_digest,
+            session.description.to_string(),
+            rfc3339(Utc::now())
+        )?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The sweep `id` names: a sweep's own id, or the `batch_id` of an
+    /// `optimize` invocation that ran some of its combinations (the latest
+    /// such sweep). `None` when `id` is neither.
+    pub async fn optimizer_session(&self, id: &str) -> Result<Option<OptimizerSession>, StoreError> {
+        type Raw = (String, String, String, String);
+        const SQL: &str = "SELECT optimizer_session_id, strategy_name, strategy_digest, description::text FROM optimizer_session
+                           WHERE optimizer_session_id = ?
+                              OR optimizer_session_id = (SELECT optimizer_session_id FROM optimizer_run WHERE batch_id = ?
+                                                         ORDER BY optimizer_run_id DESC LIMIT 1)";
+        let mut tx = self.begin().await?;
+        let rows = sql_fetch_all!(Raw, tx, SQL, id, id)?;
+        // An id matching as a session wins over one matching as a batch.
+        let row = rows.iter().find(|r| r.0 == id).or(rows.first()).cloned();
+        row.map(|(session_id, strategy_name, strategy_digest, description)| {
+            let description = serde_json::from_str(&description)
+                .map_err(|e| StoreError::Corrupt(format!("optimizer_session {session_id}: the description is not JSON: {e}")))?;
+            Ok(OptimizerSession { session_id, strategy_name, strategy_digest, description })
+        })
+        .transpose()
+    }
+
     /// Every row of sweep `session_id`, in the order they were written.
     pub async fn optimizer_rows(&self, session_id: &str) -> Result<Vec<OptimizerRow>, StoreError> {
         type Raw = (String, i64, String, String, String, Option<f64>, Option<String>, String, String, Option<String>);
@@ -110,6 +162,15 @@ impl OptimizerLog {
         let runtime = super::blocking::runtime().map_err(StoreError::Runtime)?;
         let store = runtime.block_on(Store::open(target))?;
         Ok(Self { runtime, store })
+    }
+
+    pub fn record_session(&self, session: &OptimizerSession) -> Result<(), StoreError> {
+        self.runtime.block_on(self.store.record_optimizer_session(session))
+    }
+
+    /// See [`Store::optimizer_session`].
+    pub fn session(&self, id: &str) -> Result<Option<OptimizerSession>, StoreError> {
+        self.runtime.block_on(self.store.optimizer_session(id))
     }
 
     pub fn rows(&self, session_id: &str) -> Result<Vec<OptimizerRow>, StoreError> {

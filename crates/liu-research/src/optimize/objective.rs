@@ -58,7 +58,7 @@ pub fn value(values: &MetricValues, name: &str) -> Option<f64> {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Objective {
     /// The metric field.
     pub metric: String,
@@ -80,7 +80,7 @@ impl Objective {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     #[serde(rename = "<=")]
     Le,
@@ -95,7 +95,7 @@ pub enum Op {
 }
 
 /// `METRIC OP NUMBER`, e.g. `max_drawdown_pct<=20`.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Constraint {
     pub metric: String,
     pub op: Op,

@@ -14,7 +14,7 @@ const MAX_POINTS: u128 = 10_000_000;
 
 /// One swept parameter and the values it takes, as text the strategy's
 /// parameter parser reads (`--param`'s `name=value` syntax).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Axis {
     /// `name` or `strategy.name`, as `--param` takes it.
     pub name: String,

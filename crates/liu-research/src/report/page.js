@@ -75,6 +75,9 @@
     chart("price_" + i, symbolsEl, { xAxis: timeAxis, yAxis: { type: "value", scale: true }, dataZoom: zoom, series: series });
   });
 
+  // A chart sized itself when it was made, before its row had all its charts.
+  Object.values(charts).forEach((c) => c.resize());
+
   // What was drawn, from the charts themselves.
   const report = { charts: {}, fills: 0 };
   for (const [id, c] of Object.entries(charts)) {
