@@ -129,6 +129,7 @@ fn open_orders_are_saved_per_strategy_and_symbol_on_both_backends() {
         parameters: serde_json::json!({}),
         start_time: chrono::Utc::now(),
         strategy_digest: String::new(),
+        replays: None,
     };
     let mut seen = Vec::new();
     for db in [TestDb::Sqlite(dir.path().join("live.db")), TestDb::Postgres(pg.url.clone())] {
