@@ -108,9 +108,12 @@ pub struct StoredCurve {
     pub equity: Vec<f64>,
 }
 
+/// An `equity_curve` row with its run's `ref_algo_run`, the series still packed.
+type CurveRow = (i64, Option<i64>, f64, i64, Vec<u8>, Vec<u8>);
+
 /// The curves stored with a batch's runs, in run order (runs without one are left out).
 pub fn stored_curves(db: &Path, batch_id: &str) -> Vec<StoredCurve> {
-    let rows: Vec<(i64, Option<i64>, f64, i64, Vec<u8>, Vec<u8>)> = query(db, async |c| {
+    let rows: Vec<CurveRow> = query(db, async |c| {
         sqlx::query_as(
             "SELECT r.algo_run_id, r.ref_algo_run, c.initial_equity, c.steps_in_market, c.times, c.equity
              FROM algo_run r JOIN equity_curve c USING (algo_run_id) WHERE r.batch_id = ? ORDER BY r.algo_run_id",
