@@ -75,8 +75,8 @@ pub(super) struct Session {
     /// Each strategy's equity (runner order), one point per frame with
     /// events: written with the runs when the session ends.
     pub(super) curves: Vec<CurveRecorder>,
-    /// A backtest session keeps the bars it processes (by symbol id), for
-    /// the batch's record; a live one does not.
+    /// `backtest --tradeplan` keeps the bars it processes (by symbol id),
+    /// for the batch's record; a live session and a replay do not.
     pub(super) bars_seen: Option<Vec<SymbolBars>>,
     /// Tick-to-order latencies in ns, one per event that produced an order.
     pub(super) order_latencies: Histogram<u64>,
