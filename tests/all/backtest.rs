@@ -574,6 +574,17 @@ fn a_tradeplan_backtests_on_history_as_trade_runs_it() {
     assert_eq!(a.len(), 131, "the hand-checked crosses");
     assert_eq!(a, b);
     assert_eq!(from_plan["strategies"][0]["fills"], 131);
+    // The session stores its equity through the plain backtest's code, one
+    // point per bar time (a frame): the same curve.
+    let curve = |summary: &serde_json::Value| {
+        let mut curves = stored_curves(std::path::Path::new(&db), summary["batch_id"].as_str().unwrap());
+        assert_eq!(curves.len(), 1);
+        let c = curves.remove(0);
+        (c.initial_equity, c.steps_in_market, c.times, c.equity)
+    };
+    let (plan_curve, plain_curve) = (curve(&from_plan), curve(&plain));
+    assert_eq!(plan_curve.2.len(), 2148, "one point per bar");
+    assert_eq!(plan_curve, plain_curve);
 
     let elsewhere = dir.path().join("elsewhere.toml");
     std::fs::write(&elsewhere, text.replace("[\"GOOG\"]", "[\"MSFT\"]")).unwrap();

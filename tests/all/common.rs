@@ -121,6 +121,56 @@ pub fn runs(db: &Path, batch_id: &str) -> Vec<RunRow> {
     })
 }
 
+/// A run's stored equity curve (`equity_curve`, unpacked) and the run it replays.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredCurve {
+    pub algo_run_id: i64,
+    pub ref_algo_run: Option<i64>,
+    pub initial_equity: f64,
+    pub steps_in_market: i64,
+    pub times: Vec<i64>,
+    pub equity: Vec<f64>,
+}
+
+/// An `equity_curve` row with its run's `ref_algo_run`, the series still packed.
+type CurveRow = (i64, Option<i64>, f64, i64, Vec<u8>, Vec<u8>);
+
+/// The curves stored with a batch's runs, in run order (runs without one are left out).
+pub fn stored_curves(db: &Path, batch_id: &str) -> Vec<StoredCurve> {
+    let rows: Vec<CurveRow> = query(db, async |c| {
+        sqlx::query_as(
+            "SELECT r.algo_run_id, r.ref_algo_run, c.initial_equity, c.steps_in_market, c.times, c.equity
+             FROM algo_run r JOIN equity_curve c USING (algo_run_id) WHERE r.batch_id = ? ORDER BY r.algo_run_id",
+        )
+        .bind(batch_id)
+        .fetch_all(c)
+        .await
+        .unwrap()
+    });
+    let words = |b: &[u8]| b.chunks_exact(8).map(|w| <[u8; 8]>::try_from(w).unwrap()).collect::<Vec<_>>();
+    rows.into_iter()
+        .map(|(algo_run_id, ref_algo_run, initial_equity, steps_in_market, times, equity)| StoredCurve {
+            algo_run_id,
+            ref_algo_run,
+            initial_equity,
+            steps_in_market,
+            times: words(&times).into_iter().map(i64::from_le_bytes).collect(),
+            equity: words(&equity).into_iter().map(f64::from_le_bytes).collect(),
+        })
+        .collect()
+}
+
+/// `ref_algo_run` of each run of a batch, in run order.
+pub fn run_refs(db: &Path, batch_id: &str) -> Vec<(i64, Option<i64>)> {
+    query(db, async |c| {
+        sqlx::query_as("SELECT algo_run_id, ref_algo_run FROM algo_run WHERE batch_id = ? ORDER BY algo_run_id")
+            .bind(batch_id)
+            .fetch_all(c)
+            .await
+            .unwrap()
+    })
+}
+
 /// The PostgreSQL server the tests use: `LIU_TEST_POSTGRES_URL` (a URL to
 /// an existing database on it, used only to create and drop per-test
 /// databases), by default the local server's `test` database.

@@ -115,6 +115,7 @@ fn open_orders_are_saved_per_strategy_and_symbol_on_both_backends() {
         parameters: serde_json::json!({}),
         start_time: chrono::Utc::now(),
         strategy_digest: String::new(),
+        replays: None,
     };
     let mut seen = Vec::new();
     for db in [TestDb::Sqlite(dir.path().join("live.db")), TestDb::Postgres(pg.url.clone())] {
@@ -141,4 +142,49 @@ fn open_orders_are_saved_per_strategy_and_symbol_on_both_backends() {
         seen.push(saved);
     }
     assert_eq!(seen[0], seen[1]);
+}
+
+/// A replay's runs reference the runs they replay (`ref_algo_run`) on both
+/// backends, only when the database holds them in the batch the recording
+/// names; either batch loads the other's linked runs with their curves.
+#[test]
+fn replay_runs_reference_the_runs_they_replay_on_both_backends() {
+    use liu_core::domain::EndReason;
+    use liu_data::store::research::{self, EquityCurve, StoredBatch};
+    use liu_data::store::{BatchWriter, Commit, ReplayedRun, RunEnd, RunStart};
+    let dir = tempfile::tempdir().unwrap();
+    let pg = PgDb::new();
+    let run = |replays: Option<ReplayedRun>| RunStart {
+        algo_name: "s".into(),
+        algo_env: AlgoEnv::Backtest,
+        parameters: serde_json::json!({}),
+        start_time: chrono::Utc::now(),
+        strategy_digest: String::new(),
+        replays,
+    };
+    let end = || RunEnd { end_time: chrono::Utc::now(), end_reason: EndReason::Completed, fuel_used: 0 };
+    let curve = EquityCurve { initial_equity: 100.0, times: vec![1, 2], equity: vec![100.0, 101.0], steps_in_market: 1 };
+    let linked = |b: &StoredBatch| {
+        b.linked.iter().map(|l| (l.batch_id.clone(), l.algo_run_id, l.linked_to, l.replays_it, l.curve.clone())).collect::<Vec<_>>()
+    };
+    for db in [TestDb::Sqlite(dir.path().join("liu.db")), TestDb::Postgres(pg.url.clone())] {
+        let target: DbTarget = db.arg().parse().unwrap();
+        let trade = BatchWriter::start(&target, "trade", vec![run(None)], Vec::new(), Commit::AtEnd).unwrap();
+        let traded = trade.run_ids().to_vec();
+        trade.curves(vec![curve.clone()], Vec::new());
+        assert_eq!(trade.finish(vec![end()]).unwrap(), traded, "{db:?}");
+        let names = |batch: &str| Some(ReplayedRun { batch_id: batch.into(), algo_run_id: traded[0] });
+        let replay =
+            BatchWriter::start(&target, "replay", vec![run(names("trade")), run(names("elsewhere"))], Vec::new(), Commit::AtEnd).unwrap();
+        let replayed = replay.run_ids().to_vec();
+        replay.curves(vec![curve.clone(), curve.clone()], Vec::new());
+        replay.finish(vec![end(), end()]).unwrap();
+
+        let replay_batch = research::load_batch(&target, "replay").unwrap();
+        let refs: Vec<_> = replay_batch.runs.iter().map(|r| r.ref_algo_run).collect();
+        assert_eq!(refs, [Some(traded[0]), None], "{db:?}: a run the named batch does not hold is not referenced");
+        assert_eq!(linked(&replay_batch), [("trade".to_owned(), traded[0], replayed[0], false, Some(curve.clone()))], "{db:?}");
+        let trade_batch = research::load_batch(&target, "trade").unwrap();
+        assert_eq!(linked(&trade_batch), [("replay".to_owned(), replayed[0], traded[0], true, Some(curve.clone()))], "{db:?}");
+    }
 }

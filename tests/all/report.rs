@@ -353,11 +353,13 @@ fn report_writes_trade_analysis_and_gain_loss_once_on_postgres() {
     report_fills_the_analysis_tables_once(&TestDb::Postgres(pg.url.clone()));
 }
 
-/// A batch stored without an equity curve (`backtest --tradeplan` runs the
-/// consumer's session code, as `trade` does) gets one rebuilt from its
-/// fills, one point per fill time, and the page says so.
+/// A session batch (`backtest --tradeplan` runs the consumer's session code,
+/// as `trade` does) stores its curve, one point per bar time, and the bars
+/// it processed: its report draws them and rebuilds nothing. A batch
+/// without a stored curve (written before sessions stored them) gets one
+/// rebuilt from its fills, one point per fill time, and the page says so.
 #[test]
-fn a_batch_without_a_stored_curve_is_reported_from_its_fills() {
+fn a_session_batch_is_reported_from_its_stored_curve_and_one_without_from_its_fills() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("liu.db").display().to_string();
     let plan = dir.path().join("plan.toml");
@@ -369,16 +371,34 @@ fn a_batch_without_a_stored_curve_is_reported_from_its_fills() {
     let summary = backtest_json(&["--tradeplan", plan.to_str().unwrap(), "--data", data("GOOG.csv").to_str().unwrap(), "--db", &db]);
     let batch = summary["batch_id"].as_str().unwrap();
     let page = dir.path().join("report.html");
-    let out = liu(&["report", batch, "--db", &db, "-o", page.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let html = std::fs::read_to_string(&page).unwrap();
-    assert!(html.contains("no equity curve was stored with this run; it is rebuilt from the fills"));
+    let report = || {
+        let out = liu(&["report", batch, "--db", &db, "-o", page.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        (std::fs::read_to_string(&page).unwrap(), devtools::open(&page))
+    };
 
-    let fills = trades(&dir.path().join("liu.db"), batch);
-    let fill_times: std::collections::BTreeSet<_> = fills.iter().map(|t| t.client_time.clone()).collect();
-    let run = devtools::open(&page);
+    let (html, run) = report();
+    assert!(!html.contains("no equity curve was stored"), "the stored curve is used");
     assert_eq!(run.errors, Vec::<String>::new(), "console errors");
-    let equity = &run.report["charts"]["equity"]["series"][0];
-    assert_eq!(equity["points"].as_u64().unwrap() as usize, fill_times.len(), "one point per fill time");
+    let series =
+        |run: &devtools::PageRun, chart: &str, index: usize| run.report["charts"][chart]["series"][index]["points"].as_u64().unwrap();
+    assert_eq!(series(&run, "equity", 0), 2148, "one point per bar");
+    assert_eq!(series(&run, "price_0", 0), 2148, "one candle per bar the session processed");
+
+    let sqlite = dir.path().join("liu.db");
+    query(&sqlite, async |c| {
+        for table in [
+            "DELETE FROM equity_curve WHERE algo_run_id IN (SELECT algo_run_id FROM algo_run WHERE batch_id = ?)",
+            "DELETE FROM batch_bars WHERE batch_id = ?",
+        ] {
+            sqlx::query(table).bind(batch).execute(&mut *c).await.unwrap();
+        }
+    });
+    let (html, run) = report();
+    assert!(html.contains("no equity curve was stored with this run; it is rebuilt from the fills"));
+    let fills = trades(&sqlite, batch);
+    let fill_times: std::collections::BTreeSet<_> = fills.iter().map(|t| t.client_time.clone()).collect();
+    assert_eq!(run.errors, Vec::<String>::new(), "console errors");
+    assert_eq!(series(&run, "equity", 0) as usize, fill_times.len(), "one point per fill time");
     assert!(run.report["charts"].get("price_0").is_none(), "no candles without the batch's bars");
 }

@@ -1701,22 +1701,21 @@ fn fills_by_strategy_and_symbol(db: &Path, batch: &str) -> FillsBySymbol {
     out
 }
 
-/// A paper session of 20 symbols recorded with `trade --record` and
-/// replayed with `backtest --replay` into the same database: every fill is
-/// the same (strategy, symbol, side, qty, price, event time, in order) and
-/// so is every strategy's result. sma-cross trades at market, limit-dip
-/// with bracket orders (limit entries, stop and take-profit legs).
-#[test]
-fn a_recorded_session_replayed_through_the_backtester_makes_the_same_fills() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_sim, url) = simulator("127.0.0.1:0", "600");
-    let extra = format!(
-        "[[strategies]]\ncomponent = \"{}\"\nparams = {{ pct = 0.1, stop-pct = 0.5, target-pct = 0.3 }}\n",
-        component("limit-dip").display()
-    );
-    let plan = write_plan(dir.path(), &url, 5.0, &extra);
-    let db = dir.path().join("liu.db");
-    let recording = dir.path().join("recording");
+/// A paper session of 20 symbols on two consumers, recorded with `trade --record`.
+struct RecordedSession {
+    db: PathBuf,
+    plan: PathBuf,
+    recording: PathBuf,
+    batch: String,
+    summary: serde_json::Value,
+}
+
+/// Trades the simulator at `url` with sma-cross (and `extra_strategies`),
+/// recording, until the database holds `fills` fills; stops it with Ctrl-C.
+fn record_session(dir: &Path, url: &str, extra_strategies: &str, fills: i64) -> RecordedSession {
+    let plan = write_plan(dir, url, 5.0, extra_strategies);
+    let db = dir.join("liu.db");
+    let recording = dir.join("recording");
     let mut trade = Proc::spawn(
         &[
             "trade",
@@ -1734,15 +1733,37 @@ fn a_recorded_session_replayed_through_the_backtester_makes_the_same_fills() {
     );
     both_connected(&mut trade);
     let fill_count = || query(&db, async |c| sqlx::query_scalar::<_, i64>("SELECT count(*) FROM new_trades").fetch_one(c).await.unwrap());
-    wait_until(Duration::from_secs(40), "a few hundred fills", fill_count, |n| *n >= 300);
+    wait_until(Duration::from_secs(40), "enough fills", fill_count, |n| *n >= fills);
     let (status, lines) = stop(trade);
     assert!(status.success(), "{}", lines.join("\n"));
-    let live_batch = batch_of(&lines);
-    let live = json_summary(&lines);
+    RecordedSession { db, plan, recording, batch: batch_of(&lines), summary: json_summary(&lines) }
+}
 
+/// `backtest --replay` of `recording` into `db`; its JSON summary.
+fn replay_recording(recording: &Path, db: &Path) -> serde_json::Value {
     let out = liu(&["backtest", "--replay", recording.to_str().unwrap(), "--db", db.to_str().unwrap(), "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let replay: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A paper session of 20 symbols recorded with `trade --record` and
+/// replayed with `backtest --replay` into the same database: every fill is
+/// the same (strategy, symbol, side, qty, price, event time, in order) and
+/// so is every strategy's result. sma-cross trades at market, limit-dip
+/// with bracket orders (limit entries, stop and take-profit legs). Both
+/// batches store each run's equity curve, and each replay run references
+/// the trade run it replays and stores the same curve, point for point.
+#[test]
+fn a_recorded_session_replayed_through_the_backtester_makes_the_same_fills() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, url) = simulator("127.0.0.1:0", "600");
+    let extra = format!(
+        "[[strategies]]\ncomponent = \"{}\"\nparams = {{ pct = 0.1, stop-pct = 0.5, target-pct = 0.3 }}\n",
+        component("limit-dip").display()
+    );
+    let RecordedSession { db, plan, recording, batch: live_batch, summary: live } = record_session(dir.path(), &url, &extra, 300);
+
+    let replay = replay_recording(&recording, &db);
     let replay_batch = replay["batch_id"].as_str().unwrap();
     assert_ne!(replay_batch, live_batch);
     assert_eq!(replay["recordings"].as_array().unwrap().len(), 2, "one recording per consumer");
@@ -1777,6 +1798,24 @@ fn a_recorded_session_replayed_through_the_backtester_makes_the_same_fills() {
     assert_eq!(runs.len(), 4, "two strategies on each of two recorded consumers: {runs:?}");
     assert!(runs.iter().all(|r| r.algo_env == "BACKTEST" && r.end_reason.as_deref() == Some("replayed")), "{runs:?}");
 
+    // Same fills at the same steps: the same equity at every step.
+    let (live_curves, replay_curves) = (stored_curves(&db, &live_batch), stored_curves(&db, replay_batch));
+    assert_eq!((live_curves.len(), replay_curves.len()), (4, 4), "every run stored its curve");
+    assert!(live_curves.iter().all(|c| c.times.len() > 10 && c.ref_algo_run.is_none()), "{live_curves:?}");
+    let mut referenced: Vec<i64> = replay_curves.iter().map(|c| c.ref_algo_run.expect("the trade run it replays")).collect();
+    referenced.sort_unstable();
+    assert_eq!(referenced, live_curves.iter().map(|c| c.algo_run_id).collect::<Vec<_>>(), "one replay run per trade run");
+    for r in &replay_curves {
+        let live = live_curves.iter().find(|c| Some(c.algo_run_id) == r.ref_algo_run).unwrap();
+        assert_eq!(
+            (r.initial_equity, r.steps_in_market, &r.times, &r.equity),
+            (live.initial_equity, live.steps_in_market, &live.times, &live.equity),
+            "run {} replays run {}",
+            r.algo_run_id,
+            live.algo_run_id
+        );
+    }
+
     // Bad recordings: one clear error naming the file (and the offset), nothing written.
     let file = std::fs::read_dir(&recording).unwrap().flatten().map(|e| e.path()).min().unwrap();
     let bytes = std::fs::read(&file).unwrap();
@@ -1800,4 +1839,83 @@ fn a_recorded_session_replayed_through_the_backtester_makes_the_same_fills() {
         .unwrap();
     let err = replay_err(&["--tradeplan", other.to_str().unwrap()]);
     assert!(err.contains("plan digest") && err.contains("other.toml"), "{err}");
+}
+
+/// A recording as liu-engine wrote it before headers named their runs: the
+/// header record (a MessagePack map of its variant to the array of its
+/// fields) re-encoded without its last field, `algo_run_ids`.
+fn without_run_ids(bytes: &[u8]) -> Vec<u8> {
+    let len = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+    let mut record: serde_json::Value = rmp_serde::from_slice(&bytes[12..12 + len]).unwrap();
+    let fields = record["Header"].as_array_mut().expect("the header record");
+    let ids = fields.pop().unwrap();
+    assert!(ids.as_array().is_some_and(|ids| !ids.is_empty()), "the header named its runs: {ids}");
+    let header = rmp_serde::to_vec(&record).unwrap();
+    let mut out = bytes[..8].to_vec();
+    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&bytes[12 + len..]);
+    out
+}
+
+/// A recorded session and its replay on one equity chart: the report of
+/// either batch, opened in headless Chromium, draws its own runs and the
+/// other batch's, one point per stored step each, names the other batch
+/// under the metric table, and logs no error. A recording made before
+/// headers named their runs still replays, to the same fills, unlinked.
+#[test]
+fn the_report_of_a_trade_batch_or_of_its_replay_draws_both_on_the_equity_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, url) = simulator("127.0.0.1:0", "600");
+    let session = record_session(dir.path(), &url, "", 60);
+    let db = &session.db;
+    let replay = replay_recording(&session.recording, db);
+    let replay_batch = replay["batch_id"].as_str().unwrap().to_owned();
+    let (live_curves, replay_curves) = (stored_curves(db, &session.batch), stored_curves(db, &replay_batch));
+    assert_eq!((live_curves.len(), replay_curves.len()), (2, 2), "sma-cross on each of two consumers");
+    // Short enough to be drawn whole (not downsampled).
+    assert!(live_curves.iter().chain(&replay_curves).all(|c| c.times.len() > 10 && c.times.len() <= 4000));
+
+    let artifacts = repo().join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    for (batch, mine, theirs, my_part, their_part, other) in [
+        (&session.batch, &live_curves, &replay_curves, "trade", "replay", &replay_batch),
+        (&replay_batch, &replay_curves, &live_curves, "replay", "trade", &session.batch),
+    ] {
+        let page = dir.path().join(format!("{my_part}.html"));
+        let out = liu(&["report", batch, "--db", db.to_str().unwrap(), "-o", page.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let html = std::fs::read_to_string(&page).unwrap();
+        assert!(html.contains(&format!("Linked batch {other}")), "{my_part}: a note names the linked batch");
+        assert!(!html.contains("no equity curve was stored"), "{my_part}: the stored curves are drawn");
+
+        let run = crate::devtools::open(&page);
+        std::fs::write(artifacts.join(format!("report-{my_part}-and-linked.png")), &run.screenshot).unwrap();
+        assert_eq!(run.errors, Vec::<String>::new(), "{my_part}: console errors");
+        let drawn: BTreeMap<String, u64> = run.report["charts"]["equity"]["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["name"].as_str().unwrap().to_owned(), s["points"].as_u64().unwrap()))
+            .collect();
+        let mut expected = BTreeMap::new();
+        for c in mine {
+            expected.insert(format!("sma-cross #{} ({my_part})", c.algo_run_id), c.times.len() as u64);
+        }
+        for c in theirs {
+            expected.insert(format!("sma-cross #{} ({their_part}, batch {})", c.algo_run_id, &other[..8]), c.times.len() as u64);
+        }
+        assert_eq!(drawn, expected, "{my_part}: the equity chart");
+    }
+
+    let old = dir.path().join("recording-before-run-ids");
+    std::fs::create_dir(&old).unwrap();
+    for file in std::fs::read_dir(&session.recording).unwrap().flatten() {
+        std::fs::write(old.join(file.file_name()), without_run_ids(&std::fs::read(file.path()).unwrap())).unwrap();
+    }
+    let unlinked = replay_recording(&old, db);
+    let unlinked_batch = unlinked["batch_id"].as_str().unwrap();
+    let refs = run_refs(db, unlinked_batch);
+    assert!(refs.len() == 2 && refs.iter().all(|(_, r)| r.is_none()), "{refs:?}");
+    assert_eq!(fills_by_strategy_and_symbol(db, unlinked_batch), fills_by_strategy_and_symbol(db, &session.batch));
 }

@@ -14,10 +14,12 @@ use std::rc::Rc;
 
 use serde::Serialize;
 
+use crate::curve::CurveRecorder;
 use crate::runner::{StartError, StrategyRunner};
 use liu_core::domain::{Fill, SymbolId, Timestamp};
 use liu_core::market::MarketState;
 use liu_data::MarketData;
+use liu_data::store::research::EquityCurve;
 use liu_exec::account::Account;
 use liu_exec::broker::{Commission, FillAt, OrderChecks, SimulatedBroker};
 use liu_exec::metrics::{self, Metrics};
@@ -76,14 +78,9 @@ pub struct StrategyResult {
     pub open_positions: Vec<OpenPosition>,
     pub fuel_used: u64,
     pub rejected_orders: u64,
-    /// The equity after each time step, at [`StrategyResult::times`].
+    /// The equity after each time step.
     #[serde(skip)]
-    pub equity: Vec<f64>,
-    #[serde(skip)]
-    pub times: Vec<Timestamp>,
-    /// Time steps that ended with a position open.
-    #[serde(skip)]
-    pub steps_in_market: usize,
+    pub curve: EquityCurve,
 }
 
 #[derive(Debug, Serialize)]
@@ -99,9 +96,7 @@ pub struct BacktestReport {
 struct Runner {
     strategy: StrategyRunner,
     loaded_index: usize,
-    times: Vec<Timestamp>,
-    equity: Vec<f64>,
-    steps_in_market: usize,
+    curve: CurveRecorder,
 }
 
 /// Called every so many bars with the number done, for progress display.
@@ -155,7 +150,7 @@ pub fn prepare<'a>(
         let strategy = StrategyRunner::start(loaded, sandbox, market.clone(), account, config.limits, param_args, &mut used, &|_| {
             KeyStore::default()
         })?;
-        runners.push(Runner { strategy, loaded_index: index, times: Vec::new(), equity: Vec::new(), steps_in_market: 0 });
+        runners.push(Runner { strategy, loaded_index: index, curve: CurveRecorder::new(config.cash) });
     }
     let infos: Vec<_> = runners.iter().map(|r| r.strategy.info()).collect();
     params::check_all_used(param_args, &used, &infos)?;
@@ -209,8 +204,7 @@ fn replay(market: &Rc<RefCell<MarketState>>, runners: &mut [Runner], data: &Mark
     let timeframe = data.timeframe;
     let events = &data.events;
     for r in runners.iter_mut() {
-        r.times.reserve(events.len() / data.symbols.len().max(1));
-        r.equity.reserve(events.len() / data.symbols.len().max(1));
+        r.curve.reserve(events.len() / data.symbols.len().max(1));
     }
     let mut i = 0;
     while i < events.len() {
@@ -230,10 +224,7 @@ fn replay(market: &Rc<RefCell<MarketState>>, runners: &mut [Runner], data: &Mark
         }
         for r in runners.iter_mut() {
             r.strategy.end_step(time);
-            let p = &r.strategy.account().portfolio;
-            r.times.push(time);
-            r.equity.push(p.equity());
-            r.steps_in_market += usize::from(p.has_open_positions());
+            r.curve.record(time, &r.strategy.account().portfolio);
         }
     }
     flush(runners, sink);
@@ -243,7 +234,9 @@ fn replay(market: &Rc<RefCell<MarketState>>, runners: &mut [Runner], data: &Mark
 fn finish(mut r: Runner, strategies: &[LoadedStrategy], data: &MarketData, config: &BacktestConfig) -> StrategyResult {
     let account = r.strategy.account();
     let portfolio = &account.portfolio;
-    let metrics = metrics::compute(config.cash, &r.times, &r.equity, r.steps_in_market, portfolio.round_trips(), portfolio.fees);
+    let curve = r.curve.into_curve();
+    let metrics =
+        metrics::compute(config.cash, &curve.times, &curve.equity, curve.steps_in_market as usize, portfolio.round_trips(), portfolio.fees);
     let open_positions = portfolio
         .positions()
         .filter(|(_, p)| p.qty != 0.0)
@@ -273,8 +266,6 @@ fn finish(mut r: Runner, strategies: &[LoadedStrategy], data: &MarketData, confi
         rejected_orders,
         // Moved out, not copied: a sweep runs this once per combination.
         fills: r.strategy.drain_fills(),
-        equity: r.equity,
-        times: r.times,
-        steps_in_market: r.steps_in_market,
+        curve,
     }
 }

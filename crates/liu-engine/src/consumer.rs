@@ -28,7 +28,7 @@ use crate::runner::{StartError, StrategyRunner};
 use crate::tradeplan::{BrokerKind, StrategyConfig, TradePlan};
 use crate::transport::TransportError;
 use liu_core::market::MarketState;
-use liu_data::store::{DbTarget, RunStart, StoreError};
+use liu_data::store::{DbTarget, ReplayedRun, RunStart, StoreError};
 use liu_exec::account::Account;
 use liu_exec::broker::{Commission, DEFAULT_MAX_ORDERS_PER_MINUTE, FillAt, OrderChecks, SimulatedBroker};
 use liu_exec::portfolio::Portfolio;
@@ -160,17 +160,26 @@ fn start_strategies(plan: &TradePlan, kept: &KeptState) -> Result<Started, Consu
     Ok((loaded, runners, market))
 }
 
-/// The `algo_run` rows of a session's strategies, in plan order.
-fn run_starts(runners: &[StrategyRunner], loaded: &[LoadedStrategy], env: AlgoEnv, start_time: chrono::DateTime<Utc>) -> Vec<RunStart> {
+/// The `algo_run` rows of a session's strategies, in plan order; a
+/// replay's name the runs they replay (`replays`, also in plan order).
+fn run_starts(
+    runners: &[StrategyRunner],
+    loaded: &[LoadedStrategy],
+    env: AlgoEnv,
+    start_time: chrono::DateTime<Utc>,
+    replays: &[ReplayedRun],
+) -> Vec<RunStart> {
     runners
         .iter()
         .zip(loaded)
-        .map(|(r, l)| RunStart {
+        .enumerate()
+        .map(|(i, (r, l))| RunStart {
             algo_name: r.name().to_owned(),
             algo_env: env,
             parameters: r.parameters().clone(),
             start_time,
             strategy_digest: l.digest.clone(),
+            replays: replays.get(i).cloned(),
         })
         .collect()
 }

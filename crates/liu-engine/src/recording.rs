@@ -6,7 +6,8 @@
 //! the 8-byte magic [`MAGIC`], then records, each a little-endian `u32`
 //! length and that many bytes of MessagePack ([`Record`]). The first record
 //! is the [`Header`] (format version, the plan and its digest, the
-//! strategies' digests, the `state` they started from); then the symbols
+//! strategies' digests, the `state` they started from, the session's
+//! `algo_run` ids); then the symbols
 //! assigned, the warm-up history and every event processed (stale events the
 //! consumer dropped are not in it), and [`Record::End`] when the session
 //! ended cleanly. Written as the session goes, through a buffer: memory stays
@@ -50,6 +51,12 @@ pub struct Header {
     /// The process carried on from an earlier one of the batch (a restart):
     /// it started from recorded fills and orders, which a replay does not have.
     pub restarted: bool,
+    /// The `algo_run_id` of each strategy's run, in plan order: the runs a
+    /// replay references. The header is a MessagePack array, so a field
+    /// added last with a default reads older recordings, which lack it
+    /// (their replays reference nothing).
+    #[serde(default)]
+    pub algo_run_ids: Vec<i64>,
 }
 
 /// One record after the header.

@@ -11,8 +11,9 @@ use liu_data::store::research::{BatchRun, EquityCurve, RunAnalysis, SymbolGain, 
 use liu_exec::metrics::{self, Metrics, RoundTrip};
 use liu_exec::portfolio::{Execution, Portfolio};
 
-/// The starting equity assumed for a run whose curve was not stored (a live
-/// `trade` batch, `backtest --replay`/`--tradeplan`): the backtest default.
+/// The starting equity assumed for a run whose curve was not stored (a
+/// session batch written before sessions stored curves, a consumer that
+/// died before its end): the backtest default.
 pub const REBUILT_INITIAL_EQUITY: f64 = 100_000.0;
 
 /// Where a run's equity curve comes from.

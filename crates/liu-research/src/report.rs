@@ -3,7 +3,10 @@
 //! the metric table of each strategy side by side and interactive charts
 //! (ECharts, inlined): equity against buy and hold, drawdown, monthly
 //! returns, the distribution of trade returns, rolling Sharpe, and each
-//! symbol's candles with every strategy's fills. Building it also writes
+//! symbol's candles with every strategy's fills. A `trade` batch and its
+//! replays (`backtest --replay`, linked run by run through `ref_algo_run`)
+//! share the equity chart, from the report of either: the other batch's
+//! curves are drawn dashed and a note names it. Building it also writes
 //! the batch's `trade_analysis` and `gain_loss` rows.
 //!
 //! The page holds only display series: a series longer than
@@ -17,7 +20,7 @@ use std::fmt::Write as _;
 
 use liu_core::time::{civil_from_days, format_timestamp};
 use liu_data::store::DbTarget;
-use liu_data::store::research::{self, ResearchStoreError, StoredBatch, SymbolBars};
+use liu_data::store::research::{self, LinkedRun, ResearchStoreError, StoredBatch, SymbolBars};
 use serde_json::{Value, json};
 
 use crate::analysis::{self, CurveSource, RunStats};
@@ -166,8 +169,10 @@ fn render(batch: &StoredBatch, stats: &[RunStats]) -> String {
             );
         }
     }
-    let downsampled =
-        stats.iter().any(|s| s.curve.times.len() > DISPLAY_POINTS) || batch.bars.iter().any(|b| b.times.len() > DISPLAY_POINTS);
+    notes.push_str(&linked_notes(batch));
+    let downsampled = stats.iter().any(|s| s.curve.times.len() > DISPLAY_POINTS)
+        || batch.bars.iter().any(|b| b.times.len() > DISPLAY_POINTS)
+        || batch.linked.iter().filter_map(|l| l.curve.as_ref()).any(|c| c.times.len() > DISPLAY_POINTS);
     if downsampled {
         let _ = write!(
             notes,
@@ -202,6 +207,55 @@ fn render(batch: &StoredBatch, stats: &[RunStats]) -> String {
             ("data", &data),
         ],
     )
+}
+
+/// A run's part in a link between a `trade` session and its replay.
+fn role(replays: bool) -> &'static str {
+    if replays { "replay" } else { "trade" }
+}
+
+/// The equity chart's name of a linked run: its role and its batch.
+fn linked_label(l: &LinkedRun) -> String {
+    let short: String = l.batch_id.chars().take(8).collect();
+    format!("{} #{} ({}, batch {short})", l.algo_name, l.algo_run_id, role(l.replays_it))
+}
+
+/// One note per linked batch: which of its runs replay (or are replayed
+/// by) which of this batch's, drawn dashed on the equity chart.
+fn linked_notes(batch: &StoredBatch) -> String {
+    let mut batches: Vec<&str> = batch.linked.iter().map(|l| l.batch_id.as_str()).collect();
+    batches.sort_unstable();
+    batches.dedup();
+    let mut notes = String::new();
+    for other in batches {
+        let runs: Vec<&LinkedRun> = batch.linked.iter().filter(|l| l.batch_id == other).collect();
+        let pairs: Vec<String> = runs
+            .iter()
+            .map(|l| {
+                let mine = batch.runs.iter().find(|r| r.algo_run_id == l.linked_to).map_or("", |r| r.algo_name.as_str());
+                let (replay, recorded) = if l.replays_it {
+                    ((l.algo_name.as_str(), l.algo_run_id), (mine, l.linked_to))
+                } else {
+                    ((mine, l.linked_to), (l.algo_name.as_str(), l.algo_run_id))
+                };
+                format!("{} #{} replays {} #{}", replay.0, replay.1, recorded.0, recorded.1)
+            })
+            .collect();
+        let what = if runs.iter().any(|l| l.replays_it) {
+            "a replay of this batch's recorded session (<code>backtest --replay</code>)"
+        } else {
+            "the recorded <code>trade</code> session this batch replays"
+        };
+        let missing = runs.iter().filter(|l| l.curve.is_none()).count();
+        let _ = write!(
+            notes,
+            "<p class=\"note linked\">Linked batch {}: {what}; {}. Its equity is drawn dashed on the equity chart{}.</p>",
+            escape(other),
+            escape(&pairs.join(", ")),
+            if missing > 0 { format!(" ({missing} of its runs stored no curve and are not drawn)") } else { String::new() }
+        );
+    }
+    notes
 }
 
 /// The template with each `{{name}}` replaced, in one pass (a value is never scanned for names).
@@ -273,13 +327,18 @@ fn page_data(batch: &StoredBatch, stats: &[RunStats], labels: &[String]) -> Valu
     let strategies: Vec<Value> = stats
         .iter()
         .zip(labels)
-        .map(|(s, label)| {
+        .zip(&batch.runs)
+        .map(|((s, label), run)| {
             let c = &s.curve;
             let drawdown = drawdown(c.initial_equity, &c.equity);
             let (sharpe_times, sharpe) = rolling_sharpe(&c.times, &c.equity);
             let returns: Vec<f64> = s.trips.iter().map(|t| t.trip.return_pct()).collect();
+            // On the equity chart, a run linked to another batch's says its part.
+            let linked = batch.linked.iter().any(|l| l.linked_to == run.algo_run_id);
+            let equity_label = if linked { format!("{label} ({})", role(run.ref_algo_run.is_some())) } else { label.clone() };
             json!({
                 "label": label,
+                "equity_label": equity_label,
                 "equity": series(&c.times, &c.equity, DISPLAY_POINTS),
                 "drawdown": series(&c.times, &drawdown, DISPLAY_POINTS),
                 "rolling_sharpe": series(&sharpe_times, &sharpe, DISPLAY_POINTS),
@@ -313,10 +372,19 @@ fn page_data(batch: &StoredBatch, stats: &[RunStats], labels: &[String]) -> Valu
             json!({"symbol": b.symbol, "candles": candles(b, DISPLAY_POINTS), "fills": fills})
         })
         .collect();
+    let linked: Vec<Value> = batch
+        .linked
+        .iter()
+        .filter_map(|l| {
+            let c = l.curve.as_ref()?;
+            Some(json!({"label": linked_label(l), "equity": series(&c.times, &c.equity, DISPLAY_POINTS)}))
+        })
+        .collect();
     json!({
         "batch_id": batch.batch_id,
         "display_points": DISPLAY_POINTS,
         "strategies": strategies,
+        "linked": linked,
         "buy_hold": buy_hold.map(|(t, v)| series(&t, &v, DISPLAY_POINTS)),
         "symbols": symbols,
     })

@@ -12,7 +12,7 @@ use liu_core::domain::Fill;
 use liu_data::LoadOptions;
 use liu_data::store::bars::BarQuery;
 use liu_data::store::blocking::ReadBarsError;
-use liu_data::store::research::{EquityCurve, SymbolBars};
+use liu_data::store::research::SymbolBars;
 use liu_data::store::{self, BatchWriter, Commit, DbTarget, RunEnd, RunStart};
 use liu_engine::backtest::{self, BacktestConfig, BacktestReport};
 use liu_engine::consumer::ReplayConfig;
@@ -206,6 +206,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
             parameters: s.parameters.clone(),
             start_time,
             strategy_digest: s.digest.to_owned(),
+            replays: None,
         })
         .collect();
     let writer = BatchWriter::start(&args.options.db, &batch_id, runs, market_data.symbols.clone(), Commit::AtEnd)
@@ -223,16 +224,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
         b.finish_and_clear();
     }
     let end_time = Utc::now();
-    let curves = report
-        .strategies
-        .iter()
-        .map(|s| EquityCurve {
-            initial_equity: args.options.cash,
-            times: s.times.clone(),
-            equity: s.equity.clone(),
-            steps_in_market: s.steps_in_market as u64,
-        })
-        .collect();
+    let curves = report.strategies.iter().map(|s| s.curve.clone()).collect();
     writer.curves(curves, bars_by_symbol(&market_data));
     let ends = report.strategies.iter().map(|s| RunEnd { end_time, end_reason: s.end_reason.clone(), fuel_used: s.fuel_used }).collect();
     writer.finish(ends).with_context(|| format!("recording the backtest in {}", args.options.db))?;
@@ -262,12 +254,7 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
 fn bars_by_symbol(data: &liu_data::MarketData) -> Vec<SymbolBars> {
     let mut out: Vec<SymbolBars> = data.symbols.iter().map(|s| SymbolBars { symbol: s.clone(), ..SymbolBars::default() }).collect();
     for e in &data.events {
-        let s = &mut out[e.symbol as usize];
-        s.times.push(e.bar.time);
-        s.open.push(e.bar.open);
-        s.high.push(e.bar.high);
-        s.low.push(e.bar.low);
-        s.close.push(e.bar.close);
+        out[e.symbol as usize].push(&e.bar);
     }
     out
 }

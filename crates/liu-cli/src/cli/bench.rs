@@ -85,6 +85,7 @@ pub fn run(args: BenchWritesArgs) -> anyhow::Result<()> {
         parameters: serde_json::json!({}),
         start_time: Utc::now(),
         strategy_digest: String::new(),
+        replays: None,
     };
     let batch_id = uuid::Uuid::new_v4().to_string();
     // Alternating round trips, one a minute, as a busy strategy makes them.

@@ -32,6 +32,15 @@ pub struct RunStart {
     pub parameters: serde_json::Value,
     pub start_time: DateTime<Utc>,
     pub strategy_digest: String,
+    /// The run this one replays (`backtest --replay`): Liu's `ref_algo_run`.
+    pub replays: Option<ReplayedRun>,
+}
+
+/// A run of a recorded `trade` session, as its recording names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayedRun {
+    pub batch_id: String,
+    pub algo_run_id: i64,
 }
 
 /// How an `algo_run` ended.
@@ -82,6 +91,7 @@ enum WriterMessage {
 pub struct BatchWriter {
     sender: std::sync::mpsc::Sender<WriterMessage>,
     thread: std::thread::JoinHandle<Result<Vec<i64>, StoreError>>,
+    run_ids: Vec<i64>,
 }
 
 impl BatchWriter {
@@ -107,13 +117,19 @@ impl BatchWriter {
             })
             .map_err(|e| StoreError::Open { target: "writer thread".into(), source: sqlx::Error::Io(e) })?;
         match ready_rx.recv() {
-            Ok(()) => Ok(Self { sender, thread }),
+            Ok(run_ids) => Ok(Self { sender, thread, run_ids }),
             // The thread ended before it was ready: it has the error.
             Err(_) => match thread.join() {
                 Ok(Err(e)) => Err(e),
                 _ => Err(StoreError::Write(sqlx::Error::WorkerCrashed)),
             },
         }
+    }
+
+    /// The `algo_run_id`s of the runs inserted at start, in their order
+    /// (a recording names the runs it was made by).
+    pub fn run_ids(&self) -> &[i64] {
+        &self.run_ids
     }
 
     /// Names a symbol id used by later fills.
@@ -195,7 +211,7 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    async fn run(self, runs: &[RunStart], messages: Receiver<WriterMessage>, ready: SyncSender<()>) -> Result<Vec<i64>, StoreError> {
+    async fn run(self, runs: &[RunStart], messages: Receiver<WriterMessage>, ready: SyncSender<Vec<i64>>) -> Result<Vec<i64>, StoreError> {
         let store = Store::open(self.target).await?;
         if self.commit == Commit::AsTheyCome {
             store.write_journals().await?;
@@ -209,7 +225,7 @@ impl Writer<'_> {
             Commit::AtEnd => self.all_or_nothing(tx, runs, &ids, messages, ready).await,
             Commit::AsTheyCome => {
                 tx.commit().await?;
-                let _ = ready.send(());
+                let _ = ready.send(ids.clone());
                 self.commit_as_they_come(&store, runs, &ids, messages).await
             }
         }
@@ -263,9 +279,9 @@ impl Writer<'_> {
         runs: &[RunStart],
         ids: &[i64],
         messages: Receiver<WriterMessage>,
-        ready: SyncSender<()>,
+        ready: SyncSender<Vec<i64>>,
     ) -> Result<Vec<i64>, StoreError> {
-        let _ = ready.send(());
+        let _ = ready.send(ids.to_vec());
         let written = rfc3339(Utc::now());
         let mut seqs = vec![0i64; ids.len()];
         // Blocking receive is fine: this runtime has no other task.
@@ -360,10 +376,12 @@ impl Writer<'_> {
                     }
                     // Curves come once, at the end; they are not journaled,
                     // so they are written at once, in their own transaction.
+                    // Without them the report rebuilds the curves from the
+                    // fills: a failure costs the curves, never the fills.
                     WriterMessage::Curves { curves, bars } => {
-                        let mut tx = store.begin().await?;
-                        write_curves(&mut tx, self.batch_id, ids, &curves, &bars).await?;
-                        tx.commit().await?;
+                        if let Err(e) = write_live_curves(store, self.batch_id, ids, &curves, &bars).await {
+                            tracing::warn!(error = %e, batch = self.batch_id, "cannot write the session's equity curves; the report will rebuild them from the fills");
+                        }
                     }
                     WriterMessage::Finish(ends) => {
                         arrived.extend(ids.iter().zip(ends).map(|(&algo_run_id, end)| JournalEntry::End { algo_run_id, end }));
@@ -422,6 +440,20 @@ impl Writer<'_> {
         }
         Ok(ids.to_vec())
     }
+}
+
+/// A live session's curves, in a transaction of their own.
+async fn write_live_curves(
+    store: &Store,
+    batch_id: &str,
+    ids: &[i64],
+    curves: &[EquityCurve],
+    bars: &[SymbolBars],
+) -> Result<(), StoreError> {
+    let mut tx = store.begin().await?;
+    write_curves(&mut tx, batch_id, ids, curves, bars).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Writes journal entries in one transaction; rows already written are skipped.
@@ -523,12 +555,17 @@ async fn write_open_orders(tx: &mut Tx, entry: &JournalEntry, written: &str) -> 
     Ok(())
 }
 
+/// Inserts an `algo_run` row. The run it replays is referenced only if
+/// this database holds it in the recorded batch: a recording replayed into
+/// another database names runs that are not there, or are others.
 async fn insert_run(tx: &mut Tx, batch_id: &str, run: &RunStart) -> Result<i64, StoreError> {
+    let (ref_batch, ref_id) = run.replays.as_ref().map(|r| (r.batch_id.as_str(), r.algo_run_id)).unzip();
     Ok(sql_scalar!(
         i64,
         tx,
-        "INSERT INTO algo_run (algo_name, algo_env, build_number, parameters, start_time, batch_id, strategy_digest)
-         VALUES (?, ?, ?, ?::jsonb, ?::timestamptz, ?, ?) RETURNING algo_run_id::bigint",
+        "INSERT INTO algo_run (algo_name, algo_env, build_number, parameters, start_time, batch_id, strategy_digest, ref_algo_run)
+         VALUES (?, ?, ?, ?::jsonb, ?::timestamptz, ?, ?,
+                 (SELECT algo_run_id FROM algo_run WHERE algo_run_id = ? AND batch_id = ?)) RETURNING algo_run_id::bigint",
         &run.algo_name,
         run.algo_env.as_str(),
         env!("CARGO_PKG_VERSION"),
@@ -536,6 +573,8 @@ async fn insert_run(tx: &mut Tx, batch_id: &str, run: &RunStart) -> Result<i64, 
         rfc3339(run.start_time),
         batch_id,
         &run.strategy_digest,
+        ref_id,
+        ref_batch,
     )?)
 }
 

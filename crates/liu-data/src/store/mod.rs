@@ -31,7 +31,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use liu_core::domain::{Operation, Side, Timestamp};
 
-pub use batch::{BatchWriter, Commit, RunEnd, RunStart};
+pub use batch::{BatchWriter, Commit, ReplayedRun, RunEnd, RunStart};
 pub use journal::journal_dir;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");

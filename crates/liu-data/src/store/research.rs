@@ -1,9 +1,11 @@
 //! What `report` and `export` read and write of a finished batch: the
 //! per-bar equity curves and replayed bars stored with it (`equity_curve`,
 //! `batch_bars`, see their migration for the packed layout), its runs and
-//! fills, and Liu's per-trade analysis tables (`gain_loss`, `trade_analysis`).
+//! fills, the runs of other batches linked to its runs by `ref_algo_run` (a
+//! `trade` session and its replays), and Liu's per-trade analysis tables
+//! (`gain_loss`, `trade_analysis`).
 
-use liu_core::domain::{Operation, Timestamp};
+use liu_core::domain::{Bar, Operation, Timestamp};
 
 use super::{Store, StoreError, Tx, event_time, rfc3339};
 use crate::{sql_execute, sql_fetch_all};
@@ -29,6 +31,17 @@ pub struct SymbolBars {
     pub close: Vec<f64>,
 }
 
+impl SymbolBars {
+    /// Appends a bar (bars come in time order).
+    pub fn push(&mut self, bar: &Bar) {
+        self.times.push(bar.time);
+        self.open.push(bar.open);
+        self.high.push(bar.high);
+        self.low.push(bar.low);
+        self.close.push(bar.close);
+    }
+}
+
 /// A fill as stored in `new_trades`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredFill {
@@ -49,16 +62,34 @@ pub struct BatchRun {
     pub algo_env: String,
     pub parameters: serde_json::Value,
     pub end_reason: Option<String>,
+    /// The run this one replays (`ref_algo_run`).
+    pub ref_algo_run: Option<i64>,
     pub fills: Vec<StoredFill>,
     pub curve: Option<EquityCurve>,
 }
 
-/// A batch as stored: its runs in the order they started, and the bars it replayed.
+/// A run of another batch linked to a run of this one: it replays that
+/// run, or that run replays it. Its fills are not loaded.
+#[derive(Clone, Debug)]
+pub struct LinkedRun {
+    pub batch_id: String,
+    pub algo_run_id: i64,
+    pub algo_name: String,
+    /// The run of this batch it is linked to.
+    pub linked_to: i64,
+    /// It replays the run of this batch (else that run replays it).
+    pub replays_it: bool,
+    pub curve: Option<EquityCurve>,
+}
+
+/// A batch as stored: its runs in the order they started, the bars it
+/// replayed, and the runs of other batches linked to its runs.
 #[derive(Clone, Debug)]
 pub struct StoredBatch {
     pub batch_id: String,
     pub runs: Vec<BatchRun>,
     pub bars: Vec<SymbolBars>,
+    pub linked: Vec<LinkedRun>,
 }
 
 /// A `trade_analysis` row: one round trip.
@@ -151,14 +182,73 @@ pub(super) async fn write_curves(
     Ok(())
 }
 
+/// The stored curves of a batch's runs, by `algo_run_id`.
+async fn batch_curves(tx: &mut Tx, batch_id: &str) -> Result<Vec<(i64, EquityCurve)>, StoreError> {
+    let rows = sql_fetch_all!(
+        (i64, f64, i64, i64, Vec<u8>, Vec<u8>),
+        tx,
+        "SELECT c.algo_run_id::bigint, c.initial_equity, c.points, c.steps_in_market, c.times, c.equity
+         FROM equity_curve c JOIN algo_run r ON r.algo_run_id = c.algo_run_id WHERE r.batch_id = ?",
+        batch_id
+    )?;
+    rows.into_iter()
+        .map(|(id, initial_equity, points, steps_in_market, times, equity)| {
+            let what = format!("equity_curve of run {id}");
+            let curve = EquityCurve {
+                initial_equity,
+                times: unpack(&times, points as usize, &what, i64::from_le_bytes)?,
+                equity: unpack(&equity, points as usize, &what, f64::from_le_bytes)?,
+                steps_in_market: steps_in_market.max(0) as u64,
+            };
+            Ok((id, curve))
+        })
+        .collect()
+}
+
+/// The runs of other batches linked to the runs of `batch_id` by
+/// `ref_algo_run`, either way, with their stored curves.
+async fn linked_runs(tx: &mut Tx, batch_id: &str) -> Result<Vec<LinkedRun>, StoreError> {
+    let rows = sql_fetch_all!(
+        (i64, String, String, i64, Option<i64>),
+        tx,
+        "SELECT o.algo_run_id::bigint, o.batch_id, o.algo_name, r.algo_run_id::bigint, o.ref_algo_run::bigint
+         FROM algo_run r JOIN algo_run o ON o.ref_algo_run = r.algo_run_id OR r.ref_algo_run = o.algo_run_id
+         WHERE r.batch_id = ? AND o.batch_id <> r.batch_id ORDER BY o.algo_run_id",
+        batch_id
+    )?;
+    let mut linked: Vec<LinkedRun> = rows
+        .into_iter()
+        .map(|(algo_run_id, batch_id, algo_name, linked_to, ref_algo_run)| LinkedRun {
+            batch_id,
+            algo_run_id,
+            algo_name,
+            linked_to,
+            replays_it: ref_algo_run == Some(linked_to),
+            curve: None,
+        })
+        .collect();
+    let mut batches: Vec<String> = linked.iter().map(|l| l.batch_id.clone()).collect();
+    batches.sort();
+    batches.dedup();
+    for batch in batches {
+        for (id, curve) in batch_curves(tx, &batch).await? {
+            if let Some(l) = linked.iter_mut().find(|l| l.algo_run_id == id) {
+                l.curve = Some(curve);
+            }
+        }
+    }
+    Ok(linked)
+}
+
 impl Store {
     /// A batch's runs, fills, curves and bars; `None` if no run has this batch id.
     pub async fn load_batch(&self, batch_id: &str) -> Result<Option<StoredBatch>, StoreError> {
         let mut tx = self.begin().await?;
         let runs = sql_fetch_all!(
-            (i64, String, String, String, Option<String>),
+            (i64, String, String, String, Option<String>, Option<i64>),
             tx,
-            "SELECT algo_run_id::bigint, algo_name, algo_env, parameters::text, end_reason FROM algo_run WHERE batch_id = ? ORDER BY algo_run_id",
+            "SELECT algo_run_id::bigint, algo_name, algo_env, parameters::text, end_reason, ref_algo_run::bigint
+             FROM algo_run WHERE batch_id = ? ORDER BY algo_run_id",
             batch_id
         )?;
         if runs.is_empty() {
@@ -166,10 +256,10 @@ impl Store {
         }
         let mut runs = runs
             .into_iter()
-            .map(|(algo_run_id, algo_name, algo_env, parameters, end_reason)| {
+            .map(|(algo_run_id, algo_name, algo_env, parameters, end_reason, ref_algo_run)| {
                 let parameters = serde_json::from_str(&parameters)
                     .map_err(|e| StoreError::Corrupt(format!("algo_run {algo_run_id}: parameters are not JSON: {e}")))?;
-                Ok(BatchRun { algo_run_id, algo_name, algo_env, parameters, end_reason, fills: Vec::new(), curve: None })
+                Ok(BatchRun { algo_run_id, algo_name, algo_env, parameters, end_reason, ref_algo_run, fills: Vec::new(), curve: None })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let index = |runs: &[BatchRun], id: i64| runs.iter().position(|r| r.algo_run_id == id);
@@ -192,25 +282,12 @@ impl Store {
             }
         }
 
-        let curves = sql_fetch_all!(
-            (i64, f64, i64, i64, Vec<u8>, Vec<u8>),
-            tx,
-            "SELECT c.algo_run_id::bigint, c.initial_equity, c.points, c.steps_in_market, c.times, c.equity
-             FROM equity_curve c JOIN algo_run r ON r.algo_run_id = c.algo_run_id WHERE r.batch_id = ?",
-            batch_id
-        )?;
-        for (id, initial_equity, points, steps_in_market, times, equity) in curves {
-            let what = format!("equity_curve of run {id}");
-            let curve = EquityCurve {
-                initial_equity,
-                times: unpack(&times, points as usize, &what, i64::from_le_bytes)?,
-                equity: unpack(&equity, points as usize, &what, f64::from_le_bytes)?,
-                steps_in_market: steps_in_market.max(0) as u64,
-            };
+        for (id, curve) in batch_curves(&mut tx, batch_id).await? {
             if let Some(i) = index(&runs, id) {
                 runs[i].curve = Some(curve);
             }
         }
+        let linked = linked_runs(&mut tx, batch_id).await?;
 
         let rows = sql_fetch_all!(
             (String, i64, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>),
@@ -232,7 +309,7 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Some(StoredBatch { batch_id: batch_id.to_owned(), runs, bars }))
+        Ok(Some(StoredBatch { batch_id: batch_id.to_owned(), runs, bars, linked }))
     }
 
     /// Replaces the `trade_analysis` and `gain_loss` rows of each run with

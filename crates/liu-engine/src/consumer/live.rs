@@ -30,7 +30,7 @@ pub(super) async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerErro
     // Record the runs before saying hello: a consumer the producer knows
     // about always has its algo_run rows, even if it dies at once.
     let start_time = Utc::now();
-    let runs = run_starts(&runners, &loaded, config.env, start_time);
+    let runs = run_starts(&runners, &loaded, config.env, start_time, &[]);
     let db = BatchWriter::start(&config.db, &config.batch_id, runs, Vec::new(), Commit::AsTheyCome)?;
     // Read after the writer has flushed any journal an earlier process left:
     // a restarted consumer carries on from every fill its predecessor recorded.
@@ -59,6 +59,7 @@ pub(super) async fn run_async(config: ConsumerConfig) -> Result<(), ConsumerErro
                 strategy_digests: loaded.iter().map(|l| l.digest.clone()).collect(),
                 kept_state: kept.clone(),
                 restarted: config.restarted,
+                algo_run_ids: db.run_ids().to_vec(),
             };
             let recorder = Recorder::create(dir, header)?;
             tracing::info!(consumer = id, path = %recorder.path().display(), "recording the session");

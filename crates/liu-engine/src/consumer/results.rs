@@ -1,6 +1,6 @@
 //! What a session hands on: fills, state changes and open orders to the
-//! database writer, its strategies' results, the end of its runs, and its
-//! latency reports.
+//! database writer, its strategies' results, their equity curves and the
+//! end of its runs, and its latency reports.
 
 use liu_core::domain::EndReason;
 use std::time::Duration;
@@ -11,6 +11,7 @@ use hdrhistogram::Histogram;
 use super::ConsumerError;
 use super::broker::client_order_id;
 use super::session::Session;
+use crate::curve::CurveRecorder;
 use liu_core::domain::{NANOS_PER_SECOND, OpenPosition, SessionResult};
 use liu_data::store::RunEnd;
 
@@ -102,6 +103,9 @@ impl Session {
             fills = self.fills,
             "consumer finished: {reason}"
         );
+        let curves = std::mem::take(&mut self.curves).into_iter().map(CurveRecorder::into_curve).collect();
+        let bars = self.bars_seen.take().unwrap_or_default().into_iter().filter(|b| !b.times.is_empty()).collect();
+        self.db.curves(curves, bars);
         let end_time = Utc::now();
         let ends = self
             .runners

@@ -1,7 +1,7 @@
 //! A consumer's session: its state, the loop over the producer's frames,
 //! the symbols assigned to it and their history, and running the
 //! strategies on events (stale ones dropped, bar steps for `run-all`,
-//! schedule windows).
+//! schedule windows, each run's equity after every frame).
 
 use liu_core::domain::EndReason;
 use std::cell::RefCell;
@@ -14,12 +14,14 @@ use tokio::sync::mpsc;
 
 use super::broker::order_id_prefix;
 use super::results::latency_histogram;
+use crate::curve::CurveRecorder;
 use crate::recording::{Record, Recorder};
 use crate::runner::StrategyRunner;
 use crate::tradeplan::{StrategyConfig, TradePlan};
 use crate::transport::ToConsumer;
 use liu_core::domain::{Bar, FeedClock, MarketEvent, NANOS_PER_SECOND, OrderId, SymbolId, Timeframe, Timestamp, wall_clock};
 use liu_core::market::MarketState;
+use liu_data::store::research::SymbolBars;
 use liu_data::store::{BatchWriter, RecordedFill};
 
 /// Minutes since the regular session's 9:30 open in New York on the event's
@@ -70,6 +72,12 @@ pub(super) struct Session {
     pub(super) fills: u64,
     /// Fills booked per strategy (runner order), inherited ones included.
     pub(super) fills_by_runner: Vec<u64>,
+    /// Each strategy's equity (runner order), one point per frame with
+    /// events: written with the runs when the session ends.
+    pub(super) curves: Vec<CurveRecorder>,
+    /// `backtest --tradeplan` keeps the bars it processes (by symbol id),
+    /// for the batch's record; a live session and a replay do not.
+    pub(super) bars_seen: Option<Vec<SymbolBars>>,
     /// Tick-to-order latencies in ns, one per event that produced an order.
     pub(super) order_latencies: Histogram<u64>,
     /// From the producer receiving a frame to this consumer starting on it, in ns.
@@ -114,6 +122,7 @@ impl Session {
         db: BatchWriter,
         batch_id: &str,
     ) -> Self {
+        let curves = runners.iter().map(|_| CurveRecorder::new(plan.portfolio_value)).collect();
         Session {
             id,
             stale_limit: Timestamp::MAX,
@@ -128,6 +137,8 @@ impl Session {
             processed: 0,
             fills: 0,
             fills_by_runner: vec![0; plan.strategies.len()],
+            curves,
+            bars_seen: None,
             order_latencies: latency_histogram(),
             delivery_latencies: latency_histogram(),
             strategies: plan.strategies.clone(),
@@ -257,6 +268,8 @@ impl Session {
         let mut stale = false;
         self.delivery_latencies.saturating_record((wall_clock() - received_at).max(1) as u64);
         let mut last_time = None;
+        // The frame's latest event time: where its equity point goes.
+        let mut latest = None;
         // What the strategies process, for the recording.
         let mut seen = self.recorder.as_ref().map(|_| Vec::with_capacity(events.len()));
         for (symbol, event) in events {
@@ -283,10 +296,16 @@ impl Session {
                 self.order_latencies.saturating_record((wall_clock() - received_at).max(1) as u64);
             }
             last_time = Some(event.time());
+            latest = latest.max(last_time);
         }
         if let Some(time) = last_time {
             for r in &mut self.runners {
                 r.cancel_if_disabled(time);
+            }
+        }
+        if let Some(time) = latest {
+            for (r, curve) in self.runners.iter().zip(&mut self.curves) {
+                curve.record(time, &r.account().portfolio);
             }
         }
         if let Some(seen) = seen {
@@ -366,6 +385,20 @@ impl Session {
                     r.on_bar(symbol, *timeframe, bar);
                 }
                 self.step_bar(bar.time);
+                // Second bars are parts of the minute's: the minute bars are the record.
+                if *timeframe != Timeframe::Second
+                    && let Some(seen) = &mut self.bars_seen
+                {
+                    let index = symbol as usize;
+                    if seen.len() <= index {
+                        seen.resize_with(index + 1, SymbolBars::default);
+                    }
+                    let bars = &mut seen[index];
+                    if bars.symbol.is_empty() {
+                        bars.symbol = self.symbols[index].clone();
+                    }
+                    bars.push(bar);
+                }
             }
             MarketEvent::Trade(trade) => {
                 for r in &mut self.runners {

@@ -15,6 +15,7 @@ fn header() -> Header {
         strategy_digests: vec!["d".into()],
         kept_state: HashMap::new(),
         restarted: false,
+        algo_run_ids: vec![7],
     }
 }
 
@@ -67,4 +68,53 @@ fn truncated_corrupt_and_newer_recordings_are_named_with_their_offset() {
     newer.write(&Record::Assign(Vec::new())).unwrap();
     newer.finish().unwrap();
     assert!(matches!(RecordingReader::check(&newer_path), Err(RecordingError::NewerFormat { found, .. }) if found == FORMAT_VERSION + 1));
+}
+
+/// A header as liu-engine wrote it before `algo_run_ids`: the same fields
+/// but that one, in the same order (MessagePack arrays name no field).
+#[derive(Serialize)]
+struct HeaderWithoutRunIds {
+    format: u32,
+    consumer: u32,
+    pid: u32,
+    batch_id: String,
+    plan_text: String,
+    plan_path: PathBuf,
+    plan_digest: String,
+    strategy_digests: Vec<String>,
+    kept_state: HashMap<String, BTreeMap<String, String>>,
+    restarted: bool,
+}
+
+/// The record enum of that version, for its header variant.
+#[derive(Serialize)]
+enum OldRecord {
+    Header(Box<HeaderWithoutRunIds>),
+}
+
+#[test]
+fn a_recording_made_before_run_ids_reads_with_none() {
+    let h = header();
+    let old = OldRecord::Header(Box::new(HeaderWithoutRunIds {
+        format: h.format,
+        consumer: h.consumer,
+        pid: h.pid,
+        batch_id: h.batch_id.clone(),
+        plan_text: h.plan_text.clone(),
+        plan_path: h.plan_path.clone(),
+        plan_digest: h.plan_digest.clone(),
+        strategy_digests: h.strategy_digests.clone(),
+        kept_state: h.kept_state.clone(),
+        restarted: h.restarted,
+    }));
+    let mut bytes = MAGIC.to_vec();
+    for record in [rmp_serde::to_vec(&old).unwrap(), rmp_serde::to_vec(&Record::End).unwrap()] {
+        bytes.extend_from_slice(&(record.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&record);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.liurec");
+    std::fs::write(&path, bytes).unwrap();
+    let (read, events) = RecordingReader::check(&path).unwrap();
+    assert_eq!((read, events), (Header { algo_run_ids: Vec::new(), ..h }, 0));
 }

@@ -25,7 +25,11 @@
     return data.strategies.map((s) => ({ name: s.label, type: "line", showSymbol: false, data: s[field], sampling: "none" }));
   }
 
-  const equity = lines("equity");
+  // A linked batch's runs (a trade session and its replay) are drawn dashed.
+  const equity = lines("equity").map((l, i) => Object.assign(l, { name: data.strategies[i].equity_label }));
+  data.linked.forEach((l) => {
+    equity.push({ name: l.label, type: "line", showSymbol: false, data: l.equity, sampling: "none", lineStyle: { type: "dashed" } });
+  });
   if (data.buy_hold) {
     equity.push({ name: "buy and hold", type: "line", showSymbol: false, data: data.buy_hold, lineStyle: { type: "dashed" } });
   }

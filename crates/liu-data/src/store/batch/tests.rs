@@ -26,6 +26,7 @@ fn run() -> RunStart {
         parameters: serde_json::json!({}),
         start_time: Utc::now(),
         strategy_digest: String::new(),
+        replays: None,
     }
 }
 
