@@ -593,7 +593,7 @@ async fn update_run_end(tx: &mut Tx, id: i64, end: &RunEnd) -> Result<(), StoreE
 /// Rows per SQLite INSERT, largest first: any count is written with a few
 /// statements of these fixed shapes, which stay prepared in the connection's
 /// statement cache (a statement per distinct count would be parsed anew).
-const SQLITE_ROWS_PER_INSERT: [usize; 4] = [1024, 64, 8, 1];
+pub(super) const SQLITE_ROWS_PER_INSERT: [usize; 4] = [1024, 64, 8, 1];
 
 /// Inserts trades, skipping any (run, fill_seq) already present.
 async fn insert_trades(tx: &mut Tx, rows: &[TradeRow], written: &str) -> Result<(), StoreError> {

@@ -320,21 +320,7 @@ impl Store {
         for (id, analysis) in runs {
             sql_execute!(tx, "DELETE FROM trade_analysis WHERE algo_run_id = ?", *id)?;
             sql_execute!(tx, "DELETE FROM gain_loss WHERE algo_run_id = ?", *id)?;
-            for t in &analysis.trips {
-                sql_execute!(
-                    tx,
-                    "INSERT INTO trade_analysis (symbol, algo_run_id, start_ts, end_ts, gain_percentage, gain_value, r_units, tstamp)
-                     VALUES (?, ?, ?::timestamptz, ?::timestamptz, ?, ?, ?, ?::timestamptz)",
-                    &t.symbol,
-                    *id,
-                    event_time(t.start),
-                    event_time(t.end),
-                    t.gain_percentage,
-                    t.gain_value,
-                    t.r_units,
-                    &written,
-                )?;
-            }
+            insert_trips(&mut tx, *id, &analysis.trips, &written).await?;
             for g in &analysis.gains {
                 sql_execute!(
                     tx,
@@ -350,6 +336,57 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Inserts run `id`'s `trade_analysis` rows: a statement per row would
+/// cost a round trip each (65,000 for a 1M-bar batch), so SQLite takes
+/// them in multi-row INSERTs and PostgreSQL as arrays, as fills are written.
+async fn insert_trips(tx: &mut Tx, id: i64, trips: &[TripAnalysis], written: &str) -> Result<(), StoreError> {
+    match tx {
+        Tx::Sqlite(tx) => {
+            let mut rest = trips;
+            while !rest.is_empty() {
+                let size = super::batch::SQLITE_ROWS_PER_INSERT.into_iter().find(|&n| n <= rest.len()).unwrap_or(1);
+                let (chunk, tail) = rest.split_at(size);
+                rest = tail;
+                let mut q: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(
+                    "INSERT INTO trade_analysis (symbol, algo_run_id, start_ts, end_ts, gain_percentage, gain_value, r_units, tstamp) ",
+                );
+                q.push_values(chunk, |mut row, t| {
+                    row.push_bind(t.symbol.as_str())
+                        .push_bind(id)
+                        .push_bind(event_time(t.start))
+                        .push_bind(event_time(t.end))
+                        .push_bind(t.gain_percentage)
+                        .push_bind(t.gain_value)
+                        .push_bind(t.r_units)
+                        .push_bind(written);
+                });
+                q.build().persistent(true).execute(&mut **tx).await?;
+            }
+        }
+        Tx::Postgres(tx) => {
+            if trips.is_empty() {
+                return Ok(());
+            }
+            sqlx::query(
+                "INSERT INTO trade_analysis (symbol, algo_run_id, start_ts, end_ts, gain_percentage, gain_value, r_units, tstamp)
+                 SELECT sym, $2, st::timestamptz, en::timestamptz, gp, gv, r, $8::timestamptz
+                 FROM UNNEST($1::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::float8[]) AS u(sym, st, en, gp, gv, r)",
+            )
+            .bind(trips.iter().map(|t| t.symbol.clone()).collect::<Vec<_>>())
+            .bind(id)
+            .bind(trips.iter().map(|t| event_time(t.start)).collect::<Vec<_>>())
+            .bind(trips.iter().map(|t| event_time(t.end)).collect::<Vec<_>>())
+            .bind(trips.iter().map(|t| t.gain_percentage).collect::<Vec<_>>())
+            .bind(trips.iter().map(|t| t.gain_value).collect::<Vec<_>>())
+            .bind(trips.iter().map(|t| t.r_units).collect::<Vec<_>>())
+            .bind(written)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Synchronous [`Store::load_batch`]: opens and migrates `target` first; an
