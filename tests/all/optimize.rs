@@ -361,9 +361,22 @@ fn a_tradeplans_optimizer_section_sweeps_what_the_same_grid_sweeps() {
     std::fs::write(&plan, &text).unwrap();
     let db = dir.path().join("plan.db");
     let goog = data("GOOG.csv");
-    let from_plan = optimize_json(&["--tradeplan", plan.to_str().unwrap(), "--data", goog.to_str().unwrap(), "--db", db.to_str().unwrap()]);
+    let page = dir.path().join("plan-sweep.html");
+    let from_plan = optimize_json(&[
+        "--tradeplan",
+        plan.to_str().unwrap(),
+        "--data",
+        goog.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--report",
+        page.to_str().unwrap(),
+    ]);
     let sweeps = from_plan.as_array().expect("one summary per swept strategy");
     assert_eq!(sweeps.len(), 1);
+    // One strategy swept: its report is the file named.
+    assert_eq!(sweeps[0]["report"], page.display().to_string());
+    assert!(std::fs::read_to_string(&page).unwrap().contains(" of sma-cross</title>"));
     let grid = optimize_json(&strs(&sma_on_goog(&[
         "--grid",
         "fast=4..12:4",
