@@ -181,6 +181,30 @@ fn a_walk_forward_sweep_report_shows_each_windows_winner_in_and_out_of_sample() 
 }
 
 #[test]
+fn a_sweep_recorded_without_its_description_is_one_error_until_it_is_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("liu.db").display().to_string();
+    let args = ["--grid", "fast=5,10", "--grid", "slow=30,50"];
+    let summary = goog_sweep(&db, &dir.path().join("first.html"), &args);
+    let id = summary["session_id"].as_str().unwrap();
+    // As a version before optimizer_session left it: the rows, no description.
+    query(Path::new(&db), async |c| sqlx::query("DELETE FROM optimizer_session").execute(c).await.unwrap());
+    let page = dir.path().join("sweep.html");
+    let out = liu(&["report", id, "--db", &db, "-o", page.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains(&format!("sweep {id} was recorded before")) && err.contains("run the same `optimize` command again"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one error: {err}");
+    assert!(!page.exists());
+
+    // Run again: nothing is run twice, and it reports.
+    let again = goog_sweep(&db, &page, &args);
+    assert_eq!((again["session_id"].as_str(), again["ran"].as_u64(), again["resumed"].as_u64()), (Some(id), Some(0), Some(4)));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<td>4 (0 failed), by 1 invocation(s)</td>"), "the rows the first run recorded");
+}
+
+#[test]
 fn an_unknown_batch_is_one_error_and_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("liu.db").display().to_string();

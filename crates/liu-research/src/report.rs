@@ -49,6 +49,10 @@ pub enum ReportError {
     Corrupt(String),
     #[error("no batch or sweep {0} in the database")]
     Unknown(String),
+    #[error(
+        "sweep {0} was recorded before sweeps kept what they swept (optimizer_session); run the same `optimize` command again: it resumes from the recorded rows without running them, and records it"
+    )]
+    UndescribedSweep(String),
 }
 
 /// The report of what `id` names: an `optimize` sweep (its id, or the

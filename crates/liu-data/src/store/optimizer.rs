@@ -8,7 +8,7 @@
 use chrono::Utc;
 
 use super::{DbTarget, Store, StoreError, rfc3339};
-use crate::{sql_execute, sql_fetch_all};
+use crate::{sql_execute, sql_fetch_all, sql_scalar};
 
 /// One combination's outcome as `optimizer_run` keeps it.
 #[derive(Clone, Debug, PartialEq)]
@@ -80,6 +80,14 @@ impl Store {
             Ok(OptimizerSession { session_id, strategy_name, strategy_digest, description })
         })
         .transpose()
+    }
+
+    /// Whether `optimizer_run` has rows of sweep `id`, or of an `optimize`
+    /// run whose batch id is `id`.
+    pub async fn has_optimizer_rows(&self, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let n = sql_scalar!(i64, tx, "SELECT count(*) FROM optimizer_run WHERE optimizer_session_id = ? OR batch_id = ?", id, id)?;
+        Ok(n > 0)
     }
 
     /// Every row of sweep `session_id`, in the order they were written.
@@ -171,6 +179,11 @@ impl OptimizerLog {
     /// See [`Store::optimizer_session`].
     pub fn session(&self, id: &str) -> Result<Option<OptimizerSession>, StoreError> {
         self.runtime.block_on(self.store.optimizer_session(id))
+    }
+
+    /// See [`Store::has_optimizer_rows`].
+    pub fn has_rows(&self, id: &str) -> Result<bool, StoreError> {
+        self.runtime.block_on(self.store.has_optimizer_rows(id))
     }
 
     pub fn rows(&self, session_id: &str) -> Result<Vec<OptimizerRow>, StoreError> {

@@ -39,7 +39,10 @@ const TOP_METRICS: &[(&str, &str)] =
 /// `optimize` run), or `None` when it names no recorded sweep.
 pub fn sweep_report(db: &DbTarget, id: &str) -> Result<Option<String>, ReportError> {
     let log = OptimizerLog::open(db)?;
-    let Some(session) = log.session(id)? else { return Ok(None) };
+    let Some(session) = log.session(id)? else {
+        // A sweep recorded before `optimizer_session` existed has rows but no description.
+        return if log.has_rows(id)? { Err(ReportError::UndescribedSweep(id.to_owned())) } else { Ok(None) };
+    };
     let rows = log.rows(&session.session_id)?;
     let description: SweepDescription = serde_json::from_value(session.description.clone())
         .map_err(|e| ReportError::Corrupt(format!("optimizer_session {}: {e}", session.session_id)))?;
