@@ -72,8 +72,8 @@ pub(super) struct Session {
     pub(super) fills: u64,
     /// Fills booked per strategy (runner order), inherited ones included.
     pub(super) fills_by_runner: Vec<u64>,
-    /// Each strategy's equity (runner order), one point per frame with
-    /// events: written with the runs when the session ends.
+    /// Each strategy's equity (runner order), one point per second of event
+    /// time with events: written with the runs when the session ends.
     pub(super) curves: Vec<CurveRecorder>,
     /// `backtest --tradeplan` keeps the bars it processes (by symbol id),
     /// for the batch's record; a live session and a replay do not.
@@ -122,7 +122,7 @@ impl Session {
         db: BatchWriter,
         batch_id: &str,
     ) -> Self {
-        let curves = runners.iter().map(|_| CurveRecorder::new(plan.portfolio_value)).collect();
+        let curves = runners.iter().map(|_| CurveRecorder::new(plan.portfolio_value).with_resolution(NANOS_PER_SECOND)).collect();
         Session {
             id,
             stale_limit: Timestamp::MAX,
