@@ -226,6 +226,8 @@ fn bad_input_is_one_error_naming_it_and_nothing_is_written() {
     for (extra, needle) in [
         (&["--grid", "fast=20..2:2"][..], "--grid `fast=20..2:2`: empty range"),
         (&["--grid", "speed=1..3"], "unknown parameter `speed`"),
+        // Named under its own --grid, whatever comes before it.
+        (&["--grid", "fast=2..4", "--grid", "slowness=30,40"], "--grid `slowness`: unknown parameter `slowness`"),
         (&["--grid", "fast=1.5,2"], "parameter `fast` of strategy sma-cross: expected an integer, got `1.5`"),
         (&["--grid", "fast=2..4", "--param", "fast=3"], "`fast` is both swept"),
         (&["--grid", "fast=2..4", "--constraint", "drawdown<=20"], "unknown metric `drawdown`"),
@@ -241,6 +243,7 @@ fn bad_input_is_one_error_naming_it_and_nothing_is_written() {
         assert!(err.contains(needle), "{extra:?}: {err}");
         assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1, "one error: {err}");
         assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(err.matches(needle).count(), 1, "said once: {err}");
         assert!(!db.exists(), "{extra:?} wrote the database");
     }
 }

@@ -54,8 +54,9 @@ pub enum OptimizeError {
     DuplicateAxis { name: String },
     #[error("`{name}` is both swept (--grid) and fixed (--param)")]
     SweptAndFixed { name: String },
-    #[error("--grid `{name}`: {source}")]
-    AxisParam { name: String, source: ParamError },
+    // Not a `source`: the message already says it, and a chain would say it twice.
+    #[error("--grid `{name}`: {error}")]
+    AxisParam { name: String, error: ParamError },
     #[error(transparent)]
     Param(#[from] ParamError),
     #[error("--random must be at least 1")]
@@ -133,14 +134,12 @@ pub fn plan<'a>(inputs: Inputs<'a>, spec: Spec) -> Result<Sweep<'a>, OptimizeErr
     }
     let info = describe(inputs.sandbox, inputs.strategy)?;
     check_params(&info, inputs.fixed)?;
-    // Each value of each axis, with the other axes at their first value.
-    let firsts: Vec<ParamArg> = spec.axes.iter().map(|a| arg(&a.name, &a.values[0])).collect::<Result<_, _>>()?;
-    for (i, axis) in spec.axes.iter().enumerate() {
+    // Each value of each axis, with the fixed parameters (checked above).
+    for axis in &spec.axes {
         for value in &axis.values {
-            let mut args = inputs.fixed.to_vec();
-            args.extend(firsts.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, a)| a.clone()));
-            args.push(arg(&axis.name, value)?);
-            check_params(&info, &args).map_err(|source| OptimizeError::AxisParam { name: axis.name.clone(), source })?;
+            let mut args = vec![arg(&axis.name, value)?];
+            args.extend(inputs.fixed.iter().cloned());
+            check_params(&info, &args).map_err(|error| OptimizeError::AxisParam { name: axis.name.clone(), error })?;
         }
     }
     let windows = match &spec.walk_forward {

@@ -134,7 +134,10 @@ pub fn check_all_used(args: &[ParamArg], used: &[bool], strategies: &[&StrategyI
         }
         let declared = strategies
             .iter()
-            .map(|s| format!("{}: {}", s.name, s.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")))
+            .map(|s| match s.params.as_slice() {
+                [] => format!("{}: none", s.name),
+                params => format!("{}: {}", s.name, params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")),
+            })
             .collect::<Vec<_>>()
             .join("; ");
         return Err(ParamError::Unknown { name: arg.name.clone(), declared });
