@@ -18,8 +18,58 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", said_once(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The error and its causes, `: `-joined, each said once: a typed error
+/// whose message already quotes its source (`{path}: {source}`) would
+/// otherwise repeat it.
+fn said_once(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::said_once;
+
+    /// Like the library's typed errors: the message quotes the source.
+    #[derive(Debug)]
+    struct Read {
+        path: String,
+        source: std::io::Error,
+    }
+
+    impl std::fmt::Display for Read {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}: {}", self.path, self.source)
+        }
+    }
+
+    impl std::error::Error for Read {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+
+    #[test]
+    fn a_cause_already_quoted_is_not_repeated_and_new_ones_are_added() {
+        let quoted = anyhow::Error::new(Read { path: "x.csv".into(), source: std::io::Error::other("gone") }).context("loading bars");
+        assert_eq!(said_once(&quoted), "loading bars: x.csv: gone");
+        let plain = anyhow::anyhow!("gone").context("x.csv").context("loading bars");
+        assert_eq!(said_once(&plain), "loading bars: x.csv: gone");
     }
 }
