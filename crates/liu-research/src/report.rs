@@ -34,7 +34,12 @@ pub const MAX_FILL_MARKERS: usize = 20_000;
 
 /// The minified ECharts of `report-assets/node_modules` (see build.rs).
 const ECHARTS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/report-assets/node_modules/echarts/dist/echarts.min.js"));
-const TEMPLATE: &str = include_str!("report/template.html");
+/// Every page: the head (with the policy that forbids any request), the data block and the scripts.
+const SHELL: &str = include_str!("report/shell.html");
+/// The body of a batch's page.
+const BODY: &str = include_str!("report/batch.html");
+/// Chart helpers both pages use.
+const CHARTS_JS: &str = include_str!("report/charts.js");
 /// The style sheet of both pages.
 const STYLE: &str = include_str!("report/style.css");
 const PAGE_JS: &str = include_str!("report/page.js");
@@ -194,21 +199,27 @@ fn render(batch: &StoredBatch, stats: &[RunStats]) -> String {
     let subtitle = format!("{}{}{}", escape(&symbols.join(", ")), if symbols.is_empty() { "" } else { "; " }, span);
 
     let data = page_data(batch, stats, &labels);
+    let title = format!("liu-engine report {}", escape(&batch.batch_id));
+    let body = fill(BODY, &[("subtitle", &subtitle), ("metrics", &table), ("notes", &notes)]);
+    page(&title, &body, &data, PAGE_JS)
+}
+
+/// A whole page: `body` in the shell, with the style, `data` in the data
+/// block, ECharts, the chart helpers and the page's script `page_js`.
+fn page(title: &str, body: &str, data: &Value, page_js: &str) -> String {
     // `</` could end the script element early; JSON allows `<\/`.
     let data = data.to_string().replace("</", "<\\/");
-    let title = format!("liu-engine report {}", escape(&batch.batch_id));
     let echarts = ECHARTS.replace("</script", "<\\/script");
     fill(
-        TEMPLATE,
+        SHELL,
         &[
-            ("title", &title),
+            ("title", title),
             ("style", STYLE),
-            ("subtitle", &subtitle),
-            ("metrics", &table),
-            ("notes", &notes),
-            ("echarts", &echarts),
-            ("page", PAGE_JS),
+            ("body", body),
             ("data", &data),
+            ("echarts", &echarts),
+            ("charts", CHARTS_JS),
+            ("page", page_js),
         ],
     )
 }

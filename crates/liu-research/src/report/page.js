@@ -3,23 +3,9 @@
 (function () {
   "use strict";
   const data = JSON.parse(document.getElementById("liu-data").textContent);
-  const charts = {};
+  const charts = liuCharts();
   const zoom = [{ type: "inside" }, { type: "slider" }];
   const timeAxis = { type: "time" };
-
-  function chart(id, parent, option) {
-    let el = document.getElementById(id);
-    if (!el) {
-      el = document.createElement("div");
-      el.id = id;
-      el.className = "chart";
-      parent.appendChild(el);
-    }
-    const c = echarts.init(el, null, { renderer: "canvas" });
-    c.setOption(Object.assign({ animation: false, tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { top: 40, left: 70, right: 30 } }, option));
-    charts[id] = c;
-    return c;
-  }
 
   function lines(field) {
     return data.strategies.map((s) => ({ name: s.label, type: "line", showSymbol: false, data: s[field], sampling: "none" }));
@@ -33,21 +19,21 @@
   if (data.buy_hold) {
     equity.push({ name: "buy and hold", type: "line", showSymbol: false, data: data.buy_hold, lineStyle: { type: "dashed" } });
   }
-  chart("equity", null, { xAxis: timeAxis, yAxis: { type: "value", scale: true }, dataZoom: zoom, series: equity });
-  chart("drawdown", null, {
+  charts.draw("equity", null, { xAxis: timeAxis, yAxis: { type: "value", scale: true }, dataZoom: zoom, series: equity });
+  charts.draw("drawdown", null, {
     xAxis: timeAxis,
     yAxis: { type: "value", axisLabel: { formatter: "{value} %" } },
     dataZoom: zoom,
     series: lines("drawdown").map((s) => Object.assign(s, { areaStyle: { opacity: 0.25 } })),
   });
-  chart("rolling_sharpe", null, { xAxis: timeAxis, yAxis: { type: "value" }, dataZoom: zoom, series: lines("rolling_sharpe") });
+  charts.draw("rolling_sharpe", null, { xAxis: timeAxis, yAxis: { type: "value" }, dataZoom: zoom, series: lines("rolling_sharpe") });
 
   const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
   data.strategies.forEach((s, i) => {
     const years = [...new Set(s.monthly.map((m) => m[0]))].sort();
     const values = s.monthly.map((m) => [m[1] - 1, years.indexOf(m[0]), m[2]]);
     const extent = Math.max(1, ...s.monthly.map((m) => Math.abs(m[2])));
-    chart("monthly_" + i, document.getElementById("monthly"), {
+    charts.draw("monthly_" + i, document.getElementById("monthly"), {
       title: { text: s.label, textStyle: { fontSize: 13 } },
       legend: { show: false },
       tooltip: { position: "top", formatter: (p) => years[p.value[1]] + " " + months[p.value[0]] + ": " + p.value[2] + " %" },
@@ -57,7 +43,7 @@
       visualMap: { min: -extent, max: extent, calculable: true, orient: "horizontal", left: "center", bottom: 0, inRange: { color: ["#c0392b", "#f7f7f7", "#1e8449"] } },
       series: [{ name: s.label, type: "heatmap", data: values, label: { show: years.length <= 12, fontSize: 9 } }],
     });
-    chart("trade_returns_" + i, document.getElementById("trade_returns"), {
+    charts.draw("trade_returns_" + i, document.getElementById("trade_returns"), {
       title: { text: s.label + " (" + s.trades + " trades)", textStyle: { fontSize: 13 } },
       legend: { show: false },
       xAxis: { type: "category", data: s.trade_returns.map((b) => b[0].toFixed(1) + "…" + b[1].toFixed(1)) },
@@ -76,19 +62,16 @@
       series.push({ name: f.label + " buys", type: "scatter", symbol: "triangle", symbolSize: 9, itemStyle: { color: "#1e8449" }, data: f.buys });
       series.push({ name: f.label + " sells", type: "scatter", symbol: "triangle", symbolRotate: 180, symbolSize: 9, itemStyle: { color: "#c0392b" }, data: f.sells });
     });
-    chart("price_" + i, symbolsEl, { xAxis: timeAxis, yAxis: { type: "value", scale: true }, dataZoom: zoom, series: series });
+    charts.draw("price_" + i, symbolsEl, { xAxis: timeAxis, yAxis: { type: "value", scale: true }, dataZoom: zoom, series: series });
   });
 
-  // A chart sized itself when it was made, before its row had all its charts.
-  Object.values(charts).forEach((c) => c.resize());
+  charts.fit();
 
   // What was drawn, from the charts themselves.
-  const report = { charts: {}, fills: 0 };
-  for (const [id, c] of Object.entries(charts)) {
-    const series = c.getOption().series.map((s) => ({ name: s.name, type: s.type, points: s.data.length }));
-    report.charts[id] = { series: series };
+  const report = { charts: charts.drawn(false), fills: 0 };
+  for (const [id, c] of Object.entries(report.charts)) {
     if (id.startsWith("price_")) {
-      report.fills += series.filter((s) => s.type === "scatter").reduce((n, s) => n + s.points, 0);
+      report.fills += c.series.filter((s) => s.type === "scatter").reduce((n, s) => n + s.points, 0);
     }
   }
   window.__liuReport = report;

@@ -7,21 +7,7 @@
   const data = JSON.parse(document.getElementById("liu-data").textContent);
   const axes = data.axes;
   const objective = data.objective.metric + (data.objective.minimize ? " (lower is better)" : "");
-  const charts = {};
-
-  function chart(id, parent, option) {
-    let el = document.getElementById(id);
-    if (!el) {
-      el = document.createElement("div");
-      el.id = id;
-      el.className = "chart";
-      parent.appendChild(el);
-    }
-    const c = charts[id] || echarts.init(el, null, { renderer: "canvas" });
-    c.setOption(Object.assign({ animation: false, tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { top: 40, left: 70, right: 30 } }, option), true);
-    charts[id] = c;
-    return c;
-  }
+  const charts = liuCharts();
 
   function format(v) {
     if (v === null || v === undefined) return "–";
@@ -59,7 +45,7 @@
     view.pairs.forEach((p, i) => {
       const values = p.cells.map((c) => c[2]);
       const x = axes[p.x], y = axes[p.y];
-      chart("surface_" + i, document.getElementById("surface"), {
+      charts.draw("surface_" + i, document.getElementById("surface"), {
         title: { text: x.name + " × " + y.name, textStyle: { fontSize: 13 } },
         legend: { show: false },
         tooltip: { position: "top", formatter: (q) => x.name + " " + x.values[q.value[0]] + ", " + y.name + " " + y.values[q.value[1]] + ": " + format(q.value[2]) },
@@ -77,7 +63,7 @@
     });
     view.lines.forEach((l) => {
       const a = axes[l.axis];
-      chart("sensitivity_" + l.axis, document.getElementById("sensitivity"), {
+      charts.draw("sensitivity_" + l.axis, document.getElementById("sensitivity"), {
         title: { text: a.name, textStyle: { fontSize: 13 } },
         legend: { top: 0, right: 10 },
         xAxis: { type: "category", name: a.name, data: a.values },
@@ -104,7 +90,7 @@
 
   if (data.walk_forward) {
     const w = data.walk_forward.windows;
-    chart("walk_forward", null, {
+    charts.draw("walk_forward", null, {
       xAxis: { type: "category", name: "window", data: w.map((x) => String(x.window)) },
       yAxis: { type: "value", scale: true, name: objective },
       series: [
@@ -114,18 +100,18 @@
     });
   }
 
-  // A chart sized itself when it was made, before its row had all its charts.
-  Object.values(charts).forEach((c) => c.resize());
+  charts.fit();
 
   // What is drawn, from the charts themselves.
   function report() {
     const select = document.getElementById("view");
     const view = select ? Number(select.value) : 0;
-    const out = { charts: {}, view: view, top_rows: document.querySelectorAll("#top tbody tr").length, top: data.views[view].top.map((e) => e.params) };
-    for (const [id, c] of Object.entries(charts)) {
-      out.charts[id] = { series: c.getOption().series.map((s) => ({ name: s.name, type: s.type, points: s.data.filter((d) => d !== null && d !== undefined).length, data: s.data })) };
-    }
-    window.__liuReport = out;
+    window.__liuReport = {
+      charts: charts.drawn(true),
+      view: view,
+      top_rows: document.querySelectorAll("#top tbody tr").length,
+      top: data.views[view].top.map((e) => e.params),
+    };
   }
   report();
   window.dispatchEvent(new Event("liu-report-ready"));

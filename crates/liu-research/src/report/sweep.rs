@@ -18,10 +18,11 @@ use liu_data::store::DbTarget;
 use liu_data::store::optimizer::{OptimizerLog, OptimizerRow, OptimizerSession};
 use serde_json::{Map, Value, json};
 
-use super::{ECHARTS, ReportError, escape, fill};
+use super::{ReportError, escape, fill};
 use crate::optimize::{self, MetricValues, SweepDescription, objective};
 
-const TEMPLATE: &str = include_str!("sweep.html");
+/// The body of a sweep's page (see [`super::page`]).
+const BODY: &str = include_str!("sweep.html");
 const PAGE_JS: &str = include_str!("sweep.js");
 
 /// Combinations listed in the top table of each view.
@@ -52,6 +53,7 @@ pub fn sweep_report(db: &DbTarget, id: &str) -> Result<Option<String>, ReportErr
 }
 
 /// One stored combination, placed in the space.
+#[derive(Clone)]
 struct Combination<'r> {
     /// Its value index on each axis.
     values: Vec<usize>,
@@ -65,21 +67,17 @@ struct Combination<'r> {
 fn render(session: &OptimizerSession, d: &SweepDescription, points: &[Vec<usize>], rows: &[OptimizerRow]) -> String {
     let order: HashMap<String, (usize, &Vec<usize>)> =
         points.iter().enumerate().map(|(i, p)| (optimize::params_key(&d.axes, p), (i, p))).collect();
-    // Each row with its grid order and value indices (a row outside the space is left out).
-    let placed: Vec<(&OptimizerRow, usize, Vec<usize>, Option<&MetricValues>)> = rows
+    // Each row placed in the space (a row outside it is left out).
+    let placed: Vec<Combination<'_>> = rows
         .iter()
         .filter_map(|row| {
             let &(order, values) = order.get(&row.params_key)?;
             let metrics = row.metrics.as_ref().and_then(Value::as_object).filter(|_| row.failure.is_none());
-            Some((row, order, values.clone(), metrics))
+            Some(Combination { values: values.clone(), order, row, metrics })
         })
         .collect();
     let view_rows = |window: i64, sample: &str| -> Vec<Combination<'_>> {
-        placed
-            .iter()
-            .filter(|(r, ..)| r.window_index == window && r.sample == sample)
-            .map(|(row, order, values, metrics)| Combination { values: values.clone(), order: *order, row, metrics: *metrics })
-            .collect()
+        placed.iter().filter(|c| c.row.window_index == window && c.row.sample == sample).cloned().collect()
     };
 
     let views: Vec<Value> = if d.windows.is_empty() {
@@ -93,7 +91,8 @@ fn render(session: &OptimizerSession, d: &SweepDescription, points: &[Vec<usize>
             })
             .collect()
     };
-    let walk = (!d.windows.is_empty()).then(|| walk_forward(d, &placed.iter().map(|(r, ..)| *r).collect::<Vec<_>>()));
+    let winners: Vec<WindowWinner<'_>> = (0..d.windows.len()).map(|w| window_winner(rows, w as i64)).collect();
+    let walk = (!winners.is_empty()).then(|| walk_forward(&winners));
 
     let data = json!({
         "session_id": session.session_id,
@@ -103,29 +102,16 @@ fn render(session: &OptimizerSession, d: &SweepDescription, points: &[Vec<usize>
         "views": views,
         "walk_forward": walk,
     });
-    let data = data.to_string().replace("</", "<\\/");
     let title =
         format!("liu-engine sweep {} of {}", escape(session.session_id.get(..16).unwrap_or(&session.session_id)), escape(&d.strategy));
-    let echarts = ECHARTS.replace("</script", "<\\/script");
-    fill(
-        TEMPLATE,
-        &[
-            ("title", &title),
-            ("style", super::STYLE),
-            ("summary", &summary(session, d, rows)),
-            ("walk_forward", &walk_table(d, rows)),
-            ("failures", &failures(rows)),
-            ("echarts", &echarts),
-            ("page", PAGE_JS),
-            ("data", &data),
-        ],
-    )
+    let body =
+        fill(BODY, &[("summary", &summary(session, d, rows)), ("walk_forward", &walk_table(d, &winners)), ("failures", &failures(rows))]);
+    super::page(&title, &body, &data, PAGE_JS)
 }
 
 /// The table of what was swept, on what, ranked how.
 fn summary(session: &OptimizerSession, d: &SweepDescription, rows: &[OptimizerRow]) -> String {
     let mut batches: Vec<&str> = rows.iter().map(|r| r.batch_id.as_str()).collect();
-    batches.dedup();
     batches.sort_unstable();
     batches.dedup();
     let failed = rows.iter().filter(|r| r.failure.is_some()).count();
@@ -233,29 +219,31 @@ fn view(d: &SweepDescription, label: &str, combos: &[Combination<'_>]) -> Value 
     })
 }
 
-/// Each window's winner: its objective in and out of sample, for the chart.
-fn walk_forward(d: &SweepDescription, rows: &[&OptimizerRow]) -> Value {
-    let windows: Vec<Value> = (0..d.windows.len())
-        .map(|w| {
-            let (in_score, out_score, _) = window_scores(rows.iter().copied(), w as i64);
-            json!({"window": w + 1, "in": in_score, "out": out_score})
-        })
-        .collect();
-    json!({"windows": windows})
+/// A walk-forward window's winner (the combination run out of sample).
+struct WindowWinner<'r> {
+    in_score: Option<f64>,
+    out_score: Option<f64>,
+    out: Option<&'r OptimizerRow>,
 }
 
-/// Window `w`'s winner (the combination run out of sample): its in-sample
-/// and out-of-sample objective, and its out-of-sample row.
-fn window_scores<'r>(rows: impl Iterator<Item = &'r OptimizerRow> + Clone, w: i64) -> (Option<f64>, Option<f64>, Option<&'r OptimizerRow>) {
-    let out = rows.clone().find(|r| r.window_index == w && r.sample == "out");
+/// Window `w`'s winner: its out-of-sample row, and its objective in and out of sample.
+fn window_winner(rows: &[OptimizerRow], w: i64) -> WindowWinner<'_> {
+    let out = rows.iter().find(|r| r.window_index == w && r.sample == "out");
     let in_score =
-        out.and_then(|o| rows.clone().find(|r| r.window_index == w && r.sample == "in" && r.params_key == o.params_key)?.objective);
-    (in_score, out.and_then(|o| o.objective), out)
+        out.and_then(|o| rows.iter().find(|r| r.window_index == w && r.sample == "in" && r.params_key == o.params_key)?.objective);
+    WindowWinner { in_score, out_score: out.and_then(|o| o.objective), out }
+}
+
+/// The walk-forward chart's data: each window's winner's objective in and out of sample.
+fn walk_forward(winners: &[WindowWinner<'_>]) -> Value {
+    let windows: Vec<Value> =
+        winners.iter().enumerate().map(|(w, x)| json!({"window": w + 1, "in": x.in_score, "out": x.out_score})).collect();
+    json!({"windows": windows})
 }
 
 /// The walk-forward table: per window, its spans, winner and scores, and
 /// the out-of-sample runs chained (each starts from the same cash).
-fn walk_table(d: &SweepDescription, rows: &[OptimizerRow]) -> String {
+fn walk_table(d: &SweepDescription, winners: &[WindowWinner<'_>]) -> String {
     if d.windows.is_empty() {
         return String::new();
     }
@@ -267,8 +255,7 @@ fn walk_table(d: &SweepDescription, rows: &[OptimizerRow]) -> String {
     let number = |v: Option<f64>| v.map_or("–".to_owned(), |v| format!("{v:.4}"));
     let mut growth = 1.0;
     let mut chained = 0;
-    for (w, (in_sample, out_sample)) in d.windows.iter().enumerate() {
-        let (in_score, out_score, out) = window_scores(rows.iter(), w as i64);
+    for (w, ((in_sample, out_sample), &WindowWinner { in_score, out_score, out })) in d.windows.iter().zip(winners).enumerate() {
         let out_metrics = out.filter(|o| o.failure.is_none()).and_then(|o| o.metrics.as_ref()).and_then(Value::as_object);
         let ret = out_metrics.and_then(|m| objective::value(m, "total_return_pct"));
         if let Some(equity) = out_metrics.and_then(|m| objective::value(m, "final_equity")) {
