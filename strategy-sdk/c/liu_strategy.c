@@ -241,19 +241,35 @@ bool liu_window_init(liu_window_t *window, size_t len) {
     return window->values != NULL;
 }
 
+// The sum of the held values, oldest to newest.
+static double window_resum(const liu_window_t *window) {
+    size_t oldest = window->filled ? window->next : 0;
+    size_t count = window->filled ? window->len : window->next;
+    double total = 0.0;
+    for (size_t i = 0, at = oldest; i < count; i++) {
+        total += window->values[at];
+        if (++at == window->len) at = 0;
+    }
+    return total;
+}
+
 void liu_window_push(liu_window_t *window, double value) {
+    // While filling, the slot holds 0.0 and nothing leaves.
+    double leaving = window->values[window->next];
     window->values[window->next] = value;
     if (++window->next == window->len) {
         window->next = 0;
         window->filled = true;
+        window->sum = window_resum(window);
+    } else {
+        window->sum = (window->sum - leaving) + value;
+        if (!isfinite(window->sum)) window->sum = window_resum(window);
     }
 }
 
 bool liu_window_mean(const liu_window_t *window, double *out) {
     if (!window->filled) return false;
-    double total = 0.0;
-    for (size_t i = 0; i < window->len; i++) total += window->values[(window->next + i) % window->len];
-    *out = total / (double)window->len;
+    *out = window->sum / (double)window->len;
     return true;
 }
 

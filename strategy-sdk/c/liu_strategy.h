@@ -126,14 +126,17 @@ typedef struct liu_strategy {
 
 // ---- Rolling window ---------------------------------------------------
 
-// The last `len` values of a series. liu_window_mean sums oldest to newest,
-// the definition every SDK uses so that strategies in different languages
-// give bit-identical results.
+// The last `len` values of a series, with their sum kept as they arrive: a
+// push costs O(1). So that rounding never accumulates, the sum is taken again
+// oldest to newest each time the window wraps and whenever the running sum is
+// not finite. Every SDK defines the mean by exactly these operations, so
+// strategies in different languages give bit-identical results.
 typedef struct liu_window {
     double *values;
     size_t len;
     size_t next;
     bool filled;
+    double sum;
 } liu_window_t;
 
 // False when `len` is 0 or memory is exhausted.

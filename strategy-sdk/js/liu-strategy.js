@@ -97,23 +97,41 @@ export class Params {
     }
 }
 
-/** The last `length` values of a series. `mean()` sums oldest to newest,
- * the definition every SDK uses so that strategies in different languages
- * give bit-identical results. */
+/** The last `length` values of a series, with their sum kept as they
+ * arrive. A push costs O(1): the sum drops the value that leaves and adds the
+ * one that enters. So that rounding never accumulates, the sum is taken again
+ * oldest to newest each time the window wraps and whenever the running sum is
+ * not finite. Every SDK defines `mean()` by exactly these operations, so
+ * strategies in different languages give bit-identical results. */
 export class Window {
     constructor(length) {
         if (!(length > 0)) throw new RangeError("window length must be positive");
         this.buffer = new Float64Array(length);
         this.next = 0;
         this.filled = false;
+        this.sum = 0.0;
     }
     push(value) {
+        // While filling, the slot holds 0 and nothing leaves.
+        const leaving = this.buffer[this.next];
         this.buffer[this.next] = value;
         this.next += 1;
         if (this.next === this.buffer.length) {
             this.next = 0;
             this.filled = true;
+            this.sum = this.#resum();
+        } else {
+            this.sum = (this.sum - leaving) + value;
+            if (!Number.isFinite(this.sum)) this.sum = this.#resum();
         }
+    }
+    #resum() {
+        const n = this.buffer.length;
+        const oldest = this.filled ? this.next : 0;
+        const count = this.filled ? n : this.next;
+        let total = 0.0;
+        for (let i = 0; i < count; i++) total += this.buffer[(oldest + i) % n];
+        return total;
     }
     isFull() {
         return this.filled;
@@ -126,10 +144,7 @@ export class Window {
     /** Arithmetic mean of a full window, else undefined. */
     mean() {
         if (!this.filled) return undefined;
-        const n = this.buffer.length;
-        let total = 0.0;
-        for (let i = 0; i < n; i++) total += this.buffer[(this.next + i) % n];
-        return total / n;
+        return this.sum / this.buffer.length;
     }
 }
 

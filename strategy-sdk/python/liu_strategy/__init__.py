@@ -10,6 +10,7 @@ sockets, clocks, environment and real randomness are unavailable.
 
 from __future__ import annotations
 
+import math
 from typing import Dict, List, Optional, Tuple, Type
 
 from componentize_py_types import Err
@@ -115,10 +116,13 @@ class Params:
 
 
 class Window:
-    """The last `length` values of a series.
+    """The last `length` values of a series, with their sum kept as they arrive.
 
-    `mean` sums oldest to newest in a plain loop, the definition every SDK
-    uses so that strategies in different languages give bit-identical
+    A push costs O(1): the sum drops the value that leaves and adds the one
+    that enters. So that rounding never accumulates, the sum is taken again
+    oldest to newest in a plain loop each time the window wraps and whenever
+    the running sum is not finite. Every SDK defines `mean` by exactly these
+    operations, so strategies in different languages give bit-identical
     results (`sum()` would not: since Python 3.12 it compensates rounding).
     """
 
@@ -128,13 +132,27 @@ class Window:
         self._values = [0.0] * length
         self._next = 0
         self._filled = False
+        self._sum = 0.0
 
     def push(self, value: float) -> None:
+        # While filling, the slot holds 0.0 and nothing leaves.
+        leaving = self._values[self._next]
         self._values[self._next] = value
         self._next += 1
         if self._next == len(self._values):
             self._next = 0
             self._filled = True
+            self._sum = self._resum()
+        else:
+            self._sum = (self._sum - leaving) + value
+            if not math.isfinite(self._sum):
+                self._sum = self._resum()
+
+    def _resum(self) -> float:
+        total = 0.0
+        for v in self.values():
+            total += v
+        return total
 
     def is_full(self) -> bool:
         return self._filled
@@ -148,10 +166,7 @@ class Window:
         """Arithmetic mean of a full window, else None."""
         if not self._filled:
             return None
-        total = 0.0
-        for v in self.values():
-            total += v
-        return total / len(self._values)
+        return self._sum / len(self._values)
 
 
 class OrderRejected(Exception):
