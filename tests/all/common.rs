@@ -160,6 +160,41 @@ pub fn stored_curves(db: &Path, batch_id: &str) -> Vec<StoredCurve> {
         .collect()
 }
 
+/// One symbol's bars stored with a batch (`batch_bars`, unpacked).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredBars {
+    pub symbol: String,
+    pub times: Vec<i64>,
+    pub open: Vec<f64>,
+    pub high: Vec<f64>,
+    pub low: Vec<f64>,
+    pub close: Vec<f64>,
+}
+
+/// The bars stored with a batch, by symbol name.
+pub fn stored_bars(db: &Path, batch_id: &str) -> Vec<StoredBars> {
+    type Row = (String, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>);
+    let rows: Vec<Row> = query(db, async |c| {
+        sqlx::query_as("SELECT symbol, times, open, high, low, close FROM batch_bars WHERE batch_id = ? ORDER BY symbol")
+            .bind(batch_id)
+            .fetch_all(c)
+            .await
+            .unwrap()
+    });
+    let words = |b: &[u8]| b.chunks_exact(8).map(|w| <[u8; 8]>::try_from(w).unwrap()).collect::<Vec<_>>();
+    let floats = |b: &[u8]| words(b).into_iter().map(f64::from_le_bytes).collect();
+    rows.into_iter()
+        .map(|(symbol, times, open, high, low, close)| StoredBars {
+            symbol,
+            times: words(&times).into_iter().map(i64::from_le_bytes).collect(),
+            open: floats(&open),
+            high: floats(&high),
+            low: floats(&low),
+            close: floats(&close),
+        })
+        .collect()
+}
+
 /// `ref_algo_run` of each run of a batch, in run order.
 pub fn run_refs(db: &Path, batch_id: &str) -> Vec<(i64, Option<i64>)> {
     query(db, async |c| {

@@ -1861,8 +1861,11 @@ fn without_run_ids(bytes: &[u8]) -> Vec<u8> {
 /// A recorded session and its replay on one equity chart: the report of
 /// either batch, opened in headless Chromium, draws its own runs and the
 /// other batch's, one point per stored step each, names the other batch
-/// under the metric table, and logs no error. A recording made before
-/// headers named their runs still replays, to the same fills, unlinked.
+/// under the metric table, and logs no error. Both batches store the
+/// minute bars their strategies saw, the same in each: each report draws
+/// buy-and-hold and every symbol's candles, one per stored bar, with every
+/// fill marked. A recording made before headers named their runs still
+/// replays, to the same fills, unlinked.
 #[test]
 fn the_report_of_a_trade_batch_or_of_its_replay_draws_both_on_the_equity_chart() {
     let dir = tempfile::tempdir().unwrap();
@@ -1875,6 +1878,13 @@ fn the_report_of_a_trade_batch_or_of_its_replay_draws_both_on_the_equity_chart()
     assert_eq!((live_curves.len(), replay_curves.len()), (2, 2), "sma-cross on each of two consumers");
     // Short enough to be drawn whole (not downsampled).
     assert!(live_curves.iter().chain(&replay_curves).all(|c| c.times.len() > 10 && c.times.len() <= 4000));
+    let bars = stored_bars(db, &session.batch);
+    assert_eq!(stored_bars(db, &replay_batch), bars, "the replay saw the session's bars");
+    assert_eq!(bars.len(), 20, "every symbol's bars: {:?}", bars.iter().map(|b| &b.symbol).collect::<Vec<_>>());
+    for b in &bars {
+        assert!(b.times.len() > 1 && b.times.windows(2).all(|w| w[0] < w[1]), "{}: bars in time order", b.symbol);
+        assert!((0..b.times.len()).all(|i| b.low[i] <= b.open[i].min(b.close[i]) && b.high[i] >= b.open[i].max(b.close[i])));
+    }
 
     let artifacts = repo().join("target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
@@ -1898,7 +1908,7 @@ fn the_report_of_a_trade_batch_or_of_its_replay_draws_both_on_the_equity_chart()
             .iter()
             .map(|s| (s["name"].as_str().unwrap().to_owned(), s["points"].as_u64().unwrap()))
             .collect();
-        let mut expected = BTreeMap::new();
+        let mut expected = BTreeMap::from([("buy and hold".to_owned(), mine[0].times.len() as u64)]);
         for c in mine {
             expected.insert(format!("sma-cross #{} ({my_part})", c.algo_run_id), c.times.len() as u64);
         }
@@ -1906,6 +1916,13 @@ fn the_report_of_a_trade_batch_or_of_its_replay_draws_both_on_the_equity_chart()
             expected.insert(format!("sma-cross #{} ({their_part}, batch {})", c.algo_run_id, &other[..8]), c.times.len() as u64);
         }
         assert_eq!(drawn, expected, "{my_part}: the equity chart");
+        for (i, b) in bars.iter().enumerate() {
+            let candles = &run.report["charts"][format!("price_{i}").as_str()]["series"][0];
+            assert_eq!(candles["name"], b.symbol.as_str(), "{my_part}: candle chart {i}");
+            assert_eq!(candles["points"].as_u64(), Some(b.times.len() as u64), "{my_part}: one candle per bar of {}", b.symbol);
+        }
+        let fills: usize = fills_by_strategy_and_symbol(db, batch).values().map(Vec::len).sum();
+        assert_eq!(run.report["fills"].as_u64(), Some(fills as u64), "{my_part}: fill markers = fills");
     }
 
     let old = dir.path().join("recording-before-run-ids");

@@ -1,13 +1,19 @@
-//! A run's equity curve as it is recorded: after each time step, the
-//! equity of the run's portfolio (cash plus positions marked at the last
-//! price seen) and whether a position is open. `backtest` records one point
-//! per bar time, a consumer's session one per second of event time in which
-//! it processed events (`trade`, `backtest --replay`, `backtest --tradeplan`:
+//! What a run records for `report` and `export` as it goes.
+//!
+//! [`CurveRecorder`]: a run's equity curve, after each time step the equity
+//! of the run's portfolio (cash plus positions marked at the last price
+//! seen) and whether a position is open. `backtest` records one point per
+//! bar time, a consumer's session one per second of event time in which it
+//! processed events (`trade`, `backtest --replay`, `backtest --tradeplan`:
 //! a live feed of trades and quotes brings many frames a second, and a day's
 //! curve stays within 23,400 points a strategy); both through this.
+//!
+//! [`SessionBars`]: the minute bars a consumer's session saw, by symbol, for
+//! the report's candles and buy-and-hold. A live session and a replay keep
+//! them within a bound per symbol, however long they run.
 
-use liu_core::domain::Timestamp;
-use liu_data::store::research::EquityCurve;
+use liu_core::domain::{Bar, SymbolId, Timestamp};
+use liu_data::store::research::{EquityCurve, SymbolBars};
 use liu_exec::portfolio::Portfolio;
 
 /// See the module documentation. 16 bytes a point.
@@ -69,6 +75,108 @@ impl CurveRecorder {
     }
 }
 
+/// Candles a live session or a replay keeps per symbol at most: what the
+/// report draws of a series. A trading day of minute bars (390) is kept
+/// bar for bar.
+pub const SESSION_CANDLES: usize = 4_000;
+
+/// The minute bars a session saw (as its strategies saw them: a later
+/// correction is not applied), by symbol id.
+#[derive(Debug)]
+pub struct SessionBars {
+    max_candles: usize,
+    symbols: Vec<CandleRecorder>,
+}
+
+impl SessionBars {
+    /// Keeps at most `max_candles` (even, at least 2) candles a symbol:
+    /// past that, neighbouring candles are merged in pairs.
+    pub fn bounded(max_candles: usize) -> Self {
+        Self { max_candles: (max_candles.max(2) + 1) & !1, symbols: Vec::new() }
+    }
+
+    /// Keeps every bar (`backtest --tradeplan`, whose bars are in memory
+    /// already, like a plain backtest's).
+    pub fn every_bar() -> Self {
+        Self { max_candles: usize::MAX, symbols: Vec::new() }
+    }
+
+    pub fn push(&mut self, symbol: SymbolId, name: &str, bar: &Bar) {
+        let index = symbol as usize;
+        if self.symbols.len() <= index {
+            self.symbols.resize_with(index + 1, CandleRecorder::default);
+        }
+        let candles = &mut self.symbols[index];
+        if candles.bars.symbol.is_empty() {
+            candles.bars.symbol = name.to_owned();
+        }
+        candles.push(bar, self.max_candles);
+    }
+
+    /// Each symbol's candles, for those that had any.
+    pub fn into_bars(self) -> Vec<SymbolBars> {
+        self.symbols.into_iter().map(|c| c.bars).filter(|b| !b.times.is_empty()).collect()
+    }
+}
+
+/// One symbol's candles. Each holds `span` bars (the last one up to
+/// `span`): its first open, highest high, lowest low and last close, at its
+/// last bar's time, so a close is never drawn, nor held in buy-and-hold,
+/// before it was known.
+#[derive(Debug)]
+struct CandleRecorder {
+    bars: SymbolBars,
+    span: usize,
+    in_last: usize,
+}
+
+impl Default for CandleRecorder {
+    fn default() -> Self {
+        Self { bars: SymbolBars::default(), span: 1, in_last: 0 }
+    }
+}
+
+impl CandleRecorder {
+    fn push(&mut self, bar: &Bar, max_candles: usize) {
+        let b = &mut self.bars;
+        if self.in_last < self.span && !b.times.is_empty() {
+            let last = b.times.len() - 1;
+            b.times[last] = bar.time;
+            b.high[last] = b.high[last].max(bar.high);
+            b.low[last] = b.low[last].min(bar.low);
+            b.close[last] = bar.close;
+            self.in_last += 1;
+            return;
+        }
+        if b.times.len() >= max_candles {
+            self.halve();
+        }
+        self.bars.push(bar);
+        self.in_last = 1;
+    }
+
+    /// Merges the candles in pairs (there is an even number of them, all
+    /// full), so each now holds twice the bars.
+    fn halve(&mut self) {
+        let b = &mut self.bars;
+        let half = b.times.len() / 2;
+        for i in 0..half {
+            let (first, second) = (2 * i, 2 * i + 1);
+            b.times[i] = b.times[second];
+            b.open[i] = b.open[first];
+            b.high[i] = b.high[first].max(b.high[second]);
+            b.low[i] = b.low[first].min(b.low[second]);
+            b.close[i] = b.close[second];
+        }
+        for v in [&mut b.open, &mut b.high, &mut b.low, &mut b.close] {
+            v.truncate(half);
+        }
+        b.times.truncate(half);
+        self.span *= 2;
+        self.in_last = self.span;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +231,49 @@ mod tests {
         assert_eq!(c.times, vec![5 * second + 900, 6 * second]);
         assert_eq!(c.equity, vec![1010.0, 1020.0]);
         assert_eq!(c.steps_in_market, 2);
+    }
+
+    fn minute(i: i64) -> Bar {
+        let price = 100.0 + i as f64;
+        Bar { time: i * 60_000_000_000, open: price, high: price + 0.5, low: price - 0.5, close: price + 0.25, volume: 10.0 }
+    }
+
+    #[test]
+    fn a_day_of_minute_bars_is_kept_bar_for_bar() {
+        let mut seen = SessionBars::bounded(SESSION_CANDLES);
+        for i in 0..390 {
+            seen.push(3, "GOOG", &minute(i));
+        }
+        let bars = seen.into_bars();
+        assert_eq!(bars.len(), 1, "symbols 0..2 had no bars");
+        let mut expected = SymbolBars { symbol: "GOOG".into(), ..SymbolBars::default() };
+        (0..390).for_each(|i| expected.push(&minute(i)));
+        assert_eq!(bars[0], expected);
+    }
+
+    /// Past the bound, candles merge in pairs; every candle then stands for
+    /// the same number of bars, at its last bar's time, and the extremes,
+    /// the first open and the last close survive.
+    #[test]
+    fn a_long_session_keeps_within_the_bound_and_merges_whole_candles() {
+        let mut seen = SessionBars::bounded(8);
+        for i in 0..21 {
+            seen.push(0, "X", &minute(i));
+        }
+        let b = &seen.into_bars()[0];
+        // 8 candles of one bar, then of two (4 + new ones), then of four at 16 bars: 5 full + 1 of one bar.
+        assert_eq!(b.times.len(), 6);
+        assert_eq!(b.times, [3, 7, 11, 15, 19, 20].map(|i| minute(i).time));
+        assert_eq!(b.open, [0, 4, 8, 12, 16, 20].map(|i| minute(i).open));
+        assert_eq!(b.close, [3, 7, 11, 15, 19, 20].map(|i| minute(i).close));
+        assert_eq!(b.high, [3, 7, 11, 15, 19, 20].map(|i| minute(i).high));
+        assert_eq!(b.low, [0, 4, 8, 12, 16, 20].map(|i| minute(i).low));
+        let mut long = SessionBars::bounded(SESSION_CANDLES);
+        for i in 0..1_000_000 {
+            long.push(0, "X", &minute(i));
+        }
+        let b = &long.into_bars()[0];
+        assert!(b.times.len() <= SESSION_CANDLES && b.times.len() > SESSION_CANDLES / 2, "{}", b.times.len());
+        assert_eq!((b.open[0], *b.close.last().unwrap()), (minute(0).open, minute(999_999).close));
     }
 }

@@ -11,6 +11,7 @@ use chrono::Utc;
 
 use super::session::Session;
 use super::{ConsumerError, KeptState, run_starts, start_strategies};
+use crate::curve::SessionBars;
 use crate::producer::{StrategySummary, summarize};
 use crate::recording::{self, Record, RecordingError, RecordingReader};
 use crate::runner::StrategyRunner;
@@ -163,10 +164,9 @@ pub fn backtest_plan(
     let batch_id = uuid::Uuid::new_v4().to_string();
     let mut session = Session::for_backtest(0, &plan, &loaded, runners, market, db, &batch_id, Utc::now(), &[])?;
     // The bars are in memory already, as in a plain backtest, which stores
-    // them too. A replay keeps none: its memory stays flat however long
-    // the recording (on a 1M-event recording they doubled its memory and
-    // added a quarter to its time).
-    session.bars_seen = Some(Vec::new());
+    // every one too. A replay, like a live session, keeps them within a
+    // bound a symbol, so its memory stays flat however long the recording.
+    session.bars_seen = SessionBars::every_bar();
     session.assign(symbols);
     let timeframe = data.timeframe;
     let (mut done, total) = (0u64, data.events.len() as u64);

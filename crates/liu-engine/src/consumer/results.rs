@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 use super::ConsumerError;
 use super::broker::client_order_id;
 use super::session::Session;
-use crate::curve::CurveRecorder;
+use crate::curve::{CurveRecorder, SessionBars};
 use liu_core::domain::{NANOS_PER_SECOND, OpenPosition, SessionResult};
 use liu_data::store::RunEnd;
 
@@ -104,7 +104,7 @@ impl Session {
             "consumer finished: {reason}"
         );
         let curves = std::mem::take(&mut self.curves).into_iter().map(CurveRecorder::into_curve).collect();
-        let bars = self.bars_seen.take().unwrap_or_default().into_iter().filter(|b| !b.times.is_empty()).collect();
+        let bars = std::mem::replace(&mut self.bars_seen, SessionBars::every_bar()).into_bars();
         self.db.curves(curves, bars);
         let end_time = Utc::now();
         let ends = self

@@ -14,14 +14,13 @@ use tokio::sync::mpsc;
 
 use super::broker::order_id_prefix;
 use super::results::latency_histogram;
-use crate::curve::CurveRecorder;
+use crate::curve::{CurveRecorder, SESSION_CANDLES, SessionBars};
 use crate::recording::{Record, Recorder};
 use crate::runner::StrategyRunner;
 use crate::tradeplan::{StrategyConfig, TradePlan};
 use crate::transport::ToConsumer;
 use liu_core::domain::{Bar, FeedClock, MarketEvent, NANOS_PER_SECOND, OrderId, SymbolId, Timeframe, Timestamp, wall_clock};
 use liu_core::market::MarketState;
-use liu_data::store::research::SymbolBars;
 use liu_data::store::{BatchWriter, RecordedFill};
 
 /// Minutes since the regular session's 9:30 open in New York on the event's
@@ -75,9 +74,10 @@ pub(super) struct Session {
     /// Each strategy's equity (runner order), one point per second of event
     /// time with events: written with the runs when the session ends.
     pub(super) curves: Vec<CurveRecorder>,
-    /// `backtest --tradeplan` keeps the bars it processes (by symbol id),
-    /// for the batch's record; a live session and a replay do not.
-    pub(super) bars_seen: Option<Vec<SymbolBars>>,
+    /// The minute bars processed, for the batch's candles and buy-and-hold:
+    /// within [`SESSION_CANDLES`] a symbol in a live session and a replay,
+    /// every bar in `backtest --tradeplan`.
+    pub(super) bars_seen: SessionBars,
     /// Tick-to-order latencies in ns, one per event that produced an order.
     pub(super) order_latencies: Histogram<u64>,
     /// From the producer receiving a frame to this consumer starting on it, in ns.
@@ -138,7 +138,7 @@ impl Session {
             fills: 0,
             fills_by_runner: vec![0; plan.strategies.len()],
             curves,
-            bars_seen: None,
+            bars_seen: SessionBars::bounded(SESSION_CANDLES),
             order_latencies: latency_histogram(),
             delivery_latencies: latency_histogram(),
             strategies: plan.strategies.clone(),
@@ -386,18 +386,8 @@ impl Session {
                 }
                 self.step_bar(bar.time);
                 // Second bars are parts of the minute's: the minute bars are the record.
-                if *timeframe != Timeframe::Second
-                    && let Some(seen) = &mut self.bars_seen
-                {
-                    let index = symbol as usize;
-                    if seen.len() <= index {
-                        seen.resize_with(index + 1, SymbolBars::default);
-                    }
-                    let bars = &mut seen[index];
-                    if bars.symbol.is_empty() {
-                        bars.symbol = self.symbols[index].clone();
-                    }
-                    bars.push(bar);
+                if *timeframe != Timeframe::Second {
+                    self.bars_seen.push(symbol, &self.symbols[symbol as usize], bar);
                 }
             }
             MarketEvent::Trade(trade) => {
