@@ -1864,8 +1864,10 @@ fn without_run_ids(bytes: &[u8]) -> Vec<u8> {
 /// under the metric table, and logs no error. Both batches store the
 /// minute bars their strategies saw, the same in each: each report draws
 /// buy-and-hold and every symbol's candles, one per stored bar, with every
-/// fill marked. A recording made before headers named their runs still
-/// replays, to the same fills, unlinked.
+/// fill marked. A linked run that stored no curve (a consumer that died)
+/// is drawn rebuilt from its fills, and the note says so. A recording made
+/// before headers named their runs still replays, to the same fills,
+/// unlinked.
 #[test]
 fn the_report_of_a_trade_batch_or_of_its_replay_draws_both_on_the_equity_chart() {
     let dir = tempfile::tempdir().unwrap();
@@ -1924,6 +1926,26 @@ fn the_report_of_a_trade_batch_or_of_its_replay_draws_both_on_the_equity_chart()
         let fills: usize = fills_by_strategy_and_symbol(db, batch).values().map(Vec::len).sum();
         assert_eq!(run.report["fills"].as_u64(), Some(fills as u64), "{my_part}: fill markers = fills");
     }
+
+    let lost = replay_curves[0].algo_run_id;
+    let fill_times: Vec<String> = query(db, async |c| {
+        sqlx::query("DELETE FROM equity_curve WHERE algo_run_id = ?").bind(lost).execute(&mut *c).await.unwrap();
+        sqlx::query_scalar("SELECT client_time FROM new_trades WHERE algo_run_id = ? ORDER BY fill_seq")
+            .bind(lost)
+            .fetch_all(c)
+            .await
+            .unwrap()
+    });
+    let page = dir.path().join("trade-rebuilt.html");
+    let out = liu(&["report", &session.batch, "--db", db.to_str().unwrap(), "-o", page.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::read_to_string(&page).unwrap().contains("1 of its runs stored no curve: theirs is rebuilt from their fills"));
+    let run = crate::devtools::open(&page);
+    assert_eq!(run.errors, Vec::<String>::new(), "console errors");
+    let name = format!("sma-cross #{lost} (replay, batch {}, rebuilt from fills)", &replay_batch[..8]);
+    let rebuilt = run.report["charts"]["equity"]["series"].as_array().unwrap().iter().find(|s| s["name"] == name.as_str()).cloned();
+    let points = fill_times.chunk_by(|a, b| a == b).count() as u64;
+    assert_eq!(rebuilt.map(|s| s["points"].clone()), Some(points.into()), "{name}: one point per fill time");
 
     let old = dir.path().join("recording-before-run-ids");
     std::fs::create_dir(&old).unwrap();

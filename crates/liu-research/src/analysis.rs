@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use liu_core::domain::{Operation, SymbolId};
-use liu_data::store::research::{BatchRun, EquityCurve, RunAnalysis, SymbolGain, TripAnalysis};
+use liu_data::store::research::{BatchRun, EquityCurve, RunAnalysis, StoredFill, SymbolGain, TripAnalysis};
 use liu_exec::metrics::{self, Metrics, RoundTrip};
 use liu_exec::portfolio::{Execution, Portfolio};
 
@@ -44,11 +44,22 @@ pub struct RunStats {
     pub metrics: Metrics,
 }
 
-/// Replays the run's fills through a [`Portfolio`] for its round trips, and
-/// computes its metrics on its curve.
-pub fn analyse(run: &BatchRun) -> RunStats {
+/// A run's equity rebuilt from its fills alone, from `initial`: marked at
+/// fill prices, one point per fill time.
+pub fn rebuilt_curve(fills: &[StoredFill], initial: f64) -> EquityCurve {
+    replay(fills, initial).rebuilt
+}
+
+/// Fills replayed through a [`Portfolio`].
+struct Replayed {
+    portfolio: Portfolio,
+    trips: Vec<Trip>,
+    rebuilt: EquityCurve,
+}
+
+fn replay(fills: &[StoredFill], initial: f64) -> Replayed {
     let mut symbols: BTreeMap<&str, SymbolId> = BTreeMap::new();
-    for f in &run.fills {
+    for f in fills {
         let next = symbols.len() as SymbolId;
         symbols.entry(f.symbol.as_str()).or_insert(next);
     }
@@ -59,7 +70,6 @@ pub fn analyse(run: &BatchRun) -> RunStats {
         }
         v
     };
-    let initial = run.curve.as_ref().map_or(REBUILT_INITIAL_EQUITY, |c| c.initial_equity);
     let mut portfolio = Portfolio::new(initial, symbols.len());
     // Per symbol: the risk of the open trip.
     let mut open: Vec<Option<f64>> = vec![Some(0.0); symbols.len()];
@@ -67,7 +77,7 @@ pub fn analyse(run: &BatchRun) -> RunStats {
     let mut rebuilt = EquityCurve { initial_equity: initial, times: Vec::new(), equity: Vec::new(), steps_in_market: 0 };
     let mut booked = Vec::new();
     let mut in_market = Vec::new();
-    for f in &run.fills {
+    for f in fills {
         let symbol = symbols[f.symbol.as_str()];
         if matches!(f.operation, Operation::Buy | Operation::SellShort) {
             let risk = &mut open[symbol as usize];
@@ -103,6 +113,14 @@ pub fn analyse(run: &BatchRun) -> RunStats {
         in_market.push(portfolio.has_open_positions());
     }
     rebuilt.steps_in_market = in_market.iter().filter(|&&open| open).count() as u64;
+    Replayed { portfolio, trips, rebuilt }
+}
+
+/// Replays the run's fills through a [`Portfolio`] for its round trips, and
+/// computes its metrics on its curve.
+pub fn analyse(run: &BatchRun) -> RunStats {
+    let initial = run.curve.as_ref().map_or(REBUILT_INITIAL_EQUITY, |c| c.initial_equity);
+    let Replayed { portfolio, trips, rebuilt } = replay(&run.fills, initial);
     let (curve, source) = match &run.curve {
         Some(c) => (c.clone(), CurveSource::Stored),
         None => (rebuilt, CurveSource::RebuiltFromFills),

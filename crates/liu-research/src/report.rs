@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 
 use liu_core::time::{civil_from_days, format_timestamp};
 use liu_data::store::DbTarget;
-use liu_data::store::research::{self, LinkedRun, ResearchStoreError, StoredBatch, SymbolBars};
+use liu_data::store::research::{self, EquityCurve, LinkedRun, ResearchStoreError, StoredBatch, SymbolBars};
 use serde_json::{Value, json};
 
 use crate::analysis::{self, CurveSource, RunStats};
@@ -181,7 +181,11 @@ fn render(batch: &StoredBatch, stats: &[RunStats]) -> String {
     notes.push_str(&linked_notes(batch));
     let downsampled = stats.iter().any(|s| s.curve.times.len() > DISPLAY_POINTS)
         || batch.bars.iter().any(|b| b.times.len() > DISPLAY_POINTS)
-        || batch.linked.iter().filter_map(|l| l.curve.as_ref()).any(|c| c.times.len() > DISPLAY_POINTS);
+        || batch.linked.iter().any(|l| {
+            // A rebuilt curve has a point per run of fills at one time.
+            let points = l.curve.as_ref().map_or_else(|| l.fills.chunk_by(|a, b| a.time == b.time).count(), |c| c.times.len());
+            points > DISPLAY_POINTS
+        });
     if downsampled {
         let _ = write!(
             notes,
@@ -232,7 +236,22 @@ fn role(replays: bool) -> &'static str {
 /// The equity chart's name of a linked run: its role and its batch.
 fn linked_label(l: &LinkedRun) -> String {
     let short: String = l.batch_id.chars().take(8).collect();
-    format!("{} #{} ({}, batch {short})", l.algo_name, l.algo_run_id, role(l.replays_it))
+    let rebuilt = if l.curve.is_none() { ", rebuilt from fills" } else { "" };
+    format!("{} #{} ({}, batch {short}{rebuilt})", l.algo_name, l.algo_run_id, role(l.replays_it))
+}
+
+/// A linked run's equity: its stored curve, else one rebuilt from its fills,
+/// starting from the equity of the run it is linked to (the same plan's).
+fn linked_curve(batch: &StoredBatch, l: &LinkedRun) -> EquityCurve {
+    l.curve.clone().unwrap_or_else(|| {
+        let initial = batch
+            .runs
+            .iter()
+            .find(|r| r.algo_run_id == l.linked_to)
+            .and_then(|r| r.curve.as_ref())
+            .map_or(analysis::REBUILT_INITIAL_EQUITY, |c| c.initial_equity);
+        analysis::rebuilt_curve(&l.fills, initial)
+    })
 }
 
 /// One note per linked batch: which of its runs replay (or are replayed
@@ -267,7 +286,13 @@ fn linked_notes(batch: &StoredBatch) -> String {
             "<p class=\"note linked\">Linked batch {}: {what}; {}. Its equity is drawn dashed on the equity chart{}.</p>",
             escape(other),
             escape(&pairs.join(", ")),
-            if missing > 0 { format!(" ({missing} of its runs stored no curve and are not drawn)") } else { String::new() }
+            if missing > 0 {
+                format!(
+                    " ({missing} of its runs stored no curve: theirs is rebuilt from their fills, marked at fill prices, one point per fill time)"
+                )
+            } else {
+                String::new()
+            }
         );
     }
     notes
@@ -390,9 +415,9 @@ fn page_data(batch: &StoredBatch, stats: &[RunStats], labels: &[String]) -> Valu
     let linked: Vec<Value> = batch
         .linked
         .iter()
-        .filter_map(|l| {
-            let c = l.curve.as_ref()?;
-            Some(json!({"label": linked_label(l), "equity": series(&c.times, &c.equity, DISPLAY_POINTS)}))
+        .map(|l| {
+            let c = linked_curve(batch, l);
+            json!({"label": linked_label(l), "equity": series(&c.times, &c.equity, DISPLAY_POINTS)})
         })
         .collect();
     json!({

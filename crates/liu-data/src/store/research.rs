@@ -69,7 +69,7 @@ pub struct BatchRun {
 }
 
 /// A run of another batch linked to a run of this one: it replays that
-/// run, or that run replays it. Its fills are not loaded.
+/// run, or that run replays it.
 #[derive(Clone, Debug)]
 pub struct LinkedRun {
     pub batch_id: String,
@@ -80,6 +80,8 @@ pub struct LinkedRun {
     /// It replays the run of this batch (else that run replays it).
     pub replays_it: bool,
     pub curve: Option<EquityCurve>,
+    /// Its fills, in order: loaded only when it stored no curve, to rebuild one.
+    pub fills: Vec<StoredFill>,
 }
 
 /// A batch as stored: its runs in the order they started, the bars it
@@ -205,8 +207,30 @@ async fn batch_curves(tx: &mut Tx, batch_id: &str) -> Result<Vec<(i64, EquityCur
         .collect()
 }
 
+/// The fills of a batch's runs by `algo_run_id`, each run's in order.
+async fn batch_fills(tx: &mut Tx, batch_id: &str) -> Result<Vec<(i64, StoredFill)>, StoreError> {
+    let rows = sql_fetch_all!(
+        (i64, String, String, f64, f64, f64, String, Option<f64>),
+        tx,
+        "SELECT t.algo_run_id::bigint, t.symbol, t.operation, t.qty, t.price, t.fee, t.client_time::text, t.stop_price
+         FROM new_trades t JOIN algo_run r ON r.algo_run_id = t.algo_run_id
+         WHERE r.batch_id = ? ORDER BY t.algo_run_id, t.fill_seq, t.trade_id",
+        batch_id
+    )?;
+    rows.into_iter()
+        .map(|(id, symbol, operation, qty, price, fee, time, stop_price)| {
+            let operation = Operation::from_name(&operation)
+                .ok_or_else(|| StoreError::Corrupt(format!("new_trades of run {id}: unknown operation {operation:?}")))?;
+            let time = liu_core::time::parse_timestamp(&time)
+                .ok_or_else(|| StoreError::Corrupt(format!("new_trades of run {id}: unreadable client_time {time:?}")))?;
+            Ok((id, StoredFill { symbol, operation, qty, price, fee, time, stop_price }))
+        })
+        .collect()
+}
+
 /// The runs of other batches linked to the runs of `batch_id` by
-/// `ref_algo_run`, either way, with their stored curves.
+/// `ref_algo_run`, either way, with their stored curves, and the fills of
+/// those that stored none.
 async fn linked_runs(tx: &mut Tx, batch_id: &str) -> Result<Vec<LinkedRun>, StoreError> {
     let rows = sql_fetch_all!(
         (i64, String, String, i64, Option<i64>),
@@ -225,6 +249,7 @@ async fn linked_runs(tx: &mut Tx, batch_id: &str) -> Result<Vec<LinkedRun>, Stor
             linked_to,
             replays_it: ref_algo_run == Some(linked_to),
             curve: None,
+            fills: Vec::new(),
         })
         .collect();
     let mut batches: Vec<String> = linked.iter().map(|l| l.batch_id.clone()).collect();
@@ -234,6 +259,13 @@ async fn linked_runs(tx: &mut Tx, batch_id: &str) -> Result<Vec<LinkedRun>, Stor
         for (id, curve) in batch_curves(tx, &batch).await? {
             if let Some(l) = linked.iter_mut().find(|l| l.algo_run_id == id) {
                 l.curve = Some(curve);
+            }
+        }
+        if linked.iter().any(|l| l.batch_id == batch && l.curve.is_none()) {
+            for (id, fill) in batch_fills(tx, &batch).await? {
+                if let Some(l) = linked.iter_mut().find(|l| l.algo_run_id == id && l.curve.is_none()) {
+                    l.fills.push(fill);
+                }
             }
         }
     }
@@ -264,21 +296,9 @@ impl Store {
             .collect::<Result<Vec<_>, StoreError>>()?;
         let index = |runs: &[BatchRun], id: i64| runs.iter().position(|r| r.algo_run_id == id);
 
-        let fills = sql_fetch_all!(
-            (i64, String, String, f64, f64, f64, String, Option<f64>),
-            tx,
-            "SELECT t.algo_run_id::bigint, t.symbol, t.operation, t.qty, t.price, t.fee, t.client_time::text, t.stop_price
-             FROM new_trades t JOIN algo_run r ON r.algo_run_id = t.algo_run_id
-             WHERE r.batch_id = ? ORDER BY t.algo_run_id, t.fill_seq, t.trade_id",
-            batch_id
-        )?;
-        for (id, symbol, operation, qty, price, fee, time, stop_price) in fills {
-            let operation = Operation::from_name(&operation)
-                .ok_or_else(|| StoreError::Corrupt(format!("new_trades of run {id}: unknown operation {operation:?}")))?;
-            let time = liu_core::time::parse_timestamp(&time)
-                .ok_or_else(|| StoreError::Corrupt(format!("new_trades of run {id}: unreadable client_time {time:?}")))?;
+        for (id, fill) in batch_fills(&mut tx, batch_id).await? {
             if let Some(i) = index(&runs, id) {
-                runs[i].fills.push(StoredFill { symbol, operation, qty, price, fee, time, stop_price });
+                runs[i].fills.push(fill);
             }
         }
 
