@@ -408,3 +408,31 @@ fn a_tradeplans_optimizer_section_sweeps_what_the_same_grid_sweeps() {
     assert!(err.contains("optimizer.hyperparameters.strategies.momentum") && err.contains("sma-cross"), "{err}");
     assert!(!bad_db.exists());
 }
+
+/// A reader that stops early (`optimize … | head -2`) closes the pipe: the
+/// summary is cut short without a panic or an error message, the command
+/// ends with 141 as Unix tools do, and the sweep it ran is recorded whole.
+#[test]
+fn a_reader_that_stops_early_ends_the_output_quietly() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("liu.db");
+    // 874 combinations and --top 500: far more than a pipe holds, so
+    // writing goes on after the reader has gone.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_liu-engine"))
+        .args(["optimize", "--strategy", component("sma-cross").to_str().unwrap(), "--data", data("GOOG.csv").to_str().unwrap()])
+        .args(["--grid", "fast=2..20:1", "--grid", "slow=25..70:1", "--top", "500", "--db", db.to_str().unwrap()])
+        .env("LIU_CACHE_DIR", repo().join("target/liu-cache"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.starts_with("optimize "), "{first}");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(stderr(&out), "", "nothing said about the closed pipe");
+    assert_eq!(out.status.code(), Some(141));
+    let rows = query(&db, async |c| sqlx::query_scalar::<_, i64>("SELECT count(*) FROM optimizer_run").fetch_one(c).await.unwrap());
+    assert_eq!(rows, 874);
+}

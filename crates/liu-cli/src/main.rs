@@ -17,6 +17,8 @@ fn main() -> ExitCode {
         .init();
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of the output went away (`| head`): end as Unix tools do, quietly.
+        Err(e) if e.is::<cli::out::StdoutClosed>() => ExitCode::from(141),
         Err(e) => {
             eprintln!("error: {}", said_once(&e));
             ExitCode::FAILURE

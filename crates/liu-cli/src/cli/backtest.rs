@@ -231,9 +231,9 @@ pub fn run(args: BacktestArgs) -> anyhow::Result<()> {
     let written_in = end_time.signed_duration_since(Utc::now()).abs();
 
     if args.options.json {
-        println!("{}", serde_json::to_string_pretty(&json_summary(&batch_id, &args.options.db, &report))?);
+        outln!("{}", serde_json::to_string_pretty(&json_summary(&batch_id, &args.options.db, &report))?);
     } else {
-        print_summary(&batch_id, &args.options.db, &report);
+        print_summary(&batch_id, &args.options.db, &report)?;
     }
     tracing::info!(
         "loaded {} bars in {:.3}s, replayed in {:.3}s ({:.0} bars/s), database finished {:.3}s after the replay",
@@ -332,22 +332,33 @@ fn json_summary(batch_id: &str, db: &DbTarget, report: &BacktestReport) -> serde
     })
 }
 
-fn print_summary(batch_id: &str, db: &DbTarget, report: &BacktestReport) {
+fn print_summary(batch_id: &str, db: &DbTarget, report: &BacktestReport) -> anyhow::Result<()> {
     let span = match (report.first_bar, report.last_bar) {
         (Some(a), Some(b)) => format!("{} .. {}", &store::event_time(a)[..10], &store::event_time(b)[..10]),
         _ => String::new(),
     };
     let symbols = if report.symbols.len() <= 5 { report.symbols.join(", ") } else { format!("{} symbols", report.symbols.len()) };
-    println!("backtest {batch_id}  ({symbols}; {} bars; {span})  recorded in {db}", report.bars);
-    println!();
-    println!(
+    outln!("backtest {batch_id}  ({symbols}; {} bars; {span})  recorded in {db}", report.bars);
+    outln!();
+    outln!(
         "{:<22} {:>14} {:>9} {:>8} {:>9} {:>7} {:>8} {:>6} {:>7} {:>7} {:>6} {:>7}",
-        "strategy", "final equity", "return%", "CAGR%", "max DD%", "sharpe", "sortino", "win%", "PF", "trades", "fills", "expo%"
+        "strategy",
+        "final equity",
+        "return%",
+        "CAGR%",
+        "max DD%",
+        "sharpe",
+        "sortino",
+        "win%",
+        "PF",
+        "trades",
+        "fills",
+        "expo%"
     );
     for s in &report.strategies {
         let m = &s.metrics;
         let pf = m.profit_factor.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
-        println!(
+        outln!(
             "{:<22} {:>14.2} {:>9.2} {:>8.2} {:>9.2} {:>7.2} {:>8.2} {:>6.1} {:>7} {:>7} {:>6} {:>7.1}",
             truncate(&s.name, 22),
             m.final_equity,
@@ -365,15 +376,21 @@ fn print_summary(batch_id: &str, db: &DbTarget, report: &BacktestReport) {
     }
     for s in &report.strategies {
         if s.end_reason != EndReason::Completed {
-            println!("\n{}: DISABLED — {}", s.name, s.end_reason);
+            outln!("\n{}: DISABLED — {}", s.name, s.end_reason);
         }
         for p in &s.open_positions {
-            println!(
+            outln!(
                 "\n{}: open at end of data: {} {} @ {:.2}, marked {:.2} (unrealized {:+.2})",
-                s.name, p.symbol, p.qty, p.avg_price, p.last_price, p.unrealized_pnl
+                s.name,
+                p.symbol,
+                p.qty,
+                p.avg_price,
+                p.last_price,
+                p.unrealized_pnl
             );
         }
     }
+    Ok(())
 }
 
 fn truncate(s: &str, n: usize) -> &str {
@@ -412,16 +429,16 @@ fn report_session(
     if args.options.json {
         let mut value = serde_json::to_value(&summary)?;
         value["elapsed_secs"] = json!(elapsed.as_secs_f64());
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        println!(
+        outln!(
             "backtest {}: {} events ({} recording(s)) in {:.2} s",
             summary.batch_id,
             summary.events,
             summary.recordings.len(),
             elapsed.as_secs_f64()
         );
-        super::live::print_strategies(&summary.strategies);
+        super::live::print_strategies(&summary.strategies)?;
     }
     Ok(())
 }

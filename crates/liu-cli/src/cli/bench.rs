@@ -48,7 +48,7 @@ pub fn warmup(args: BenchWarmupArgs) -> anyhow::Result<()> {
     };
     let bench = WarmupBench { provider, rest_url: args.rest_url, symbols: args.symbols, minutes: args.minutes, rounds: args.rounds };
     let times = time_warmups(&bench)?;
-    println!(
+    outln!(
         "warm-up {} ({} symbols x {} minutes = {} bars): median {:?}, best {:?}, worst {:?} over {} rounds",
         args.provider,
         bench.symbols,
@@ -116,7 +116,7 @@ pub fn run(args: BenchWritesArgs) -> anyhow::Result<()> {
     let end = RunEnd { end_time: Utc::now(), end_reason: liu_core::domain::EndReason::Completed, fuel_used: 0 };
     writer.finish(vec![end]).with_context(|| format!("writing to {}", args.db))?;
     let secs = started.elapsed().as_secs_f64();
-    println!("wrote {} new_trades rows to {} in {secs:.3} s: {:.0} rows/s", args.rows, args.db, args.rows as f64 / secs.max(1e-9));
+    outln!("wrote {} new_trades rows to {} in {secs:.3} s: {:.0} rows/s", args.rows, args.db, args.rows as f64 / secs.max(1e-9));
     Ok(())
 }
 
@@ -169,7 +169,7 @@ pub fn handoff(args: BenchHandoffArgs) -> anyhow::Result<()> {
         let one_way = timing.join().map_err(|_| anyhow::anyhow!("the timing thread panicked"))?.context("ping")?;
         echo.join().map_err(|_| anyhow::anyhow!("the echo thread panicked"))?.context("echo")?;
         let us = |q: f64| one_way.value_at_quantile(q) as f64 / 1000.0;
-        println!(
+        outln!(
             "{label} (CPU {sender_cpu} -> {receiver_cpu}): one hand-off p50 {:.1} µs p99 {:.1} µs p99.9 {:.1} µs max {:.1} µs ({rounds} round trips, {} µs apart)",
             us(0.5),
             us(0.99),

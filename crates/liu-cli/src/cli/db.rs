@@ -26,19 +26,23 @@ pub enum DbCommand {
 pub fn run(command: DbCommand) -> anyhow::Result<()> {
     match command {
         DbCommand::Migrate { db } => {
-            let journaled = blocking::migrate(&db, &mut |applied| println!("{db}: {applied} migration(s) applied, schema up to date"))?;
+            let mut said = None;
+            let journaled = blocking::migrate(&db, &mut |applied| said = Some(applied))?;
+            if let Some(applied) = said {
+                outln!("{db}: {applied} migration(s) applied, schema up to date");
+            }
             if journaled > 0 {
-                println!("{db}: {journaled} journaled row(s) written");
+                outln!("{db}: {journaled} journaled row(s) written");
             }
         }
         DbCommand::Status { db, json } => {
             let status = blocking::migration_status(&db)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&status)?);
+                outln!("{}", serde_json::to_string_pretty(&status)?);
             } else {
-                println!("{db}");
+                outln!("{db}");
                 for m in &status {
-                    println!("  {} {:<10} {}", m.version, if m.applied { "applied" } else { "pending" }, m.description);
+                    outln!("  {} {:<10} {}", m.version, if m.applied { "applied" } else { "pending" }, m.description);
                 }
             }
         }

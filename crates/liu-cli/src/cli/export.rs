@@ -25,10 +25,10 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let summary = liu_research::export::export(&args.db, &args.batch_id, args.trades.as_deref(), args.equity.as_deref())
         .with_context(|| format!("export of batch {} from {}", args.batch_id, args.db))?;
     if let Some(path) = &args.trades {
-        println!("{} fills to {}", summary.fills, path.display());
+        outln!("{} fills to {}", summary.fills, path.display());
     }
     if let Some(path) = &args.equity {
-        println!("{} equity points to {}", summary.equity_points, path.display());
+        outln!("{} equity points to {}", summary.equity_points, path.display());
     }
     Ok(())
 }

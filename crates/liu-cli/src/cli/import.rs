@@ -70,7 +70,7 @@ pub fn run(command: ImportCommand) -> anyhow::Result<()> {
         Err(e) => return Err(e.into()),
     };
     let secs = summary.elapsed.as_secs_f64();
-    println!(
+    outln!(
         "imported {} bars from {} file(s) into {} in {secs:.2} s ({:.0} bars/s)",
         summary.bars,
         summary.files,
@@ -109,7 +109,12 @@ impl ImportProgress for Progress {
             _ => String::new(),
         };
         let symbols = if file.symbols.len() <= 5 { file.symbols.join(", ") } else { format!("{} symbols", file.symbols.len()) };
-        println!("{}: {} {} bars of {symbols} ({span})", file.path.display(), file.bars, timeframe_name(file.timeframe));
+        super::out::progress(format_args!(
+            "{}: {} {} bars of {symbols} ({span})",
+            file.path.display(),
+            file.bars,
+            timeframe_name(file.timeframe)
+        ));
     }
 }
 

@@ -73,9 +73,9 @@ pub fn trade(args: TradeArgs) -> anyhow::Result<()> {
     };
     let summary = producer::run_blocking(config)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        outln!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        println!(
+        outln!(
             "trade {}: {} events received, {} routed to consumers, {} dropped (queue full), {} dropped (consumer down), consumer restarts {:?}, stream reconnects {}",
             summary.batch_id,
             summary.events,
@@ -85,38 +85,57 @@ pub fn trade(args: TradeArgs) -> anyhow::Result<()> {
             summary.restarts,
             summary.reconnects
         );
-        print_strategies(&summary.strategies);
+        print_strategies(&summary.strategies)?;
     }
     Ok(())
 }
 
 /// Per strategy, as `backtest` prints it: fills, realised and unrealised
 /// P&L, equity (summed over the consumers, each trading its own cash).
-pub(super) fn print_strategies(strategies: &[producer::StrategySummary]) {
+pub(super) fn print_strategies(strategies: &[producer::StrategySummary]) -> anyhow::Result<()> {
     if strategies.is_empty() {
-        return;
+        return Ok(());
     }
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{:<22} {:>9} {:>7} {:>12} {:>12} {:>9} {:>14} {:>9}",
-        "strategy", "consumers", "fills", "realized", "unrealized", "fees", "equity", "return%"
+        "strategy",
+        "consumers",
+        "fills",
+        "realized",
+        "unrealized",
+        "fees",
+        "equity",
+        "return%"
     );
     for s in strategies {
         let t = &s.totals;
         let name: String = t.name.chars().take(22).collect();
-        println!(
+        outln!(
             "{name:<22} {:>9} {:>7} {:>12.2} {:>12.2} {:>9.2} {:>14.2} {:>9.2}",
-            s.consumers, t.fills, t.realized_pnl, t.unrealized_pnl, t.fees, t.equity, s.return_pct
+            s.consumers,
+            t.fills,
+            t.realized_pnl,
+            t.unrealized_pnl,
+            t.fees,
+            t.equity,
+            s.return_pct
         );
     }
     for s in strategies {
         for p in &s.totals.open_positions {
-            println!(
+            outln!(
                 "\n{}: open at the end: {} {} @ {:.2}, marked {:.2} (unrealized {:+.2})",
-                s.totals.name, p.symbol, p.qty, p.avg_price, p.last_price, p.unrealized_pnl
+                s.totals.name,
+                p.symbol,
+                p.qty,
+                p.avg_price,
+                p.last_price,
+                p.unrealized_pnl
             );
         }
     }
+    Ok(())
 }
 
 pub fn consumer(args: ConsumerArgs) -> anyhow::Result<()> {

@@ -93,9 +93,9 @@ fn daily_ohlc(args: DailyArgs) -> anyhow::Result<()> {
     let job = DailyJob { symbols: args.symbols.into(), source, window, db };
     let mined = job::mine_daily_ohlc(&job, &mut |report| {
         let mined = &report.stored;
-        println!("{}: {} daily bars, {} .. {}", report.symbol, mined.rows, mined.first, mined.last);
+        super::out::progress(format_args!("{}: {} daily bars, {} .. {}", report.symbol, mined.rows, mined.first, mined.last));
     })?;
-    println!("mined {} symbol(s) into stock_ohlc in {}", mined.len(), job.db);
+    outln!("mined {} symbol(s) into stock_ohlc in {}", mined.len(), job.db);
     Ok(())
 }
 
@@ -104,9 +104,9 @@ fn ticker_data(args: TickerArgs) -> anyhow::Result<()> {
     let job = TickerJob { symbols: args.symbols.into(), source, db };
     let mined = job::mine_tickers(&job, &mut |report| {
         let row = &report.stored;
-        println!("{}: {} ({} similar)", report.symbol, row.name, row.similar_tickers.len());
+        super::out::progress(format_args!("{}: {} ({} similar)", report.symbol, row.name, row.similar_tickers.len()));
     })?;
-    println!("mined {} symbol(s) into ticker_data in {}", mined.len(), job.db);
+    outln!("mined {} symbol(s) into ticker_data in {}", mined.len(), job.db);
     Ok(())
 }
 

@@ -1,5 +1,18 @@
 //! Argument definitions and dispatch for each subcommand.
 
+/// `print!` to standard output through [`out::write`]; `?`s its error.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::out::write(format_args!($($arg)*))? };
+}
+
+/// `println!` to standard output through [`out::write`]; `?`s its error.
+macro_rules! outln {
+    () => { $crate::cli::out::write(format_args!("\n"))? };
+    ($($arg:tt)*) => { $crate::cli::out::write(format_args!("{}\n", format_args!($($arg)*)))? };
+}
+
+pub mod out;
+
 mod backtest;
 mod bench;
 mod db;
@@ -179,9 +192,9 @@ fn audit(path: &std::path::Path, params: &[liu_sandbox::params::ParamArg], json:
     let sandbox = Sandbox::new(SandboxConfig { max_instances: 2, ..SandboxConfig::default() })?;
     let report = liu_engine::audit::audit(&sandbox, path, params)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", report.to_text());
+        out!("{}", report.to_text());
     }
     if !report.passed {
         // The verdict is printed; the exit code says it to scripts.
@@ -202,7 +215,7 @@ fn describe(path: &std::path::Path) -> anyhow::Result<()> {
     let mut instance = loaded.instantiate(&sandbox, market, Box::new(account), Limits::default())?;
     let info =
         instance.describe().with_context(|| format!("{} failed in describe: {}", path.display(), instance.disabled().unwrap_or("")))?;
-    println!("{} {}  ({})", info.name, info.version, loaded.digest);
+    outln!("{} {}  ({})", info.name, info.version, loaded.digest);
     for p in &info.params {
         let default = match &p.default {
             None => "required".to_owned(),
@@ -211,7 +224,7 @@ fn describe(path: &std::path::Path) -> anyhow::Result<()> {
             Some(ParamValue::Text(v)) => format!("default {v:?}"),
             Some(ParamValue::Flag(v)) => format!("default {v}"),
         };
-        println!("  {:<16} {:<8} {:<18} {}", p.name, format!("{:?}", p.kind).to_lowercase(), default, p.description);
+        outln!("  {:<16} {:<8} {:<18} {}", p.name, format!("{:?}", p.kind).to_lowercase(), default, p.description);
     }
     Ok(())
 }

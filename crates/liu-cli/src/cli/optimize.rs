@@ -130,7 +130,7 @@ pub fn run(mut args: OptimizeArgs) -> anyhow::Result<()> {
             super::report::write_report(&args.options.db, sweep.session_id(), &path)?;
             match &mut summary {
                 Some(value) => value["report"] = json!(path.display().to_string()),
-                None => println!("report: {}", path.display()),
+                None => outln!("report: {}", path.display()),
             }
         }
         summaries.extend(summary);
@@ -138,7 +138,7 @@ pub fn run(mut args: OptimizeArgs) -> anyhow::Result<()> {
     if args.options.json {
         // One object per sweep; a tradeplan may give several.
         let json = if args.tradeplan.is_some() { Value::Array(summaries) } else { summaries.pop().unwrap_or_default() };
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        outln!("{}", serde_json::to_string_pretty(&json)?);
     }
     Ok(())
 }
@@ -228,7 +228,7 @@ fn run_sweep(sweep: &optimize::Sweep<'_>, log: &OptimizerLog, args: &OptimizeArg
         value["bar_evaluations_per_sec"] = json!(rate);
         return Ok(Some(value));
     }
-    print_summary(&report, args, jobs, secs, rate);
+    print_summary(&report, args, jobs, secs, rate)?;
     Ok(None)
 }
 
@@ -258,13 +258,13 @@ fn params_text(params: &serde_json::Map<String, Value>) -> String {
     params.iter().map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect::<Vec<_>>().join(" ")
 }
 
-fn print_summary(report: &SweepReport, args: &OptimizeArgs, jobs: usize, secs: f64, rate: f64) {
+fn print_summary(report: &SweepReport, args: &OptimizeArgs, jobs: usize, secs: f64, rate: f64) -> anyhow::Result<()> {
     let span = match (&report.from, &report.to) {
         (Some(a), Some(b)) => format!("{} .. {}", &a[..a.len().min(10)], &b[..b.len().min(10)]),
         _ => String::new(),
     };
     let symbols = if report.symbols.len() <= 5 { report.symbols.join(", ") } else { format!("{} symbols", report.symbols.len()) };
-    println!(
+    outln!(
         "optimize {}  {} on {symbols} ({} bars; {span})  recorded in {}",
         &report.session_id[..16],
         report.strategy,
@@ -273,7 +273,7 @@ fn print_summary(report: &SweepReport, args: &OptimizeArgs, jobs: usize, secs: f
     );
     let direction = if report.objective.minimize { "minimise" } else { "maximise" };
     let constraints = if report.constraints.is_empty() { String::new() } else { format!(", subject to {}", report.constraints.join(", ")) };
-    println!(
+    outln!(
         "{} combinations, {} backtests: {} run, {} resumed, {} failed; {secs:.2} s on {jobs} job(s), {:.2} M bar-evaluations/s; {direction} {}{constraints}",
         report.combinations,
         report.runs,
@@ -285,10 +285,16 @@ fn print_summary(report: &SweepReport, args: &OptimizeArgs, jobs: usize, secs: f
     );
     let columns = ["final_equity", "total_return_pct", "max_drawdown_pct", "sharpe", "round_trips"];
     if let Some(windows) = &report.windows {
-        println!();
-        println!(
+        outln!();
+        outln!(
             "{:<7} {:<25} {:<25} {:<28} {:>12} {:>12} {:>9}",
-            "window", "in-sample", "out-of-sample", "best (in-sample)", "in obj.", "out obj.", "out ret%"
+            "window",
+            "in-sample",
+            "out-of-sample",
+            "best (in-sample)",
+            "in obj.",
+            "out obj.",
+            "out ret%"
         );
         for w in windows {
             let (best, in_obj) = w.best.as_ref().map_or(("none qualified".to_owned(), "-".to_owned()), |b| {
@@ -303,7 +309,7 @@ fn print_summary(report: &SweepReport, args: &OptimizeArgs, jobs: usize, secs: f
                 None => ("-".into(), "-".into()),
             };
             let dates = |s: &optimize::Span| format!("{} .. {}", &s.from[..s.from.len().min(10)], &s.to[..s.to.len().min(10)]);
-            println!(
+            outln!(
                 "{:<7} {:<25} {:<25} {:<28} {:>12} {:>12} {:>9}",
                 w.index,
                 dates(&w.in_sample),
@@ -315,7 +321,7 @@ fn print_summary(report: &SweepReport, args: &OptimizeArgs, jobs: usize, secs: f
             );
         }
         if let Some(o) = &report.out_of_sample {
-            println!(
+            outln!(
                 "\nout of sample, {} window(s) chained: final equity {:.2}, return {:.2}%, mean objective {}",
                 o.windows,
                 o.final_equity,
@@ -324,10 +330,17 @@ fn print_summary(report: &SweepReport, args: &OptimizeArgs, jobs: usize, secs: f
             );
         }
     } else {
-        println!();
-        println!(
+        outln!();
+        outln!(
             "{:>4}  {:<28} {:>14} {:>14} {:>9} {:>8} {:>7} {:>7}",
-            "rank", "parameters", "objective", "final equity", "return%", "max DD%", "sharpe", "trades"
+            "rank",
+            "parameters",
+            "objective",
+            "final equity",
+            "return%",
+            "max DD%",
+            "sharpe",
+            "trades"
         );
         for e in &report.top {
             let objective = match e.objective {
@@ -337,7 +350,7 @@ fn print_summary(report: &SweepReport, args: &OptimizeArgs, jobs: usize, secs: f
             };
             let mark = if e.feasible { "" } else { "  (fails a constraint)" };
             let m = &e.metrics;
-            println!(
+            outln!(
                 "{:>4}  {:<28} {:>14} {:>14} {:>9} {:>8} {:>7} {:>7}{mark}",
                 e.rank,
                 params_text(&e.params),
@@ -349,17 +362,18 @@ fn print_summary(report: &SweepReport, args: &OptimizeArgs, jobs: usize, secs: f
                 cell(m, columns[4])
             );
         }
-        println!();
+        outln!();
         match &report.best {
-            Some(best) => println!("best: {}", params_text(&best.params)),
-            None => println!("best: none (no combination ran to the end and met every constraint)"),
+            Some(best) => outln!("best: {}", params_text(&best.params)),
+            None => outln!("best: none (no combination ran to the end and met every constraint)"),
         }
     }
     for f in report.failures.iter().take(10) {
         let window = f.window.map_or(String::new(), |w| format!("window {w}: "));
-        println!("failed: {window}{}: {}", params_text(&f.params), f.reason);
+        outln!("failed: {window}{}: {}", params_text(&f.params), f.reason);
     }
     if report.failures.len() > 10 {
-        println!("… and {} more failures (--json lists them all)", report.failures.len() - 10);
+        outln!("… and {} more failures (--json lists them all)", report.failures.len() - 10);
     }
+    Ok(())
 }

@@ -21,7 +21,7 @@ pub struct ReportArgs {
 
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     write_report(&args.db, &args.id, &args.output)?;
-    println!("{}", args.output.display());
+    outln!("{}", args.output.display());
     Ok(())
 }
 

@@ -61,9 +61,9 @@ pub fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         history_bars: args.history_bars,
     };
     liu_sim::serve::run(config, &mut |listening| match listening {
-        Listening::Rest(addr) => println!("stand-in REST listening on http://{addr}"),
+        Listening::Rest(addr) => super::out::progress(format_args!("stand-in REST listening on http://{addr}")),
         // Tests and scripts wait for this line.
-        Listening::Simulator(addr) => println!("simulator listening on ws://{addr}/v2/test"),
+        Listening::Simulator(addr) => super::out::progress(format_args!("simulator listening on ws://{addr}/v2/test")),
     })?;
     Ok(())
 }
