@@ -1900,6 +1900,7 @@ fn the_report_of_a_trade_batch_or_of_its_replay_draws_both_on_the_equity_chart()
         let html = std::fs::read_to_string(&page).unwrap();
         assert!(html.contains(&format!("Linked batch {other}")), "{my_part}: a note names the linked batch");
         assert!(!html.contains("no equity curve was stored"), "{my_part}: the stored curves are drawn");
+        assert!(html.contains("Rolling Sharpe (a fifth of the run: "), "{my_part}: a session of minutes rolls over a fifth of its steps");
 
         let run = crate::devtools::open(&page);
         std::fs::write(artifacts.join(format!("report-{my_part}-and-linked.png")), &run.screenshot).unwrap();

@@ -204,7 +204,9 @@ fn render(batch: &StoredBatch, stats: &[RunStats]) -> String {
 
     let data = page_data(batch, stats, &labels);
     let title = format!("liu-engine report {}", escape(&batch.batch_id));
-    let body = fill(BODY, &[("subtitle", &subtitle), ("metrics", &table), ("notes", &notes)]);
+    let sharpe_window =
+        stats.iter().find_map(|s| SharpeWindow::of(&s.curve.times)).map_or_else(|| "no run has enough steps".to_owned(), |w| w.describe());
+    let body = fill(BODY, &[("subtitle", &subtitle), ("metrics", &table), ("notes", &notes), ("sharpe_window", &sharpe_window)]);
     page(&title, &body, &data, PAGE_JS)
 }
 
@@ -442,20 +444,60 @@ fn drawdown(initial: f64, equity: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-/// Sharpe ratio of the last `window` step returns at each point, annualised
-/// by the observed rate of steps as [`liu_exec::metrics::compute`] does; the
-/// window is half a year of steps (at least 20).
+/// The window of the rolling Sharpe over a run's steps.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct SharpeWindow {
+    steps: usize,
+    /// Steps a year, as observed.
+    per_year: f64,
+    /// Half a year of steps; else the run spans less than a year and the
+    /// window is a fifth of it, so a short run (a trading session) still
+    /// has a line to draw.
+    half_year: bool,
+}
+
+impl SharpeWindow {
+    /// At least 20 steps; `None` for a run of fewer than 3 points or no span.
+    fn of(times: &[i64]) -> Option<Self> {
+        let n = times.len();
+        if n < 3 {
+            return None;
+        }
+        let years = (times[n - 1] - times[0]) as f64 / (365.25 * 86_400e9);
+        if years <= 0.0 {
+            return None;
+        }
+        let per_year = (n - 1) as f64 / years;
+        let half_year = years >= 1.0;
+        let steps = if half_year { (per_year / 2.0).round() as usize } else { (n - 1) / 5 };
+        Some(Self { steps: steps.max(20), per_year, half_year })
+    }
+
+    /// The chart's heading: "half a year of steps", or the window's steps
+    /// and about how long they span.
+    fn describe(&self) -> String {
+        if self.half_year {
+            return "half a year of steps".to_owned();
+        }
+        let secs = self.steps as f64 / self.per_year * 365.25 * 86_400.0;
+        let span = match secs {
+            s if s < 90.0 => format!("{s:.0} seconds"),
+            s if s < 90.0 * 60.0 => format!("{:.0} minutes", s / 60.0),
+            s if s < 36.0 * 3600.0 => format!("{:.0} hours", s / 3600.0),
+            s => format!("{:.0} days", s / 86_400.0),
+        };
+        format!("a fifth of the run: {} steps, about {span}", self.steps)
+    }
+}
+
+/// Sharpe ratio of the last [`SharpeWindow`] step returns at each point,
+/// annualised by the observed rate of steps as
+/// [`liu_exec::metrics::compute`] does.
 fn rolling_sharpe(times: &[i64], equity: &[f64]) -> (Vec<i64>, Vec<f64>) {
     let n = times.len().min(equity.len());
-    if n < 3 {
+    let Some(SharpeWindow { steps: window, per_year, .. }) = SharpeWindow::of(&times[..n]) else {
         return (Vec::new(), Vec::new());
-    }
-    let years = (times[n - 1] - times[0]) as f64 / (365.25 * 86_400e9);
-    if years <= 0.0 {
-        return (Vec::new(), Vec::new());
-    }
-    let per_year = (n - 1) as f64 / years;
-    let window = ((per_year / 2.0).round() as usize).clamp(20, (n - 1).max(20));
+    };
     let returns: Vec<f64> = equity[..n].windows(2).map(|w| if w[0] > 0.0 { w[1] / w[0] - 1.0 } else { 0.0 }).collect();
     if returns.len() < window {
         return (Vec::new(), Vec::new());
@@ -577,6 +619,28 @@ mod tests {
         assert!(points.len() <= 4002 && points.len() > 3000, "{}", points.len());
         assert!(points.iter().any(|p| p[1] == -5.0), "the lowest point survives");
         assert!(points.windows(2).all(|w| w[0][0].as_i64() < w[1][0].as_i64()), "in time order");
+    }
+
+    /// A run of a year or more rolls over half a year of steps; a shorter
+    /// one (a three-hour session, one step a second) over a fifth of its
+    /// steps, so its line has four fifths of the run's points.
+    #[test]
+    fn the_rolling_sharpe_window_is_half_a_year_or_a_fifth_of_a_short_run() {
+        let day = 86_400_000_000_000i64;
+        let daily: Vec<i64> = (0..2000).map(|i| (i as f64 * day as f64 * 365.0 / 252.0) as i64).collect();
+        let w = SharpeWindow::of(&daily).unwrap();
+        assert!(w.half_year && (125..=127).contains(&w.steps), "{w:?}");
+        assert_eq!(w.describe(), "half a year of steps");
+
+        let second = 1_000_000_000i64;
+        let session: Vec<i64> = (0..10_801).map(|i| i * second).collect();
+        let w = SharpeWindow::of(&session).unwrap();
+        assert_eq!((w.half_year, w.steps), (false, 2160));
+        assert_eq!(w.describe(), "a fifth of the run: 2160 steps, about 36 minutes");
+        let equity: Vec<f64> = (0..10_801).map(|i| 100_000.0 + (i % 7) as f64).collect();
+        let (t, v) = rolling_sharpe(&session, &equity);
+        assert_eq!((t.len(), v.len()), (10_800 - 2160 + 1, 10_800 - 2160 + 1));
+        assert_eq!(SharpeWindow::of(&session[..2]), None);
     }
 
     #[test]
