@@ -19,13 +19,16 @@ pub fn data(name: &str) -> PathBuf {
     repo().join("data").join(name)
 }
 
+/// `liu-engine` with `args`, as every test runs it: no `DATABASE_URL` from
+/// the environment, the tests' compile cache.
+pub fn liu_command<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_liu-engine"));
+    command.args(args).env_remove("DATABASE_URL").env("LIU_CACHE_DIR", repo().join("target/liu-cache"));
+    command
+}
+
 pub fn liu(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_liu-engine"))
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .env("LIU_CACHE_DIR", repo().join("target/liu-cache"))
-        .output()
-        .expect("run liu-engine")
+    liu_command(args).output().expect("run liu-engine")
 }
 
 pub fn stderr(o: &Output) -> String {

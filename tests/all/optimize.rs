@@ -3,7 +3,7 @@
 //! `optimizer_run` on SQLite and PostgreSQL, resuming a killed sweep.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -181,14 +181,7 @@ fn a_killed_sweep_started_again_skips_what_it_recorded_and_ends_as_an_uninterrup
             db.display().to_string(),
         ]
     };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_liu-engine"))
-        .args(args(&db))
-        .env_remove("DATABASE_URL")
-        .env("LIU_CACHE_DIR", repo().join("target/liu-cache"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = liu_command(args(&db)).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let count = || {
         if db.exists() {
             query(&db, async |c| sqlx::query_scalar::<_, i64>("SELECT count(*) FROM optimizer_run").fetch_one(c).await.unwrap_or(0))
@@ -419,10 +412,9 @@ fn a_reader_that_stops_early_ends_the_output_quietly() {
     let db = dir.path().join("liu.db");
     // 874 combinations and --top 500: far more than a pipe holds, so
     // writing goes on after the reader has gone.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_liu-engine"))
-        .args(["optimize", "--strategy", component("sma-cross").to_str().unwrap(), "--data", data("GOOG.csv").to_str().unwrap()])
+    let (sma, goog) = (component("sma-cross"), data("GOOG.csv"));
+    let mut child = liu_command(["optimize", "--strategy", sma.to_str().unwrap(), "--data", goog.to_str().unwrap()])
         .args(["--grid", "fast=2..20:1", "--grid", "slow=25..70:1", "--top", "500", "--db", db.to_str().unwrap()])
-        .env("LIU_CACHE_DIR", repo().join("target/liu-cache"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -16,6 +16,7 @@
 //! `window.__liuReport` with the number of points each chart holds, read
 //! back from the charts, and fires a `liu-report-ready` event.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use liu_core::time::{civil_from_days, format_timestamp};
@@ -179,13 +180,10 @@ fn render(batch: &StoredBatch, stats: &[RunStats]) -> String {
         }
     }
     notes.push_str(&linked_notes(batch));
+    let linked: Vec<Cow<EquityCurve>> = batch.linked.iter().map(|l| linked_curve(batch, l)).collect();
     let downsampled = stats.iter().any(|s| s.curve.times.len() > DISPLAY_POINTS)
         || batch.bars.iter().any(|b| b.times.len() > DISPLAY_POINTS)
-        || batch.linked.iter().any(|l| {
-            // A rebuilt curve has a point per run of fills at one time.
-            let points = l.curve.as_ref().map_or_else(|| l.fills.chunk_by(|a, b| a.time == b.time).count(), |c| c.times.len());
-            points > DISPLAY_POINTS
-        });
+        || linked.iter().any(|c| c.times.len() > DISPLAY_POINTS);
     if downsampled {
         let _ = write!(
             notes,
@@ -202,7 +200,7 @@ fn render(batch: &StoredBatch, stats: &[RunStats]) -> String {
     let symbols: Vec<&str> = batch.bars.iter().map(|b| b.symbol.as_str()).collect();
     let subtitle = format!("{}{}{}", escape(&symbols.join(", ")), if symbols.is_empty() { "" } else { "; " }, span);
 
-    let data = page_data(batch, stats, &labels);
+    let data = page_data(batch, stats, &labels, &linked);
     let title = format!("liu-engine report {}", escape(&batch.batch_id));
     let sharpe_window =
         stats.iter().find_map(|s| SharpeWindow::of(&s.curve.times)).map_or_else(|| "no run has enough steps".to_owned(), |w| w.describe());
@@ -244,16 +242,17 @@ fn linked_label(l: &LinkedRun) -> String {
 
 /// A linked run's equity: its stored curve, else one rebuilt from its fills,
 /// starting from the equity of the run it is linked to (the same plan's).
-fn linked_curve(batch: &StoredBatch, l: &LinkedRun) -> EquityCurve {
-    l.curve.clone().unwrap_or_else(|| {
-        let initial = batch
-            .runs
-            .iter()
-            .find(|r| r.algo_run_id == l.linked_to)
-            .and_then(|r| r.curve.as_ref())
-            .map_or(analysis::REBUILT_INITIAL_EQUITY, |c| c.initial_equity);
-        analysis::rebuilt_curve(&l.fills, initial)
-    })
+fn linked_curve<'a>(batch: &StoredBatch, l: &'a LinkedRun) -> Cow<'a, EquityCurve> {
+    if let Some(c) = &l.curve {
+        return Cow::Borrowed(c);
+    }
+    let initial = batch
+        .runs
+        .iter()
+        .find(|r| r.algo_run_id == l.linked_to)
+        .and_then(|r| r.curve.as_ref())
+        .map_or(analysis::REBUILT_INITIAL_EQUITY, |c| c.initial_equity);
+    Cow::Owned(analysis::rebuilt_curve(&l.fills, initial))
 }
 
 /// One note per linked batch: which of its runs replay (or are replayed
@@ -365,7 +364,8 @@ fn round(x: f64) -> f64 {
     (x * scale).round() / scale
 }
 
-fn page_data(batch: &StoredBatch, stats: &[RunStats], labels: &[String]) -> Value {
+/// The data block: `linked` holds the curves of `batch.linked`, in order.
+fn page_data(batch: &StoredBatch, stats: &[RunStats], labels: &[String], linked: &[Cow<EquityCurve>]) -> Value {
     let strategies: Vec<Value> = stats
         .iter()
         .zip(labels)
@@ -417,10 +417,8 @@ fn page_data(batch: &StoredBatch, stats: &[RunStats], labels: &[String]) -> Valu
     let linked: Vec<Value> = batch
         .linked
         .iter()
-        .map(|l| {
-            let c = linked_curve(batch, l);
-            json!({"label": linked_label(l), "equity": series(&c.times, &c.equity, DISPLAY_POINTS)})
-        })
+        .zip(linked)
+        .map(|(l, c)| json!({"label": linked_label(l), "equity": series(&c.times, &c.equity, DISPLAY_POINTS)}))
         .collect();
     json!({
         "batch_id": batch.batch_id,

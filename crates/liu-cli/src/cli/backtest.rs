@@ -379,15 +379,7 @@ fn print_summary(batch_id: &str, db: &DbTarget, report: &BacktestReport) -> anyh
             outln!("\n{}: DISABLED — {}", s.name, s.end_reason);
         }
         for p in &s.open_positions {
-            outln!(
-                "\n{}: open at end of data: {} {} @ {:.2}, marked {:.2} (unrealized {:+.2})",
-                s.name,
-                p.symbol,
-                p.qty,
-                p.avg_price,
-                p.last_price,
-                p.unrealized_pnl
-            );
+            super::out::open_position(&s.name, "at end of data", p)?;
         }
     }
     Ok(())

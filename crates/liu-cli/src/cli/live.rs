@@ -124,15 +124,7 @@ pub(super) fn print_strategies(strategies: &[producer::StrategySummary]) -> anyh
     }
     for s in strategies {
         for p in &s.totals.open_positions {
-            outln!(
-                "\n{}: open at the end: {} {} @ {:.2}, marked {:.2} (unrealized {:+.2})",
-                s.totals.name,
-                p.symbol,
-                p.qty,
-                p.avg_price,
-                p.last_price,
-                p.unrealized_pnl
-            );
+            super::out::open_position(&s.totals.name, "at the end", p)?;
         }
     }
     Ok(())

@@ -25,3 +25,12 @@ pub fn write(text: Arguments<'_>) -> anyhow::Result<()> {
 pub fn progress(line: Arguments<'_>) {
     let _ = write(format_args!("{line}\n"));
 }
+
+/// A strategy's position left open when its run ended `when` ("at end of
+/// data", "at the end"), as `backtest` and `trade` print it under their tables.
+pub fn open_position(strategy: &str, when: &str, p: &liu_core::domain::OpenPosition) -> anyhow::Result<()> {
+    write(format_args!(
+        "\n{strategy}: open {when}: {} {} @ {:.2}, marked {:.2} (unrealized {:+.2})\n",
+        p.symbol, p.qty, p.avg_price, p.last_price, p.unrealized_pnl
+    ))
+}

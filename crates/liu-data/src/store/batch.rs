@@ -593,17 +593,23 @@ async fn update_run_end(tx: &mut Tx, id: i64, end: &RunEnd) -> Result<(), StoreE
 /// Rows per SQLite INSERT, largest first: any count is written with a few
 /// statements of these fixed shapes, which stay prepared in the connection's
 /// statement cache (a statement per distinct count would be parsed anew).
-pub(super) const SQLITE_ROWS_PER_INSERT: [usize; 4] = [1024, 64, 8, 1];
+const SQLITE_ROWS_PER_INSERT: [usize; 4] = [1024, 64, 8, 1];
+
+/// `rows` in chunks of the [`SQLITE_ROWS_PER_INSERT`] sizes, largest first.
+pub(super) fn sqlite_insert_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        let size = SQLITE_ROWS_PER_INSERT.into_iter().find(|&n| n <= rows.len())?;
+        let (chunk, rest) = rows.split_at(size);
+        rows = rest;
+        Some(chunk)
+    })
+}
 
 /// Inserts trades, skipping any (run, fill_seq) already present.
 async fn insert_trades(tx: &mut Tx, rows: &[TradeRow], written: &str) -> Result<(), StoreError> {
     match tx {
         Tx::Sqlite(tx) => {
-            let mut rest = rows;
-            while !rest.is_empty() {
-                let size = SQLITE_ROWS_PER_INSERT.into_iter().find(|&n| n <= rest.len()).unwrap_or(1);
-                let (chunk, tail) = rest.split_at(size);
-                rest = tail;
+            for chunk in sqlite_insert_chunks(rows) {
                 let mut q: QueryBuilder<sqlx::Sqlite> = QueryBuilder::new(
                     "INSERT INTO new_trades (algo_run_id, fill_seq, symbol, operation, qty, price, indicators, client_time, tstamp, stop_price, target_price, fee, order_id) ",
                 );

@@ -364,11 +364,7 @@ impl Store {
 async fn insert_trips(tx: &mut Tx, id: i64, trips: &[TripAnalysis], written: &str) -> Result<(), StoreError> {
     match tx {
         Tx::Sqlite(tx) => {
-            let mut rest = trips;
-            while !rest.is_empty() {
-                let size = super::batch::SQLITE_ROWS_PER_INSERT.into_iter().find(|&n| n <= rest.len()).unwrap_or(1);
-                let (chunk, tail) = rest.split_at(size);
-                rest = tail;
+            for chunk in super::batch::sqlite_insert_chunks(trips) {
                 let mut q: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(
                     "INSERT INTO trade_analysis (symbol, algo_run_id, start_ts, end_ts, gain_percentage, gain_value, r_units, tstamp) ",
                 );

@@ -119,3 +119,11 @@ fn a_live_writer_commits_a_lone_fill_without_waiting_for_more() {
     writer.finish(vec![end()]).unwrap();
     assert_eq!(trade_rows(&target), (2_201, 2_201));
 }
+
+#[test]
+fn sqlite_inserts_take_rows_in_the_fixed_chunk_sizes_largest_first() {
+    let rows = vec![0u8; 1100];
+    let sizes: Vec<usize> = super::sqlite_insert_chunks(&rows).map(<[u8]>::len).collect();
+    assert_eq!(sizes, [1024, 64, 8, 1, 1, 1, 1]);
+    assert_eq!(super::sqlite_insert_chunks::<u8>(&[]).count(), 0);
+}
